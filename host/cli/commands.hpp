@@ -1,0 +1,17 @@
+// The subcommands: each registers its options on the CLI11 app and returns an exit code
+// when run. main.cpp wires them together.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+#include "cli/job_set.hpp"
+
+namespace cronhost::cli {
+
+using Command = std::function<int()>;
+
+Command add_validate_command(CLI::App& app, const CommonOptions& common);
+Command add_list_command(CLI::App& app, const CommonOptions& common);
+Command add_next_command(CLI::App& app, const CommonOptions& common);
+
+}  // namespace cronhost::cli

@@ -1,0 +1,36 @@
+// What every subcommand starts from: the host config (if any) and the jobs it points at.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/host_config.hpp"
+#include "config/job_loader.hpp"
+
+namespace cronhost::cli {
+
+// Exit codes shared by all subcommands.
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;  // a job or check failed
+constexpr int kExitUsage = 2;   // usage or validation error
+
+// The options every subcommand shares.
+struct CommonOptions {
+  std::string jobs_dir;     // --jobs; empty: from the config, else ./jobs.d
+  std::string config_path;  // --config; empty: ./cronhost.yaml if present
+};
+
+struct HostContext {
+  config::HostConfig config;
+  std::filesystem::path jobs_dir;
+  config::LoadOptions load_options;
+};
+
+// Reads the host config; problems go to `diagnostics` (nothing returned on error).
+std::optional<HostContext> load_host_context(const CommonOptions& options, config::Diagnostics& diagnostics);
+
+// Prints diagnostics compiler-style to stderr.
+void print_diagnostics(const config::Diagnostics& diagnostics);
+
+}  // namespace cronhost::cli

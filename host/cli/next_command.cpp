@@ -1,0 +1,114 @@
+// cronhost next JOB | --expr EXPR: the next N fire times, one RFC 3339 line each.
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/schedule_text.hpp"
+#include "schedule/cron_next.hpp"
+#include "schedule/cron_parser.hpp"
+#include "util/did_you_mean.hpp"
+
+namespace cronhost::cli {
+
+namespace {
+
+struct NextOptions {
+  std::string job;
+  std::string expr;
+  std::string tz;
+  std::string name;
+  std::string from;
+  int count = 5;
+};
+
+int fail(const std::string& message) {
+  std::cerr << "cronhost: error: " << message << "\n";
+  return kExitUsage;
+}
+
+// The expression with a caret under the problem, as compilers do.
+std::string caret(std::string_view text, size_t offset) {
+  if (text.size() > 200) return "";
+  return "  " + std::string(text) + "\n  " + std::string(std::min(offset, text.size()), ' ') + "^\n";
+}
+
+int print_fires(const schedule::Schedule& schedule, Instant from, int count) {
+  auto next = schedule.next(from);
+  if (!next) return fail("the schedule never fires after " + format_in_zone(from, schedule.zone()));
+  for (int i = 0; i < count && next; ++i) {
+    std::cout << format_in_zone(*next, schedule.zone()) << "\n";
+    next = schedule.next(*next);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_next_command(CLI::App& app, const CommonOptions& common) {
+  auto options = std::make_shared<NextOptions>();
+  auto* cmd = app.add_subcommand("next", "Print the next fire times of a job or of a cron expression");
+  cmd->add_option("job", options->job, "A job name from the jobs folder");
+  cmd->add_option("-n", options->count, "How many fire times (default 5)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--from", options->from,
+                  "Start after this RFC 3339 time (default now); without an offset it is read in the job's zone");
+  auto* expr = cmd->add_option("--expr", options->expr, "A cron expression instead of a job");
+  cmd->add_option("--tz", options->tz, "Time zone for --expr (default: the host's, else UTC)")->needs(expr);
+  cmd->add_option("--name", options->name, "Job name that seeds H in --expr")->needs(expr);
+  cmd->footer("Fire times are strictly after --from and printed with the zone's offset at each instant.");
+  return [cmd, options, &common]() -> int {
+    config::Diagnostics diagnostics;
+    auto context = load_host_context(common, diagnostics);
+    if (!context) {
+      print_diagnostics(diagnostics);
+      return kExitUsage;
+    }
+    std::optional<schedule::Schedule> schedule;
+    if (!options->expr.empty() || cmd->count("--expr")) {
+      if (!options->job.empty()) return fail("give a JOB or --expr, not both");
+      auto zone = context->config.timezone;
+      if (!options->tz.empty()) {
+        auto loaded = schedule::Zone::load(options->tz);
+        if (!loaded) return fail("--tz: " + loaded.message());
+        zone = loaded.value();
+      }
+      schedule::CronParseError error;
+      auto parsed = schedule::parse_cron(options->expr, options->name, &error);
+      if (!parsed) {
+        std::cerr << "cronhost: error: " << error.message << "\n" << caret(options->expr, error.offset);
+        return kExitUsage;
+      }
+      schedule.emplace(schedule::CronTimes{{options->expr}, {*parsed}}, zone);
+    } else {
+      if (options->job.empty()) return fail("give a JOB name or --expr \"EXPR\" (see cronhost next --help)");
+      auto result = config::load_jobs({context->jobs_dir}, context->load_options);
+      std::vector<std::string> names;
+      for (const auto& job : result.jobs) {
+        names.push_back(job.name);
+        if (job.name == options->job) schedule.emplace(job.schedule);
+      }
+      if (!schedule) {
+        print_diagnostics(result.diagnostics);
+        return fail("no valid job named '" + options->job + "' in " + context->jobs_dir.string() +
+                    did_you_mean_suffix(options->job, names));
+      }
+      if (!schedule->fires_by_time()) {
+        std::cerr << options->job << " has no times of its own: it fires " << schedule->describe() << "\n";
+        return kExitOk;
+      }
+    }
+    Instant from = context->load_options.now;
+    if (!options->from.empty()) {
+      auto written = parse_rfc3339(options->from);
+      if (!written) return fail("--from: " + written.message());
+      if (written->offset_seconds) {
+        from = written->instant();
+      } else {
+        const schedule::Civil c{written->year, written->month, written->day, written->hour, written->minute,
+                                written->second};
+        from = Instant(std::chrono::seconds(schedule::resolve_local(c, schedule->zone())));
+      }
+    }
+    return print_fires(*schedule, from, options->count);
+  };
+}
+
+}  // namespace cronhost::cli

@@ -1,0 +1,67 @@
+#include "config/host_config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "config/schema_check.hpp"
+#include "config/yaml_document.hpp"
+
+namespace cronhost::config {
+
+std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics) {
+  namespace fs = std::filesystem;
+  const std::string file = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diagnostics.push_back({file, {1, 1}, "cannot read the host config"});
+    return std::nullopt;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const fs::path dir = fs::absolute(path).parent_path();
+  const size_t before = diagnostics.size();
+  auto doc = YamlDocument::parse(file, buffer.str(), dir, diagnostics);
+  if (!doc) return std::nullopt;
+  if (!doc->root().is_null()) SchemaCheck::host_config().check(*doc, diagnostics);
+  if (diagnostics.size() != before) return std::nullopt;
+
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  const auto& root = doc->root().is_null() ? kEmpty : doc->root();  // an empty file: all defaults
+  const auto path_at = [&](const char* key, const fs::path& fallback) {
+    if (!root.contains(key)) return fallback;
+    fs::path p = root[key].get<std::string>();
+    return p.is_relative() ? dir / p : p;
+  };
+  HostConfig config;
+  config.source = path;
+  config.jobs_dir = path_at("jobs", config.jobs_dir);
+  config.state_file = path_at("state", config.state_file);
+  if (root.contains("timezone")) {
+    auto zone = schedule::Zone::load(root["timezone"].get<std::string>());
+    if (!zone) diagnostics.push_back(doc->error_at(doc->text_position("/timezone"), "timezone: " + zone.message()));
+    else config.timezone = zone.value();
+  }
+  config.workers = root.value("workers", 0);
+  if (root.contains("shutdown_grace")) {
+    auto d = parse_duration(root["shutdown_grace"].get<std::string>());
+    if (!d) diagnostics.push_back(doc->error_at(doc->text_position("/shutdown_grace"), "shutdown_grace: " + d.message()));
+    else config.shutdown_grace = *d;
+  }
+  if (root.contains("log")) {
+    const auto& log = root["log"];
+    config.log.level = log.value("level", config.log.level);
+    config.log.format = log.value("format", config.log.format);
+    if (log.contains("file")) {
+      fs::path p = log["file"].get<std::string>();
+      config.log.file = p.is_relative() ? dir / p : p;
+    }
+    config.log.keep_days = log.value("keep_days", config.log.keep_days);
+  }
+  if (diagnostics.size() != before) return std::nullopt;
+  if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
+  return config;
+}
+
+}  // namespace cronhost::config

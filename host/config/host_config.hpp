@@ -1,0 +1,36 @@
+// The operator's host config (cronhost.yaml): where things live and how the host behaves.
+// Loaded once at start (and on SIGHUP, later); plain data afterwards.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/diagnostic.hpp"
+#include "schedule/zone.hpp"
+#include "util/duration.hpp"
+
+namespace cronhost::config {
+
+struct LogSettings {
+  std::string level = "info";
+  std::string format = "text";  // text | json
+  std::filesystem::path file;   // empty: stderr only
+  int keep_days = 7;
+};
+
+struct HostConfig {
+  std::filesystem::path source;  // the file read, or empty for built-in defaults
+  std::filesystem::path jobs_dir = "jobs.d";
+  std::filesystem::path state_file = "cronhost.db";
+  std::shared_ptr<const schedule::Zone> timezone = schedule::Zone::utc();
+  int workers = 0;  // filled in by the loader: the number of cores unless set
+  Millis shutdown_grace = std::chrono::seconds(30);
+  LogSettings log;
+};
+
+// Reads `path`; relative paths inside resolve against the file's folder. Problems are
+// appended to `diagnostics` and nothing is returned if any is an error.
+std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics);
+
+}  // namespace cronhost::config

@@ -1,0 +1,21 @@
+// ${env:NAME} and ${file:PATH} in job and config values, resolved at load time.
+// "$${" stands for a literal "${". Thread-safe (reads the environment and files only).
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "util/status.hpp"
+
+namespace cronhost::config {
+
+struct Interpolated {
+  std::string text;
+  bool has_secret = false;  // a ${...} was replaced: the value must never be printed
+};
+
+// Replaces every ${env:NAME} and ${file:PATH} (relative paths against `base_dir`; one
+// trailing newline of a file is dropped). Fails naming the variable or file, never the value.
+Result<Interpolated> interpolate(std::string_view text, const std::filesystem::path& base_dir);
+
+}  // namespace cronhost::config

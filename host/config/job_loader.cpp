@@ -1,0 +1,400 @@
+#include "config/job_loader.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "config/schema_check.hpp"
+#include "config/yaml_document.hpp"
+#include "schedule/cron_next.hpp"
+#include "schedule/cron_parser.hpp"
+#include "util/did_you_mean.hpp"
+#include "util/duration.hpp"
+
+namespace cronhost::config {
+
+std::string_view to_string(Concurrency c) {
+  switch (c) {
+    case Concurrency::kForbid: return "forbid";
+    case Concurrency::kAllow: return "allow";
+    case Concurrency::kReplace: return "replace";
+  }
+  return "?";
+}
+
+std::string_view to_string(CatchupPolicy p) {
+  switch (p) {
+    case CatchupPolicy::kSkip: return "skip";
+    case CatchupPolicy::kLatest: return "latest";
+    case CatchupPolicy::kAll: return "all";
+  }
+  return "?";
+}
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+bool valid_job_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// Turns one document into a JobSpec. Each check reads a value only if the schema check did
+// not already report it, so every mistake gets exactly one message.
+class JobReader {
+ public:
+  JobReader(const YamlDocument& doc, const std::set<std::string>& failed, const fs::path& base_dir,
+            const LoadOptions& options, Diagnostics& out)
+      : doc_(doc), failed_(failed), base_dir_(base_dir), options_(options), out_(out) {}
+
+  std::optional<JobSpec> read(const std::string& default_name) {
+    name_ = default_name;
+    if (const json* v = get("/name")) name_ = v->get<std::string>();
+    else if (!valid_job_name(default_name))
+      error({1, 1}, "the file name gives the job name '" + default_name +
+                        "', which is not a valid name (letters, digits, '.', '_', '-'); set name: explicitly");
+
+    auto zone = read_zone();
+    auto schedule_kind = read_schedule_kind(*zone);
+    std::chrono::seconds jitter{0};
+    if (auto d = duration_at("/schedule/jitter")) jitter = std::chrono::duration_cast<std::chrono::seconds>(*d);
+
+    JobSpec spec{.name = name_,
+                 .file = doc_.file(),
+                 .schedule = schedule::Schedule(schedule_kind.value_or(schedule::After{}), zone, jitter)};
+    if (const json* v = get("/description")) spec.description = v->get<std::string>();
+    spec.lua_script = read_script();
+    if (const json* v = get("/params")) {
+      spec.params = *v;
+      collect_secrets(*v, "/params", spec.secret_params);
+    }
+    if (auto d = duration_at("/timeout")) {
+      if (d->count() <= 0) error(doc_.value_position("/timeout"), "timeout: must be longer than 0");
+      spec.timeout = *d;
+    }
+    if (const json* v = get("/retries/attempts")) spec.retries.attempts = v->get<int>();
+    if (auto d = duration_at("/retries/backoff")) spec.retries.backoff = *d;
+    if (auto d = duration_at("/retries/max_backoff")) spec.retries.max_backoff = *d;
+    if (spec.retries.max_backoff < spec.retries.backoff)
+      error(doc_.value_position(get("/retries/max_backoff") ? "/retries/max_backoff" : "/retries/backoff"),
+            "retries: max_backoff (" + format_duration(spec.retries.max_backoff) + ") is shorter than backoff (" +
+                format_duration(spec.retries.backoff) + ")");
+    if (const json* v = get("/concurrency")) {
+      const std::string c = v->get<std::string>();
+      spec.concurrency = c == "allow" ? Concurrency::kAllow : c == "replace" ? Concurrency::kReplace : Concurrency::kForbid;
+    }
+    if (const json* v = get("/max_instances")) {
+      spec.max_instances = v->get<int>();
+      if (spec.concurrency != Concurrency::kAllow)
+        warning(doc_.key_position("/max_instances"), "max_instances is used only with concurrency: allow");
+    }
+    if (const json* v = get("/catchup/policy")) {
+      const std::string p = v->get<std::string>();
+      spec.catchup.policy = p == "skip" ? CatchupPolicy::kSkip : p == "all" ? CatchupPolicy::kAll : CatchupPolicy::kLatest;
+    }
+    if (auto d = duration_at("/catchup/window")) spec.catchup.window = *d;
+    if (const json* v = get("/catchup/max_runs")) spec.catchup.max_runs = v->get<int>();
+    if (const json* v = get("/enabled")) spec.enabled = v->get<bool>();
+
+    if (!schedule_kind) return std::nullopt;
+    return spec;
+  }
+
+ private:
+  void error(Position at, std::string message) { out_.push_back(doc_.error_at(at, std::move(message))); }
+  void warning(Position at, std::string message) {
+    out_.push_back({doc_.file(), at, std::move(message), Diagnostic::Severity::kWarning});
+  }
+
+  // The value at `pointer` if present and not already reported by the schema check.
+  const json* get(const std::string& pointer) const {
+    for (std::string p = pointer;; p = p.substr(0, p.rfind('/'))) {
+      if (failed_.count(p)) return nullptr;
+      if (p.empty()) break;
+    }
+    const json::json_pointer ptr(pointer);
+    if (!doc_.root().is_object() || !doc_.root().contains(ptr)) return nullptr;
+    const json& v = doc_.root().at(ptr);
+    return v.is_null() ? nullptr : &v;
+  }
+
+  std::string shown(const std::string& pointer, const std::string& text) const {
+    return doc_.is_secret(pointer) ? "***" : "\"" + text.substr(0, 80) + "\"";
+  }
+
+  std::optional<Millis> duration_at(const std::string& pointer) {
+    const json* v = get(pointer);
+    if (!v) return std::nullopt;
+    auto d = parse_duration(v->get<std::string>());
+    if (!d) {
+      error(doc_.text_position(pointer), pointer_to_key(pointer) + ": " + d.message());
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  std::shared_ptr<const schedule::Zone> read_zone() {
+    const json* v = get("/schedule/timezone");
+    if (!v) return options_.default_zone;
+    auto zone = schedule::Zone::load(v->get<std::string>());
+    if (!zone) {
+      error(doc_.text_position("/schedule/timezone"), "schedule.timezone: " + zone.message());
+      return options_.default_zone;
+    }
+    return zone.value();
+  }
+
+  std::optional<Instant> read_time(const std::string& pointer, const schedule::Zone& zone) {
+    const json* v = get(pointer);
+    if (!v) return std::nullopt;
+    auto written = parse_rfc3339(v->get<std::string>());
+    if (!written) {
+      error(doc_.text_position(pointer), pointer_to_key(pointer) + ": " + written.message());
+      return std::nullopt;
+    }
+    if (written->offset_seconds) return written->instant();
+    const schedule::Civil c{written->year, written->month, written->day, written->hour, written->minute, written->second};
+    return Instant(std::chrono::seconds(schedule::resolve_local(c, zone)));
+  }
+
+  std::optional<schedule::Schedule::Kind> read_schedule_kind(const schedule::Zone& zone) {
+    if (get("/schedule/anchor") && !get("/schedule/every"))
+      error(doc_.key_position("/schedule/anchor"), "schedule.anchor: only used with schedule.every");
+    if (const json* v = get("/schedule/cron")) return read_cron(*v, zone);
+    if (get("/schedule/every")) {
+      auto d = duration_at("/schedule/every");
+      if (!d) return std::nullopt;
+      if (d->count() < 1000 || d->count() % 1000 != 0) {
+        error(doc_.text_position("/schedule/every"), "schedule.every: must be whole seconds, at least 1s");
+        return std::nullopt;
+      }
+      Instant anchor{};
+      if (get("/schedule/anchor")) {
+        auto t = read_time("/schedule/anchor", zone);
+        if (!t) return std::nullopt;
+        anchor = *t;
+      }
+      return schedule::Interval{std::chrono::duration_cast<std::chrono::seconds>(*d), anchor};
+    }
+    if (get("/schedule/at")) {
+      auto t = read_time("/schedule/at", zone);
+      if (!t) return std::nullopt;
+      if (*t <= options_.now)
+        warning(doc_.text_position("/schedule/at"), "schedule.at is in the past: this job will not fire");
+      return schedule::OneShot{*t};
+    }
+    if (const json* v = get("/schedule/after/job")) {
+      const std::string status = get("/schedule/after/status") ? get("/schedule/after/status")->get<std::string>()
+                                                                 : "succeeded";
+      if (v->get<std::string>() == name_) {
+        error(doc_.text_position("/schedule/after/job"), "schedule.after.job: a job cannot follow itself");
+        return std::nullopt;
+      }
+      return schedule::After{v->get<std::string>(), status};
+    }
+    return std::nullopt;  // the schema check reported what is missing
+  }
+
+  std::optional<schedule::Schedule::Kind> read_cron(const json& value, const schedule::Zone& zone) {
+    schedule::CronTimes times;
+    std::vector<std::string> pointers;
+    if (value.is_string()) pointers.push_back("/schedule/cron");
+    else
+      for (size_t i = 0; i < value.size(); ++i) pointers.push_back("/schedule/cron/" + std::to_string(i));
+    bool ok = true;
+    for (const auto& pointer : pointers) {
+      const std::string text = doc_.root().at(json::json_pointer(pointer)).get<std::string>();
+      schedule::CronParseError parse_error;
+      auto expr = schedule::parse_cron(text, name_, &parse_error);
+      Position at = doc_.text_position(pointer);
+      if (!expr) {
+        at.column += static_cast<int>(parse_error.offset);
+        error(at, "schedule.cron: " + (doc_.is_secret(pointer) ? std::string("invalid expression") : parse_error.message));
+        ok = false;
+        continue;
+      }
+      if (!schedule::next_fire(*expr, zone, options_.now.time_since_epoch().count())) {
+        error(at, "schedule.cron: " + shown(pointer, text) + " never fires (no date matches its day and month fields)");
+        ok = false;
+        continue;
+      }
+      times.texts.push_back(text);
+      times.exprs.push_back(*expr);
+    }
+    if (!ok) return std::nullopt;
+    return times;
+  }
+
+  fs::path read_script() {
+    const json* v = get("/run/lua");
+    if (!v) return {};
+    fs::path path = v->get<std::string>();
+    if (path.is_relative()) path = base_dir_ / path;
+    path = path.lexically_normal();
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec))
+      error(doc_.text_position("/run/lua"), "run.lua: script file " + v->get<std::string>() + " not found (looked for " +
+                                                path.string() + ")");
+    return path;
+  }
+
+  void collect_secrets(const json& value, const std::string& pointer, std::set<std::string>& out) const {
+    if (doc_.is_secret(pointer)) out.insert(pointer.substr(std::string("/params").size()));
+    if (value.is_object())
+      for (const auto& [key, child] : value.items()) collect_secrets(child, pointer_append(pointer, key), out);
+    if (value.is_array())
+      for (size_t i = 0; i < value.size(); ++i) collect_secrets(value[i], pointer + "/" + std::to_string(i), out);
+  }
+
+  const YamlDocument& doc_;
+  const std::set<std::string>& failed_;
+  const fs::path& base_dir_;
+  const LoadOptions& options_;
+  Diagnostics& out_;
+  std::string name_;
+};
+
+std::optional<std::string> read_text(const fs::path& path, Diagnostics& out) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (!ec && size > kMaxFileBytes) {
+    out.push_back({path.string(), {1, 1}, "file is too large (" + std::to_string(size) + " bytes, at most " +
+                                               std::to_string(kMaxFileBytes) + ")"});
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    out.push_back({path.string(), {1, 1}, "cannot read the file"});
+    return std::nullopt;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+bool is_job_file(const fs::path& p) { return p.extension() == ".yaml" || p.extension() == ".yml"; }
+
+struct JobFile {
+  fs::path path;
+  fs::path base_dir;
+};
+
+// The job files named by `paths`, each with the folder its relative paths resolve against.
+std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnostics& out) {
+  std::vector<JobFile> files;
+  for (const auto& root : paths) {
+    std::error_code ec;
+    const fs::path absolute = fs::absolute(root, ec).lexically_normal();
+    if (fs::is_directory(root, ec)) {
+      const fs::path base = (absolute.has_filename() ? absolute : absolute.parent_path()).parent_path();
+      std::vector<fs::path> found;
+      for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+           !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec) && is_job_file(it->path())) found.push_back(it->path());
+      std::sort(found.begin(), found.end());
+      for (auto& f : found) files.push_back({f, base});
+    } else if (fs::exists(root, ec)) {
+      files.push_back({root, absolute.parent_path().parent_path()});
+    } else {
+      out.push_back({root.string(), {1, 1}, "no such file or folder"});
+    }
+  }
+  return files;
+}
+
+// after: chains that loop never fire.
+void check_after_targets(const std::vector<JobSpec>& jobs, Diagnostics& out,
+                         const std::map<std::string, Position>& after_positions) {
+  std::map<std::string, const JobSpec*> by_name;
+  std::vector<std::string> names;
+  for (const auto& job : jobs) by_name[job.name] = &job, names.push_back(job.name);
+  for (const auto& job : jobs) {
+    const auto* after = std::get_if<schedule::After>(&job.schedule.kind());
+    if (!after) continue;
+    const Position at = after_positions.at(job.name);
+    if (!by_name.count(after->job)) {
+      out.push_back({job.file, at, "schedule.after.job: no job named '" + after->job + "'" +
+                                       did_you_mean_suffix(after->job, names)});
+      continue;
+    }
+    std::set<std::string> seen{job.name};
+    for (const JobSpec* j = by_name[after->job]; j;) {
+      const auto* next = std::get_if<schedule::After>(&j->schedule.kind());
+      if (seen.count(j->name)) {
+        out.push_back({job.file, at, "schedule.after: the chain " + job.name + " -> " + after->job +
+                                         " -> ... comes back to " + j->name + " and never fires"});
+        break;
+      }
+      seen.insert(j->name);
+      j = next && by_name.count(next->job) ? by_name[next->job] : nullptr;
+    }
+  }
+}
+
+// Where a job's name and after.job were written, for the cross-file checks.
+struct Places {
+  Position name, after_job;
+};
+
+std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
+                                const LoadOptions& options, Diagnostics& diagnostics, Places* places) {
+  const size_t errors_before = error_count(diagnostics);
+  auto doc = YamlDocument::parse(file, text, base_dir, diagnostics);
+  if (!doc) return std::nullopt;
+  const std::set<std::string> failed = SchemaCheck::job().check(*doc, diagnostics);
+  if (!doc->root().is_object()) return std::nullopt;
+  if (places) *places = {doc->text_position("/name"), doc->text_position("/schedule/after/job")};
+  JobReader reader(*doc, failed, base_dir, options, diagnostics);
+  auto job = reader.read(fs::path(file).stem().string());
+  if (error_count(diagnostics) != errors_before) return std::nullopt;
+  return job;
+}
+
+}  // namespace
+
+std::optional<JobSpec> load_job_text(const std::string& file, std::string_view text, const fs::path& base_dir,
+                                     const LoadOptions& options, Diagnostics& diagnostics) {
+  return load_one(file, text, base_dir, options, diagnostics, nullptr);
+}
+
+LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& options) {
+  LoadResult result;
+  const std::vector<JobFile> files = find_job_files(paths, result.diagnostics);
+  result.files = files.size();
+  std::map<std::string, std::string> first_file_of;
+  std::map<std::string, Position> after_positions;
+  for (const auto& file : files) {
+    auto text = read_text(file.path, result.diagnostics);
+    if (!text) continue;
+    Places places;
+    auto job = load_one(file.path.string(), *text, file.base_dir, options, result.diagnostics, &places);
+    if (!job) continue;
+    if (auto [it, fresh] = first_file_of.emplace(job->name, job->file); !fresh) {
+      result.diagnostics.push_back({job->file, places.name, "duplicate job name '" + job->name + "' (also defined in " +
+                                                           it->second + ")"});
+      continue;
+    }
+    after_positions[job->name] = places.after_job;
+    result.jobs.push_back(std::move(*job));
+  }
+  const size_t before = result.diagnostics.size();
+  check_after_targets(result.jobs, result.diagnostics, after_positions);
+  for (size_t i = before; i < result.diagnostics.size(); ++i) {
+    const std::string& file = result.diagnostics[i].file;
+    std::erase_if(result.jobs, [&](const JobSpec& j) { return j.file == file; });
+  }
+  std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    if (a.file != b.file) return a.file < b.file;
+    if (a.position.line != b.position.line) return a.position.line < b.position.line;
+    return a.position.column < b.position.column;
+  });
+  std::sort(result.jobs.begin(), result.jobs.end(), [](const JobSpec& a, const JobSpec& b) { return a.name < b.name; });
+  return result;
+}
+
+}  // namespace cronhost::config

@@ -1,0 +1,39 @@
+// Reads job files: YAML -> schema check -> typed JobSpec, reporting every problem in every
+// file at PATH:LINE:COL. Cross-file rules (duplicate names, `after:` targets) included.
+// Stateless; safe to call from any thread.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "config/diagnostic.hpp"
+#include "config/job_spec.hpp"
+#include "schedule/zone.hpp"
+#include "util/time_format.hpp"
+
+namespace cronhost::config {
+
+struct LoadOptions {
+  std::shared_ptr<const schedule::Zone> default_zone = schedule::Zone::utc();
+  Instant now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+};
+
+struct LoadResult {
+  std::vector<JobSpec> jobs;  // the jobs without errors, sorted by name
+  Diagnostics diagnostics;    // errors and warnings, in file and line order
+  size_t files = 0;
+};
+
+// Every *.yaml / *.yml in `paths` (files, or folders searched recursively). Relative paths
+// inside a job resolve against the folder that holds the jobs folder.
+LoadResult load_jobs(const std::vector<std::filesystem::path>& paths, const LoadOptions& options);
+
+// One job from text; `file` names it in messages and gives the default name;
+// `base_dir` resolves relative paths. Cross-file rules are not applied.
+std::optional<JobSpec> load_job_text(const std::string& file, std::string_view text,
+                                     const std::filesystem::path& base_dir, const LoadOptions& options,
+                                     Diagnostics& diagnostics);
+
+}  // namespace cronhost::config

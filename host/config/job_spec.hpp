@@ -1,0 +1,57 @@
+// A validated job definition: plain data built by the job loader and read by everything
+// after it. Copyable; immutable once built.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "schedule/schedule.hpp"
+#include "util/duration.hpp"
+
+namespace cronhost::config {
+
+enum class Concurrency { kForbid, kAllow, kReplace };
+enum class CatchupPolicy { kSkip, kLatest, kAll };
+
+struct RetryPolicy {
+  int attempts = 1;  // total, including the first
+  Millis backoff = std::chrono::seconds(30);
+  Millis max_backoff = std::chrono::minutes(10);
+};
+
+struct CatchupRule {
+  CatchupPolicy policy = CatchupPolicy::kLatest;
+  Millis window = std::chrono::hours(1);
+  int max_runs = 100;
+};
+
+struct JobSpec {
+  std::string name;
+  std::string file;  // as given to the loader, for messages
+  std::string description;
+  schedule::Schedule schedule;
+  std::filesystem::path lua_script;  // absolute
+  nlohmann::json params = nlohmann::json::object();
+  std::set<std::string> secret_params;  // JSON pointers into params that came from ${env:}/${file:}
+  Millis timeout = std::chrono::hours(1);
+  RetryPolicy retries;
+  Concurrency concurrency = Concurrency::kForbid;
+  std::optional<int> max_instances;  // only with kAllow; unset: limited by the workers
+  CatchupRule catchup;
+  bool enabled = true;
+
+  // params with every secret value replaced by "***": the only form that may be printed.
+  nlohmann::json printable_params() const {
+    nlohmann::json copy = params;
+    for (const auto& pointer : secret_params) copy[nlohmann::json::json_pointer(pointer)] = "***";
+    return copy;
+  }
+};
+
+std::string_view to_string(Concurrency c);
+std::string_view to_string(CatchupPolicy p);
+
+}  // namespace cronhost::config

@@ -1,0 +1,240 @@
+#include "config/schema_check.hpp"
+
+#include <algorithm>
+#include <map>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+#include <vector>
+
+#include "config/schemas.hpp"
+#include "util/did_you_mean.hpp"
+
+namespace cronhost::config {
+
+struct SchemaCheck::Compiled {
+  valijson::Schema schema;
+};
+
+SchemaCheck::SchemaCheck(std::string_view schema_text, std::string subject)
+    : schema_(nlohmann::json::parse(schema_text)), subject_(std::move(subject)), compiled_(std::make_unique<Compiled>()) {
+  valijson::SchemaParser parser;
+  valijson::adapters::NlohmannJsonAdapter adapter(schema_);
+  parser.populateSchema(adapter, compiled_->schema);
+}
+
+SchemaCheck::~SchemaCheck() = default;
+
+const SchemaCheck& SchemaCheck::job() {
+  static const SchemaCheck check(job_schema_text(), "job");
+  return check;
+}
+
+const SchemaCheck& SchemaCheck::host_config() {
+  static const SchemaCheck check(config_schema_text(), "host config");
+  return check;
+}
+
+namespace {
+
+std::vector<std::string> split_pointer(std::string_view pointer) {
+  std::vector<std::string> tokens;
+  size_t i = 0;
+  while (i < pointer.size()) {
+    size_t next = pointer.find('/', i + 1);
+    if (next == std::string_view::npos) next = pointer.size();
+    std::string token(pointer.substr(i + 1, next - i - 1));
+    for (size_t p; (p = token.find("~1")) != std::string::npos;) token.replace(p, 2, "/");
+    for (size_t p; (p = token.find("~0")) != std::string::npos;) token.replace(p, 2, "~");
+    tokens.push_back(std::move(token));
+    i = next;
+  }
+  return tokens;
+}
+
+// valijson's context ("<root>", "[schedule]", "[0]") as a JSON pointer.
+std::string context_to_pointer(const std::vector<std::string>& context) {
+  std::string pointer;
+  for (const auto& part : context)
+    if (part.size() >= 2 && part.front() == '[' && part.back() == ']')
+      pointer = pointer_append(pointer, part.substr(1, part.size() - 2));
+  return pointer;
+}
+
+// Errors that only say "a child failed"; the child's own error says what is wrong.
+bool is_wrapper(const std::string& description) {
+  return description.rfind("Failed to validate against schema associated with property name", 0) == 0 ||
+         description.rfind("Failed to validate item #", 0) == 0 ||
+         description.rfind("Failed to validate against additional properties schema", 0) == 0 ||
+         description.rfind("Object contains a property that could not be validated", 0) == 0;
+}
+
+std::string type_name(const nlohmann::json& v) {
+  switch (v.type()) {
+    case nlohmann::json::value_t::object: return "a mapping";
+    case nlohmann::json::value_t::array: return "a list";
+    case nlohmann::json::value_t::string: return "text";
+    case nlohmann::json::value_t::boolean: return "true/false";
+    case nlohmann::json::value_t::null: return "nothing";
+    default: return "a number";
+  }
+}
+
+std::string shown_value(const YamlDocument& doc, std::string_view pointer, const nlohmann::json& v) {
+  if (doc.is_secret(pointer)) return "***";
+  if (v.is_string()) {
+    std::string s = v.get<std::string>();
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    return "\"" + s + "\"";
+  }
+  if (v.is_object() || v.is_array() || v.is_null()) return type_name(v);
+  return v.dump();
+}
+
+std::string expected_phrase(const nlohmann::json* sub) {
+  if (!sub) return "something else";
+  if (auto it = sub->find("x-expected"); it != sub->end()) return it->get<std::string>();
+  if (auto it = sub->find("enum"); it != sub->end()) {
+    std::string out = "one of ";
+    for (size_t i = 0; i < it->size(); ++i)
+      out += (i == 0 ? "" : i + 1 == it->size() ? " or " : ", ") + (*it)[i].get<std::string>();
+    return out;
+  }
+  if (auto it = sub->find("type"); it != sub->end() && it->is_string()) {
+    const std::string t = it->get<std::string>();
+    if (t == "object") return "a mapping";
+    if (t == "array") return "a list";
+    if (t == "string") return "text";
+    if (t == "boolean") return "true or false";
+    if (t == "integer") return "a whole number";
+    if (t == "number") return "a number";
+  }
+  return "something else";
+}
+
+std::vector<std::string> property_names(const nlohmann::json* sub) {
+  std::vector<std::string> names;
+  if (!sub) return names;
+  if (auto it = sub->find("properties"); it != sub->end())
+    for (const auto& [name, _] : it->items()) names.push_back(name);
+  return names;
+}
+
+// For "oneOf: [{required: [a]}, {required: [b]}]": the keys a, b.
+std::vector<std::string> one_of_keys(const nlohmann::json* sub) {
+  std::vector<std::string> keys;
+  if (!sub || !sub->contains("oneOf")) return keys;
+  for (const auto& alt : (*sub)["oneOf"])
+    if (alt.contains("required") && alt["required"].size() == 1) keys.push_back(alt["required"][0].get<std::string>());
+  return keys;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& last) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i == 0 ? "" : i + 1 == items.size() ? last : ", ") + items[i];
+  return out;
+}
+
+}  // namespace
+
+const nlohmann::json* SchemaCheck::subschema_at(std::string_view pointer) const {
+  const auto resolve = [&](const nlohmann::json* node) {
+    for (int guard = 0; node && node->is_object() && node->contains("$ref") && guard < 16; ++guard) {
+      const std::string ref = (*node)["$ref"].get<std::string>();
+      if (ref.rfind("#/", 0) != 0) return static_cast<const nlohmann::json*>(nullptr);
+      node = &schema_.at(nlohmann::json::json_pointer(ref.substr(1)));
+    }
+    return node;
+  };
+  const nlohmann::json* node = resolve(&schema_);
+  for (const auto& token : split_pointer(pointer)) {
+    if (!node || !node->is_object()) return nullptr;
+    if (auto props = node->find("properties"); props != node->end() && props->contains(token)) node = &(*props)[token];
+    else if (auto items = node->find("items"); items != node->end() && items->is_object()) node = &*items;
+    else if (auto extra = node->find("additionalProperties"); extra != node->end() && extra->is_object())
+      node = &*extra;
+    else return nullptr;
+    node = resolve(node);
+  }
+  return node;
+}
+
+std::set<std::string> SchemaCheck::check(const YamlDocument& doc, Diagnostics& out) const {
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter target(doc.root());
+  validator.validate(compiled_->schema, target, &results);
+
+  // The validator may report several findings per value; keep them grouped by value.
+  std::map<std::string, std::vector<std::string>> by_pointer;
+  for (const auto& error : results) {
+    const std::string pointer = context_to_pointer(error.context);
+    if (error.description.rfind("Object contains a property that could not be validated", 0) == 0)
+      by_pointer[pointer];  // the unknown keys are found below, by name
+    if (!is_wrapper(error.description)) by_pointer[pointer].push_back(error.description);
+  }
+
+  std::set<std::string> failed;
+  const size_t first_new = out.size();
+  for (const auto& [pointer, descriptions] : by_pointer) {
+    const nlohmann::json* sub = subschema_at(pointer);
+    const nlohmann::json& value = pointer.empty() ? doc.root() : doc.root().at(nlohmann::json::json_pointer(pointer));
+    const std::string key = pointer.empty() ? subject_ : pointer_to_key(pointer);
+    const auto has = [&](std::string_view prefix) {
+      for (const auto& d : descriptions)
+        if (d.rfind(prefix, 0) == 0) return true;
+      return false;
+    };
+
+    // Unknown keys: each at its own key, with a suggestion from the schema's key names.
+    if (value.is_object() && sub && sub->value("additionalProperties", true) == false) {
+      const std::vector<std::string> known = property_names(sub);
+      for (const auto& [name, _] : value.items()) {
+        if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+        const std::string child = pointer_append(pointer, name);
+        out.push_back(doc.error_at(doc.key_position(child), "unknown key '" + name + "' in " + key +
+                                                                did_you_mean_suffix(name, known) +
+                                                                (did_you_mean(name, known).empty()
+                                                                     ? " (expected one of " + join(known, " or ") + ")"
+                                                                     : "")));
+        failed.insert(child);
+      }
+    }
+    if (descriptions.empty()) continue;
+    failed.insert(pointer);
+
+    std::string message;
+    if (has("Value type not permitted")) {
+      message = key + ": expected " + expected_phrase(sub) + ", got " + type_name(value);
+    } else if (has("Failed to validate against exactly one child schema") ||
+               has("Failed to validate against any child schemas allowed by oneOf")) {
+      const std::vector<std::string> keys = one_of_keys(sub);
+      std::vector<std::string> present;
+      for (const auto& k : keys)
+        if (value.is_object() && value.contains(k)) present.push_back(k);
+      if (present.empty()) message = key + ": needs one of " + join(keys, " or ");
+      else message = key + ": give only one of " + join(present, " and ");
+    } else if (has("Missing required property")) {
+      std::vector<std::string> missing;
+      for (const auto& d : descriptions)
+        if (d.rfind("Missing required property '", 0) == 0)
+          missing.push_back(d.substr(27, d.rfind('\'') - 27));
+      message = key + ": missing required key" + (missing.size() > 1 ? "s " : " ") + join(missing, " and ");
+    } else if (has("Failed to match against any enum values") && value.is_string() && sub && sub->contains("enum")) {
+      std::vector<std::string> options;
+      for (const auto& option : (*sub)["enum"]) options.push_back(option.get<std::string>());
+      message = key + ": expected " + expected_phrase(sub) + ", got " + shown_value(doc, pointer, value) +
+                did_you_mean_suffix(value.get<std::string>(), options);
+    } else {
+      message = key + ": expected " + expected_phrase(sub) + ", got " + shown_value(doc, pointer, value);
+    }
+    out.push_back(doc.error_at(doc.value_position(pointer), message));
+  }
+  std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first_new), out.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.position.line, a.position.column) < std::pair(b.position.line, b.position.column);
+  });
+  return failed;
+}
+
+}  // namespace cronhost::config

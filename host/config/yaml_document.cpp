@@ -1,0 +1,227 @@
+#include "config/yaml_document.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <yaml-cpp/yaml.h>
+
+#include "config/interpolate.hpp"
+
+namespace cronhost::config {
+
+std::string pointer_append(std::string_view pointer, std::string_view token) {
+  std::string out(pointer);
+  out += '/';
+  for (char c : token) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+  return out;
+}
+
+std::string pointer_to_key(std::string_view pointer) {
+  std::string out;
+  size_t i = 0;
+  while (i < pointer.size()) {
+    size_t next = pointer.find('/', i + 1);
+    if (next == std::string_view::npos) next = pointer.size();
+    std::string token(pointer.substr(i + 1, next - i - 1));
+    for (size_t p; (p = token.find("~1")) != std::string::npos;) token.replace(p, 2, "/");
+    for (size_t p; (p = token.find("~0")) != std::string::npos;) token.replace(p, 2, "~");
+    const bool index = !token.empty() && token.find_first_not_of("0123456789") == std::string::npos;
+    if (index) out += "[" + token + "]";
+    else out += (out.empty() ? "" : ".") + token;
+    i = next;
+  }
+  return out;
+}
+
+namespace {
+
+Position to_position(const YAML::Mark& mark) {
+  if (mark.is_null()) return {1, 1};
+  return {mark.line + 1, mark.column + 1};
+}
+
+// YAML 1.2 core schema for plain (unquoted) scalars.
+nlohmann::json plain_scalar(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  const char* begin = s.c_str();
+  char* end = nullptr;
+  const bool looks_numeric = s.find_first_not_of("+-0123456789.eE") == std::string::npos;
+  if (looks_numeric && s.find_first_of("0123456789") != std::string::npos) {
+    errno = 0;
+    long long integer = std::strtoll(begin, &end, 10);
+    if (*end == '\0' && errno == 0) return integer;
+    double real = std::strtod(begin, &end);
+    if (*end == '\0' && std::isfinite(real)) return real;
+  }
+  return s;
+}
+
+}  // namespace
+
+class YamlConverter {
+ public:
+  YamlConverter(YamlDocument& doc, std::string_view text, const std::filesystem::path& base_dir,
+                Diagnostics& diagnostics)
+      : doc_(doc), text_(text), base_dir_(base_dir), diagnostics_(diagnostics) {}
+
+  bool convert(const YAML::Node& node, const std::string& pointer, nlohmann::json& out, int depth) {
+    if (++nodes_ > kMaxNodes) {
+      if (nodes_ == kMaxNodes + 1)
+        diagnostics_.push_back(doc_.error_at(to_position(node.Mark()),
+                                             "the document expands to more than " + std::to_string(kMaxNodes) +
+                                                 " values (aliases?)"));
+      return false;
+    }
+    if (depth > kMaxDepth) {
+      diagnostics_.push_back(
+          doc_.error_at(to_position(node.Mark()), "nesting deeper than " + std::to_string(kMaxDepth) + " levels"));
+      return false;
+    }
+    auto& place = doc_.places_[pointer];
+    place.value = to_position(node.Mark());
+    switch (node.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        out = nullptr;
+        return true;
+      case YAML::NodeType::Scalar:
+        return scalar(node, pointer, out);
+      case YAML::NodeType::Sequence: {
+        out = nlohmann::json::array();
+        size_t index = 0;
+        for (const auto& item : node) {
+          const std::string child = pointer_append(pointer, std::to_string(index++));
+          nlohmann::json value;
+          if (!convert(item, child, value, depth + 1)) return false;
+          doc_.places_[child].key = doc_.places_[child].value;
+          out.push_back(std::move(value));
+        }
+        return true;
+      }
+      case YAML::NodeType::Map: {
+        out = nlohmann::json::object();
+        for (const auto& pair : node) {
+          if (!pair.first.IsScalar()) {
+            diagnostics_.push_back(doc_.error_at(to_position(pair.first.Mark()), "keys must be plain text"));
+            continue;
+          }
+          const std::string key = pair.first.Scalar();
+          const std::string child = pointer_append(pointer, key);
+          if (out.contains(key)) {
+            diagnostics_.push_back(doc_.error_at(
+                to_position(pair.first.Mark()),
+                "duplicate key '" + key + "' (first given on line " + std::to_string(doc_.places_[child].key.line) + ")"));
+            continue;
+          }
+          nlohmann::json value;
+          if (!convert(pair.second, child, value, depth + 1)) return false;
+          doc_.places_[child].key = to_position(pair.first.Mark());
+          out[key] = std::move(value);
+        }
+        return true;
+      }
+    }
+    return true;
+  }
+
+ private:
+  bool scalar(const YAML::Node& node, const std::string& pointer, nlohmann::json& out) {
+    const std::string& tag = node.Tag();
+    const YAML::Mark mark = node.Mark();
+    const bool quoted = tag == "!" || quote_at(mark);
+    doc_.places_[pointer].quoted = quoted;
+    const bool string_tag = tag.size() >= 4 && tag.compare(tag.size() - 4, 4, ":str") == 0;
+    if (!quoted && !string_tag) {
+      out = plain_scalar(node.Scalar());
+      if (!out.is_string()) return true;
+    }
+    auto value = interpolate(node.Scalar(), base_dir_);
+    if (!value) {
+      diagnostics_.push_back(doc_.error_at(to_position(mark), value.message()));
+      out = "";
+      return true;
+    }
+    if (value->has_secret) doc_.secrets_.insert(pointer);
+    out = value->text;
+    return true;
+  }
+
+  bool quote_at(const YAML::Mark& mark) const {
+    if (mark.is_null() || mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return false;
+    const char c = text_[static_cast<size_t>(mark.pos)];
+    return c == '"' || c == '\'';
+  }
+
+  YamlDocument& doc_;
+  std::string_view text_;
+  const std::filesystem::path& base_dir_;
+  Diagnostics& diagnostics_;
+  size_t nodes_ = 0;
+};
+
+std::optional<YamlDocument> YamlDocument::parse(const std::string& file, std::string_view text,
+                                                const std::filesystem::path& base_dir, Diagnostics& diagnostics) {
+  YamlDocument doc;
+  doc.file_ = file;
+  if (text.size() > kMaxFileBytes) {
+    diagnostics.push_back(doc.error_at({1, 1}, "file is too large (" + std::to_string(text.size()) +
+                                                   " bytes, at most " + std::to_string(kMaxFileBytes) + ")"));
+    return std::nullopt;
+  }
+  if (text.find('\0') != std::string_view::npos) {
+    diagnostics.push_back(doc.error_at({1, 1}, "not a YAML text file (it contains NUL bytes)"));
+    return std::nullopt;
+  }
+  YAML::Node node;
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.size() > 1) {
+      diagnostics.push_back(doc.error_at(to_position(documents[1].Mark()),
+                                         "more than one YAML document: a job file holds one job"));
+      return std::nullopt;
+    }
+    if (!documents.empty()) node = documents[0];
+  } catch (const YAML::Exception& e) {
+    diagnostics.push_back(doc.error_at(to_position(e.mark), "not valid YAML: " + e.msg));
+    return std::nullopt;
+  }
+  YamlConverter converter(doc, text, base_dir, diagnostics);
+  if (!converter.convert(node, "", doc.root_, 0)) return std::nullopt;
+  return doc;
+}
+
+namespace {
+
+std::string parent_pointer(std::string_view pointer) {
+  const size_t slash = pointer.rfind('/');
+  return slash == std::string_view::npos ? "" : std::string(pointer.substr(0, slash));
+}
+
+}  // namespace
+
+Position YamlDocument::value_position(std::string_view pointer) const {
+  std::string p(pointer);
+  for (;;) {
+    if (auto it = places_.find(p); it != places_.end()) return it->second.value;
+    if (p.empty()) return {1, 1};
+    p = parent_pointer(p);
+  }
+}
+
+Position YamlDocument::key_position(std::string_view pointer) const {
+  if (auto it = places_.find(pointer); it != places_.end()) return it->second.key;
+  return value_position(pointer);
+}
+
+Position YamlDocument::text_position(std::string_view pointer) const {
+  Position pos = value_position(pointer);
+  if (auto it = places_.find(pointer); it != places_.end() && it->second.quoted) ++pos.column;
+  return pos;
+}
+
+}  // namespace cronhost::config

@@ -1,0 +1,68 @@
+// A YAML file read into JSON (for schema validation and typed access) together with where
+// each key and value was written, so every later error can name PATH:LINE:COL.
+// Built once, then read-only.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "config/diagnostic.hpp"
+
+namespace cronhost::config {
+
+// Files larger than this are refused before parsing: a job file is a few hundred bytes.
+constexpr size_t kMaxFileBytes = 1024 * 1024;
+// Nesting deeper than this is refused (no real job file comes near it).
+constexpr int kMaxDepth = 64;
+// Aliases can make a small file expand enormously; more nodes than this are refused.
+constexpr size_t kMaxNodes = 100'000;
+
+class YamlDocument {
+ public:
+  // Reads `text` (the contents of `file`), interpolating ${env:}/${file:} in string values
+  // against `base_dir`. Problems are appended to `diagnostics`; returns nothing when the
+  // text is not usable YAML at all.
+  static std::optional<YamlDocument> parse(const std::string& file, std::string_view text,
+                                           const std::filesystem::path& base_dir, Diagnostics& diagnostics);
+
+  const nlohmann::json& root() const { return root_; }
+  const std::string& file() const { return file_; }
+
+  // Where the value at a JSON pointer ("/schedule/cron/0") starts; the nearest written
+  // ancestor if that value is absent.
+  Position value_position(std::string_view pointer) const;
+  // Where its key was written (the value's position for array items).
+  Position key_position(std::string_view pointer) const;
+  // Where the characters of a string value start (after an opening quote).
+  Position text_position(std::string_view pointer) const;
+  // True when the value came from ${env:} or ${file:}: it must never be printed.
+  bool is_secret(std::string_view pointer) const { return secrets_.count(std::string(pointer)) > 0; }
+
+  Diagnostic error_at(Position position, std::string message) const {
+    return {file_, position, std::move(message), Diagnostic::Severity::kError};
+  }
+
+ private:
+  struct Place {
+    Position key, value;
+    bool quoted = false;
+  };
+  std::string file_;
+  nlohmann::json root_;
+  std::map<std::string, Place, std::less<>> places_;
+  std::set<std::string, std::less<>> secrets_;
+
+  friend class YamlConverter;
+};
+
+// "/a/b" + "c" -> "/a/b/c", escaping per RFC 6901.
+std::string pointer_append(std::string_view pointer, std::string_view token);
+// "/schedule/cron/0" -> "schedule.cron[0]", for messages.
+std::string pointer_to_key(std::string_view pointer);
+
+}  // namespace cronhost::config

@@ -1,0 +1,28 @@
+// cronhost: the command line. Wires the subcommands; each lives in host/cli/.
+#include <CLI/CLI.hpp>
+#include <map>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  using namespace cronhost::cli;
+  CLI::App app{"cronhost: runs jobs from jobs.d/ on cron schedules, intervals, one-shot times and events"};
+  app.set_version_flag("--version", CRONHOST_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // --jobs and --config may come after the subcommand too
+  CommonOptions common;
+  app.add_option("--jobs", common.jobs_dir, "Jobs folder (default: from the config, else ./jobs.d)");
+  app.add_option("--config", common.config_path, "Host config (default: ./cronhost.yaml if present)");
+
+  const std::map<std::string, Command> commands = {
+      {"validate", add_validate_command(app, common)},
+      {"list", add_list_command(app, common)},
+      {"next", add_next_command(app, common)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  return commands.at(app.get_subcommands().front()->get_name())();
+}

@@ -1,0 +1,2 @@
+-- A job that only reports that the host ran it: the smallest useful job.
+return { alive = true }

@@ -1,0 +1,224 @@
+// Job files: what loads, and the exact PATH:LINE:COL and message of each kind of mistake.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "../support/temp_dir.hpp"
+#include "config/job_loader.hpp"
+
+using namespace cronhost;
+using namespace cronhost::config;
+
+namespace {
+
+// A jobs.d beside scripts/, as in the repository.
+struct JobsFolder {
+  test::TempDir dir;
+  JobsFolder() { dir.write("scripts/job.lua", "return {}\n"); }
+  void job(const std::string& file, const std::string& yaml) const { dir.write("jobs.d/" + file, yaml); }
+  LoadResult load() const {
+    LoadOptions options;
+    options.now = Instant(std::chrono::seconds(1795000000));  // 2026-11-18
+    return load_jobs({dir.path() / "jobs.d"}, options);
+  }
+  // Diagnostics with the folder prefix removed: "jobs.d/x.yaml:3:5: error: ...".
+  std::vector<std::string> problems() const {
+    std::vector<std::string> out;
+    const std::string prefix = dir.path().string() + "/";
+    for (const auto& d : load().diagnostics) {
+      std::string line = d.format();
+      if (line.rfind(prefix, 0) == 0) line = line.substr(prefix.size());
+      out.push_back(line);
+    }
+    return out;
+  }
+};
+
+using Lines = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("a complete job loads with every key", "[config][jobs]") {
+  JobsFolder f;
+  setenv("CRONHOST_TEST_APP_VERSION", "1.2.3", 1);
+  f.dir.write("secrets/token", "s3cret\n");
+  f.job("version-check.yaml", R"(# yaml-language-server: $schema=../schemas/job.schema.json
+description: Look for a newer app image twice a day
+schedule:
+  cron: ["0 6 * * *", "0 12 * * *"]
+  timezone: Australia/Adelaide
+  jitter: 30s
+run:
+  lua: scripts/job.lua
+params: {image: ghcr.io/acme/app, current: "${env:CRONHOST_TEST_APP_VERSION}", token: "${file:secrets/token}", n: 3}
+timeout: 2m
+retries: {attempts: 3, backoff: 30s, max_backoff: 10m}
+concurrency: forbid
+catchup: {policy: latest, window: 6h}
+enabled: true
+)");
+  auto result = f.load();
+  REQUIRE(result.diagnostics.empty());
+  REQUIRE(result.jobs.size() == 1);
+  const JobSpec& job = result.jobs[0];
+  CHECK(job.name == "version-check");
+  CHECK(job.description == "Look for a newer app image twice a day");
+  CHECK(job.schedule.describe() == "0 6 * * *; 0 12 * * *");
+  CHECK(job.schedule.zone().name() == "Australia/Adelaide");
+  CHECK(job.schedule.jitter() == std::chrono::seconds(30));
+  CHECK(job.lua_script == f.dir.path() / "scripts/job.lua");
+  CHECK(job.params["current"] == "1.2.3");
+  CHECK(job.params["token"] == "s3cret");
+  CHECK(job.params["n"] == 3);
+  CHECK(job.printable_params()["current"] == "***");
+  CHECK(job.printable_params()["token"] == "***");
+  CHECK(job.printable_params()["image"] == "ghcr.io/acme/app");
+  CHECK(job.timeout == std::chrono::minutes(2));
+  CHECK(job.retries.attempts == 3);
+  CHECK(job.retries.max_backoff == std::chrono::minutes(10));
+  CHECK(job.concurrency == Concurrency::kForbid);
+  CHECK(job.catchup.policy == CatchupPolicy::kLatest);
+  CHECK(job.catchup.window == std::chrono::hours(6));
+  CHECK(job.enabled);
+}
+
+TEST_CASE("defaults: name from the file, UTC, no retries, forbid, latest within 1h", "[config][jobs]") {
+  JobsFolder f;
+  f.job("heartbeat.yml", "schedule: {every: 15m}\nrun: {lua: scripts/job.lua}\n");
+  auto result = f.load();
+  REQUIRE(result.diagnostics.empty());
+  const JobSpec& job = result.jobs.at(0);
+  CHECK(job.name == "heartbeat");
+  CHECK(job.schedule.zone().name() == "UTC");
+  CHECK(job.schedule.describe() == "every 15m");
+  CHECK(job.timeout == std::chrono::hours(1));
+  CHECK(job.retries.attempts == 1);
+  CHECK(job.concurrency == Concurrency::kForbid);
+  CHECK(job.catchup.policy == CatchupPolicy::kLatest);
+  CHECK(job.catchup.window == std::chrono::hours(1));
+  CHECK(job.enabled);
+}
+
+TEST_CASE("each kind of mistake is reported at its line and column", "[config][jobs][errors]") {
+  struct Row {
+    const char* yaml;
+    Lines expected;
+  };
+  const Row rows[] = {
+      {"shedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:1: error: unknown key 'shedule' in job, did you mean 'schedule'?",
+        "jobs.d/a.yaml:1:1: error: job: missing required key schedule"}},
+      {"schedule:\n  cron: '0 6 * * *'\n  timzone: UTC\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:3:3: error: unknown key 'timzone' in schedule, did you mean 'timezone'?"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\ntimeout: 5x\n",
+       {"jobs.d/a.yaml:3:10: error: timeout: expected a duration such as 500ms, 30s, 15m, 2h, 1d or 1h30m, got \"5x\""}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nretries: {attempts: many}\n",
+       {"jobs.d/a.yaml:3:21: error: retries.attempts: expected a whole number from 1 to 100, got text"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nretries: {attempts: 0}\n",
+       {"jobs.d/a.yaml:3:21: error: retries.attempts: expected a whole number from 1 to 100, got 0"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nconcurrency: forbidd\n",
+       {"jobs.d/a.yaml:3:14: error: concurrency: expected one of forbid, allow or replace, got \"forbidd\", did you mean 'forbid'?"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nenabled: yes\n",
+       {"jobs.d/a.yaml:3:10: error: enabled: expected true or false, got text"}},
+      {"schedule:\n  cron: \"0 25 * * *\"\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:2:12: error: schedule.cron: hour field \"25\": 25 is out of range 0-23"}},
+      {"schedule:\n  cron:\n    - 0 6 * * *\n    - 0 12 * * FRY\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:4:16: error: schedule.cron: day-of-week field \"FRY\": unknown value \"FRY\", expected 0-7 or SUN-SAT"}},
+      {"schedule: {cron: '0 0 30 2 *'}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:19: error: schedule.cron: \"0 0 30 2 *\" never fires (no date matches its day and month fields)"}},
+      {"schedule: {cron: '0 6 * * *', timezone: Australia/Adeliade}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:41: error: schedule.timezone: unknown time zone \"Australia/Adeliade\", expected an IANA name such as Europe/London or UTC"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/missing.lua}\n",
+       {"jobs.d/a.yaml:2:12: error: run.lua: script file scripts/missing.lua not found (looked for DIR/scripts/missing.lua)"}},
+      {"schedule: {cron: '0 6 * * *', every: 5m}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:11: error: schedule: give only one of cron and every"}},
+      {"schedule: {timezone: UTC}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:11: error: schedule: needs one of cron, every, at or after"}},
+      {"schedule: {every: 1500ms}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:19: error: schedule.every: must be whole seconds, at least 1s"}},
+      {"schedule: {at: 'next tuesday'}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:17: error: schedule.at: bad time \"next tuesday\": the date must be YYYY-MM-DD (expected RFC 3339, e.g. 2026-12-01T09:00:00+10:30)"}},
+      {"schedule: {at: 2020-01-01T00:00:00Z}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:16: warning: schedule.at is in the past: this job will not fire"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nparams: {key: '${env:CRONHOST_TEST_UNSET_VARIABLE}'}\n",
+       {"jobs.d/a.yaml:3:15: error: environment variable CRONHOST_TEST_UNSET_VARIABLE is not set (${env:CRONHOST_TEST_UNSET_VARIABLE})"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nretries: {backoff: 10m, max_backoff: 1m}\n",
+       {"jobs.d/a.yaml:3:38: error: retries: max_backoff (1m) is shorter than backoff (10m)"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:3:1: error: duplicate key 'run' (first given on line 2)"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nmax_instances: 2\n",
+       {"jobs.d/a.yaml:3:1: warning: max_instances is used only with concurrency: allow"}},
+      {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nname: 'bad name'\n",
+       {"jobs.d/a.yaml:3:7: error: name: expected a name of letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit), got \"bad name\""}},
+      {"schedule: {cron: '0 6 * * *'\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:2:1: error: not valid YAML: end of map flow not found"}},
+      {"- just\n- a list\n", {"jobs.d/a.yaml:1:1: error: job: expected a mapping of job keys (schedule, run, ...), got a list"}},
+      {"", {"jobs.d/a.yaml:1:1: error: job: expected a mapping of job keys (schedule, run, ...), got nothing"}},
+  };
+  for (const auto& row : rows) {
+    INFO(row.yaml);
+    JobsFolder f;
+    f.job("a.yaml", row.yaml);
+    Lines got = f.problems();
+    for (auto& line : got)
+      if (auto p = line.find(f.dir.path().string()); p != std::string::npos) line.replace(p, f.dir.path().string().size(), "DIR");
+    CHECK(got == row.expected);
+  }
+}
+
+TEST_CASE("all problems in all files are reported, plus cross-file ones", "[config][jobs][errors]") {
+  JobsFolder f;
+  f.job("a.yaml", "schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\n");
+  f.job("b.yaml", "name: a\nschedule: {cron: '0 7 * * *'}\nrun: {lua: scripts/job.lua}\n");
+  f.job("c.yaml", "schedule: {after: {job: nightly-bakup}}\nrun: {lua: scripts/job.lua}\n");
+  f.job("d.yaml", "schedule: {cron: '0 6 * * *'}\ntimeout: 1x\nrun: {lua: scripts/job.lua}\nconcurrency: sometimes\n");
+  f.job("e.yaml", "schedule: {after: {job: f, status: failed}}\nrun: {lua: scripts/job.lua}\n");
+  f.job("f.yaml", "schedule: {after: {job: e}}\nrun: {lua: scripts/job.lua}\n");
+  f.job("nightly-backup.yaml", "schedule: {cron: '0 2 * * *'}\nrun: {lua: scripts/job.lua}\n");
+  f.job("notes.txt", "not a job");
+  const Lines expected = {
+      "jobs.d/b.yaml:1:7: error: duplicate job name 'a' (also defined in DIR/jobs.d/a.yaml)",
+      "jobs.d/c.yaml:1:25: error: schedule.after.job: no job named 'nightly-bakup', did you mean 'nightly-backup'?",
+      "jobs.d/d.yaml:2:10: error: timeout: expected a duration such as 500ms, 30s, 15m, 2h, 1d or 1h30m, got \"1x\"",
+      "jobs.d/d.yaml:4:14: error: concurrency: expected one of forbid, allow or replace, got \"sometimes\"",
+      "jobs.d/e.yaml:1:25: error: schedule.after: the chain e -> f -> ... comes back to e and never fires",
+      "jobs.d/f.yaml:1:25: error: schedule.after: the chain f -> e -> ... comes back to f and never fires",
+  };
+  Lines got = f.problems();
+  for (auto& line : got)
+    if (auto p = line.find(f.dir.path().string()); p != std::string::npos) line.replace(p, f.dir.path().string().size(), "DIR");
+  CHECK(got == expected);
+  auto result = f.load();
+  std::vector<std::string> names;
+  for (const auto& job : result.jobs) names.push_back(job.name);
+  CHECK(names == std::vector<std::string>{"a", "nightly-backup"});
+}
+
+TEST_CASE("secrets never appear in messages", "[config][jobs][secrets]") {
+  JobsFolder f;
+  setenv("CRONHOST_TEST_SECRET", "hunter2-very-secret", 1);
+  f.job("a.yaml", "schedule: {cron: '${env:CRONHOST_TEST_SECRET}'}\nrun: {lua: scripts/job.lua}\n"
+                  "concurrency: '${env:CRONHOST_TEST_SECRET}'\n");
+  for (const auto& line : f.problems()) CHECK(line.find("hunter2") == std::string::npos);
+  CHECK(f.problems().size() == 2);
+}
+
+TEST_CASE("a single file resolves relative paths against the folder above its own", "[config][jobs]") {
+  JobsFolder f;
+  f.job("one.yaml", "schedule: {cron: '@daily'}\nrun: {lua: scripts/job.lua}\n");
+  auto result = load_jobs({f.dir.path() / "jobs.d" / "one.yaml"}, LoadOptions{});
+  CHECK(result.diagnostics.empty());
+  CHECK(result.jobs.size() == 1);
+  auto missing = load_jobs({f.dir.path() / "nope"}, LoadOptions{});
+  REQUIRE(missing.diagnostics.size() == 1);
+  CHECK(missing.diagnostics[0].message == "no such file or folder");
+}
+
+TEST_CASE("at and anchor without an offset are read in the job's time zone", "[config][jobs]") {
+  JobsFolder f;
+  f.job("once.yaml", "schedule: {at: '2030-10-06T02:30:00', timezone: Australia/Adelaide}\nrun: {lua: scripts/job.lua}\n");
+  auto result = f.load();
+  REQUIRE(result.jobs.size() == 1);
+  // 2030-10-06 is the spring-forward day in Adelaide: 02:30 does not exist, so the end of the gap.
+  CHECK(result.jobs[0].schedule.describe() == "at 2030-10-06T03:00:00+10:30");
+}

@@ -1,0 +1,94 @@
+// Hostile and broken input: a clear error at a position, never a crash or a hang.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "../support/temp_dir.hpp"
+#include "config/job_loader.hpp"
+#include "config/yaml_document.hpp"
+
+using namespace cronhost;
+using namespace cronhost::config;
+
+namespace {
+
+Diagnostics load_text(const std::string& text) {
+  Diagnostics diagnostics;
+  load_job_text("bad.yaml", text, "/nonexistent", LoadOptions{}, diagnostics);
+  return diagnostics;
+}
+
+std::string first_message(const std::string& text) {
+  auto d = load_text(text);
+  REQUIRE_FALSE(d.empty());
+  return d.front().format();
+}
+
+}  // namespace
+
+TEST_CASE("not YAML", "[config][malformed]") {
+  CHECK(first_message("schedule: [unclosed\n") == "bad.yaml:2:1: error: not valid YAML: end of sequence flow not found");
+  CHECK(first_message("a: b: c\n") == "bad.yaml:1:5: error: not valid YAML: illegal map value");
+  CHECK(first_message("key: \"unterminated") == "bad.yaml:1:19: error: not valid YAML: illegal EOF in scalar");
+  CHECK(first_message("a:\n\t- b") == "bad.yaml:2:2: error: not valid YAML: illegal block entry");
+}
+
+TEST_CASE("binary garbage", "[config][malformed]") {
+  std::string garbage;
+  uint32_t x = 12345;
+  for (int i = 0; i < 4096; ++i) {
+    x = x * 1664525 + 1013904223;
+    garbage += static_cast<char>(x >> 24);
+  }
+  CHECK(first_message(garbage) == "bad.yaml:1:1: error: not a YAML text file (it contains NUL bytes)");
+  std::string no_nul = garbage;
+  for (auto& c : no_nul)
+    if (c == '\0') c = 'x';
+  CHECK_FALSE(load_text(no_nul).empty());  // some error, and no crash
+}
+
+TEST_CASE("huge files are refused before parsing", "[config][malformed]") {
+  std::string huge = "params:\n";
+  while (huge.size() <= kMaxFileBytes) huge += "  k" + std::to_string(huge.size()) + ": value\n";
+  CHECK(first_message(huge).find("bad.yaml:1:1: error: file is too large (") == 0);
+
+  test::TempDir dir;
+  dir.write("jobs.d/huge.yaml", huge);
+  auto result = load_jobs({dir.path() / "jobs.d"}, LoadOptions{});
+  REQUIRE(result.diagnostics.size() == 1);
+  CHECK(result.diagnostics[0].message.find("file is too large") == 0);
+}
+
+TEST_CASE("deep nesting", "[config][malformed]") {
+  const std::string flow = "params: " + std::string(100'000, '[') + std::string(100'000, ']') + "\n";
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(first_message(flow).find("bad.yaml:1:") == 0);
+  std::string block = "params:\n";
+  for (int i = 1; i <= 200; ++i) block += std::string(i * 2, ' ') + "k:\n";
+  CHECK(first_message(block).find("error: nesting deeper than 64 levels") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+}
+
+TEST_CASE("aliases that expand exponentially are cut off", "[config][malformed]") {
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'j'; ++c, ++prev)
+    laughs += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+              ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(first_message(laughs).find("the document expands to more than 100000 values (aliases?)") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+}
+
+TEST_CASE("a 10,000-character expression", "[config][malformed]") {
+  const std::string text = "schedule: {cron: '" + std::string(10'000, '*') + "'}\nrun: {lua: x.lua}\n";
+  bool found = false;
+  for (const auto& d : load_text(text))
+    if (d.message == "schedule.cron: cron expression is too long (10000 characters, at most 1024)") found = true;
+  CHECK(found);
+}
+
+TEST_CASE("more than one document", "[config][malformed]") {
+  CHECK(first_message("schedule: {cron: '@daily'}\n---\nother: 1\n") ==
+        "bad.yaml:3:1: error: more than one YAML document: a job file holds one job");
+}
