@@ -10,7 +10,7 @@ Command add_validate_command(CLI::App& app, const CommonOptions& common) {
   auto paths = std::make_shared<std::vector<std::string>>();
   cmd->add_option("paths", *paths, "Job files or folders (every *.yaml / *.yml inside)");
   cmd->footer("Prints PATH:LINE:COL: error: MESSAGE for each problem and exits 2 if there is any.");
-  return [cmd, paths, &common]() {
+  return [paths, &common]() {
     config::Diagnostics diagnostics;
     auto context = load_host_context(common, diagnostics);
     config::LoadResult result;
@@ -22,12 +22,12 @@ Command add_validate_command(CLI::App& app, const CommonOptions& common) {
     diagnostics.insert(diagnostics.end(), result.diagnostics.begin(), result.diagnostics.end());
     print_diagnostics(diagnostics);
     if (const size_t errors = config::error_count(diagnostics)) {
-      std::cerr << errors << (errors == 1 ? " error" : " errors") << " in " << result.files
-                << (result.files == 1 ? " file" : " files") << "\n";
+      std::cerr << errors << (errors == 1 ? " error" : " errors");
+      if (result.files > 0) std::cerr << " in " << result.files << (result.files == 1 ? " file" : " files");
+      std::cerr << "\n";
       return kExitUsage;
     }
     std::cout << result.jobs.size() << " jobs OK\n";
-    (void)cmd;
     return kExitOk;
   };
 }

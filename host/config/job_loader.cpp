@@ -307,48 +307,69 @@ std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnost
   return files;
 }
 
-// after: chains that loop never fire.
-void check_after_targets(const std::vector<JobSpec>& jobs, Diagnostics& out,
-                         const std::map<std::string, Position>& after_positions) {
-  std::map<std::string, const JobSpec*> by_name;
+// What the cross-file rules need of one file, valid or not.
+struct FileFacts {
+  std::string file;
+  std::string name;
+  Position name_at;
+  std::string after_job;  // empty: not an after: job
+  Position after_at;
+};
+
+FileFacts facts_of(const YamlDocument& doc) {
+  const auto& root = doc.root();
+  FileFacts facts{.file = doc.file(), .name = fs::path(doc.file()).stem().string(), .name_at = {1, 1}};
+  if (!root.is_object()) return facts;
+  if (root.contains("name") && root["name"].is_string()) {
+    facts.name = root["name"].get<std::string>();
+    facts.name_at = doc.text_position("/name");
+  }
+  const json::json_pointer after("/schedule/after/job");
+  if (root.contains(after) && root[after].is_string()) {
+    facts.after_job = root[after].get<std::string>();
+    facts.after_at = doc.text_position("/schedule/after/job");
+  }
+  return facts;
+}
+
+// Names used twice, after: targets that do not exist, and after: chains that loop.
+void check_across_files(const std::vector<FileFacts>& files, Diagnostics& out) {
+  std::map<std::string, const FileFacts*> by_name;
   std::vector<std::string> names;
-  for (const auto& job : jobs) by_name[job.name] = &job, names.push_back(job.name);
-  for (const auto& job : jobs) {
-    const auto* after = std::get_if<schedule::After>(&job.schedule.kind());
-    if (!after) continue;
-    const Position at = after_positions.at(job.name);
-    if (!by_name.count(after->job)) {
-      out.push_back({job.file, at, "schedule.after.job: no job named '" + after->job + "'" +
-                                       did_you_mean_suffix(after->job, names)});
+  for (const auto& f : files) {
+    if (auto [it, fresh] = by_name.emplace(f.name, &f); !fresh)
+      out.push_back({f.file, f.name_at, "duplicate job name '" + f.name + "' (also defined in " + it->second->file + ")"});
+    else
+      names.push_back(f.name);
+  }
+  for (const auto& f : files) {
+    if (f.after_job.empty() || f.after_job == f.name) continue;
+    if (!by_name.count(f.after_job)) {
+      out.push_back({f.file, f.after_at, "schedule.after.job: no job named '" + f.after_job + "'" +
+                                             did_you_mean_suffix(f.after_job, names)});
       continue;
     }
-    std::set<std::string> seen{job.name};
-    for (const JobSpec* j = by_name[after->job]; j;) {
-      const auto* next = std::get_if<schedule::After>(&j->schedule.kind());
-      if (seen.count(j->name)) {
-        out.push_back({job.file, at, "schedule.after: the chain " + job.name + " -> " + after->job +
-                                         " -> ... comes back to " + j->name + " and never fires"});
+    std::set<std::string> seen{f.name};
+    for (const FileFacts* j = by_name[f.after_job]; j && !j->after_job.empty();) {
+      seen.insert(j->name);
+      if (seen.count(j->after_job)) {
+        out.push_back({f.file, f.after_at, "schedule.after: the chain " + f.name + " -> " + f.after_job +
+                                               " -> ... comes back to " + j->after_job + " and never fires"});
         break;
       }
-      seen.insert(j->name);
-      j = next && by_name.count(next->job) ? by_name[next->job] : nullptr;
+      j = by_name.count(j->after_job) ? by_name[j->after_job] : nullptr;
     }
   }
 }
 
-// Where a job's name and after.job were written, for the cross-file checks.
-struct Places {
-  Position name, after_job;
-};
-
 std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
-                                const LoadOptions& options, Diagnostics& diagnostics, Places* places) {
+                                const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts) {
   const size_t errors_before = error_count(diagnostics);
   auto doc = YamlDocument::parse(file, text, base_dir, diagnostics);
   if (!doc) return std::nullopt;
+  if (facts) *facts = facts_of(*doc);
   const std::set<std::string> failed = SchemaCheck::job().check(*doc, diagnostics);
   if (!doc->root().is_object()) return std::nullopt;
-  if (places) *places = {doc->text_position("/name"), doc->text_position("/schedule/after/job")};
   JobReader reader(*doc, failed, base_dir, options, diagnostics);
   auto job = reader.read(fs::path(file).stem().string());
   if (error_count(diagnostics) != errors_before) return std::nullopt;
@@ -366,24 +387,17 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
   LoadResult result;
   const std::vector<JobFile> files = find_job_files(paths, result.diagnostics);
   result.files = files.size();
-  std::map<std::string, std::string> first_file_of;
-  std::map<std::string, Position> after_positions;
+  std::vector<FileFacts> facts;
   for (const auto& file : files) {
     auto text = read_text(file.path, result.diagnostics);
     if (!text) continue;
-    Places places;
-    auto job = load_one(file.path.string(), *text, file.base_dir, options, result.diagnostics, &places);
-    if (!job) continue;
-    if (auto [it, fresh] = first_file_of.emplace(job->name, job->file); !fresh) {
-      result.diagnostics.push_back({job->file, places.name, "duplicate job name '" + job->name + "' (also defined in " +
-                                                           it->second + ")"});
-      continue;
-    }
-    after_positions[job->name] = places.after_job;
-    result.jobs.push_back(std::move(*job));
+    FileFacts file_facts;
+    auto job = load_one(file.path.string(), *text, file.base_dir, options, result.diagnostics, &file_facts);
+    if (!file_facts.file.empty()) facts.push_back(std::move(file_facts));
+    if (job) result.jobs.push_back(std::move(*job));
   }
   const size_t before = result.diagnostics.size();
-  check_after_targets(result.jobs, result.diagnostics, after_positions);
+  check_across_files(facts, result.diagnostics);
   for (size_t i = before; i < result.diagnostics.size(); ++i) {
     const std::string& file = result.diagnostics[i].file;
     std::erase_if(result.jobs, [&](const JobSpec& j) { return j.file == file; });

@@ -1,0 +1,51 @@
+# cronhost: the two quick-start commands are `make run` and `make test`.
+# Both install what is missing (Debian 12 packages, apt-get, as root) and build first.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= jobs.d
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian 12 packages the build and the tests need.
+DEBS := make cmake ninja-build g++ pkg-config tzdata bash \
+        libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
+        catch2 libbenchmark-dev
+
+.PHONY: all deps build test unit-asan run bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build dir.
+unit-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRONHOST_SANITIZE=ON -DCRONHOST_BENCH=OFF
+	cmake --build $(ASAN_BUILD)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j2
+	$(MAKE) unit-asan
+
+# Until the daemon lands (`cronhost run`), this checks the bundled jobs and shows their next fire times.
+run: build
+	$(BUILD)/cronhost validate --jobs $(JOBS)
+	$(BUILD)/cronhost list --jobs $(JOBS)
+
+bench: build
+	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The command line end to end: exit codes, exact output, the bundled jobs.d and examples.
+# Usage: cli_test.sh PATH/TO/cronhost SOURCE_DIR
+set -u
+bin=$1
+src=$2
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# run NAME EXPECTED_EXIT COMMAND...: runs it, keeping stdout in $out and stderr in $err.
+run() {
+  local name=$1 want=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL $name: exit $got, expected $want"; echo "  stdout: $out"; echo "  stderr: $err"
+    failed=$((failed + 1))
+    return 1
+  fi
+  return 0
+}
+
+# expect NAME ACTUAL EXPECTED
+expect() {
+  if [ "$2" == "$3" ]; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL $1"; diff <(echo "$3") <(echo "$2") | sed 's/^/  /'
+    failed=$((failed + 1))
+  fi
+}
+
+# contains NAME TEXT NEEDLE
+contains() {
+  if [[ "$2" == *"$3"* ]]; then passed=$((passed + 1)); else echo "FAIL $1: no '$3' in: $2"; failed=$((failed + 1)); fi
+}
+
+run "help" 0 "$bin" --help && contains "help lists subcommands" "$out" "validate"
+for sub in validate list next; do
+  run "$sub --help" 0 "$bin" "$sub" --help && contains "$sub --help" "$out" "Usage"
+done
+run "unknown subcommand" 2 "$bin" frobnicate && contains "unknown subcommand message" "$err" "subcommand"
+run "no subcommand" 2 "$bin"
+run "version" 0 "$bin" --version && contains "version" "$out" "0."
+
+# The bundled jobs and the examples validate.
+jobs=$(find "$src/jobs.d" -name '*.yaml' | wc -l)
+run "validate jobs.d" 0 "$bin" validate --jobs "$src/jobs.d" && expect "validate jobs.d" "$out" "$jobs jobs OK"
+run "validate examples" 0 "$bin" validate "$src/examples/jobs.d" && expect "validate examples" "$out" "6 jobs OK"
+(cd "$src" && "$bin" validate >"$tmp/out" 2>&1) && passed=$((passed + 1)) || { echo "FAIL validate in the repo root"; failed=$((failed + 1)); }
+
+# Every kind of mistake, all files, compiler-style, exit 2.
+run "validate bad fixture" 2 bash -c "cd '$src/tests/fixtures/bad' && '$bin' validate jobs.d"
+expect "bad fixture diagnostics" "${err//$src/SRC}" "$(cat "$src/tests/fixtures/bad/expected.txt")"
+
+# next --expr: RFC 3339 with the offset at each instant; strictly after --from.
+run "next expr adelaide" 0 "$bin" next --expr "30 2 * * *" --tz Australia/Adelaide --from 2026-10-03T02:30:00+09:30 -n 3
+expect "next expr adelaide" "$out" "2026-10-04T03:00:00+10:30
+2026-10-05T02:30:00+10:30
+2026-10-06T02:30:00+10:30"
+run "next expr default count" 0 "$bin" next --expr "@hourly" --from 2026-01-01T00:00:00Z
+expect "next default five" "$(echo "$out" | wc -l)" "5"
+run "next local --from" 0 "$bin" next --expr "0 * * * *" --tz America/New_York --from 2026-11-01T01:30:00 -n 3
+expect "next local from (first 01:30)" "$out" "2026-11-01T01:00:00-05:00
+2026-11-01T02:00:00-05:00
+2026-11-01T03:00:00-05:00"
+run "next H with name" 0 "$bin" next --expr "H H * * *" --name nightly-backup --from 2026-01-01T00:00:00Z -n 1
+h_fire=$out
+run "next H with name again" 0 "$bin" next --expr "H H * * *" --name nightly-backup --from 2026-01-01T00:00:00Z -n 1
+expect "H is stable" "$out" "$h_fire"
+run "next never fires" 2 "$bin" next --expr "0 0 30 2 *" && contains "never fires" "$err" "never fires"
+run "next bad field" 2 "$bin" next --expr "0 6 * * MON-FRY"
+expect "next bad field message" "$err" 'cronhost: error: day-of-week field "MON-FRY": unknown value "FRY", expected 0-7 or SUN-SAT
+  0 6 * * MON-FRY
+              ^'
+run "next bad zone" 2 "$bin" next --expr "@daily" --tz Mars/Base && contains "bad zone" "$err" 'unknown time zone "Mars/Base"'
+run "next bad from" 2 "$bin" next --expr "@daily" --from yesterday && contains "bad from" "$err" "--from: bad time"
+run "next bad count" 2 "$bin" next --expr "@daily" -n 0
+run "next job and expr" 2 "$bin" next heartbeat --expr "@daily" --jobs "$src/jobs.d"
+
+# next JOB and list on a folder of our own.
+mkdir -p "$tmp/site/jobs.d" "$tmp/site/scripts"
+echo 'return {}' >"$tmp/site/scripts/job.lua"
+cat >"$tmp/site/jobs.d/version-check.yaml" <<'YAML'
+description: Look for a newer app image twice a day
+schedule:
+  cron: ["0 6 * * *", "0 12 * * *"]
+  timezone: Australia/Adelaide
+run: {lua: scripts/job.lua}
+params: {image: ghcr.io/acme/app, token: "${env:CRONHOST_CLI_TEST_TOKEN}"}
+YAML
+export CRONHOST_CLI_TEST_TOKEN=ghp_very_secret_token
+run "next job" 0 "$bin" next version-check --jobs "$tmp/site/jobs.d" --from 2026-04-04T23:00:00+10:30 -n 3
+expect "next job across fall-back" "$out" "2026-04-05T06:00:00+09:30
+2026-04-05T12:00:00+09:30
+2026-04-06T06:00:00+09:30"
+run "next unknown job" 2 "$bin" next version-chek --jobs "$tmp/site/jobs.d" && contains "did you mean" "$err" "did you mean 'version-check'?"
+run "list" 0 "$bin" list --jobs "$tmp/site/jobs.d"
+contains "list header" "$out" "NAME"
+contains "list row" "$out" "version-check  0 6 * * *; 0 12 * * *  Australia/Adelaide"
+run "list json" 0 "$bin" list --json --jobs "$tmp/site/jobs.d"
+contains "list json name" "$out" '"name": "version-check"'
+contains "list json redacts" "$out" '"token": "***"'
+for output in "$(cat "$tmp/out")" "$(cat "$tmp/err")"; do
+  [[ "$output" == *ghp_very_secret_token* ]] && { echo "FAIL secret printed"; failed=$((failed + 1)); }
+done
+unset CRONHOST_CLI_TEST_TOKEN
+run "unset secret fails validation" 2 "$bin" validate --jobs "$tmp/site/jobs.d"
+contains "unset variable named" "$err" "environment variable CRONHOST_CLI_TEST_TOKEN is not set"
+
+# The host config: default zone for --expr, and its own errors.
+printf 'timezone: Asia/Kolkata\n' >"$tmp/cronhost.yaml"
+run "config zone" 0 "$bin" next --config "$tmp/cronhost.yaml" --expr "0 9 * * *" --from 2026-06-01T00:00:00Z -n 1
+expect "config default zone" "$out" "2026-06-01T09:00:00+05:30"
+printf 'workers: many\n' >"$tmp/bad.yaml"
+run "bad config" 2 "$bin" validate --config "$tmp/bad.yaml" --jobs "$src/jobs.d"
+expect "bad config message" "$err" "$tmp/bad.yaml:1:10: error: workers: expected a whole number from 1 to 1024, got text
+1 error"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
