@@ -38,21 +38,6 @@ const SchemaCheck& SchemaCheck::host_config() {
 
 namespace {
 
-std::vector<std::string> split_pointer(std::string_view pointer) {
-  std::vector<std::string> tokens;
-  size_t i = 0;
-  while (i < pointer.size()) {
-    size_t next = pointer.find('/', i + 1);
-    if (next == std::string_view::npos) next = pointer.size();
-    std::string token(pointer.substr(i + 1, next - i - 1));
-    for (size_t p; (p = token.find("~1")) != std::string::npos;) token.replace(p, 2, "/");
-    for (size_t p; (p = token.find("~0")) != std::string::npos;) token.replace(p, 2, "~");
-    tokens.push_back(std::move(token));
-    i = next;
-  }
-  return tokens;
-}
-
 // valijson's context ("<root>", "[schedule]", "[0]") as a JSON pointer.
 std::string context_to_pointer(const std::vector<std::string>& context) {
   std::string pointer;

@@ -19,8 +19,8 @@ std::string pointer_append(std::string_view pointer, std::string_view token) {
   return out;
 }
 
-std::string pointer_to_key(std::string_view pointer) {
-  std::string out;
+std::vector<std::string> split_pointer(std::string_view pointer) {
+  std::vector<std::string> tokens;
   size_t i = 0;
   while (i < pointer.size()) {
     size_t next = pointer.find('/', i + 1);
@@ -28,10 +28,18 @@ std::string pointer_to_key(std::string_view pointer) {
     std::string token(pointer.substr(i + 1, next - i - 1));
     for (size_t p; (p = token.find("~1")) != std::string::npos;) token.replace(p, 2, "/");
     for (size_t p; (p = token.find("~0")) != std::string::npos;) token.replace(p, 2, "~");
+    tokens.push_back(std::move(token));
+    i = next;
+  }
+  return tokens;
+}
+
+std::string pointer_to_key(std::string_view pointer) {
+  std::string out;
+  for (const auto& token : split_pointer(pointer)) {
     const bool index = !token.empty() && token.find_first_not_of("0123456789") == std::string::npos;
     if (index) out += "[" + token + "]";
     else out += (out.empty() ? "" : ".") + token;
-    i = next;
   }
   return out;
 }

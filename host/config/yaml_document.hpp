@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -62,6 +63,8 @@ class YamlDocument {
 
 // "/a/b" + "c" -> "/a/b/c", escaping per RFC 6901.
 std::string pointer_append(std::string_view pointer, std::string_view token);
+// "/a~1b/0" -> {"a/b", "0"}.
+std::vector<std::string> split_pointer(std::string_view pointer);
 // "/schedule/cron/0" -> "schedule.cron[0]", for messages.
 std::string pointer_to_key(std::string_view pointer);
 
