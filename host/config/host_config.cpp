@@ -40,13 +40,19 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
   config.state_file = path_at("state", config.state_file);
   if (root.contains("timezone")) {
     auto zone = schedule::Zone::load(root["timezone"].get<std::string>());
-    if (!zone) diagnostics.push_back(doc->error_at(doc->text_position("/timezone"), "timezone: " + zone.message()));
+    if (!zone)
+      diagnostics.push_back(doc->error_at(doc->text_position("/timezone"),
+                                          doc->is_secret("/timezone") ? "timezone: unknown time zone (from a secret)"
+                                                                      : "timezone: " + zone.message()));
     else config.timezone = zone.value();
   }
   config.workers = root.value("workers", 0);
   if (root.contains("shutdown_grace")) {
     auto d = parse_duration(root["shutdown_grace"].get<std::string>());
-    if (!d) diagnostics.push_back(doc->error_at(doc->text_position("/shutdown_grace"), "shutdown_grace: " + d.message()));
+    if (!d)
+      diagnostics.push_back(doc->error_at(doc->text_position("/shutdown_grace"),
+                                          doc->is_secret("/shutdown_grace") ? "shutdown_grace: not a duration (from a secret)"
+                                                                            : "shutdown_grace: " + d.message()));
     else config.shutdown_grace = *d;
   }
   if (root.contains("log")) {

@@ -123,10 +123,6 @@ class JobReader {
     return v.is_null() ? nullptr : &v;
   }
 
-  std::string shown(const std::string& pointer, const std::string& text) const {
-    return doc_.is_secret(pointer) ? "***" : "\"" + text.substr(0, 80) + "\"";
-  }
-
   std::optional<Millis> duration_at(const std::string& pointer) {
     const json* v = get(pointer);
     if (!v) return std::nullopt;
@@ -208,18 +204,22 @@ class JobReader {
       for (size_t i = 0; i < value.size(); ++i) pointers.push_back("/schedule/cron/" + std::to_string(i));
     bool ok = true;
     for (const auto& pointer : pointers) {
-      const std::string text = doc_.root().at(json::json_pointer(pointer)).get<std::string>();
+      const json* item = get(pointer);
+      if (!item) {
+        ok = false;  // the schema check reported it
+        continue;
+      }
+      const std::string text = item->get<std::string>();
       schedule::CronParseError parse_error;
       auto expr = schedule::parse_cron(text, name_, &parse_error);
-      Position at = doc_.text_position(pointer);
+      const Position at = doc_.text_position(pointer);
       if (!expr) {
-        at.column += static_cast<int>(parse_error.offset);
-        error(at, "schedule.cron: " + (doc_.is_secret(pointer) ? std::string("invalid expression") : parse_error.message));
+        error(doc_.text_position(pointer, parse_error.offset), "schedule.cron: " + parse_error.message);
         ok = false;
         continue;
       }
       if (!schedule::next_fire(*expr, zone, options_.now.time_since_epoch().count())) {
-        error(at, "schedule.cron: " + shown(pointer, text) + " never fires (no date matches its day and month fields)");
+        error(at, "schedule.cron: \"" + text.substr(0, 80) + "\" never fires (no date matches its day and month fields)");
         ok = false;
         continue;
       }
@@ -307,6 +307,8 @@ std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnost
   return files;
 }
 
+bool secrets_only_in_params(std::string_view pointer) { return pointer.rfind("/params/", 0) == 0; }
+
 // What the cross-file rules need of one file, valid or not.
 struct FileFacts {
   std::string file;
@@ -320,12 +322,12 @@ FileFacts facts_of(const YamlDocument& doc) {
   const auto& root = doc.root();
   FileFacts facts{.file = doc.file(), .name = fs::path(doc.file()).stem().string(), .name_at = {1, 1}};
   if (!root.is_object()) return facts;
-  if (root.contains("name") && root["name"].is_string()) {
+  if (root.contains("name") && root["name"].is_string() && !doc.reported().count("/name")) {
     facts.name = root["name"].get<std::string>();
     facts.name_at = doc.text_position("/name");
   }
   const json::json_pointer after("/schedule/after/job");
-  if (root.contains(after) && root[after].is_string()) {
+  if (root.contains(after) && root[after].is_string() && !doc.reported().count("/schedule/after/job")) {
     facts.after_job = root[after].get<std::string>();
     facts.after_at = doc.text_position("/schedule/after/job");
   }
@@ -365,7 +367,7 @@ void check_across_files(const std::vector<FileFacts>& files, Diagnostics& out) {
 std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
                                 const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts) {
   const size_t errors_before = error_count(diagnostics);
-  auto doc = YamlDocument::parse(file, text, base_dir, diagnostics);
+  auto doc = YamlDocument::parse(file, text, base_dir, diagnostics, secrets_only_in_params);
   if (!doc) return std::nullopt;
   if (facts) *facts = facts_of(*doc);
   const std::set<std::string> failed = SchemaCheck::job().check(*doc, diagnostics);

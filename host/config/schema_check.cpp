@@ -145,10 +145,34 @@ const nlohmann::json* SchemaCheck::subschema_at(std::string_view pointer) const 
   return node;
 }
 
+// valijson matches "pattern" with std::regex, which recurses per character and overflows the
+// stack on long input (a 50,000-character duration). Patterns here describe short values, so
+// longer strings are reported directly and left out of the regex check.
+constexpr size_t kMaxPatternInput = 256;
+
+void SchemaCheck::find_long_patterned(const nlohmann::json& value, const std::string& pointer,
+                                      std::vector<std::string>& found) const {
+  if (value.is_string()) {
+    const nlohmann::json* sub = value.get_ref<const std::string&>().size() > kMaxPatternInput ? subschema_at(pointer) : nullptr;
+    if (sub && sub->contains("pattern")) found.push_back(pointer);
+  } else if (value.is_object()) {
+    for (const auto& [key, child] : value.items()) find_long_patterned(child, pointer_append(pointer, key), found);
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) find_long_patterned(value[i], pointer + "/" + std::to_string(i), found);
+  }
+}
+
 std::set<std::string> SchemaCheck::check(const YamlDocument& doc, Diagnostics& out) const {
+  std::vector<std::string> too_long;
+  find_long_patterned(doc.root(), "", too_long);
+  nlohmann::json shortened;
+  if (!too_long.empty()) {
+    shortened = doc.root();
+    for (const auto& pointer : too_long) shortened[nlohmann::json::json_pointer(pointer)] = "";
+  }
   valijson::Validator validator;
   valijson::ValidationResults results;
-  valijson::adapters::NlohmannJsonAdapter target(doc.root());
+  valijson::adapters::NlohmannJsonAdapter target(too_long.empty() ? doc.root() : shortened);
   validator.validate(compiled_->schema, target, &results);
 
   // The validator may report several findings per value; keep them grouped by value.
@@ -160,9 +184,18 @@ std::set<std::string> SchemaCheck::check(const YamlDocument& doc, Diagnostics& o
     if (!is_wrapper(error.description)) by_pointer[pointer].push_back(error.description);
   }
 
-  std::set<std::string> failed;
+  std::set<std::string> failed(doc.reported().begin(), doc.reported().end());
   const size_t first_new = out.size();
+  for (const auto& pointer : too_long) {
+    const size_t length = doc.root().at(nlohmann::json::json_pointer(pointer)).get_ref<const std::string&>().size();
+    out.push_back(doc.error_at(doc.value_position(pointer), pointer_to_key(pointer) + ": expected " +
+                                                                expected_phrase(subschema_at(pointer)) + ", got " +
+                                                                std::to_string(length) + " characters"));
+    failed.insert(pointer);
+    by_pointer.erase(pointer);
+  }
   for (const auto& [pointer, descriptions] : by_pointer) {
+    if (doc.reported().count(pointer)) continue;  // already has its error
     const nlohmann::json* sub = subschema_at(pointer);
     const nlohmann::json& value = pointer.empty() ? doc.root() : doc.root().at(nlohmann::json::json_pointer(pointer));
     const std::string key = pointer.empty() ? subject_ : pointer_to_key(pointer);
@@ -187,7 +220,12 @@ std::set<std::string> SchemaCheck::check(const YamlDocument& doc, Diagnostics& o
       }
     }
     if (descriptions.empty()) continue;
-    failed.insert(pointer);
+    // A missing key says nothing against the keys that are there; other findings do.
+    bool only_absent_keys = true;
+    for (const auto& d : descriptions)
+      if (d.rfind("Missing required property", 0) != 0 && d.find("child schema") == std::string::npos)
+        only_absent_keys = false;
+    if (!only_absent_keys) failed.insert(pointer);
 
     std::string message;
     if (has("Value type not permitted")) {

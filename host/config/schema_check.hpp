@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +35,8 @@ class SchemaCheck {
   const nlohmann::json* subschema_at(std::string_view pointer) const;
 
  private:
+  void find_long_patterned(const nlohmann::json& value, const std::string& pointer,
+                           std::vector<std::string>& found) const;
   struct Compiled;
   nlohmann::json schema_;
   std::string subject_;

@@ -74,15 +74,15 @@ nlohmann::json plain_scalar(const std::string& s) {
 class YamlConverter {
  public:
   YamlConverter(YamlDocument& doc, std::string_view text, const std::filesystem::path& base_dir,
-                Diagnostics& diagnostics)
-      : doc_(doc), text_(text), base_dir_(base_dir), diagnostics_(diagnostics) {}
+                Diagnostics& diagnostics, InterpolationRule may_interpolate)
+      : doc_(doc), text_(text), base_dir_(base_dir), diagnostics_(diagnostics), may_interpolate_(may_interpolate) {}
 
   bool convert(const YAML::Node& node, const std::string& pointer, nlohmann::json& out, int depth) {
-    if (++nodes_ > kMaxNodes) {
-      if (nodes_ == kMaxNodes + 1)
-        diagnostics_.push_back(doc_.error_at(to_position(node.Mark()),
-                                             "the document expands to more than " + std::to_string(kMaxNodes) +
-                                                 " values (aliases?)"));
+    if (++nodes_ > kMaxNodes || (node.IsScalar() && (bytes_ += node.Scalar().size()) > kMaxExpandedBytes)) {
+      diagnostics_.push_back(doc_.error_at(to_position(node.Mark()),
+                                           "the document expands to more than " + std::to_string(kMaxNodes) +
+                                               " values or " + std::to_string(kMaxExpandedBytes >> 20) +
+                                               " MiB of text (aliases?)"));
       return false;
     }
     if (depth > kMaxDepth) {
@@ -142,15 +142,28 @@ class YamlConverter {
     const std::string& tag = node.Tag();
     const YAML::Mark mark = node.Mark();
     const bool quoted = tag == "!" || quote_at(mark);
-    doc_.places_[pointer].quoted = quoted;
+    doc_.places_[pointer].quoted = quote_at(mark);
+    doc_.places_[pointer].source_offset = mark.pos < 0 ? 0 : static_cast<size_t>(mark.pos) + (quote_at(mark) ? 1 : 0);
     const bool string_tag = tag.size() >= 4 && tag.compare(tag.size() - 4, 4, ":str") == 0;
     if (!quoted && !string_tag) {
       out = plain_scalar(node.Scalar());
       if (!out.is_string()) return true;
     }
+    if (!may_interpolate_(pointer)) {
+      const std::string& raw = node.Scalar();
+      for (size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at + 2)) {
+        if (at > 0 && raw[at - 1] == '$') continue;  // $${ is a literal
+        diagnostics_.push_back(doc_.error_at(to_position(mark),
+                                             "${env:...} and ${file:...} are secrets and may be used only in params"));
+        doc_.reported_.insert(pointer);
+        out = raw;
+        return true;
+      }
+    }
     auto value = interpolate(node.Scalar(), base_dir_);
     if (!value) {
       diagnostics_.push_back(doc_.error_at(to_position(mark), value.message()));
+      doc_.reported_.insert(pointer);
       out = "";
       return true;
     }
@@ -169,11 +182,14 @@ class YamlConverter {
   std::string_view text_;
   const std::filesystem::path& base_dir_;
   Diagnostics& diagnostics_;
+  InterpolationRule may_interpolate_;
   size_t nodes_ = 0;
+  size_t bytes_ = 0;
 };
 
 std::optional<YamlDocument> YamlDocument::parse(const std::string& file, std::string_view text,
-                                                const std::filesystem::path& base_dir, Diagnostics& diagnostics) {
+                                                const std::filesystem::path& base_dir, Diagnostics& diagnostics,
+                                                InterpolationRule may_interpolate) {
   YamlDocument doc;
   doc.file_ = file;
   if (text.size() > kMaxFileBytes) {
@@ -198,7 +214,8 @@ std::optional<YamlDocument> YamlDocument::parse(const std::string& file, std::st
     diagnostics.push_back(doc.error_at(to_position(e.mark), "not valid YAML: " + e.msg));
     return std::nullopt;
   }
-  YamlConverter converter(doc, text, base_dir, diagnostics);
+  doc.source_ = std::string(text);
+  YamlConverter converter(doc, text, base_dir, diagnostics, may_interpolate);
   if (!converter.convert(node, "", doc.root_, 0)) return std::nullopt;
   return doc;
 }
@@ -226,9 +243,22 @@ Position YamlDocument::key_position(std::string_view pointer) const {
   return value_position(pointer);
 }
 
-Position YamlDocument::text_position(std::string_view pointer) const {
+Position YamlDocument::text_position(std::string_view pointer, size_t offset) const {
   Position pos = value_position(pointer);
-  if (auto it = places_.find(pointer); it != places_.end() && it->second.quoted) ++pos.column;
+  auto it = places_.find(pointer);
+  if (it == places_.end()) return pos;
+  if (it->second.quoted) ++pos.column;
+  // Only when the source spells the value out character for character up to `offset` (no
+  // escapes, no folding) does the column of character `offset` follow from the start.
+  const auto value = root_.contains(nlohmann::json::json_pointer(std::string(pointer)))
+                         ? root_.at(nlohmann::json::json_pointer(std::string(pointer)))
+                         : nlohmann::json();
+  if (offset == 0 || !value.is_string()) return pos;
+  const std::string& text = value.get_ref<const std::string&>();
+  const size_t start = it->second.source_offset;
+  if (offset <= text.size() && start + offset <= source_.size() &&
+      source_.compare(start, offset, text, 0, offset) == 0 && text.find('\n') >= offset)
+    pos.column += static_cast<int>(offset);
   return pos;
 }
 

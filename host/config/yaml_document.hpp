@@ -20,8 +20,13 @@ namespace cronhost::config {
 constexpr size_t kMaxFileBytes = 1024 * 1024;
 // Nesting deeper than this is refused (no real job file comes near it).
 constexpr int kMaxDepth = 64;
-// Aliases can make a small file expand enormously; more nodes than this are refused.
+// Aliases can make a small file expand enormously; more nodes or text than this are refused.
 constexpr size_t kMaxNodes = 100'000;
+constexpr size_t kMaxExpandedBytes = 8 * 1024 * 1024;
+
+// Which values may use ${env:}/${file:}: those are secrets, so only where nothing prints them.
+using InterpolationRule = bool (*)(std::string_view pointer);
+inline bool interpolate_everywhere(std::string_view) { return true; }
 
 class YamlDocument {
  public:
@@ -29,7 +34,8 @@ class YamlDocument {
   // against `base_dir`. Problems are appended to `diagnostics`; returns nothing when the
   // text is not usable YAML at all.
   static std::optional<YamlDocument> parse(const std::string& file, std::string_view text,
-                                           const std::filesystem::path& base_dir, Diagnostics& diagnostics);
+                                           const std::filesystem::path& base_dir, Diagnostics& diagnostics,
+                                           InterpolationRule may_interpolate = interpolate_everywhere);
 
   const nlohmann::json& root() const { return root_; }
   const std::string& file() const { return file_; }
@@ -39,10 +45,13 @@ class YamlDocument {
   Position value_position(std::string_view pointer) const;
   // Where its key was written (the value's position for array items).
   Position key_position(std::string_view pointer) const;
-  // Where the characters of a string value start (after an opening quote).
-  Position text_position(std::string_view pointer) const;
+  // Where character `offset` of a string value was written: exact when the value is written
+  // out plainly on one line; otherwise where the value starts.
+  Position text_position(std::string_view pointer, size_t offset = 0) const;
   // True when the value came from ${env:} or ${file:}: it must never be printed.
   bool is_secret(std::string_view pointer) const { return secrets_.count(std::string(pointer)) > 0; }
+  // Values already reported while reading (a refused or failed ${...}); later checks skip them.
+  const std::set<std::string, std::less<>>& reported() const { return reported_; }
 
   Diagnostic error_at(Position position, std::string message) const {
     return {file_, position, std::move(message), Diagnostic::Severity::kError};
@@ -51,12 +60,15 @@ class YamlDocument {
  private:
   struct Place {
     Position key, value;
-    bool quoted = false;
+    size_t source_offset = 0;  // byte offset of the value's first character in source_
+    bool quoted = false;  // written with an opening quote character
   };
   std::string file_;
+  std::string source_;
   nlohmann::json root_;
   std::map<std::string, Place, std::less<>> places_;
   std::set<std::string, std::less<>> secrets_;
+  std::set<std::string, std::less<>> reported_;
 
   friend class YamlConverter;
 };

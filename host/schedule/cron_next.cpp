@@ -26,6 +26,13 @@ std::optional<int64_t> next_fire(const CronExpr& expr, const Zone& zone, int64_t
     const Zone::Segment seg = zone.segment_at(s);
     Civil from = civil_at(s, seg.offset);
     if (from.year > horizon_year) return std::nullopt;
+    if (expr.fixed_time && s == seg.begin && seg.prev_offset < seg.offset) {
+      // A spring-forward ends here: wall times in the gap do not exist; a fixed-time job due
+      // in it fires once, at the first instant after the gap.
+      const Civil gap_from = civil_at(seg.begin, seg.prev_offset);
+      const Civil gap_last = civil_at(seg.begin - 1, seg.offset);
+      if (expr.next_civil(gap_from, gap_last)) return seg.begin;
+    }
     if (expr.fixed_time && seg.prev_offset > seg.offset) {
       // Just after a fall-back the wall clock repeats an hour; fixed-time fires of that hour
       // already happened in the first pass.
@@ -36,15 +43,6 @@ std::optional<int64_t> next_fire(const CronExpr& expr, const Zone& zone, int64_t
                                                 : civil_at(seg.end - 1, seg.offset);
     if (auto c = expr.next_civil(from, limit)) return instant_of(*c, seg.offset);
     if (seg.end == Zone::kNever) return std::nullopt;
-
-    const int32_t next_offset = zone.offset_at(seg.end);
-    if (expr.fixed_time && next_offset > seg.offset) {
-      // Spring forward: wall times in the gap do not exist; a fixed-time job due in it
-      // fires once, at the first instant after the gap.
-      const Civil gap_from = civil_at(seg.end, seg.offset);
-      const Civil gap_last = civil_at(seg.end - 1, next_offset);
-      if (expr.next_civil(gap_from, gap_last)) return seg.end;
-    }
     s = seg.end;
   }
 }

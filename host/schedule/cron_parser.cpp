@@ -221,10 +221,6 @@ class FieldParser {
       // full range
     } else if (!range.empty() && (range[0] == 'H' || range[0] == 'h')) {
       if (auto f = parse_hash(range, has_step, step, lo, hi)) return f;
-      if (!has_step) {
-        bits |= uint64_t{1} << lo;
-        return std::nullopt;
-      }
     } else if (size_t dash = range.find('-'); dash != std::string_view::npos) {
       if (auto f = value(range.substr(0, dash), 0, lo)) return f;
       if (auto f = value(range.substr(dash + 1), dash + 1, hi)) return f;

@@ -101,7 +101,7 @@ TEST_CASE("defaults: name from the file, UTC, no retries, forbid, latest within 
 
 TEST_CASE("each kind of mistake is reported at its line and column", "[config][jobs][errors]") {
   struct Row {
-    const char* yaml;
+    std::string yaml;
     Lines expected;
   };
   const Row rows[] = {
@@ -154,6 +154,22 @@ TEST_CASE("each kind of mistake is reported at its line and column", "[config][j
        {"jobs.d/a.yaml:2:1: error: not valid YAML: end of map flow not found"}},
       {"- just\n- a list\n", {"jobs.d/a.yaml:1:1: error: job: expected a mapping of job keys (schedule, run, ...), got a list"}},
       {"", {"jobs.d/a.yaml:1:1: error: job: expected a mapping of job keys (schedule, run, ...), got nothing"}},
+      {"schedule: {cron: ['0 0 * * *', 5, {a: 1}]}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:32: error: schedule.cron[1]: expected a cron expression, got a number",
+        "jobs.d/a.yaml:1:35: error: schedule.cron[2]: expected a cron expression, got a mapping"}},
+      {"description: '${env:HOME}'\nschedule: {cron: '@daily', timezone: '${env:TZ}'}\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:1:14: error: ${env:...} and ${file:...} are secrets and may be used only in params",
+        "jobs.d/a.yaml:2:38: error: ${env:...} and ${file:...} are secrets and may be used only in params"}},
+      // A missing key does not hide the problems of the keys that are there.
+      {"schedule: {cron: '0 0 30 2 *'}\ntimeout: 99999d\n",
+       {"jobs.d/a.yaml:1:1: error: job: missing required key run",
+        "jobs.d/a.yaml:1:19: error: schedule.cron: \"0 0 30 2 *\" never fires (no date matches its day and month fields)",
+        "jobs.d/a.yaml:2:10: error: timeout: duration \"99999d\" is too long (at most 3650d)"}},
+      // Folded text: the column of the problem is not knowable, so the value's start is given.
+      {"schedule:\n  cron: >-\n    0 6 * *\n    MON-FRY\nrun: {lua: scripts/job.lua}\n",
+       {"jobs.d/a.yaml:2:9: error: schedule.cron: day-of-week field \"MON-FRY\": unknown value \"FRY\", expected 0-7 or SUN-SAT"}},
+      {std::string("schedule: {cron: '@daily'}\nrun: {lua: scripts/job.lua}\ntimeout: ") + std::string(50'000, '1') + "s\n",
+       {"jobs.d/a.yaml:3:10: error: timeout: expected a duration such as 500ms, 30s, 15m, 2h, 1d or 1h30m, got 50001 characters"}},
   };
   for (const auto& row : rows) {
     INFO(row.yaml);
@@ -198,9 +214,12 @@ TEST_CASE("secrets never appear in messages", "[config][jobs][secrets]") {
   JobsFolder f;
   setenv("CRONHOST_TEST_SECRET", "hunter2-very-secret", 1);
   f.job("a.yaml", "schedule: {cron: '${env:CRONHOST_TEST_SECRET}'}\nrun: {lua: scripts/job.lua}\n"
-                  "concurrency: '${env:CRONHOST_TEST_SECRET}'\n");
-  for (const auto& line : f.problems()) CHECK(line.find("hunter2") == std::string::npos);
-  CHECK(f.problems().size() == 2);
+                  "concurrency: '${env:CRONHOST_TEST_SECRET}'\nname: '${env:CRONHOST_TEST_SECRET}'\n"
+                  "params: {token: '${env:CRONHOST_TEST_SECRET}'}\n");
+  f.job("b.yaml", "schedule: {after: {job: '${env:CRONHOST_TEST_SECRET}'}}\nrun: {lua: scripts/job.lua}\n");
+  const auto problems = f.problems();
+  for (const auto& line : problems) CHECK(line.find("hunter2") == std::string::npos);
+  CHECK(problems.size() == 4);
 }
 
 TEST_CASE("a single file resolves relative paths against the folder above its own", "[config][jobs]") {

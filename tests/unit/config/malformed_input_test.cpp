@@ -76,8 +76,15 @@ TEST_CASE("aliases that expand exponentially are cut off", "[config][malformed]"
     laughs += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
               ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
   const auto start = std::chrono::steady_clock::now();
-  CHECK(first_message(laughs).find("the document expands to more than 100000 values (aliases?)") != std::string::npos);
+  CHECK(first_message(laughs).find("the document expands to more than 100000 values or 8 MiB of text (aliases?)") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+}
+
+TEST_CASE("aliases of a long string are cut off by size", "[config][malformed]") {
+  std::string text = "a: &a '" + std::string(400'000, 'x') + "'\nb: [";
+  for (int i = 0; i < 200; ++i) text += "*a, ";
+  text += "*a]\n";
+  CHECK(first_message(text).find("MiB of text (aliases?)") != std::string::npos);
 }
 
 TEST_CASE("a 10,000-character expression", "[config][malformed]") {

@@ -111,6 +111,12 @@ TEST_CASE("DST Pacific/Chatham (+12:45 / +13:45)", "[cron][dst]") {
   });
 }
 
+TEST_CASE("DST gap fire when the search starts one second before the gap", "[cron][dst]") {
+  CHECK(fires("30 2 * * *", "America/New_York", "2026-03-08T01:59:59-05:00", 1) == Fires{"2026-03-08T03:00:00-04:00"});
+  CHECK(fires("59 59 1 * * *", "America/New_York", "2026-03-08T01:59:58-05:00", 1) == Fires{"2026-03-08T01:59:59-05:00"});
+  CHECK(fires("0 45 2 * * *", "Pacific/Chatham", "2026-09-27T02:44:59+12:45", 1) == Fires{"2026-09-27T03:45:00+13:45"});
+}
+
 TEST_CASE("DST fixed-time job in the repeated hour resumes correctly from inside it", "[cron][dst]") {
   // From the second 01:10 (EST) a fixed 01:20 must not fire again that day.
   CHECK(fires("20 1 * * *", "America/New_York", "2026-11-01T01:10:00-05:00", 1) == Fires{"2026-11-02T01:20:00-05:00"});
