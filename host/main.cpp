@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
       {"validate", add_validate_command(app, common)},
       {"list", add_list_command(app, common)},
       {"next", add_next_command(app, common)},
+      {"run", add_run_command(app, common)},
+      {"dry-run", add_dry_run_command(app, common)},
+      {"history", add_history_command(app, common)},
+      {"show", add_show_command(app, common)},
   };
   try {
     app.parse(argc, argv);

@@ -13,5 +13,9 @@ using Command = std::function<int()>;
 Command add_validate_command(CLI::App& app, const CommonOptions& common);
 Command add_list_command(CLI::App& app, const CommonOptions& common);
 Command add_next_command(CLI::App& app, const CommonOptions& common);
+Command add_run_command(CLI::App& app, const CommonOptions& common);
+Command add_dry_run_command(CLI::App& app, const CommonOptions& common);
+Command add_history_command(CLI::App& app, const CommonOptions& common);
+Command add_show_command(CLI::App& app, const CommonOptions& common);
 
 }  // namespace cronhost::cli

@@ -55,6 +55,15 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
                                                                             : "shutdown_grace: " + d.message()));
     else config.shutdown_grace = *d;
   }
+  if (root.contains("limits")) {
+    const auto& limits = root["limits"];
+    config.run_memory_bytes = static_cast<size_t>(limits.value("memory_mb", 64)) << 20;
+    config.run_output_bytes = static_cast<size_t>(limits.value("output_kb", 64)) << 10;
+  }
+  if (root.contains("history")) {
+    config.history_keep_days = root["history"].value("keep_days", config.history_keep_days);
+    config.history_keep_per_job = root["history"].value("keep_per_job", config.history_keep_per_job);
+  }
   if (root.contains("log")) {
     const auto& log = root["log"];
     config.log.level = log.value("level", config.log.level);

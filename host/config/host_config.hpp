@@ -27,6 +27,10 @@ struct HostConfig {
   int workers = 0;  // filled in by the loader: the number of cores unless set
   Millis shutdown_grace = std::chrono::seconds(30);
   LogSettings log;
+  size_t run_memory_bytes = size_t{64} << 20;
+  size_t run_output_bytes = size_t{64} << 10;
+  int history_keep_days = 90;
+  int history_keep_per_job = 10'000;
 };
 
 // Reads `path`; relative paths inside resolve against the file's folder. Problems are

@@ -1,0 +1,106 @@
+// job, sleep and require: what a script knows about its run, and the two ways it waits or
+// reuses code.
+//
+//   log.info(job.name, " run ", job.run_id, " attempt ", job.attempt, " (", job.trigger, ")")
+//   local image = job.params.image          -- read-only
+//   sleep(1.5)                              -- seconds; ends early with an error at the deadline
+//   local util = require("util")            -- scripts/lib/util.lua, Lua source only
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "bindings/lua_values.hpp"
+#include "bindings/open_all.hpp"
+#include "run/lua_sandbox.hpp"
+#include "util/duration.hpp"
+#include "util/time_format.hpp"
+
+namespace cronhost::bindings {
+namespace {
+
+int loaded_key = 0;  // registry table of modules already required
+
+int sleep_seconds(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const double seconds = luaL_checknumber(L, 1);
+  if (!(seconds >= 0)) return luaL_argerror(L, 1, "seconds must be 0 or more");
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
+                         std::min(seconds, 365.0 * 86400)));
+  // Short slices so a cancel or the deadline ends the sleep promptly.
+  for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+    run::LuaSandbox::check_stop(L);
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        {std::chrono::milliseconds(20), until - now, std::max(ctx.deadline - now, std::chrono::steady_clock::duration(0))}));
+  }
+  run::LuaSandbox::check_stop(L);
+  return 0;
+}
+
+bool valid_module_name(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name.front() == '.' || name.back() == '.' ||
+      name.find("..") != std::string_view::npos)
+    return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+  return true;
+}
+
+int require_module(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const std::string name = luaL_checkstring(L, 1);
+  if (!valid_module_name(name))
+    return luaL_argerror(L, 1, "a module name is letters, digits, '_', '-' and '.' (scripts/lib/NAME.lua)");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &loaded_key);
+  if (lua_getfield(L, -1, name.c_str()) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+
+  std::string relative = name;
+  for (char& c : relative)
+    if (c == '.') c = '/';
+  const std::filesystem::path path = ctx.lib_dir / (relative + ".lua");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return luaL_error(L, "module '%s' not found (looked for %s)", name.c_str(), path.string().c_str());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string source = buffer.str();
+  const std::string chunk_name = "@lib/" + relative + ".lua";
+  if (luaL_loadbufferx(L, source.data(), source.size(), chunk_name.c_str(), "t") != LUA_OK) return lua_error(L);
+  lua_pushstring(L, name.c_str());
+  lua_call(L, 1, 1);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, name.c_str());
+  return 1;
+}
+
+}  // namespace
+
+void open_job(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const auto scheduled = Instant(std::chrono::seconds(ctx.scheduled_for_ms / 1000));
+  nlohmann::json job = {
+      {"name", ctx.job.name},
+      {"run_id", ctx.run_id},
+      {"trigger", std::string(store::to_string(ctx.trigger))},
+      {"scheduled_for", format_rfc3339(scheduled, ctx.job.schedule.zone().offset_at(ctx.scheduled_for_ms / 1000))},
+      {"attempt", ctx.attempt},
+      {"params", ctx.job.params},
+  };
+  push_readonly_json(L, job);
+  lua_setglobal(L, "job");
+
+  lua_pushcfunction(L, sleep_seconds);
+  lua_setglobal(L, "sleep");
+
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
+  lua_pushcfunction(L, require_module);
+  lua_setglobal(L, "require");
+}
+
+}  // namespace cronhost::bindings

@@ -1,0 +1,220 @@
+// json: encode and decode JSON text.
+//
+//   local text = json.encode({name = "app", tags = {"1.0", "1.1"}})   -- '{"name":"app","tags":["1.0","1.1"]}'
+//   local value = json.decode('{"n": 3, "x": null}')                  -- value.n == 3, value.x == json.null
+//
+// Misuse (encoding a function, decoding non-JSON) raises an error naming the problem.
+#include <cmath>
+
+#include "bindings/lua_values.hpp"
+#include "bindings/open_all.hpp"
+
+namespace cronhost::bindings {
+namespace {
+
+int json_null_key = 0;  // registry key of the json.null sentinel
+
+void push_null(lua_State* L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &json_null_key); }
+
+bool is_null(lua_State* L, int index) {
+  push_null(L);
+  const bool same = lua_rawequal(L, index < 0 ? index - 1 : index, -1);
+  lua_pop(L, 1);
+  return same;
+}
+
+bool convert(lua_State* L, int index, nlohmann::json& out, std::string& error, int depth) {
+  if (depth > kMaxJsonDepth) {
+    error = "nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels (a cycle?)";
+    return false;
+  }
+  index = lua_absindex(L, index);
+  switch (lua_type(L, index)) {
+    case LUA_TNIL: out = nullptr; return true;
+    case LUA_TBOOLEAN: out = lua_toboolean(L, index) != 0; return true;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, index)) {
+        out = lua_tointeger(L, index);
+      } else {
+        const double d = lua_tonumber(L, index);
+        if (!std::isfinite(d)) {
+          error = "cannot encode NaN or infinity";
+          return false;
+        }
+        out = d;
+      }
+      return true;
+    case LUA_TSTRING: {
+      size_t len = 0;
+      const char* s = lua_tolstring(L, index, &len);
+      out = std::string(s, len);
+      return true;
+    }
+    case LUA_TLIGHTUSERDATA:
+      if (is_null(L, index)) {
+        out = nullptr;
+        return true;
+      }
+      break;
+    case LUA_TTABLE: {
+      luaL_checkstack(L, 3, "json");
+      const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, index));
+      size_t count = 0;
+      bool string_keys = true;
+      lua_pushnil(L);
+      while (lua_next(L, index)) {
+        ++count;
+        if (lua_type(L, -2) != LUA_TSTRING) string_keys = false;
+        lua_pop(L, 1);
+      }
+      if (count == 0) {
+        out = nlohmann::json::object();
+        return true;
+      }
+      if (n > 0 && static_cast<size_t>(n) == count) {
+        out = nlohmann::json::array();
+        for (lua_Integer i = 1; i <= n; ++i) {
+          lua_rawgeti(L, index, i);
+          nlohmann::json item;
+          const bool ok = convert(L, -1, item, error, depth + 1);
+          lua_pop(L, 1);
+          if (!ok) return false;
+          out.push_back(std::move(item));
+        }
+        return true;
+      }
+      if (!string_keys) {
+        error = "a table mixes list items and keys, or has non-string keys";
+        return false;
+      }
+      out = nlohmann::json::object();
+      lua_pushnil(L);
+      while (lua_next(L, index)) {
+        nlohmann::json item;
+        if (!convert(L, -1, item, error, depth + 1)) {
+          lua_pop(L, 2);
+          return false;
+        }
+        out[lua_tostring(L, -2)] = std::move(item);
+        lua_pop(L, 1);
+      }
+      return true;
+    }
+    default: break;
+  }
+  error = std::string("cannot encode a ") + luaL_typename(L, index);
+  return false;
+}
+
+int readonly_error(lua_State* L) { return luaL_error(L, "attempt to modify read-only table"); }
+
+// pairs() on a read-only proxy walks the real table.
+int readonly_pairs(lua_State* L) {
+  lua_getglobal(L, "next");
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);
+  lua_pushnil(L);
+  return 3;
+}
+
+int readonly_len(lua_State* L) {
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__index");
+  lua_pushinteger(L, static_cast<lua_Integer>(lua_rawlen(L, -1)));
+  return 1;
+}
+
+void push_value(lua_State* L, const nlohmann::json& value, bool readonly, int depth) {
+  luaL_checkstack(L, 4, "json");
+  if (depth > kMaxJsonDepth) luaL_error(L, "JSON nested deeper than %d levels", kMaxJsonDepth);
+  switch (value.type()) {
+    case nlohmann::json::value_t::null: push_null(L); return;
+    case nlohmann::json::value_t::boolean: lua_pushboolean(L, value.get<bool>()); return;
+    case nlohmann::json::value_t::number_integer: lua_pushinteger(L, value.get<int64_t>()); return;
+    case nlohmann::json::value_t::number_unsigned:
+      lua_pushinteger(L, static_cast<lua_Integer>(value.get<uint64_t>()));
+      return;
+    case nlohmann::json::value_t::number_float: lua_pushnumber(L, value.get<double>()); return;
+    case nlohmann::json::value_t::string: {
+      const auto& s = value.get_ref<const std::string&>();
+      lua_pushlstring(L, s.data(), s.size());
+      return;
+    }
+    case nlohmann::json::value_t::array: {
+      lua_createtable(L, static_cast<int>(value.size()), 0);
+      lua_Integer i = 1;
+      for (const auto& item : value) {
+        push_value(L, item, readonly, depth + 1);
+        lua_rawseti(L, -2, i++);
+      }
+      break;
+    }
+    case nlohmann::json::value_t::object: {
+      lua_createtable(L, 0, static_cast<int>(value.size()));
+      for (const auto& [key, item] : value.items()) {
+        push_value(L, item, readonly, depth + 1);
+        lua_setfield(L, -2, key.c_str());
+      }
+      break;
+    }
+    default: lua_pushnil(L); return;
+  }
+  if (!readonly) return;
+  // Replace the table by an empty proxy whose metatable reads from it.
+  lua_newtable(L);
+  lua_createtable(L, 0, 4);
+  lua_pushvalue(L, -3);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, readonly_error);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, readonly_pairs);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushcfunction(L, readonly_len);
+  lua_setfield(L, -2, "__len");
+  lua_pushliteral(L, "read-only");
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+  lua_remove(L, -2);
+}
+
+int json_encode(lua_State* L) {
+  luaL_checkany(L, 1);
+  nlohmann::json value;
+  std::string error;
+  if (!convert(L, 1, value, error, 0)) return luaL_argerror(L, 1, error.c_str());
+  const std::string text = value.dump();
+  lua_pushlstring(L, text.data(), text.size());
+  return 1;
+}
+
+int json_decode(lua_State* L) {
+  size_t len = 0;
+  const char* text = luaL_checklstring(L, 1, &len);
+  nlohmann::json value = nlohmann::json::parse(text, text + len, nullptr, false);
+  if (value.is_discarded()) return luaL_argerror(L, 1, "not valid JSON");
+  push_value(L, value, false, 0);
+  return 1;
+}
+
+const luaL_Reg kJsonFunctions[] = {{"encode", json_encode}, {"decode", json_decode}, {nullptr, nullptr}};
+
+}  // namespace
+
+void push_json(lua_State* L, const nlohmann::json& value) { push_value(L, value, false, 0); }
+void push_readonly_json(lua_State* L, const nlohmann::json& value) { push_value(L, value, true, 0); }
+
+bool to_json(lua_State* L, int index, nlohmann::json& out, std::string& error) {
+  return convert(L, index, out, error, 0);
+}
+
+void open_json(lua_State* L) {
+  lua_pushlightuserdata(L, &json_null_key);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &json_null_key);
+  luaL_newlib(L, kJsonFunctions);
+  push_null(L);
+  lua_setfield(L, -2, "null");
+  lua_setglobal(L, "json");
+}
+
+}  // namespace cronhost::bindings

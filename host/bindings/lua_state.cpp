@@ -1,0 +1,79 @@
+// state: the job's own key-value store in the state file, kept across runs.
+//
+//   local last = state.get("last_version")          -- nil when never set
+//   assert(state.put("last_version", "1.4.2"))     -- any JSON-compatible value
+//   state.delete("last_version")
+//
+// A value that is not JSON-compatible raises; a failure of the state file returns nil, err.
+#include "bindings/lua_values.hpp"
+#include "bindings/open_all.hpp"
+#include "run/lua_sandbox.hpp"
+#include "store/state_store.hpp"
+
+namespace cronhost::bindings {
+namespace {
+
+constexpr size_t kMaxKeyBytes = 256;
+constexpr size_t kMaxValueBytes = 1 << 20;
+
+std::string check_key(lua_State* L) {
+  size_t len = 0;
+  const char* key = luaL_checklstring(L, 1, &len);
+  if (len == 0 || len > kMaxKeyBytes) luaL_argerror(L, 1, "a key must be 1 to 256 bytes");
+  return std::string(key, len);
+}
+
+int fail(lua_State* L, const std::string& message) {
+  lua_pushnil(L);
+  lua_pushstring(L, message.c_str());
+  return 2;
+}
+
+int state_get(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const std::string key = check_key(L);
+  auto value = ctx.store->kv_get(ctx.job.name, key);
+  if (!value) return fail(L, "state.get: " + value.message());
+  if (!value.value()) {
+    lua_pushnil(L);
+    return 1;
+  }
+  push_json(L, nlohmann::json::parse(**value, nullptr, false));
+  return 1;
+}
+
+int state_put(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const std::string key = check_key(L);
+  luaL_checkany(L, 2);
+  nlohmann::json value;
+  std::string error;
+  if (!to_json(L, 2, value, error)) return luaL_argerror(L, 2, error.c_str());
+  const std::string text = value.dump();
+  if (text.size() > kMaxValueBytes) return luaL_argerror(L, 2, "the value is larger than 1 MiB as JSON");
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  if (auto status = ctx.store->kv_put(ctx.job.name, key, text, now); !status) return fail(L, "state.put: " + status.message());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int state_delete(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const std::string key = check_key(L);
+  if (auto status = ctx.store->kv_delete(ctx.job.name, key); !status) return fail(L, "state.delete: " + status.message());
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+const luaL_Reg kStateFunctions[] = {
+    {"get", state_get}, {"put", state_put}, {"delete", state_delete}, {nullptr, nullptr}};
+
+}  // namespace
+
+void open_state(lua_State* L) {
+  luaL_newlib(L, kStateFunctions);
+  lua_setglobal(L, "state");
+}
+
+}  // namespace cronhost::bindings

@@ -1,0 +1,100 @@
+// cronhost dry-run JOB: runs a job once in the foreground exactly as the host would, and
+// keeps nothing (state writes go to an in-memory copy of the state file).
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "run/lua_runner.hpp"
+#include "store/state_store.hpp"
+#include "util/did_you_mean.hpp"
+
+namespace cronhost::cli {
+namespace {
+
+struct DryRunOptions {
+  std::string job;
+  std::vector<std::string> params;
+  std::string at;
+  std::string state;
+};
+
+}  // namespace
+
+Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
+  auto options = std::make_shared<DryRunOptions>();
+  auto* cmd = app.add_subcommand("dry-run", "Run a job once in the foreground, keeping nothing");
+  cmd->add_option("job", options->job, "The job to run")->required();
+  cmd->add_option("--param", options->params, "Override a param: KEY=VALUE (VALUE as JSON if it parses, else text)");
+  cmd->add_option("--at", options->at, "Pretend the run is for this slot (RFC 3339; default now)");
+  cmd->add_option("--state", options->state, "State file to copy the job's state from (default: from the config)");
+  cmd->footer("Exit 0 if the run succeeded, 1 if it failed, 2 for usage errors.");
+  return [options, &common]() -> int {
+    config::Diagnostics diagnostics;
+    auto context = load_host_context(common, diagnostics);
+    if (!context) {
+      print_diagnostics(diagnostics);
+      return kExitUsage;
+    }
+    auto result = config::load_jobs({context->jobs_dir}, context->load_options);
+    const config::JobSpec* found = nullptr;
+    std::vector<std::string> names;
+    for (const auto& job : result.jobs) {
+      names.push_back(job.name);
+      if (job.name == options->job) found = &job;
+    }
+    if (!found) {
+      print_diagnostics(result.diagnostics);
+      std::cerr << "cronhost: error: no valid job named '" << options->job << "' in " << context->jobs_dir.string()
+                << did_you_mean_suffix(options->job, names) << "\n";
+      return kExitUsage;
+    }
+    config::JobSpec job = *found;
+    for (const auto& param : options->params) {
+      const size_t eq = param.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "cronhost: error: --param " << param << ": expected KEY=VALUE\n";
+        return kExitUsage;
+      }
+      const std::string value = param.substr(eq + 1);
+      auto parsed = nlohmann::json::parse(value, nullptr, false);
+      job.params[param.substr(0, eq)] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
+    }
+    int64_t scheduled_for = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+    if (!options->at.empty()) {
+      auto at = parse_rfc3339(options->at);
+      if (!at || !at->offset_seconds) {
+        std::cerr << "cronhost: error: --at: " << (at ? "give an offset, e.g. 2026-12-01T09:00:00+10:30" : at.message())
+                  << "\n";
+        return kExitUsage;
+      }
+      scheduled_for = at->instant().time_since_epoch().count() * 1000;
+    }
+    auto store = store::Store::open_scratch_copy(options->state.empty() ? context->config.state_file : std::filesystem::path(options->state));
+    if (!store) {
+      std::cerr << "cronhost: error: " << store.message() << "\n";
+      return kExitUsage;
+    }
+
+    run::RunContext ctx{.job = job};
+    ctx.trigger = store::Trigger::kManual;
+    ctx.scheduled_for_ms = scheduled_for;
+    ctx.deadline = std::chrono::steady_clock::now() + job.timeout;
+    ctx.limits = {context->config.run_memory_bytes, context->config.run_output_bytes};
+    ctx.output = run::OutputBuffer(ctx.limits.output_bytes);
+    ctx.store = store.value().get();
+    ctx.lib_dir = job.lua_script.parent_path() / "lib";
+    const auto start = std::chrono::steady_clock::now();
+    const run::RunResult outcome = run::run_lua(ctx);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+
+    std::cout << "--- output" << (ctx.output.truncated() ? " (cut at the output limit)" : "") << "\n"
+              << ctx.output.text();
+    if (!outcome.result_json.empty())
+      std::cout << "--- result\n" << nlohmann::json::parse(outcome.result_json).dump(2) << "\n";
+    std::cout << "--- " << store::to_string(outcome.status) << " in " << ms.count() << " ms (dry run: nothing kept)\n";
+    if (!outcome.error.empty()) std::cout << outcome.error << "\n";
+    return outcome.status == store::RunStatus::kSucceeded ? kExitOk : kExitFailed;
+  };
+}
+
+}  // namespace cronhost::cli

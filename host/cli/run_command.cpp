@@ -1,0 +1,115 @@
+// cronhost run: the daemon. Loads the jobs, opens the state file, starts the scheduler and
+// then waits for signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully.
+#include <csignal>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "config/job_catalog.hpp"
+#include "dispatch/scheduler.hpp"
+#include "store/state_store.hpp"
+#include "util/log.hpp"
+
+namespace cronhost::cli {
+namespace {
+
+// How often finished runs beyond the history retention are deleted.
+constexpr int kPruneEverySeconds = 600;
+
+void log_diagnostics(const config::Diagnostics& diagnostics) {
+  for (const auto& d : diagnostics)
+    log_event(d.is_error() ? spdlog::level::err : spdlog::level::warn, "job file problem",
+              {{"where", d.file + ":" + std::to_string(d.position.line) + ":" + std::to_string(d.position.column)},
+               {"problem", d.message}});
+}
+
+std::vector<config::JobSpec> load(const HostContext& context, config::JobCatalog& catalog) {
+  auto result = config::load_jobs({context.jobs_dir}, context.load_options);
+  log_diagnostics(result.diagnostics);
+  auto jobs = catalog.update(result);
+  for (const auto& name : catalog.kept())
+    log_event(spdlog::level::warn, "keeping the last good version of a job whose file now fails", {{"job", name}});
+  return jobs;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app, const CommonOptions& common) {
+  auto* cmd = app.add_subcommand("run", "Run the host: fire the jobs in the jobs folder until SIGTERM");
+  auto state = std::make_shared<std::string>();
+  auto log_format = std::make_shared<std::string>();
+  cmd->add_option("--state", *state, "State file (default: from the config, else ./cronhost.db)");
+  cmd->add_option("--log-format", *log_format, "text or json (default: from the config, else text)")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->footer("SIGHUP reloads the jobs and the config; SIGTERM or SIGINT stops after running runs finish.");
+  return [state, log_format, &common]() -> int {
+    // Signals are taken by sigwait below; block them before any thread starts.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    config::Diagnostics diagnostics;
+    auto context = load_host_context(common, diagnostics);
+    if (!context) {
+      print_diagnostics(diagnostics);
+      return kExitUsage;
+    }
+    const auto& config = context->config;
+    const LogOptions log{config.log.level, (log_format->empty() ? config.log.format : *log_format) == "json",
+                         config.log.file, config.log.keep_days};
+    if (auto error = setup_logging(log); !error.empty()) {
+      std::cerr << "cronhost: error: " << error << "\n";
+      return kExitUsage;
+    }
+    const std::filesystem::path state_path = state->empty() ? config.state_file : std::filesystem::path(*state);
+    auto store = store::Store::open(state_path);
+    if (!store) {
+      log_event(spdlog::level::critical, "cannot start", {{"error", store.message()}});
+      return kExitFailed;
+    }
+
+    config::JobCatalog catalog;
+    auto jobs = load(*context, catalog);
+    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}});
+    log_event(spdlog::level::info, "cronhost started",
+              {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
+               {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});
+    scheduler.start(std::move(jobs));
+
+    const store::Retention retention{config.history_keep_days, config.history_keep_per_job};
+    const timespec prune_interval{kPruneEverySeconds, 0};
+    for (;;) {
+      const int signal = sigtimedwait(&signals, nullptr, &prune_interval);
+      if (signal == SIGHUP) {
+        config::Diagnostics reload_diagnostics;
+        if (auto reloaded = load_host_context(common, reload_diagnostics)) {
+          context->load_options = reloaded->load_options;  // a new default time zone applies to jobs
+          if (reloaded->config.workers != config.workers)
+            log_event(spdlog::level::warn, "a new workers count takes effect at restart");
+        } else {
+          log_diagnostics(reload_diagnostics);
+          log_event(spdlog::level::err, "the host config has errors; keeping the previous one");
+        }
+        context->load_options.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+        auto reloaded_jobs = load(*context, catalog);
+        const size_t count = reloaded_jobs.size();
+        scheduler.reload(std::move(reloaded_jobs));
+        log_event(spdlog::level::info, "reloaded", {{"jobs", count}});
+      } else if (signal == SIGTERM || signal == SIGINT) {
+        log_event(spdlog::level::info, "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                                    {"grace_ms", config.shutdown_grace.count()}});
+        break;
+      } else {
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+        if (const int64_t removed = store.value()->prune(retention, now))
+          log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
+      }
+    }
+    scheduler.shutdown(config.shutdown_grace);
+    log_event(spdlog::level::info, "cronhost stopped");
+    return kExitOk;
+  };
+}
+
+}  // namespace cronhost::cli

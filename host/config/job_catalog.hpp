@@ -1,0 +1,27 @@
+// The jobs a running host uses, across reloads: each job file's last good definition.
+// A file that now fails validation keeps its previous job; a file that is gone drops it.
+// Not thread-safe: owned by the daemon's control thread.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/job_loader.hpp"
+
+namespace cronhost::config {
+
+class JobCatalog {
+ public:
+  // Takes a fresh load and returns the jobs to run: every valid job, plus the last good
+  // version of each job whose file now has errors (unless a valid job took its name).
+  std::vector<JobSpec> update(const LoadResult& result);
+
+  // Jobs kept from earlier loads because their files now fail, by name (for the log).
+  const std::vector<std::string>& kept() const { return kept_; }
+
+ private:
+  std::map<std::string, JobSpec> by_file_;
+  std::vector<std::string> kept_;
+};
+
+}  // namespace cronhost::config

@@ -1,0 +1,297 @@
+#include "dispatch/scheduler.hpp"
+
+#include <random>
+
+#include "run/lua_runner.hpp"
+#include "util/log.hpp"
+#include "util/time_format.hpp"
+
+namespace cronhost::dispatch {
+namespace {
+
+using store::RunStatus;
+using store::Trigger;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t to_ms(Instant t) { return t.time_since_epoch().count() * 1000; }
+Instant to_instant(int64_t ms) { return Instant(std::chrono::seconds(ms / 1000)); }
+
+std::string iso(int64_t ms, const config::JobSpec& spec) {
+  return format_rfc3339(to_instant(ms), spec.schedule.zone().offset_at(ms / 1000));
+}
+
+// Catch-up looks at no more slots than this per job (an `every: 1s` job down for a day).
+constexpr int kMaxCatchupScan = 100'000;
+
+bool after_matches(const std::string& wanted, RunStatus status) {
+  if (wanted == "succeeded") return status == RunStatus::kSucceeded;
+  if (wanted == "failed") return status == RunStatus::kFailed || status == RunStatus::kTimedOut;
+  return status == RunStatus::kSucceeded || status == RunStatus::kFailed || status == RunStatus::kTimedOut;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(store::Store& store, SchedulerOptions options) : store_(store), options_(options) {}
+
+Scheduler::~Scheduler() {
+  if (thread_.joinable()) shutdown(std::chrono::milliseconds(0));
+}
+
+void Scheduler::start(std::vector<config::JobSpec> jobs) {
+  const int64_t now = now_ms();
+  pool_ = std::make_unique<WorkerPool>(options_.workers);
+  std::lock_guard lock(mutex_);
+  for (const auto& spec : jobs) install_locked(spec, now);
+  for (const auto& [name, entry] : jobs_) queue_catchup_locked(entry, name, now);
+
+  // Runs a dead host left running: interrupted, and retried while attempts remain.
+  for (const auto& run : store_.recover_unfinished(now)) {
+    log_event(spdlog::level::warn, "run interrupted by a host stop",
+              {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt}});
+    auto it = jobs_.find(run.job);
+    if (it == jobs_.end() || run.attempt >= it->second.spec->retries.attempts) continue;
+    queue_.push(Fire{now, run.scheduled_for, run.job, 0, Trigger::kRetry, run.attempt + 1,
+                     run.first_run_id.value_or(run.id)});
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::install_locked(const config::JobSpec& spec, int64_t now) {
+  JobEntry& entry = jobs_[spec.name];
+  entry.spec = std::make_shared<const config::JobSpec>(spec);
+  entry.generation = next_generation_++;
+  queue_next_locked(entry, spec.name, now);
+}
+
+void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms) {
+  const auto& schedule = entry.spec->schedule;
+  auto next = schedule.next(to_instant(after_ms));
+  if (!next) return;
+  queue_.push(Fire{to_ms(schedule.jittered(*next, name)), to_ms(*next), name, entry.generation, Trigger::kSchedule});
+}
+
+void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now) {
+  const config::JobSpec& spec = *entry.spec;
+  if (!spec.schedule.fires_by_time()) return;
+  const auto state = store_.job_state(name);
+  if (!state || !state->last_slot) {
+    // First sight of this job: downtime is counted from now on.
+    store_.record_fire(name, now, std::nullopt);
+    return;
+  }
+  if (spec.catchup.policy == config::CatchupPolicy::kSkip || !spec.enabled) return;
+  const int64_t from = std::max(*state->last_slot, now - spec.catchup.window.count());
+  std::vector<int64_t> missed;
+  auto slot = spec.schedule.next(to_instant(from));
+  for (int scanned = 0; slot && to_ms(*slot) <= now && scanned < kMaxCatchupScan; ++scanned) {
+    if (to_ms(*slot) > *state->last_slot) missed.push_back(to_ms(*slot));
+    slot = spec.schedule.next(*slot);
+  }
+  if (missed.empty()) return;
+  const size_t keep = spec.catchup.policy == config::CatchupPolicy::kLatest ? 1 : static_cast<size_t>(spec.catchup.max_runs);
+  const size_t first = missed.size() > keep ? missed.size() - keep : 0;
+  log_event(spdlog::level::info, "catching up missed slots",
+            {{"job", name}, {"missed", missed.size()}, {"running", missed.size() - first},
+             {"policy", std::string(config::to_string(spec.catchup.policy))}});
+  for (size_t i = first; i < missed.size(); ++i)
+    queue_.push(Fire{now, missed[i], name, entry.generation, Trigger::kCatchup});
+}
+
+void Scheduler::reload(std::vector<config::JobSpec> jobs) {
+  const int64_t now = now_ms();
+  std::lock_guard lock(mutex_);
+  std::set<std::string> keep;
+  for (const auto& spec : jobs) {
+    const bool fresh = !jobs_.count(spec.name);
+    install_locked(spec, now);
+    if (fresh) queue_catchup_locked(jobs_[spec.name], spec.name, now);
+    keep.insert(spec.name);
+  }
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (keep.count(it->first)) {
+      ++it;
+      continue;
+    }
+    log_event(spdlog::level::info, "job removed", {{"job", it->first}});
+    it = jobs_.erase(it);
+  }
+  wake_.notify_all();
+}
+
+void Scheduler::loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (queue_.empty()) {
+      wake_.wait(lock);
+      continue;
+    }
+    const int64_t now = now_ms();
+    if (queue_.top().due_ms > now) {
+      wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(queue_.top().due_ms)));
+      continue;
+    }
+    const Fire fire = queue_.top();
+    queue_.pop();
+    dispatch_locked(fire, now);
+  }
+}
+
+void Scheduler::dispatch_locked(const Fire& fire, int64_t now) {
+  auto it = jobs_.find(fire.job);
+  if (it == jobs_.end()) return;  // removed since
+  const JobEntry& entry = it->second;
+  if (fire.trigger == Trigger::kSchedule) {
+    if (fire.generation != entry.generation) return;  // superseded by a reload
+    queue_next_locked(entry, fire.job, fire.slot_ms);
+  }
+  const config::JobSpec& spec = *entry.spec;
+  if (!spec.enabled && fire.trigger != Trigger::kManual) return;
+
+  auto& active = active_[fire.job];
+  std::string skip;
+  if (spec.concurrency == config::Concurrency::kForbid && !active.empty())
+    skip = "the previous run is still going (concurrency: forbid)";
+  else if (spec.concurrency == config::Concurrency::kAllow && spec.max_instances &&
+           active.size() >= static_cast<size_t>(*spec.max_instances))
+    skip = "max_instances " + std::to_string(*spec.max_instances) + " runs are still going (concurrency: allow)";
+  if (!skip.empty()) {
+    store::NewRun skipped{.job = fire.job, .trigger = fire.trigger, .scheduled_for = fire.slot_ms,
+                          .attempt = fire.attempt, .first_run_id = fire.first_run_id,
+                          .status = RunStatus::kSkipped, .started_at = now, .lateness_ms = now - fire.due_ms,
+                          .error = skip};
+    if (auto claimed = store_.claim(skipped); claimed && *claimed) {
+      record_fire(spec, fire);
+      log_event(spdlog::level::warn, "slot skipped",
+                {{"job", fire.job}, {"run", **claimed}, {"scheduled_for", iso(fire.slot_ms, spec)}, {"reason", skip}});
+    }
+    return;
+  }
+  if (spec.concurrency == config::Concurrency::kReplace)
+    for (auto& running : active) running->cancel = run::CancelReason::kReplaced;
+
+  auto run = std::make_shared<ActiveRun>();
+  active.push_back(run);
+  ++in_flight_;
+  pool_->submit([this, spec_ptr = entry.spec, fire, run] { execute(spec_ptr, fire, run); });
+}
+
+void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active) {
+  if (stopping_) return finished(*spec, fire, std::nullopt, std::nullopt, active);
+  const int64_t start = now_ms();
+  store::NewRun claim{.job = spec->name, .trigger = fire.trigger, .scheduled_for = fire.slot_ms,
+                      .attempt = fire.attempt, .first_run_id = fire.first_run_id, .status = RunStatus::kRunning,
+                      .started_at = start, .lateness_ms = std::max<int64_t>(0, start - fire.due_ms), .error = {}};
+  auto claimed = store_.claim(claim);
+  if (!claimed || !*claimed) {
+    if (!claimed) log_event(spdlog::level::err, "cannot record the run", {{"job", spec->name}, {"error", claimed.message()}});
+    else log_event(spdlog::level::info, "slot already ran", {{"job", spec->name}, {"scheduled_for", iso(fire.slot_ms, *spec)}});
+    return finished(*spec, fire, std::nullopt, std::nullopt, active);
+  }
+  const int64_t run_id = **claimed;
+  record_fire(*spec, fire);
+  log_event(spdlog::level::info, "run started",
+            {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
+             {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", claim.lateness_ms}});
+
+  run::RunContext ctx{.job = *spec};
+  ctx.run_id = run_id;
+  ctx.trigger = fire.trigger;
+  ctx.scheduled_for_ms = fire.slot_ms;
+  ctx.attempt = fire.attempt;
+  ctx.deadline = std::chrono::steady_clock::now() + spec->timeout;
+  ctx.cancel = &active->cancel;
+  ctx.limits = options_.limits;
+  ctx.output = run::OutputBuffer(options_.limits.output_bytes);
+  ctx.store = &store_;
+  ctx.lib_dir = spec->lua_script.parent_path() / "lib";
+  ctx.on_log = [&](std::string_view level, std::string_view message) {
+    log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
+  };
+  const run::RunResult result = run::run_lua(ctx);
+  const int64_t end = now_ms();
+  store_.finish(run_id, spec->name,
+                store::RunOutcome{result.status, end, end - start, result.result_json, result.error, ctx.output.text(),
+                                  ctx.output.truncated()});
+  nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
+                           {"duration_ms", end - start}, {"status", std::string(store::to_string(result.status))}};
+  if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
+  log_event(result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn, "run finished", fields);
+  finished(*spec, fire, run_id, result.status, active);
+}
+
+// Remembered at claim time, not at dispatch, so a crash while runs wait for a worker leaves
+// their slots to catch-up instead of losing them.
+void Scheduler::record_fire(const config::JobSpec& spec, const Fire& fire) {
+  if (fire.trigger != Trigger::kSchedule && fire.trigger != Trigger::kCatchup) return;
+  auto next = spec.schedule.next(to_instant(fire.slot_ms));
+  store_.record_fire(spec.name, fire.slot_ms, next ? std::optional(to_ms(*next)) : std::nullopt);
+}
+
+int64_t Scheduler::retry_delay_ms(const config::JobSpec& spec, int attempt) {
+  // Exponential from backoff, capped at max_backoff, then "equal jitter": half fixed, half
+  // random, so retries of many jobs that failed together spread out.
+  int64_t delay = spec.retries.backoff.count();
+  for (int i = 1; i < attempt && delay < spec.retries.max_backoff.count(); ++i) delay *= 2;
+  delay = std::min(delay, spec.retries.max_backoff.count());
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return delay / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(delay / 2 + 1));
+}
+
+void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
+                         std::optional<RunStatus> status, const std::shared_ptr<ActiveRun>& active) {
+  std::lock_guard lock(mutex_);
+  auto& runs = active_[spec.name];
+  std::erase(runs, active);
+  if (runs.empty()) active_.erase(spec.name);
+  --in_flight_;
+  idle_.notify_all();
+  if (!status || !run_id || stopping_) return;
+
+  const int64_t now = now_ms();
+  const bool failed = *status == RunStatus::kFailed || *status == RunStatus::kTimedOut;
+  if (failed && fire.attempt < spec.retries.attempts && jobs_.count(spec.name)) {
+    const int64_t delay = retry_delay_ms(spec, fire.attempt);
+    log_event(spdlog::level::info, "retry scheduled",
+              {{"job", spec.name}, {"run", *run_id}, {"attempt", fire.attempt + 1}, {"in_ms", delay}});
+    queue_.push(Fire{now + delay, fire.slot_ms, spec.name, 0, Trigger::kRetry, fire.attempt + 1,
+                     fire.first_run_id.value_or(*run_id)});
+  } else {
+    for (const auto& [name, entry] : jobs_) {
+      const auto* after = std::get_if<schedule::After>(&entry.spec->schedule.kind());
+      if (after && after->job == spec.name && after_matches(after->status, *status))
+        queue_.push(Fire{now, now, name, entry.generation, Trigger::kAfter});
+    }
+  }
+  wake_.notify_all();
+}
+
+void Scheduler::shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::unique_lock lock(mutex_);
+  if (!idle_.wait_for(lock, grace, [&] { return in_flight_ == 0; })) {
+    log_event(spdlog::level::warn, "grace period over, interrupting runs", {{"running", in_flight_}});
+    for (auto& [name, runs] : active_)
+      for (auto& run : runs) run->cancel = run::CancelReason::kShutdown;
+  }
+  idle_.wait(lock, [&] { return in_flight_ == 0; });
+  lock.unlock();
+  pool_.reset();
+  store_.flush();
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard lock(mutex_);
+  return {jobs_.size(), queue_.size(), in_flight_};
+}
+
+}  // namespace cronhost::dispatch

@@ -1,0 +1,100 @@
+// The scheduler: keeps the next fire of every job in a priority queue, sleeps until the
+// earliest (or until woken), applies each job's concurrency rule, and hands runs to a
+// bounded worker pool. Also catch-up after downtime, crash recovery, retries with backoff,
+// `after:` chains, reload and graceful shutdown. Thread-safe: public methods may be called
+// from any thread (the daemon's signal thread calls reload and shutdown).
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/job_spec.hpp"
+#include "dispatch/worker_pool.hpp"
+#include "run/run_context.hpp"
+#include "store/state_store.hpp"
+
+namespace cronhost::dispatch {
+
+struct SchedulerOptions {
+  int workers = 2;
+  run::RunLimits limits;
+};
+
+// Counters for logs and, later, metrics.
+struct SchedulerStats {
+  size_t jobs = 0;
+  size_t queued_fires = 0;
+  size_t running = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(store::Store& store, SchedulerOptions options);
+  ~Scheduler();
+
+  // Installs the jobs, marks runs a dead host left behind as interrupted (retrying them when
+  // attempts remain), queues catch-up runs, and starts firing.
+  void start(std::vector<config::JobSpec> jobs);
+  // New definitions (SIGHUP): changed jobs use them from their next fire, removed jobs stop
+  // firing (runs in flight finish), new jobs start. The caller keeps jobs whose files failed.
+  void reload(std::vector<config::JobSpec> jobs);
+  // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest.
+  void shutdown(std::chrono::milliseconds grace);
+
+  SchedulerStats stats() const;
+
+ private:
+  struct Fire {
+    int64_t due_ms;   // when to start (slot plus jitter, or a retry's time)
+    int64_t slot_ms;  // the run's scheduled_for
+    std::string job;
+    uint64_t generation;  // schedule fires of an older definition are dropped
+    store::Trigger trigger;
+    int attempt = 1;
+    std::optional<int64_t> first_run_id;
+    bool operator>(const Fire& other) const { return due_ms > other.due_ms; }
+  };
+  struct ActiveRun {
+    std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
+  };
+  struct JobEntry {
+    std::shared_ptr<const config::JobSpec> spec;
+    uint64_t generation = 0;
+  };
+
+  void loop();
+  void install_locked(const config::JobSpec& spec, int64_t now);
+  void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
+  void queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now);
+  void dispatch_locked(const Fire& fire, int64_t now);
+  void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active);
+  void finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
+                std::optional<store::RunStatus> status, const std::shared_ptr<ActiveRun>& active);
+  void record_fire(const config::JobSpec& spec, const Fire& fire);
+  int64_t retry_delay_ms(const config::JobSpec& spec, int attempt);
+
+  store::Store& store_;
+  const SchedulerOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;   // the loop: a new earliest fire, or stop
+  std::condition_variable idle_;   // shutdown: a run ended
+  std::priority_queue<Fire, std::vector<Fire>, std::greater<>> queue_;
+  std::map<std::string, JobEntry> jobs_;
+  std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
+  size_t in_flight_ = 0;  // submitted to the pool and not finished
+  uint64_t next_generation_ = 1;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<WorkerPool> pool_;
+  std::thread thread_;
+};
+
+}  // namespace cronhost::dispatch

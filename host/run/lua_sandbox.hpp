@@ -1,0 +1,42 @@
+// A fresh, sandboxed Lua 5.4 state per run: only the safe standard libraries, text chunks
+// only, a memory cap through a counting allocator, and an instruction hook that stops the
+// run at its deadline or when it is cancelled. Not thread-safe: one sandbox per run thread.
+#pragma once
+#include <lua.hpp>
+
+#include "run/run_context.hpp"
+
+namespace cronhost::run {
+
+class LuaSandbox {
+ public:
+  explicit LuaSandbox(RunContext& context);
+  ~LuaSandbox();
+  LuaSandbox(const LuaSandbox&) = delete;
+  LuaSandbox& operator=(const LuaSandbox&) = delete;
+
+  lua_State* state() const { return L_; }
+  bool memory_exceeded() const { return allocator_.exceeded; }
+
+  // The RunContext of the state that called a binding.
+  static RunContext& context(lua_State* L) { return **static_cast<RunContext**>(lua_getextraspace(L)); }
+  // Raises the run's stop error if it is past its deadline or cancelled; for bindings that
+  // wait (sleep) as well as for the instruction hook.
+  static void check_stop(lua_State* L);
+
+ private:
+  struct Allocator {
+    size_t used = 0;
+    size_t limit = 0;
+    bool exceeded = false;
+  };
+  static void* allocate(void* ud, void* ptr, size_t old_size, size_t new_size);
+  static void hook(lua_State* L, lua_Debug* ar);
+  void open_safe_libraries();
+
+  RunContext& context_;
+  Allocator allocator_;
+  lua_State* L_ = nullptr;
+};
+
+}  // namespace cronhost::run

@@ -1,0 +1,81 @@
+// Everything one run needs and produces, shared by the runner and the Lua bindings.
+// A RunContext belongs to the one thread executing the run; only `cancel` is written from
+// other threads (the scheduler, on replace or shutdown).
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "config/job_spec.hpp"
+#include "store/records.hpp"
+
+namespace cronhost::store {
+class Store;
+}
+
+namespace cronhost::run {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Why a run was asked to stop early; set by other threads, read by the Lua hook.
+enum class CancelReason : int { kNone = 0, kReplaced, kShutdown, kCancelled };
+
+// What the run's print() and log lines collect into, up to a cap.
+class OutputBuffer {
+ public:
+  explicit OutputBuffer(size_t limit) : limit_(limit) {}
+  void append(std::string_view text) {
+    if (text.size() > limit_ - std::min(limit_, out_.size())) {
+      out_.append(text.substr(0, limit_ - std::min(limit_, out_.size())));
+      truncated_ = true;
+      return;
+    }
+    out_.append(text);
+  }
+  const std::string& text() const { return out_; }
+  bool truncated() const { return truncated_; }
+
+ private:
+  size_t limit_;
+  std::string out_;
+  bool truncated_ = false;
+};
+
+struct RunLimits {
+  size_t memory_bytes = size_t{64} << 20;  // 64 MiB
+  size_t output_bytes = size_t{64} << 10;  // 64 KiB
+};
+
+struct RunContext {
+  const config::JobSpec& job;
+  int64_t run_id = 0;
+  store::Trigger trigger = store::Trigger::kSchedule;
+  int64_t scheduled_for_ms = 0;
+  int attempt = 1;
+  SteadyTime deadline;
+  const std::atomic<CancelReason>* cancel = nullptr;
+  RunLimits limits;
+  OutputBuffer output{limits.output_bytes};
+  store::Store* store = nullptr;  // the per-job key-value store lives here
+  std::filesystem::path lib_dir;  // require() loads modules only from here
+  std::function<void(std::string_view level, std::string_view message)> on_log;  // into the host log
+
+  // Set by the Lua hook when it stops the run, so the runner can name the status.
+  enum class Stop { kNone, kTimedOut, kCancelled, kMemory } stop = Stop::kNone;
+  CancelReason stop_cause = CancelReason::kNone;
+
+  bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed) != CancelReason::kNone; }
+};
+
+// How a run ended: what the store records.
+struct RunResult {
+  store::RunStatus status = store::RunStatus::kSucceeded;
+  std::string result_json;
+  std::string error;
+};
+
+}  // namespace cronhost::run

@@ -1,0 +1,390 @@
+#include "store/state_store.hpp"
+
+#include <SQLiteCpp/Backup.h>
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "store/db_thread.hpp"
+#include "store/migrations.hpp"
+
+namespace cronhost::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+// PRAGMAs for every connection. synchronous=NORMAL in WAL mode survives a crash of the
+// process (kill -9); a power cut may lose the last commits. busy_timeout lets readers such as
+// `cronhost history` wait out a checkpoint instead of failing.
+void configure(SQLite::Database& db, bool writer) {
+  db.exec("PRAGMA busy_timeout = 5000");
+  if (writer) {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+  }
+  db.exec("PRAGMA foreign_keys = ON");
+}
+
+void migrate(SQLite::Database& db) {
+  const int current = db.execAndGet("PRAGMA user_version").getInt();
+  const auto& all = migrations();
+  if (current > static_cast<int>(all.size()))
+    throw std::runtime_error("the state file is from a newer cronhost (schema version " + std::to_string(current) +
+                             ", this build knows " + std::to_string(all.size()) + ")");
+  for (size_t i = static_cast<size_t>(current); i < all.size(); ++i) {
+    SQLite::Transaction transaction(db);
+    db.exec(std::string(all[i]));
+    db.exec("PRAGMA user_version = " + std::to_string(i + 1));
+    transaction.commit();
+  }
+}
+
+std::optional<int64_t> optional_int(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getInt64();
+}
+
+std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : c.getString(); }
+
+constexpr const char* kRunColumns =
+    "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
+    "lateness_ms, result, error, output, output_truncated";
+
+RunRecord read_run(SQLite::Statement& q) {
+  RunRecord r;
+  r.id = q.getColumn(0).getInt64();
+  r.job = q.getColumn(1).getString();
+  r.trigger = parse_trigger(q.getColumn(2).getString()).value_or(Trigger::kSchedule);
+  r.scheduled_for = q.getColumn(3).getInt64();
+  r.attempt = q.getColumn(4).getInt();
+  r.first_run_id = optional_int(q.getColumn(5));
+  r.status = parse_status(q.getColumn(6).getString()).value_or(RunStatus::kQueued);
+  r.started_at = optional_int(q.getColumn(7));
+  r.finished_at = optional_int(q.getColumn(8));
+  r.duration_ms = optional_int(q.getColumn(9));
+  r.lateness_ms = optional_int(q.getColumn(10));
+  r.result_json = text(q.getColumn(11));
+  r.error = text(q.getColumn(12));
+  r.output = text(q.getColumn(13));
+  r.output_truncated = q.getColumn(14).getInt() != 0;
+  return r;
+}
+
+JobState read_job_state(SQLite::Statement& q) {
+  JobState s;
+  s.job = q.getColumn(0).getString();
+  if (!q.getColumn(1).isNull()) s.enabled_override = q.getColumn(1).getInt() != 0;
+  s.last_slot = optional_int(q.getColumn(2));
+  s.next_fire = optional_int(q.getColumn(3));
+  s.runs = q.getColumn(4).getInt64();
+  s.successes = q.getColumn(5).getInt64();
+  s.failures = q.getColumn(6).getInt64();
+  s.last_status = text(q.getColumn(7));
+  s.last_finished_at = optional_int(q.getColumn(8));
+  return s;
+}
+
+constexpr const char* kJobStateColumns =
+    "job, enabled_override, last_slot, next_fire, runs, successes, failures, last_status, last_finished_at";
+
+// Holds PATH.lock for the life of the daemon; the kernel drops it if the process dies.
+Result<int> take_lock(const fs::path& state_path) {
+  const std::string lock_path = state_path.string() + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Result<int>::error("cannot open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    [[maybe_unused]] ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    return Result<int>::error("another cronhost (pid " + std::string(pid) + ") is using the state file " +
+                              state_path.string() + " (lock " + lock_path + ")");
+  }
+  const std::string me = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) == 0) [[maybe_unused]] ssize_t n = ::pwrite(fd, me.data(), me.size(), 0);
+  return fd;
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<DbThread> db, int lock_fd) : db_(std::move(db)), lock_fd_(lock_fd) {}
+
+Store::~Store() {
+  db_.reset();  // drains queued writes
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
+  auto lock = take_lock(path);
+  if (!lock) return Result<std::unique_ptr<Store>>::error(lock.message());
+  try {
+    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    configure(*db, true);
+    migrate(*db);
+    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), true), *lock));
+  } catch (const std::exception& e) {
+    ::close(*lock);
+    return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
+  }
+}
+
+Result<std::unique_ptr<Store>> Store::open_readonly(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    return Result<std::unique_ptr<Store>>::error("no state file at " + path.string() + " (has the host run yet?)");
+  try {
+    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY);
+    configure(*db, false);
+    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), false), -1));
+  } catch (const std::exception& e) {
+    return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
+  }
+}
+
+Result<std::unique_ptr<Store>> Store::open_scratch_copy(const fs::path& path) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      SQLite::Database source(path.string(), SQLite::OPEN_READONLY);
+      source.exec("PRAGMA busy_timeout = 5000");
+      SQLite::Backup backup(*db, source);
+      backup.executeStep();
+    }
+    migrate(*db);
+    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), true), -1));
+  } catch (const std::exception& e) {
+    return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
+  }
+}
+
+Result<std::optional<int64_t>> Store::claim(const NewRun& run) {
+  try {
+    return db_->call([&run](SQLite::Database& db) -> std::optional<int64_t> {
+      SQLite::Statement q(db,
+                          "INSERT OR IGNORE INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, "
+                          "queued_at, started_at, lateness_ms, error, finished_at, duration_ms) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      const bool skipped = run.status == RunStatus::kSkipped;
+      q.bind(1, run.job);
+      q.bind(2, std::string(to_string(run.trigger)));
+      q.bind(3, run.scheduled_for);
+      q.bind(4, run.attempt);
+      if (run.first_run_id) q.bind(5, *run.first_run_id);
+      q.bind(6, std::string(to_string(run.status)));
+      q.bind(7, run.started_at);
+      q.bind(8, run.started_at);
+      q.bind(9, run.lateness_ms);
+      if (!run.error.empty()) q.bind(10, run.error);
+      if (skipped) {
+        q.bind(11, run.started_at);
+        q.bind(12, 0);
+      }
+      if (q.exec() == 0) return std::nullopt;
+      const int64_t id = db.getLastInsertRowid();
+      if (skipped) {
+        SQLite::Statement s(db,
+                            "INSERT INTO job_state (job, runs, last_status, last_finished_at) VALUES (?, 0, 'skipped', ?) "
+                            "ON CONFLICT (job) DO UPDATE SET last_status = 'skipped', last_finished_at = excluded.last_finished_at");
+        s.bind(1, run.job);
+        s.bind(2, run.started_at);
+        s.exec();
+      }
+      return id;
+    });
+  } catch (const std::exception& e) {
+    return Result<std::optional<int64_t>>::error(std::string("claiming a slot in the state file failed: ") + e.what());
+  }
+}
+
+void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) {
+  db_->post([run_id, job, o](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, result = ?, error = ?, output = ?, "
+                        "output_truncated = ? WHERE id = ?");
+    q.bind(1, std::string(to_string(o.status)));
+    q.bind(2, o.finished_at);
+    q.bind(3, o.duration_ms);
+    if (!o.result_json.empty()) q.bind(4, o.result_json);
+    if (!o.error.empty()) q.bind(5, o.error);
+    q.bind(6, o.output);
+    q.bind(7, o.output_truncated ? 1 : 0);
+    q.bind(8, run_id);
+    q.exec();
+    const bool ok = o.status == RunStatus::kSucceeded;
+    SQLite::Statement s(db,
+                        "INSERT INTO job_state (job, runs, successes, failures, last_status, last_finished_at) "
+                        "VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET runs = runs + 1, "
+                        "successes = successes + excluded.successes, failures = failures + excluded.failures, "
+                        "last_status = excluded.last_status, last_finished_at = excluded.last_finished_at");
+    s.bind(1, job);
+    s.bind(2, ok ? 1 : 0);
+    s.bind(3, ok ? 0 : 1);
+    s.bind(4, std::string(to_string(o.status)));
+    s.bind(5, o.finished_at);
+    s.exec();
+  });
+}
+
+void Store::record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
+  db_->post([job, slot, next_fire](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "INSERT INTO job_state (job, last_slot, next_fire) VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE "
+                        "SET last_slot = max(coalesce(last_slot, 0), excluded.last_slot), next_fire = excluded.next_fire");
+    q.bind(1, job);
+    q.bind(2, slot);
+    if (next_fire) q.bind(3, *next_fire);
+    q.exec();
+  });
+}
+
+std::vector<RunRecord> Store::recover_unfinished(int64_t now) {
+  return db_->call([now](SQLite::Database& db) {
+    std::vector<RunRecord> found;
+    SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE status IN ('queued', 'running') ORDER BY id");
+    while (q.executeStep()) found.push_back(read_run(q));
+    SQLite::Statement u(db,
+                        "UPDATE runs SET status = 'interrupted', finished_at = ?, "
+                        "duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE max(0, ? - started_at) END, "
+                        "error = 'the host stopped during the run' WHERE status IN ('queued', 'running')");
+    u.bind(1, now);
+    u.bind(2, now);
+    u.exec();
+    for (auto& r : found) r.status = RunStatus::kInterrupted;
+    return found;
+  });
+}
+
+int64_t Store::prune(const Retention& retention, int64_t now) {
+  return db_->call([retention, now](SQLite::Database& db) -> int64_t {
+    int64_t removed = 0;
+    if (retention.keep_days > 0) {
+      SQLite::Statement q(db, "DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?");
+      q.bind(1, now - int64_t{retention.keep_days} * 86'400'000);
+      removed += q.exec();
+    }
+    if (retention.keep_per_job > 0) {
+      SQLite::Statement q(db,
+                          "DELETE FROM runs WHERE finished_at IS NOT NULL AND id IN (SELECT id FROM (SELECT id, "
+                          "row_number() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs) WHERE n > ?)");
+      q.bind(1, retention.keep_per_job);
+      removed += q.exec();
+    }
+    return removed;
+  });
+}
+
+std::optional<JobState> Store::job_state(const std::string& job) {
+  return db_->call([&job](SQLite::Database& db) -> std::optional<JobState> {
+    SQLite::Statement q(db, std::string("SELECT ") + kJobStateColumns + " FROM job_state WHERE job = ?");
+    q.bind(1, job);
+    if (!q.executeStep()) return std::nullopt;
+    return read_job_state(q);
+  });
+}
+
+std::vector<JobState> Store::job_states() {
+  return db_->call([](SQLite::Database& db) {
+    std::vector<JobState> out;
+    SQLite::Statement q(db, std::string("SELECT ") + kJobStateColumns + " FROM job_state ORDER BY job");
+    while (q.executeStep()) out.push_back(read_job_state(q));
+    return out;
+  });
+}
+
+Status Store::set_enabled_override(const std::string& job, std::optional<bool> enabled) {
+  try {
+    db_->call([&](SQLite::Database& db) {
+      SQLite::Statement q(db,
+                          "INSERT INTO job_state (job, enabled_override) VALUES (?, ?) ON CONFLICT (job) DO UPDATE SET "
+                          "enabled_override = excluded.enabled_override");
+      q.bind(1, job);
+      if (enabled) q.bind(2, *enabled ? 1 : 0);
+      q.exec();
+    });
+    return Status::ok();
+  } catch (const std::exception& e) {
+    return Status::error(e.what());
+  }
+}
+
+std::vector<RunRecord> Store::runs(const RunQuery& query) {
+  return db_->call([&query](SQLite::Database& db) {
+    std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1 = 1";
+    if (!query.job.empty()) sql += " AND job = :job";
+    if (query.status) sql += " AND status = :status";
+    if (query.before_id) sql += " AND id < :before";
+    sql += " ORDER BY id DESC LIMIT :limit";
+    SQLite::Statement q(db, sql);
+    if (!query.job.empty()) q.bind(":job", query.job);
+    if (query.status) q.bind(":status", std::string(to_string(*query.status)));
+    if (query.before_id) q.bind(":before", *query.before_id);
+    q.bind(":limit", query.limit);
+    std::vector<RunRecord> out;
+    while (q.executeStep()) out.push_back(read_run(q));
+    return out;
+  });
+}
+
+std::optional<RunRecord> Store::run(int64_t id) {
+  return db_->call([id](SQLite::Database& db) -> std::optional<RunRecord> {
+    SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
+    q.bind(1, id);
+    if (!q.executeStep()) return std::nullopt;
+    return read_run(q);
+  });
+}
+
+Result<std::optional<std::string>> Store::kv_get(const std::string& job, const std::string& key) {
+  try {
+    return db_->call([&](SQLite::Database& db) -> std::optional<std::string> {
+      SQLite::Statement q(db, "SELECT value FROM kv WHERE job = ? AND key = ?");
+      q.bind(1, job);
+      q.bind(2, key);
+      if (!q.executeStep()) return std::nullopt;
+      return q.getColumn(0).getString();
+    });
+  } catch (const std::exception& e) {
+    return Result<std::optional<std::string>>::error(e.what());
+  }
+}
+
+Status Store::kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now) {
+  try {
+    db_->call([&](SQLite::Database& db) {
+      SQLite::Statement q(db, "INSERT OR REPLACE INTO kv (job, key, value, updated_at) VALUES (?, ?, ?, ?)");
+      q.bind(1, job);
+      q.bind(2, key);
+      q.bind(3, json);
+      q.bind(4, now);
+      q.exec();
+    });
+    return Status::ok();
+  } catch (const std::exception& e) {
+    return Status::error(e.what());
+  }
+}
+
+Status Store::kv_delete(const std::string& job, const std::string& key) {
+  try {
+    db_->call([&](SQLite::Database& db) {
+      SQLite::Statement q(db, "DELETE FROM kv WHERE job = ? AND key = ?");
+      q.bind(1, job);
+      q.bind(2, key);
+      q.exec();
+    });
+    return Status::ok();
+  } catch (const std::exception& e) {
+    return Status::error(e.what());
+  }
+}
+
+void Store::flush() { db_->flush(); }
+
+}  // namespace cronhost::store
