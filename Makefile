@@ -7,8 +7,9 @@ JOBS       ?= jobs.d
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian 12 packages the build and the tests need.
-DEBS := make cmake ninja-build g++ pkg-config tzdata bash \
+DEBS := make cmake ninja-build g++ pkg-config tzdata bash python3 \
         libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
+        liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
         catch2 libbenchmark-dev
 
 .PHONY: all deps build test unit-asan run bench clean
@@ -31,7 +32,8 @@ build: deps $(BUILD)/build.ninja
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build dir.
 unit-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRONHOST_SANITIZE=ON -DCRONHOST_BENCH=OFF
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRONHOST_SANITIZE=ON -DCRONHOST_BENCH=OFF \
+	  -DCRONHOST_INTEGRATION=OFF
 	cmake --build $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2
 
@@ -39,10 +41,10 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j2
 	$(MAKE) unit-asan
 
-# Until the daemon lands (`cronhost run`), this checks the bundled jobs and shows their next fire times.
+# The host on the bundled jobs.d/, in the foreground (Ctrl-C stops it gracefully).
 run: build
 	$(BUILD)/cronhost validate --jobs $(JOBS)
-	$(BUILD)/cronhost list --jobs $(JOBS)
+	$(BUILD)/cronhost run --jobs $(JOBS)
 
 bench: build
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true

@@ -54,7 +54,7 @@ void Scheduler::start(std::vector<config::JobSpec> jobs) {
               {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt}});
     auto it = jobs_.find(run.job);
     if (it == jobs_.end() || run.attempt >= it->second.spec->retries.attempts) continue;
-    queue_.push(Fire{now, run.scheduled_for, run.job, 0, Trigger::kRetry, run.attempt + 1,
+    push_locked(Fire{now, run.scheduled_for, run.job, 0, Trigger::kRetry, run.attempt + 1,
                      run.first_run_id.value_or(run.id)});
   }
   thread_ = std::thread([this] { loop(); });
@@ -71,7 +71,7 @@ void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name
   const auto& schedule = entry.spec->schedule;
   auto next = schedule.next(to_instant(after_ms));
   if (!next) return;
-  queue_.push(Fire{to_ms(schedule.jittered(*next, name)), to_ms(*next), name, entry.generation, Trigger::kSchedule});
+  push_locked(Fire{to_ms(schedule.jittered(*next, name)), to_ms(*next), name, entry.generation, Trigger::kSchedule});
 }
 
 void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now) {
@@ -98,7 +98,7 @@ void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& n
             {{"job", name}, {"missed", missed.size()}, {"running", missed.size() - first},
              {"policy", std::string(config::to_string(spec.catchup.policy))}});
   for (size_t i = first; i < missed.size(); ++i)
-    queue_.push(Fire{now, missed[i], name, entry.generation, Trigger::kCatchup});
+    push_locked(Fire{now, missed[i], name, entry.generation, Trigger::kCatchup});
 }
 
 void Scheduler::reload(std::vector<config::JobSpec> jobs) {
@@ -120,6 +120,11 @@ void Scheduler::reload(std::vector<config::JobSpec> jobs) {
     it = jobs_.erase(it);
   }
   wake_.notify_all();
+}
+
+void Scheduler::push_locked(Fire fire) {
+  fire.sequence = next_sequence_++;
+  queue_.push(std::move(fire));
 }
 
 void Scheduler::loop() {
@@ -152,6 +157,11 @@ void Scheduler::dispatch_locked(const Fire& fire, int64_t now) {
   if (!spec.enabled && fire.trigger != Trigger::kManual) return;
 
   auto& active = active_[fire.job];
+  if (fire.trigger == Trigger::kCatchup && !active.empty() && spec.concurrency != config::Concurrency::kAllow) {
+    // Missed slots run one after another, oldest first, rather than skipping each other.
+    waiting_[fire.job].push_back(fire);
+    return;
+  }
   std::string skip;
   if (spec.concurrency == config::Concurrency::kForbid && !active.empty())
     skip = "the previous run is still going (concurrency: forbid)";
@@ -249,6 +259,14 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
   if (runs.empty()) active_.erase(spec.name);
   --in_flight_;
   idle_.notify_all();
+  if (auto waiting = waiting_.find(spec.name); waiting != waiting_.end() && !stopping_) {
+    Fire next = waiting->second.front();
+    waiting->second.pop_front();
+    if (waiting->second.empty()) waiting_.erase(waiting);
+    next.due_ms = now_ms();
+    push_locked(next);
+    wake_.notify_all();
+  }
   if (!status || !run_id || stopping_) return;
 
   const int64_t now = now_ms();
@@ -257,13 +275,13 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     const int64_t delay = retry_delay_ms(spec, fire.attempt);
     log_event(spdlog::level::info, "retry scheduled",
               {{"job", spec.name}, {"run", *run_id}, {"attempt", fire.attempt + 1}, {"in_ms", delay}});
-    queue_.push(Fire{now + delay, fire.slot_ms, spec.name, 0, Trigger::kRetry, fire.attempt + 1,
+    push_locked(Fire{now + delay, fire.slot_ms, spec.name, 0, Trigger::kRetry, fire.attempt + 1,
                      fire.first_run_id.value_or(*run_id)});
   } else {
     for (const auto& [name, entry] : jobs_) {
       const auto* after = std::get_if<schedule::After>(&entry.spec->schedule.kind());
       if (after && after->job == spec.name && after_matches(after->status, *status))
-        queue_.push(Fire{now, now, name, entry.generation, Trigger::kAfter});
+        push_locked(Fire{now, now, name, entry.generation, Trigger::kAfter});
     }
   }
   wake_.notify_all();

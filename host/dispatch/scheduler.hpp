@@ -6,6 +6,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,7 +61,10 @@ class Scheduler {
     store::Trigger trigger;
     int attempt = 1;
     std::optional<int64_t> first_run_id;
-    bool operator>(const Fire& other) const { return due_ms > other.due_ms; }
+    uint64_t sequence = 0;  // fires due at the same time leave in the order they came
+    bool operator>(const Fire& other) const {
+      return due_ms != other.due_ms ? due_ms > other.due_ms : sequence > other.sequence;
+    }
   };
   struct ActiveRun {
     std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
@@ -71,6 +75,7 @@ class Scheduler {
   };
 
   void loop();
+  void push_locked(Fire fire);
   void install_locked(const config::JobSpec& spec, int64_t now);
   void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
   void queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now);
@@ -90,8 +95,10 @@ class Scheduler {
   std::priority_queue<Fire, std::vector<Fire>, std::greater<>> queue_;
   std::map<std::string, JobEntry> jobs_;
   std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
+  std::map<std::string, std::deque<Fire>> waiting_;  // catch-up runs queued behind a running one
   size_t in_flight_ = 0;  // submitted to the pool and not finished
   uint64_t next_generation_ = 1;
+  uint64_t next_sequence_ = 0;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<WorkerPool> pool_;
   std::thread thread_;
