@@ -16,7 +16,7 @@ std::string next_fire_text(const config::JobSpec& job, Instant now) {
 nlohmann::json job_to_json(const config::JobSpec& job, Instant now) {
   nlohmann::json schedule = {{"describe", job.schedule.describe()},
                              {"timezone", job.schedule.zone().name()},
-                             {"jitter_seconds", job.schedule.jitter().count()}};
+                             {"jitter_ms", job.schedule.jitter().count()}};
   std::visit(
       [&](const auto& kind) {
         using T = std::decay_t<decltype(kind)>;

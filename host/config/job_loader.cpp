@@ -61,8 +61,8 @@ class JobReader {
 
     auto zone = read_zone();
     auto schedule_kind = read_schedule_kind(*zone);
-    std::chrono::seconds jitter{0};
-    if (auto d = duration_at("/schedule/jitter")) jitter = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    Millis jitter{0};
+    if (auto d = duration_at("/schedule/jitter")) jitter = *d;
 
     JobSpec spec{.name = name_,
                  .file = doc_.file(),

@@ -46,6 +46,7 @@ void Scheduler::start(std::vector<config::JobSpec> jobs) {
   pool_ = std::make_unique<WorkerPool>(options_.workers);
   std::lock_guard lock(mutex_);
   for (const auto& spec : jobs) install_locked(spec, now);
+  index_followers_locked();
   for (const auto& [name, entry] : jobs_) queue_catchup_locked(entry, name, now);
 
   // Runs a dead host left running: interrupted, and retried while attempts remain.
@@ -67,11 +68,19 @@ void Scheduler::install_locked(const config::JobSpec& spec, int64_t now) {
   queue_next_locked(entry, spec.name, now);
 }
 
+void Scheduler::index_followers_locked() {
+  followers_.clear();
+  for (const auto& [name, entry] : jobs_)
+    if (const auto* after = std::get_if<schedule::After>(&entry.spec->schedule.kind()))
+      followers_[after->job].push_back(name);
+}
+
 void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms) {
   const auto& schedule = entry.spec->schedule;
   auto next = schedule.next(to_instant(after_ms));
   if (!next) return;
-  push_locked(Fire{to_ms(schedule.jittered(*next, name)), to_ms(*next), name, entry.generation, Trigger::kSchedule});
+  push_locked(Fire{to_ms(*next) + schedule.jitter_delay(*next, name).count(), to_ms(*next), name, entry.generation,
+                   Trigger::kSchedule});
 }
 
 void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now) {
@@ -119,6 +128,7 @@ void Scheduler::reload(std::vector<config::JobSpec> jobs) {
     log_event(spdlog::level::info, "job removed", {{"job", it->first}});
     it = jobs_.erase(it);
   }
+  index_followers_locked();
   wake_.notify_all();
 }
 
@@ -129,6 +139,7 @@ void Scheduler::push_locked(Fire fire) {
 
 void Scheduler::loop() {
   std::unique_lock lock(mutex_);
+  std::vector<Decision> batch;
   while (!stopping_) {
     if (queue_.empty()) {
       wake_.wait(lock);
@@ -139,73 +150,109 @@ void Scheduler::loop() {
       wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(queue_.top().due_ms)));
       continue;
     }
-    const Fire fire = queue_.top();
-    queue_.pop();
-    dispatch_locked(fire, now);
+    // Everything due now is claimed in one transaction. Fires that fall due while that commit
+    // runs join the next batch, so the batches grow with the load (group commit).
+    while (!queue_.empty() && queue_.top().due_ms <= now) {
+      const Fire fire = queue_.top();
+      queue_.pop();
+      if (auto decision = decide_locked(fire, now)) batch.push_back(std::move(*decision));
+    }
+    if (batch.empty()) continue;
+    lock.unlock();
+    claim_and_submit(batch, now);
+    batch.clear();
+    lock.lock();
   }
 }
 
-void Scheduler::dispatch_locked(const Fire& fire, int64_t now) {
+std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire, int64_t now) {
+  (void)now;
   auto it = jobs_.find(fire.job);
-  if (it == jobs_.end()) return;  // removed since
+  if (it == jobs_.end()) return std::nullopt;  // removed since
   const JobEntry& entry = it->second;
   if (fire.trigger == Trigger::kSchedule) {
-    if (fire.generation != entry.generation) return;  // superseded by a reload
+    if (fire.generation != entry.generation) return std::nullopt;  // superseded by a reload
     queue_next_locked(entry, fire.job, fire.slot_ms);
   }
   const config::JobSpec& spec = *entry.spec;
-  if (!spec.enabled && fire.trigger != Trigger::kManual) return;
+  if (!spec.enabled && fire.trigger != Trigger::kManual) return std::nullopt;
 
   auto& active = active_[fire.job];
   if (fire.trigger == Trigger::kCatchup && !active.empty() && spec.concurrency != config::Concurrency::kAllow) {
     // Missed slots run one after another, oldest first, rather than skipping each other.
     waiting_[fire.job].push_back(fire);
-    return;
+    return std::nullopt;
   }
-  std::string skip;
+  Decision decision{fire, entry.spec, nullptr, ""};
   if (spec.concurrency == config::Concurrency::kForbid && !active.empty())
-    skip = "the previous run is still going (concurrency: forbid)";
+    decision.skip_reason = "the previous run is still going (concurrency: forbid)";
   else if (spec.concurrency == config::Concurrency::kAllow && spec.max_instances &&
            active.size() >= static_cast<size_t>(*spec.max_instances))
-    skip = "max_instances " + std::to_string(*spec.max_instances) + " runs are still going (concurrency: allow)";
-  if (!skip.empty()) {
-    store::NewRun skipped{.job = fire.job, .trigger = fire.trigger, .scheduled_for = fire.slot_ms,
-                          .attempt = fire.attempt, .first_run_id = fire.first_run_id,
-                          .status = RunStatus::kSkipped, .started_at = now, .lateness_ms = now - fire.due_ms,
-                          .error = skip};
-    if (auto claimed = store_.claim(skipped); claimed && *claimed) {
-      record_fire(spec, fire);
-      log_event(spdlog::level::warn, "slot skipped",
-                {{"job", fire.job}, {"run", **claimed}, {"scheduled_for", iso(fire.slot_ms, spec)}, {"reason", skip}});
-    }
-    return;
-  }
+    decision.skip_reason = "max_instances " + std::to_string(*spec.max_instances) +
+                           " runs are still going (concurrency: allow)";
+  if (!decision.skip_reason.empty()) return decision;
   if (spec.concurrency == config::Concurrency::kReplace)
     for (auto& running : active) running->cancel = run::CancelReason::kReplaced;
-
-  auto run = std::make_shared<ActiveRun>();
-  active.push_back(run);
+  decision.active = std::make_shared<ActiveRun>();
+  active.push_back(decision.active);
   ++in_flight_;
-  pool_->submit([this, spec_ptr = entry.spec, fire, run] { execute(spec_ptr, fire, run); });
+  return decision;
 }
 
-void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active) {
-  if (stopping_) return finished(*spec, fire, std::nullopt, std::nullopt, active);
+void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
+  std::vector<store::NewRun> claims;
+  claims.reserve(batch.size());
+  for (const Decision& d : batch) {
+    const Fire& f = d.fire;
+    store::NewRun claim{.job = f.job, .trigger = f.trigger, .scheduled_for = f.slot_ms, .attempt = f.attempt,
+                        .first_run_id = f.first_run_id, .status = d.active ? RunStatus::kQueued : RunStatus::kSkipped,
+                        .started_at = now, .lateness_ms = now - f.due_ms, .error = d.skip_reason};
+    // Remembered when claimed, so a crash while runs wait for a worker leaves the later
+    // slots to catch-up instead of losing them.
+    if (f.trigger == Trigger::kSchedule || f.trigger == Trigger::kCatchup) {
+      claim.record_slot = true;
+      if (auto next = d.spec->schedule.next(to_instant(f.slot_ms))) claim.next_fire = to_ms(*next);
+    }
+    claims.push_back(std::move(claim));
+  }
+  auto ids = store_.claim_batch(claims);
+  if (!ids) log_event(spdlog::level::err, "cannot record runs in the state file", {{"error", ids.message()}});
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Decision& d = batch[i];
+    const std::optional<int64_t> id = ids ? ids.value()[i] : std::nullopt;
+    if (!d.active) {
+      if (id)
+        log_event(spdlog::level::warn, "slot skipped",
+                  {{"job", d.fire.job}, {"run", *id}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)},
+                   {"reason", d.skip_reason}});
+      continue;
+    }
+    if (!id) {
+      if (ids)
+        log_event(spdlog::level::info, "slot already ran",
+                  {{"job", d.fire.job}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)}});
+      finished(*d.spec, d.fire, std::nullopt, std::nullopt, d.active);
+      continue;
+    }
+    pool_->submit([this, spec = d.spec, fire = d.fire, active = d.active, run_id = *id] {
+      execute(spec, fire, active, run_id);
+    });
+  }
+}
+
+void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
+                        int64_t run_id) {
   const int64_t start = now_ms();
-  store::NewRun claim{.job = spec->name, .trigger = fire.trigger, .scheduled_for = fire.slot_ms,
-                      .attempt = fire.attempt, .first_run_id = fire.first_run_id, .status = RunStatus::kRunning,
-                      .started_at = start, .lateness_ms = std::max<int64_t>(0, start - fire.due_ms), .error = {}};
-  auto claimed = store_.claim(claim);
-  if (!claimed || !*claimed) {
-    if (!claimed) log_event(spdlog::level::err, "cannot record the run", {{"job", spec->name}, {"error", claimed.message()}});
-    else log_event(spdlog::level::info, "slot already ran", {{"job", spec->name}, {"scheduled_for", iso(fire.slot_ms, *spec)}});
+  if (stopping_) {
+    store_.finish(run_id, spec->name,
+                  store::RunOutcome{RunStatus::kInterrupted, start, 0, "", "the host stopped before the run started", "", false});
     return finished(*spec, fire, std::nullopt, std::nullopt, active);
   }
-  const int64_t run_id = **claimed;
-  record_fire(*spec, fire);
+  const int64_t lateness = std::max<int64_t>(0, start - fire.due_ms);
+  store_.mark_started(run_id, start, lateness);
   log_event(spdlog::level::info, "run started",
             {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
-             {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", claim.lateness_ms}});
+             {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", lateness}});
 
   run::RunContext ctx{.job = *spec};
   ctx.run_id = run_id;
@@ -231,14 +278,6 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
   log_event(result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn, "run finished", fields);
   finished(*spec, fire, run_id, result.status, active);
-}
-
-// Remembered at claim time, not at dispatch, so a crash while runs wait for a worker leaves
-// their slots to catch-up instead of losing them.
-void Scheduler::record_fire(const config::JobSpec& spec, const Fire& fire) {
-  if (fire.trigger != Trigger::kSchedule && fire.trigger != Trigger::kCatchup) return;
-  auto next = spec.schedule.next(to_instant(fire.slot_ms));
-  store_.record_fire(spec.name, fire.slot_ms, next ? std::optional(to_ms(*next)) : std::nullopt);
 }
 
 int64_t Scheduler::retry_delay_ms(const config::JobSpec& spec, int attempt) {
@@ -278,10 +317,12 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     push_locked(Fire{now + delay, fire.slot_ms, spec.name, 0, Trigger::kRetry, fire.attempt + 1,
                      fire.first_run_id.value_or(*run_id)});
   } else {
-    for (const auto& [name, entry] : jobs_) {
-      const auto* after = std::get_if<schedule::After>(&entry.spec->schedule.kind());
-      if (after && after->job == spec.name && after_matches(after->status, *status))
-        push_locked(Fire{now, now, name, entry.generation, Trigger::kAfter});
+    if (auto followers = followers_.find(spec.name); followers != followers_.end()) {
+      for (const auto& name : followers->second) {
+        const JobEntry& entry = jobs_.at(name);
+        if (after_matches(std::get<schedule::After>(entry.spec->schedule.kind()).status, *status))
+          push_locked(Fire{now, now, name, entry.generation, Trigger::kAfter});
+      }
     }
   }
   wake_.notify_all();

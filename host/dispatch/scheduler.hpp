@@ -74,16 +74,26 @@ class Scheduler {
     uint64_t generation = 0;
   };
 
+  // A due fire after the concurrency rule: to run (with its ActiveRun) or to record as skipped.
+  struct Decision {
+    Fire fire;
+    std::shared_ptr<const config::JobSpec> spec;
+    std::shared_ptr<ActiveRun> active;  // null: skipped
+    std::string skip_reason;
+  };
+
   void loop();
   void push_locked(Fire fire);
+  std::optional<Decision> decide_locked(const Fire& fire, int64_t now);
+  void claim_and_submit(std::vector<Decision>& batch, int64_t now);
   void install_locked(const config::JobSpec& spec, int64_t now);
+  void index_followers_locked();
   void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
   void queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now);
-  void dispatch_locked(const Fire& fire, int64_t now);
-  void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active);
+  void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
+               int64_t run_id);
   void finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
                 std::optional<store::RunStatus> status, const std::shared_ptr<ActiveRun>& active);
-  void record_fire(const config::JobSpec& spec, const Fire& fire);
   int64_t retry_delay_ms(const config::JobSpec& spec, int attempt);
 
   store::Store& store_;
@@ -94,6 +104,7 @@ class Scheduler {
   std::condition_variable idle_;   // shutdown: a run ended
   std::priority_queue<Fire, std::vector<Fire>, std::greater<>> queue_;
   std::map<std::string, JobEntry> jobs_;
+  std::map<std::string, std::vector<std::string>> followers_;  // job -> the jobs with `after:` on it
   std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
   std::map<std::string, std::deque<Fire>> waiting_;  // catch-up runs queued behind a running one
   size_t in_flight_ = 0;  // submitted to the pool and not finished

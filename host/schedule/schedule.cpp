@@ -28,15 +28,15 @@ std::optional<Instant> Schedule::next(Instant after) const {
   return std::nullopt;
 }
 
-Instant Schedule::jittered(Instant slot, std::string_view job_name) const {
-  if (jitter_.count() <= 0) return slot;
+std::chrono::milliseconds Schedule::jitter_delay(Instant slot, std::string_view job_name) const {
+  if (jitter_.count() <= 0) return std::chrono::milliseconds(0);
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : job_name) h = (h ^ c) * 0x100000001b3ULL;
   uint64_t z = h ^ static_cast<uint64_t>(slot.time_since_epoch().count());
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   z ^= z >> 31;
-  return slot + std::chrono::seconds(static_cast<int64_t>(z % static_cast<uint64_t>(jitter_.count() + 1)));
+  return std::chrono::milliseconds(static_cast<int64_t>(z % static_cast<uint64_t>(jitter_.count() + 1)));
 }
 
 std::string Schedule::describe() const {

@@ -40,20 +40,20 @@ class Schedule {
  public:
   using Kind = std::variant<CronTimes, Interval, OneShot, After>;
 
-  Schedule(Kind kind, std::shared_ptr<const Zone> zone, std::chrono::seconds jitter = std::chrono::seconds(0))
+  Schedule(Kind kind, std::shared_ptr<const Zone> zone, std::chrono::milliseconds jitter = std::chrono::milliseconds(0))
       : kind_(std::move(kind)), zone_(std::move(zone)), jitter_(jitter) {}
 
   // The next slot strictly after `after`; nothing for After schedules, a one-shot in the
   // past, or an expression that never fires again.
   std::optional<Instant> next(Instant after) const;
 
-  // The slot plus this job's jitter for it: a delay in [0, jitter] that is the same every
-  // time the slot is computed, so a restart does not move it.
-  Instant jittered(Instant slot, std::string_view job_name) const;
+  // This job's delay for a slot: in [0, jitter], the same every time the slot is computed,
+  // so a restart does not move it. Milliseconds, so jobs can spread within a second.
+  std::chrono::milliseconds jitter_delay(Instant slot, std::string_view job_name) const;
 
   const Kind& kind() const { return kind_; }
   const Zone& zone() const { return *zone_; }
-  std::chrono::seconds jitter() const { return jitter_; }
+  std::chrono::milliseconds jitter() const { return jitter_; }
   bool fires_by_time() const { return !std::holds_alternative<After>(kind_); }
 
   // "0 6 * * *; 0 12 * * *", "every 15m", "at 2026-12-01T09:00:00+10:30", "after backup succeeded".
@@ -62,7 +62,7 @@ class Schedule {
  private:
   Kind kind_;
   std::shared_ptr<const Zone> zone_;
-  std::chrono::seconds jitter_;
+  std::chrono::milliseconds jitter_;
 };
 
 }  // namespace cronhost::schedule

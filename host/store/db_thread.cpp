@@ -14,6 +14,7 @@ DbThread::~DbThread() {
   }
   wake_.notify_all();
   thread_.join();
+  statements_.clear();  // before the connection closes
 }
 
 void DbThread::enqueue(Task task, std::function<void(std::exception_ptr)> after_commit) {
@@ -35,6 +36,17 @@ void DbThread::post(Task fn) {
         }
       },
       nullptr);
+}
+
+SQLite::Statement& DbThread::statement(const char* sql) {
+  auto& slot = statements_[sql];
+  if (!slot) {
+    slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  } else {
+    slot->reset();
+    slot->clearBindings();
+  }
+  return *slot;
 }
 
 void DbThread::flush() {

@@ -3,6 +3,7 @@
 // commit (group commit). Thread-safe: call() and post() may be used from any thread.
 #pragma once
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <thread>
 #include <type_traits>
 
@@ -23,6 +25,8 @@ class DbThread {
   // Takes the open connection; `transactional`: run each batch inside BEGIN ... COMMIT.
   DbThread(std::unique_ptr<SQLite::Database> db, bool transactional);
   ~DbThread();  // finishes every queued task first
+  DbThread(const DbThread&) = delete;
+  DbThread& operator=(const DbThread&) = delete;
 
   // Runs `fn` on the database thread and returns its result once its batch has committed
   // (so a claim is durable before the caller acts on it). Exceptions from `fn` or from the
@@ -61,6 +65,10 @@ class DbThread {
 
   // Queues `fn`; returns at once. Failures are logged.
   void post(Task fn);
+
+  // A prepared statement for `sql` (a string literal), reset and ready to bind. Only for use
+  // inside tasks, on the database thread: preparing once saves ~5 us per use.
+  SQLite::Statement& statement(const char* sql);
   // Waits until everything queued so far has committed.
   void flush();
 
@@ -74,6 +82,7 @@ class DbThread {
 
   std::unique_ptr<SQLite::Database> db_;
   const bool transactional_;
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;  // database thread only
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable drained_;

@@ -17,7 +17,8 @@ std::optional<Trigger> parse_trigger(std::string_view text);
 std::optional<RunStatus> parse_status(std::string_view text);
 inline bool is_final(RunStatus s) { return s != RunStatus::kQueued && s != RunStatus::kRunning; }
 
-// A run about to start (status running) or a slot recorded as skipped.
+// A run claimed for its slot (status queued, or running when it starts at once) or a slot
+// recorded as skipped.
 struct NewRun {
   std::string job;
   Trigger trigger = Trigger::kSchedule;
@@ -28,6 +29,10 @@ struct NewRun {
   int64_t started_at = 0;
   int64_t lateness_ms = 0;
   std::string error;  // why, for a skipped slot
+  // For schedule and catch-up slots: remember the slot as the job's last (catch-up starts
+  // after it) and the next fire time.
+  bool record_slot = false;
+  std::optional<int64_t> next_fire;
 };
 
 struct RunOutcome {

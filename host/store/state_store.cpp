@@ -8,6 +8,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -117,7 +119,34 @@ Store::Store(std::unique_ptr<DbThread> db, int lock_fd) : db_(std::move(db)), lo
 
 Store::~Store() {
   db_.reset();  // drains queued writes
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      stopping_ = true;
+    }
+    checkpoint_wake_.notify_all();
+    checkpointer_.join();
+  }
   if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void Store::start_checkpointer(const fs::path& path) {
+  checkpointer_ = std::thread([this, path] {
+    try {
+      SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+      configure(db, false);
+      std::unique_lock lock(checkpoint_mutex_);
+      while (!checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; })) {
+        lock.unlock();
+        db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+        lock.lock();
+      }
+      lock.unlock();
+      db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch (const std::exception& e) {
+      spdlog::warn("state file checkpoint failed: {}", e.what());
+    }
+  });
 }
 
 Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
@@ -127,7 +156,10 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     configure(*db, true);
     migrate(*db);
-    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), true), *lock));
+    db->exec("PRAGMA wal_autocheckpoint = 0");
+    auto store = std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), true), *lock));
+    store->start_checkpointer(path);
+    return store;
   } catch (const std::exception& e) {
     ::close(*lock);
     return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
@@ -164,50 +196,89 @@ Result<std::unique_ptr<Store>> Store::open_scratch_copy(const fs::path& path) {
   }
 }
 
-Result<std::optional<int64_t>> Store::claim(const NewRun& run) {
+Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector<NewRun>& runs) {
   try {
-    return db_->call([&run](SQLite::Database& db) -> std::optional<int64_t> {
-      SQLite::Statement q(db,
-                          "INSERT OR IGNORE INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, "
-                          "queued_at, started_at, lateness_ms, error, finished_at, duration_ms) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      const bool skipped = run.status == RunStatus::kSkipped;
-      q.bind(1, run.job);
-      q.bind(2, std::string(to_string(run.trigger)));
-      q.bind(3, run.scheduled_for);
-      q.bind(4, run.attempt);
-      if (run.first_run_id) q.bind(5, *run.first_run_id);
-      q.bind(6, std::string(to_string(run.status)));
-      q.bind(7, run.started_at);
-      q.bind(8, run.started_at);
-      q.bind(9, run.lateness_ms);
-      if (!run.error.empty()) q.bind(10, run.error);
-      if (skipped) {
-        q.bind(11, run.started_at);
-        q.bind(12, 0);
+    return db_->call([this, &runs](SQLite::Database& db) {
+      std::vector<std::optional<int64_t>> ids;
+      ids.reserve(runs.size());
+      for (const NewRun& run : runs) {
+        SQLite::Statement& q = db_->statement(
+            "INSERT OR IGNORE INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, "
+            "started_at, lateness_ms, error, finished_at, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        const bool skipped = run.status == RunStatus::kSkipped;
+        const bool started = run.status != RunStatus::kQueued;
+        q.bind(1, run.job);
+        q.bind(2, std::string(to_string(run.trigger)));
+        q.bind(3, run.scheduled_for);
+        q.bind(4, run.attempt);
+        if (run.first_run_id) q.bind(5, *run.first_run_id);
+        q.bind(6, std::string(to_string(run.status)));
+        q.bind(7, run.started_at);
+        if (started) {
+          q.bind(8, run.started_at);
+          q.bind(9, run.lateness_ms);
+        }
+        if (!run.error.empty()) q.bind(10, run.error);
+        if (skipped) {
+          q.bind(11, run.started_at);
+          q.bind(12, 0);
+        }
+        if (q.exec() == 0) {
+          ids.push_back(std::nullopt);
+          continue;
+        }
+        ids.push_back(db.getLastInsertRowid());
+        if (run.record_slot) upsert_last_slot(run.job, run.scheduled_for, run.next_fire);
+        if (skipped) {
+          SQLite::Statement& s = db_->statement(
+              "INSERT INTO job_state (job, last_status, last_finished_at) VALUES (?, 'skipped', ?) ON CONFLICT (job) "
+              "DO UPDATE SET last_status = 'skipped', last_finished_at = excluded.last_finished_at");
+          s.bind(1, run.job);
+          s.bind(2, run.started_at);
+          s.exec();
+        }
       }
-      if (q.exec() == 0) return std::nullopt;
-      const int64_t id = db.getLastInsertRowid();
-      if (skipped) {
-        SQLite::Statement s(db,
-                            "INSERT INTO job_state (job, runs, last_status, last_finished_at) VALUES (?, 0, 'skipped', ?) "
-                            "ON CONFLICT (job) DO UPDATE SET last_status = 'skipped', last_finished_at = excluded.last_finished_at");
-        s.bind(1, run.job);
-        s.bind(2, run.started_at);
-        s.exec();
-      }
-      return id;
+      return ids;
     });
   } catch (const std::exception& e) {
-    return Result<std::optional<int64_t>>::error(std::string("claiming a slot in the state file failed: ") + e.what());
+    return Result<std::vector<std::optional<int64_t>>>::error(std::string("claiming slots in the state file failed: ") +
+                                                              e.what());
   }
 }
 
+Result<std::optional<int64_t>> Store::claim(const NewRun& run) {
+  auto ids = claim_batch({run});
+  if (!ids) return Result<std::optional<int64_t>>::error(ids.message());
+  return ids.value().front();
+}
+
+void Store::mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) {
+  db_->post([this, run_id, started_at, lateness_ms](SQLite::Database&) {
+    SQLite::Statement& q =
+        db_->statement("UPDATE runs SET status = 'running', started_at = ?, lateness_ms = ? WHERE id = ? AND status = 'queued'");
+    q.bind(1, started_at);
+    q.bind(2, lateness_ms);
+    q.bind(3, run_id);
+    q.exec();
+  });
+}
+
+// On the database thread only.
+void Store::upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
+  SQLite::Statement& q = db_->statement(
+      "INSERT INTO job_state (job, last_slot, next_fire) VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE "
+      "SET last_slot = max(coalesce(last_slot, 0), excluded.last_slot), next_fire = excluded.next_fire");
+  q.bind(1, job);
+  q.bind(2, slot);
+  if (next_fire) q.bind(3, *next_fire);
+  q.exec();
+}
+
 void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) {
-  db_->post([run_id, job, o](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, result = ?, error = ?, output = ?, "
-                        "output_truncated = ? WHERE id = ?");
+  db_->post([this, run_id, job, o](SQLite::Database&) {
+    SQLite::Statement& q = db_->statement(
+        "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, result = ?, error = ?, output = ?, "
+        "output_truncated = ? WHERE id = ?");
     q.bind(1, std::string(to_string(o.status)));
     q.bind(2, o.finished_at);
     q.bind(3, o.duration_ms);
@@ -218,11 +289,11 @@ void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) 
     q.bind(8, run_id);
     q.exec();
     const bool ok = o.status == RunStatus::kSucceeded;
-    SQLite::Statement s(db,
-                        "INSERT INTO job_state (job, runs, successes, failures, last_status, last_finished_at) "
-                        "VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET runs = runs + 1, "
-                        "successes = successes + excluded.successes, failures = failures + excluded.failures, "
-                        "last_status = excluded.last_status, last_finished_at = excluded.last_finished_at");
+    SQLite::Statement& s = db_->statement(
+        "INSERT INTO job_state (job, runs, successes, failures, last_status, last_finished_at) "
+        "VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET runs = runs + 1, "
+        "successes = successes + excluded.successes, failures = failures + excluded.failures, "
+        "last_status = excluded.last_status, last_finished_at = excluded.last_finished_at");
     s.bind(1, job);
     s.bind(2, ok ? 1 : 0);
     s.bind(3, ok ? 0 : 1);
@@ -233,15 +304,7 @@ void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) 
 }
 
 void Store::record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
-  db_->post([job, slot, next_fire](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "INSERT INTO job_state (job, last_slot, next_fire) VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE "
-                        "SET last_slot = max(coalesce(last_slot, 0), excluded.last_slot), next_fire = excluded.next_fire");
-    q.bind(1, job);
-    q.bind(2, slot);
-    if (next_fire) q.bind(3, *next_fire);
-    q.exec();
-  });
+  db_->post([this, job, slot, next_fire](SQLite::Database&) { upsert_last_slot(job, slot, next_fire); });
 }
 
 std::vector<RunRecord> Store::recover_unfinished(int64_t now) {

@@ -5,7 +5,10 @@
 #pragma once
 #include <filesystem>
 #include <memory>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -39,9 +42,12 @@ class Store {
   static Result<std::unique_ptr<Store>> open_scratch_copy(const std::filesystem::path& path);
   ~Store();
 
-  // Claims a slot by inserting its run row; durable when it returns. Returns the run id, or
-  // nothing if this (job, slot, attempt) was claimed before.
+  // Claims slots by inserting their run rows, all in one transaction; durable when it returns.
+  // For each run: its id, or nothing if this (job, slot, attempt) was claimed before.
+  Result<std::vector<std::optional<int64_t>>> claim_batch(const std::vector<NewRun>& runs);
   Result<std::optional<int64_t>> claim(const NewRun& run);
+  // A queued run started on a worker (queued write).
+  void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms);
   // Records how a run ended and updates the job's counters (queued write).
   void finish(int64_t run_id, const std::string& job, const RunOutcome& outcome);
   // Remembers the last slot fired and the next one (queued write).
@@ -67,8 +73,16 @@ class Store {
 
  private:
   Store(std::unique_ptr<DbThread> db, int lock_fd);
+  void start_checkpointer(const std::filesystem::path& path);
+  void upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
   std::unique_ptr<DbThread> db_;
   int lock_fd_;
+  // Copies the WAL into the database from its own connection, so the writer never pays for
+  // a checkpoint inside a commit (those stalled claims by milliseconds under load).
+  std::thread checkpointer_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool stopping_ = false;
 };
 
 }  // namespace cronhost::store

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Dispatch benchmarks for `make bench`: the real daemon on generated job folders.
+
+  rate    N jobs each firing every second (spread across the second by jitter) running a
+          trivial Lua script, for S seconds: runs/s persisted, dropped slots, lateness.
+  idle    1,000 jobs whose next fire is an hour away: CPU used by the host over 10 s.
+  load    N job files: time to start, time to reload on SIGHUP, resident memory.
+"""
+import argparse
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("CRONHOST_BIN", os.path.join(os.path.dirname(__file__), "..", "build", "cronhost"))
+
+
+def make_site(jobs, job_yaml, workers):
+    root = tempfile.mkdtemp(prefix="cronhost-bench-")
+    os.makedirs(f"{root}/jobs.d")
+    os.makedirs(f"{root}/scripts")
+    with open(f"{root}/scripts/t.lua", "w") as f:
+        f.write("return {ok = true}\n")
+    with open(f"{root}/cronhost.yaml", "w") as f:
+        f.write(f"workers: {workers}\nshutdown_grace: 5s\nlog: {{level: warn}}\n")
+    for i in range(jobs):
+        with open(f"{root}/jobs.d/j{i:06d}.yaml", "w") as f:
+            f.write(job_yaml)
+    return root
+
+
+def start(root):
+    log = open(f"{root}/host.log", "wb")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([BIN, "run", "--jobs", f"{root}/jobs.d", "--state", f"{root}/state.db",
+                             "--config", f"{root}/cronhost.yaml"], stdout=log, stderr=log)
+    # "cronhost started" is logged at info; with level warn we wait for the state file instead.
+    while not os.path.exists(f"{root}/state.db"):
+        if proc.poll() is not None:
+            sys.exit("host exited: " + open(f"{root}/host.log").read())
+        time.sleep(0.005)
+    return proc, t0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values, p):
+    return values[min(len(values) - 1, int(len(values) * p))] if values else None
+
+
+def bench_rate(jobs, seconds, workers):
+    root = make_site(jobs, 'schedule: {every: 1s, jitter: 999ms}\nrun: {lua: scripts/t.lua}\n'
+                           'concurrency: allow\ncatchup: {policy: skip}\n', workers)
+    try:
+        proc, _ = start(root)
+        time.sleep(2)  # settle: all jobs loaded and firing
+        window_start = (int(time.time()) + 1) * 1000
+        cpu0 = cpu_seconds(proc.pid)
+        time.sleep(seconds + 1 + (window_start / 1000 - time.time()))
+        window_end = window_start + seconds * 1000
+        cpu = cpu_seconds(proc.pid) - cpu0
+        time.sleep(1.5)  # the last slots of the window start and finish
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        db = sqlite3.connect(f"{root}/state.db")
+        rows = db.execute("SELECT lateness_ms, status FROM runs WHERE scheduled_for >= ? AND scheduled_for < ?",
+                          (window_start, window_end)).fetchall()
+        lateness = sorted(r[0] for r in rows if r[0] is not None)
+        ok = sum(1 for r in rows if r[1] == "succeeded")
+        expected = jobs * seconds
+        print(f"rate: {jobs} jobs every second, {seconds} s, {workers} workers: "
+              f"{len(rows) / seconds:.0f} runs/s recorded, {ok} succeeded, {expected - len(rows)} of {expected} slots missing; "
+              f"lateness p50 {percentile(lateness, 0.5)} ms, p99 {percentile(lateness, 0.99)} ms, max {lateness[-1] if lateness else None} ms; "
+              f"host CPU {cpu / seconds * 100:.0f}% of one core")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bench_idle(jobs=1000, seconds=10):
+    root = make_site(jobs, 'schedule: {cron: "0 0 * * *"}\nrun: {lua: scripts/t.lua}\n', 2)
+    try:
+        proc, _ = start(root)
+        time.sleep(1)
+        cpu0 = cpu_seconds(proc.pid)
+        time.sleep(seconds)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        print(f"idle: {jobs} jobs firing hours from now: {cpu * 1000:.0f} ms of CPU in {seconds} s")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bench_load(jobs):
+    root = make_site(jobs, 'schedule: {cron: "0 0 * * *", timezone: Europe/London}\nrun: {lua: scripts/t.lua}\n'
+                           'params: {image: ghcr.io/acme/app, channel: stable}\n', 2)
+    try:
+        with open(f"{root}/cronhost.yaml", "a") as f:
+            f.write("")
+        proc, t0 = start(root)
+        # Started when the jobs are installed: job_state rows appear for each job.
+        db_path = f"{root}/state.db"
+        while True:
+            try:
+                n = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True).execute("SELECT count(*) FROM job_state").fetchone()[0]
+            except sqlite3.Error:
+                n = 0
+            if n >= jobs:
+                break
+            time.sleep(0.01)
+        started = time.monotonic() - t0
+        rss = rss_mb(proc.pid)
+        cpu0 = cpu_seconds(proc.pid)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        while True:  # the reload is done when the host's CPU use stops growing
+            c = cpu_seconds(proc.pid)
+            time.sleep(0.2)
+            if cpu_seconds(proc.pid) == c:
+                break
+        reload_cpu = cpu_seconds(proc.pid) - cpu0
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        print(f"load: {jobs} job files: started in {started:.2f} s, reload took {reload_cpu:.2f} s of CPU, RSS {rss:.0f} MB")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["rate", "idle", "load"])
+    parser.add_argument("--jobs", type=int, default=10000)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    if args.what == "rate":
+        bench_rate(args.jobs, args.seconds, args.workers)
+    elif args.what == "idle":
+        bench_idle()
+    else:
+        bench_load(args.jobs)
+
+
+if __name__ == "__main__":
+    main()
