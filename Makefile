@@ -46,8 +46,16 @@ run: build
 	$(BUILD)/cronhost validate --jobs $(JOBS)
 	$(BUILD)/cronhost run --jobs $(JOBS)
 
+# Figures in README ("Performance"). The dispatch runs take about three minutes in all.
 bench: build
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	$(BUILD)/bench/run_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py idle
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 1000 --seconds 20
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 10000 --seconds 60
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 20000 --seconds 20
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 10000
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 100000
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

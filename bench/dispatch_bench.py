@@ -85,7 +85,7 @@ def bench_rate(jobs, seconds, workers):
         ok = sum(1 for r in rows if r[1] == "succeeded")
         expected = jobs * seconds
         print(f"rate: {jobs} jobs every second, {seconds} s, {workers} workers: "
-              f"{len(rows) / seconds:.0f} runs/s recorded, {ok} succeeded, {expected - len(rows)} of {expected} slots missing; "
+              f"{ok / seconds:.0f} runs/s completed ({ok} of {expected} slots succeeded, {expected - len(rows)} missing); "
               f"lateness p50 {percentile(lateness, 0.5)} ms, p99 {percentile(lateness, 0.99)} ms, max {lateness[-1] if lateness else None} ms; "
               f"host CPU {cpu / seconds * 100:.0f}% of one core")
     finally:

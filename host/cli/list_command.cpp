@@ -1,9 +1,11 @@
 // cronhost list [--json]: the jobs found, with their next fire time.
 #include <algorithm>
+#include <map>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/schedule_text.hpp"
+#include "store/state_store.hpp"
 
 namespace cronhost::cli {
 
@@ -20,8 +22,10 @@ std::string runner_text(const config::JobSpec& job) {
 Command add_list_command(CLI::App& app, const CommonOptions& common) {
   auto* cmd = app.add_subcommand("list", "List the jobs: name, schedule, time zone, runner, next fire time");
   auto as_json = std::make_shared<bool>(false);
+  auto state = std::make_shared<std::string>();
   cmd->add_flag("--json", *as_json, "Print a JSON array instead of a table");
-  return [as_json, &common]() {
+  cmd->add_option("--state", *state, "State file for the last run of each job (default: from the config)");
+  return [as_json, state, &common]() {
     config::Diagnostics diagnostics;
     auto context = load_host_context(common, diagnostics);
     if (!context) {
@@ -31,16 +35,41 @@ Command add_list_command(CLI::App& app, const CommonOptions& common) {
     const auto result = config::load_jobs({context->jobs_dir}, context->load_options);
     print_diagnostics(result.diagnostics);
     const Instant now = context->load_options.now;
+    // The state file adds each job's last run and runtime switch; a host that never ran has none.
+    std::map<std::string, store::JobState> states;
+    const std::filesystem::path state_path = state->empty() ? context->config.state_file : std::filesystem::path(*state);
+    if (std::error_code ec; std::filesystem::exists(state_path, ec))
+      if (auto store = store::Store::open_readonly(state_path))
+        for (auto& s : store.value()->job_states()) states.emplace(s.job, std::move(s));
+    const auto state_of = [&](const std::string& name) -> const store::JobState* {
+      auto it = states.find(name);
+      return it == states.end() ? nullptr : &it->second;
+    };
+    const auto runtime_disabled = [&](const config::JobSpec& job) {
+      const auto* s = state_of(job.name);
+      return s && s->enabled_override == false;
+    };
     if (*as_json) {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& job : result.jobs) out.push_back(job_to_json(job, now));
+      for (const auto& job : result.jobs) {
+        nlohmann::json entry = job_to_json(job, now);
+        const auto* s = state_of(job.name);
+        entry["last_status"] = s && !s->last_status.empty() ? nlohmann::json(s->last_status) : nlohmann::json(nullptr);
+        entry["runs"] = s ? s->runs : 0;
+        entry["failures"] = s ? s->failures : 0;
+        if (runtime_disabled(job)) entry["enabled"] = false, entry["next"] = nullptr;
+        out.push_back(std::move(entry));
+      }
       std::cout << out.dump(2) << "\n";
     } else {
-      std::vector<std::array<std::string, 5>> rows{{"NAME", "SCHEDULE", "TIMEZONE", "RUNNER", "NEXT"}};
-      for (const auto& job : result.jobs)
+      std::vector<std::array<std::string, 6>> rows{{"NAME", "SCHEDULE", "TIMEZONE", "RUNNER", "NEXT", "LAST"}};
+      for (const auto& job : result.jobs) {
+        const auto* s = state_of(job.name);
         rows.push_back({job.name, job.schedule.describe(), job.schedule.zone().name(), runner_text(job),
-                        next_fire_text(job, now)});
-      std::array<size_t, 5> width{};
+                        runtime_disabled(job) ? "disabled (at runtime)" : next_fire_text(job, now),
+                        s && !s->last_status.empty() ? s->last_status : "-"});
+      }
+      std::array<size_t, 6> width{};
       for (const auto& row : rows)
         for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
       for (const auto& row : rows) {

@@ -46,7 +46,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
                                                                       : "timezone: " + zone.message()));
     else config.timezone = zone.value();
   }
-  config.workers = root.value("workers", 0);
+  config.workers = root.value("workers", config.workers);
   if (root.contains("shutdown_grace")) {
     auto d = parse_duration(root["shutdown_grace"].get<std::string>());
     if (!d)
@@ -75,7 +75,6 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.log.keep_days = log.value("keep_days", config.log.keep_days);
   }
   if (diagnostics.size() != before) return std::nullopt;
-  if (config.workers == 0) config.workers = std::max(1u, std::thread::hardware_concurrency());
   return config;
 }
 

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <algorithm>
 #include <string>
+#include <thread>
 
 #include "config/diagnostic.hpp"
 #include "schedule/zone.hpp"
@@ -24,7 +26,7 @@ struct HostConfig {
   std::filesystem::path jobs_dir = "jobs.d";
   std::filesystem::path state_file = "cronhost.db";
   std::shared_ptr<const schedule::Zone> timezone = schedule::Zone::utc();
-  int workers = 0;  // filled in by the loader: the number of cores unless set
+  int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Millis shutdown_grace = std::chrono::seconds(30);
   LogSettings log;
   size_t run_memory_bytes = size_t{64} << 20;

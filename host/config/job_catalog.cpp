@@ -4,25 +4,27 @@
 
 namespace cronhost::config {
 
-std::vector<JobSpec> JobCatalog::update(const LoadResult& result) {
+std::vector<std::shared_ptr<const JobSpec>> JobCatalog::update(LoadResult&& result) {
   std::set<std::string> failed_files;
   for (const auto& d : result.diagnostics)
     if (d.is_error()) failed_files.insert(d.file);
-  std::map<std::string, JobSpec> next;
+  std::map<std::string, std::shared_ptr<const JobSpec>> next;
   std::set<std::string> names;
-  for (const auto& job : result.jobs) {
-    next.emplace(job.file, job);
+  for (auto& job : result.jobs) {
     names.insert(job.name);
+    std::string file = job.file;
+    next.emplace(std::move(file), std::make_shared<const JobSpec>(std::move(job)));
   }
   kept_.clear();
   for (const auto& [file, job] : by_file_) {
-    if (!failed_files.count(file) || next.count(file) || names.count(job.name)) continue;
+    if (!failed_files.count(file) || next.count(file) || names.count(job->name)) continue;
     next.emplace(file, job);
-    names.insert(job.name);
-    kept_.push_back(job.name);
+    names.insert(job->name);
+    kept_.push_back(job->name);
   }
   by_file_ = std::move(next);
-  std::vector<JobSpec> jobs;
+  std::vector<std::shared_ptr<const JobSpec>> jobs;
+  jobs.reserve(by_file_.size());
   for (const auto& [file, job] : by_file_) jobs.push_back(job);
   return jobs;
 }

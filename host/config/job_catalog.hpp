@@ -3,6 +3,7 @@
 // Not thread-safe: owned by the daemon's control thread.
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,13 +15,14 @@ class JobCatalog {
  public:
   // Takes a fresh load and returns the jobs to run: every valid job, plus the last good
   // version of each job whose file now has errors (unless a valid job took its name).
-  std::vector<JobSpec> update(const LoadResult& result);
+  // Definitions are shared, not copied: 100,000 jobs are held once.
+  std::vector<std::shared_ptr<const JobSpec>> update(LoadResult&& result);
 
   // Jobs kept from earlier loads because their files now fail, by name (for the log).
   const std::vector<std::string>& kept() const { return kept_; }
 
  private:
-  std::map<std::string, JobSpec> by_file_;
+  std::map<std::string, std::shared_ptr<const JobSpec>> by_file_;
   std::vector<std::string> kept_;
 };
 

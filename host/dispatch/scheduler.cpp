@@ -41,13 +41,18 @@ Scheduler::~Scheduler() {
   if (thread_.joinable()) shutdown(std::chrono::milliseconds(0));
 }
 
-void Scheduler::start(std::vector<config::JobSpec> jobs) {
+void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
   const int64_t now = now_ms();
   pool_ = std::make_unique<WorkerPool>(options_.workers);
   std::lock_guard lock(mutex_);
   for (const auto& spec : jobs) install_locked(spec, now);
   index_followers_locked();
-  for (const auto& [name, entry] : jobs_) queue_catchup_locked(entry, name, now);
+  std::map<std::string, store::JobState> states;
+  for (auto& s : store_.job_states()) states.emplace(s.job, std::move(s));
+  for (const auto& [name, entry] : jobs_) {
+    auto it = states.find(name);
+    queue_catchup_locked(entry, name, now, it == states.end() ? std::nullopt : std::optional(it->second));
+  }
 
   // Runs a dead host left running: interrupted, and retried while attempts remain.
   for (const auto& run : store_.recover_unfinished(now)) {
@@ -61,11 +66,17 @@ void Scheduler::start(std::vector<config::JobSpec> jobs) {
   thread_ = std::thread([this] { loop(); });
 }
 
-void Scheduler::install_locked(const config::JobSpec& spec, int64_t now) {
+void Scheduler::install_locked(const std::shared_ptr<const config::JobSpec>& spec_ptr, int64_t now) {
+  const config::JobSpec& spec = *spec_ptr;
+  const bool reloaded = jobs_.count(spec.name) > 0;
   JobEntry& entry = jobs_[spec.name];
-  entry.spec = std::make_shared<const config::JobSpec>(spec);
+  entry.spec = spec_ptr;
   entry.generation = next_generation_++;
-  queue_next_locked(entry, spec.name, now);
+  // A reloaded job resumes after its last dispatched slot, so a slot waiting out its jitter
+  // at reload time is not lost; slots older than the jitter window are not fired late (they
+  // are catch-up's business after downtime, not a reload's).
+  const int64_t after = reloaded ? std::max(entry.last_fired_slot, now - spec.schedule.jitter().count() - 1000) : now;
+  queue_next_locked(entry, spec.name, after);
 }
 
 void Scheduler::index_followers_locked() {
@@ -83,10 +94,10 @@ void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name
                    Trigger::kSchedule});
 }
 
-void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now) {
+void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now,
+                                     const std::optional<store::JobState>& state) {
   const config::JobSpec& spec = *entry.spec;
   if (!spec.schedule.fires_by_time()) return;
-  const auto state = store_.job_state(name);
   if (!state || !state->last_slot) {
     // First sight of this job: downtime is counted from now on.
     store_.record_fire(name, now, std::nullopt);
@@ -110,15 +121,15 @@ void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& n
     push_locked(Fire{now, missed[i], name, entry.generation, Trigger::kCatchup});
 }
 
-void Scheduler::reload(std::vector<config::JobSpec> jobs) {
+void Scheduler::reload(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
   const int64_t now = now_ms();
   std::lock_guard lock(mutex_);
   std::set<std::string> keep;
   for (const auto& spec : jobs) {
-    const bool fresh = !jobs_.count(spec.name);
+    const bool fresh = !jobs_.count(spec->name);
     install_locked(spec, now);
-    if (fresh) queue_catchup_locked(jobs_[spec.name], spec.name, now);
-    keep.insert(spec.name);
+    if (fresh) queue_catchup_locked(jobs_[spec->name], spec->name, now, store_.job_state(spec->name));
+    keep.insert(spec->name);
   }
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (keep.count(it->first)) {
@@ -155,7 +166,7 @@ void Scheduler::loop() {
     while (!queue_.empty() && queue_.top().due_ms <= now) {
       const Fire fire = queue_.top();
       queue_.pop();
-      if (auto decision = decide_locked(fire, now)) batch.push_back(std::move(*decision));
+      if (auto decision = decide_locked(fire)) batch.push_back(std::move(*decision));
     }
     if (batch.empty()) continue;
     lock.unlock();
@@ -165,13 +176,13 @@ void Scheduler::loop() {
   }
 }
 
-std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire, int64_t now) {
-  (void)now;
+std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
   auto it = jobs_.find(fire.job);
   if (it == jobs_.end()) return std::nullopt;  // removed since
-  const JobEntry& entry = it->second;
+  JobEntry& entry = it->second;
   if (fire.trigger == Trigger::kSchedule) {
     if (fire.generation != entry.generation) return std::nullopt;  // superseded by a reload
+    entry.last_fired_slot = fire.slot_ms;
     queue_next_locked(entry, fire.job, fire.slot_ms);
   }
   const config::JobSpec& spec = *entry.spec;

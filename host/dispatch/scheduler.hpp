@@ -43,10 +43,10 @@ class Scheduler {
 
   // Installs the jobs, marks runs a dead host left behind as interrupted (retrying them when
   // attempts remain), queues catch-up runs, and starts firing.
-  void start(std::vector<config::JobSpec> jobs);
+  void start(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs);
   // New definitions (SIGHUP): changed jobs use them from their next fire, removed jobs stop
   // firing (runs in flight finish), new jobs start. The caller keeps jobs whose files failed.
-  void reload(std::vector<config::JobSpec> jobs);
+  void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs);
   // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest.
   void shutdown(std::chrono::milliseconds grace);
 
@@ -72,6 +72,7 @@ class Scheduler {
   struct JobEntry {
     std::shared_ptr<const config::JobSpec> spec;
     uint64_t generation = 0;
+    int64_t last_fired_slot = 0;  // the last schedule slot dispatched, so a reload resumes after it
   };
 
   // A due fire after the concurrency rule: to run (with its ActiveRun) or to record as skipped.
@@ -84,12 +85,13 @@ class Scheduler {
 
   void loop();
   void push_locked(Fire fire);
-  std::optional<Decision> decide_locked(const Fire& fire, int64_t now);
+  std::optional<Decision> decide_locked(const Fire& fire);
   void claim_and_submit(std::vector<Decision>& batch, int64_t now);
-  void install_locked(const config::JobSpec& spec, int64_t now);
+  void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
   void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
-  void queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now);
+  void queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now,
+                            const std::optional<store::JobState>& state);
   void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
                int64_t run_id);
   void finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,

@@ -53,6 +53,7 @@ class DaemonTest(unittest.TestCase):
         for name in ("keep", "change", "remove", "breaks"):
             s.job(name, EVERY_SECOND + f"run: {{lua: scripts/{name}.lua}}\nparams: {{v: 1}}\n",
                   "return job.params.v\n")
+        s.job("jittery", 'schedule: {cron: "* * * * * *", jitter: 900ms}\nrun: {lua: scripts/jittery.lua}\n', OK_SCRIPT)
         s.start()
         wait_for(lambda: all(s.runs(n) for n in ("keep", "change", "remove", "breaks")), what="first runs")
         s.job("added", EVERY_SECOND + "run: {lua: scripts/added.lua}\n", OK_SCRIPT)
@@ -61,6 +62,9 @@ class DaemonTest(unittest.TestCase):
         s.remove_job("remove")
         s.hup()
         hup_at = int(time.time() * 1000)
+        for _ in range(5):  # each reload lands at some point of a jittered slot's wait
+            time.sleep(0.37)
+            s.hup()
         wait_for(lambda: len([r for r in s.runs("change") if r["result"] == "2"]) >= 2, what="the changed job")
         wait_for(lambda: len(s.runs("added")) >= 2, what="the added job")
         time.sleep(1.2)
@@ -72,6 +76,9 @@ class DaemonTest(unittest.TestCase):
         self.assertTrue(after, "the last good version of a broken job stopped")
         self.assertTrue(all(r["result"] == "1" for r in after))
         self.assertIn("breaks.yaml:1:", s.log_text())
+        # Reloads while a slot waits out its jitter lose no slot.
+        slots = sorted(r["scheduled_for"] for r in s.runs("jittery"))
+        self.assertEqual(slots, list(range(slots[0], slots[-1] + 1000, 1000)))
         self.assertIn("keeping the last good version", s.log_text())
 
     def test_kill9_then_restart_runs_no_slot_twice_and_leaves_no_run_unfinished(self):
@@ -245,6 +252,10 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(dry.returncode, 0, dry.stdout + dry.stderr)
         self.assertIn(f'"n": {int(count) + 1}', dry.stdout)
         self.assertEqual(s.query("SELECT value FROM kv WHERE job = 'tick' AND key = 'n'")[0]["value"], count)
+        listed = s.cli("list", "--jobs", jobs, "--state", s.state)
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        tick_row = [line for line in listed.stdout.splitlines() if line.startswith("tick ")][0]
+        self.assertTrue(tick_row.rstrip().endswith("succeeded"), tick_row)
         failing = s.cli("dry-run", "broken", "--jobs", jobs, "--state", s.state)
         self.assertEqual(failing.returncode, 1)
         self.assertIn("nope", failing.stdout)

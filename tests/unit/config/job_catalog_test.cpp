@@ -12,23 +12,22 @@ TEST_CASE("a broken file keeps its last good job; a removed file drops it", "[co
   dir.write("scripts/job.lua", "return 1\n");
   dir.write("jobs.d/a.yaml", "schedule: {cron: '0 1 * * *'}\nrun: {lua: scripts/job.lua}\n");
   dir.write("jobs.d/b.yaml", "schedule: {cron: '0 2 * * *'}\nrun: {lua: scripts/job.lua}\n");
-  const auto load = [&] { return load_jobs({dir.path() / "jobs.d"}, LoadOptions{}); };
   JobCatalog catalog;
-  CHECK(catalog.update(load()).size() == 2);
+  CHECK(catalog.update(load_jobs({dir.path() / "jobs.d"}, LoadOptions{})).size() == 2);
 
   dir.write("jobs.d/a.yaml", "schedule: {cron: '0 25 * * *'}\nrun: {lua: scripts/job.lua}\n");  // broken
   dir.write("jobs.d/b.yaml", "schedule: {cron: '0 3 * * *'}\nrun: {lua: scripts/job.lua}\n");   // changed
-  auto jobs = catalog.update(load());
+  auto jobs = catalog.update(load_jobs({dir.path() / "jobs.d"}, LoadOptions{}));
   REQUIRE(jobs.size() == 2);
   CHECK(catalog.kept() == std::vector<std::string>{"a"});
   for (const auto& job : jobs) {
-    if (job.name == "a") CHECK(job.schedule.describe() == "0 1 * * *");
-    if (job.name == "b") CHECK(job.schedule.describe() == "0 3 * * *");
+    if (job->name == "a") CHECK(job->schedule.describe() == "0 1 * * *");
+    if (job->name == "b") CHECK(job->schedule.describe() == "0 3 * * *");
   }
 
   std::filesystem::remove(dir.path() / "jobs.d/a.yaml");
-  jobs = catalog.update(load());
+  jobs = catalog.update(load_jobs({dir.path() / "jobs.d"}, LoadOptions{}));
   REQUIRE(jobs.size() == 1);
-  CHECK(jobs[0].name == "b");
+  CHECK(jobs[0]->name == "b");
   CHECK(catalog.kept().empty());
 }
