@@ -261,9 +261,10 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   }
   const int64_t lateness = std::max<int64_t>(0, start - fire.due_ms);
   store_.mark_started(run_id, start, lateness);
-  log_event(spdlog::level::info, "run started",
-            {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
-             {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", lateness}});
+  if (spdlog::should_log(spdlog::level::info))  // the fields cost more than the run at 10,000 runs/s
+    log_event(spdlog::level::info, "run started",
+              {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
+               {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", lateness}});
 
   run::RunContext ctx{.job = *spec};
   ctx.run_id = run_id;
@@ -284,10 +285,13 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   store_.finish(run_id, spec->name,
                 store::RunOutcome{result.status, end, end - start, result.result_json, result.error, ctx.output.text(),
                                   ctx.output.truncated()});
-  nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
-                           {"duration_ms", end - start}, {"status", std::string(store::to_string(result.status))}};
-  if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
-  log_event(result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn, "run finished", fields);
+  const auto level = result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn;
+  if (spdlog::should_log(level)) {
+    nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
+                             {"duration_ms", end - start}, {"status", std::string(store::to_string(result.status))}};
+    if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
+    log_event(level, "run finished", fields);
+  }
   finished(*spec, fire, run_id, result.status, active);
 }
 
