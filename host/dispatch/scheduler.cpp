@@ -145,7 +145,11 @@ void Scheduler::reload(const std::vector<std::shared_ptr<const config::JobSpec>>
 
 void Scheduler::push_locked(Fire fire) {
   fire.sequence = next_sequence_++;
+  // Wake the loop only when its wait got shorter: a wake per finished run cost a context
+  // switch each at 10,000 runs/s.
+  const bool earliest = queue_.empty() || fire.due_ms < queue_.top().due_ms;
   queue_.push(std::move(fire));
+  if (earliest) wake_.notify_one();
 }
 
 void Scheduler::loop() {
@@ -319,7 +323,6 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     if (waiting->second.empty()) waiting_.erase(waiting);
     next.due_ms = now_ms();
     push_locked(next);
-    wake_.notify_all();
   }
   if (!status || !run_id || stopping_) return;
 
@@ -340,7 +343,6 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
       }
     }
   }
-  wake_.notify_all();
 }
 
 void Scheduler::shutdown(std::chrono::milliseconds grace) {

@@ -3,6 +3,15 @@
 #include <spdlog/spdlog.h>
 
 namespace cronhost::store {
+namespace {
+
+// When nobody waits for the queued work, gather a little more before committing: every
+// commit writes whole pages to the WAL, and at 10,000 runs/s small batches wrote ~16 KB
+// per run. A call() (a slot claim) ends the wait at once.
+constexpr auto kLinger = std::chrono::milliseconds(2);
+constexpr size_t kEnoughToCommit = 256;
+
+}  // namespace
 
 DbThread::DbThread(std::unique_ptr<SQLite::Database> db, bool transactional)
     : db_(std::move(db)), transactional_(transactional), thread_([this] { loop(); }) {}
@@ -17,12 +26,15 @@ DbThread::~DbThread() {
   statements_.clear();  // before the connection closes
 }
 
-void DbThread::enqueue(Task task, std::function<void(std::exception_ptr)> after_commit) {
+void DbThread::enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for) {
   {
     std::lock_guard lock(mutex_);
     queue_.push_back({std::move(task), std::move(after_commit)});
     ++queued_;
+    waited_for_ += waited_for;
   }
+  // Waking the thread for every post measured better than waking only at the batch limit
+  // (median lateness at 10,000 runs/s 11-21 ms against 26-36 ms, over three runs each).
   wake_.notify_one();
 }
 
@@ -35,7 +47,7 @@ void DbThread::post(Task fn) {
           spdlog::error("state file write failed: {}", e.what());
         }
       },
-      nullptr);
+      nullptr, false);
 }
 
 SQLite::Statement& DbThread::statement(const char* sql) {
@@ -62,7 +74,10 @@ void DbThread::loop() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
+      if (waited_for_ == 0 && queue_.size() < kEnoughToCommit && !stopping_)
+        wake_.wait_for(lock, kLinger, [&] { return stopping_ || waited_for_ > 0 || queue_.size() >= kEnoughToCommit; });
       batch.swap(queue_);
+      waited_for_ = 0;
     }
     std::exception_ptr commit_error;
     try {

@@ -59,7 +59,8 @@ class DbThread {
           if (auto e = shared->error ? shared->error : commit_error) return shared->promise.set_exception(e);
           if constexpr (std::is_void_v<R>) shared->promise.set_value();
           else shared->promise.set_value(std::move(*shared->value));
-        });
+        },
+        true);
     return future.get();
   }
 
@@ -77,7 +78,7 @@ class DbThread {
     Task task;
     std::function<void(std::exception_ptr)> after_commit;
   };
-  void enqueue(Task task, std::function<void(std::exception_ptr)> after_commit);
+  void enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for);
   void loop();
 
   std::unique_ptr<SQLite::Database> db_;
@@ -88,6 +89,7 @@ class DbThread {
   std::condition_variable drained_;
   std::deque<Item> queue_;
   uint64_t queued_ = 0, done_ = 0;
+  size_t waited_for_ = 0;  // queued call()s: someone blocks on these
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -5,10 +5,7 @@
 #pragma once
 #include <filesystem>
 #include <memory>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -73,16 +70,11 @@ class Store {
 
  private:
   Store(std::unique_ptr<DbThread> db, int lock_fd);
-  void start_checkpointer(const std::filesystem::path& path);
   void upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
   std::unique_ptr<DbThread> db_;
   int lock_fd_;
-  // Copies the WAL into the database from its own connection, so the writer never pays for
-  // a checkpoint inside a commit (those stalled claims by milliseconds under load).
-  std::thread checkpointer_;
-  std::mutex checkpoint_mutex_;
-  std::condition_variable checkpoint_wake_;
-  bool stopping_ = false;
+
+
 };
 
 }  // namespace cronhost::store

@@ -35,7 +35,7 @@ class [[nodiscard]] Result {
   explicit operator bool() const { return is_ok(); }
   const T& value() const& { return std::get<T>(data_); }
   T& value() & { return std::get<T>(data_); }
-  T&& value() && { return std::get<T>(std::move(data_)); }
+  T value() && { return std::get<T>(std::move(data_)); }  // by value: safe on a temporary
   const T& operator*() const& { return value(); }
   const T* operator->() const { return &value(); }
   const std::string& message() const { return std::get<Status>(data_).message(); }

@@ -161,3 +161,21 @@ TEST_CASE("prune keeps the history within its limits", "[store]") {
   CHECK(store->run(running));
   CHECK(store->runs({.job = "j", .status = std::nullopt, .before_id = std::nullopt, .limit = 100}).size() == 3);
 }
+
+TEST_CASE("the WAL stays bounded under a steady stream of runs", "[store]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  auto store = Store::open(path).value();
+  int64_t slot = 0;
+  for (int batch = 0; batch < 200; ++batch) {
+    std::vector<NewRun> claims;
+    for (int i = 0; i < 100; ++i) claims.push_back(::slot("job" + std::to_string(i), ++slot * 1000));
+    const auto ids = store->claim_batch(claims).value();
+    for (const auto& id : ids)
+      store->finish(*id, "job", RunOutcome{RunStatus::kSucceeded, slot, 1, R"({"ok":true})", "", "line\n", false});
+  }
+  store->flush();
+  // 20,000 runs write well over 100 MB of WAL frames; checkpoints must keep reusing the file.
+  CHECK(std::filesystem::file_size(dir.path() / "state.db-wal") < (16u << 20));
+  CHECK(store->runs({.job = "", .status = RunStatus::kSucceeded, .before_id = std::nullopt, .limit = 100000}).size() == 20000);
+}
