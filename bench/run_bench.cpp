@@ -31,10 +31,8 @@ struct Fixture {
   }
 
   void run_once(int64_t run_id) {
-    run::RunContext ctx{.job = job};
+    run::RunContext ctx(job, {}, store.get());
     ctx.run_id = run_id;
-    ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    ctx.store = store.get();
     auto result = run::run_lua(ctx);
     benchmark::DoNotOptimize(result);
   }

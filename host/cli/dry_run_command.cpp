@@ -75,14 +75,9 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitUsage;
     }
 
-    run::RunContext ctx{.job = job};
+    run::RunContext ctx(job, {context->config.run_memory_bytes, context->config.run_output_bytes}, store.value().get());
     ctx.trigger = store::Trigger::kManual;
     ctx.scheduled_for_ms = scheduled_for;
-    ctx.deadline = std::chrono::steady_clock::now() + job.timeout;
-    ctx.limits = {context->config.run_memory_bytes, context->config.run_output_bytes};
-    ctx.output = run::OutputBuffer(ctx.limits.output_bytes);
-    ctx.store = store.value().get();
-    ctx.lib_dir = job.lua_script.parent_path() / "lib";
     const auto start = std::chrono::steady_clock::now();
     const run::RunResult outcome = run::run_lua(ctx);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);

@@ -192,7 +192,9 @@ std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
   const config::JobSpec& spec = *entry.spec;
   if (!spec.enabled && fire.trigger != Trigger::kManual) return std::nullopt;
 
-  auto& active = active_[fire.job];
+  static const std::vector<std::shared_ptr<ActiveRun>> kNone;
+  const auto found = active_.find(fire.job);
+  const auto& active = found == active_.end() ? kNone : found->second;
   if (fire.trigger == Trigger::kCatchup && !active.empty() && spec.concurrency != config::Concurrency::kAllow) {
     // Missed slots run one after another, oldest first, rather than skipping each other.
     waiting_[fire.job].push_back(fire);
@@ -209,7 +211,7 @@ std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
   if (spec.concurrency == config::Concurrency::kReplace)
     for (auto& running : active) running->cancel = run::CancelReason::kReplaced;
   decision.active = std::make_shared<ActiveRun>();
-  active.push_back(decision.active);
+  active_[fire.job].push_back(decision.active);  // only jobs with runs going have an entry
   ++in_flight_;
   return decision;
 }
@@ -270,17 +272,12 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
               {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
                {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", lateness}});
 
-  run::RunContext ctx{.job = *spec};
+  run::RunContext ctx(*spec, options_.limits, &store_);
   ctx.run_id = run_id;
   ctx.trigger = fire.trigger;
   ctx.scheduled_for_ms = fire.slot_ms;
   ctx.attempt = fire.attempt;
-  ctx.deadline = std::chrono::steady_clock::now() + spec->timeout;
   ctx.cancel = &active->cancel;
-  ctx.limits = options_.limits;
-  ctx.output = run::OutputBuffer(options_.limits.output_bytes);
-  ctx.store = &store_;
-  ctx.lib_dir = spec->lua_script.parent_path() / "lib";
   ctx.on_log = [&](std::string_view level, std::string_view message) {
     log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
   };
@@ -363,11 +360,6 @@ void Scheduler::shutdown(std::chrono::milliseconds grace) {
   lock.unlock();
   pool_.reset();
   store_.flush();
-}
-
-SchedulerStats Scheduler::stats() const {
-  std::lock_guard lock(mutex_);
-  return {jobs_.size(), queue_.size(), in_flight_};
 }
 
 }  // namespace cronhost::dispatch

@@ -29,13 +29,6 @@ struct SchedulerOptions {
   run::RunLimits limits;
 };
 
-// Counters for logs and, later, metrics.
-struct SchedulerStats {
-  size_t jobs = 0;
-  size_t queued_fires = 0;
-  size_t running = 0;
-};
-
 class Scheduler {
  public:
   Scheduler(store::Store& store, SchedulerOptions options);
@@ -50,7 +43,6 @@ class Scheduler {
   // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest.
   void shutdown(std::chrono::milliseconds grace);
 
-  SchedulerStats stats() const;
 
  private:
   struct Fire {

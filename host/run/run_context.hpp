@@ -51,6 +51,17 @@ struct RunLimits {
 };
 
 struct RunContext {
+  // The deadline starts now (the job's timeout from here), output is capped by `limits`, and
+  // require() looks in scripts/lib beside the job's script. The caller fills in the run's
+  // identity (run_id, trigger, slot, attempt), cancel and on_log.
+  RunContext(const config::JobSpec& job_spec, RunLimits run_limits, store::Store* state)
+      : job(job_spec),
+        deadline(std::chrono::steady_clock::now() + job_spec.timeout),
+        limits(run_limits),
+        output(run_limits.output_bytes),
+        store(state),
+        lib_dir(job_spec.lua_script.parent_path() / "lib") {}
+
   const config::JobSpec& job;
   int64_t run_id = 0;
   store::Trigger trigger = store::Trigger::kSchedule;
@@ -59,7 +70,7 @@ struct RunContext {
   SteadyTime deadline;
   const std::atomic<CancelReason>* cancel = nullptr;
   RunLimits limits;
-  OutputBuffer output{limits.output_bytes};
+  OutputBuffer output;
   store::Store* store = nullptr;  // the per-job key-value store lives here
   std::filesystem::path lib_dir;  // require() loads modules only from here
   std::function<void(std::string_view level, std::string_view message)> on_log;  // into the host log

@@ -338,22 +338,6 @@ std::vector<JobState> Store::job_states() {
   });
 }
 
-Status Store::set_enabled_override(const std::string& job, std::optional<bool> enabled) {
-  try {
-    db_->call([&](SQLite::Database& db) {
-      SQLite::Statement q(db,
-                          "INSERT INTO job_state (job, enabled_override) VALUES (?, ?) ON CONFLICT (job) DO UPDATE SET "
-                          "enabled_override = excluded.enabled_override");
-      q.bind(1, job);
-      if (enabled) q.bind(2, *enabled ? 1 : 0);
-      q.exec();
-    });
-    return Status::ok();
-  } catch (const std::exception& e) {
-    return Status::error(e.what());
-  }
-}
-
 std::vector<RunRecord> Store::runs(const RunQuery& query) {
   return db_->call([&query](SQLite::Database& db) {
     std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1 = 1";

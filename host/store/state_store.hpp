@@ -56,7 +56,6 @@ class Store {
 
   std::optional<JobState> job_state(const std::string& job);
   std::vector<JobState> job_states();
-  Status set_enabled_override(const std::string& job, std::optional<bool> enabled);
   std::vector<RunRecord> runs(const RunQuery& query);
   std::optional<RunRecord> run(int64_t id);
 

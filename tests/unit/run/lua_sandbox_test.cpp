@@ -36,15 +36,10 @@ class Harness {
     job.lua_script = dir_.path() / "scripts/job.lua";
     job.timeout = timeout;
     job.params = std::move(params);
-    run::RunContext ctx{.job = job};
+    run::RunContext ctx(job, limits, store_.get());  // modules from scripts/lib beside scripts/job.lua
     ctx.run_id = 42;
     ctx.scheduled_for_ms = 1795000000000;
-    ctx.deadline = std::chrono::steady_clock::now() + timeout;
     ctx.cancel = &cancel;
-    ctx.limits = limits;
-    ctx.output = run::OutputBuffer(limits.output_bytes);
-    ctx.store = store_.get();
-    ctx.lib_dir = dir_.path() / "scripts/lib";
     const auto start = std::chrono::steady_clock::now();
     const run::RunResult r = run::run_lua(ctx);
     return {r.status, r.error, r.result_json, ctx.output.text(), ctx.output.truncated(),
