@@ -3,7 +3,8 @@
 //   log.info("backed up ", n, " tables")   -- "[info] backed up 12 tables"
 //   print("plain line")                      -- into the run's output only
 //
-// Arguments are joined with tostring(); output beyond the run's cap is cut and marked.
+// Arguments are joined with tostring(); secrets are shown as ***; output beyond the run's cap
+// is cut and marked.
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
 
@@ -26,14 +27,15 @@ std::string join_arguments(lua_State* L, const char* separator) {
 template <const char* kLevel>
 int log_line(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
-  const std::string message = join_arguments(L, "");
+  const std::string message = ctx.redact(join_arguments(L, ""));
   ctx.output.append("[" + std::string(kLevel) + "] " + message + "\n");
   if (ctx.on_log) ctx.on_log(kLevel, message);
   return 0;
 }
 
 int print(lua_State* L) {
-  run::LuaSandbox::context(L).output.append(join_arguments(L, "\t") + "\n");
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  ctx.output.append(ctx.redact(join_arguments(L, "\t")) + "\n");
   return 0;
 }
 

@@ -5,6 +5,7 @@
 //   state.delete("last_version")
 //
 // A value that is not JSON-compatible raises; a failure of the state file returns nil, err.
+#include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
@@ -21,12 +22,6 @@ std::string check_key(lua_State* L) {
   const char* key = luaL_checklstring(L, 1, &len);
   if (len == 0 || len > kMaxKeyBytes) luaL_argerror(L, 1, "a key must be 1 to 256 bytes");
   return std::string(key, len);
-}
-
-int fail(lua_State* L, const std::string& message) {
-  lua_pushnil(L);
-  lua_pushstring(L, message.c_str());
-  return 2;
 }
 
 int state_get(lua_State* L) {

@@ -1,5 +1,7 @@
-// cronhost dry-run JOB: runs a job once in the foreground exactly as the host would, and
-// keeps nothing (state writes go to an in-memory copy of the state file).
+// cronhost dry-run JOB: runs a job once in the foreground as the host would, and keeps
+// nothing: reads are performed, every effect (http writes, mail, db writes, file changes,
+// approvals, state writes) is captured and printed instead. State writes go to an
+// in-memory copy of the state file.
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -15,7 +17,18 @@ struct DryRunOptions {
   std::vector<std::string> params;
   std::string at;
   std::string state;
+  bool offline = false;
+  bool json = false;
 };
+
+void print_effects(const std::vector<api::Effect>& effects) {
+  if (effects.empty()) return;
+  std::cout << "--- effects (" << effects.size() << ", captured, not performed)\n";
+  for (const auto& effect : effects) {
+    std::cout << effect.kind << std::string(effect.kind.size() < 10 ? 10 - effect.kind.size() : 1, ' ') << effect.summary
+              << "\n";
+  }
+}
 
 }  // namespace
 
@@ -26,6 +39,8 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--param", options->params, "Override a param: KEY=VALUE (VALUE as JSON if it parses, else text)");
   cmd->add_option("--at", options->at, "Pretend the run is for this slot (RFC 3339; default now)");
   cmd->add_option("--state", options->state, "State file to copy the job's state from (default: from the config)");
+  cmd->add_flag("--offline", options->offline, "Perform no network reads either (http GET, registry)");
+  cmd->add_flag("--json", options->json, "Print the outcome and the captured effects as one JSON object");
   cmd->footer("Exit 0 if the run succeeded, 1 if it failed, 2 for usage errors.");
   return [options, &common]() -> int {
     config::Diagnostics diagnostics;
@@ -75,15 +90,32 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitUsage;
     }
 
-    run::RunContext ctx(job, {context->config.run_memory_bytes, context->config.run_output_bytes}, store.value().get());
+    run::RunContext ctx(job, {context->config.run_memory_bytes, context->config.run_output_bytes}, store.value().get(),
+                        &context->config, options->offline ? api::EffectMode::kOffline : api::EffectMode::kDryRun);
     ctx.trigger = store::Trigger::kManual;
     ctx.scheduled_for_ms = scheduled_for;
     const auto start = std::chrono::steady_clock::now();
     const run::RunResult outcome = run::run_lua(ctx);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
 
+    if (options->json) {
+      nlohmann::json effects = nlohmann::json::array();
+      for (const auto& effect : ctx.effects.captured())
+        effects.push_back({{"kind", effect.kind}, {"summary", effect.summary}, {"detail", effect.detail}});
+      nlohmann::json out = {{"job", job.name},
+                            {"status", store::to_string(outcome.status)},
+                            {"duration_ms", ms.count()},
+                            {"output", ctx.output.text()},
+                            {"output_truncated", ctx.output.truncated()},
+                            {"result", outcome.result_json.empty() ? nlohmann::json() : nlohmann::json::parse(outcome.result_json)},
+                            {"error", outcome.error},
+                            {"effects", effects}};
+      std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      return outcome.status == store::RunStatus::kSucceeded ? kExitOk : kExitFailed;
+    }
     std::cout << "--- output" << (ctx.output.truncated() ? " (cut at the output limit)" : "") << "\n"
               << ctx.output.text();
+    print_effects(ctx.effects.captured());
     if (!outcome.result_json.empty())
       std::cout << "--- result\n" << nlohmann::json::parse(outcome.result_json).dump(2) << "\n";
     std::cout << "--- " << store::to_string(outcome.status) << " in " << ms.count() << " ms (dry run: nothing kept)\n";

@@ -74,7 +74,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
 
     config::JobCatalog catalog;
     auto jobs = load(*context, catalog);
-    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}});
+    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &config});
     log_event(spdlog::level::info, "cronhost started",
               {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
                {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});

@@ -9,6 +9,19 @@
 #include "config/yaml_document.hpp"
 
 namespace cronhost::config {
+namespace {
+
+// Every string value that came from ${env:} or ${file:}.
+void collect_secrets(const YamlDocument& doc, const nlohmann::json& value, const std::string& pointer,
+                     std::vector<std::string>& out) {
+  if (value.is_string() && doc.is_secret(pointer)) out.push_back(value.get<std::string>());
+  if (value.is_object())
+    for (const auto& [key, child] : value.items()) collect_secrets(doc, child, pointer_append(pointer, key), out);
+  if (value.is_array())
+    for (size_t i = 0; i < value.size(); ++i) collect_secrets(doc, value[i], pointer + "/" + std::to_string(i), out);
+}
+
+}  // namespace
 
 std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics) {
   namespace fs = std::filesystem;
@@ -64,6 +77,56 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.history_keep_days = root["history"].value("keep_days", config.history_keep_days);
     config.history_keep_per_job = root["history"].value("keep_per_job", config.history_keep_per_job);
   }
+  const auto duration_or = [&](const std::string& pointer, Millis fallback) {
+    const nlohmann::json::json_pointer ptr(pointer);
+    if (!root.contains(ptr)) return fallback;
+    auto d = parse_duration(root.at(ptr).get<std::string>());
+    if (!d) {
+      diagnostics.push_back(doc->error_at(doc->text_position(pointer), pointer_to_key(pointer) + ": " + d.message()));
+      return fallback;
+    }
+    return *d;
+  };
+  const auto file_at = [&](const nlohmann::json& value) {
+    fs::path p = value.get<std::string>();
+    return p.is_relative() ? dir / p : p;
+  };
+  if (root.contains("smtp")) {
+    const auto& smtp = root["smtp"];
+    SmtpSettings s;
+    s.host = smtp["host"].get<std::string>();
+    s.tls = smtp.value("tls", s.tls);
+    s.port = smtp.value("port", s.tls == "implicit" ? 465 : s.tls == "none" ? 25 : 587);
+    s.user = smtp.value("user", "");
+    s.password = smtp.value("password", "");
+    s.from = smtp["from"].get<std::string>();
+    s.timeout = duration_or("/smtp/timeout", s.timeout);
+    if (smtp.contains("ca_file")) s.ca_file = file_at(smtp["ca_file"]);
+    s.attempts = smtp.value("attempts", s.attempts);
+    s.backoff = duration_or("/smtp/backoff", s.backoff);
+    s.max_backoff = duration_or("/smtp/max_backoff", s.max_backoff);
+    s.dead_letter = smtp.contains("dead_letter") ? file_at(smtp["dead_letter"])
+                                                 : fs::path(config.state_file.string() + ".dead-letter.jsonl");
+    if (!s.password.empty()) config.secrets.push_back(s.password);
+    config.smtp = std::move(s);
+  }
+  if (root.contains("databases"))
+    for (const auto& [name, db] : root["databases"].items())
+      config.databases[name] = DatabaseSettings{file_at(db["sqlite"]), db.value("readonly", false)};
+  if (root.contains("registries"))
+    for (const auto& [host, reg] : root["registries"].items()) {
+      RegistrySettings r{reg.value("url", "https://" + host), reg.value("user", ""), reg.value("password", "")};
+      while (!r.url.empty() && r.url.back() == '/') r.url.pop_back();
+      if (!r.password.empty()) config.secrets.push_back(r.password);
+      config.registries[host] = std::move(r);
+    }
+  if (root.contains("http")) {
+    const auto& http = root["http"];
+    if (http.contains("ca_file")) config.http.ca_file = file_at(http["ca_file"]);
+    config.http.max_response_bytes = static_cast<size_t>(http.value("max_response_kb", 16384)) << 10;
+    config.http.max_redirects = http.value("max_redirects", config.http.max_redirects);
+  }
+  collect_secrets(*doc, root, "", config.secrets);
   if (root.contains("log")) {
     const auto& log = root["log"];
     config.log.level = log.value("level", config.log.level);

@@ -2,11 +2,13 @@
 // Loaded once at start (and on SIGHUP, later); plain data afterwards.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <algorithm>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/diagnostic.hpp"
 #include "schedule/zone.hpp"
@@ -21,6 +23,42 @@ struct LogSettings {
   int keep_days = 7;
 };
 
+// Where mail goes (smtp:). The password is a secret: redacted wherever it could show.
+struct SmtpSettings {
+  std::string host;
+  int port = 587;
+  std::string tls = "starttls";  // starttls | implicit | none
+  std::string user, password;
+  std::string from;              // "Name <addr@host>" or addr@host
+  Millis timeout = std::chrono::seconds(30);
+  std::filesystem::path ca_file;  // extra CA bundle (a private relay); empty: the system's
+  // Undeliverable mail waits in the outbox and is retried with doubling delays; after the
+  // last attempt it is appended to the dead-letter file.
+  int attempts = 8;
+  Millis backoff = std::chrono::minutes(1);
+  Millis max_backoff = std::chrono::hours(1);
+  std::filesystem::path dead_letter;  // default: beside the state file
+};
+
+// A database jobs may open by name (databases:).
+struct DatabaseSettings {
+  std::filesystem::path sqlite;
+  bool readonly = false;
+};
+
+// Credentials and address of a container registry (registries:, keyed by host[:port]).
+struct RegistrySettings {
+  std::string url;  // base URL; default https://HOST
+  std::string user, password;
+};
+
+// Limits of the http API.
+struct HttpSettings {
+  std::filesystem::path ca_file;  // extra CA bundle; empty: the system's
+  size_t max_response_bytes = size_t{16} << 20;
+  int max_redirects = 5;
+};
+
 struct HostConfig {
   std::filesystem::path source;  // the file read, or empty for built-in defaults
   std::filesystem::path jobs_dir = "jobs.d";
@@ -33,6 +71,11 @@ struct HostConfig {
   size_t run_output_bytes = size_t{64} << 10;
   int history_keep_days = 90;
   int history_keep_per_job = 10'000;
+  std::optional<SmtpSettings> smtp;
+  std::map<std::string, DatabaseSettings> databases;
+  std::map<std::string, RegistrySettings> registries;
+  HttpSettings http;
+  std::vector<std::string> secrets;  // values never to print: passwords and ${env:}/${file:} values
 };
 
 // Reads `path`; relative paths inside resolve against the file's folder. Problems are

@@ -100,6 +100,7 @@ class JobReader {
     if (auto d = duration_at("/catchup/window")) spec.catchup.window = *d;
     if (const json* v = get("/catchup/max_runs")) spec.catchup.max_runs = v->get<int>();
     if (const json* v = get("/enabled")) spec.enabled = v->get<bool>();
+    spec.allow = read_allow();
 
     if (!schedule_kind) return std::nullopt;
     return spec;
@@ -241,6 +242,36 @@ class JobReader {
       error(doc_.text_position("/run/lua"), "run.lua: script file " + v->get<std::string>() + " not found (looked for " +
                                                 path.string() + ")");
     return path;
+  }
+
+  Allowlist read_allow() {
+    Allowlist allow;
+    const auto strings = [&](const char* pointer) {
+      std::vector<std::string> out;
+      if (const json* v = get(pointer))
+        for (const auto& item : *v) out.push_back(item.get<std::string>());
+      return out;
+    };
+    allow.http = strings("/allow/http");
+    for (size_t i = 0; i < allow.http.size(); ++i) {
+      const std::string& pattern = allow.http[i];
+      const size_t host = pattern.find("://") + 3;
+      if (host >= pattern.size() || pattern[host] == '/' || pattern[host] == ':')
+        error(doc_.text_position("/allow/http/" + std::to_string(i)),
+              "allow.http: '" + pattern + "' names no host (expected e.g. https://api.example.com/v1/*)");
+    }
+    if (const json* v = get("/allow/mail")) {
+      if (v->is_boolean()) allow.mail_anyone = v->get<bool>();
+      else allow.mail = strings("/allow/mail");
+    }
+    allow.db = strings("/allow/db");
+    for (const auto& folder : strings("/allow/files")) {
+      fs::path path = folder;
+      if (path.is_relative()) path = base_dir_ / path;
+      allow.files.push_back(path.lexically_normal());
+    }
+    allow.registry = strings("/allow/registry");
+    return allow;
   }
 
   void collect_secrets(const json& value, const std::string& pointer, std::set<std::string>& out) const {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,16 @@ struct CatchupRule {
   int max_runs = 100;
 };
 
+// What the job's code may reach (allow:); everything else is denied. Checked by api/permissions.
+struct Allowlist {
+  std::vector<std::string> http;                   // URL patterns: scheme://host[:port][/path][*]
+  bool mail_anyone = false;                        // mail: true
+  std::vector<std::string> mail;                   // else recipient patterns such as *@acme.test
+  std::vector<std::string> db;                     // database names from the host config
+  std::vector<std::filesystem::path> files;        // folders, absolute and normalized
+  std::vector<std::string> registry;               // image patterns such as ghcr.io/acme/*
+};
+
 struct JobSpec {
   std::string name;
   std::string file;  // as given to the loader, for messages
@@ -42,6 +53,7 @@ struct JobSpec {
   std::optional<int> max_instances;  // only with kAllow; unset: limited by the workers
   CatchupRule catchup;
   bool enabled = true;
+  Allowlist allow;
 
   // params with every secret value replaced by "***": the only form that may be printed.
   nlohmann::json printable_params() const {

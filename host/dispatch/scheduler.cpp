@@ -272,7 +272,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
               {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
                {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", lateness}});
 
-  run::RunContext ctx(*spec, options_.limits, &store_);
+  run::RunContext ctx(*spec, options_.limits, &store_, options_.host);
   ctx.run_id = run_id;
   ctx.trigger = fire.trigger;
   ctx.scheduled_for_ms = fire.slot_ms;

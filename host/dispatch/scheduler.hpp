@@ -27,6 +27,7 @@ namespace cronhost::dispatch {
 struct SchedulerOptions {
   int workers = 2;
   run::RunLimits limits;
+  const config::HostConfig* host = nullptr;  // smtp, databases, registries for the runs
 };
 
 class Scheduler {

@@ -28,9 +28,9 @@ std::string size_text(size_t bytes) {
 
 RunResult run_lua(RunContext& ctx) {
   RunResult result;
-  const auto fail = [&](store::RunStatus status, std::string error) {
+  const auto fail = [&](store::RunStatus status, const std::string& error) {
     result.status = status;
-    result.error = std::move(error);
+    result.error = ctx.redact(error);
     return result;
   };
   std::ifstream in(ctx.job.lua_script, std::ios::binary);
@@ -65,7 +65,7 @@ RunResult run_lua(RunContext& ctx) {
       std::string error;
       if (!bindings::to_json(L, -1, value, error))
         return fail(store::RunStatus::kFailed, "the script returned a value that is not JSON: " + error);
-      result.result_json = value.dump();
+      result.result_json = ctx.redact(value.dump());
     }
     return result;
   } catch (const std::bad_alloc&) {

@@ -7,9 +7,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "api/effects.hpp"
+#include "api/http_client.hpp"
+#include "config/host_config.hpp"
 #include "config/job_spec.hpp"
 #include "store/records.hpp"
 
@@ -45,6 +49,11 @@ class OutputBuffer {
   bool truncated_ = false;
 };
 
+inline const config::HttpSettings& default_http_settings() {
+  static const config::HttpSettings settings;
+  return settings;
+}
+
 struct RunLimits {
   size_t memory_bytes = size_t{64} << 20;  // 64 MiB
   size_t output_bytes = size_t{64} << 10;  // 64 KiB
@@ -54,13 +63,24 @@ struct RunContext {
   // The deadline starts now (the job's timeout from here), output is capped by `limits`, and
   // require() looks in scripts/lib beside the job's script. The caller fills in the run's
   // identity (run_id, trigger, slot, attempt), cancel and on_log.
-  RunContext(const config::JobSpec& job_spec, RunLimits run_limits, store::Store* state)
+  // Secret params and the host's secrets are redacted from everything the run shows.
+  RunContext(const config::JobSpec& job_spec, RunLimits run_limits, store::Store* state,
+             const config::HostConfig* host_config = nullptr, api::EffectMode mode = api::EffectMode::kLive)
       : job(job_spec),
         deadline(std::chrono::steady_clock::now() + job_spec.timeout),
         limits(run_limits),
         output(run_limits.output_bytes),
         store(state),
-        lib_dir(job_spec.lua_script.parent_path() / "lib") {}
+        lib_dir(job_spec.lua_script.parent_path() / "lib"),
+        host(host_config),
+        effects(mode) {
+    for (const auto& pointer : job.secret_params) {
+      const auto& value = job.params[nlohmann::json::json_pointer(pointer)];
+      if (value.is_string()) redactor.add(value.get<std::string>());
+    }
+    if (host)
+      for (const auto& secret : host->secrets) redactor.add(secret);
+  }
 
   const config::JobSpec& job;
   int64_t run_id = 0;
@@ -74,6 +94,21 @@ struct RunContext {
   store::Store* store = nullptr;  // the per-job key-value store lives here
   std::filesystem::path lib_dir;  // require() loads modules only from here
   std::function<void(std::string_view level, std::string_view message)> on_log;  // into the host log
+  const config::HostConfig* host = nullptr;  // smtp, databases, registries; null: none configured
+  api::EffectLog effects;                     // live, or what a dry run captured
+  api::Redactor redactor;
+
+  // The run's HTTP client, made on first use; its connections are reused within the run.
+  api::HttpClient& http() {
+    if (!http_client)
+      http_client = std::make_unique<api::HttpClient>(
+          host ? host->http : default_http_settings(), deadline, [this] { return cancelled(); });
+    return *http_client;
+  }
+  std::unique_ptr<api::HttpClient> http_client;
+
+  // Everything a run shows passes through here first.
+  std::string redact(std::string_view text) const { return redactor.apply(text); }
 
   // Set by the Lua hook when it stops the run, so the runner can name the status.
   enum class Stop { kNone, kTimedOut, kCancelled, kMemory } stop = Stop::kNone;

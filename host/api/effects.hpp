@@ -1,0 +1,71 @@
+// What a run does to the world, and what must never be shown of it.
+//
+// In a live run every effect is performed. In a dry run reads are performed and effects
+// (writes, sends, deletes, approvals) are captured here instead, for `cronhost dry-run` to
+// print; offline, network reads are refused too. Not thread-safe: one per run.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cronhost::api {
+
+enum class EffectMode { kLive, kDryRun, kOffline };
+
+struct Effect {
+  std::string kind;     // "http", "mail", "db", "files", "approvals", "state"
+  std::string summary;  // one readable line, secrets already redacted
+  nlohmann::json detail = nlohmann::json::object();
+};
+
+// Replaces every known secret value by "***". Secrets shorter than 4 characters are not
+// replaced: they would mangle ordinary text and hide little.
+class Redactor {
+ public:
+  void add(std::string secret) {
+    if (secret.size() >= 4) secrets_.push_back(std::move(secret));
+  }
+  std::string apply(std::string_view text) const {
+    std::string out(text);
+    for (const auto& secret : secrets_)
+      for (size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 3))
+        out.replace(at, secret.size(), "***");
+    return out;
+  }
+  bool empty() const { return secrets_.empty(); }
+
+ private:
+  std::vector<std::string> secrets_;
+};
+
+class EffectLog {
+ public:
+  explicit EffectLog(EffectMode mode = EffectMode::kLive) : mode_(mode) {}
+
+  EffectMode mode() const { return mode_; }
+  bool live() const { return mode_ == EffectMode::kLive; }
+  bool offline() const { return mode_ == EffectMode::kOffline; }
+
+  void capture(Effect effect) { captured_.push_back(std::move(effect)); }
+  const std::vector<Effect>& captured() const { return captured_; }
+
+  // Files a captured effect would have made (a backup, its gzip), with their expected size,
+  // so the rest of a dry run (stat, attach) sees them as the live run would.
+  void add_virtual_file(const std::filesystem::path& path, uintmax_t size) { virtual_files_[path] = size; }
+  void remove_virtual_file(const std::filesystem::path& path) { virtual_files_.erase(path); }
+  const uintmax_t* virtual_file(const std::filesystem::path& path) const {
+    auto it = virtual_files_.find(path);
+    return it == virtual_files_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  EffectMode mode_;
+  std::vector<Effect> captured_;
+  std::map<std::filesystem::path, uintmax_t> virtual_files_;
+};
+
+}  // namespace cronhost::api

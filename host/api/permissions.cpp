@@ -1,0 +1,137 @@
+#include "api/permissions.hpp"
+
+#include <algorithm>
+#include <curl/curl.h>
+#include <memory>
+
+#include "util/glob.hpp"
+
+namespace cronhost::api {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+std::string denied(const config::JobSpec& job, std::string_view key, std::string_view what) {
+  return std::string(key) + ": " + std::string(what) + " is not allowed for job " + job.name + " (allow." +
+         std::string(key) + ")";
+}
+
+struct UrlParts {
+  std::string scheme, host, port, path;
+};
+
+// An allow.http pattern: scheme://host[:port][/path]; the host may start with "*.", the
+// path may hold '*'. Patterns are not URLs, so they are split by hand.
+UrlParts split_pattern(std::string_view pattern) {
+  UrlParts parts;
+  const size_t scheme_end = pattern.find("://");
+  parts.scheme = lower(std::string(pattern.substr(0, scheme_end)));
+  std::string_view rest = pattern.substr(scheme_end + 3);
+  const size_t path_start = rest.find('/');
+  std::string_view authority = rest.substr(0, path_start);
+  parts.path = path_start == std::string_view::npos ? "" : std::string(rest.substr(path_start));
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+    parts.port = std::string(authority.substr(colon + 1));
+    authority = authority.substr(0, colon);
+  }
+  parts.host = lower(std::string(authority));
+  if (parts.port.empty()) parts.port = parts.scheme == "https" ? "443" : "80";
+  return parts;
+}
+
+bool path_allowed(const std::string& pattern, const std::string& path) {
+  if (pattern.empty() || pattern == "/" || pattern == "/*") return true;
+  if (pattern.find('*') != std::string::npos) return glob_match(pattern, path);
+  if (path.compare(0, pattern.size(), pattern) != 0) return false;
+  // A prefix ends at a segment: /hooks allows /hooks and /hooks/x, not /hooksmith.
+  return path.size() == pattern.size() || pattern.back() == '/' || path[pattern.size()] == '/';
+}
+
+bool url_allowed(const std::string& pattern_text, const UrlParts& url) {
+  const UrlParts pattern = split_pattern(pattern_text);
+  if (pattern.scheme != url.scheme || pattern.port != url.port) return false;
+  const bool host_ok = pattern.host.rfind("*.", 0) == 0
+                           ? url.host.size() > pattern.host.size() - 1 &&
+                                 url.host.compare(url.host.size() - (pattern.host.size() - 1), std::string::npos,
+                                                  pattern.host, 1) == 0
+                           : pattern.host == url.host;
+  return host_ok && path_allowed(pattern.path, url.path);
+}
+
+struct CurlUrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+
+std::string url_part(CURLU* url, CURLUPart part, unsigned flags = 0) {
+  char* text = nullptr;
+  if (curl_url_get(url, part, &text, flags) != CURLUE_OK || !text) return {};
+  std::string out(text);
+  curl_free(text);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> check_http(const config::JobSpec& job, std::string_view url) {
+  std::unique_ptr<CURLU, CurlUrlDeleter> parsed(curl_url());
+  const std::string text(url);
+  if (curl_url_set(parsed.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK)
+    return Result<std::string>::error("not a valid URL: " + text);
+  UrlParts parts{lower(url_part(parsed.get(), CURLUPART_SCHEME)), lower(url_part(parsed.get(), CURLUPART_HOST)),
+                 url_part(parsed.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT), url_part(parsed.get(), CURLUPART_PATH)};
+  if (parts.scheme != "http" && parts.scheme != "https")
+    return Result<std::string>::error("only http and https URLs are supported, not " + text);
+  if (!url_part(parsed.get(), CURLUPART_USER).empty())
+    return Result<std::string>::error("put credentials in headers, not in the URL");
+  const std::string normalized = url_part(parsed.get(), CURLUPART_URL);
+  for (const auto& pattern : job.allow.http)
+    if (url_allowed(pattern, parts)) return normalized;
+  return Result<std::string>::error(denied(job, "http", normalized));
+}
+
+Status check_mail(const config::JobSpec& job, const std::vector<std::string>& recipients) {
+  if (job.allow.mail_anyone) return Status::ok();
+  if (job.allow.mail.empty()) return Status::error(denied(job, "mail", "sending mail"));
+  for (const auto& recipient : recipients) {
+    const std::string address = lower(recipient);
+    const bool ok = std::any_of(job.allow.mail.begin(), job.allow.mail.end(),
+                                [&](const std::string& pattern) { return glob_match(lower(pattern), address); });
+    if (!ok) return Status::error(denied(job, "mail", "recipient " + recipient));
+  }
+  return Status::ok();
+}
+
+Status check_db(const config::JobSpec& job, std::string_view name) {
+  if (std::find(job.allow.db.begin(), job.allow.db.end(), name) != job.allow.db.end()) return Status::ok();
+  return Status::error(denied(job, "db", "database " + std::string(name)));
+}
+
+Result<fs::path> check_file(const config::JobSpec& job, std::string_view path) {
+  const fs::path requested(path);
+  if (!requested.is_absolute())
+    return Result<fs::path>::error("files: " + std::string(path) + " is not an absolute path");
+  std::error_code ec;
+  const fs::path resolved = fs::weakly_canonical(requested, ec);
+  if (ec) return Result<fs::path>::error("files: " + std::string(path) + ": " + ec.message());
+  for (const auto& folder : job.allow.files) {
+    const fs::path root = fs::weakly_canonical(folder, ec);
+    if (ec) continue;
+    const auto [end, rest] = std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
+    if (end == root.end()) return resolved;
+  }
+  return Result<fs::path>::error(denied(job, "files", std::string(path)));
+}
+
+Status check_registry(const config::JobSpec& job, std::string_view image) {
+  for (const auto& pattern : job.allow.registry)
+    if (glob_match(pattern, image)) return Status::ok();
+  return Status::error(denied(job, "registry", std::string(image)));
+}
+
+}  // namespace cronhost::api

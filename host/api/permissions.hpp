@@ -1,0 +1,25 @@
+// The allow: checks every host API makes before it acts. A denial names the value, the job
+// and the allowlist key, e.g.
+//   http: https://evil.example/ is not allowed for job version-check (allow.http)
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/job_spec.hpp"
+#include "util/status.hpp"
+
+namespace cronhost::api {
+
+// `url` must be absolute http(s); returns it normalized (dot segments removed), which is
+// the URL to request.
+Result<std::string> check_http(const config::JobSpec& job, std::string_view url);
+Status check_mail(const config::JobSpec& job, const std::vector<std::string>& recipients);
+Status check_db(const config::JobSpec& job, std::string_view name);
+// `path` must be absolute; returns it with symlinks and '..' resolved, inside an allowed folder.
+Result<std::filesystem::path> check_file(const config::JobSpec& job, std::string_view path);
+// `image` as host/repository (ghcr.io/acme/app).
+Status check_registry(const config::JobSpec& job, std::string_view image);
+
+}  // namespace cronhost::api

@@ -1,0 +1,177 @@
+// http: requests to the URLs the job allows (allow.http).
+//
+//   local r, err = http.get("https://api.example.com/v1/items", {headers = {Accept = "application/json"}})
+//   if not r then error(err) end          -- no response: refused, DNS, TLS, timeout, too large
+//   if r.ok then local items = r:json() end   -- r.status, r.headers (lower-case names), r.body, r.url
+//   http.post(url, {json = {version = "1.2.0"}})
+//   http.request{method = "PUT", url = url, body = "text", headers = {...}, timeout = 10}
+//
+// Every HTTP status is a response (check r.ok or r.status); nil, err only when none arrived.
+// A URL outside allow.http or a bad argument raises. In a dry run GET and HEAD are performed
+// and other methods are captured, answering 200 with r.dry_run = true.
+#include <nlohmann/json.hpp>
+
+#include "api/permissions.hpp"
+#include "bindings/lua_args.hpp"
+#include "bindings/lua_values.hpp"
+#include "bindings/open_all.hpp"
+#include "run/lua_sandbox.hpp"
+
+namespace cronhost::bindings {
+namespace {
+
+constexpr size_t kCapturedBodyBytes = 2048;
+
+const std::vector<std::string> kRequestFields = {"method", "url", "headers", "body", "json", "timeout", "max_bytes"};
+
+api::HttpRequest read_request(lua_State* L, const TableArgs& args) {
+  api::HttpRequest request;
+  request.method = args.string("method").value_or("GET");
+  for (auto& c : request.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::vector<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  if (std::find(kMethods.begin(), kMethods.end(), request.method) == kMethods.end())
+    args.error("method '" + request.method + "' is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  request.url = *args.string("url", true);
+  request.headers = args.string_map("headers");
+  if (auto body = args.string("body")) request.body = *body;
+  if (args.push("json") != LUA_TNIL) {
+    if (args.has("body")) args.error("give body or json, not both");
+    nlohmann::json value;
+    std::string error;
+    if (!to_json(L, -1, value, error)) args.error("field 'json': " + error);
+    request.body = value.dump();
+    const bool typed = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
+      std::string name = h.first;
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return name == "content-type";
+    });
+    if (!typed) request.headers.emplace_back("Content-Type", "application/json");
+  }
+  lua_pop(L, 1);
+  if (auto seconds = args.number("timeout")) {
+    if (!(*seconds > 0)) args.error("field 'timeout' must be a number of seconds above 0");
+    request.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::min(*seconds, 86400.0) * 1000));
+  }
+  if (auto bytes = args.number("max_bytes")) {
+    if (!(*bytes >= 1)) args.error("field 'max_bytes' must be 1 or more");
+    request.max_bytes = static_cast<size_t>(std::min(*bytes, 1e12));
+  }
+  return request;
+}
+
+int response_json(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "body");
+  size_t len = 0;
+  const char* body = lua_tolstring(L, -1, &len);
+  auto value = nlohmann::json::parse(body ? std::string_view(body, len) : std::string_view(), nullptr, false);
+  if (value.is_discarded()) return fail(L, "the response body is not JSON");
+  push_json(L, value);
+  return 1;
+}
+
+void push_response(lua_State* L, const api::HttpResponse& response, bool dry_run) {
+  lua_createtable(L, 0, 7);
+  lua_pushinteger(L, response.status);
+  lua_setfield(L, -2, "status");
+  lua_pushboolean(L, response.status >= 200 && response.status < 300);
+  lua_setfield(L, -2, "ok");
+  lua_createtable(L, 0, static_cast<int>(response.headers.size()));
+  for (const auto& [name, value] : response.headers) {  // repeated headers are joined, as HTTP allows
+    if (lua_getfield(L, -1, name.c_str()) == LUA_TSTRING) {
+      const std::string joined = std::string(lua_tostring(L, -1)) + ", " + value;
+      lua_pop(L, 1);
+      lua_pushstring(L, joined.c_str());
+    } else {
+      lua_pop(L, 1);
+      lua_pushlstring(L, value.data(), value.size());
+    }
+    lua_setfield(L, -2, name.c_str());
+  }
+  lua_setfield(L, -2, "headers");
+  lua_pushlstring(L, response.body.data(), response.body.size());
+  lua_setfield(L, -2, "body");
+  lua_pushstring(L, response.url.c_str());
+  lua_setfield(L, -2, "url");
+  lua_pushcfunction(L, response_json);
+  lua_setfield(L, -2, "json");
+  if (dry_run) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "dry_run");
+  }
+}
+
+int perform(lua_State* L, api::HttpRequest request) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const auto check = [&ctx](std::string_view url) { return api::check_http(ctx.job, url); };
+  auto url = check(request.url);
+  if (!url) raise(L, url.message());
+  const bool read = request.method == "GET" || request.method == "HEAD";
+  if (!ctx.effects.live() && (!read || ctx.effects.offline())) {
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& [name, value] : request.headers) headers[name] = ctx.redact(value);
+    const std::string body = ctx.redact(request.body.substr(0, kCapturedBodyBytes));
+    ctx.effects.capture({"http",
+                         request.method + " " + ctx.redact(url.value()) +
+                             (request.body.empty() ? "" : " (" + std::to_string(request.body.size()) + " bytes)"),
+                         {{"method", request.method}, {"url", ctx.redact(url.value())}, {"headers", headers}, {"body", body}}});
+    if (read) return fail(L, request.method + " " + url.value() + ": not performed (offline dry run)");
+    push_response(L, api::HttpResponse{200, {}, "", url.value()}, true);
+    return 1;
+  }
+  auto response = ctx.http().perform(std::move(request), check);
+  run::LuaSandbox::check_stop(L);
+  if (!response) return fail(L, response.message());
+  push_response(L, response.value(), false);
+  return 1;
+}
+
+int http_request(lua_State* L) {
+  TableArgs args(L, 1, "http.request", kRequestFields);
+  return perform(L, read_request(L, args));
+}
+
+// http.get(url, options) and friends: the URL first, the rest of the request as options.
+template <const char* kMethod>
+int http_shorthand(lua_State* L) {
+  const std::string name = std::string("http.") + kMethod;
+  if (lua_type(L, 1) != LUA_TSTRING) raise(L, name + ": the first argument must be the URL (a string)");
+  if (lua_isnoneornil(L, 2)) {
+    lua_settop(L, 1);
+    lua_newtable(L);
+  }
+  TableArgs options(L, 2, name, {"headers", "body", "json", "timeout", "max_bytes"});
+  lua_newtable(L);  // a copy, so the caller's table is left as it was
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_settable(L, 3);
+  }
+  lua_pushvalue(L, 1);
+  lua_setfield(L, 3, "url");
+  lua_pushstring(L, kMethod);
+  lua_setfield(L, 3, "method");
+  return perform(L, read_request(L, TableArgs(L, 3, name, kRequestFields)));
+}
+
+constexpr char kGet[] = "GET";
+constexpr char kPost[] = "POST";
+constexpr char kPut[] = "PUT";
+constexpr char kDelete[] = "DELETE";
+
+const luaL_Reg kHttpFunctions[] = {{"request", http_request},
+                                   {"get", http_shorthand<kGet>},
+                                   {"post", http_shorthand<kPost>},
+                                   {"put", http_shorthand<kPut>},
+                                   {"delete", http_shorthand<kDelete>},
+                                   {nullptr, nullptr}};
+
+}  // namespace
+
+void open_http(lua_State* L) {
+  luaL_newlib(L, kHttpFunctions);
+  lua_setglobal(L, "http");
+}
+
+}  // namespace cronhost::bindings
