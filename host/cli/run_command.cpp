@@ -5,6 +5,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "api/mail_outbox.hpp"
 #include "cli/commands.hpp"
 #include "config/job_catalog.hpp"
 #include "dispatch/scheduler.hpp"
@@ -80,6 +81,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});
     scheduler.start(jobs);
     jobs.clear();
+    std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
+    if (config.smtp) outbox.emplace(*store.value(), *config.smtp).start();
 
     const store::Retention retention{config.history_keep_days, config.history_keep_per_job};
     const timespec prune_interval{kPruneEverySeconds, 0};
@@ -112,6 +115,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       }
     }
     scheduler.shutdown(config.shutdown_grace);
+    if (outbox) outbox->stop();
     log_event(spdlog::level::info, "cronhost stopped");
     return kExitOk;
   };

@@ -1,0 +1,199 @@
+#include "api/mail.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <ctime>
+#include <memory>
+#include <random>
+
+#include "api/http_client.hpp"
+#include "util/base64.hpp"
+
+namespace cronhost::api {
+namespace {
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+void append(Slist& list, const std::string& line) { list.reset(curl_slist_append(list.release(), line.c_str())); }
+
+bool is_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// RFC 2047: a header with non-ASCII text travels as =?UTF-8?B?...?=.
+std::string header_text(std::string_view text) {
+  return is_ascii(text) ? std::string(text) : "=?UTF-8?B?" + base64_encode(text) + "?=";
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string rfc2822_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buffer;
+}
+
+}  // namespace
+
+std::vector<std::string> MailMessage::recipients() const {
+  std::vector<std::string> all = to;
+  all.insert(all.end(), cc.begin(), cc.end());
+  all.insert(all.end(), bcc.begin(), bcc.end());
+  return all;
+}
+
+std::optional<std::string> mail_address(std::string_view text) {
+  if (text.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
+  std::string_view address = text;
+  if (const size_t open = text.rfind('<'); open != std::string_view::npos) {
+    const size_t close = text.find('>', open);
+    if (close == std::string_view::npos) return std::nullopt;
+    address = text.substr(open + 1, close - open - 1);
+  }
+  while (!address.empty() && address.front() == ' ') address.remove_prefix(1);
+  while (!address.empty() && address.back() == ' ') address.remove_suffix(1);
+  const size_t at = address.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size() ||
+      address.find_first_of(" <>,;\"") != std::string_view::npos)
+    return std::nullopt;
+  return std::string(address);
+}
+
+std::string make_message_id(std::string_view from) {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  const auto address = mail_address(from).value_or("cronhost@localhost");
+  char id[40];
+  std::snprintf(id, sizeof id, "%016llx.%08x", static_cast<unsigned long long>(random()),
+                static_cast<unsigned>(std::time(nullptr)));
+  return "<" + std::string(id) + "@" + address.substr(address.find('@') + 1) + ">";
+}
+
+nlohmann::json to_json(const MailMessage& m) {
+  nlohmann::json attachments = nlohmann::json::array();
+  for (const auto& a : m.attachments)
+    attachments.push_back({{"name", a.name}, {"type", a.type}, {"content_base64", base64_encode(a.content)}});
+  return {{"from", m.from}, {"to", m.to},     {"cc", m.cc},         {"bcc", m.bcc},
+          {"subject", m.subject}, {"text", m.text}, {"html", m.html}, {"attachments", attachments},
+          {"message_id", m.message_id}};
+}
+
+Result<MailMessage> mail_from_json(const nlohmann::json& j) {
+  try {
+    MailMessage m;
+    m.from = j.at("from").get<std::string>();
+    m.to = j.at("to").get<std::vector<std::string>>();
+    m.cc = j.at("cc").get<std::vector<std::string>>();
+    m.bcc = j.at("bcc").get<std::vector<std::string>>();
+    m.subject = j.at("subject").get<std::string>();
+    m.text = j.at("text").get<std::string>();
+    m.html = j.at("html").get<std::string>();
+    m.message_id = j.at("message_id").get<std::string>();
+    for (const auto& a : j.at("attachments")) {
+      auto content = base64_decode(a.at("content_base64").get<std::string>());
+      if (!content) return Result<MailMessage>::error("a stored attachment is not base64");
+      m.attachments.push_back({a.at("name").get<std::string>(), a.at("type").get<std::string>(), *content});
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return Result<MailMessage>::error(std::string("a stored message is damaged: ") + e.what());
+  }
+}
+
+SendOutcome send_mail(const config::SmtpSettings& smtp, const MailMessage& message, std::chrono::milliseconds timeout) {
+  ensure_curl_initialized();
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), curl_easy_cleanup);
+  CURL* c = handle.get();
+  if (!c) return {false, false, "cannot start libcurl"};
+  const std::string url = (smtp.tls == "implicit" ? "smtps://" : "smtp://") + smtp.host + ":" + std::to_string(smtp.port);
+  const std::string from = mail_address(smtp.from).value_or(smtp.from);
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_USE_SSL, smtp.tls == "none" ? CURLUSESSL_NONE : CURLUSESSL_ALL);
+  if (!smtp.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, smtp.ca_file.c_str());
+  if (!smtp.user.empty()) {
+    curl_easy_setopt(c, CURLOPT_USERNAME, smtp.user.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, smtp.password.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_MAIL_FROM, ("<" + from + ">").c_str());
+  Slist recipients;
+  for (const auto& r : message.recipients()) append(recipients, "<" + mail_address(r).value_or(r) + ">");
+  curl_easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
+
+  Slist headers;
+  append(headers, "Date: " + rfc2822_now());
+  append(headers, "From: " + smtp.from);
+  append(headers, "To: " + join(message.to));
+  if (!message.cc.empty()) append(headers, "Cc: " + join(message.cc));
+  append(headers, "Subject: " + header_text(message.subject));
+  append(headers, "Message-ID: " + message.message_id);
+  append(headers, "X-Mailer: cronhost");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+
+  std::unique_ptr<curl_mime, decltype(&curl_mime_free)> mime(curl_mime_init(c), curl_mime_free);
+  const auto add_text = [&](curl_mime* into, const std::string& body, const char* type) {
+    curl_mimepart* part = curl_mime_addpart(into);
+    curl_mime_data(part, body.data(), body.size());
+    curl_mime_type(part, type);
+    curl_mime_encoder(part, "quoted-printable");  // keeps lines short: relays refuse lines over 998 bytes
+  };
+  Slist inline_header;
+  if (!message.html.empty()) {
+    curl_mime* alternatives = curl_mime_init(c);  // owned by the part below once attached
+    add_text(alternatives, message.text, "text/plain; charset=utf-8");
+    add_text(alternatives, message.html, "text/html; charset=utf-8");  // last: the preferred one
+    curl_mimepart* part = curl_mime_addpart(mime.get());
+    curl_mime_subparts(part, alternatives);
+    curl_mime_type(part, "multipart/alternative");
+    append(inline_header, "Content-Disposition: inline");
+    curl_mime_headers(part, inline_header.release(), 1);
+  } else {
+    add_text(mime.get(), message.text, "text/plain; charset=utf-8");
+  }
+  for (const auto& a : message.attachments) {
+    curl_mimepart* part = curl_mime_addpart(mime.get());
+    curl_mime_data(part, a.content.data(), a.content.size());
+    curl_mime_filename(part, a.name.c_str());
+    curl_mime_type(part, a.type.c_str());
+    curl_mime_encoder(part, "base64");
+  }
+  curl_easy_setopt(c, CURLOPT_MIMEPOST, mime.get());
+
+  const CURLcode code = curl_easy_perform(c);
+  if (code == CURLE_OK) return {true, false, ""};
+  long reply = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
+  std::string error = "SMTP " + smtp.host + ":" + std::to_string(smtp.port) + ": " + curl_easy_strerror(code);
+  if (reply) error += " (server replied " + std::to_string(reply) + ")";
+  return {false, reply >= 500 && reply <= 599, error};
+}
+
+std::chrono::milliseconds mail_retry_delay(const config::SmtpSettings& smtp, int attempts) {
+  auto delay = smtp.backoff;
+  for (int i = 1; i < attempts && delay < smtp.max_backoff; ++i) delay *= 2;
+  return std::min(delay, smtp.max_backoff);
+}
+
+Status write_dead_letter(const config::SmtpSettings& smtp, const nlohmann::json& entry) {
+  const std::string line = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const int fd = ::open(smtp.dead_letter.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::error("cannot open the dead-letter file " + smtp.dead_letter.string() + ": " + std::strerror(errno));
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Status::error("cannot write the dead-letter file " + smtp.dead_letter.string());
+  return Status::ok();
+}
+
+}  // namespace cronhost::api

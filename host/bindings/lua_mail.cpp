@@ -1,0 +1,196 @@
+// mail: sends mail through the host's SMTP relay (smtp: in the host config) to recipients
+// the job allows (allow.mail).
+//
+//   local sent, err = mail.send{
+//     to = {"ops@acme.test"}, cc = "lead@acme.test", bcc = {...},
+//     subject = "Backup done", text = "plain body", html = "<p>html body</p>",
+//     attachments = {{path = "/var/backups/app/app.db.gz"},                       -- inside allow.files
+//                    {name = "report.csv", content = csv_text, type = "text/csv"}},
+//   }
+//   -- sent.sent: delivered now; sent.queued: the relay failed for now, the host retries it
+//   -- nil, err: the relay refused it for good (kept in the dead-letter file)
+//
+// A recipient outside allow.mail, a bad address or argument raises. In a dry run the mail is
+// captured (headers, recipients, attachment names and sizes) and not sent.
+#include <fstream>
+#include <sstream>
+
+#include "api/mail.hpp"
+#include "api/mail_outbox.hpp"
+#include "api/permissions.hpp"
+#include "bindings/lua_args.hpp"
+#include "bindings/open_all.hpp"
+#include "run/lua_sandbox.hpp"
+#include "store/state_store.hpp"
+
+namespace cronhost::bindings {
+namespace {
+
+constexpr size_t kMaxAttachmentBytes = size_t{25} << 20;  // what common relays accept in total
+constexpr size_t kCapturedTextBytes = 4096;
+
+std::string type_for(const std::string& name) {
+  static const std::vector<std::pair<std::string, std::string>> kTypes = {
+      {".gz", "application/gzip"},  {".csv", "text/csv"},        {".txt", "text/plain"},
+      {".json", "application/json"}, {".pdf", "application/pdf"}, {".html", "text/html"},
+      {".db", "application/vnd.sqlite3"}, {".sqlite", "application/vnd.sqlite3"}, {".zip", "application/zip"}};
+  for (const auto& [suffix, type] : kTypes)
+    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return type;
+  return "application/octet-stream";
+}
+
+std::string size_text(size_t bytes) {
+  char buffer[32];
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  if (bytes < (1 << 20)) std::snprintf(buffer, sizeof buffer, "%.1f KiB", bytes / 1024.0);
+  else std::snprintf(buffer, sizeof buffer, "%.1f MiB", bytes / 1048576.0);
+  return buffer;
+}
+
+// Reads attachments; in a dry run a file an earlier captured effect would have made counts
+// with its expected size (`sizes` holds every attachment's size either way).
+void read_attachments(lua_State* L, run::RunContext& ctx, const TableArgs& args, api::MailMessage& message,
+                      std::vector<size_t>& sizes) {
+  if (args.push("attachments") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, -1)) args.error("field 'attachments' must be a list of {path=...} or {name=, content=, type=}");
+  const int list = lua_gettop(L);
+  size_t total = 0;
+  for (lua_Integer i = 1; i <= luaL_len(L, list); ++i) {
+    lua_geti(L, list, i);
+    TableArgs item(L, -1, args.function() + " attachment " + std::to_string(i), {"path", "name", "content", "type"});
+    api::Attachment attachment;
+    size_t size = 0;
+    if (auto path = item.string("path")) {
+      if (item.has("content")) item.error("give path or content, not both");
+      auto resolved = api::check_file(ctx.job, *path);
+      if (!resolved) raise(L, resolved.message());
+      attachment.name = item.string("name").value_or(resolved->filename().string());
+      const uintmax_t* planned = ctx.effects.live() ? nullptr : ctx.effects.virtual_file(resolved.value());
+      if (planned) {
+        size = static_cast<size_t>(*planned);
+      } else {
+        std::ifstream in(resolved.value(), std::ios::binary);
+        if (!in) raise(L, args.function() + ": cannot read the attachment " + *path);
+        std::stringstream buffer;
+        buffer << in.rdbuf();
+        attachment.content = buffer.str();
+        size = attachment.content.size();
+      }
+    } else {
+      attachment.name = *item.string("name", true);
+      attachment.content = *item.string("content", true);
+      size = attachment.content.size();
+    }
+    attachment.type = item.string("type").value_or(type_for(attachment.name));
+    total += size;
+    if (total > kMaxAttachmentBytes) args.error("attachments are larger than 25 MiB in total");
+    sizes.push_back(size);
+    message.attachments.push_back(std::move(attachment));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+api::MailMessage read_message(lua_State* L, run::RunContext& ctx, std::vector<size_t>& sizes) {
+  TableArgs args(L, 1, "mail.send", {"to", "cc", "bcc", "subject", "text", "html", "attachments"});
+  api::MailMessage message;
+  message.to = args.strings("to");
+  message.cc = args.strings("cc");
+  message.bcc = args.strings("bcc");
+  if (message.to.empty() && message.cc.empty() && message.bcc.empty()) args.error("field 'to' is required");
+  std::vector<std::string> addresses;
+  for (const auto& recipient : message.recipients()) {
+    auto address = api::mail_address(recipient);
+    if (!address) args.error("'" + recipient + "' is not an email address (expected name@host or Name <name@host>)");
+    addresses.push_back(*address);
+  }
+  if (auto allowed = api::check_mail(ctx.job, addresses); !allowed) raise(L, allowed.message());
+  message.subject = *args.string("subject", true);
+  if (message.subject.find_first_of("\r\n") != std::string::npos) args.error("the subject must be one line");
+  message.text = args.string("text").value_or("");
+  message.html = args.string("html").value_or("");
+  if (message.text.empty() && message.html.empty()) args.error("give text, html or both");
+  read_attachments(L, ctx, args, message, sizes);
+  message.from = ctx.host->smtp->from;
+  message.message_id = api::make_message_id(message.from);
+  return message;
+}
+
+void capture(run::RunContext& ctx, const api::MailMessage& message, const std::vector<size_t>& sizes) {
+  std::string summary = "to " + ctx.redact(message.to.empty() ? std::string("(none)") : message.to.front());
+  for (size_t i = 1; i < message.to.size(); ++i) summary += ", " + ctx.redact(message.to[i]);
+  if (!message.cc.empty()) summary += " cc " + std::to_string(message.cc.size());
+  if (!message.bcc.empty()) summary += " bcc " + std::to_string(message.bcc.size());
+  summary += ": \"" + ctx.redact(message.subject) + "\"";
+  nlohmann::json attachments = nlohmann::json::array();
+  for (size_t i = 0; i < message.attachments.size(); ++i) {
+    const auto& a = message.attachments[i];
+    summary += (i == 0 ? "; attached " : ", ") + a.name + " (" + size_text(sizes[i]) + ")";
+    attachments.push_back({{"name", a.name}, {"type", a.type}, {"bytes", sizes[i]}});
+  }
+  ctx.effects.capture({"mail", summary,
+                       {{"from", message.from}, {"to", message.to}, {"cc", message.cc}, {"bcc", message.bcc},
+                        {"subject", ctx.redact(message.subject)},
+                        {"message_id", message.message_id},
+                        {"text", ctx.redact(message.text.substr(0, kCapturedTextBytes))},
+                        {"html", ctx.redact(message.html.substr(0, kCapturedTextBytes))},
+                        {"attachments", attachments}}});
+}
+
+int mail_send(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  if (!ctx.host || !ctx.host->smtp) raise(L, "mail.send: no smtp: section in the host config (where would it go?)");
+  std::vector<size_t> sizes;
+  const api::MailMessage message = read_message(L, ctx, sizes);
+  lua_newtable(L);
+  lua_pushstring(L, message.message_id.c_str());
+  lua_setfield(L, -2, "message_id");
+  if (!ctx.effects.live()) {
+    capture(ctx, message, sizes);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "dry_run");
+    return 1;
+  }
+  const auto& smtp = *ctx.host->smtp;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - std::chrono::steady_clock::now());
+  const auto outcome = api::send_mail(smtp, message, std::clamp(left, std::chrono::milliseconds(1), smtp.timeout));
+  run::LuaSandbox::check_stop(L);
+  if (outcome.sent) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "sent");
+    return 1;
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  store::OutboxMail queued{0, ctx.job.name, ctx.run_id ? std::optional<int64_t>(ctx.run_id) : std::nullopt,
+                           api::to_json(message).dump(), 1, now + api::mail_retry_delay(smtp, 1).count(), outcome.error};
+  if (outcome.permanent || smtp.attempts <= 1) {
+    api::bury_mail(*ctx.store, smtp, queued, outcome.error);
+    return fail(L, "mail.send: \"" + message.subject + "\" was refused: " + outcome.error + "; kept in " +
+                       smtp.dead_letter.string());
+  }
+  auto id = ctx.store->outbox_add(queued, now);
+  if (!id) {
+    api::bury_mail(*ctx.store, smtp, queued, outcome.error);
+    return fail(L, "mail.send: " + outcome.error + "; and " + id.message());
+  }
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "queued");
+  lua_pushstring(L, ctx.redact(outcome.error).c_str());
+  lua_setfield(L, -2, "error");
+  return 1;
+}
+
+const luaL_Reg kMailFunctions[] = {{"send", mail_send}, {nullptr, nullptr}};
+
+}  // namespace
+
+void open_mail(lua_State* L) {
+  luaL_newlib(L, kMailFunctions);
+  lua_setglobal(L, "mail");
+}
+
+}  // namespace cronhost::bindings
