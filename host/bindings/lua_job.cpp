@@ -3,6 +3,9 @@
 //
 //   log.info(job.name, " run ", job.run_id, " attempt ", job.attempt, " (", job.trigger, ")")
 //   local image = job.params.image          -- read-only
+//   local approval = job.event and job.event.payload   -- runs fired by `on:` events
+//   if job.attempt == job.max_attempts then ... end     -- the last try: time to alert
+//   local folder = job.allow.files[1]                   -- allow.files, as absolute paths
 //   sleep(1.5)                              -- seconds; ends early with an error at the deadline
 //   local util = require("util")            -- scripts/lib/util.lua, Lua source only
 #include <filesystem>
@@ -91,6 +94,11 @@ void open_job(lua_State* L) {
       {"attempt", ctx.attempt},
       {"params", ctx.job.params},
   };
+  if (ctx.event) job["event"] = *ctx.event;
+  job["max_attempts"] = ctx.job.retries.attempts;  // the last attempt may send the alert
+  nlohmann::json folders = nlohmann::json::array();
+  for (const auto& folder : ctx.job.allow.files) folders.push_back(folder.string());
+  job["allow"] = {{"files", folders}};  // resolved folders, so scripts need not repeat them  // job.event.name, job.event.payload
   push_readonly_json(L, job);
   lua_setglobal(L, "job");
 

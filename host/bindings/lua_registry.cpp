@@ -17,11 +17,6 @@
 namespace cronhost::bindings {
 namespace {
 
-const std::map<std::string, config::RegistrySettings>& configured_registries(const run::RunContext& ctx) {
-  static const std::map<std::string, config::RegistrySettings> kNone;
-  return ctx.host ? ctx.host->registries : kNone;
-}
-
 // The image's tags, or nil, err already pushed (returns false).
 bool read_tags(lua_State* L, const char* function, std::vector<std::string>& tags, std::string& image_text) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
@@ -34,8 +29,7 @@ bool read_tags(lua_State* L, const char* function, std::vector<std::string>& tag
     fail(L, "registry: " + image_text + ": not read (offline dry run)");
     return false;
   }
-  api::RegistryClient client(ctx.http(), configured_registries(ctx), ctx.redactor);
-  auto result = client.tags(image.value());
+  auto result = ctx.registry().tags(image.value());
   run::LuaSandbox::check_stop(L);
   if (!result) {
     fail(L, result.message());

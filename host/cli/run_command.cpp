@@ -8,6 +8,7 @@
 #include "api/mail_outbox.hpp"
 #include "cli/commands.hpp"
 #include "config/job_catalog.hpp"
+#include "dispatch/event_pump.hpp"
 #include "dispatch/scheduler.hpp"
 #include "store/state_store.hpp"
 #include "util/log.hpp"
@@ -67,6 +68,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitUsage;
     }
     const std::filesystem::path state_path = state->empty() ? config.state_file : std::filesystem::path(*state);
+    if (context->config.smtp && context->config.smtp->dead_letter.empty())
+      context->config.smtp->dead_letter = state_path.string() + ".dead-letter.jsonl";
     auto store = store::Store::open(state_path);
     if (!store) {
       log_event(spdlog::level::critical, "cannot start", {{"error", store.message()}});
@@ -83,6 +86,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     jobs.clear();
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     if (config.smtp) outbox.emplace(*store.value(), *config.smtp).start();
+    dispatch::EventPump events(*store.value(), scheduler);  // approvals made on the command line fire jobs
+    events.start();
 
     const store::Retention retention{config.history_keep_days, config.history_keep_per_job};
     const timespec prune_interval{kPruneEverySeconds, 0};
@@ -114,6 +119,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
           log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
       }
     }
+    events.stop();
     scheduler.shutdown(config.shutdown_grace);
     if (outbox) outbox->stop();
     log_event(spdlog::level::info, "cronhost stopped");

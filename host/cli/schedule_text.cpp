@@ -13,6 +13,16 @@ std::string next_fire_text(const config::JobSpec& job, Instant now) {
   return next ? format_in_zone(*next, job.schedule.zone()) : "never";
 }
 
+nlohmann::json allow_to_json(const config::Allowlist& allow) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& folder : allow.files) files.push_back(folder.string());
+  return {{"http", allow.http},
+          {"mail", allow.mail_anyone ? nlohmann::json(true) : nlohmann::json(allow.mail)},
+          {"db", allow.db},
+          {"files", files},
+          {"registry", allow.registry}};
+}
+
 nlohmann::json job_to_json(const config::JobSpec& job, Instant now) {
   nlohmann::json schedule = {{"describe", job.schedule.describe()},
                              {"timezone", job.schedule.zone().name()},
@@ -23,6 +33,7 @@ nlohmann::json job_to_json(const config::JobSpec& job, Instant now) {
         if constexpr (std::is_same_v<T, schedule::CronTimes>) schedule["cron"] = kind.texts;
         else if constexpr (std::is_same_v<T, schedule::Interval>) schedule["every_seconds"] = kind.every.count();
         else if constexpr (std::is_same_v<T, schedule::OneShot>) schedule["at"] = format_in_zone(kind.at, job.schedule.zone());
+        else if constexpr (std::is_same_v<T, schedule::OnEvent>) schedule["on"] = {{"event", kind.name}, {"kind", kind.kind}};
         else schedule["after"] = {{"job", kind.job}, {"status", kind.status}};
       },
       job.schedule.kind());
@@ -34,7 +45,8 @@ nlohmann::json job_to_json(const config::JobSpec& job, Instant now) {
                         {"enabled", job.enabled},
                         {"params", job.printable_params()},
                         {"timeout_ms", job.timeout.count()},
-                        {"concurrency", std::string(config::to_string(job.concurrency))}};
+                        {"concurrency", std::string(config::to_string(job.concurrency))},
+                        {"allow", allow_to_json(job.allow)}};
   auto next = job.enabled && job.schedule.fires_by_time() ? job.schedule.next(now) : std::nullopt;
   out["next"] = next ? nlohmann::json(format_in_zone(*next, job.schedule.zone())) : nlohmann::json(nullptr);
   return out;

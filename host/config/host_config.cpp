@@ -105,8 +105,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     s.attempts = smtp.value("attempts", s.attempts);
     s.backoff = duration_or("/smtp/backoff", s.backoff);
     s.max_backoff = duration_or("/smtp/max_backoff", s.max_backoff);
-    s.dead_letter = smtp.contains("dead_letter") ? file_at(smtp["dead_letter"])
-                                                 : fs::path(config.state_file.string() + ".dead-letter.jsonl");
+    if (smtp.contains("dead_letter")) s.dead_letter = file_at(smtp["dead_letter"]);
     if (!s.password.empty()) config.secrets.push_back(s.password);
     config.smtp = std::move(s);
   }

@@ -37,7 +37,7 @@ struct SmtpSettings {
   int attempts = 8;
   Millis backoff = std::chrono::minutes(1);
   Millis max_backoff = std::chrono::hours(1);
-  std::filesystem::path dead_letter;  // default: beside the state file
+  std::filesystem::path dead_letter;  // empty: beside the state file in use (STATE.dead-letter.jsonl)
 };
 
 // A database jobs may open by name (databases:).

@@ -50,11 +50,15 @@ Result<Interpolated> interpolate(std::string_view text, const std::filesystem::p
       return Result<Interpolated>::error("unclosed \"${\": expected ${env:NAME} or ${file:PATH} (write $${ for a literal ${)");
     const std::string_view ref = text.substr(i + 2, close - i - 2);
     if (ref.rfind("env:", 0) == 0) {
-      const std::string name(ref.substr(4));
+      // ${env:NAME:-fallback}: the fallback when NAME is unset or empty, as in the shell.
+      const size_t fallback_at = ref.find(":-", 4);
+      const std::string name(ref.substr(4, fallback_at == std::string_view::npos ? std::string_view::npos : fallback_at - 4));
       if (name.empty()) return Result<Interpolated>::error("${env:}: the variable name is missing");
       const char* value = std::getenv(name.c_str());
-      if (!value) return Result<Interpolated>::error("environment variable " + name + " is not set (${env:" + name + "})");
-      out.text += value;
+      if (fallback_at != std::string_view::npos && (!value || !*value)) value = nullptr;
+      if (!value && fallback_at == std::string_view::npos)
+        return Result<Interpolated>::error("environment variable " + name + " is not set (${env:" + name + "})");
+      out.text += value ? std::string_view(value) : ref.substr(fallback_at + 2);
     } else if (ref.rfind("file:", 0) == 0) {
       std::filesystem::path path(ref.substr(5));
       if (path.empty()) return Result<Interpolated>::error("${file:}: the path is missing");

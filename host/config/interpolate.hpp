@@ -1,4 +1,5 @@
-// ${env:NAME} and ${file:PATH} in job and config values, resolved at load time.
+// ${env:NAME}, ${env:NAME:-fallback} and ${file:PATH} in job and config values, resolved at
+// load time.
 // "$${" stands for a literal "${". Thread-safe (reads the environment and files only).
 #pragma once
 #include <filesystem>

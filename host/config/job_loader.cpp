@@ -162,6 +162,8 @@ class JobReader {
   std::optional<schedule::Schedule::Kind> read_schedule_kind(const schedule::Zone& zone) {
     if (get("/schedule/anchor") && !get("/schedule/every"))
       error(doc_.key_position("/schedule/anchor"), "schedule.anchor: only used with schedule.every");
+    if (get("/schedule/kind") && !get("/schedule/on"))
+      error(doc_.key_position("/schedule/kind"), "schedule.kind: only used with schedule.on");
     if (const json* v = get("/schedule/cron")) return read_cron(*v, zone);
     if (get("/schedule/every")) {
       auto d = duration_at("/schedule/every");
@@ -184,6 +186,10 @@ class JobReader {
       if (*t <= options_.now)
         warning(doc_.text_position("/schedule/at"), "schedule.at is in the past: this job will not fire");
       return schedule::OneShot{*t};
+    }
+    if (const json* v = get("/schedule/on")) {
+      const json* kind = get("/schedule/kind");
+      return schedule::OnEvent{v->get<std::string>(), kind ? kind->get<std::string>() : ""};
     }
     if (const json* v = get("/schedule/after/job")) {
       const std::string status = get("/schedule/after/status") ? get("/schedule/after/status")->get<std::string>()

@@ -278,6 +278,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   ctx.scheduled_for_ms = fire.slot_ms;
   ctx.attempt = fire.attempt;
   ctx.cancel = &active->cancel;
+  ctx.event = fire.event;
   ctx.on_log = [&](std::string_view level, std::string_view message) {
     log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
   };
@@ -330,7 +331,7 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     log_event(spdlog::level::info, "retry scheduled",
               {{"job", spec.name}, {"run", *run_id}, {"attempt", fire.attempt + 1}, {"in_ms", delay}});
     push_locked(Fire{now + delay, fire.slot_ms, spec.name, 0, Trigger::kRetry, fire.attempt + 1,
-                     fire.first_run_id.value_or(*run_id)});
+                     fire.first_run_id.value_or(*run_id), 0, fire.event});
   } else {
     if (auto followers = followers_.find(spec.name); followers != followers_.end()) {
       for (const auto& name : followers->second) {
@@ -340,6 +341,22 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
       }
     }
   }
+}
+
+int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload) {
+  auto event = std::make_shared<const nlohmann::json>(nlohmann::json{{"name", name}, {"payload", payload}});
+  const std::string kind = payload.is_object() ? payload.value("kind", std::string()) : "";
+  std::lock_guard lock(mutex_);
+  if (stopping_) return 0;
+  int fired = 0;
+  const int64_t now = now_ms();
+  for (const auto& [job, entry] : jobs_) {
+    const auto* on = std::get_if<schedule::OnEvent>(&entry.spec->schedule.kind());
+    if (!on || on->name != name || (!on->kind.empty() && on->kind != kind) || !entry.spec->enabled) continue;
+    push_locked(Fire{now, now, job, entry.generation, Trigger::kEvent, 1, std::nullopt, 0, event});
+    ++fired;
+  }
+  return fired;
 }
 
 void Scheduler::shutdown(std::chrono::milliseconds grace) {

@@ -41,6 +41,9 @@ class Scheduler {
   // New definitions (SIGHUP): changed jobs use them from their next fire, removed jobs stop
   // firing (runs in flight finish), new jobs start. The caller keeps jobs whose files failed.
   void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs);
+  // A host event (approval.approved, ...): fires every job whose `on:` matches it now.
+  // Returns how many jobs it fired.
+  int fire_event(const std::string& name, const nlohmann::json& payload);
   // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest.
   void shutdown(std::chrono::milliseconds grace);
 
@@ -55,6 +58,7 @@ class Scheduler {
     int attempt = 1;
     std::optional<int64_t> first_run_id;
     uint64_t sequence = 0;  // fires due at the same time leave in the order they came
+    std::shared_ptr<const nlohmann::json> event;  // for event runs (and their retries): {name, payload}
     bool operator>(const Fire& other) const {
       return due_ms != other.due_ms ? due_ms > other.due_ms : sequence > other.sequence;
     }

@@ -13,6 +13,7 @@
 
 #include "api/effects.hpp"
 #include "api/http_client.hpp"
+#include "api/registry_client.hpp"
 #include "config/host_config.hpp"
 #include "config/job_spec.hpp"
 #include "store/records.hpp"
@@ -87,6 +88,7 @@ struct RunContext {
   store::Trigger trigger = store::Trigger::kSchedule;
   int64_t scheduled_for_ms = 0;
   int attempt = 1;
+  std::shared_ptr<const nlohmann::json> event;  // for runs a host event fired: {name, payload}
   SteadyTime deadline;
   const std::atomic<CancelReason>* cancel = nullptr;
   RunLimits limits;
@@ -106,6 +108,14 @@ struct RunContext {
     return *http_client;
   }
   std::unique_ptr<api::HttpClient> http_client;
+
+  // The run's registry client, made on first use: tokens it obtains serve the whole run.
+  api::RegistryClient& registry() {
+    static const std::map<std::string, config::RegistrySettings> kNone;
+    if (!registry_client) registry_client = std::make_unique<api::RegistryClient>(http(), host ? host->registries : kNone, redactor);
+    return *registry_client;
+  }
+  std::unique_ptr<api::RegistryClient> registry_client;
 
   // Everything a run shows passes through here first.
   std::string redact(std::string_view text) const { return redactor.apply(text); }

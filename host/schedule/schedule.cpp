@@ -49,6 +49,8 @@ std::string Schedule::describe() const {
     return "every " + format_duration(std::chrono::duration_cast<Millis>(interval->every));
   if (const auto* once = std::get_if<OneShot>(&kind_))
     return "at " + format_rfc3339(once->at, zone_->offset_at(once->at.time_since_epoch().count()));
+  if (const auto* event = std::get_if<OnEvent>(&kind_))
+    return "on " + event->name + (event->kind.empty() ? "" : " (kind " + event->kind + ")");
   const auto& after = std::get<After>(kind_);
   return "after " + after.job + " " + after.status;
 }

@@ -1,5 +1,5 @@
-// A job's schedule: one or more cron expressions, a fixed interval, a one-shot time, or
-// "after another job" - in a time zone, with optional per-slot jitter.
+// A job's schedule: one or more cron expressions, a fixed interval, a one-shot time, "after
+// another job" or "on a host event" - in a time zone, with optional per-slot jitter.
 // Immutable once built; safe to share between threads.
 #pragma once
 #include <chrono>
@@ -36,9 +36,16 @@ struct After {
   std::string status;
 };
 
+// Fired by the host when the event `name` happens (approval.approved, approval.cancelled);
+// with `kind` set, only for events about that kind (an approval's kind).
+struct OnEvent {
+  std::string name;
+  std::string kind;
+};
+
 class Schedule {
  public:
-  using Kind = std::variant<CronTimes, Interval, OneShot, After>;
+  using Kind = std::variant<CronTimes, Interval, OneShot, After, OnEvent>;
 
   Schedule(Kind kind, std::shared_ptr<const Zone> zone, std::chrono::milliseconds jitter = std::chrono::milliseconds(0))
       : kind_(std::move(kind)), zone_(std::move(zone)), jitter_(jitter) {}
@@ -54,9 +61,10 @@ class Schedule {
   const Kind& kind() const { return kind_; }
   const Zone& zone() const { return *zone_; }
   std::chrono::milliseconds jitter() const { return jitter_; }
-  bool fires_by_time() const { return !std::holds_alternative<After>(kind_); }
+  bool fires_by_time() const { return !std::holds_alternative<After>(kind_) && !std::holds_alternative<OnEvent>(kind_); }
 
-  // "0 6 * * *; 0 12 * * *", "every 15m", "at 2026-12-01T09:00:00+10:30", "after backup succeeded".
+  // "0 6 * * *; 0 12 * * *", "every 15m", "at 2026-12-01T09:00:00+10:30", "after backup succeeded",
+  // "on approval.approved (kind update)".
   std::string describe() const;
 
  private:

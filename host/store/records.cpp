@@ -5,7 +5,7 @@
 namespace cronhost::store {
 namespace {
 
-constexpr std::array<std::string_view, 5> kTriggers = {"schedule", "manual", "retry", "catchup", "after"};
+constexpr std::array<std::string_view, 6> kTriggers = {"schedule", "manual", "retry", "catchup", "after", "event"};
 constexpr std::array<std::string_view, 8> kStatuses = {"queued",  "running",   "succeeded", "failed",
                                                         "timed_out", "skipped", "cancelled", "interrupted"};
 

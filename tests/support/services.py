@@ -124,10 +124,12 @@ class Service:
             time.sleep(0.01)
         self.startup_seconds = time.monotonic() - self._spawned_at
 
-    def spawn_script(self, script, *args):
-        """Start one of our scripts on a kernel-chosen port and read that port."""
+    def spawn_script(self, script, *args, port=0):
+        """Start one of our scripts on `port` (0: kernel-chosen) and read the port it got."""
         port_file = os.path.join(self.dir, "port")
-        self.spawn([PYTHON, os.path.join(HERE, script), "--listen", "127.0.0.1:0",
+        if os.path.exists(port_file):
+            os.remove(port_file)
+        self.spawn([PYTHON, os.path.join(HERE, script), "--listen", "127.0.0.1:%d" % port,
                     "--port-file", port_file, *args])
         self.wait_ready(lambda: os.path.exists(port_file), "writing its port file")
         with open(port_file) as f:
@@ -153,8 +155,9 @@ class SmtpSink(Service):
     name = "smtp"
 
     def __init__(self, tmpdir, user=None, password=None, tls=False, smtps=False, reject=None,
-                 reject_times=None):
+                 reject_times=None, port=0):
         super().__init__(tmpdir)
+        self.fixed_port = port  # to bring a relay up where a client already points
         self.user, self.password = user, password
         self.tls, self.smtps = tls, smtps
         self.reject, self.reject_times = reject, reject_times
@@ -174,7 +177,7 @@ class SmtpSink(Service):
             args += ["--reject", self.reject]
         if self.reject_times is not None:
             args += ["--reject-times", str(self.reject_times)]
-        self.spawn_script("smtp_sink.py", *args)
+        self.spawn_script("smtp_sink.py", *args, port=self.fixed_port)
 
     def client_context(self):
         """An ssl.SSLContext that trusts this sink's certificate."""

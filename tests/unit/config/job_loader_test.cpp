@@ -133,7 +133,7 @@ TEST_CASE("each kind of mistake is reported at its line and column", "[config][j
       {"schedule: {cron: '0 6 * * *', every: 5m}\nrun: {lua: scripts/job.lua}\n",
        {"jobs.d/a.yaml:1:11: error: schedule: give only one of cron and every"}},
       {"schedule: {timezone: UTC}\nrun: {lua: scripts/job.lua}\n",
-       {"jobs.d/a.yaml:1:11: error: schedule: needs one of cron, every, at or after"}},
+       {"jobs.d/a.yaml:1:11: error: schedule: needs one of cron, every, at, after or on"}},
       {"schedule: {every: 1500ms}\nrun: {lua: scripts/job.lua}\n",
        {"jobs.d/a.yaml:1:19: error: schedule.every: must be whole seconds, at least 1s"}},
       {"schedule: {at: 'next tuesday'}\nrun: {lua: scripts/job.lua}\n",
