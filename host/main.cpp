@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       {"dry-run", add_dry_run_command(app, common)},
       {"history", add_history_command(app, common)},
       {"show", add_show_command(app, common)},
+      {"approvals", add_approvals_command(app, common)},
   };
   try {
     app.parse(argc, argv);

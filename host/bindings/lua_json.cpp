@@ -16,6 +16,27 @@ int json_null_key = 0;  // registry key of the json.null sentinel
 
 void push_null(lua_State* L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &json_null_key); }
 
+// JSON text is UTF-8; a Lua string is any bytes. Checked here so dump() never throws.
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 2) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
 bool is_null(lua_State* L, int index) {
   push_null(L);
   const bool same = lua_rawequal(L, index < 0 ? index - 1 : index, -1);
@@ -47,6 +68,10 @@ bool convert(lua_State* L, int index, nlohmann::json& out, std::string& error, i
     case LUA_TSTRING: {
       size_t len = 0;
       const char* s = lua_tolstring(L, index, &len);
+      if (!valid_utf8(std::string_view(s, len))) {
+        error = "a string is not valid UTF-8 (JSON text must be; encode binary data first)";
+        return false;
+      }
       out = std::string(s, len);
       return true;
     }
@@ -95,7 +120,14 @@ bool convert(lua_State* L, int index, nlohmann::json& out, std::string& error, i
           lua_pop(L, 2);
           return false;
         }
-        out[lua_tostring(L, -2)] = std::move(item);
+        size_t key_len = 0;
+        const char* key = lua_tolstring(L, -2, &key_len);
+        if (!valid_utf8(std::string_view(key, key_len))) {
+          lua_pop(L, 2);
+          error = "a key is not valid UTF-8";
+          return false;
+        }
+        out[key] = std::move(item);
         lua_pop(L, 1);
       }
       return true;

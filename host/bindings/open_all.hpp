@@ -9,6 +9,14 @@ void open_job(lua_State* L);    // job, sleep, require
 void open_log(lua_State* L);    // log.debug/info/warn/error, print
 void open_json(lua_State* L);   // json.encode/decode, json.null
 void open_state(lua_State* L);  // state.get/put/delete
+void open_approvals(lua_State* L);  // approvals.request/list/get/mark_executed/mark_failed
+void open_semver(lua_State* L);  // semver.parse/compare/satisfies/latest
+void open_http(lua_State* L);   // http.request/get/post/put/delete
+void open_registry(lua_State* L);  // registry.tags/latest
+void open_mail(lua_State* L);      // mail.send
+void open_host(lua_State* L);      // host.runs
+void open_db(lua_State* L);     // db.open; conn:query/exec/transaction/backup/close
+void open_files(lua_State* L);  // files.list/stat/read/write/remove/gzip/prune
 
 void open_all(lua_State* L);
 

@@ -49,17 +49,25 @@ Result<Interpolated> interpolate(std::string_view text, const std::filesystem::p
     if (close == std::string_view::npos)
       return Result<Interpolated>::error("unclosed \"${\": expected ${env:NAME} or ${file:PATH} (write $${ for a literal ${)");
     const std::string_view ref = text.substr(i + 2, close - i - 2);
-    if (ref.rfind("env:", 0) == 0) {
+    // ${env:NAME} is a secret; ${var:NAME} is the same lookup for values that are not
+    // (a version number), so they are shown as they are.
+    const bool plain = ref.rfind("var:", 0) == 0;
+    if (plain || ref.rfind("env:", 0) == 0) {
+      const std::string scheme = plain ? "var" : "env";
       // ${env:NAME:-fallback}: the fallback when NAME is unset or empty, as in the shell.
       const size_t fallback_at = ref.find(":-", 4);
       const std::string name(ref.substr(4, fallback_at == std::string_view::npos ? std::string_view::npos : fallback_at - 4));
-      if (name.empty()) return Result<Interpolated>::error("${env:}: the variable name is missing");
+      if (name.empty()) return Result<Interpolated>::error("${" + scheme + ":}: the variable name is missing");
       const char* value = std::getenv(name.c_str());
       if (fallback_at != std::string_view::npos && (!value || !*value)) value = nullptr;
       if (!value && fallback_at == std::string_view::npos)
-        return Result<Interpolated>::error("environment variable " + name + " is not set (${env:" + name + "})");
+        return Result<Interpolated>::error("environment variable " + name + " is not set (${" + scheme + ":" + name + "})");
       out.text += value ? std::string_view(value) : ref.substr(fallback_at + 2);
-    } else if (ref.rfind("file:", 0) == 0) {
+      if (!plain) out.has_secret = true;
+      i = close + 1;
+      continue;
+    }
+    if (ref.rfind("file:", 0) == 0) {
       std::filesystem::path path(ref.substr(5));
       if (path.empty()) return Result<Interpolated>::error("${file:}: the path is missing");
       if (path.is_relative()) path = base_dir / path;
@@ -68,7 +76,7 @@ Result<Interpolated> interpolate(std::string_view text, const std::filesystem::p
       out.text += content.value();
     } else {
       return Result<Interpolated>::error("unknown reference \"${" + std::string(ref.substr(0, 32)) +
-                                         "}\": expected ${env:NAME} or ${file:PATH}");
+                                         "}\": expected ${env:NAME}, ${var:NAME} or ${file:PATH}");
     }
     out.has_secret = true;
     i = close + 1;

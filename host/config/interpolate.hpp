@@ -1,5 +1,6 @@
-// ${env:NAME}, ${env:NAME:-fallback} and ${file:PATH} in job and config values, resolved at
-// load time.
+// ${env:NAME}, ${file:PATH} (secrets: never printed) and ${var:NAME} (an environment value
+// that is not secret, such as a version) in job and config values, resolved at load time.
+// ${env:NAME:-fallback} and ${var:NAME:-fallback} fall back when NAME is unset or empty.
 // "$${" stands for a literal "${". Thread-safe (reads the environment and files only).
 #pragma once
 #include <filesystem>

@@ -81,7 +81,9 @@ void DbThread::loop() {
     }
     std::exception_ptr commit_error;
     try {
-      if (transactional_) db_->exec("BEGIN");
+      // IMMEDIATE: the write lock up front, so a batch that starts with a read cannot fail
+      // with SQLITE_BUSY_SNAPSHOT when the command line (approvals) committed in between.
+      if (transactional_) db_->exec("BEGIN IMMEDIATE");
       for (auto& item : batch) item.task(*db_);
       if (transactional_) db_->exec("COMMIT");
     } catch (const std::exception& e) {

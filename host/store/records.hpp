@@ -1,6 +1,9 @@
-// Plain data kept in the state file: runs, their triggers and statuses, job state.
-// Times are Unix milliseconds. Copyable values; no behaviour beyond naming.
+// Plain data kept in the state file: runs, their triggers and statuses, job state, approvals
+// and host events. Times are Unix milliseconds. Copyable values; no behaviour beyond naming.
 #pragma once
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -8,7 +11,7 @@
 
 namespace cronhost::store {
 
-enum class Trigger { kSchedule, kManual, kRetry, kCatchup, kAfter };
+enum class Trigger { kSchedule, kManual, kRetry, kCatchup, kAfter, kEvent };
 enum class RunStatus { kQueued, kRunning, kSucceeded, kFailed, kTimedOut, kSkipped, kCancelled, kInterrupted };
 
 std::string_view to_string(Trigger t);
@@ -56,6 +59,18 @@ struct RunRecord {
   std::optional<int64_t> started_at, finished_at, duration_ms, lateness_ms;
   std::string result_json, error, output;
   bool output_truncated = false;
+  std::string notes;  // what happened after the run (a mail given up on), one per line
+};
+
+// A mail in the outbox: the message as JSON (api::to_json) and its delivery attempts.
+struct OutboxMail {
+  int64_t id = 0;
+  std::string job;
+  std::optional<int64_t> run_id;
+  std::string message_json;
+  int attempts = 0;
+  int64_t next_attempt_at = 0;
+  std::string last_error;
 };
 
 struct JobState {
@@ -65,6 +80,45 @@ struct JobState {
   int64_t runs = 0, successes = 0, failures = 0;
   std::string last_status;
   std::optional<int64_t> last_finished_at;
+};
+
+// An approval's life: a job asks (PENDING), a person approves (APPROVED), the job acts and
+// records how it went (EXECUTED or FAILED). Cancelling deletes it. Stored upper-case.
+enum class ApprovalStatus { kPending, kApproved, kExecuted, kFailed };
+
+inline constexpr std::array<std::string_view, 4> kApprovalStatuses = {"PENDING", "APPROVED", "EXECUTED", "FAILED"};
+inline std::string_view to_string(ApprovalStatus s) { return kApprovalStatuses[static_cast<size_t>(s)]; }
+// Accepts any case ("pending").
+inline std::optional<ApprovalStatus> parse_approval_status(std::string_view text) {
+  for (size_t i = 0; i < kApprovalStatuses.size(); ++i) {
+    const std::string_view name = kApprovalStatuses[i];
+    const auto same = [](char upper, char c) { return upper == std::toupper(static_cast<unsigned char>(c)); };
+    if (name.size() == text.size() && std::equal(name.begin(), name.end(), text.begin(), same))
+      return static_cast<ApprovalStatus>(i);
+  }
+  return std::nullopt;
+}
+
+struct Approval {
+  int64_t id = 0;
+  std::string job;  // the job that asked
+  std::string kind, key;  // what is asked for, e.g. "update" and "0.1.5": at most one open per pair
+  std::string title;
+  std::string payload_json = "{}";
+  ApprovalStatus status = ApprovalStatus::kPending;
+  int64_t requested_at = 0;
+  std::string decided_by;  // empty: not decided
+  std::optional<int64_t> decided_at, executed_at;
+  std::string notes;  // the decision's note, then the execution's, one per line
+};
+
+// Something that happened in the host, waiting to be delivered to jobs (approval.approved).
+struct Event {
+  int64_t id = 0;
+  std::string name;
+  std::string payload_json;
+  int64_t created_at = 0;
+  std::optional<int64_t> delivered_at;
 };
 
 }  // namespace cronhost::store

@@ -60,7 +60,7 @@ std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : 
 
 constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
-    "lateness_ms, result, error, output, output_truncated";
+    "lateness_ms, result, error, output, output_truncated, notes";
 
 RunRecord read_run(SQLite::Statement& q) {
   RunRecord r;
@@ -79,6 +79,7 @@ RunRecord read_run(SQLite::Statement& q) {
   r.error = text(q.getColumn(12));
   r.output = text(q.getColumn(13));
   r.output_truncated = q.getColumn(14).getInt() != 0;
+  r.notes = text(q.getColumn(15));
   return r;
 }
 
@@ -150,6 +151,30 @@ Result<std::unique_ptr<Store>> Store::open_readonly(const fs::path& path) {
   try {
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY);
     configure(*db, false);
+    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), false), -1));
+  } catch (const std::exception& e) {
+    return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
+  }
+}
+
+Result<std::unique_ptr<Store>> Store::open_client(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    return Result<std::unique_ptr<Store>>::error("no state file at " + path.string() + " (has the host run yet?)");
+  try {
+    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE);
+    configure(*db, false);  // the file is already in WAL mode: the daemon set it
+    const int version = db->execAndGet("PRAGMA user_version").getInt();
+    const int known = static_cast<int>(migrations().size());
+    // Migrating under a running daemon would change the schema beneath it; the daemon
+    // migrates when it starts.
+    if (version != known)
+      return Result<std::unique_ptr<Store>>::error(
+          "the state file " + path.string() + " is at schema version " + std::to_string(version) + ", this cronhost " +
+          (version < known ? "needs " + std::to_string(known) + ": start the host once (cronhost run) to upgrade it"
+                           : "knows only " + std::to_string(known) + ": use the newer cronhost"));
+    // Not transactional: each write opens its own BEGIN IMMEDIATE (store/approvals.cpp), which
+    // waits for the daemon's write lock instead of failing on a snapshot the daemon moved on from.
     return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), false), -1));
   } catch (const std::exception& e) {
     return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
@@ -344,11 +369,13 @@ std::vector<RunRecord> Store::runs(const RunQuery& query) {
     if (!query.job.empty()) sql += " AND job = :job";
     if (query.status) sql += " AND status = :status";
     if (query.before_id) sql += " AND id < :before";
+    if (query.since) sql += " AND scheduled_for >= :since";
     sql += " ORDER BY id DESC LIMIT :limit";
     SQLite::Statement q(db, sql);
     if (!query.job.empty()) q.bind(":job", query.job);
     if (query.status) q.bind(":status", std::string(to_string(*query.status)));
     if (query.before_id) q.bind(":before", *query.before_id);
+    if (query.since) q.bind(":since", *query.since);
     q.bind(":limit", query.limit);
     std::vector<RunRecord> out;
     while (q.executeStep()) out.push_back(read_run(q));

@@ -5,6 +5,7 @@
 #pragma once
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,8 +21,24 @@ struct RunQuery {
   std::string job;  // empty: all jobs
   std::optional<RunStatus> status;
   std::optional<int64_t> before_id;  // cursor: runs with a smaller id
+  std::optional<int64_t> since;      // runs scheduled at or after this time
   int limit = 20;
 };
+
+struct ApprovalQuery {
+  std::string kind, key, job;  // empty: any
+  std::optional<ApprovalStatus> status;
+  int limit = 100;
+};
+
+struct RequestedApproval {
+  Approval approval;
+  bool created = false;  // false: an open one for the same (kind, key) was returned
+};
+
+// An approval as the command line prints it, events carry it and scripts see it: times as
+// RFC 3339 (UTC), the payload as JSON, absent values as null.
+nlohmann::json approval_to_json(const Approval& approval);
 
 struct Retention {
   int keep_days = 0;     // 0: keep forever
@@ -35,6 +52,11 @@ class Store {
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
   // Opens an existing state file for reading while a daemon may be writing it.
   static Result<std::unique_ptr<Store>> open_readonly(const std::filesystem::path& path);
+  // Opens an existing state file for the command line's short writes (approve, cancel) while a
+  // daemon may hold it: no host lock and no migrations (the file must be at this build's schema
+  // version). Only the approval changes are atomic on it (each takes BEGIN IMMEDIATE and waits
+  // up to the busy timeout, 5 s, for the daemon's transaction); claims and queued writes are not.
+  static Result<std::unique_ptr<Store>> open_client(const std::filesystem::path& path);
   // A private in-memory copy of `path` (empty if it does not exist): writes go nowhere real.
   static Result<std::unique_ptr<Store>> open_scratch_copy(const std::filesystem::path& path);
   ~Store();
@@ -63,6 +85,39 @@ class Store {
   Result<std::optional<std::string>> kv_get(const std::string& job, const std::string& key);
   Status kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now);
   Status kv_delete(const std::string& job, const std::string& key);
+
+  // The mail outbox (store/outbox.cpp): undelivered mail waiting for its next attempt.
+  Result<int64_t> outbox_add(const OutboxMail& mail, int64_t now);
+  Result<std::vector<OutboxMail>> outbox_due(int64_t now, int limit);
+  std::optional<int64_t> outbox_next_attempt();
+  Status outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error);
+  Status outbox_remove(int64_t id);
+  // Appends a line to a run's notes (what happened after it, such as a mail given up on).
+  Status run_add_note(int64_t run_id, const std::string& note);
+
+  // Approvals (store/approvals.cpp). Each change is one transaction; a decision and the event
+  // announcing it commit together. Failures name the approval and its current status:
+  //   approval 3 is EXECUTED; only a PENDING approval can be approved
+  // Returns the open (PENDING or APPROVED) approval for (kind, key) if there is one, unchanged
+  // (created = false); else records a new PENDING one. Race-free across connections.
+  Result<RequestedApproval> approval_request(const std::string& job, const std::string& kind, const std::string& key,
+                                             const std::string& title, const std::string& payload_json, int64_t now);
+  Result<std::vector<Approval>> approvals(const ApprovalQuery& query);  // newest first
+  Result<std::optional<Approval>> approval(int64_t id);
+  Result<std::optional<Approval>> approval_open(const std::string& kind, const std::string& key);
+  // PENDING -> `decision` (only kApproved for now); fires approval.approved.
+  Result<Approval> approval_decide(int64_t id, ApprovalStatus decision, const std::string& by, const std::string& note,
+                                   int64_t now);
+  // Deletes a PENDING or APPROVED approval, so the next check may ask again; fires
+  // approval.cancelled. Returns the approval as it was.
+  Result<Approval> approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now);
+  // APPROVED -> kExecuted or kFailed, appending `notes` to the approval's notes.
+  Result<Approval> approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now);
+
+  // Host events for the daemon to deliver: undelivered ones with an id above `last_id`, oldest
+  // first (pass 0 at start, then the last id seen).
+  Result<std::vector<Event>> events_after(int64_t last_id, int limit);
+  Status event_delivered(int64_t id, int64_t now);
 
   // Waits until every queued write has committed.
   void flush();

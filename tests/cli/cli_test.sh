@@ -122,5 +122,81 @@ run "bad config" 2 "$bin" validate --config "$tmp/bad.yaml" --jobs "$src/jobs.d"
 expect "bad config message" "$err" "$tmp/bad.yaml:1:10: error: workers: expected a whole number from 1 to 1024, got text
 1 error"
 
+# Approvals: a job asks while the host runs, and people list, show, approve and cancel at the
+# same time (the host holds the state file's lock; the command line writes beside it).
+mkdir -p "$tmp/appr/jobs.d" "$tmp/appr/scripts"
+cat >"$tmp/appr/scripts/ask.lua" <<'LUA'
+for _, a in ipairs(approvals.list{status = 'APPROVED'}) do approvals.mark_executed(a.id, 'deployed') end
+if #approvals.list{key = '0.1.5', status = 'EXECUTED'} == 0 then
+  approvals.request{kind = 'update', key = '0.1.5', title = 'Update app to 0.1.5', payload = {image = 'ghcr.io/acme/app'}}
+end
+approvals.request{kind = 'update', key = '0.1.6', title = 'Update app to 0.1.6'}
+LUA
+printf 'schedule: {cron: "* * * * * *"}\nrun: {lua: scripts/ask.lua}\n' >"$tmp/appr/jobs.d/ask.yaml"
+state="$tmp/appr/state.db"
+# until_listed TEXT: waits up to 10 s for `approvals list --json` to contain TEXT.
+until_listed() {
+  for _ in $(seq 100); do
+    [[ "$("$bin" approvals list --json --state "$state" 2>/dev/null)" == *"$1"* ]] && return 0
+    sleep 0.1
+  done
+  echo "FAIL waiting for approvals to show $1"; failed=$((failed + 1))
+}
+# The table with runs of spaces squeezed and times replaced: they vary.
+squeezed() { sed -E 's/ +/ /g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+00:00/TIME/g' <<<"$1"; }
+
+run "approvals without a state file" 2 "$bin" approvals approve 1 --by alice --state "$state" &&
+  contains "approvals no state file" "$err" "no state file at $state"
+"$bin" run --jobs "$tmp/appr/jobs.d" --state "$state" >"$tmp/appr/host.log" 2>&1 &
+host_pid=$!
+until_listed '"key": "0.1.6"'
+run "approvals list" 0 "$bin" approvals list --state "$state"
+expect "approvals list" "$(squeezed "$out")" "ID STATUS KIND KEY TITLE REQUESTED DECIDED BY
+2 PENDING update 0.1.6 Update app to 0.1.6 TIME -
+1 PENDING update 0.1.5 Update app to 0.1.5 TIME -"
+run "approvals show" 0 "$bin" approvals show 1 --state "$state"
+contains "approvals show status" "$out" "status: PENDING"
+contains "approvals show job" "$out" "job: ask"
+contains "approvals show payload" "$out" 'payload:
+{
+  "image": "ghcr.io/acme/app"
+}'
+run "approvals show json" 0 "$bin" approvals show 1 --json --state "$state" && contains "show json" "$out" '"title": "Update app to 0.1.5"'
+run "approvals show unknown" 1 "$bin" approvals show 99 --state "$state" && expect "show unknown" "$err" "cronhost: error: no approval 99"
+
+run "approve" 0 "$bin" approvals approve 1 --by alice --note "after 18:00" --state "$state"
+expect "approve output" "$out" "approved 1 (update 0.1.5: Update app to 0.1.5) as alice"
+until_listed '"status": "EXECUTED"'  # the job's next run acts on it
+run "approvals list executed" 0 "$bin" approvals list --status executed --state "$state"
+expect "list executed" "$(squeezed "$out")" "ID STATUS KIND KEY TITLE REQUESTED DECIDED BY
+1 EXECUTED update 0.1.5 Update app to 0.1.5 TIME alice"
+run "show notes" 0 "$bin" approvals show 1 --state "$state" && contains "decision and execution notes" "$out" "notes: after 18:00
+deployed"
+run "approve executed" 1 "$bin" approvals approve 1 --by bob --state "$state"
+expect "approve executed message" "$err" "cronhost: error: approval 1 is EXECUTED; only a PENDING approval can be approved"
+run "cancel executed" 1 "$bin" approvals cancel 1 --by bob --state "$state"
+expect "cancel executed message" "$err" \
+  "cronhost: error: approval 1 is EXECUTED; only a PENDING or APPROVED approval can be cancelled"
+run "approve unknown" 1 "$bin" approvals approve 99 --by alice --state "$state" &&
+  expect "approve unknown message" "$err" "cronhost: error: no approval 99"
+run "cancel unknown" 1 "$bin" approvals cancel 99 --by alice --state "$state" &&
+  expect "cancel unknown message" "$err" "cronhost: error: no approval 99"
+
+# Cancelling deletes it: the job's next run asks again, under a new id.
+run "cancel" 0 "$bin" approvals cancel 2 --by bob --note "not this one" --state "$state"
+expect "cancel output" "$out" "cancelled 2 (update 0.1.6); the next request for it asks again"
+until_listed '"id": 3'
+run "approvals list pending" 0 "$bin" approvals list --status PENDING --kind update --state "$state"
+expect "asked again" "$(squeezed "$out")" "ID STATUS KIND KEY TITLE REQUESTED DECIDED BY
+3 PENDING update 0.1.6 Update app to 0.1.6 TIME -"
+kill -TERM "$host_pid" && wait "$host_pid"
+run "approve without a host" 0 "$bin" approvals approve 3 --by alice --state "$state"
+
+run "approve without --by" 2 "$bin" approvals approve 3 --state "$state" && contains "--by required" "$err" "--by is required"
+run "approve with empty --by" 2 "$bin" approvals approve 3 --by " " --state "$state"
+run "approvals bad status" 2 "$bin" approvals list --status DONE --state "$state"
+run "approvals no subcommand" 2 "$bin" approvals
+run "approvals list json" 0 "$bin" approvals list --json --state "$state" && contains "list json" "$out" '"decided_by": "alice"'
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

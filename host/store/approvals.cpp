@@ -1,0 +1,297 @@
+// The Store's approvals and host events (declared in store/state_store.hpp). Every method runs
+// as one task on the database thread; a change and the event announcing it are one
+// transaction, so a decision is never half recorded.
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "store/db_thread.hpp"
+#include "store/state_store.hpp"
+#include "util/time_format.hpp"
+
+namespace cronhost::store {
+namespace {
+
+constexpr const char* kApprovalColumns =
+    "id, job, kind, key, title, payload, status, requested_at, decided_by, decided_at, executed_at, notes";
+
+std::optional<int64_t> optional_int(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return c.getInt64();
+}
+
+std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : c.getString(); }
+
+Approval read_approval(SQLite::Statement& q) {
+  Approval a;
+  a.id = q.getColumn(0).getInt64();
+  a.job = text(q.getColumn(1));
+  a.kind = q.getColumn(2).getString();
+  a.key = q.getColumn(3).getString();
+  a.title = q.getColumn(4).getString();
+  a.payload_json = q.getColumn(5).getString();
+  a.status = parse_approval_status(q.getColumn(6).getString()).value_or(ApprovalStatus::kPending);
+  a.requested_at = q.getColumn(7).getInt64();
+  a.decided_by = text(q.getColumn(8));
+  a.decided_at = optional_int(q.getColumn(9));
+  a.executed_at = optional_int(q.getColumn(10));
+  a.notes = text(q.getColumn(11));
+  return a;
+}
+
+std::optional<Approval> select_by_id(SQLite::Database& db, int64_t id) {
+  SQLite::Statement q(db, std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return std::nullopt;
+  return read_approval(q);
+}
+
+std::optional<Approval> select_open(SQLite::Database& db, const std::string& kind, const std::string& key) {
+  SQLite::Statement q(db, std::string("SELECT ") + kApprovalColumns +
+                              " FROM approvals WHERE kind = ? AND key = ? AND status IN ('PENDING', 'APPROVED')");
+  q.bind(1, kind);
+  q.bind(2, key);
+  if (!q.executeStep()) return std::nullopt;
+  return read_approval(q);
+}
+
+// "no approval 7", or why approval 7 cannot take this step.
+std::string refusal(SQLite::Database& db, int64_t id, const std::string& only) {
+  auto current = select_by_id(db, id);
+  if (!current) return "no approval " + std::to_string(id);
+  return "approval " + std::to_string(id) + " is " + std::string(to_string(current->status)) + "; only " + only;
+}
+
+// Makes one change all-or-nothing. On the daemon's connection the batch transaction is already
+// open, so a savepoint scopes the change inside it (a failed task must not leave half its
+// writes to be committed with the batch). On a client connection (autocommit) BEGIN IMMEDIATE
+// takes the write lock before the first read, so the check and the write see one state of the
+// file, and it waits out the daemon's transaction (busy timeout) instead of failing later.
+class WriteScope {
+ public:
+  explicit WriteScope(SQLite::Database& db) : db_(db), nested_(sqlite3_get_autocommit(db.getHandle()) == 0) {
+    db_.exec(nested_ ? "SAVEPOINT approval_change" : "BEGIN IMMEDIATE");
+  }
+  ~WriteScope() {
+    if (committed_) return;
+    try {
+      db_.exec(nested_ ? "ROLLBACK TO approval_change; RELEASE approval_change" : "ROLLBACK");
+    } catch (const std::exception&) {
+      // SQLite already rolled back (e.g. after a full disk); nothing left to undo
+    }
+  }
+  WriteScope(const WriteScope&) = delete;
+  WriteScope& operator=(const WriteScope&) = delete;
+
+  void commit() {
+    db_.exec(nested_ ? "RELEASE approval_change" : "COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  SQLite::Database& db_;
+  const bool nested_;
+  bool committed_ = false;
+};
+
+void insert_event(SQLite::Database& db, const std::string& name, const nlohmann::json& payload, int64_t now) {
+  SQLite::Statement q(db, "INSERT INTO events (name, payload, created_at) VALUES (?, ?, ?)");
+  q.bind(1, name);
+  q.bind(2, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));  // a note typed in Latin-1
+  q.bind(3, now);
+  q.exec();
+}
+
+nlohmann::json event_payload(const Approval& a, const std::string& note) {
+  nlohmann::json payload = approval_to_json(a);
+  payload["note"] = note.empty() ? nlohmann::json(nullptr) : nlohmann::json(note);
+  return payload;
+}
+
+// Runs `fn` (returning Result<T>) on the database thread; SQLite's failures become errors.
+template <typename T, typename F>
+Result<T> on_db_thread(DbThread& db, F fn) {
+  try {
+    return db.call(std::move(fn));
+  } catch (const std::exception& e) {
+    return Result<T>::error(std::string("approvals: ") + e.what());
+  }
+}
+
+}  // namespace
+
+nlohmann::json approval_to_json(const Approval& a) {
+  const auto when = [](std::optional<int64_t> ms) -> nlohmann::json {
+    if (!ms) return nullptr;
+    return format_rfc3339(Instant(std::chrono::seconds(*ms / 1000)), 0);
+  };
+  const auto text_or_null = [](const std::string& s) {
+    return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+  };
+  auto payload = nlohmann::json::parse(a.payload_json, nullptr, false);
+  return {{"id", a.id},
+          {"job", text_or_null(a.job)},
+          {"kind", a.kind},
+          {"key", a.key},
+          {"title", a.title},
+          {"payload", payload.is_discarded() ? nlohmann::json(a.payload_json) : payload},
+          {"status", std::string(to_string(a.status))},
+          {"requested_at", when(a.requested_at)},
+          {"decided_by", text_or_null(a.decided_by)},
+          {"decided_at", when(a.decided_at)},
+          {"executed_at", when(a.executed_at)},
+          {"notes", text_or_null(a.notes)}};
+}
+
+Result<RequestedApproval> Store::approval_request(const std::string& job, const std::string& kind,
+                                                  const std::string& key, const std::string& title,
+                                                  const std::string& payload_json, int64_t now) {
+  return on_db_thread<RequestedApproval>(*db_, [&](SQLite::Database& db) -> Result<RequestedApproval> {
+    WriteScope scope(db);
+    // One statement that writes only when no open approval exists: it takes the write lock
+    // before it looks, and an id is used only by a row actually inserted (ON CONFLICT alone
+    // used one per check, so ids grew with every run of a job that asks). The unique index on
+    // open (kind, key) stays the guarantee.
+    SQLite::Statement insert(
+        db,
+        "INSERT INTO approvals (job, kind, key, title, payload, status, requested_at) "
+        "SELECT :job, :kind, :key, :title, :payload, 'PENDING', :now WHERE NOT EXISTS ("
+        "SELECT 1 FROM approvals WHERE kind = :kind AND key = :key AND status IN ('PENDING', 'APPROVED')) "
+        "ON CONFLICT DO NOTHING");
+    if (!job.empty()) insert.bind(":job", job);
+    insert.bind(":kind", kind);
+    insert.bind(":key", key);
+    insert.bind(":title", title);
+    insert.bind(":payload", payload_json.empty() ? std::string("{}") : payload_json);
+    insert.bind(":now", now);
+    const bool created = insert.exec() == 1;
+    auto open = select_open(db, kind, key);
+    if (!open) return Result<RequestedApproval>::error("approvals: the request for " + kind + " " + key + " vanished");
+    scope.commit();
+    return RequestedApproval{std::move(*open), created};
+  });
+}
+
+Result<std::vector<Approval>> Store::approvals(const ApprovalQuery& query) {
+  return on_db_thread<std::vector<Approval>>(*db_, [&query](SQLite::Database& db) -> Result<std::vector<Approval>> {
+    std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE 1 = 1";
+    if (!query.kind.empty()) sql += " AND kind = :kind";
+    if (!query.key.empty()) sql += " AND key = :key";
+    if (!query.job.empty()) sql += " AND job = :job";
+    if (query.status) sql += " AND status = :status";
+    sql += " ORDER BY id DESC LIMIT :limit";
+    SQLite::Statement q(db, sql);
+    if (!query.kind.empty()) q.bind(":kind", query.kind);
+    if (!query.key.empty()) q.bind(":key", query.key);
+    if (!query.job.empty()) q.bind(":job", query.job);
+    if (query.status) q.bind(":status", std::string(to_string(*query.status)));
+    q.bind(":limit", query.limit);
+    std::vector<Approval> out;
+    while (q.executeStep()) out.push_back(read_approval(q));
+    return out;
+  });
+}
+
+Result<std::optional<Approval>> Store::approval(int64_t id) {
+  return on_db_thread<std::optional<Approval>>(
+      *db_, [id](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_by_id(db, id); });
+}
+
+Result<std::optional<Approval>> Store::approval_open(const std::string& kind, const std::string& key) {
+  return on_db_thread<std::optional<Approval>>(
+      *db_, [&](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_open(db, kind, key); });
+}
+
+Result<Approval> Store::approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,
+                                        const std::string& note, int64_t now) {
+  if (decision != ApprovalStatus::kApproved)
+    return Result<Approval>::error("an approval can only be decided APPROVED (cancel it to refuse it)");
+  if (by.empty()) return Result<Approval>::error("approving needs the name of who decides");
+  return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
+    WriteScope scope(db);
+    // Write first: the status check and the change are one statement.
+    SQLite::Statement q(db,
+                        "UPDATE approvals SET status = 'APPROVED', decided_by = ?, decided_at = ?, notes = ? "
+                        "WHERE id = ? AND status = 'PENDING'");
+    q.bind(1, by);
+    q.bind(2, now);
+    if (!note.empty()) q.bind(3, note);
+    q.bind(4, id);
+    if (q.exec() == 0) return Result<Approval>::error(refusal(db, id, "a PENDING approval can be approved"));
+    Approval approved = *select_by_id(db, id);
+    insert_event(db, "approval.approved", event_payload(approved, note), now);
+    scope.commit();
+    return approved;
+  });
+}
+
+Result<Approval> Store::approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now) {
+  if (by.empty()) return Result<Approval>::error("cancelling needs the name of who cancels");
+  return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
+    WriteScope scope(db);
+    auto found = select_by_id(db, id);
+    if (!found || (found->status != ApprovalStatus::kPending && found->status != ApprovalStatus::kApproved))
+      return Result<Approval>::error(refusal(db, id, "a PENDING or APPROVED approval can be cancelled"));
+    SQLite::Statement q(db, "DELETE FROM approvals WHERE id = ?");
+    q.bind(1, id);
+    q.exec();
+    // The deleted record lives on in the event: the record of who cancelled what.
+    nlohmann::json payload = event_payload(*found, note);
+    payload["cancelled_by"] = by;
+    insert_event(db, "approval.cancelled", payload, now);
+    scope.commit();
+    return *found;
+  });
+}
+
+Result<Approval> Store::approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now) {
+  if (outcome != ApprovalStatus::kExecuted && outcome != ApprovalStatus::kFailed)
+    return Result<Approval>::error("an approval can only be marked EXECUTED or FAILED");
+  return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
+    WriteScope scope(db);
+    SQLite::Statement q(db,
+                        "UPDATE approvals SET status = :status, executed_at = :now, notes = CASE "
+                        "WHEN :notes IS NULL THEN notes WHEN coalesce(notes, '') = '' THEN :notes "
+                        "ELSE notes || char(10) || :notes END WHERE id = :id AND status = 'APPROVED'");
+    q.bind(":status", std::string(to_string(outcome)));
+    q.bind(":now", now);
+    if (!notes.empty()) q.bind(":notes", notes);
+    q.bind(":id", id);
+    if (q.exec() == 0)
+      return Result<Approval>::error(
+          refusal(db, id, "an APPROVED approval can be marked " + std::string(to_string(outcome))));
+    Approval marked = *select_by_id(db, id);
+    scope.commit();
+    return marked;
+  });
+}
+
+Result<std::vector<Event>> Store::events_after(int64_t last_id, int limit) {
+  return on_db_thread<std::vector<Event>>(*db_, [=](SQLite::Database& db) -> Result<std::vector<Event>> {
+    SQLite::Statement q(db,
+                        "SELECT id, name, payload, created_at, delivered_at FROM events "
+                        "WHERE id > ? AND delivered_at IS NULL ORDER BY id LIMIT ?");
+    q.bind(1, last_id);
+    q.bind(2, limit);
+    std::vector<Event> out;
+    while (q.executeStep())
+      out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                     q.getColumn(3).getInt64(), optional_int(q.getColumn(4))});
+    return out;
+  });
+}
+
+Status Store::event_delivered(int64_t id, int64_t now) {
+  auto done = on_db_thread<bool>(*db_, [=](SQLite::Database& db) -> Result<bool> {
+    SQLite::Statement q(db, "UPDATE events SET delivered_at = coalesce(delivered_at, ?) WHERE id = ?");
+    q.bind(1, now);
+    q.bind(2, id);
+    if (q.exec() == 0) return Result<bool>::error("no event " + std::to_string(id));
+    return true;
+  });
+  return done ? Status::ok() : Status::error(done.message());
+}
+
+}  // namespace cronhost::store

@@ -1,0 +1,41 @@
+-- version-check: compares the running version with the newest release tag of the image.
+-- A newer one gets an `update` approval (keyed by the version, so asking twice is harmless)
+-- and, the first time, an "update available" mail to staff. A registry that cannot be read
+-- fails the run; the last attempt mails an alert first.
+local templates = require("templates")
+local p = job.params
+
+local latest, err = registry.latest(p.image, {constraint = p.constraint})
+if not latest then
+  if job.attempt >= job.max_attempts then
+    local m = templates.version_check_failure{image = p.image, attempts = job.attempt, error = err}
+    mail.send{to = p.notify, subject = m.subject, text = m.text, html = m.html}
+  end
+  error(err, 0)
+end
+
+local current = semver.parse(p.current_version)
+if not current then error("params.current_version '" .. p.current_version .. "' is not a semantic version", 0) end
+if semver.compare(latest, p.current_version) <= 0 then
+  log.info(p.image, " is up to date at ", p.current_version)
+  return {current = p.current_version, latest = latest, update_available = false}
+end
+
+-- Executed already: the deploy happened and current_version has not caught up yet.
+if #assert(approvals.list{kind = "update", key = latest, status = "EXECUTED"}) > 0 then
+  log.info("update to ", latest, " was executed; waiting for current_version to follow")
+  return {current = p.current_version, latest = latest, update_available = true, executed = true}
+end
+
+local approval = assert(approvals.request{
+  kind = "update", key = latest, title = "Update " .. p.image .. " from " .. p.current_version .. " to " .. latest,
+  payload = {image = p.image, current = p.current_version, version = latest},
+})
+if approval.created then
+  local m = templates.update_available{image = p.image, current = p.current_version, latest = latest,
+                                       approval_id = approval.id}
+  mail.send{to = p.notify, subject = m.subject, text = m.text, html = m.html}
+end
+log.info("update ", p.current_version, " -> ", latest, ": approval ", approval.id, " is ", approval.status)
+return {current = p.current_version, latest = latest, update_available = true, approval = approval.id,
+        status = approval.status}

@@ -1,0 +1,268 @@
+"""The bundled jobs.d/ and scripts/ end to end through the real daemon, against a real SMTP
+server, Debian's docker-registry and a loopback deploy webhook: the seed team's nightly
+backup, twice-daily version check with approvals, execution of approved updates."""
+import gzip
+import os
+import re
+import shutil
+import sqlite3
+import time
+import unittest
+
+from api_site import ApiSite, services, wait_for
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TAGS = ["0.1.2", "0.1.3", "0.1.5", "0.2.0-rc.1", "latest", "sha-abc"]
+
+
+def soon(seconds=2):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+
+
+class StockJobsTest(unittest.TestCase):
+    def setUp(self):
+        self.site = None
+        self.servers = []
+        os.environ.update(APP_VERSION="0.1.2", UPDATE_NOTIFICATION_EMAIL="staff@acme.test",
+                          BACKUP_EMAIL_TO="backups@acme.test")
+
+    def tearDown(self):
+        proc = getattr(self.site, "proc", None)
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for server in reversed(self.servers):
+            server.stop()
+        if self.site:
+            self.site.cleanup()
+
+    def serve(self, server):
+        self.servers.append(server.__enter__())
+        return server
+
+    def make_site(self, jobs, config=""):
+        """A site with the bundled scripts and the named bundled jobs, the mail going to a sink."""
+        self.site = ApiSite()
+        self.smtp = self.serve(services.SmtpSink(self.site.tmp))
+        self.site.write("cronhost.yaml", "workers: 2\nshutdown_grace: 2s\n"
+                        f"smtp: {{host: 127.0.0.1, port: {self.smtp.port}, tls: none, from: 'Scheduler <cron@acme.test>'}}\n"
+                        + config)
+        shutil.copytree(os.path.join(REPO, "scripts"), os.path.join(self.site.root, "scripts"), dirs_exist_ok=True)
+        for name in jobs:
+            with open(os.path.join(REPO, "jobs.d", name + ".yaml")) as f:
+                self.site.write(f"jobs.d/{name}.yaml", f.read())
+        return self.site
+
+    def patch(self, job, old, new):
+        path = os.path.join(self.site.root, "jobs.d", job + ".yaml")
+        with open(path) as f:
+            text = f.read()
+        patched = re.sub(old, new, text, flags=re.M)
+        self.assertNotEqual(text, patched, f"{old!r} not found in {job}.yaml")
+        self.site.write(f"jobs.d/{job}.yaml", patched)
+
+    def subjects(self):
+        return [m.message["Subject"] for m in self.smtp.messages()]
+
+    def approvals(self):
+        return self.site.query("SELECT * FROM approvals ORDER BY id")
+
+    def cli(self, *args):
+        p = self.site.cli(*args, "--state", self.site.state, "--config", os.path.join(self.site.root, "cronhost.yaml"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return p.stdout
+
+    # --- updates
+    def update_site(self):
+        registry = self.serve(services.DockerRegistry(self.site_tmp(), auth="htpasswd"))
+        registry.push("acme/app", *TAGS)
+        self.webhook = self.serve(services.HttpReceiver(self.site_tmp(), body='{"deployed":true}'))
+        host = registry.url.split("//")[1]
+        site = self.make_site(["version-check", "execute-updates", "update-approved-notice"],
+                              f"registries:\n  '{host}': {{url: '{registry.url}', user: tester, password: s3cret}}\n")
+        self.servers.insert(0, self.servers.pop())  # the sink made by make_site stops last
+        self.patch("version-check", r"^  image: .*$", f"  image: {host}/acme/app")
+        self.patch("version-check", r"^  registry: .*$", f"  registry: ['{host}/acme/*']")
+        self.patch("version-check", r'^  cron: .*$', "  every: 2s")
+        self.patch("execute-updates", r"^  webhook: .*$", f"  webhook: {self.webhook.url}/hooks/deploy")
+        self.patch("execute-updates", r"^  http: .*$", f"  http: ['{self.webhook.url}/hooks/']")
+        self.patch("execute-updates", r'^  cron: .*$', "  every: 2s")
+        return site
+
+    def site_tmp(self):
+        if not hasattr(self, "_tmp"):
+            self._tmp = services.tempfile.mkdtemp(prefix="stock-servers-")
+        return self._tmp
+
+    def test_update_found_approved_executed_once(self):
+        site = self.update_site()
+        site.start()
+        wait_for(lambda: len([r for r in site.runs("version-check") if r["status"] == "succeeded"]) >= 2,
+                 what="two version checks")
+        [pending] = self.approvals()
+        self.assertEqual((pending["kind"], pending["key"], pending["status"]), ("update", "0.1.5", "PENDING"))
+        self.assertEqual(self.subjects(), [f"Update available: {self.site_host()}/acme/app 0.1.5"])
+        self.assertEqual(self.webhook.requests(), [])  # nothing runs before a person says yes
+
+        self.assertIn("approved", self.cli("approvals", "approve", str(pending["id"]), "--by", "alice", "--note", "go"))
+        self.smtp.wait_messages(3, timeout=15)
+        wait_for(lambda: self.approvals()[0]["status"] == "EXECUTED", timeout=15, what="EXECUTED")
+        time.sleep(4.5)  # two more checks and executions: nothing new may happen
+        site.stop()
+
+        [post] = [r for r in self.webhook.requests() if r["method"] == "POST"]
+        self.assertEqual(post["path"], "/hooks/deploy")
+        self.assertIn('"from":"0.1.2"', post["body"])
+        self.assertIn('"to":"0.1.5"', post["body"])
+        [approval] = self.approvals()
+        self.assertEqual(approval["decided_by"], "alice")
+        self.assertIn('webhook 200: {"deployed":true}', approval["notes"])
+        subjects = self.subjects()
+        self.assertEqual(len(subjects), 3, subjects)
+        self.assertEqual(subjects[1:], ["Update to 0.1.5 approved", "Update to 0.1.5 executed"])
+        confirmation = self.smtp.messages()[1].message
+        self.assertEqual(confirmation["To"], "staff@acme.test")
+        self.assertIn("Approved by:     alice", confirmation.get_body(("plain",)).get_content())
+        notice = site.runs("update-approved-notice")
+        self.assertEqual([(r["trigger"], r["status"]) for r in notice], [("event", "succeeded")])
+
+    def test_cancelled_update_is_detected_again(self):
+        site = self.update_site()
+        site.start()
+        wait_for(lambda: self.approvals(), what="the first approval")
+        first = self.approvals()[0]
+        self.assertIn("cancelled", self.cli("approvals", "cancel", str(first["id"]), "--by", "bob"))
+        wait_for(lambda: [a for a in self.approvals() if a["id"] != first["id"]], timeout=10, what="a new approval")
+        site.stop()
+        [again] = self.approvals()
+        self.assertEqual((again["key"], again["status"]), ("0.1.5", "PENDING"))
+        self.assertEqual([s for s in self.subjects() if s.startswith("Update available")].__len__(), 2)
+        self.assertEqual(self.webhook.requests(), [])
+
+    def test_registry_failure_alerts_after_the_last_attempt(self):
+        site = self.update_site()
+        self.patch("version-check", r"^  image: .*$", "  image: " + self.site_host() + "/acme/missing")
+        self.patch("version-check", r"^retries: .*$", "retries: {attempts: 2, backoff: 1s}")
+        self.patch("version-check", r"^  every: 2s$", f"  at: '{soon()}'")
+        site.start()
+        runs = site.wait_run("version-check", 2, timeout=20)
+        site.stop()
+        self.assertEqual([r["status"] for r in runs], ["failed", "failed"])
+        self.assertIn("/acme/missing not found (404", runs[1]["error"])
+        self.assertEqual(len(self.subjects()), 1)
+        self.assertTrue(self.subjects()[0].startswith("Version check of ") and self.subjects()[0].endswith("FAILED"))
+
+    def site_host(self):
+        with open(os.path.join(self.site.root, "cronhost.yaml")) as f:
+            return re.search(r"registries:\n  '([^']+)'", f.read()).group(1)
+
+    # --- backups and maintenance
+    def backup_site(self, rows=50):
+        site = self.make_site(["nightly-backup", "session-cleanup", "weekly-summary"],
+                              "databases:\n  app: {sqlite: app.db}\n")
+        self.db_path = os.path.join(site.root, "app.db")
+        db = sqlite3.connect(self.db_path)
+        db.executescript("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"
+                         "CREATE TABLE sessions (id INTEGER PRIMARY KEY, expires_at INTEGER);")
+        db.executemany("INSERT INTO users (name) VALUES (?)", [(f"user {i}",) for i in range(rows)])
+        now = int(time.time())
+        db.executemany("INSERT INTO sessions (expires_at) VALUES (?)", [(now - 100,)] * 7 + [(now + 3600,)] * 3)
+        db.commit()
+        db.close()
+        self.backups = os.path.join(site.root, "backups")
+        os.makedirs(self.backups)
+        self.patch("nightly-backup", r"^  files: .*$", "  files: [backups]")
+        self.patch("nightly-backup", r'^  cron: .*$', f"  at: '{soon()}'")
+        self.patch("nightly-backup", r"^retries: .*$", "retries: {attempts: 2, backoff: 1s}")
+        return site
+
+    def test_backup_is_a_valid_copy_mailed_and_old_ones_pruned(self):
+        site = self.backup_site()
+        old = os.path.join(self.backups, "app-20200101T020000Z.db.gz")
+        recent = os.path.join(self.backups, "app-recent.db.gz")
+        for path, age_days in ((old, 40), (recent, 5)):
+            with open(path, "wb") as f:
+                f.write(gzip.compress(b"old"))
+            t = time.time() - age_days * 86400
+            os.utime(path, (t, t))
+        site.start()
+        [run] = site.wait_run("nightly-backup")
+        site.stop()
+        self.assertEqual(run["status"], "succeeded", run)
+        made = [n for n in os.listdir(self.backups) if re.fullmatch(r"app-\d{8}T\d{6}Z\.db\.gz", n)]
+        self.assertEqual(len(made), 1)
+        self.assertFalse(os.path.exists(old))
+        self.assertTrue(os.path.exists(recent))
+        with open(os.path.join(self.backups, made[0]), "rb") as f:
+            packed = f.read()
+        copy = os.path.join(site.root, "copy.db")
+        with open(copy, "wb") as f:
+            f.write(gzip.decompress(packed))
+        db = sqlite3.connect(copy)
+        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+        self.assertEqual(db.execute("SELECT count(*) FROM users").fetchone()[0], 50)
+        self.assertEqual(db.execute("SELECT count(*) FROM sessions").fetchone()[0], 10)
+        db.close()
+        [mail] = self.smtp.wait_messages(1)
+        self.assertEqual(mail.envelope["rcpt_tos"], ["backups@acme.test"])
+        self.assertTrue(mail.message["Subject"].startswith("Backup of app succeeded"))
+        text = mail.message.get_body(("plain",)).get_content()
+        self.assertIn("File:            " + os.path.join(self.backups, made[0]), text)
+        self.assertIn("Rows in users:   50", text)
+        self.assertIn("Old backups removed: 1", text)
+        [attachment] = list(mail.message.iter_attachments())
+        self.assertEqual((attachment.get_filename(), attachment.get_content_type()), (made[0], "application/gzip"))
+        self.assertEqual(attachment.get_content(), packed)
+
+    def test_backup_of_a_missing_database_fails_cleanly_with_a_failure_mail(self):
+        site = self.backup_site()
+        os.remove(self.db_path)
+        site.start()
+        runs = site.wait_run("nightly-backup", 2, timeout=20)
+        site.stop()
+        self.assertEqual([r["status"] for r in runs], ["failed", "failed"])
+        self.assertIn("backup of app failed: ", runs[1]["error"])
+        self.assertIn("does not exist", runs[1]["error"])
+        self.assertEqual(self.subjects(), ["Backup of app FAILED"])
+        self.assertEqual(os.listdir(self.backups), [])
+
+    def test_backup_of_a_locked_database_fails_cleanly(self):
+        site = self.backup_site()
+        self.patch("nightly-backup", r"^  busy_timeout: .*$", "  busy_timeout: 0.5")
+        holder = sqlite3.connect(self.db_path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            site.start()
+            runs = site.wait_run("nightly-backup", 2, timeout=20)
+            site.stop()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        self.assertEqual([r["status"] for r in runs], ["failed", "failed"])
+        self.assertIn("locked", runs[1]["error"])
+        self.assertEqual(self.subjects(), ["Backup of app FAILED"])
+        self.assertEqual([n for n in os.listdir(self.backups)], [])
+
+    def test_session_cleanup_then_weekly_summary_from_history(self):
+        site = self.backup_site()
+        self.patch("session-cleanup", r'^  cron: .*$', f"  at: '{soon()}'")
+        self.patch("weekly-summary", r'^  cron: .*$', "  after: {job: session-cleanup}")
+        self.patch("weekly-summary", r'^  timezone: .*\n', "")
+        os.remove(os.path.join(site.root, "jobs.d", "nightly-backup.yaml"))
+        site.start()
+        [cleanup] = site.wait_run("session-cleanup")
+        [summary] = site.wait_run("weekly-summary")
+        site.stop()
+        self.assertEqual(cleanup["status"], "succeeded", cleanup)
+        self.assertIn('"deleted":7', cleanup["result"])
+        db = sqlite3.connect(self.db_path)
+        self.assertEqual(db.execute("SELECT count(*) FROM sessions").fetchone()[0], 3)
+        db.close()
+        self.assertEqual(summary["status"], "succeeded", summary)
+        [mail] = self.smtp.wait_messages(1)
+        self.assertEqual(mail.message["Subject"], "Weekly job summary: 1 runs, 0 failed")
+        self.assertIn("session-cleanup: 1 runs, 0 failed, last succeeded", mail.message.get_body(("plain",)).get_content())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,269 @@
+// Approvals in the state file: one open approval per (kind, key), decisions only from the
+// right status, an event committed with each decision, and the command line's connection
+// writing while a daemon holds the file.
+#include <SQLiteCpp/Database.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "../support/temp_dir.hpp"
+#include "store/state_store.hpp"
+
+using namespace cronhost;
+using namespace cronhost::store;
+
+namespace {
+
+constexpr int64_t kNow = 1'777'777'777'000;
+
+struct Fixture {
+  test::TempDir dir;
+  std::filesystem::path path = dir.path() / "state.db";
+  std::unique_ptr<Store> store = Store::open(path).value();
+
+  RequestedApproval request(const std::string& key, const std::string& payload = R"({"image":"acme/app"})") {
+    return store->approval_request("version-check", "update", key, "Update to " + key, payload, kNow).value();
+  }
+  int64_t count(const std::string& sql) const {
+    SQLite::Database db(path.string());
+    return db.execAndGet(sql).getInt64();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a request is recorded once while it is open", "[store][approvals]") {
+  Fixture f;
+  auto first = f.request("0.1.5");
+  CHECK(first.created);
+  CHECK(first.approval.id > 0);
+  CHECK(first.approval.status == ApprovalStatus::kPending);
+  CHECK(first.approval.job == "version-check");
+  CHECK(first.approval.title == "Update to 0.1.5");
+  CHECK(first.approval.payload_json == R"({"image":"acme/app"})");
+  CHECK(first.approval.requested_at == kNow);
+
+  auto again = f.store->approval_request("other-job", "update", "0.1.5", "Another title", "{}", kNow + 1000).value();
+  CHECK_FALSE(again.created);
+  CHECK(again.approval.id == first.approval.id);
+  CHECK(again.approval.title == "Update to 0.1.5");  // returned unchanged
+  CHECK(again.approval.requested_at == kNow);
+
+  const int64_t next = f.request("0.1.6").approval.id;  // another key
+  CHECK(next == first.approval.id + 1);                 // asking again used no id
+  CHECK(f.store->approval_request("j", "rollback", "0.1.5", "t", "{}", kNow).value().created);  // another kind
+
+  f.store->approval_decide(first.approval.id, ApprovalStatus::kApproved, "alice", "", kNow + 5).value();
+  auto while_approved = f.request("0.1.5");
+  CHECK_FALSE(while_approved.created);
+  CHECK(while_approved.approval.status == ApprovalStatus::kApproved);
+
+  // Once executed it is history: the same key may be asked for again.
+  f.store->approval_mark(first.approval.id, ApprovalStatus::kExecuted, "", kNow + 9).value();
+  auto after = f.request("0.1.5");
+  CHECK(after.created);
+  CHECK(after.approval.id != first.approval.id);
+  CHECK(f.count("SELECT count(*) FROM approvals") == 4);
+}
+
+TEST_CASE("concurrent requests for the same key make one approval", "[store][approvals]") {
+  Fixture f;
+  auto client = Store::open_client(f.path).value();
+  std::vector<std::thread> threads;
+  std::atomic<int> created{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      Store& s = i % 2 ? *f.store : *client;  // both connections: the index decides, not the thread
+      if (s.approval_request("j", "update", "0.2.0", "t", "{}", kNow).value().created) ++created;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(created == 1);
+  CHECK(f.count("SELECT count(*) FROM approvals") == 1);
+}
+
+TEST_CASE("approve, then mark executed or failed, each only from the right status", "[store][approvals]") {
+  Fixture f;
+  const int64_t id = f.request("0.1.5").approval.id;
+
+  auto early = f.store->approval_mark(id, ApprovalStatus::kExecuted, "too soon", kNow);
+  REQUIRE_FALSE(early);
+  CHECK(early.message() ==
+        "approval " + std::to_string(id) + " is PENDING; only an APPROVED approval can be marked EXECUTED");
+
+  auto approved = f.store->approval_decide(id, ApprovalStatus::kApproved, "alice", "go ahead", kNow + 10).value();
+  CHECK(approved.status == ApprovalStatus::kApproved);
+  CHECK(approved.decided_by == "alice");
+  CHECK(approved.decided_at == kNow + 10);
+  CHECK(approved.notes == "go ahead");
+
+  auto twice = f.store->approval_decide(id, ApprovalStatus::kApproved, "bob", "", kNow + 11);
+  REQUIRE_FALSE(twice);
+  CHECK(twice.message() == "approval " + std::to_string(id) + " is APPROVED; only a PENDING approval can be approved");
+  CHECK(f.store->approval(id).value()->decided_by == "alice");  // unchanged
+
+  auto done = f.store->approval_mark(id, ApprovalStatus::kExecuted, "deployed in 40 s", kNow + 20).value();
+  CHECK(done.status == ApprovalStatus::kExecuted);
+  CHECK(done.executed_at == kNow + 20);
+  CHECK(done.notes == "go ahead\ndeployed in 40 s");
+
+  auto again = f.store->approval_decide(id, ApprovalStatus::kApproved, "bob", "", kNow + 30);
+  REQUIRE_FALSE(again);
+  CHECK(again.message() == "approval " + std::to_string(id) + " is EXECUTED; only a PENDING approval can be approved");
+  CHECK_FALSE(f.store->approval_mark(id, ApprovalStatus::kFailed, "", kNow + 31));
+
+  const int64_t other = f.request("0.1.6").approval.id;
+  f.store->approval_decide(other, ApprovalStatus::kApproved, "alice", "", kNow).value();
+  auto failed = f.store->approval_mark(other, ApprovalStatus::kFailed, "image pull failed", kNow + 40).value();
+  CHECK(failed.status == ApprovalStatus::kFailed);
+  CHECK(failed.notes == "image pull failed");
+
+  CHECK(f.store->approval_decide(999, ApprovalStatus::kApproved, "alice", "", kNow).message() == "no approval 999");
+  CHECK(f.store->approval_mark(999, ApprovalStatus::kFailed, "", kNow).message() == "no approval 999");
+  CHECK_FALSE(f.store->approval_decide(other, ApprovalStatus::kExecuted, "alice", "", kNow));  // not a decision
+  CHECK_FALSE(f.store->approval_decide(f.request("0.1.7").approval.id, ApprovalStatus::kApproved, "", "", kNow));
+}
+
+TEST_CASE("cancel deletes the approval so the next request asks again", "[store][approvals]") {
+  Fixture f;
+  const int64_t pending = f.request("0.1.5").approval.id;
+  auto cancelled = f.store->approval_cancel(pending, "alice", "", kNow).value();
+  CHECK(cancelled.id == pending);
+  CHECK(cancelled.status == ApprovalStatus::kPending);
+  CHECK_FALSE(f.store->approval(pending).value());
+  CHECK(f.store->approval_cancel(pending, "alice", "", kNow).message() == "no approval " + std::to_string(pending));
+
+  auto renewed = f.request("0.1.5");
+  CHECK(renewed.created);
+  CHECK(renewed.approval.id != pending);
+
+  // APPROVED may be cancelled too; EXECUTED and FAILED are history.
+  f.store->approval_decide(renewed.approval.id, ApprovalStatus::kApproved, "alice", "", kNow).value();
+  CHECK(f.store->approval_cancel(renewed.approval.id, "bob", "wrong image", kNow).value().status ==
+        ApprovalStatus::kApproved);
+  const int64_t executed = f.request("0.1.5").approval.id;
+  f.store->approval_decide(executed, ApprovalStatus::kApproved, "alice", "", kNow).value();
+  f.store->approval_mark(executed, ApprovalStatus::kExecuted, "", kNow).value();
+  CHECK(f.store->approval_cancel(executed, "bob", "", kNow).message() ==
+        "approval " + std::to_string(executed) + " is EXECUTED; only a PENDING or APPROVED approval can be cancelled");
+  CHECK(f.store->approval(executed).value());
+}
+
+TEST_CASE("each decision commits its event; failed ones leave none", "[store][approvals]") {
+  Fixture f;
+  const int64_t a = f.request("0.1.5").approval.id;
+  const int64_t b = f.request("0.1.6").approval.id;
+  f.store->approval_decide(a, ApprovalStatus::kApproved, "alice", "after 18:00", kNow + 1).value();
+  CHECK_FALSE(f.store->approval_decide(a, ApprovalStatus::kApproved, "alice", "", kNow + 2));
+  CHECK_FALSE(f.store->approval_cancel(12345, "bob", "", kNow + 2));
+  f.store->approval_cancel(b, "bob", "not this one", kNow + 3).value();
+
+  auto events = f.store->events_after(0, 10).value();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].name == "approval.approved");
+  CHECK(events[0].created_at == kNow + 1);
+  CHECK_FALSE(events[0].delivered_at);
+  const auto approved = nlohmann::json::parse(events[0].payload_json);
+  CHECK(approved["id"] == a);
+  CHECK(approved["kind"] == "update");
+  CHECK(approved["key"] == "0.1.5");
+  CHECK(approved["status"] == "APPROVED");
+  CHECK(approved["decided_by"] == "alice");
+  CHECK(approved["note"] == "after 18:00");
+  CHECK(approved["payload"]["image"] == "acme/app");
+
+  CHECK(events[1].name == "approval.cancelled");
+  const auto cancelled = nlohmann::json::parse(events[1].payload_json);
+  CHECK(cancelled["id"] == b);
+  CHECK(cancelled["key"] == "0.1.6");
+  CHECK(cancelled["status"] == "PENDING");  // what it was when cancelled
+  CHECK(cancelled["cancelled_by"] == "bob");
+  CHECK(cancelled["decided_by"].is_null());
+  CHECK(cancelled["note"] == "not this one");
+
+  // The daemon's cursor: undelivered events after the last id it saw.
+  CHECK(f.store->events_after(events[0].id, 10).value().size() == 1);
+  CHECK(f.store->events_after(0, 1).value().size() == 1);
+  REQUIRE(f.store->event_delivered(events[0].id, kNow + 100));
+  auto left = f.store->events_after(0, 10).value();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].id == events[1].id);
+  CHECK_FALSE(f.store->event_delivered(999, kNow));
+}
+
+TEST_CASE("list filters by kind, status and job, newest first", "[store][approvals]") {
+  Fixture f;
+  const int64_t a = f.request("0.1.5").approval.id;
+  const int64_t b = f.request("0.1.6").approval.id;
+  f.store->approval_request("backup-check", "restore", "2026-05-01", "Restore", "{}", kNow).value();
+  f.store->approval_decide(a, ApprovalStatus::kApproved, "alice", "", kNow).value();
+
+  auto all = f.store->approvals({}).value();
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].kind == "restore");
+  CHECK(all[2].id == a);
+  auto updates = f.store->approvals({.kind = "update"}).value();
+  REQUIRE(updates.size() == 2);
+  CHECK(updates[0].id == b);
+  auto approved = f.store->approvals({.status = ApprovalStatus::kApproved}).value();
+  REQUIRE(approved.size() == 1);
+  CHECK(approved[0].id == a);
+  CHECK(f.store->approvals({.job = "backup-check"}).value().size() == 1);
+  CHECK(f.store->approvals({.kind = "update", .key = "0.1.6"}).value().size() == 1);
+  CHECK(f.store->approvals({.limit = 1}).value().size() == 1);
+  CHECK(f.store->approval_open("update", "0.1.5").value()->id == a);
+  CHECK_FALSE(f.store->approval_open("update", "9.9.9").value());
+}
+
+TEST_CASE("approval_to_json shows times as RFC 3339 and absent values as null", "[store][approvals]") {
+  Approval a{.id = 3,
+             .job = "j",
+             .kind = "update",
+             .key = "0.1.5",
+             .title = "t",
+             .payload_json = R"({"n":1})",
+             .status = ApprovalStatus::kApproved,
+             .requested_at = 1'767'225'600'500,
+             .decided_by = "alice",
+             .decided_at = 1'767'225'660'000};
+  const auto j = approval_to_json(a);
+  CHECK(j["requested_at"] == "2026-01-01T00:00:00+00:00");
+  CHECK(j["decided_at"] == "2026-01-01T00:01:00+00:00");
+  CHECK(j["executed_at"].is_null());
+  CHECK(j["notes"].is_null());
+  CHECK(j["payload"]["n"] == 1);
+  CHECK(j["status"] == "APPROVED");
+  CHECK(parse_approval_status("approved") == ApprovalStatus::kApproved);
+  CHECK_FALSE(parse_approval_status("DONE"));
+}
+
+TEST_CASE("the command line writes while a daemon holds the state file", "[store][approvals]") {
+  Fixture f;  // f.store is the daemon: it holds the lock
+  REQUIRE_FALSE(Store::open(f.path));
+  const int64_t id = f.request("0.1.5").approval.id;
+
+  auto client = Store::open_client(f.path);
+  REQUIRE(client);
+  // The daemon keeps writing (queued run rows) while the client decides.
+  NewRun run{.job = "version-check", .scheduled_for = kNow, .started_at = kNow};
+  for (int i = 0; i < 50; ++i) {
+    run.scheduled_for = kNow + i;
+    f.store->claim(run).value();
+  }
+  auto approved = client.value()->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow);
+  REQUIRE(approved);
+  CHECK(f.store->approval(id).value()->status == ApprovalStatus::kApproved);  // the daemon sees it
+  CHECK(f.store->events_after(0, 10).value().size() == 1);
+  client.value()->approval_cancel(id, "alice", "", kNow).value();
+  CHECK_FALSE(f.store->approval(id).value());
+  CHECK(f.count("SELECT count(*) FROM runs") == 50);
+
+  test::TempDir other;
+  CHECK(Store::open_client(other.path() / "missing.db").message().find("no state file at") == 0);
+  {
+    SQLite::Database old((other.path() / "old.db").string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    old.exec("PRAGMA user_version = 1");
+  }
+  CHECK(Store::open_client(other.path() / "old.db").message().find("is at schema version 1, this cronhost needs") !=
+        std::string::npos);
+}
