@@ -3,6 +3,7 @@
 // approvals, state writes) is captured and printed instead. State writes go to an
 // in-memory copy of the state file.
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "run/lua_runner.hpp"
@@ -21,12 +22,29 @@ struct DryRunOptions {
   bool json = false;
 };
 
+// A captured mail as its reader would see it: the headers, then the start of the text.
+void print_mail(const nlohmann::json& mail) {
+  const auto list = [](const nlohmann::json& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item.get<std::string>();
+    return out;
+  };
+  std::cout << "          From: " << mail.value("from", "") << "\n          To: " << list(mail["to"]) << "\n";
+  if (!mail["cc"].empty()) std::cout << "          Cc: " << list(mail["cc"]) << "\n";
+  if (!mail["bcc"].empty()) std::cout << "          Bcc: " << list(mail["bcc"]) << "\n";
+  std::cout << "          Subject: " << mail.value("subject", "") << "\n";
+  std::istringstream text(mail.value("text", ""));
+  int shown = 0;
+  for (std::string line; std::getline(text, line) && shown < 12; ++shown) std::cout << "          | " << line << "\n";
+}
+
 void print_effects(const std::vector<api::Effect>& effects) {
   if (effects.empty()) return;
   std::cout << "--- effects (" << effects.size() << ", captured, not performed)\n";
   for (const auto& effect : effects) {
     std::cout << effect.kind << std::string(effect.kind.size() < 10 ? 10 - effect.kind.size() : 1, ' ') << effect.summary
               << "\n";
+    if (effect.kind == "mail") print_mail(effect.detail);
   }
 }
 

@@ -156,6 +156,25 @@ class StockJobsTest(unittest.TestCase):
         with open(os.path.join(self.site.root, "cronhost.yaml")) as f:
             return re.search(r"registries:\n  '([^']+)'", f.read()).group(1)
 
+    def test_dry_run_of_the_check_captures_the_approval_and_the_mail(self):
+        self.update_site()
+        out = self.site.dry_run("version-check")
+        self.assertEqual(out["status"], "succeeded", out)
+        self.assertEqual([e["kind"] for e in out["effects"]], ["approvals", "mail"])
+        self.assertIn('request update/0.1.5', out["effects"][0]["summary"])
+        self.assertEqual(out["effects"][1]["summary"],
+                         f'to staff@acme.test: "Update available: {self.site_host()}/acme/app 0.1.5"')
+        self.assertFalse(os.path.exists(self.site.state), "a dry run keeps nothing")
+        self.assertEqual(self.smtp.messages(), [])
+        text = self.site.cli("dry-run", "version-check", "--jobs", os.path.join(self.site.root, "jobs.d"),
+                             "--config", os.path.join(self.site.root, "cronhost.yaml")).stdout
+        self.assertIn("--- effects (2, captured, not performed)", text)
+        self.assertIn("          From: Scheduler <cron@acme.test>\n          To: staff@acme.test\n", text)
+        self.assertIn("          | A newer version of", text)
+        offline = self.site.dry_run("version-check", "--offline")
+        self.assertEqual(offline["status"], "failed")
+        self.assertIn("not read (offline dry run)", offline["error"])
+
     # --- backups and maintenance
     def backup_site(self, rows=50):
         site = self.make_site(["nightly-backup", "session-cleanup", "weekly-summary"],
@@ -213,6 +232,18 @@ class StockJobsTest(unittest.TestCase):
         [attachment] = list(mail.message.iter_attachments())
         self.assertEqual((attachment.get_filename(), attachment.get_content_type()), (made[0], "application/gzip"))
         self.assertEqual(attachment.get_content(), packed)
+
+    def test_dry_run_of_the_backup_captures_every_effect(self):
+        site = self.backup_site()
+        out = site.dry_run("nightly-backup")
+        self.assertEqual(out["status"], "succeeded", out)
+        kinds = [e["kind"] for e in out["effects"]]
+        self.assertEqual(kinds, ["db", "files", "mail"])
+        self.assertRegex(out["effects"][0]["summary"], r"^app: backup -> .*/backups/app-\d{8}T\d{6}Z\.db \(\d+ pages, \d+ bytes\)$")
+        self.assertRegex(out["effects"][1]["summary"], r"^gzip .*\.db -> .*\.db\.gz \(source removed\)$")
+        self.assertRegex(out["effects"][2]["summary"], r'^to backups@acme.test: "Backup of app succeeded .*"; attached app-.*\.db\.gz')
+        self.assertEqual(os.listdir(self.backups), [])
+        self.assertEqual(self.smtp.messages(), [])
 
     def test_backup_of_a_missing_database_fails_cleanly_with_a_failure_mail(self):
         site = self.backup_site()
