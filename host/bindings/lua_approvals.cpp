@@ -209,17 +209,6 @@ int approvals_mark(lua_State* L) {
   return 1;
 }
 
-// The store reports its failures as values; this catches what is left (a JSON conversion
-// running out of memory), since no C++ exception may cross into Lua.
-template <lua_CFunction F>
-int guarded(lua_State* L) {
-  try {
-    return F(L);
-  } catch (const std::exception& e) {
-    return fail(L, std::string("approvals: ") + e.what());
-  }
-}
-
 const luaL_Reg kApprovalsFunctions[] = {{"request", guarded<approvals_request>},
                                         {"list", guarded<approvals_list>},
                                         {"get", guarded<approvals_get>},

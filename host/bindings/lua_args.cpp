@@ -1,5 +1,7 @@
 #include "bindings/lua_args.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "run/lua_sandbox.hpp"
 #include "util/did_you_mean.hpp"
 
@@ -15,6 +17,11 @@ void raise(lua_State* L, const std::string& message) {
   lua_pushstring(L, run::LuaSandbox::context(L).redact(message).c_str());
   lua_error(L);
   std::abort();  // lua_error does not return
+}
+
+std::string printable(std::string_view text, size_t limit) {
+  const nlohmann::json value = std::string(text.substr(0, limit));
+  return nlohmann::json::parse(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).get<std::string>();
 }
 
 TableArgs::TableArgs(lua_State* L, int index, std::string function, std::vector<std::string> known)

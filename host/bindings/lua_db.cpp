@@ -68,23 +68,6 @@ struct Finalizer {
 };
 using Statement = std::unique_ptr<sqlite3_stmt, Finalizer>;
 
-// Text for a dry run's record: cut to `limit` bytes with invalid UTF-8 replaced, so the
-// record can always be written out as JSON.
-std::string printable(std::string_view text, size_t limit) {
-  const nlohmann::json value = std::string(text.substr(0, limit));
-  return nlohmann::json::parse(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).get<std::string>();
-}
-
-// std::exception must reach the script as a Lua error, not unwind through Lua.
-template <lua_CFunction F>
-int guarded(lua_State* L) {
-  try {
-    return F(L);
-  } catch (const std::exception& e) {
-    raise(L, e.what());
-  }
-}
-
 // --- SQLite callbacks: plain C, they never raise ---
 
 // Waits in short slices instead of SQLite's busy timeout, which cannot see a cancel.

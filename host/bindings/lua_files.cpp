@@ -40,22 +40,6 @@ constexpr size_t kReadChunkBytes = size_t{64} << 10;
 // usually shrink three to ten times, so a third errs on the large side.
 constexpr uintmax_t kGuessedRatio = 3;
 
-// std::exception must reach the script as a Lua error, not unwind through Lua.
-template <lua_CFunction F>
-int guarded(lua_State* L) {
-  try {
-    return F(L);
-  } catch (const std::exception& e) {
-    raise(L, e.what());
-  }
-}
-
-// Text for a dry run's record, with invalid UTF-8 replaced so it can be written as JSON.
-std::string printable(const fs::path& path) {
-  const nlohmann::json value = path.string();
-  return nlohmann::json::parse(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).get<std::string>();
-}
-
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -157,7 +141,7 @@ int files_remove(lua_State* L) {
   if (!virtual_file && !fs::exists(status)) return fail(L, "files.remove: " + entry.string() + ": no such file");
   if (!ctx.effects.live()) {
     ctx.effects.remove_virtual_file(entry);
-    capture(ctx, "remove " + entry.string(), {{"op", "remove"}, {"path", printable(entry)}});
+    capture(ctx, "remove " + entry.string(), {{"op", "remove"}, {"path", printable(entry.string())}});
   } else if (!fs::remove(entry, ec) && ec) {
     return fail(L, "files.remove: " + entry.string() + ": " + ec.message());
   }
@@ -172,7 +156,7 @@ int files_write(lua_State* L) {
   const char* content = luaL_checklstring(L, 2, &len);
   if (!ctx.effects.live()) {
     capture(ctx, "write " + path.string() + " (" + std::to_string(len) + " bytes)",
-            {{"op", "write"}, {"path", printable(path)}, {"bytes", len}});
+            {{"op", "write"}, {"path", printable(path.string())}, {"bytes", len}});
     ctx.effects.add_virtual_file(path, len);
   } else {
     std::error_code ec;
@@ -256,7 +240,7 @@ int files_gzip(lua_State* L) {
   if (!ctx.effects.live()) {
     const uintmax_t guess = source_bytes / kGuessedRatio + 20;  // + the gzip header and trailer
     capture(ctx, "gzip " + source.string() + " -> " + dest->string() + (remove_source ? " (source removed)" : ""),
-            {{"op", "gzip"}, {"path", printable(source)}, {"dest", printable(dest.value())},
+            {{"op", "gzip"}, {"path", printable(source.string())}, {"dest", printable(dest.value().string())},
              {"remove_source", remove_source}, {"estimated_bytes", guess}});
     ctx.effects.add_virtual_file(dest.value(), guess);
     if (remove_source) ctx.effects.remove_virtual_file(source);
@@ -313,7 +297,7 @@ int files_prune(lua_State* L) {
     const Candidate& c = candidates[i];
     if (older_than && !(static_cast<double>(now - c.mtime) > *older_than)) continue;
     if (!ctx.effects.live()) {
-      capture(ctx, "remove " + c.path.string(), {{"op", "remove"}, {"path", printable(c.path)}, {"by", "prune"}});
+      capture(ctx, "remove " + c.path.string(), {{"op", "remove"}, {"path", printable(c.path.string())}, {"by", "prune"}});
     } else if (!fs::remove(c.path, ec) && ec) {
       return fail(L, "files.prune: removed " + std::to_string(removed) + " files, then " + c.path.string() + ": " +
                          ec.message());

@@ -70,7 +70,7 @@ int host_runs(lua_State* L) {
   return 1;
 }
 
-const luaL_Reg kHostFunctions[] = {{"runs", host_runs}, {nullptr, nullptr}};
+const luaL_Reg kHostFunctions[] = {{"runs", guarded<host_runs>}, {nullptr, nullptr}};
 
 }  // namespace
 

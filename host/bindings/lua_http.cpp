@@ -109,8 +109,8 @@ int perform(lua_State* L, api::HttpRequest request) {
   const bool read = request.method == "GET" || request.method == "HEAD";
   if (!ctx.effects.live() && (!read || ctx.effects.offline())) {
     nlohmann::json headers = nlohmann::json::object();
-    for (const auto& [name, value] : request.headers) headers[name] = ctx.redact(value);
-    const std::string body = ctx.redact(request.body.substr(0, kCapturedBodyBytes));
+    for (const auto& [name, value] : request.headers) headers[printable(name)] = ctx.redact(printable(value));
+    const std::string body = ctx.redact(printable(request.body, kCapturedBodyBytes));
     ctx.effects.capture({"http",
                          request.method + " " + ctx.redact(url.value()) +
                              (request.body.empty() ? "" : " (" + std::to_string(request.body.size()) + " bytes)"),
@@ -160,11 +160,11 @@ constexpr char kPost[] = "POST";
 constexpr char kPut[] = "PUT";
 constexpr char kDelete[] = "DELETE";
 
-const luaL_Reg kHttpFunctions[] = {{"request", http_request},
-                                   {"get", http_shorthand<kGet>},
-                                   {"post", http_shorthand<kPost>},
-                                   {"put", http_shorthand<kPut>},
-                                   {"delete", http_shorthand<kDelete>},
+const luaL_Reg kHttpFunctions[] = {{"request", guarded<http_request>},
+                                   {"get", guarded<http_shorthand<kGet>>},
+                                   {"post", guarded<http_shorthand<kPost>>},
+                                   {"put", guarded<http_shorthand<kPut>>},
+                                   {"delete", guarded<http_shorthand<kDelete>>},
                                    {nullptr, nullptr}};
 
 }  // namespace

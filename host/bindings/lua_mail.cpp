@@ -124,7 +124,7 @@ void capture(run::RunContext& ctx, const api::MailMessage& message, const std::v
   for (size_t i = 1; i < message.to.size(); ++i) summary += ", " + ctx.redact(message.to[i]);
   if (!message.cc.empty()) summary += " cc " + std::to_string(message.cc.size());
   if (!message.bcc.empty()) summary += " bcc " + std::to_string(message.bcc.size());
-  summary += ": \"" + ctx.redact(message.subject) + "\"";
+  summary += ": \"" + ctx.redact(printable(message.subject)) + "\"";
   nlohmann::json attachments = nlohmann::json::array();
   for (size_t i = 0; i < message.attachments.size(); ++i) {
     const auto& a = message.attachments[i];
@@ -133,10 +133,10 @@ void capture(run::RunContext& ctx, const api::MailMessage& message, const std::v
   }
   ctx.effects.capture({"mail", summary,
                        {{"from", message.from}, {"to", message.to}, {"cc", message.cc}, {"bcc", message.bcc},
-                        {"subject", ctx.redact(message.subject)},
+                        {"subject", ctx.redact(printable(message.subject))},
                         {"message_id", message.message_id},
-                        {"text", ctx.redact(message.text.substr(0, kCapturedTextBytes))},
-                        {"html", ctx.redact(message.html.substr(0, kCapturedTextBytes))},
+                        {"text", ctx.redact(printable(message.text, kCapturedTextBytes))},
+                        {"html", ctx.redact(printable(message.html, kCapturedTextBytes))},
                         {"attachments", attachments}}});
 }
 
@@ -166,7 +166,7 @@ int mail_send(lua_State* L) {
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
   store::OutboxMail queued{0, ctx.job.name, ctx.run_id ? std::optional<int64_t>(ctx.run_id) : std::nullopt,
-                           api::to_json(message).dump(), 1, now + api::mail_retry_delay(smtp, 1).count(), outcome.error};
+                           api::to_json(message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 1, now + api::mail_retry_delay(smtp, 1).count(), outcome.error};
   if (outcome.permanent || smtp.attempts <= 1) {
     api::bury_mail(*ctx.store, smtp, queued, outcome.error);
     return fail(L, "mail.send: \"" + message.subject + "\" was refused: " + outcome.error + "; kept in " +
@@ -184,7 +184,7 @@ int mail_send(lua_State* L) {
   return 1;
 }
 
-const luaL_Reg kMailFunctions[] = {{"send", mail_send}, {nullptr, nullptr}};
+const luaL_Reg kMailFunctions[] = {{"send", guarded<mail_send>}, {nullptr, nullptr}};
 
 }  // namespace
 

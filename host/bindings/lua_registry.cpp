@@ -74,7 +74,7 @@ int registry_latest(lua_State* L) {
   return 1;
 }
 
-const luaL_Reg kRegistryFunctions[] = {{"tags", registry_tags}, {"latest", registry_latest}, {nullptr, nullptr}};
+const luaL_Reg kRegistryFunctions[] = {{"tags", guarded<registry_tags>}, {"latest", guarded<registry_latest>}, {nullptr, nullptr}};
 
 }  // namespace
 
