@@ -106,18 +106,26 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(self.site.output_lines(out)[1], f"nil\tGET {u}/json: not performed (offline dry run)")
         self.assertEqual(len(self.http.requests()), 1)
 
-    def test_live_post_reaches_the_server(self):
+    def test_live_post_reaches_the_server_and_secrets_stay_hidden(self):
         u = self.http.url
+        os.environ["CRONHOST_TEST_TOKEN"] = "tok-live-0987654321"
         self.site.lua_job("hook", f"""
-            local r = assert(http.post("{u}/hooks/deploy", {{json = {{from = "0.1.2", to = "0.1.5"}}}}))
+            local r = assert(http.post("{u}/hooks/deploy", {{json = {{from = "0.1.2", to = "0.1.5"}},
+                                       headers = {{Authorization = "Bearer " .. job.params.token}}}}))
             local again = assert(http.request{{method = "PUT", url = "{u}/hooks/x", body = "plain"}})
-            return {{status = r.status, again = again.status}}
-        """, allow=self.allow, schedule="{cron: '* * * * * *'}")
+            log.info("token is ", job.params.token)
+            return {{status = r.status, again = again.status, token = job.params.token}}
+        """, allow=self.allow, schedule="{cron: '* * * * * *'}", extra="params: {token: '${env:CRONHOST_TEST_TOKEN}'}\n")
         self.site.start()
         runs = self.site.wait_run("hook")
         self.site.stop()
         self.assertEqual(runs[0]["status"], "succeeded", runs[0])
+        self.assertEqual(runs[0]["output"], "[info] token is ***\n")
+        self.assertIn('"token":"***"', runs[0]["result"])
+        self.assertNotIn("tok-live-0987654321", self.site.log_text())
+        self.assertIn("token is ***", self.site.log_text())
         post = [r for r in self.http.requests() if r["method"] == "POST"][0]
+        self.assertEqual(post["headers"]["authorization"], "Bearer tok-live-0987654321")  # sent, never shown
         self.assertEqual(post["path"], "/hooks/deploy")
         self.assertEqual(post["headers"]["content-type"], "application/json")
         self.assertEqual(post["body"], '{"from":"0.1.2","to":"0.1.5"}')
