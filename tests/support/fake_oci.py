@@ -8,15 +8,14 @@ line per request.
 """
 import argparse
 import json
-import os
 import re
 import secrets
-import signal
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, urlsplit
+
+from serve import serve_http
 
 A = None
 TOKENS = {}  # token -> (repository it grants, monotonic time it was issued)
@@ -151,19 +150,7 @@ def main():
     p.add_argument("--status", type=int, help="answer tags/list with this status (e.g. 503)")
     p.add_argument("--log")
     A = p.parse_args()
-    host, port = A.listen.rsplit(":", 1)
-    server = ThreadingHTTPServer((host, int(port)), Handler)
-    if A.port_file:
-        with open(A.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % server.server_address[1])
-        os.replace(A.port_file + ".tmp", A.port_file)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_http(Handler, A.listen, A.port_file)
 
 
 if __name__ == "__main__":

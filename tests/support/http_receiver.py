@@ -10,14 +10,13 @@ Fixed routes (any method unless noted): GET /big?bytes=N, GET /redirect?n=K (K 3
 import argparse
 import base64
 import json
-import os
 import re
-import signal
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from serve import serve_http
 
 A = None
 LOG_LOCK = threading.Lock()
@@ -125,19 +124,7 @@ def main():
             A.content_type = "application/json"
         except ValueError:
             A.content_type = "text/plain; charset=utf-8"
-    host, port = A.listen.rsplit(":", 1)
-    server = ThreadingHTTPServer((host, int(port)), Handler)
-    if A.port_file:
-        with open(A.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % server.server_address[1])
-        os.replace(A.port_file + ".tmp", A.port_file)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_http(Handler, A.listen, A.port_file)
 
 
 if __name__ == "__main__":

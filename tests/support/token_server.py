@@ -10,19 +10,18 @@ private images. --log FILE gets one JSON line per request.
 import argparse
 import base64
 import json
-import os
-import signal
-import sys
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+
+from serve import serve_http
 
 A = None
 KEY = X5C = None
@@ -120,19 +119,7 @@ def main():
     with open(A.cert, "rb") as f:
         cert = x509.load_pem_x509_certificate(f.read())
     X5C = [base64.b64encode(cert.public_bytes(Encoding.DER)).decode()]
-    host, port = A.listen.rsplit(":", 1)
-    server = ThreadingHTTPServer((host, int(port)), Handler)
-    if A.port_file:
-        with open(A.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % server.server_address[1])
-        os.replace(A.port_file + ".tmp", A.port_file)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_http(Handler, A.listen, A.port_file)
 
 
 if __name__ == "__main__":
