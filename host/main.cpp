@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
       {"history", add_history_command(app, common)},
       {"show", add_show_command(app, common)},
       {"approvals", add_approvals_command(app, common)},
+      {"plugin", add_plugin_command(app, common)},
   };
   try {
     app.parse(argc, argv);

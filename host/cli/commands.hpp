@@ -18,5 +18,6 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common);
 Command add_history_command(CLI::App& app, const CommonOptions& common);
 Command add_show_command(CLI::App& app, const CommonOptions& common);
 Command add_approvals_command(CLI::App& app, const CommonOptions& common);
+Command add_plugin_command(CLI::App& app, const CommonOptions& common);
 
 }  // namespace cronhost::cli

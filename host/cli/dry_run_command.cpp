@@ -4,8 +4,11 @@
 // in-memory copy of the state file.
 #include <iostream>
 #include <sstream>
+#include <unistd.h>
 
 #include "cli/commands.hpp"
+
+#include "plugin/plugin_job.hpp"
 #include "run/lua_runner.hpp"
 #include "store/state_store.hpp"
 #include "util/did_you_mean.hpp"
@@ -113,7 +116,12 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
     ctx.trigger = store::Trigger::kManual;
     ctx.scheduled_for_ms = scheduled_for;
     const auto start = std::chrono::steady_clock::now();
-    const run::RunResult outcome = run::run_lua(ctx);
+    // A plugin is snapshotted and checked as the daemon would, into a folder of its own.
+    plugin::PluginCatalog plugins(std::filesystem::temp_directory_path() / ("cronhost-dry-run-" + std::to_string(getpid())),
+                                  plugin::default_runner_path());
+    for (const auto& problem : plugins.refresh({std::make_shared<const config::JobSpec>(job)}))
+      std::cerr << "cronhost: " << problem << "\n";
+    const run::RunResult outcome = plugin::run_job(ctx, plugins);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
 
     if (options->json) {

@@ -10,6 +10,7 @@
 #include "config/job_catalog.hpp"
 #include "dispatch/event_pump.hpp"
 #include "dispatch/scheduler.hpp"
+#include "plugin/plugin_job.hpp"
 #include "store/state_store.hpp"
 #include "util/log.hpp"
 
@@ -35,6 +36,10 @@ std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& cont
   for (const auto& name : catalog.kept())
     log_event(spdlog::level::warn, "keeping the last good version of a job whose file now fails", {{"job", name}});
   return jobs;
+}
+
+void refresh_plugins(plugin::PluginCatalog& plugins, const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
+  for (const auto& problem : plugins.refresh(jobs)) log_event(spdlog::level::err, "plugin problem", {{"problem", problem}});
 }
 
 }  // namespace
@@ -78,7 +83,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
 
     config::JobCatalog catalog;
     auto jobs = load(*context, catalog);
-    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &config});
+    // Plugins run from private snapshots beside the state file, refreshed on SIGHUP.
+    plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path());
+    refresh_plugins(plugins, jobs);
+    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &config,
+                                                   [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); }});
     log_event(spdlog::level::info, "cronhost started",
               {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
                {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});
@@ -105,6 +114,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         }
         context->load_options.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
         auto reloaded_jobs = load(*context, catalog);
+        refresh_plugins(plugins, reloaded_jobs);
         const size_t count = reloaded_jobs.size();
         scheduler.reload(reloaded_jobs);
         log_event(spdlog::level::info, "reloaded", {{"jobs", count}});

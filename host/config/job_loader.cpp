@@ -23,6 +23,8 @@ std::string_view to_string(Concurrency c) {
   return "?";
 }
 
+std::string_view to_string(Isolation i) { return i == Isolation::kProcess ? "process" : "inline"; }
+
 std::string_view to_string(CatchupPolicy p) {
   switch (p) {
     case CatchupPolicy::kSkip: return "skip";
@@ -68,7 +70,15 @@ class JobReader {
                  .file = doc_.file(),
                  .schedule = schedule::Schedule(schedule_kind.value_or(schedule::After{}), zone, jitter)};
     if (const json* v = get("/description")) spec.description = v->get<std::string>();
-    spec.lua_script = read_script();
+    spec.lua_script = read_run_file("/run/lua", "run.lua: script file ");
+    spec.plugin = read_run_file("/run/plugin", "run.plugin: plugin file ");
+    // Plugins are isolated unless the job trusts them; Lua has its own sandbox.
+    spec.isolation = spec.plugin.empty() ? Isolation::kInline : Isolation::kProcess;
+    if (const json* v = get("/run/isolation")) spec.isolation = *v == "process" ? Isolation::kProcess : Isolation::kInline;
+    if (const json* v = get("/run/memory_mb")) spec.memory_bytes = v->get<uint64_t>() << 20;
+    if (spec.plugin.empty() && spec.isolation == Isolation::kProcess)
+      error(doc_.text_position("/run/isolation"),
+            "run.isolation: process is available to plugins only for now; Lua scripts run in the Lua sandbox (inline)");
     if (const json* v = get("/params")) {
       spec.params = *v;
       collect_secrets(*v, "/params", spec.secret_params);
@@ -237,15 +247,16 @@ class JobReader {
     return times;
   }
 
-  fs::path read_script() {
-    const json* v = get("/run/lua");
+  // A file the run names (a script or a plugin), resolved like every path in a job file.
+  fs::path read_run_file(const char* pointer, const std::string& what) {
+    const json* v = get(pointer);
     if (!v) return {};
     fs::path path = v->get<std::string>();
     if (path.is_relative()) path = base_dir_ / path;
     path = path.lexically_normal();
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
-      error(doc_.text_position("/run/lua"), "run.lua: script file " + v->get<std::string>() + " not found (looked for " +
+      error(doc_.text_position(pointer), what + v->get<std::string>() + " not found (looked for " +
                                                 path.string() + ")");
     return path;
   }

@@ -16,6 +16,8 @@ namespace cronhost::config {
 
 enum class Concurrency { kForbid, kAllow, kReplace };
 enum class CatchupPolicy { kSkip, kLatest, kAll };
+// Where a run's code executes: in the host process, or in a sandboxed child process.
+enum class Isolation { kInline, kProcess };
 
 struct RetryPolicy {
   int attempts = 1;  // total, including the first
@@ -44,7 +46,10 @@ struct JobSpec {
   std::string file;  // as given to the loader, for messages
   std::string description;
   schedule::Schedule schedule;
-  std::filesystem::path lua_script;  // absolute
+  std::filesystem::path lua_script;  // absolute; empty for a plugin job
+  std::filesystem::path plugin;      // the plugin shared object, absolute; empty for a Lua job
+  Isolation isolation = Isolation::kInline;
+  uint64_t memory_bytes = uint64_t{512} << 20;  // address-space limit of an isolated run
   nlohmann::json params = nlohmann::json::object();
   std::set<std::string> secret_params;  // JSON pointers into params that came from ${env:}/${file:}
   Millis timeout = std::chrono::hours(1);
@@ -65,5 +70,6 @@ struct JobSpec {
 
 std::string_view to_string(Concurrency c);
 std::string_view to_string(CatchupPolicy p);
+std::string_view to_string(Isolation i);
 
 }  // namespace cronhost::config

@@ -282,7 +282,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   ctx.on_log = [&](std::string_view level, std::string_view message) {
     log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
   };
-  const run::RunResult result = run::run_lua(ctx);
+  const run::RunResult result = options_.run ? options_.run(ctx) : run::run_lua(ctx);
   const int64_t end = now_ms();
   store_.finish(run_id, spec->name,
                 store::RunOutcome{result.status, end, end - start, result.result_json, result.error, ctx.output.text(),

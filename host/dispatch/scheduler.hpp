@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,8 @@ struct SchedulerOptions {
   int workers = 2;
   run::RunLimits limits;
   const config::HostConfig* host = nullptr;  // smtp, databases, registries for the runs
+  // Executes one run (called on a worker thread); unset: every job is a Lua script.
+  std::function<run::RunResult(run::RunContext&)> run;
 };
 
 class Scheduler {

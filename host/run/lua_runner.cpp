@@ -26,6 +26,15 @@ std::string size_text(size_t bytes) {
 
 }  // namespace
 
+RunResult stopped_result(const RunContext& ctx) {
+  if (ctx.stop == RunContext::Stop::kTimedOut)
+    return {store::RunStatus::kTimedOut, "", "timed out after " + format_duration(ctx.job.timeout)};
+  return {ctx.stop_cause == CancelReason::kShutdown ? store::RunStatus::kInterrupted : store::RunStatus::kCancelled, "",
+          ctx.stop_cause == CancelReason::kReplaced   ? "cancelled: a newer run of the job replaced this one"
+          : ctx.stop_cause == CancelReason::kShutdown ? "interrupted: the host is shutting down"
+                                                      : "cancelled"};
+}
+
 RunResult run_lua(RunContext& ctx) {
   RunResult result;
   const auto fail = [&](store::RunStatus status, const std::string& error) {
@@ -47,13 +56,7 @@ RunResult run_lua(RunContext& ctx) {
     if (luaL_loadbufferx(L, source.data(), source.size(), chunk_name.c_str(), "t") != LUA_OK)
       return fail(store::RunStatus::kFailed, std::string("the script does not compile: ") + lua_tostring(L, -1));
     const int status = lua_pcall(L, 0, 1, -2);
-    if (ctx.stop == RunContext::Stop::kTimedOut)
-      return fail(store::RunStatus::kTimedOut, "timed out after " + format_duration(ctx.job.timeout));
-    if (ctx.stop == RunContext::Stop::kCancelled)
-      return fail(ctx.stop_cause == CancelReason::kShutdown ? store::RunStatus::kInterrupted : store::RunStatus::kCancelled,
-                  ctx.stop_cause == CancelReason::kReplaced   ? "cancelled: a newer run of the job replaced this one"
-                  : ctx.stop_cause == CancelReason::kShutdown ? "interrupted: the host is shutting down"
-                                                              : "cancelled");
+    if (ctx.stop != RunContext::Stop::kNone) return stopped_result(ctx);
     if (status == LUA_ERRMEM || (status != LUA_OK && sandbox.memory_exceeded()))
       return fail(store::RunStatus::kFailed, "memory limit " + size_text(ctx.limits.memory_bytes) + " exceeded");
     if (status != LUA_OK) {

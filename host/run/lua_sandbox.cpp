@@ -53,14 +53,7 @@ void LuaSandbox::hook(lua_State* L, lua_Debug*) { check_stop(L); }
 void LuaSandbox::check_stop(lua_State* L) {
   RunContext& ctx = context(L);
   if (ctx.stop == RunContext::Stop::kNone) {
-    if (ctx.cancelled()) {
-      ctx.stop = RunContext::Stop::kCancelled;
-      ctx.stop_cause = ctx.cancel->load();
-    } else if (std::chrono::steady_clock::now() >= ctx.deadline) {
-      ctx.stop = RunContext::Stop::kTimedOut;
-    } else {
-      return;
-    }
+    if (!ctx.note_stop()) return;
     // From now on fail at every instruction, so a script that catches the error with
     // pcall cannot keep going.
     lua_sethook(L, hook, LUA_MASKCOUNT, 1);

@@ -121,10 +121,21 @@ struct RunContext {
   std::string redact(std::string_view text) const { return redactor.apply(text); }
 
   // Set by the Lua hook when it stops the run, so the runner can name the status.
-  enum class Stop { kNone, kTimedOut, kCancelled, kMemory } stop = Stop::kNone;
+  enum class Stop { kNone, kTimedOut, kCancelled } stop = Stop::kNone;
   CancelReason stop_cause = CancelReason::kNone;
 
   bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed) != CancelReason::kNone; }
+  // Records why the run must stop now (cancelled, or past its deadline); false if it need not.
+  bool note_stop() {
+    if (stop != Stop::kNone) return true;
+    if (cancelled()) {
+      stop = Stop::kCancelled;
+      stop_cause = cancel->load();
+    } else if (std::chrono::steady_clock::now() >= deadline) {
+      stop = Stop::kTimedOut;
+    }
+    return stop != Stop::kNone;
+  }
 };
 
 // How a run ended: what the store records.
@@ -133,5 +144,8 @@ struct RunResult {
   std::string result_json;
   std::string error;
 };
+
+// The result of a run that was stopped (ctx.stop set): timed out, cancelled or interrupted.
+RunResult stopped_result(const RunContext& ctx);
 
 }  // namespace cronhost::run

@@ -1,0 +1,42 @@
+// Serves a plugin run's host calls inside the host, for inline and isolated runs alike: log,
+// params and the result directly; every other capability through bridge.lua, which calls the
+// Lua API of the same name in a sandboxed state of the run's own. So allow: lists, argument
+// checks, secrets redaction and dry-run capture are the ones scripts get.
+// Belongs to the thread serving the run.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "plugin/call.hpp"
+#include "run/lua_sandbox.hpp"
+#include "run/run_context.hpp"
+
+namespace cronhost::plugin {
+
+class CapabilityBridge {
+ public:
+  explicit CapabilityBridge(run::RunContext& ctx) : ctx_(ctx) {}
+  ~CapabilityBridge();
+  CapabilityBridge(const CapabilityBridge&) = delete;
+  CapabilityBridge& operator=(const CapabilityBridge&) = delete;
+
+  Reply serve(const Call& call);
+
+  // What set_result stored (JSON text, redacted); unset if the plugin set none.
+  const std::optional<std::string>& result() const { return result_; }
+  // Why the plugin's last set_result was refused; empty if it was not.
+  const std::string& refused_result() const { return refused_result_; }
+
+ private:
+  Reply log(const Call& call);
+  Reply set_result(const Call& call);
+  Reply call_lua(const Call& call);
+
+  run::RunContext& ctx_;
+  std::unique_ptr<run::LuaSandbox> sandbox_;  // made at the first call that needs it
+  std::optional<std::string> result_;
+  std::string refused_result_;
+};
+
+}  // namespace cronhost::plugin

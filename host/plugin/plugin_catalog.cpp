@@ -1,0 +1,212 @@
+#include "plugin/plugin_catalog.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace cronhost::plugin {
+namespace fs = std::filesystem;
+namespace {
+
+// A plugin that has not answered a check in this long is treated as broken.
+constexpr auto kCheckTimeout = std::chrono::seconds(10);
+
+// FNV-1a over the file: change detection, not security (the file is trusted to be the
+// operator's). The content is read anyway to make the snapshot.
+Result<std::string> read_file(const fs::path& path, std::string& hash) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Result<std::string>::error("cannot read " + path.string() + ": " + std::strerror(errno));
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : content) h = (h ^ c) * 1099511628211ULL;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  hash = text;
+  return content;
+}
+
+}  // namespace
+
+PluginBuild::~PluginBuild() {
+  loaded_.reset();
+  std::error_code ec;
+  fs::remove(snapshot_, ec);
+}
+
+Result<std::shared_ptr<LoadedPlugin>> PluginBuild::loaded() const {
+  std::lock_guard lock(mutex_);
+  if (!loaded_ && load_error_.empty()) {
+    auto opened = LoadedPlugin::open(snapshot_);
+    if (opened) loaded_ = opened.value();
+    else load_error_ = opened.message();
+  }
+  if (!loaded_) return Result<std::shared_ptr<LoadedPlugin>>::error(load_error_);
+  return loaded_;
+}
+
+Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return Result<PluginInfo>::error(std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  const std::string runner_text = runner.string(), file_text = file.string();
+  char* argv[] = {const_cast<char*>(runner_text.c_str()), const_cast<char*>("check"), const_cast<char*>(file_text.c_str()),
+                  nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, runner_text.c_str(), &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    return Result<PluginInfo>::error("cannot start the plugin runner " + runner_text + ": " + std::strerror(rc));
+  }
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + kCheckTimeout;
+  bool timed_out = false;
+  char buffer[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{out[0], POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
+      timed_out = true;
+      break;
+    }
+    const ssize_t n = ::read(out[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (text.size() < 65536) text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(out[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (timed_out) return Result<PluginInfo>::error("loading it did not finish within 10 s");
+  if (WIFSIGNALED(status))
+    return Result<PluginInfo>::error(std::string("loading it crashed the checker (") + strsignal(WTERMSIG(status)) + ")" +
+                                     (text.empty() ? "" : ": " + text));
+  if (WEXITSTATUS(status) != 0) return Result<PluginInfo>::error(text.empty() ? "the check failed" : text);
+  const auto info = nlohmann::json::parse(text, nullptr, false);
+  if (!info.is_object()) return Result<PluginInfo>::error("the checker printed something unexpected: " + text);
+  const std::string abi = info.value("abi", "0.0");
+  const auto dot = abi.find('.');
+  const uint32_t major = static_cast<uint32_t>(std::atoi(abi.c_str()));
+  const uint32_t minor = dot == std::string::npos ? 0 : static_cast<uint32_t>(std::atoi(abi.c_str() + dot + 1));
+  return PluginInfo{info.value("name", ""), info.value("version", ""), info.value("description", ""), (major << 16) | minor};
+}
+
+fs::path default_runner_path() {
+  if (const char* env = std::getenv("CRONHOST_PLUGIN_RUNNER"); env && *env) return env;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return (ec ? fs::path(".") : self.parent_path()) / "cronhost-plugin-runner";
+}
+
+PluginCatalog::PluginCatalog(fs::path snapshot_dir, fs::path runner)
+    : snapshot_dir_(std::move(snapshot_dir)), runner_(std::move(runner)) {
+  std::error_code ec;
+  fs::remove_all(snapshot_dir_, ec);
+  fs::create_directories(snapshot_dir_, ec);
+}
+
+PluginCatalog::~PluginCatalog() {
+  builds_.clear();
+  std::error_code ec;
+  fs::remove_all(snapshot_dir_, ec);
+}
+
+Result<std::shared_ptr<const PluginBuild>> PluginCatalog::build(const fs::path& source) {
+  using R = Result<std::shared_ptr<const PluginBuild>>;
+  std::string check_hash;
+  auto content = read_file(source, check_hash);
+  if (!content) return R::error(content.message());
+  // Unique names: the same content may come back while a run still holds an older snapshot.
+  const fs::path snapshot = snapshot_dir_ / (check_hash + "-" + std::to_string(++snapshots_made_) + "-" + source.filename().string());
+  {
+    std::ofstream out(snapshot, std::ios::binary | std::ios::trunc);
+    out.write(content.value().data(), static_cast<std::streamsize>(content.value().size()));
+    if (!out.flush()) return R::error("cannot write the snapshot " + snapshot.string());
+  }
+  fs::permissions(snapshot, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read | fs::perms::group_exec);
+  auto info = check_plugin(runner_, snapshot);
+  if (!info) {
+    std::error_code ec;
+    fs::remove(snapshot, ec);
+    return R::error(info.message());
+  }
+  return std::shared_ptr<const PluginBuild>(std::make_shared<PluginBuild>(source, snapshot, check_hash, info.value()));
+}
+
+std::vector<std::string> PluginCatalog::refresh(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
+  std::map<fs::path, std::string> wanted;  // plugin file -> a job that names it, for messages
+  for (const auto& job : jobs)
+    if (!job->plugin.empty()) wanted.emplace(job->plugin, job->name);
+
+  std::vector<std::string> problems;
+  std::map<fs::path, std::shared_ptr<const PluginBuild>> builds;
+  std::map<fs::path, std::string> errors;
+  for (const auto& [source, job] : wanted) {
+    std::shared_ptr<const PluginBuild> current;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto found = builds_.find(source); found != builds_.end()) current = found->second;
+    }
+    std::string hash;
+    auto content = read_file(source, hash);
+    if (content && current && current->hash() == hash) {
+      builds[source] = current;
+      continue;
+    }
+    auto fresh = content ? build(source) : Result<std::shared_ptr<const PluginBuild>>::error(content.message());
+    if (fresh) {
+      builds[source] = fresh.value();
+      continue;
+    }
+    std::string problem = "plugin " + source.string() + " (job " + job + ") cannot be loaded: " + fresh.message();
+    if (current) {
+      builds[source] = current;
+      problem += "; still running the last good build, " + current->info().name + " " + current->info().version;
+    }
+    errors[source] = fresh.message();
+    problems.push_back(std::move(problem));
+  }
+  std::lock_guard lock(mutex_);
+  builds_.swap(builds);
+  errors_.swap(errors);
+  return problems;  // the replaced builds go with `builds` here, or with their last run
+}
+
+Result<std::shared_ptr<const PluginBuild>> PluginCatalog::find(const fs::path& source) const {
+  std::lock_guard lock(mutex_);
+  if (auto found = builds_.find(source); found != builds_.end()) return found->second;
+  if (auto error = errors_.find(source); error != errors_.end())
+    return Result<std::shared_ptr<const PluginBuild>>::error("plugin " + source.string() + " cannot be loaded: " + error->second);
+  return Result<std::shared_ptr<const PluginBuild>>::error("plugin " + source.string() + " was not loaded (send SIGHUP to load it)");
+}
+
+}  // namespace cronhost::plugin

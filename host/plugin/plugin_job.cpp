@@ -1,0 +1,22 @@
+#include "plugin/plugin_job.hpp"
+
+#include "plugin/plugin_run.hpp"
+#include "run/lua_runner.hpp"
+
+namespace cronhost::plugin {
+
+run::RunResult run_job(run::RunContext& ctx, const PluginCatalog& catalog) {
+  if (ctx.job.plugin.empty()) return run::run_lua(ctx);
+  auto build = catalog.find(ctx.job.plugin);
+  if (!build) return {store::RunStatus::kFailed, "", build.message()};
+  // The build stays alive (and, inline, loaded) until this run ends, whatever reloads do.
+  const std::shared_ptr<const PluginBuild> held = build.value();
+  if (ctx.job.isolation == config::Isolation::kInline) {
+    auto loaded = held->loaded();
+    if (!loaded) return {store::RunStatus::kFailed, "", "plugin " + ctx.job.plugin.string() + " cannot be loaded: " + loaded.message()};
+    return run_inline(ctx, *loaded.value());
+  }
+  return run_isolated(ctx, held->snapshot(), Isolation{catalog.runner(), ctx.job.memory_bytes});
+}
+
+}  // namespace cronhost::plugin
