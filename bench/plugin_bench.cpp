@@ -1,0 +1,53 @@
+// The cost of running a native plugin that does nothing, so the figures are the host's own:
+// inline (a call through the vtable and the bridge setup) and process-isolated (spawning
+// the runner, rlimits, the seccomp filter, dlopen, the done message and the reap), and one
+// that makes a single host call (the first call starts the run's Lua bridge). `make bench`
+// runs it.
+#include <benchmark/benchmark.h>
+
+#include "plugin/plugin_run.hpp"
+
+namespace {
+
+using namespace cronhost;
+
+const std::filesystem::path kEmpty = std::filesystem::path(CRONHOST_TEST_PLUGINS) / "libempty.so";
+const std::filesystem::path kVersioned = std::filesystem::path(CRONHOST_TEST_PLUGINS) / "libversioned_v1.so";
+
+config::JobSpec bench_job() {
+  return {.name = "bench", .schedule = schedule::Schedule(schedule::After{"x", "succeeded"}, schedule::Zone::utc())};
+}
+
+void run_inline(benchmark::State& state, const std::filesystem::path& file) {
+  const config::JobSpec job = bench_job();
+  auto plugin = plugin::LoadedPlugin::open(file).value();
+  for (auto _ : state) {
+    run::RunContext ctx(job, {}, nullptr);
+    auto result = plugin::run_inline(ctx, *plugin);
+    if (result.status != store::RunStatus::kSucceeded) state.SkipWithError(result.error.c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void run_isolated(benchmark::State& state, const std::filesystem::path& file) {
+  const config::JobSpec job = bench_job();
+  for (auto _ : state) {
+    run::RunContext ctx(job, {}, nullptr);
+    auto result = plugin::run_isolated(ctx, file, {CRONHOST_PLUGIN_RUNNER, uint64_t{512} << 20});
+    if (result.status != store::RunStatus::kSucceeded) state.SkipWithError(result.error.c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Plugin_Inline_Empty(benchmark::State& state) { run_inline(state, kEmpty); }
+void BM_Plugin_Inline_OneCall(benchmark::State& state) { run_inline(state, kVersioned); }
+void BM_Plugin_Isolated_Empty(benchmark::State& state) { run_isolated(state, kEmpty); }
+void BM_Plugin_Isolated_OneCall(benchmark::State& state) { run_isolated(state, kVersioned); }
+
+}  // namespace
+
+BENCHMARK(BM_Plugin_Inline_Empty)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Plugin_Inline_OneCall)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Plugin_Isolated_Empty)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Plugin_Isolated_OneCall)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_MAIN();
