@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "bindings/job_table.hpp"
+#include "bindings/lua_require.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
@@ -21,8 +23,6 @@
 
 namespace cronhost::bindings {
 namespace {
-
-int loaded_key = 0;  // registry table of modules already required
 
 int sleep_seconds(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
@@ -41,50 +41,22 @@ int sleep_seconds(lua_State* L) {
   return 0;
 }
 
-bool valid_module_name(std::string_view name) {
-  if (name.empty() || name.size() > 128 || name.front() == '.' || name.back() == '.' ||
-      name.find("..") != std::string_view::npos)
-    return false;
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
-  return true;
-}
-
-int require_module(lua_State* L) {
-  run::RunContext& ctx = run::LuaSandbox::context(L);
-  const std::string name = luaL_checkstring(L, 1);
-  if (!valid_module_name(name))
-    return luaL_argerror(L, 1, "a module name is letters, digits, '_', '-' and '.' (scripts/lib/NAME.lua)");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &loaded_key);
-  if (lua_getfield(L, -1, name.c_str()) != LUA_TNIL) return 1;
-  lua_pop(L, 1);
-
-  std::string relative = name;
-  for (char& c : relative)
-    if (c == '.') c = '/';
-  const std::filesystem::path path = ctx.lib_dir / (relative + ".lua");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return luaL_error(L, "module '%s' not found (looked for %s)", name.c_str(), path.string().c_str());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string source = buffer.str();
-  const std::string chunk_name = "@lib/" + relative + ".lua";
-  if (luaL_loadbufferx(L, source.data(), source.size(), chunk_name.c_str(), "t") != LUA_OK) return lua_error(L);
-  lua_pushstring(L, name.c_str());
-  lua_call(L, 1, 1);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushboolean(L, 1);
-  }
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, name.c_str());
-  return 1;
-}
+int require_module(lua_State* L) { return require_from(L, run::LuaSandbox::context(L).lib_dir); }
 
 }  // namespace
 
 void open_job(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
+  push_readonly_json(L, job_json(ctx));
+  lua_setglobal(L, "job");
+
+  lua_pushcfunction(L, sleep_seconds);
+  lua_setglobal(L, "sleep");
+
+  open_require(L, require_module);
+}
+
+nlohmann::json job_json(const run::RunContext& ctx) {
   const auto scheduled = Instant(std::chrono::seconds(ctx.scheduled_for_ms / 1000));
   nlohmann::json job = {
       {"name", ctx.job.name},
@@ -98,17 +70,8 @@ void open_job(lua_State* L) {
   job["max_attempts"] = ctx.job.retries.attempts;  // the last attempt may send the alert
   nlohmann::json folders = nlohmann::json::array();
   for (const auto& folder : ctx.job.allow.files) folders.push_back(folder.string());
-  job["allow"] = {{"files", folders}};  // resolved folders, so scripts need not repeat them  // job.event.name, job.event.payload
-  push_readonly_json(L, job);
-  lua_setglobal(L, "job");
-
-  lua_pushcfunction(L, sleep_seconds);
-  lua_setglobal(L, "sleep");
-
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
-  lua_pushcfunction(L, require_module);
-  lua_setglobal(L, "require");
+  job["allow"] = {{"files", folders}};  // resolved folders, so scripts need not repeat them
+  return job;
 }
 
 }  // namespace cronhost::bindings

@@ -12,9 +12,14 @@ namespace cronhost::cli {
 namespace {
 
 std::string runner_text(const config::JobSpec& job) {
+  const bool plugin = !job.plugin.empty();
+  const auto& file = plugin ? job.plugin : job.lua_script;
   std::error_code ec;
-  auto relative = std::filesystem::relative(job.lua_script, ec);
-  return "lua " + (ec || relative.empty() ? job.lua_script.string() : relative.string());
+  auto relative = std::filesystem::relative(file, ec);
+  // The isolation is shown where it is not the default.
+  const bool usual = job.isolation == (plugin ? config::Isolation::kProcess : config::Isolation::kInline);
+  return (plugin ? "plugin " : "lua ") + (ec || relative.empty() ? file.string() : relative.string()) +
+         (usual ? "" : " (" + std::string(config::to_string(job.isolation)) + ")");
 }
 
 }  // namespace

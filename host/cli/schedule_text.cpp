@@ -41,7 +41,11 @@ nlohmann::json job_to_json(const config::JobSpec& job, Instant now) {
                         {"file", job.file},
                         {"description", job.description},
                         {"schedule", schedule},
-                        {"runner", {{"lua", job.lua_script.string()}}},
+                        {"runner", job.plugin.empty()
+                                       ? nlohmann::json{{"lua", job.lua_script.string()},
+                                                        {"isolation", std::string(config::to_string(job.isolation))}}
+                                       : nlohmann::json{{"plugin", job.plugin.string()},
+                                                        {"isolation", std::string(config::to_string(job.isolation))}}},
                         {"enabled", job.enabled},
                         {"params", job.printable_params()},
                         {"timeout_ms", job.timeout.count()},

@@ -76,9 +76,6 @@ class JobReader {
     spec.isolation = spec.plugin.empty() ? Isolation::kInline : Isolation::kProcess;
     if (const json* v = get("/run/isolation")) spec.isolation = *v == "process" ? Isolation::kProcess : Isolation::kInline;
     if (const json* v = get("/run/memory_mb")) spec.memory_bytes = v->get<uint64_t>() << 20;
-    if (spec.plugin.empty() && spec.isolation == Isolation::kProcess)
-      error(doc_.text_position("/run/isolation"),
-            "run.isolation: process is available to plugins only for now; Lua scripts run in the Lua sandbox (inline)");
     if (const json* v = get("/params")) {
       spec.params = *v;
       collect_secrets(*v, "/params", spec.secret_params);

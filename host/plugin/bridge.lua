@@ -79,7 +79,41 @@ local function operation(table_, name, kind)
   return f
 end
 
+-- What isolated Lua runs reach through lua_call: the Lua API but db (its connections are
+-- handles; they use db_query and friends) and job (sent once, as JSON).
+local proxied = {state = true, mail = true, registry = true, approvals = true, semver = true, host = true, files = true,
+                 http = true, log = true}
+
+-- A result without its functions (an HTTP response's json method), which cannot cross.
+local function plain(value)
+  if type(value) ~= "table" then return value end
+  local copy = {}
+  for k, v in pairs(value) do
+    if type(v) ~= "function" then copy[k] = plain(v) end
+  end
+  return copy
+end
+
+-- client.lua's packing: {n = count, v = {["1"] = first, ...}}, nil positions absent.
+local function pack(packed)
+  local values = {}
+  for i = 1, packed.n do
+    if packed[i] ~= nil then values[tostring(i)] = plain(packed[i]) end
+  end
+  return encode({n = packed.n, v = values})
+end
+
 return {
+  lua_call = function(name, text)
+    local module, fn = name:match("^([%a_]+)%.([%a_]+)$")
+    local f = module and proxied[module] and _G[module][fn]
+    if type(f) ~= "function" then error("no such function in the host API: " .. name, 0) end
+    local packed = object(text, name .. ": the arguments")
+    local args = {}
+    for i = 1, packed.n or 0 do args[i] = packed.v[tostring(i)] end
+    return pack(table.pack(f(table.unpack(args, 1, packed.n or 0))))
+  end,
+
   state_get = function(key)
     local value, err = state.get(key)
     return value_or_error(value, err)

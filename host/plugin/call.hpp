@@ -28,8 +28,11 @@ enum class Op : uint8_t {
   kApprovals,      // a: op, b: args JSON -> JSON
   kSetResult,      // a: JSON
   kDone,           // a: run()'s status (decimal), b: the error text; the child's last message
+  // Isolated Lua runs only (not in the C vtable):
+  kJob,            // -> the job table as JSON
+  kLuaCall,        // a: "module.function", b: packed arguments -> packed results (see client.lua)
 };
-constexpr uint8_t kLastOp = static_cast<uint8_t>(Op::kDone);
+constexpr uint8_t kLastOp = static_cast<uint8_t>(Op::kLuaCall);
 
 std::string_view op_name(Op op);
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bindings/job_table.hpp"
+
 namespace cronhost::plugin {
 
 extern const char kBridgeSource[];
@@ -22,6 +24,7 @@ Reply CapabilityBridge::serve(const Call& call) {
     case Op::kLog: return log(call);
     case Op::kParams: return Reply::ok(ctx_.job.params.dump());
     case Op::kSetResult: return set_result(call);
+    case Op::kJob: return Reply::ok(bindings::job_json(ctx_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     case Op::kDone: return Reply::error(CRONHOST_EINVAL, "done is not a call");
     default: return call_lua(call);
   }

@@ -173,6 +173,8 @@ std::string_view op_name(Op op) {
     case Op::kApprovals: return "approvals";
     case Op::kSetResult: return "set_result";
     case Op::kDone: return "done";
+    case Op::kJob: return "job";
+    case Op::kLuaCall: return "lua_call";
   }
   return "unknown";
 }

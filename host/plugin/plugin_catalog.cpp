@@ -8,13 +8,12 @@
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+#include "plugin/runner_spawn.hpp"
 
 namespace cronhost::plugin {
 namespace fs = std::filesystem;
@@ -59,31 +58,14 @@ Result<std::shared_ptr<LoadedPlugin>> PluginBuild::loaded() const {
 Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return Result<PluginInfo>::error(std::string("pipe: ") + std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-  const std::string runner_text = runner.string(), file_text = file.string();
-  char* argv[] = {const_cast<char*>(runner_text.c_str()), const_cast<char*>("check"), const_cast<char*>(file_text.c_str()),
-                  nullptr};
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, runner_text.c_str(), &actions, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(out[1]);
-  if (rc != 0) {
+  const int write_end = above_standard(out[1]);
+  auto spawned = spawn_runner(runner, {"check", file.string()}, write_end);
+  ::close(write_end);
+  if (!spawned) {
     ::close(out[0]);
-    return Result<PluginInfo>::error("cannot start the plugin runner " + runner_text + ": " + std::strerror(rc));
+    return Result<PluginInfo>::error(spawned.message());
   }
+  const pid_t pid = spawned.value();
   std::string text;
   const auto deadline = std::chrono::steady_clock::now() + kCheckTimeout;
   bool timed_out = false;

@@ -6,7 +6,10 @@
 namespace cronhost::plugin {
 
 run::RunResult run_job(run::RunContext& ctx, const PluginCatalog& catalog) {
-  if (ctx.job.plugin.empty()) return run::run_lua(ctx);
+  if (ctx.job.plugin.empty())
+    return ctx.job.isolation == config::Isolation::kProcess
+               ? run_lua_isolated(ctx, Isolation{catalog.runner(), ctx.job.memory_bytes})
+               : run::run_lua(ctx);
   auto build = catalog.find(ctx.job.plugin);
   if (!build) return {store::RunStatus::kFailed, "", build.message()};
   // The build stays alive (and, inline, loaded) until this run ends, whatever reloads do.

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -13,9 +12,8 @@
 
 #include "plugin/capability_bridge.hpp"
 #include "plugin/host_api_table.hpp"
+#include "plugin/runner_spawn.hpp"
 #include "plugin/wire.hpp"
-
-extern char** environ;
 
 namespace cronhost::plugin {
 namespace {
@@ -41,7 +39,8 @@ class InlineRun final : public PluginRun {
   int64_t time_left_ms() const override {
     return std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.deadline - std::chrono::steady_clock::now()).count();
   }
-  bool stop_requested() const override { return ctx_.cancelled() || time_left_ms() <= 0; }
+  // Exactly the test note_stop() makes, so a plugin told to stop is recorded as stopped.
+  bool stop_requested() const override { return ctx_.cancelled() || std::chrono::steady_clock::now() >= ctx_.deadline; }
 
  private:
   run::RunContext& ctx_;
@@ -78,48 +77,6 @@ std::string signal_text(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   const char* description = sigdescr_np(sig);
   return std::string("SIG") + (abbrev ? abbrev : std::to_string(sig)) + " (" + (description ? description : "?") + ")";
-}
-
-// Starts the runner with the child's socket as fd 3 and the output pipe as fd 1 and 2.
-// posix_spawn, unlike fork, is safe in a process with many threads.
-Result<pid_t> spawn_runner(const Isolation& isolation, const std::filesystem::path& plugin_file, int socket_fd,
-                           int output_fd, uint64_t cpu_seconds, int64_t deadline_ms) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
-  posix_spawn_file_actions_adddup2(&actions, socket_fd, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);   // the host blocks SIGHUP/SIGTERM for sigwait
-  posix_spawnattr_setsigdefault(&attr, &all);
-  // Its own session: nothing the plugin does to "its" process group reaches the host.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-  const std::string memory = std::to_string(isolation.memory_bytes), cpu = std::to_string(cpu_seconds),
-                    deadline = std::to_string(deadline_ms);
-  const std::string runner = isolation.runner.string(), plugin = plugin_file.string();
-  char* argv[] = {const_cast<char*>(runner.c_str()), const_cast<char*>("run"), const_cast<char*>(plugin.c_str()),
-                  const_cast<char*>(memory.c_str()), const_cast<char*>(cpu.c_str()), const_cast<char*>(deadline.c_str()),
-                  nullptr};
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, runner.c_str(), &actions, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return Result<pid_t>::error("cannot start the plugin runner " + runner + ": " + std::strerror(rc));
-  return pid;
-}
-
-// Moves an fd to 10 or above, so the dup2 onto 0..3 in the child never meets itself (a dup2
-// onto the same number would keep its close-on-exec flag).
-int above_standard(int fd) {
-  if (fd > 3) return fd;
-  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-  ::close(fd);
-  return moved;
 }
 
 // The plugin's stdout and stderr, redacted a line at a time (a secret split across two
@@ -164,9 +121,9 @@ bool send_reply(run::RunContext& ctx, int fd, const std::string& bytes) {
   return true;
 }
 
-}  // namespace
-
-run::RunResult run_isolated(run::RunContext& ctx, const std::filesystem::path& plugin_file, const Isolation& isolation) {
+// Runs the runner with `args` (then MEMORY_BYTES CPU_SECONDS DEADLINE_MS), serving its calls
+// until it ends; kills it at the deadline or on cancel.
+run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, std::vector<std::string> args) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
     return {RunStatus::kFailed, "", std::string("socketpair: ") + std::strerror(errno)};
@@ -178,8 +135,10 @@ run::RunResult run_isolated(run::RunContext& ctx, const std::filesystem::path& p
   const auto timeout_s = std::chrono::ceil<std::chrono::seconds>(ctx.job.timeout).count();
   const int64_t left_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - std::chrono::steady_clock::now()).count();
-  auto pid = spawn_runner(isolation, plugin_file, child_end.fd, output_write.fd, static_cast<uint64_t>(timeout_s) + 1,
-                          std::max<int64_t>(left_ms, 0));
+  args.push_back(std::to_string(isolation.memory_bytes));
+  args.push_back(std::to_string(timeout_s + 1));
+  args.push_back(std::to_string(std::max<int64_t>(left_ms, 0)));
+  auto pid = spawn_runner(isolation.runner, args, output_write.fd, child_end.fd);
   if (!pid) return {RunStatus::kFailed, "", pid.message()};
   child_end.reset();
   output_write.reset();
@@ -254,6 +213,17 @@ run::RunResult run_isolated(run::RunContext& ctx, const std::filesystem::path& p
   }
   return {RunStatus::kFailed, "",
           "the plugin exited with status " + std::to_string(WEXITSTATUS(wait_status)) + " before its run returned"};
+}
+
+}  // namespace
+
+run::RunResult run_isolated(run::RunContext& ctx, const std::filesystem::path& plugin_file, const Isolation& isolation) {
+  return serve_runner(ctx, isolation, {"run", plugin_file.string()});
+}
+
+run::RunResult run_lua_isolated(run::RunContext& ctx, const Isolation& isolation) {
+  return serve_runner(ctx, isolation,
+                      {"lua", ctx.job.lua_script.string(), ctx.lib_dir.string(), std::to_string(ctx.limits.memory_bytes)});
 }
 
 }  // namespace cronhost::plugin

@@ -1,4 +1,5 @@
-// Running a native plugin job: inline in the host process, or isolated in a runner process
+// Running a native plugin job (or a Lua job with isolation: process): inline in the host
+// process, or isolated in a runner process
 // (cronhost-plugin-runner) that reaches the host's capabilities over a socket. Both end in a
 // RunResult the store records; a plugin's crash, exit or hang in a runner is the run's
 // failure, never the host's. Each call belongs to the thread running the job.
@@ -23,5 +24,9 @@ struct Isolation {
 // Runs the plugin file in a child process under `isolation`, serving its calls until it
 // ends; kills it at the deadline or on cancel.
 run::RunResult run_isolated(run::RunContext& ctx, const std::filesystem::path& plugin_file, const Isolation& isolation);
+
+// Runs the job's Lua script in a child process the same way (see lua_child.hpp); its API
+// calls are served here by the host's own bindings.
+run::RunResult run_lua_isolated(run::RunContext& ctx, const Isolation& isolation);
 
 }  // namespace cronhost::plugin

@@ -4,6 +4,7 @@
 #pragma once
 #include <lua.hpp>
 
+#include "run/lua_base.hpp"
 #include "run/run_context.hpp"
 
 namespace cronhost::run {
@@ -25,17 +26,10 @@ class LuaSandbox {
   static void check_stop(lua_State* L);
 
  private:
-  struct Allocator {
-    size_t used = 0;
-    size_t limit = 0;
-    bool exceeded = false;
-  };
-  static void* allocate(void* ud, void* ptr, size_t old_size, size_t new_size);
   static void hook(lua_State* L, lua_Debug* ar);
-  void open_safe_libraries();
 
   RunContext& context_;
-  Allocator allocator_;
+  LuaAllocator allocator_;
   lua_State* L_ = nullptr;
 };
 

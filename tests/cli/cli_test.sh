@@ -2,8 +2,9 @@
 # The command line end to end: exit codes, exact output, the bundled jobs.d and examples.
 # Usage: cli_test.sh PATH/TO/cronhost SOURCE_DIR
 set -u
-bin=$1
-src=$2
+# Absolute, so the tests that cd elsewhere still find them (cli_test.sh build/cronhost . works too).
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+src=$(cd "$2" && pwd)
 passed=0
 failed=0
 tmp=$(mktemp -d)
@@ -51,8 +52,23 @@ run "version" 0 "$bin" --version && contains "version" "$out" "0."
 # The bundled jobs and the examples validate.
 jobs=$(find "$src/jobs.d" -name '*.yaml' | wc -l)
 run "validate jobs.d" 0 "$bin" validate --jobs "$src/jobs.d" && expect "validate jobs.d" "$out" "$jobs jobs OK"
-run "validate examples" 0 "$bin" validate "$src/examples/jobs.d" && expect "validate examples" "$out" "6 jobs OK"
+# The plugin jobs among the examples name plugins/lib*.so beside jobs.d: a copy of examples/
+# gets the example plugins from the build folder (the one holding the binary).
+build=$(dirname "$bin")
+cp -R "$src/examples" "$tmp/examples"
+mkdir -p "$tmp/examples/plugins"
+cp "$build"/plugins/*.so "$tmp/examples/plugins/"
+run "validate examples" 0 "$bin" validate "$tmp/examples/jobs.d" && expect "validate examples" "$out" "8 jobs OK"
 (cd "$src" && "$bin" validate >"$tmp/out" 2>&1) && passed=$((passed + 1)) || { echo "FAIL validate in the repo root"; failed=$((failed + 1)); }
+
+# plugin check: loads a plugin in the runner, as the daemon would.
+run "plugin check" 0 "$bin" plugin check "$build/test-plugins/libempty.so" &&
+  expect "plugin check output" "$out" "empty 1.0.0 (ABI 1.1)
+Does nothing, quickly"
+run "plugin check wrong ABI" 1 "$bin" plugin check "$build/test-plugins/libwrong_abi.so" &&
+  contains "plugin check wrong ABI message" "$err" "ABI 2.0"
+run "plugin check not a plugin" 1 "$bin" plugin check "$build/test-plugins/libno_entry.so" &&
+  contains "plugin check no entry message" "$err" "does not export cronhost_plugin_v1"
 
 # Every kind of mistake, all files, compiler-style, exit 2.
 run "validate bad fixture" 2 bash -c "cd '$src/tests/fixtures/bad' && '$bin' validate jobs.d"

@@ -22,7 +22,6 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.dirname(os.path.abspath(BIN))
 TEST_PLUGINS = os.path.join(BUILD, "test-plugins")
 EXAMPLE_PLUGINS = os.path.join(BUILD, "plugins")
-FINISHED = lambda r: r["status"] not in ("queued", "running")  # noqa: E731
 
 
 def soon(seconds=3):
@@ -34,11 +33,9 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def test_plugin(name):
+def built(name):
+    """A plugin from test-plugins/ by its target name."""
     return os.path.join(TEST_PLUGINS, f"lib{name}.so")
-
-
-test_plugin.__test__ = False  # a helper, not a test
 
 
 class PluginSite(ApiSite):
@@ -77,7 +74,7 @@ class PluginSite(ApiSite):
         self.job(name, text + extra)
 
     def finished(self, job):
-        return [r for r in self.runs(job) if FINISHED(r)]
+        return [r for r in self.runs(job) if r["status"] not in ("queued", "running")]
 
     def results(self, job, since_ms=0):
         """Results (parsed) of the finished runs of `job` started at or after since_ms."""
@@ -87,7 +84,7 @@ class PluginSite(ApiSite):
 
 class PluginTestCase(unittest.TestCase):
     def setUp(self):
-        for path in (BIN, test_plugin("empty"), os.path.join(EXAMPLE_PLUGINS, "libdisk_report.so")):
+        for path in (BIN, built("empty"), os.path.join(EXAMPLE_PLUGINS, "libdisk_report.so")):
             self.assertTrue(os.path.exists(path), f"{path} is missing: build the project first")
         self.site = None
         self.servers = []
@@ -215,10 +212,6 @@ class IsolationTest(PluginTestCase):
         self.stop_host()
         run = {j: s.finished(j)[0] for j in jobs}
 
-        stopper = run["stopper_inline"]
-        self.assertEqual(stopper["status"], "timed_out", stopper)
-        self.assertIn("timed out after 1s", stopper["error"])
-        self.assertLess(stopper["duration_ms"], 2000)  # should_stop told it in time
         self.assertEqual(run["throws_inline"]["status"], "failed")
         self.assertIn("boom from C++", run["throws_inline"]["error"])
         self.assertEqual(run["versioned_inline"]["status"], "succeeded", run["versioned_inline"])
@@ -230,14 +223,75 @@ class IsolationTest(PluginTestCase):
             self.assertIs(result["old_abi"], True)
             self.assertGreater(result["host_struct_size"], 0)
             self.assertIn(f'old_abi params: {{"n":{n}}}', run[job]["output"])
+        stopper = run["stopper_inline"]
+        self.assertLess(stopper["duration_ms"], 2000)  # should_stop told it in time
+        self.assertEqual(stopper["status"], "timed_out", stopper)
+        self.assertIn("timed out after 1s", stopper["error"])
 
-    def test_lua_jobs_cannot_ask_for_process_isolation(self):
+
+class LuaIsolationTest(PluginTestCase):
+    """Lua scripts with run.isolation: process: the same script gives the same result and
+    output as inline, its API calls keep their allowlists, and a runaway script (a loop, a
+    memory hog) ends its own run only."""
+
+    SCRIPT = """
+local util = require("util")
+log.info("double ", util.double(21), " for ", job.name)
+local n = (state.get("n") or 0) + 1
+assert(state.put("n", n))
+local ok, err = pcall(http.get, "http://example.com/")
+log.warn("denied: ", err)
+local body, read_err = files.read(DIR .. "/missing.txt")
+assert(files.write(DIR .. "/" .. job.name .. ".txt", "written"))
+return {n = n, read_err = read_err ~= nil, text = files.read(DIR .. "/" .. job.name .. ".txt"),
+        v = semver.parse("1.2.3").minor, io = type(io), execute = type(os.execute), null = json.null}
+"""
+
+    def test_isolated_lua_matches_inline_and_stops_runaways(self):
+        s = self.site = PluginSite(workers=6)
+        data = os.path.join(s.root, "data")
+        os.makedirs(data)
+        s.write("scripts/lib/util.lua", "return {double = function(x) return 2 * x end}\n")
+        at = f"{{at: '{soon(3)}'}}"
+        script = f"local DIR = {json.dumps(data)}\n" + self.SCRIPT
+        allow = f"allow: {{files: [{json.dumps(data)}], http: ['http://127.0.0.1:9/']}}\n"
+        for name, isolation in (("lua_inline", "inline"), ("lua_process", "process")):
+            s.job(name, f"schedule: {at}\nrun: {{lua: scripts/{name}.lua, isolation: {isolation}}}\n" + allow, script)
+        s.job("lua_spin", f"schedule: {at}\ntimeout: 1s\nrun: {{lua: scripts/lua_spin.lua, isolation: process}}\n",
+              "print('spinning')\nwhile true do end\n")
+        s.job("lua_hog", f"schedule: {at}\nrun: {{lua: scripts/lua_hog.lua, isolation: process}}\n",
+              "local t = {}\nwhile true do t[#t + 1] = string.rep('x', 1 << 20) .. #t end\n")
+        s.job("lua_error", f"schedule: {at}\nrun: {{lua: scripts/lua_error.lua, isolation: process}}\n",
+              "local function inner() error('boom') end\ninner()\n")
+        jobs = ["lua_inline", "lua_process", "lua_spin", "lua_hog", "lua_error"]
+        s.start()
+        wait_for(lambda: all(s.finished(j) for j in jobs), timeout=20, what="a run of each job")
+        self.stop_host()
+        run = {j: s.finished(j)[0] for j in jobs}
+
+        for name in ("lua_inline", "lua_process"):
+            self.assertEqual(run[name]["status"], "succeeded", run[name])
+            self.assertEqual(json.loads(run[name]["result"]),
+                             {"n": 1, "read_err": True, "text": "written", "v": 2, "io": "nil", "execute": "nil",
+                              "null": None})
+        expected = lambda name: (f"[info] double 42 for {name}\n"
+                                 "[warn] denied: http: http://example.com/ is not allowed for job "
+                                 f"{name} (allow.http)\n")
+        self.assertEqual(run["lua_inline"]["output"], expected("lua_inline"))
+        self.assertEqual(run["lua_process"]["output"], expected("lua_process"))
+        self.assertEqual(run["lua_spin"]["status"], "timed_out", run["lua_spin"])
+        self.assertIn("spinning", run["lua_spin"]["output"])
+        self.assertEqual(run["lua_hog"]["status"], "failed", run["lua_hog"])
+        self.assertIn("memory limit 64 MiB exceeded", run["lua_hog"]["error"])
+        self.assertEqual(run["lua_error"]["status"], "failed")
+        self.assertRegex(run["lua_error"]["error"], r"lua_error.lua:1: boom\nstack traceback:")
+
+    def test_list_shows_process_isolation(self):
         s = self.site = PluginSite()
         s.job("script", "schedule: {every: 1h}\nrun: {lua: scripts/script.lua, isolation: process}\n", "return 1\n")
-        p = s.cli("validate", os.path.join(s.root, "jobs.d"))
-        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        self.assertIn("run.isolation", p.stderr)
-        self.assertIn("script.yaml:2:", p.stderr)
+        p = s.cli("list", "--jobs", os.path.join(s.root, "jobs.d"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"lua \S*scripts/script\.lua \(process\)")
 
 
 class ReloadTest(PluginTestCase):
@@ -253,7 +307,7 @@ class ReloadTest(PluginTestCase):
 
     def check_reload(self, replace):
         s = self.site = PluginSite(workers=4)
-        plugin = s.add_plugin(test_plugin("versioned_v1"), "libversioned.so")
+        plugin = s.add_plugin(built("versioned_v1"), "libversioned.so")
         jobs = ("versioned", "versioned_inline")
         s.plugin_job("versioned", "libversioned.so", schedule="{every: 1s}", isolation="process")
         s.plugin_job("versioned_inline", "libversioned.so", schedule="{every: 1s}", isolation="inline")
@@ -264,7 +318,7 @@ class ReloadTest(PluginTestCase):
         self.assertTrue(os.listdir(snapshots), "no snapshot beside the state file")
 
         # Replaced on disk, not reloaded: the snapshot keeps running.
-        replace(test_plugin("versioned_v2"), plugin)
+        replace(built("versioned_v2"), plugin)
         replaced_at = now_ms()
         for job in jobs:
             wait_for(lambda: len(s.results(job, replaced_at)) >= 2, what=f"two runs of {job} after the replacement")
@@ -278,7 +332,7 @@ class ReloadTest(PluginTestCase):
             self.assertEqual(s.results(job, reloaded_at), [{"version": "2.0.0"}] * len(s.results(job, reloaded_at)))
 
         # A broken build: reported, and the last good one keeps running.
-        replace(test_plugin("wrong_abi"), plugin)
+        replace(built("wrong_abi"), plugin)
         s.hup()
         broken_at = now_ms()
         for job in jobs:
@@ -335,6 +389,7 @@ class CapabilitiesTest(PluginTestCase):
         self.stop_host()
 
         sent = 0
+        message_ids = []
         for job, folder in self.folders.items():
             runs = s.finished(job)
             self.assertEqual([r["status"] for r in runs], ["succeeded"] * len(runs), runs)
@@ -347,18 +402,19 @@ class CapabilitiesTest(PluginTestCase):
                 self.assertTrue(result["db"]["rows"])
                 self.assertTrue(all(row == {"x": 42} for row in result["db"]["rows"]), result["db"])
                 self.assertEqual(result["files"], {"content": "written by capabilities", "names": ["out.txt"]})
-                self.assertEqual(result["mail"], {"sent": True})
+                self.assertIs(result["mail"]["sent"], True, result["mail"])
             self.assertIn("[info] capabilities: {", runs[0]["output"])
             with open(os.path.join(folder, "out.txt")) as f:
                 self.assertEqual(f.read(), "written by capabilities")
             sent += len(runs)
+            message_ids += [r["mail"]["message_id"] for r in results]
         # Both jobs insert into the one table: one row per run of either.
         db = sqlite3.connect(os.path.join(s.root, "app.db"))
         self.assertEqual(db.execute("SELECT count(*), min(x), max(x) FROM t").fetchone(), (sent, 42, 42))
         db.close()
         self.assertEqual(len([q for q in self.http.requests() if q["path"] == "/ping"]), sent)
         mails = self.smtp.wait_messages(sent)
-        self.assertEqual(len(mails), sent)
+        self.assertEqual(sorted(m.message["Message-ID"] for m in mails), sorted(message_ids))
         for mail in mails:
             self.assertEqual(mail.message["Subject"], "capabilities")
             self.assertEqual(mail.envelope["rcpt_tos"], ["ops@acme.test"])
@@ -367,25 +423,34 @@ class CapabilitiesTest(PluginTestCase):
 
     def test_dry_run_captures_the_effects(self):
         s = self.make_site()
-        out = s.dry_run("caps_process")
+        jobs, config = os.path.join(s.root, "jobs.d"), os.path.join(s.root, "cronhost.yaml")
+        # A file written in a dry run is captured, not written, so the read back that follows
+        # finds nothing to read: first every capability but files, then files alone.
+        out = s.dry_run("caps_process", "--param", "folder=null")
         self.assertEqual(out["status"], "succeeded", out)
         self.assertEqual(out["result"]["runs"], 1)
         self.assertEqual(out["result"]["http"], {"status": 200})
-        self.assertEqual(out["result"]["mail"], {"sent": True})
-        kinds = [e["kind"] for e in out["effects"]]
-        for kind in ("db", "files", "mail"):
-            self.assertIn(kind, kinds, out["effects"])
-        [mail] = [e for e in out["effects"] if e["kind"] == "mail"]
-        self.assertEqual(mail["summary"], 'to ops@acme.test: "capabilities"')
+        self.assertEqual(out["result"]["db"], {"inserted": 1, "rows": [{"x": 42}]})  # the run sees its own write
+        self.assertIs(out["result"]["mail"]["dry_run"], True, out["result"]["mail"])  # not "sent"
+        self.assertNotIn("sent", out["result"]["mail"])
+        self.assertEqual([e["kind"] for e in out["effects"]], ["db", "db", "mail"])
+        self.assertTrue(all(e["summary"].endswith("(rolled back)") for e in out["effects"][:2]), out["effects"])
+        self.assertEqual(out["effects"][2]["summary"], 'to ops@acme.test: "capabilities"')
 
-        text = s.cli("dry-run", "caps_inline", "--jobs", os.path.join(s.root, "jobs.d"),
-                     "--config", os.path.join(s.root, "cronhost.yaml"))
+        folder = self.folders["caps_inline"]
+        files = s.dry_run("caps_inline", "--param", "url=null", "--param", "db=null", "--param", "mail_to=null")
+        self.assertEqual(files["status"], "failed", files)
+        self.assertEqual([(e["kind"], e["summary"]) for e in files["effects"]],
+                         [("files", f"write {folder}/out.txt (23 bytes)")])
+        self.assertIn("exists only in this dry run", files["error"])
+
+        text = s.cli("dry-run", "caps_inline", "--param", "folder=null", "--jobs", jobs, "--config", config)
         self.assertEqual(text.returncode, 0, text.stdout + text.stderr)
         self.assertIn("(dry run: nothing kept)", text.stdout)
-        self.assertIn("captured, not performed", text.stdout)
-        self.assertIn("          To: ops@acme.test\n", text.stdout)
+        self.assertIn("--- effects (3, captured, not performed)", text.stdout)
+        self.assertIn("          To: ops@acme.test\n          Subject: capabilities\n", text.stdout)
 
-        # Nothing happened: no mail, no file, no row, no state file.
+        # Nothing happened: no mail, no file, no table, no state file; the reads were made.
         time.sleep(0.3)
         self.assertEqual(self.smtp.messages(), [])
         for folder in self.folders.values():
@@ -394,7 +459,7 @@ class CapabilitiesTest(PluginTestCase):
         self.assertEqual(db.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchall(), [])
         db.close()
         self.assertFalse(os.path.exists(s.state), "a dry run keeps nothing")
-        self.assertEqual(len([q for q in self.http.requests() if q["path"] == "/ping"]), 2)  # reads are performed
+        self.assertEqual(len([q for q in self.http.requests() if q["path"] == "/ping"]), 2)
 
 
 class FeedServer:
@@ -447,8 +512,8 @@ class ExamplesTest(PluginTestCase):
         path = os.path.join(self.site.root, "jobs.d", job + ".yaml")
         with open(path) as f:
             text = f.read()
+        self.assertRegex(text, re.compile(old, re.M), f"not found in {job}.yaml")
         patched = re.sub(old, new, text, flags=re.M)
-        self.assertNotEqual(text, patched, f"{old!r} not found in {job}.yaml")
         self.site.write(f"jobs.d/{job}.yaml", patched)
 
     def test_disk_report_mails_only_over_the_threshold(self):
@@ -519,6 +584,7 @@ class ExamplesTest(PluginTestCase):
         first_new = next(i for i, r in enumerate(results) if r["total"] == 4)
         before = results[:first_new]
         self.assertTrue(all(r["total"] == 3 and r["changed"] == [] for r in before), before)  # same feed: no news
+        self.assertTrue(all(r["changed"] == [] for r in results[first_new + 1:]), results)
         after = results[first_new]
         self.assertEqual(after["total"], 4)
         self.assertEqual(after["by"], {"(missing)": 1, "failing": 2, "ok": 1})

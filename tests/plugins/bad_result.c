@@ -1,5 +1,6 @@
 /* bad_result.c: a test plugin that gives set_result text that is not JSON, ignores the
- * refusal and succeeds: the run must succeed without a result, never store the bad text. */
+ * refusal and returns success: the host fails the run (its result was refused) and never
+ * stores the bad text. */
 #include <cronhost/plugin.h>
 
 static int run(cronhost_run_t *run, const cronhost_host_api_t *host) {

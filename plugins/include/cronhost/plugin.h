@@ -108,8 +108,9 @@ typedef struct cronhost_host_api_t {
    * {"status","ok","headers","body","url"}. Any HTTP status is CRONHOST_OK with a response;
    * EFAILED when no response arrived (refused, DNS, TLS, timeout, too large). */
   int (*http_request)(cronhost_run_t *run, const char *request_json, size_t len, cronhost_buf_t *response_json);
-  /* message: {"to","cc","bcc","subject","text","html","attachments"}; outcome: {"sent"} or
-   * {"queued"}; EFAILED when the relay refused it for good. */
+  /* message: {"to","cc","bcc","subject","text","html","attachments"}; outcome: {"sent": true}
+   * or {"queued": true}, with "message_id" ({"dry_run": true} in a dry run); EFAILED when the
+   * relay refused it for good. */
   int (*mail_send)(cronhost_run_t *run, const char *message_json, size_t len, cronhost_buf_t *outcome_json);
 
   /* db: the databases the host config names and allow.db grants. params_json is a JSON array

@@ -73,7 +73,7 @@ TEST_CASE("loading refuses what is not a plugin of this ABI, naming both version
   CHECK_THAT(missing.message(), Catch::StartsWith("cannot load: "));
 }
 
-TEST_CASE("a plugin built against ABI 1.0 loads and runs; fields it lacks read as absent") {
+TEST_CASE("a plugin built against ABI 1.0 loads and runs, the fields it lacks read as absent") {
   auto old = plugin::LoadedPlugin::open(test_plugin("old_abi"));
   REQUIRE(old);
   CHECK(old.value()->info().abi_version == 0x00010000);

@@ -1,0 +1,72 @@
+#include "run/lua_base.hpp"
+
+#include <cstdlib>
+#include <initializer_list>
+
+namespace cronhost::run {
+namespace {
+
+// load() that refuses binary chunks whatever mode the script asks for.
+int text_only_load(lua_State* L) {
+  lua_settop(L, 4);
+  lua_pushliteral(L, "t");
+  lua_replace(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 4, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+void remove_global(lua_State* L, const char* name) {
+  lua_pushnil(L);
+  lua_setglobal(L, name);
+}
+
+}  // namespace
+
+void* LuaAllocator::allocate(void* ud, void* ptr, size_t old_size, size_t new_size) {
+  auto* a = static_cast<LuaAllocator*>(ud);
+  const size_t old = ptr ? old_size : 0;
+  if (new_size == 0) {
+    std::free(ptr);
+    a->used -= old;
+    return nullptr;
+  }
+  if (new_size > old && a->used + (new_size - old) > a->limit) {
+    a->exceeded = true;
+    return nullptr;  // Lua raises "not enough memory"
+  }
+  void* p = std::realloc(ptr, new_size);
+  if (p) a->used = a->used - old + new_size;
+  return p;
+}
+
+void open_safe_libraries(lua_State* L) {
+  const luaL_Reg libraries[] = {{LUA_GNAME, luaopen_base},          {LUA_TABLIBNAME, luaopen_table},
+                                {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
+                                {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_COLIBNAME, luaopen_coroutine}};
+  for (const auto& lib : libraries) {
+    luaL_requiref(L, lib.name, lib.func, 1);
+    lua_pop(L, 1);
+  }
+  // os: only the clock and calendar functions.
+  luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+  lua_newtable(L);
+  for (const char* name : {"time", "date", "clock", "difftime"}) {
+    lua_getfield(L, -2, name);
+    lua_setfield(L, -2, name);
+  }
+  lua_setglobal(L, "os");
+  lua_pop(L, 1);
+
+  for (const char* name : {"dofile", "loadfile"}) remove_global(L, name);
+  lua_getglobal(L, "load");
+  lua_pushcclosure(L, text_only_load, 1);
+  lua_setglobal(L, "load");
+  lua_getglobal(L, "string");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");
+  lua_pop(L, 1);
+}
+
+}  // namespace cronhost::run

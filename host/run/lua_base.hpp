@@ -1,0 +1,22 @@
+// What every Lua state of a run starts from, in the host or in an isolated runner process:
+// a counting allocator with a cap, and only the safe standard libraries (base, table,
+// string, math, utf8, coroutine; os.time/date/clock/difftime; load for text chunks only; no
+// io, debug, package, dofile, loadfile or string.dump). Per lua_State; not thread-safe.
+#pragma once
+#include <cstddef>
+#include <lua.hpp>
+
+namespace cronhost::run {
+
+// The allocator for lua_newstate: refuses to grow past `limit` (Lua then raises "not enough
+// memory") and remembers that it did.
+struct LuaAllocator {
+  size_t used = 0;
+  size_t limit = 0;
+  bool exceeded = false;
+  static void* allocate(void* ud, void* ptr, size_t old_size, size_t new_size);
+};
+
+void open_safe_libraries(lua_State* L);
+
+}  // namespace cronhost::run
