@@ -1,9 +1,12 @@
 // The cost of running a native plugin that does nothing, so the figures are the host's own:
 // inline (a call through the vtable and the bridge setup) and process-isolated (spawning
 // the runner, rlimits, the seccomp filter, dlopen, the done message and the reap), and one
-// that makes a single host call (the first call starts the run's Lua bridge). `make bench`
-// runs it.
+// that makes two host calls (log, set_result); and a trivial Lua script with isolation:
+// process. `make bench` runs it.
 #include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <unistd.h>
 
 #include "plugin/plugin_run.hpp"
 
@@ -39,6 +42,23 @@ void run_isolated(benchmark::State& state, const std::filesystem::path& file) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// A trivial Lua script (return {ok = true}) in a runner process: the same spawn, plus a Lua
+// state in the child and the job table from the host.
+void BM_Lua_Isolated_Trivial(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / ("cronhost-plugin-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "t.lua") << "return {ok = true}\n";
+  config::JobSpec job = bench_job();
+  job.lua_script = dir / "t.lua";
+  for (auto _ : state) {
+    run::RunContext ctx(job, {}, nullptr);
+    auto result = plugin::run_lua_isolated(ctx, {CRONHOST_PLUGIN_RUNNER, uint64_t{512} << 20});
+    if (result.status != store::RunStatus::kSucceeded) state.SkipWithError(result.error.c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+  std::filesystem::remove_all(dir);
+}
+
 void BM_Plugin_Inline_Empty(benchmark::State& state) { run_inline(state, kEmpty); }
 void BM_Plugin_Inline_OneCall(benchmark::State& state) { run_inline(state, kVersioned); }
 void BM_Plugin_Isolated_Empty(benchmark::State& state) { run_isolated(state, kEmpty); }
@@ -50,4 +70,5 @@ BENCHMARK(BM_Plugin_Inline_Empty)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Plugin_Inline_OneCall)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Plugin_Isolated_Empty)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Plugin_Isolated_OneCall)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Lua_Isolated_Trivial)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_MAIN();
