@@ -4,6 +4,7 @@
 // (writes, sends, deletes, approvals) are captured here instead, for `cronhost dry-run` to
 // print; offline, network reads are refused too. Not thread-safe: one per run.
 #pragma once
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -37,8 +38,45 @@ class Redactor {
     return out;
   }
   bool empty() const { return secrets_.empty(); }
+  // Where to cut a stream's text at or before its end so that no secret is split, either
+  // across the cut or with its start before the cut and its end still to come.
+  size_t safe_cut(std::string_view text) const {
+    size_t cut = text.size();
+    for (const auto& secret : secrets_) cut = std::min(cut, text.size() - std::min(text.size(), secret.size() - 1));
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const auto& secret : secrets_)
+        for (size_t at = text.find(secret); at != std::string_view::npos && at < cut; at = text.find(secret, at + 1))
+          if (at + secret.size() > cut) {
+            cut = at + secret.size();
+            moved = true;
+          }
+    }
+    return cut;
+  }
+  // A JSON value as text with every string (and key) redacted before escaping, so a secret
+  // with quotes or backslashes is found too, and the text stays valid JSON.
+  std::string apply_json(nlohmann::json value) const {
+    if (!secrets_.empty()) redact_strings(value);
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
 
  private:
+  void redact_strings(nlohmann::json& value) const {
+    if (value.is_string()) {
+      value = apply(value.get_ref<const std::string&>());
+    } else if (value.is_array()) {
+      for (auto& item : value) redact_strings(item);
+    } else if (value.is_object()) {
+      nlohmann::json copy = nlohmann::json::object();
+      for (auto& [key, item] : value.items()) {
+        redact_strings(item);
+        copy[apply(key)] = std::move(item);
+      }
+      value = std::move(copy);
+    }
+  }
+
   std::vector<std::string> secrets_;
 };
 

@@ -117,8 +117,12 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
     ctx.scheduled_for_ms = scheduled_for;
     const auto start = std::chrono::steady_clock::now();
     // A plugin is snapshotted and checked as the daemon would, into a folder of its own.
-    plugin::PluginCatalog plugins(std::filesystem::temp_directory_path() / ("cronhost-dry-run-" + std::to_string(getpid())),
-                                  plugin::default_runner_path());
+    std::string snapshots = (std::filesystem::temp_directory_path() / "cronhost-dry-run-XXXXXX").string();
+    if (!mkdtemp(snapshots.data())) {  // a fresh private folder: no one else can plant a plugin there
+      std::cerr << "cronhost: error: cannot make a temporary folder in " << std::filesystem::temp_directory_path() << "\n";
+      return kExitFailed;
+    }
+    plugin::PluginCatalog plugins(snapshots, plugin::default_runner_path());
     for (const auto& problem : plugins.refresh({std::make_shared<const config::JobSpec>(job)}))
       std::cerr << "cronhost: " << problem << "\n";
     const run::RunResult outcome = plugin::run_job(ctx, plugins);

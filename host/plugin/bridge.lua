@@ -109,9 +109,11 @@ return {
     local f = module and proxied[module] and _G[module][fn]
     if type(f) ~= "function" then error("no such function in the host API: " .. name, 0) end
     local packed = object(text, name .. ": the arguments")
-    local args = {}
-    for i = 1, packed.n or 0 do args[i] = packed.v[tostring(i)] end
-    return pack(table.pack(f(table.unpack(args, 1, packed.n or 0))))
+    local n = math.tointeger(packed.n) or 0
+    if n < 0 or n > 16 then error(name .. ": at most 16 arguments", 0) end  -- the API takes 3
+    local args, values = {}, packed.v or {}
+    for i = 1, n do args[i] = values[tostring(i)] end
+    return pack(table.pack(f(table.unpack(args, 1, n))))
   end,
 
   state_get = function(key)

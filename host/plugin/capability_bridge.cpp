@@ -15,6 +15,8 @@ namespace {
 // Registry key of the table of functions bridge.lua returns.
 int bridge_functions_key = 0;
 
+constexpr size_t kMaxLogLineBytes = 64 << 10;
+
 }  // namespace
 
 CapabilityBridge::~CapabilityBridge() = default;
@@ -22,10 +24,16 @@ CapabilityBridge::~CapabilityBridge() = default;
 Reply CapabilityBridge::serve(const Call& call) {
   switch (call.op) {
     case Op::kLog: return log(call);
-    case Op::kParams: return Reply::ok(ctx_.job.params.dump());
+    case Op::kParams: return Reply::ok(ctx_.job.params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     case Op::kSetResult: return set_result(call);
-    case Op::kJob: return Reply::ok(bindings::job_json(ctx_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     case Op::kDone: return Reply::error(CRONHOST_EINVAL, "done is not a call");
+    case Op::kJob:
+    case Op::kLuaCall:
+      // The Lua API's own door: a plugin speaking the protocol directly gets only the C ABI.
+      if (kind_ != Kind::kLuaScript) return Reply::error(CRONHOST_EINVAL, std::string(op_name(call.op)) + " is for Lua scripts");
+      if (call.op == Op::kJob)
+        return Reply::ok(bindings::job_json(ctx_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      return call_lua(call);
     default: return call_lua(call);
   }
 }
@@ -33,7 +41,9 @@ Reply CapabilityBridge::serve(const Call& call) {
 Reply CapabilityBridge::log(const Call& call) {
   static const char* const kLevels[] = {"debug", "info", "warn", "error"};
   const int level = call.a.size() == 1 && call.a[0] >= '0' && call.a[0] <= '3' ? call.a[0] - '0' : 1;
-  const std::string message = ctx_.redact(call.b);
+  // A line goes to the host log too: a runaway plugin must not write megabytes into it.
+  std::string message = ctx_.redact(call.b);  // before cutting, so no secret is cut in two
+  if (message.size() > kMaxLogLineBytes) message = message.substr(0, kMaxLogLineBytes) + " ... (cut at 64 KiB)";
   ctx_.output.append("[" + std::string(kLevels[level]) + "] " + message + "\n");
   if (ctx_.on_log) ctx_.on_log(kLevels[level], message);
   return Reply::ok();
@@ -46,7 +56,7 @@ Reply CapabilityBridge::set_result(const Call& call) {
     return Reply::error(CRONHOST_EINVAL, refused_result_);
   }
   refused_result_.clear();
-  result_ = ctx_.redact(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  result_ = ctx_.redactor.apply_json(std::move(value));
   return Reply::ok();
 }
 

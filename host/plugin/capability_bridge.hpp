@@ -16,7 +16,10 @@ namespace cronhost::plugin {
 
 class CapabilityBridge {
  public:
-  explicit CapabilityBridge(run::RunContext& ctx) : ctx_(ctx) {}
+  // Who is calling: a plugin gets the C ABI's calls; an isolated Lua script also kJob and
+  // kLuaCall, the door of client.lua.
+  enum class Kind { kPlugin, kLuaScript };
+  CapabilityBridge(run::RunContext& ctx, Kind kind) : ctx_(ctx), kind_(kind) {}
   ~CapabilityBridge();
   CapabilityBridge(const CapabilityBridge&) = delete;
   CapabilityBridge& operator=(const CapabilityBridge&) = delete;
@@ -34,6 +37,7 @@ class CapabilityBridge {
   Reply call_lua(const Call& call);
 
   run::RunContext& ctx_;
+  const Kind kind_;
   std::unique_ptr<run::LuaSandbox> sandbox_;  // made at the first call that needs it
   std::optional<std::string> result_;
   std::string refused_result_;

@@ -26,11 +26,12 @@ bool give(cronhost_buf_t* out, const std::string& value) {
   return true;
 }
 
-// Every capability call goes through here: argument checks, the call, the result handed over.
-int serve(cronhost_run_t* handle, Op op, std::initializer_list<std::pair<const char*, size_t>> args, cronhost_buf_t* out) {
+// Argument checks, the call, the result handed over.
+int serve_call(cronhost_run_t* handle, Op op, std::initializer_list<std::pair<const char*, size_t>> args,
+               cronhost_buf_t* out) {
+  if (out) *out = {nullptr, 0};
   if (!handle) return CRONHOST_EINVAL;
   PluginRun& run = PluginRun::from(handle);
-  if (out) *out = {nullptr, 0};
   Call call;
   call.op = op;
   std::string* fields[] = {&call.a, &call.b, &call.c};
@@ -42,6 +43,7 @@ int serve(cronhost_run_t* handle, Op op, std::initializer_list<std::pair<const c
     }
   }
   Reply reply = run.call(std::move(call));
+  if (op == Op::kLog) return CRONHOST_OK;  // log never fails, and leaves last_error for the plugin
   if (reply.status != CRONHOST_OK) {
     run.set_last_error(std::move(reply.payload));
     return reply.status;
@@ -52,6 +54,16 @@ int serve(cronhost_run_t* handle, Op op, std::initializer_list<std::pair<const c
     return CRONHOST_EHOST;
   }
   return CRONHOST_OK;
+}
+
+// Every capability call goes through here: no C++ exception may unwind into the plugin's C.
+int serve(cronhost_run_t* handle, Op op, std::initializer_list<std::pair<const char*, size_t>> args, cronhost_buf_t* out) {
+  try {
+    return serve_call(handle, op, args, out);
+  } catch (const std::exception& e) {
+    if (handle) PluginRun::from(handle).set_last_error(std::string("the host failed to serve the call: ") + e.what());
+    return CRONHOST_EHOST;
+  }
 }
 
 void host_log(cronhost_run_t* run, int level, const char* data, size_t len) {

@@ -73,7 +73,9 @@ Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p{out[0], POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
+    const int ready = left.count() <= 0 ? 0 : ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
       timed_out = true;
       break;
     }
@@ -112,8 +114,9 @@ fs::path default_runner_path() {
 PluginCatalog::PluginCatalog(fs::path snapshot_dir, fs::path runner)
     : snapshot_dir_(std::move(snapshot_dir)), runner_(std::move(runner)) {
   std::error_code ec;
-  fs::remove_all(snapshot_dir_, ec);
   fs::create_directories(snapshot_dir_, ec);
+  fs::permissions(snapshot_dir_, fs::perms::owner_all, ec);  // only the host may put code here
+  for (const auto& entry : fs::directory_iterator(snapshot_dir_, ec)) fs::remove_all(entry.path(), ec);
 }
 
 PluginCatalog::~PluginCatalog() {
@@ -134,10 +137,10 @@ Result<std::shared_ptr<const PluginBuild>> PluginCatalog::build(const fs::path& 
     out.write(content.value().data(), static_cast<std::streamsize>(content.value().size()));
     if (!out.flush()) return R::error("cannot write the snapshot " + snapshot.string());
   }
-  fs::permissions(snapshot, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read | fs::perms::group_exec);
+  std::error_code ec;
+  fs::permissions(snapshot, fs::perms::owner_read | fs::perms::owner_exec, ec);
   auto info = check_plugin(runner_, snapshot);
   if (!info) {
-    std::error_code ec;
     fs::remove(snapshot, ec);
     return R::error(info.message());
   }

@@ -5,7 +5,9 @@
 
 namespace cronhost::plugin {
 
-run::RunResult run_job(run::RunContext& ctx, const PluginCatalog& catalog) {
+namespace {
+
+run::RunResult run_any(run::RunContext& ctx, const PluginCatalog& catalog) {
   if (ctx.job.plugin.empty())
     return ctx.job.isolation == config::Isolation::kProcess
                ? run_lua_isolated(ctx, Isolation{catalog.runner(), ctx.job.memory_bytes})
@@ -20,6 +22,17 @@ run::RunResult run_job(run::RunContext& ctx, const PluginCatalog& catalog) {
     return run_inline(ctx, *loaded.value());
   }
   return run_isolated(ctx, held->snapshot(), Isolation{catalog.runner(), ctx.job.memory_bytes});
+}
+
+}  // namespace
+
+run::RunResult run_job(run::RunContext& ctx, const PluginCatalog& catalog) {
+  // The run's failure, never the worker's: nothing thrown in serving a run may reach the pool.
+  try {
+    return run_any(ctx, catalog);
+  } catch (const std::exception& e) {
+    return {store::RunStatus::kFailed, "", ctx.redact(std::string("the host failed to serve the run: ") + e.what())};
+  }
 }
 
 }  // namespace cronhost::plugin

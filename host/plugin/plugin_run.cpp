@@ -50,7 +50,7 @@ class InlineRun final : public PluginRun {
 }  // namespace
 
 run::RunResult run_inline(run::RunContext& ctx, const LoadedPlugin& plugin) {
-  CapabilityBridge bridge(ctx);
+  CapabilityBridge bridge(ctx, CapabilityBridge::Kind::kPlugin);
   InlineRun run(ctx, bridge);
   const int status = plugin.run(run.handle(), &host_api_table());
   ctx.note_stop();  // a plugin that ignored should_stop still ends as timed out or cancelled
@@ -81,14 +81,19 @@ std::string signal_text(int sig) {
 
 // The plugin's stdout and stderr, redacted a line at a time (a secret split across two
 // reads is still found), into the run's output.
+// How long a child that has sent its last message may take to exit.
+constexpr auto kExitGrace = std::chrono::seconds(1);
+
 class OutputLines {
  public:
+  static constexpr size_t kLongLine = 4096;  // a page: lines are shorter, binary junk is not
   explicit OutputLines(run::RunContext& ctx) : ctx_(ctx) {}
   void add(const char* data, size_t size) {
     pending_.append(data, size);
     const size_t end = pending_.rfind('\n');
-    if (end == std::string::npos && pending_.size() < 4096) return;
-    const size_t cut = end == std::string::npos ? pending_.size() : end + 1;
+    if (end == std::string::npos && pending_.size() < kLongLine) return;
+    // A line without end is cut where no secret is split.
+    const size_t cut = end != std::string::npos ? end + 1 : ctx_.redactor.safe_cut(pending_);
     ctx_.output.append(ctx_.redact(pending_.substr(0, cut)));
     pending_.erase(0, cut);
   }
@@ -123,7 +128,8 @@ bool send_reply(run::RunContext& ctx, int fd, const std::string& bytes) {
 
 // Runs the runner with `args` (then MEMORY_BYTES CPU_SECONDS DEADLINE_MS), serving its calls
 // until it ends; kills it at the deadline or on cancel.
-run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, std::vector<std::string> args) {
+run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, std::vector<std::string> args,
+                            CapabilityBridge::Kind kind) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
     return {RunStatus::kFailed, "", std::string("socketpair: ") + std::strerror(errno)};
@@ -145,15 +151,19 @@ run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, st
   fcntl(host_end.fd, F_SETFL, O_NONBLOCK);
   fcntl(output_read.fd, F_SETFL, O_NONBLOCK);
 
-  CapabilityBridge bridge(ctx);
+  CapabilityBridge bridge(ctx, kind);
   OutputLines output(ctx);
   FrameBuffer frames;
   std::optional<Call> done;
   std::string broken;  // why the child's frames made no sense
   bool socket_open = true, output_open = true;
   char buffer[65536];
+  std::chrono::steady_clock::time_point done_at;
   while ((socket_open || output_open) && broken.empty()) {
     if (ctx.note_stop()) break;
+    // After its last message the child has a moment to exit (shutdown(), destructors); one
+    // that hangs there is killed, and its run keeps the outcome it reported.
+    if (done && std::chrono::steady_clock::now() - done_at > kExitGrace) break;
     pollfd fds[2] = {{socket_open ? host_end.fd : -1, POLLIN, 0}, {output_open ? output_read.fd : -1, POLLIN, 0}};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - std::chrono::steady_clock::now());
     // Wake at least every 100 ms to notice a cancel.
@@ -175,6 +185,7 @@ run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, st
         }
         if (call->op == Op::kDone) {
           done = std::move(call);
+          done_at = std::chrono::steady_clock::now();
           continue;
         }
         if (!send_reply(ctx, host_end.fd, encode_reply(bridge.serve(*call)))) socket_open = false;
@@ -184,6 +195,7 @@ run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, st
   }
 
   // The child is finished, or must be: past the deadline, cancelled or broken.
+  const std::string who = kind == CapabilityBridge::Kind::kPlugin ? "the plugin" : "the script's process";
   int wait_status = 0;
   if (socket_open || output_open || !broken.empty()) ::kill(*pid, SIGKILL);
   // A child that closed its descriptors may still be running: it gets until the deadline.
@@ -198,7 +210,7 @@ run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, st
     if (exited.fd < 0 || ::poll(&p, 1, 100) < 0) ::usleep(1000);
   }
   output.flush();
-  if (ctx.stop != run::RunContext::Stop::kNone) return run::stopped_result(ctx);
+  if (!done && ctx.stop != run::RunContext::Stop::kNone) return run::stopped_result(ctx);
   if (!broken.empty()) return {RunStatus::kFailed, "", broken};
   if (done) {
     const int status = std::atoi(done->a.c_str());
@@ -208,22 +220,23 @@ run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, st
   if (WIFSIGNALED(wait_status)) {
     const int sig = WTERMSIG(wait_status);
     if (sig == SIGXCPU)
-      return {RunStatus::kFailed, "", "the plugin used up its CPU time limit (" + std::to_string(timeout_s + 1) + " s)"};
-    return {RunStatus::kFailed, "", "the plugin crashed: killed by " + signal_text(sig)};
+      return {RunStatus::kFailed, "", who + " used up its CPU time limit (" + std::to_string(timeout_s + 1) + " s)"};
+    return {RunStatus::kFailed, "", who + " crashed: killed by " + signal_text(sig)};
   }
   return {RunStatus::kFailed, "",
-          "the plugin exited with status " + std::to_string(WEXITSTATUS(wait_status)) + " before its run returned"};
+          who + " exited with status " + std::to_string(WEXITSTATUS(wait_status)) + " before its run returned"};
 }
 
 }  // namespace
 
 run::RunResult run_isolated(run::RunContext& ctx, const std::filesystem::path& plugin_file, const Isolation& isolation) {
-  return serve_runner(ctx, isolation, {"run", plugin_file.string()});
+  return serve_runner(ctx, isolation, {"run", plugin_file.string()}, CapabilityBridge::Kind::kPlugin);
 }
 
 run::RunResult run_lua_isolated(run::RunContext& ctx, const Isolation& isolation) {
   return serve_runner(ctx, isolation,
-                      {"lua", ctx.job.lua_script.string(), ctx.lib_dir.string(), std::to_string(ctx.limits.memory_bytes)});
+                      {"lua", ctx.job.lua_script.string(), ctx.lib_dir.string(), std::to_string(ctx.limits.memory_bytes)},
+                      CapabilityBridge::Kind::kLuaScript);
 }
 
 }  // namespace cronhost::plugin

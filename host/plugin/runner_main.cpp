@@ -11,6 +11,7 @@
 // error. Single-threaded unless the plugin starts threads.
 #include <cstdio>
 #include <cstdlib>
+#include <unistd.h>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,11 @@
 
 namespace cronhost::plugin {
 namespace {
+
+// A check only loads the plugin and runs its init(): it gets the default memory of a run and
+// as many CPU seconds as the host waits for it.
+constexpr uint64_t kCheckMemoryBytes = uint64_t{512} << 20;
+constexpr uint64_t kCheckCpuSeconds = 10;
 
 int check(const char* path) {
   auto loaded = LoadedPlugin::open(path);
@@ -77,8 +83,11 @@ int main(int argc, char** argv) {
                  "       cronhost-plugin-runner lua SCRIPT LIB_DIR LUA_MEMORY_BYTES MEMORY_BYTES CPU_SECONDS DEADLINE_MS\n");
     return 2;
   }
+  // Descriptors the host opened without close-on-exec (a library's sockets, a log file)
+  // must not reach the plugin: keep stdin, stdout, stderr and the socket to the host.
+  ::close_range(mode == "check" ? 3 : kHostFd + 1, ~0U, 0);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep the lines printed before a crash
-  SandboxLimits limits;
+  SandboxLimits limits{kCheckMemoryBytes, kCheckCpuSeconds};
   if (mode != "check") {
     const int at = mode == "run" ? 3 : 5;  // MEMORY_BYTES CPU_SECONDS follow
     limits.memory_bytes = std::strtoull(argv[at], nullptr, 10);

@@ -1,12 +1,11 @@
 #include "plugin/runner_spawn.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace cronhost::plugin {
 
@@ -30,8 +29,15 @@ Result<pid_t> spawn_runner(const std::filesystem::path& runner, const std::vecto
   std::vector<char*> argv{const_cast<char*>(program.c_str())};
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  // Not the host's environment: it holds the secrets of every job. Locale and zone only.
+  std::vector<std::string> kept = {"PATH=/usr/local/bin:/usr/bin:/bin"};
+  for (const char* name : {"LANG", "LC_ALL", "TZ"})
+    if (const char* value = std::getenv(name)) kept.push_back(std::string(name) + "=" + value);
+  std::vector<char*> env;
+  for (auto& entry : kept) env.push_back(entry.data());
+  env.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return Result<pid_t>::error("cannot start the plugin runner " + program + ": " + std::strerror(rc));

@@ -1,7 +1,8 @@
 // Starting cronhost-plugin-runner: stdin from /dev/null, stdout and stderr into `output_fd`,
 // the socket to the host (if any) as fd 3, every signal at its default and unblocked, in a
-// session of its own (nothing it does to "its" process group reaches the host). posix_spawn,
-// unlike fork, is safe in a process with many threads. Thread-safe.
+// session of its own (nothing it does to "its" process group reaches the host), with only
+// PATH, LANG, LC_ALL and TZ of the host's environment. posix_spawn, unlike fork, is safe in a
+// process with many threads. Thread-safe.
 #pragma once
 #include <filesystem>
 #include <string>

@@ -15,8 +15,9 @@
 namespace cronhost::plugin {
 
 // A frame above this is a protocol error: a plugin cannot make the host buffer without end.
-// HTTP bodies and files are capped well below it by the host's own limits.
-constexpr size_t kMaxFrameBytes = size_t{256} << 20;
+// It fits the host's own caps (HTTP bodies and file reads 16 MiB by default) with room for a
+// mail with attachments given as content.
+constexpr size_t kMaxFrameBytes = size_t{64} << 20;
 
 std::string encode_call(const Call& call);
 std::optional<Call> decode_call(std::string_view frame);

@@ -68,7 +68,7 @@ RunResult run_lua(RunContext& ctx) {
       std::string error;
       if (!bindings::to_json(L, -1, value, error))
         return fail(store::RunStatus::kFailed, "the script returned a value that is not JSON: " + error);
-      result.result_json = ctx.redact(value.dump());
+      result.result_json = ctx.redactor.apply_json(std::move(value));
     }
     return result;
   } catch (const std::bad_alloc&) {

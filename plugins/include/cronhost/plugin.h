@@ -16,8 +16,8 @@
  * Versioning. Both structs start with abi_version (major << 16 | minor) and struct_size.
  * The host refuses a plugin of another major version. Within a major version fields are only
  * ever appended: the host reads only the plugin fields that fit in the plugin's struct_size,
- * and a plugin must check host->struct_size (or use CRONHOST_HOST_HAS) before calling a field
- * added after the minor version it was built against.
+ * and a plugin that may run on an older host checks CRONHOST_HOST_HAS(host, field) before
+ * calling any field added after 1.0 (the oldest host with this major version).
  *   1.0  the first version
  *   1.1  cronhost_plugin_t.description; cronhost_host_api_t.time_left_ms
  *
@@ -60,8 +60,8 @@ extern "C" {
 #define CRONHOST_EXPORT
 #endif
 
-/* Whether the host's table has `field`: the plugin was built against a newer minor version
- * than the host it runs in otherwise. */
+/* Whether the host's table has `field`. It lacks it when the host is older than the minor
+ * version that added the field. */
 #define CRONHOST_HOST_HAS(host, field) \
   ((host)->struct_size >= offsetof(cronhost_host_api_t, field) + sizeof((host)->field))
 

@@ -1,6 +1,8 @@
 // Plugins run by the host: the ABI checks at load, inline runs through the capability bridge
 // (state, files, denials, results, errors, deadlines), and isolated runs in the runner.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "../support/temp_dir.hpp"
@@ -146,5 +148,27 @@ TEST_CASE("isolated runs: crashes and exits are the run's failure, calls work as
 
   site.job().timeout = std::chrono::milliseconds(300);
   CHECK(site.run_isolated("spin").status == RunStatus::kTimedOut);
+}
+
+TEST_CASE("an isolated plugin cannot steer the host, open sockets, write files or see its secrets and descriptors") {
+  Site site;
+  ::setenv("CRONHOST_TEST_SECRET", "hunter2", 1);
+  const int leaked = ::open("/dev/null", O_RDONLY);  // without O_CLOEXEC, as some libraries do
+  Outcome r = site.run_isolated("probe_sandbox");
+  ::close(leaked);
+  ::unsetenv("CRONHOST_TEST_SECRET");
+  INFO(r.error);
+  REQUIRE(r.status == RunStatus::kSucceeded);
+  const auto result = nlohmann::json::parse(r.result);
+  CHECK(result["prlimit_parent"] == EPERM);
+  CHECK(result["setpriority"] == EPERM);
+  CHECK(result["fcntl_setown"] == EPERM);
+  CHECK(result["pdeathsig"] == EPERM);
+  CHECK(result["socket"] == EPERM);
+  CHECK(result["io_uring"] == EPERM);
+  CHECK(result["open_write"] == EACCES);
+  CHECK(result["fork"] == EPERM);
+  CHECK(result["env_secret"] == false);
+  CHECK(result["open_fds"] == 0);
 }
 #endif
