@@ -205,7 +205,7 @@ run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, st
     const pid_t reaped = ::waitpid(*pid, &wait_status, WNOHANG);
     if (reaped == *pid || (reaped < 0 && errno != EINTR)) break;
     if (reaped != 0) continue;
-    if (ctx.note_stop()) ::kill(*pid, SIGKILL);
+    if (ctx.note_stop() || (done && std::chrono::steady_clock::now() - done_at > kExitGrace)) ::kill(*pid, SIGKILL);
     pollfd p{exited.fd, POLLIN, 0};
     if (exited.fd < 0 || ::poll(&p, 1, 100) < 0) ::usleep(1000);
   }

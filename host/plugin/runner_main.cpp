@@ -93,6 +93,9 @@ int main(int argc, char** argv) {
     limits.memory_bytes = std::strtoull(argv[at], nullptr, 10);
     limits.cpu_seconds = std::strtoull(argv[at + 1], nullptr, 10);
   }
+#if defined(__SANITIZE_ADDRESS__)
+  limits.memory_bytes = 0;  // ASan reserves terabytes of address space for its shadow memory
+#endif
   cronhost::Status walls = apply_limits(limits);
   if (walls) walls = install_syscall_filter();
   if (!walls) {
