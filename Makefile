@@ -32,11 +32,14 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build dir.
+# Unoptimised and only the unit tests (with the runner and test plugins they load): a clean
+# build takes 5.5 min on 2 cores instead of 17 for everything at -O2. The cli test runs in
+# the main build.
 unit-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRONHOST_SANITIZE=ON -DCRONHOST_BENCH=OFF \
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCRONHOST_SANITIZE=ON -DCRONHOST_BENCH=OFF \
 	  -DCRONHOST_INTEGRATION=OFF
-	cmake --build $(ASAN_BUILD)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2
+	cmake --build $(ASAN_BUILD) --target unit_tests
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 -E '^cli$$'
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j2
