@@ -4,6 +4,7 @@ import json
 import os
 import sys
 import tempfile
+import unittest
 
 from daemon_site import Site, wait_for
 
@@ -37,3 +38,26 @@ class ApiSite(Site):
             runs = [r for r in self.runs(job) if r["status"] not in ("queued", "running")]
             return runs if len(runs) >= n else None
         return wait_for(finished, timeout=timeout, what=f"{n} finished run(s) of {job}")
+
+
+class SiteTestCase(unittest.TestCase):
+    """A test with one site (self.site) and the real servers it started (serve()): all are
+    stopped and removed after the test, whatever happened."""
+
+    def setUp(self):
+        self.site = None
+        self.servers = []
+
+    def tearDown(self):
+        proc = getattr(self.site, "proc", None)
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for server in reversed(self.servers):
+            server.stop()
+        if self.site:
+            self.site.cleanup()
+
+    def serve(self, server):
+        self.servers.append(server.__enter__())
+        return server

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from api_site import ApiSite, services, wait_for
+from api_site import ApiSite, SiteTestCase, services, wait_for
 from daemon_site import BIN
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -82,26 +82,11 @@ class PluginSite(ApiSite):
                 for r in self.finished(job) if r["started_at"] >= since_ms]
 
 
-class PluginTestCase(unittest.TestCase):
+class PluginTestCase(SiteTestCase):
     def setUp(self):
+        super().setUp()
         for path in (BIN, built("empty"), os.path.join(EXAMPLE_PLUGINS, "libdisk_report.so")):
             self.assertTrue(os.path.exists(path), f"{path} is missing: build the project first")
-        self.site = None
-        self.servers = []
-
-    def tearDown(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for server in reversed(self.servers):
-            server.stop()
-        if self.site:
-            self.site.cleanup()
-
-    def serve(self, server):
-        self.servers.append(server.__enter__())
-        return server
 
     def stop_host(self):
         self.assertIsNone(self.site.proc.poll(), "the host exited:\n" + self.site.log_text())

@@ -9,7 +9,7 @@ import sqlite3
 import time
 import unittest
 
-from api_site import ApiSite, services, wait_for
+from api_site import ApiSite, SiteTestCase, services, wait_for
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TAGS = ["0.1.2", "0.1.3", "0.1.5", "0.2.0-rc.1", "latest", "sha-abc"]
@@ -19,26 +19,11 @@ def soon(seconds=2):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
 
 
-class StockJobsTest(unittest.TestCase):
+class StockJobsTest(SiteTestCase):
     def setUp(self):
-        self.site = None
-        self.servers = []
+        super().setUp()
         os.environ.update(APP_VERSION="0.1.2", UPDATE_NOTIFICATION_EMAIL="staff@acme.test",
                           BACKUP_EMAIL_TO="backups@acme.test")
-
-    def tearDown(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for server in reversed(self.servers):
-            server.stop()
-        if self.site:
-            self.site.cleanup()
-
-    def serve(self, server):
-        self.servers.append(server.__enter__())
-        return server
 
     def make_site(self, jobs, config=""):
         """A site with the bundled scripts and the named bundled jobs, the mail going to a sink."""
