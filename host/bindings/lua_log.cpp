@@ -28,8 +28,7 @@ template <const char* kLevel>
 int log_line(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
   const std::string message = ctx.redact(join_arguments(L, ""));
-  ctx.output.append("[" + std::string(kLevel) + "] " + message + "\n");
-  if (ctx.on_log) ctx.on_log(kLevel, message);
+  ctx.log_line(kLevel, message);
   return 0;
 }
 

@@ -44,8 +44,7 @@ Reply CapabilityBridge::log(const Call& call) {
   // A line goes to the host log too: a runaway plugin must not write megabytes into it.
   std::string message = ctx_.redact(call.b);  // before cutting, so no secret is cut in two
   if (message.size() > kMaxLogLineBytes) message = message.substr(0, kMaxLogLineBytes) + " ... (cut at 64 KiB)";
-  ctx_.output.append("[" + std::string(kLevels[level]) + "] " + message + "\n");
-  if (ctx_.on_log) ctx_.on_log(kLevels[level], message);
+  ctx_.log_line(kLevels[level], message);
   return Reply::ok();
 }
 

@@ -97,11 +97,8 @@ Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file) {
   if (WEXITSTATUS(status) != 0) return Result<PluginInfo>::error(text.empty() ? "the check failed" : text);
   const auto info = nlohmann::json::parse(text, nullptr, false);
   if (!info.is_object()) return Result<PluginInfo>::error("the checker printed something unexpected: " + text);
-  const std::string abi = info.value("abi", "0.0");
-  const auto dot = abi.find('.');
-  const uint32_t major = static_cast<uint32_t>(std::atoi(abi.c_str()));
-  const uint32_t minor = dot == std::string::npos ? 0 : static_cast<uint32_t>(std::atoi(abi.c_str() + dot + 1));
-  return PluginInfo{info.value("name", ""), info.value("version", ""), info.value("description", ""), (major << 16) | minor};
+  return PluginInfo{info.value("name", ""), info.value("version", ""), info.value("description", ""),
+                    info.value("abi_version", uint32_t{0})};
 }
 
 fs::path default_runner_path() {
@@ -125,16 +122,14 @@ PluginCatalog::~PluginCatalog() {
   fs::remove_all(snapshot_dir_, ec);
 }
 
-Result<std::shared_ptr<const PluginBuild>> PluginCatalog::build(const fs::path& source) {
+Result<std::shared_ptr<const PluginBuild>> PluginCatalog::build(const fs::path& source, const std::string& content,
+                                                                 const std::string& hash) {
   using R = Result<std::shared_ptr<const PluginBuild>>;
-  std::string check_hash;
-  auto content = read_file(source, check_hash);
-  if (!content) return R::error(content.message());
   // Unique names: the same content may come back while a run still holds an older snapshot.
-  const fs::path snapshot = snapshot_dir_ / (check_hash + "-" + std::to_string(++snapshots_made_) + "-" + source.filename().string());
+  const fs::path snapshot = snapshot_dir_ / (hash + "-" + std::to_string(++snapshots_made_) + "-" + source.filename().string());
   {
     std::ofstream out(snapshot, std::ios::binary | std::ios::trunc);
-    out.write(content.value().data(), static_cast<std::streamsize>(content.value().size()));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
     if (!out.flush()) return R::error("cannot write the snapshot " + snapshot.string());
   }
   std::error_code ec;
@@ -144,7 +139,7 @@ Result<std::shared_ptr<const PluginBuild>> PluginCatalog::build(const fs::path& 
     fs::remove(snapshot, ec);
     return R::error(info.message());
   }
-  return std::shared_ptr<const PluginBuild>(std::make_shared<PluginBuild>(source, snapshot, check_hash, info.value()));
+  return std::shared_ptr<const PluginBuild>(std::make_shared<PluginBuild>(source, snapshot, hash, info.value()));
 }
 
 std::vector<std::string> PluginCatalog::refresh(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
@@ -167,7 +162,7 @@ std::vector<std::string> PluginCatalog::refresh(const std::vector<std::shared_pt
       builds[source] = current;
       continue;
     }
-    auto fresh = content ? build(source) : Result<std::shared_ptr<const PluginBuild>>::error(content.message());
+    auto fresh = content ? build(source, content.value(), hash) : Result<std::shared_ptr<const PluginBuild>>::error(content.message());
     if (fresh) {
       builds[source] = fresh.value();
       continue;

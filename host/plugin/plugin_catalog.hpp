@@ -66,7 +66,7 @@ class PluginCatalog {
   const std::filesystem::path& runner() const { return runner_; }
 
  private:
-  Result<std::shared_ptr<const PluginBuild>> build(const std::filesystem::path& source);
+  Result<std::shared_ptr<const PluginBuild>> build(const std::filesystem::path& source, const std::string& content, const std::string& hash);
 
   std::filesystem::path snapshot_dir_;
   std::filesystem::path runner_;

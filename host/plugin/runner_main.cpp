@@ -3,7 +3,7 @@
 //
 //   cronhost-plugin-runner run PLUGIN.so MEMORY_BYTES CPU_SECONDS DEADLINE_MS
 //   cronhost-plugin-runner lua SCRIPT LIB_DIR LUA_MEMORY_BYTES MEMORY_BYTES CPU_SECONDS DEADLINE_MS
-//   cronhost-plugin-runner check PLUGIN.so     -> {"name","version","abi","description"} or an error
+//   cronhost-plugin-runner check PLUGIN.so     -> {"name","version","abi_version","description"} or an error
 //
 // It raises the sandbox (runner_sandbox.hpp), then loads the plugin and runs it with the host
 // vtable, or runs the Lua script with proxies of the Lua API (lua_child.hpp); either way the
@@ -39,7 +39,7 @@ int check(const char* path) {
   }
   const PluginInfo& info = loaded.value()->info();
   const nlohmann::json out = {
-      {"name", info.name}, {"version", info.version}, {"abi", abi_text(info.abi_version)}, {"description", info.description}};
+      {"name", info.name}, {"version", info.version}, {"abi_version", info.abi_version}, {"description", info.description}};
   std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }

@@ -120,6 +120,12 @@ struct RunContext {
   // Everything a run shows passes through here first.
   std::string redact(std::string_view text) const { return redactor.apply(text); }
 
+  // A log line of the job's code ("[info] text"), already redacted: into the output and the host log.
+  void log_line(std::string_view level, const std::string& message) {
+    output.append("[" + std::string(level) + "] " + message + "\n");
+    if (on_log) on_log(level, message);
+  }
+
   // Set by the Lua hook when it stops the run, so the runner can name the status.
   enum class Stop { kNone, kTimedOut, kCancelled } stop = Stop::kNone;
   CancelReason stop_cause = CancelReason::kNone;
