@@ -141,7 +141,9 @@ Result<HttpResponse> HttpClient::perform(HttpRequest request, const UrlCheck& ch
 
 Result<HttpResponse> HttpClient::perform_once(const HttpRequest& request, const std::string& url) {
   using namespace std::chrono;
-  const auto left = duration_cast<milliseconds>(deadline_ - steady_clock::now());
+  // Rounded up: a transfer clipped to the deadline ends at or after it, never a millisecond
+  // before, so the run is then seen as past its deadline (timed out), not as having succeeded.
+  const auto left = ceil<milliseconds>(deadline_ - steady_clock::now());
   if (left.count() <= 0) return Result<HttpResponse>::error(request.method + " " + url + ": the run's deadline has passed");
   const auto timeout = std::min(request.timeout, left);
 

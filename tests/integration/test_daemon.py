@@ -29,9 +29,11 @@ class DaemonTest(unittest.TestCase):
         s = self.site
         s.job("tick", EVERY_SECOND + "run: {lua: scripts/tick.lua}\n", "log.info('tick') return {n = 1}\n")
         s.start()
-        wait_for(lambda: len(s.runs("tick")) >= 4, what="four runs")
+        wait_for(lambda: len(self.final_runs("tick")) >= 4, what="four finished runs")
         self.assertEqual(s.stop(), 0)
-        runs = s.runs("tick")
+        # A slot that fired as SIGTERM came never starts; on a busy machine that can happen.
+        runs = [r for r in s.runs("tick") if r["error"] != "the host stopped before the run started"]
+        self.assertGreaterEqual(len(runs), 4)
         slots = [r["scheduled_for"] for r in runs]
         self.assertEqual(len(slots), len(set(slots)), "a slot ran twice")
         for r in runs:
