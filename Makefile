@@ -10,7 +10,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS := make cmake ninja-build g++ pkg-config tzdata bash python3 \
         libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
         liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
-        catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev \
+        catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl
 
 .PHONY: all deps build test unit-asan run bench clean

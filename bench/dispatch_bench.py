@@ -26,7 +26,7 @@ def make_site(jobs, job_yaml, workers):
     with open(f"{root}/scripts/t.lua", "w") as f:
         f.write("return {ok = true}\n")
     with open(f"{root}/cronhost.yaml", "w") as f:
-        f.write(f"workers: {workers}\nshutdown_grace: 5s\nlog: {{level: warn}}\n")
+        f.write(f"workers: {workers}\nshutdown_grace: 5s\nlog: {{level: warn}}\nserver: {{listen: \"127.0.0.1:0\"}}\n")
     for i in range(jobs):
         with open(f"{root}/jobs.d/j{i:06d}.yaml", "w") as f:
             f.write(job_yaml)

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "cli/schedule_text.hpp"
+#include "config/job_json.hpp"
 #include "store/state_store.hpp"
 
 namespace cronhost::cli {
@@ -57,7 +57,7 @@ Command add_list_command(CLI::App& app, const CommonOptions& common) {
     if (*as_json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& job : result.jobs) {
-        nlohmann::json entry = job_to_json(job, now);
+        nlohmann::json entry = config::job_to_json(job, now);
         const auto* s = state_of(job.name);
         entry["last_status"] = s && !s->last_status.empty() ? nlohmann::json(s->last_status) : nlohmann::json(nullptr);
         entry["runs"] = s ? s->runs : 0;
@@ -71,7 +71,7 @@ Command add_list_command(CLI::App& app, const CommonOptions& common) {
       for (const auto& job : result.jobs) {
         const auto* s = state_of(job.name);
         rows.push_back({job.name, job.schedule.describe(), job.schedule.zone().name(), runner_text(job),
-                        runtime_disabled(job) ? "disabled (at runtime)" : next_fire_text(job, now),
+                        runtime_disabled(job) ? "disabled (at runtime)" : config::next_fire_text(job, now),
                         s && !s->last_status.empty() ? s->last_status : "-"});
       }
       std::array<size_t, 6> width{};

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "cli/schedule_text.hpp"
+#include "config/job_json.hpp"
 #include "schedule/cron_next.hpp"
 #include "schedule/cron_parser.hpp"
 #include "util/did_you_mean.hpp"
@@ -33,9 +33,9 @@ std::string caret(std::string_view text, size_t offset) {
 
 int print_fires(const schedule::Schedule& schedule, Instant from, int count) {
   auto next = schedule.next(from);
-  if (!next) return fail("the schedule never fires after " + format_in_zone(from, schedule.zone()));
+  if (!next) return fail("the schedule never fires after " + config::format_in_zone(from, schedule.zone()));
   for (int i = 0; i < count && next; ++i) {
-    std::cout << format_in_zone(*next, schedule.zone()) << "\n";
+    std::cout << config::format_in_zone(*next, schedule.zone()) << "\n";
     next = schedule.next(*next);
   }
   return kExitOk;

@@ -9,8 +9,11 @@
 #include "cli/commands.hpp"
 #include "config/job_catalog.hpp"
 #include "dispatch/event_pump.hpp"
+#include "dispatch/job_registry.hpp"
+#include "dispatch/run_metrics.hpp"
 #include "dispatch/scheduler.hpp"
 #include "plugin/plugin_job.hpp"
+#include "server/api_server.hpp"
 #include "store/state_store.hpp"
 #include "util/log.hpp"
 
@@ -27,9 +30,12 @@ void log_diagnostics(const config::Diagnostics& diagnostics) {
                {"problem", d.message}});
 }
 
-std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& context, config::JobCatalog& catalog) {
+// The jobs to run; `had_errors` tells whether some job file failed (for the reload metrics).
+std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& context, config::JobCatalog& catalog,
+                                                         bool* had_errors = nullptr) {
   auto result = config::load_jobs({context.jobs_dir}, context.load_options);
   log_diagnostics(result.diagnostics);
+  if (had_errors) *had_errors = config::has_errors(result.diagnostics);
   auto jobs = catalog.update(std::move(result));
   // Parsing thousands of files leaves freed heap behind; give it back to the system.
   malloc_trim(0);
@@ -86,12 +92,28 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     // Plugins run from private snapshots beside the state file, refreshed on SIGHUP.
     plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path());
     refresh_plugins(plugins, jobs);
+    dispatch::RunMetrics metrics;
     dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &config,
-                                                   [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); }});
+                                                   [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
+                                                   &metrics});
+    // File jobs, jobs registered over the API and runtime overrides: the registry hands the
+    // scheduler what runs.
+    dispatch::JobRegistry registry(*store.value(), scheduler, config.server.registration_urls);
+    server::ReloadCounters reloads;
+    std::optional<server::ApiServer> api;
+    if (config.server.enabled) {
+      if (config.server.tokens.empty())
+        log_event(spdlog::level::warn, "server.tokens lists no token: the API answers 401 to every request");
+      api.emplace(server::ApiContext{config.server, *store.value(), scheduler, registry, metrics, reloads});
+      if (auto started = api->start(); !started) {
+        log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});
+        return kExitFailed;
+      }
+    }
     log_event(spdlog::level::info, "cronhost started",
               {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
                {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});
-    scheduler.start(jobs);
+    registry.start(jobs, context->load_options);
     jobs.clear();
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     if (config.smtp) outbox.emplace(*store.value(), *config.smtp).start();
@@ -103,6 +125,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     for (;;) {
       const int signal = sigtimedwait(&signals, nullptr, &prune_interval);
       if (signal == SIGHUP) {
+        bool failed = false;
         config::Diagnostics reload_diagnostics;
         if (auto reloaded = load_host_context(common, reload_diagnostics)) {
           context->load_options = reloaded->load_options;  // a new default time zone applies to jobs
@@ -111,13 +134,17 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         } else {
           log_diagnostics(reload_diagnostics);
           log_event(spdlog::level::err, "the host config has errors; keeping the previous one");
+          failed = true;
         }
         context->load_options.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-        auto reloaded_jobs = load(*context, catalog);
+        bool job_errors = false;
+        auto reloaded_jobs = load(*context, catalog, &job_errors);
         refresh_plugins(plugins, reloaded_jobs);
         const size_t count = reloaded_jobs.size();
-        scheduler.reload(reloaded_jobs);
-        log_event(spdlog::level::info, "reloaded", {{"jobs", count}});
+        registry.reload(reloaded_jobs, context->load_options);
+        ++reloads.reloads;
+        if (failed || job_errors) ++reloads.failures;
+        log_event(spdlog::level::info, "reloaded", {{"jobs", count}, {"registered", registry.size() - count}});
       } else if (signal == SIGTERM || signal == SIGINT) {
         log_event(spdlog::level::info, "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
                                                     {"grace_ms", config.shutdown_grace.count()}});
@@ -129,6 +156,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
           log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
       }
     }
+    if (api) api->stop();
     events.stop();
     scheduler.shutdown(config.shutdown_grace);
     if (outbox) outbox->stop();

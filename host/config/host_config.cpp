@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,67 @@ void collect_secrets(const YamlDocument& doc, const nlohmann::json& value, const
     for (size_t i = 0; i < value.size(); ++i) collect_secrets(doc, value[i], pointer + "/" + std::to_string(i), out);
 }
 
+std::optional<Role> parse_role(const std::string& text) {
+  if (text == "viewer") return Role::kViewer;
+  if (text == "operator") return Role::kOperator;
+  if (text == "approver") return Role::kApprover;
+  if (text == "admin") return Role::kAdmin;
+  return std::nullopt;
+}
+
+template <typename FileAt>
+void read_server(const YamlDocument& doc, const nlohmann::json& server, const FileAt& file_at, ServerSettings& s,
+                 Diagnostics& diagnostics) {
+  s.enabled = server.value("enabled", true);
+  if (server.contains("listen")) {
+    const std::string listen = server["listen"].get<std::string>();
+    const size_t colon = listen.rfind(':');
+    s.host = listen.substr(0, colon);
+    if (s.host.size() > 2 && s.host.front() == '[') s.host = s.host.substr(1, s.host.size() - 2);
+    s.port = std::stoi(listen.substr(colon + 1));
+    if (s.port > 65535)
+      diagnostics.push_back(doc.error_at(doc.text_position("/server/listen"), "server.listen: port " +
+                                                                                   std::to_string(s.port) + " is above 65535"));
+  }
+  if (server.contains("port_file")) s.port_file = file_at(server["port_file"]);
+  if (server.contains("tls")) {
+    s.tls_cert = file_at(server["tls"]["cert"]);
+    s.tls_key = file_at(server["tls"]["key"]);
+  }
+  if (server.contains("tokens")) {
+    std::set<std::string> names, values;
+    for (size_t i = 0; i < server["tokens"].size(); ++i) {
+      const auto& t = server["tokens"][i];
+      const std::string pointer = "/server/tokens/" + std::to_string(i);
+      ApiToken token{t["name"].get<std::string>(), *parse_role(t["role"].get<std::string>()), t["token"].get<std::string>()};
+      if (!names.insert(token.name).second)
+        diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/name"),
+                                           "server.tokens: the name \"" + token.name + "\" is used twice"));
+      if (!values.insert(token.token).second)
+        diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/token"),
+                                           "server.tokens: token \"" + token.name + "\" has the same value as another"));
+      if (!doc.is_secret(pointer + "/token")) {
+        Diagnostic warning = doc.error_at(doc.text_position(pointer + "/token"),
+                                          "server.tokens: token \"" + token.name +
+                                              "\" is written in plain text; give it as ${file:PATH} or ${env:NAME}");
+        warning.severity = Diagnostic::Severity::kWarning;
+        diagnostics.push_back(std::move(warning));
+      }
+      s.tokens.push_back(std::move(token));
+    }
+  }
+  if (server.contains("open"))
+    for (const auto& path : server["open"]) {
+      if (path == "health") s.open_health = true;
+      if (path == "metrics") s.open_metrics = true;
+    }
+  if (server.contains("registration") && server["registration"].contains("urls"))
+    s.registration_urls = server["registration"]["urls"].get<std::vector<std::string>>();
+  s.max_body_bytes = static_cast<size_t>(server.value("max_body_kb", 1024)) << 10;
+  s.threads = server.value("threads", s.threads);
+  if (server.contains("dashboard_dir")) s.dashboard_dir = file_at(server["dashboard_dir"]);
+}
+
 }  // namespace
 
 std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics) {
@@ -35,6 +97,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
   buffer << in.rdbuf();
   const fs::path dir = fs::absolute(path).parent_path();
   const size_t before = diagnostics.size();
+  const size_t errors_before = error_count(diagnostics);
   auto doc = YamlDocument::parse(file, buffer.str(), dir, diagnostics);
   if (!doc) return std::nullopt;
   if (!doc->root().is_null()) SchemaCheck::host_config().check(*doc, diagnostics);
@@ -125,6 +188,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.http.max_response_bytes = static_cast<size_t>(http.value("max_response_kb", 16384)) << 10;
     config.http.max_redirects = http.value("max_redirects", config.http.max_redirects);
   }
+  if (root.contains("server")) read_server(*doc, root["server"], file_at, config.server, diagnostics);
   collect_secrets(*doc, root, "", config.secrets);
   if (root.contains("log")) {
     const auto& log = root["log"];
@@ -136,7 +200,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     }
     config.log.keep_days = log.value("keep_days", config.log.keep_days);
   }
-  if (diagnostics.size() != before) return std::nullopt;
+  if (error_count(diagnostics) != errors_before) return std::nullopt;
   return config;
 }
 

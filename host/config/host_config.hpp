@@ -59,6 +59,27 @@ struct HttpSettings {
   int max_redirects = 5;
 };
 
+// The admin HTTP API (server:). Token values are secrets.
+enum class Role { kViewer, kOperator, kApprover, kAdmin };
+struct ApiToken {
+  std::string name;
+  Role role = Role::kViewer;
+  std::string token;
+};
+struct ServerSettings {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port
+  std::filesystem::path port_file;  // written with the bound port once listening
+  std::filesystem::path tls_cert, tls_key;  // both set: HTTPS
+  std::vector<ApiToken> tokens;
+  bool open_health = false, open_metrics = false;  // served without a token
+  std::vector<std::string> registration_urls;      // where registered jobs' HTTP runners may call
+  size_t max_body_bytes = size_t{1} << 20;
+  int threads = 8;
+  std::filesystem::path dashboard_dir;  // empty: the dashboard built into the binary
+};
+
 struct HostConfig {
   std::filesystem::path source;  // the file read, or empty for built-in defaults
   std::filesystem::path jobs_dir = "jobs.d";
@@ -75,6 +96,7 @@ struct HostConfig {
   std::map<std::string, DatabaseSettings> databases;
   std::map<std::string, RegistrySettings> registries;
   HttpSettings http;
+  ServerSettings server;
   std::vector<std::string> secrets;  // values never to print: passwords and ${env:}/${file:} values
 };
 

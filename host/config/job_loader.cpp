@@ -76,6 +76,10 @@ class JobReader {
     spec.isolation = spec.plugin.empty() ? Isolation::kInline : Isolation::kProcess;
     if (const json* v = get("/run/isolation")) spec.isolation = *v == "process" ? Isolation::kProcess : Isolation::kInline;
     if (const json* v = get("/run/memory_mb")) spec.memory_bytes = v->get<uint64_t>() << 20;
+    spec.http = read_http_runner();
+    if (options_.from_api && (get("/run/lua") || get("/run/plugin")))
+      error(doc_.key_position(get("/run/lua") ? "/run/lua" : "/run/plugin"),
+            "run: a job registered over the API runs through run.http; Lua and plugin jobs come from job files");
     if (const json* v = get("/params")) {
       spec.params = *v;
       collect_secrets(*v, "/params", spec.secret_params);
@@ -245,6 +249,20 @@ class JobReader {
   }
 
   // A file the run names (a script or a plugin), resolved like every path in a job file.
+  std::optional<HttpRunner> read_http_runner() {
+    if (!get("/run/http")) return std::nullopt;
+    HttpRunner http;
+    http.url = get("/run/http/url")->get<std::string>();
+    if (const json* v = get("/run/http/method")) http.method = v->get<std::string>();
+    if (const json* headers = get("/run/http/headers"))
+      for (const auto& [name, value] : headers->items()) {
+        http.headers.emplace_back(name, value.get<std::string>());
+        if (doc_.is_secret(pointer_append("/run/http/headers", name))) http.secret_headers.insert(name);
+      }
+    if (auto d = duration_at("/run/http/timeout")) http.timeout = *d;
+    return http;
+  }
+
   fs::path read_run_file(const char* pointer, const std::string& what) {
     const json* v = get(pointer);
     if (!v) return {};
@@ -352,7 +370,11 @@ std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnost
   return files;
 }
 
-bool secrets_only_in_params(std::string_view pointer) { return pointer.rfind("/params/", 0) == 0; }
+// Secrets may sit where nothing prints them: params, and the headers of an HTTP runner.
+bool secrets_in_params_and_headers(std::string_view pointer) {
+  return pointer.rfind("/params/", 0) == 0 || pointer.rfind("/run/http/headers/", 0) == 0;
+}
+bool no_secrets(std::string_view) { return false; }
 
 // What the cross-file rules need of one file, valid or not.
 struct FileFacts {
@@ -412,7 +434,8 @@ void check_across_files(const std::vector<FileFacts>& files, Diagnostics& out) {
 std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
                                 const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts) {
   const size_t errors_before = error_count(diagnostics);
-  auto doc = YamlDocument::parse(file, text, base_dir, diagnostics, secrets_only_in_params);
+  auto doc = YamlDocument::parse(file, text, base_dir, diagnostics,
+                                 options.from_api ? no_secrets : secrets_in_params_and_headers);
   if (!doc) return std::nullopt;
   if (facts) *facts = facts_of(*doc);
   const std::set<std::string> failed = SchemaCheck::job().check(*doc, diagnostics);

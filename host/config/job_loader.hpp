@@ -18,6 +18,9 @@ namespace cronhost::config {
 struct LoadOptions {
   std::shared_ptr<const schedule::Zone> default_zone = schedule::Zone::utc();
   Instant now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  // A definition a service posted over the API: no ${env:}/${file:} (they would read the
+  // host's secrets for the caller) and only run.http (no code from the host's disk).
+  bool from_api = false;
 };
 
 struct LoadResult {

@@ -41,13 +41,23 @@ struct Allowlist {
   std::vector<std::string> registry;               // image patterns such as ghcr.io/acme/*
 };
 
+// run: {http: ...}: the host calls a service with a JobContext and reads its JobResult.
+struct HttpRunner {
+  std::string url;
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::set<std::string> secret_headers;  // names whose values came from ${env:}/${file:}
+  std::optional<Millis> timeout;         // unset: the job's timeout
+};
+
 struct JobSpec {
   std::string name;
   std::string file;  // as given to the loader, for messages
   std::string description;
   schedule::Schedule schedule;
-  std::filesystem::path lua_script;  // absolute; empty for a plugin job
+  std::filesystem::path lua_script;  // absolute; empty for a plugin or HTTP job
   std::filesystem::path plugin;      // the plugin shared object, absolute; empty for a Lua job
+  std::optional<HttpRunner> http;    // set for an HTTP job
   Isolation isolation = Isolation::kInline;
   uint64_t memory_bytes = uint64_t{512} << 20;  // address-space limit of an isolated run
   nlohmann::json params = nlohmann::json::object();

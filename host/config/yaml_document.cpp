@@ -154,7 +154,7 @@ class YamlConverter {
       for (size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at + 2)) {
         if (at > 0 && raw[at - 1] == '$') continue;  // $${ is a literal
         diagnostics_.push_back(doc_.error_at(to_position(mark),
-                                             "${env:...} and ${file:...} are secrets and may be used only in params"));
+                                             "${env:...} and ${file:...} are secrets and may be used only in params and run.http.headers of job files"));
         doc_.reported_.insert(pointer);
         out = raw;
         return true;

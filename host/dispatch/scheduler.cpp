@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "dispatch/run_metrics.hpp"
 #include "run/lua_runner.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -26,6 +27,9 @@ std::string iso(int64_t ms, const config::JobSpec& spec) {
 
 // Catch-up looks at no more slots than this per job (an `every: 1s` job down for a day).
 constexpr int kMaxCatchupScan = 100'000;
+
+// The loop wakes at least this often, so /health can tell a live loop from a stuck one.
+constexpr int64_t kTickMs = 1000;
 
 bool after_matches(const std::string& wanted, RunStatus status) {
   if (wanted == "succeeded") return status == RunStatus::kSucceeded;
@@ -156,13 +160,11 @@ void Scheduler::loop() {
   std::unique_lock lock(mutex_);
   std::vector<Decision> batch;
   while (!stopping_) {
-    if (queue_.empty()) {
-      wake_.wait(lock);
-      continue;
-    }
     const int64_t now = now_ms();
-    if (queue_.top().due_ms > now) {
-      wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(queue_.top().due_ms)));
+    last_tick_ms_.store(now, std::memory_order_relaxed);
+    if (queue_.empty() || queue_.top().due_ms > now) {
+      const int64_t until = queue_.empty() ? now + kTickMs : std::min(queue_.top().due_ms, now + kTickMs);
+      wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(until)));
       continue;
     }
     // Everything due now is claimed in one transaction. Fires that fall due while that commit
@@ -223,7 +225,8 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     const Fire& f = d.fire;
     store::NewRun claim{.job = f.job, .trigger = f.trigger, .scheduled_for = f.slot_ms, .attempt = f.attempt,
                         .first_run_id = f.first_run_id, .status = d.active ? RunStatus::kQueued : RunStatus::kSkipped,
-                        .started_at = now, .lateness_ms = now - f.due_ms, .error = d.skip_reason};
+                        .started_at = now, .lateness_ms = now - f.due_ms, .error = d.skip_reason,
+                        .triggered_by = f.triggered_by};
     // Remembered when claimed, so a crash while runs wait for a worker leaves the later
     // slots to catch-up instead of losing them.
     if (f.trigger == Trigger::kSchedule || f.trigger == Trigger::kCatchup) {
@@ -238,6 +241,7 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     Decision& d = batch[i];
     const std::optional<int64_t> id = ids ? ids.value()[i] : std::nullopt;
     if (!d.active) {
+      if (id && options_.metrics) options_.metrics->skipped(d.fire.job);
       if (id)
         log_event(spdlog::level::warn, "slot skipped",
                   {{"job", d.fire.job}, {"run", *id}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)},
@@ -251,6 +255,7 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
       finished(*d.spec, d.fire, std::nullopt, std::nullopt, d.active);
       continue;
     }
+    d.active->run_id = *id;
     pool_->submit([this, spec = d.spec, fire = d.fire, active = d.active, run_id = *id] {
       execute(spec, fire, active, run_id);
     });
@@ -267,6 +272,13 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   }
   const int64_t lateness = std::max<int64_t>(0, start - fire.due_ms);
   store_.mark_started(run_id, start, lateness);
+  running_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.metrics) options_.metrics->started(lateness);
+  if (fire.params) {  // a manual run with its own params runs a copy of the definition
+    auto copy = std::make_shared<config::JobSpec>(*spec);
+    copy->params.merge_patch(*fire.params);
+    spec = std::move(copy);
+  }
   if (spdlog::should_log(spdlog::level::info))  // the fields cost more than the run at 10,000 runs/s
     log_event(spdlog::level::info, "run started",
               {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
@@ -277,6 +289,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   ctx.trigger = fire.trigger;
   ctx.scheduled_for_ms = fire.slot_ms;
   ctx.attempt = fire.attempt;
+  ctx.triggered_by = fire.triggered_by;
   ctx.cancel = &active->cancel;
   ctx.event = fire.event;
   ctx.on_log = [&](std::string_view level, std::string_view message) {
@@ -286,7 +299,9 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   const int64_t end = now_ms();
   store_.finish(run_id, spec->name,
                 store::RunOutcome{result.status, end, end - start, result.result_json, result.error, ctx.output.text(),
-                                  ctx.output.truncated()});
+                                  ctx.output.truncated(), result.items});
+  running_.fetch_sub(1, std::memory_order_relaxed);
+  if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start);
   const auto level = result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn;
   if (spdlog::should_log(level)) {
     nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
@@ -330,8 +345,13 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     const int64_t delay = retry_delay_ms(spec, fire.attempt);
     log_event(spdlog::level::info, "retry scheduled",
               {{"job", spec.name}, {"run", *run_id}, {"attempt", fire.attempt + 1}, {"in_ms", delay}});
-    push_locked(Fire{now + delay, fire.slot_ms, spec.name, 0, Trigger::kRetry, fire.attempt + 1,
-                     fire.first_run_id.value_or(*run_id), 0, fire.event});
+    Fire retry = fire;
+    retry.due_ms = now + delay;
+    retry.generation = 0;
+    retry.trigger = Trigger::kRetry;
+    retry.attempt = fire.attempt + 1;
+    retry.first_run_id = fire.first_run_id.value_or(*run_id);
+    push_locked(std::move(retry));
   } else {
     if (auto followers = followers_.find(spec.name); followers != followers_.end()) {
       for (const auto& name : followers->second) {
@@ -357,6 +377,69 @@ int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload
     ++fired;
   }
   return fired;
+}
+
+void Scheduler::upsert(std::shared_ptr<const config::JobSpec> spec) {
+  const int64_t now = now_ms();
+  std::lock_guard lock(mutex_);
+  const bool fresh = !jobs_.count(spec->name);
+  install_locked(spec, now);
+  if (fresh) queue_catchup_locked(jobs_[spec->name], spec->name, now, store_.job_state(spec->name));
+  index_followers_locked();
+}
+
+bool Scheduler::remove(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (!jobs_.erase(name)) return false;
+  log_event(spdlog::level::info, "job removed", {{"job", name}});
+  index_followers_locked();
+  return true;
+}
+
+Result<int64_t> Scheduler::trigger(const std::string& job, const nlohmann::json& params, const std::string& by) {
+  const int64_t now = now_ms();
+  std::unique_lock lock(mutex_);
+  if (stopping_) return Result<int64_t>::error("the host is stopping");
+  auto it = jobs_.find(job);
+  if (it == jobs_.end()) return Result<int64_t>::error("no job named \"" + job + "\"");
+  Fire fire{now, now, job, it->second.generation, Trigger::kManual};
+  fire.triggered_by = by;
+  if (params.is_object() && !params.empty()) fire.params = std::make_shared<const nlohmann::json>(params);
+  auto decision = decide_locked(fire);
+  if (!decision || !decision->active)
+    return Result<int64_t>::error(decision ? decision->skip_reason : "the job cannot run now");
+  lock.unlock();
+  std::vector<Decision> batch{*decision};
+  claim_and_submit(batch, now);
+  const int64_t id = batch.front().active->run_id;
+  if (id == 0) return Result<int64_t>::error("the run could not be recorded in the state file");
+  return id;
+}
+
+bool Scheduler::cancel(int64_t run_id) {
+  std::lock_guard lock(mutex_);
+  for (auto& [job, runs] : active_)
+    for (auto& run : runs)
+      if (run->run_id == run_id) {
+        run::CancelReason none = run::CancelReason::kNone;
+        run->cancel.compare_exchange_strong(none, run::CancelReason::kCancelled);
+        return true;
+      }
+  return false;
+}
+
+std::map<std::string, size_t> Scheduler::running_by_job() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, size_t> out;
+  for (const auto& [job, runs] : active_) out[job] = runs.size();
+  return out;
+}
+
+SchedulerStatus Scheduler::status() const {
+  std::lock_guard lock(mutex_);
+  const size_t running = running_.load(std::memory_order_relaxed);
+  return {jobs_.size(), running, in_flight_ > running ? in_flight_ - running : 0,
+          last_tick_ms_.load(std::memory_order_relaxed)};
 }
 
 void Scheduler::shutdown(std::chrono::milliseconds grace) {

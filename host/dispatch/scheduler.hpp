@@ -22,8 +22,11 @@
 #include "dispatch/worker_pool.hpp"
 #include "run/run_context.hpp"
 #include "store/state_store.hpp"
+#include "util/status.hpp"
 
 namespace cronhost::dispatch {
+
+class RunMetrics;
 
 struct SchedulerOptions {
   int workers = 2;
@@ -31,6 +34,15 @@ struct SchedulerOptions {
   const config::HostConfig* host = nullptr;  // smtp, databases, registries for the runs
   // Executes one run (called on a worker thread); unset: every job is a Lua script.
   std::function<run::RunResult(run::RunContext&)> run;
+  RunMetrics* metrics = nullptr;  // counts runs and times them; null: not counted
+};
+
+// What /health and /metrics show of the loop: counts and the age of its last pass.
+struct SchedulerStatus {
+  size_t jobs = 0;
+  size_t running = 0;  // started on a worker and not finished
+  size_t queued = 0;   // claimed, waiting for a worker
+  int64_t last_tick_ms = 0;  // when the loop last woke (it wakes at least every second)
 };
 
 class Scheduler {
@@ -47,6 +59,20 @@ class Scheduler {
   // A host event (approval.approved, ...): fires every job whose `on:` matches it now.
   // Returns how many jobs it fired.
   int fire_event(const std::string& name, const nlohmann::json& payload);
+  // Adds or replaces one job (registered over the API, or an override applied), like a reload
+  // of that job alone.
+  void upsert(std::shared_ptr<const config::JobSpec> spec);
+  // Stops firing one job; runs in flight finish. False: no such job.
+  bool remove(const std::string& name);
+  // Starts a manual run now, `params` (an object, or null) merged over the job's, `by` naming
+  // who asked. Returns the run's id once it is recorded; an error when there is no such job,
+  // the job's concurrency rule refuses a run now (the message says why) or the host is stopping.
+  Result<int64_t> trigger(const std::string& job, const nlohmann::json& params, const std::string& by);
+  // Asks a queued or running run to stop (it ends as cancelled). False: it is not in flight.
+  bool cancel(int64_t run_id);
+  // Runs in flight per job (only jobs with some).
+  std::map<std::string, size_t> running_by_job() const;
+  SchedulerStatus status() const;
   // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest.
   void shutdown(std::chrono::milliseconds grace);
 
@@ -62,12 +88,15 @@ class Scheduler {
     std::optional<int64_t> first_run_id;
     uint64_t sequence = 0;  // fires due at the same time leave in the order they came
     std::shared_ptr<const nlohmann::json> event;  // for event runs (and their retries): {name, payload}
+    std::string triggered_by;                      // manual runs: who asked
+    std::shared_ptr<const nlohmann::json> params;  // manual runs: merged over the job's params
     bool operator>(const Fire& other) const {
       return due_ms != other.due_ms ? due_ms > other.due_ms : sequence > other.sequence;
     }
   };
   struct ActiveRun {
     std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
+    std::atomic<int64_t> run_id{0};  // set once the run is recorded
   };
   struct JobEntry {
     std::shared_ptr<const config::JobSpec> spec;
@@ -110,6 +139,8 @@ class Scheduler {
   std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
   std::map<std::string, std::deque<Fire>> waiting_;  // catch-up runs queued behind a running one
   size_t in_flight_ = 0;  // submitted to the pool and not finished
+  std::atomic<size_t> running_{0};  // of those, started on a worker
+  std::atomic<int64_t> last_tick_ms_{0};
   uint64_t next_generation_ = 1;
   uint64_t next_sequence_ = 0;
   std::atomic<bool> stopping_{false};

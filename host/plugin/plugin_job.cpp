@@ -1,6 +1,7 @@
 #include "plugin/plugin_job.hpp"
 
 #include "plugin/plugin_run.hpp"
+#include "run/http_runner.hpp"
 #include "run/lua_runner.hpp"
 
 namespace cronhost::plugin {
@@ -8,6 +9,7 @@ namespace cronhost::plugin {
 namespace {
 
 run::RunResult run_any(run::RunContext& ctx, const PluginCatalog& catalog) {
+  if (ctx.job.http) return run::run_http(ctx);
   if (ctx.job.plugin.empty())
     return ctx.job.isolation == config::Isolation::kProcess
                ? run_lua_isolated(ctx, Isolation{catalog.runner(), ctx.job.memory_bytes})

@@ -79,6 +79,9 @@ struct RunContext {
       const auto& value = job.params[nlohmann::json::json_pointer(pointer)];
       if (value.is_string()) redactor.add(value.get<std::string>());
     }
+    if (job.http)
+      for (const auto& [name, value] : job.http->headers)
+        if (job.http->secret_headers.count(name)) redactor.add(value);
     if (host)
       for (const auto& secret : host->secrets) redactor.add(secret);
   }
@@ -88,6 +91,7 @@ struct RunContext {
   store::Trigger trigger = store::Trigger::kSchedule;
   int64_t scheduled_for_ms = 0;
   int attempt = 1;
+  std::string triggered_by;  // manual runs: the API token's name
   std::shared_ptr<const nlohmann::json> event;  // for runs a host event fired: {name, payload}
   SteadyTime deadline;
   const std::atomic<CancelReason>* cancel = nullptr;
@@ -149,6 +153,7 @@ struct RunResult {
   store::RunStatus status = store::RunStatus::kSucceeded;
   std::string result_json;
   std::string error;
+  std::optional<store::RunItems> items;  // reported by an HTTP runner
 };
 
 // The result of a run that was stopped (ctx.stop set): timed out, cancelled or interrupted.

@@ -60,6 +60,7 @@ class Schedule {
 
   const Kind& kind() const { return kind_; }
   const Zone& zone() const { return *zone_; }
+  const std::shared_ptr<const Zone>& zone_ptr() const { return zone_; }
   std::chrono::milliseconds jitter() const { return jitter_; }
   bool fires_by_time() const { return !std::holds_alternative<After>(kind_) && !std::holds_alternative<OnEvent>(kind_); }
 

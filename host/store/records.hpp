@@ -20,6 +20,11 @@ std::optional<Trigger> parse_trigger(std::string_view text);
 std::optional<RunStatus> parse_status(std::string_view text);
 inline bool is_final(RunStatus s) { return s != RunStatus::kQueued && s != RunStatus::kRunning; }
 
+// What an HTTP runner's JobResult reports about the items a run handled (summed in stats).
+struct RunItems {
+  int64_t processed = 0, succeeded = 0, failed = 0;
+};
+
 // A run claimed for its slot (status queued, or running when it starts at once) or a slot
 // recorded as skipped.
 struct NewRun {
@@ -32,6 +37,7 @@ struct NewRun {
   int64_t started_at = 0;
   int64_t lateness_ms = 0;
   std::string error;  // why, for a skipped slot
+  std::string triggered_by;  // manual runs: the API token's name
   // For schedule and catch-up slots: remember the slot as the job's last (catch-up starts
   // after it) and the next fire time.
   bool record_slot = false;
@@ -46,6 +52,7 @@ struct RunOutcome {
   std::string error;
   std::string output;
   bool output_truncated = false;
+  std::optional<RunItems> items;
 };
 
 struct RunRecord {
@@ -60,6 +67,8 @@ struct RunRecord {
   std::string result_json, error, output;
   bool output_truncated = false;
   std::string notes;  // what happened after the run (a mail given up on), one per line
+  std::string triggered_by;
+  std::optional<RunItems> items;
 };
 
 // A mail in the outbox: the message as JSON (api::to_json) and its delivery attempts.
@@ -80,6 +89,7 @@ struct JobState {
   int64_t runs = 0, successes = 0, failures = 0;
   std::string last_status;
   std::optional<int64_t> last_finished_at;
+  std::string schedule_override;  // JSON {cron, timezone} set over the API; empty: none
 };
 
 // An approval's life: a job asks (PENDING), a person approves (APPROVED), the job acts and
@@ -119,6 +129,31 @@ struct Event {
   std::string payload_json;
   int64_t created_at = 0;
   std::optional<int64_t> delivered_at;
+};
+
+// A job a service registered over the API: its definition as posted (JSON text).
+struct RegisteredJob {
+  std::string name;
+  std::string definition_json;
+  std::string registered_by;
+  int64_t registered_at = 0, updated_at = 0;
+};
+
+// One audited action over the API (job.trigger, job.enable, approval.approve, ...).
+struct AuditEntry {
+  int64_t id = 0;
+  int64_t at = 0;
+  std::string actor, action, target;
+  std::string detail_json;  // empty: none
+};
+
+// A job's runs over a window: counts of finished runs (skipped slots left out), durations,
+// lateness and the item counts HTTP runners reported.
+struct RunStats {
+  int64_t runs = 0, successes = 0, failures = 0;
+  int64_t p50_ms = 0, p95_ms = 0, max_ms = 0;
+  double avg_lateness_ms = 0;
+  RunItems items;
 };
 
 }  // namespace cronhost::store

@@ -60,7 +60,8 @@ std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : 
 
 constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
-    "lateness_ms, result, error, output, output_truncated, notes";
+    "lateness_ms, result, error, output, output_truncated, notes, triggered_by, items_processed, items_succeeded, "
+    "items_failed";
 
 RunRecord read_run(SQLite::Statement& q) {
   RunRecord r;
@@ -80,6 +81,9 @@ RunRecord read_run(SQLite::Statement& q) {
   r.output = text(q.getColumn(13));
   r.output_truncated = q.getColumn(14).getInt() != 0;
   r.notes = text(q.getColumn(15));
+  r.triggered_by = text(q.getColumn(16));
+  if (!q.getColumn(17).isNull())
+    r.items = RunItems{q.getColumn(17).getInt64(), q.getColumn(18).getInt64(), q.getColumn(19).getInt64()};
   return r;
 }
 
@@ -94,11 +98,13 @@ JobState read_job_state(SQLite::Statement& q) {
   s.failures = q.getColumn(6).getInt64();
   s.last_status = text(q.getColumn(7));
   s.last_finished_at = optional_int(q.getColumn(8));
+  s.schedule_override = text(q.getColumn(9));
   return s;
 }
 
 constexpr const char* kJobStateColumns =
-    "job, enabled_override, last_slot, next_fire, runs, successes, failures, last_status, last_finished_at";
+    "job, enabled_override, last_slot, next_fire, runs, successes, failures, last_status, last_finished_at, "
+    "schedule_override";
 
 // Holds PATH.lock for the life of the daemon; the kernel drops it if the process dies.
 Result<int> take_lock(const fs::path& state_path) {
@@ -206,7 +212,8 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
       for (const NewRun& run : runs) {
         SQLite::Statement& q = db_->statement(
             "INSERT OR IGNORE INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, "
-            "started_at, lateness_ms, error, finished_at, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         const bool skipped = run.status == RunStatus::kSkipped;
         const bool started = run.status != RunStatus::kQueued;
         q.bind(1, run.job);
@@ -225,6 +232,7 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
           q.bind(11, run.started_at);
           q.bind(12, 0);
         }
+        if (!run.triggered_by.empty()) q.bind(13, run.triggered_by);
         if (q.exec() == 0) {
           ids.push_back(std::nullopt);
           continue;
@@ -280,7 +288,7 @@ void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) 
   db_->post([this, run_id, job, o](SQLite::Database&) {
     SQLite::Statement& q = db_->statement(
         "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, result = ?, error = ?, output = ?, "
-        "output_truncated = ? WHERE id = ?");
+        "output_truncated = ?, items_processed = ?, items_succeeded = ?, items_failed = ? WHERE id = ?");
     q.bind(1, std::string(to_string(o.status)));
     q.bind(2, o.finished_at);
     q.bind(3, o.duration_ms);
@@ -288,7 +296,12 @@ void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) 
     if (!o.error.empty()) q.bind(5, o.error);
     q.bind(6, o.output);
     q.bind(7, o.output_truncated ? 1 : 0);
-    q.bind(8, run_id);
+    if (o.items) {
+      q.bind(8, o.items->processed);
+      q.bind(9, o.items->succeeded);
+      q.bind(10, o.items->failed);
+    }
+    q.bind(11, run_id);
     q.exec();
     const bool ok = o.status == RunStatus::kSucceeded;
     SQLite::Statement& s = db_->statement(

@@ -114,6 +114,24 @@ class Store {
   // APPROVED -> kExecuted or kFailed, appending `notes` to the approval's notes.
   Result<Approval> approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now);
 
+  // The admin API's half (store/admin.cpp). Each change is durable when it returns.
+  // enabled: set at runtime; nothing: as the definition says.
+  Status set_enabled_override(const std::string& job, std::optional<bool> enabled);
+  // A schedule set over the API as JSON ({"cron", "timezone"}); empty: back to the definition's.
+  Status set_schedule_override(const std::string& job, const std::string& json);
+  Result<std::vector<RegisteredJob>> registered_jobs();
+  Status save_registered_job(const RegisteredJob& job);  // insert or replace
+  Status delete_registered_job(const std::string& name);
+  Status audit(const AuditEntry& entry);
+  // Newest first; empty target: all.
+  Result<std::vector<AuditEntry>> audit_log(const std::string& target, int limit);
+  // Runs of `job` that finished at or after `since` (nothing: all).
+  Result<RunStats> run_stats(const std::string& job, std::optional<int64_t> since);
+  Result<int64_t> outbox_size();
+  Result<int64_t> approvals_count(ApprovalStatus status);
+  // Takes and releases the write lock: fails when the file cannot be written.
+  Status check_writable();
+
   // Host events for the daemon to deliver: undelivered ones with an id above `last_id`, oldest
   // first (pass 0 at start, then the last id seen).
   Result<std::vector<Event>> events_after(int64_t last_id, int limit);

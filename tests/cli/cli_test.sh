@@ -163,7 +163,8 @@ squeezed() { sed -E 's/ +/ /g; s/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0
 
 run "approvals without a state file" 2 "$bin" approvals approve 1 --by alice --state "$state" &&
   contains "approvals no state file" "$err" "no state file at $state"
-"$bin" run --jobs "$tmp/appr/jobs.d" --state "$state" >"$tmp/appr/host.log" 2>&1 &
+printf 'server: {listen: "127.0.0.1:0"}\n' >"$tmp/appr/cronhost.yaml"
+"$bin" run --jobs "$tmp/appr/jobs.d" --state "$state" --config "$tmp/appr/cronhost.yaml" >"$tmp/appr/host.log" 2>&1 &
 host_pid=$!
 until_listed '"key": "0.1.6"'
 run "approvals list" 0 "$bin" approvals list --state "$state"

@@ -29,6 +29,9 @@ class Site:
         self.root = tempfile.mkdtemp(prefix="cronhost-it-")
         os.makedirs(os.path.join(self.root, "jobs.d"))
         os.makedirs(os.path.join(self.root, "scripts", "lib"))
+        self.port_file = os.path.join(self.root, "api.port")
+        if "server:" not in config:  # the API on a free port, so tests can run side by side
+            config += f'server: {{listen: "127.0.0.1:0", port_file: "{self.port_file}"}}\n'
         self.write("cronhost.yaml", config)
         self.state = os.path.join(self.root, "state.db")
         self.log_path = os.path.join(self.root, "host.log")

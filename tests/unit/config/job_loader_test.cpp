@@ -158,8 +158,8 @@ TEST_CASE("each kind of mistake is reported at its line and column", "[config][j
        {"jobs.d/a.yaml:1:32: error: schedule.cron[1]: expected a cron expression, got a number",
         "jobs.d/a.yaml:1:35: error: schedule.cron[2]: expected a cron expression, got a mapping"}},
       {"description: '${env:HOME}'\nschedule: {cron: '@daily', timezone: '${env:TZ}'}\nrun: {lua: scripts/job.lua}\n",
-       {"jobs.d/a.yaml:1:14: error: ${env:...} and ${file:...} are secrets and may be used only in params",
-        "jobs.d/a.yaml:2:38: error: ${env:...} and ${file:...} are secrets and may be used only in params"}},
+       {"jobs.d/a.yaml:1:14: error: ${env:...} and ${file:...} are secrets and may be used only in params and run.http.headers of job files",
+        "jobs.d/a.yaml:2:38: error: ${env:...} and ${file:...} are secrets and may be used only in params and run.http.headers of job files"}},
       // A missing key does not hide the problems of the keys that are there.
       {"schedule: {cron: '0 0 30 2 *'}\ntimeout: 99999d\n",
        {"jobs.d/a.yaml:1:1: error: job: missing required key run",

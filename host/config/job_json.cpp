@@ -1,19 +1,19 @@
-#include "cli/schedule_text.hpp"
+#include "config/job_json.hpp"
 
-namespace cronhost::cli {
+namespace cronhost::config {
 
 std::string format_in_zone(Instant t, const schedule::Zone& zone) {
   return format_rfc3339(t, zone.offset_at(t.time_since_epoch().count()));
 }
 
-std::string next_fire_text(const config::JobSpec& job, Instant now) {
+std::string next_fire_text(const JobSpec& job, Instant now) {
   if (!job.enabled) return "disabled";
   if (!job.schedule.fires_by_time()) return job.schedule.describe();
   auto next = job.schedule.next(now);
   return next ? format_in_zone(*next, job.schedule.zone()) : "never";
 }
 
-nlohmann::json allow_to_json(const config::Allowlist& allow) {
+nlohmann::json allow_to_json(const Allowlist& allow) {
   nlohmann::json files = nlohmann::json::array();
   for (const auto& folder : allow.files) files.push_back(folder.string());
   return {{"http", allow.http},
@@ -23,7 +23,20 @@ nlohmann::json allow_to_json(const config::Allowlist& allow) {
           {"registry", allow.registry}};
 }
 
-nlohmann::json job_to_json(const config::JobSpec& job, Instant now) {
+nlohmann::json runner_to_json(const JobSpec& job) {
+  if (job.http) {
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& [name, value] : job.http->headers) headers[name] = job.http->secret_headers.count(name) ? "***" : value;
+    nlohmann::json http = {{"url", job.http->url}, {"method", job.http->method}, {"headers", headers}};
+    if (job.http->timeout) http["timeout_ms"] = job.http->timeout->count();
+    return {{"http", http}};
+  }
+  const std::string isolation(to_string(job.isolation));
+  if (!job.plugin.empty()) return {{"plugin", job.plugin.string()}, {"isolation", isolation}};
+  return {{"lua", job.lua_script.string()}, {"isolation", isolation}};
+}
+
+nlohmann::json job_to_json(const JobSpec& job, Instant now) {
   nlohmann::json schedule = {{"describe", job.schedule.describe()},
                              {"timezone", job.schedule.zone().name()},
                              {"jitter_ms", job.schedule.jitter().count()}};
@@ -41,19 +54,15 @@ nlohmann::json job_to_json(const config::JobSpec& job, Instant now) {
                         {"file", job.file},
                         {"description", job.description},
                         {"schedule", schedule},
-                        {"runner", job.plugin.empty()
-                                       ? nlohmann::json{{"lua", job.lua_script.string()},
-                                                        {"isolation", std::string(config::to_string(job.isolation))}}
-                                       : nlohmann::json{{"plugin", job.plugin.string()},
-                                                        {"isolation", std::string(config::to_string(job.isolation))}}},
+                        {"runner", runner_to_json(job)},
                         {"enabled", job.enabled},
                         {"params", job.printable_params()},
                         {"timeout_ms", job.timeout.count()},
-                        {"concurrency", std::string(config::to_string(job.concurrency))},
+                        {"concurrency", std::string(to_string(job.concurrency))},
                         {"allow", allow_to_json(job.allow)}};
   auto next = job.enabled && job.schedule.fires_by_time() ? job.schedule.next(now) : std::nullopt;
   out["next"] = next ? nlohmann::json(format_in_zone(*next, job.schedule.zone())) : nlohmann::json(nullptr);
   return out;
 }
 
-}  // namespace cronhost::cli
+}  // namespace cronhost::config

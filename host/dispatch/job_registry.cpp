@@ -1,0 +1,275 @@
+#include "dispatch/job_registry.hpp"
+
+#include "api/permissions.hpp"
+#include "schedule/cron_parser.hpp"
+#include "util/log.hpp"
+
+namespace cronhost::dispatch {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string diagnostics_text(const config::Diagnostics& diagnostics) {
+  std::string text;
+  for (const auto& d : diagnostics)
+    if (d.is_error()) text += (text.empty() ? "" : "\n") + d.format();
+  return text;
+}
+
+}  // namespace
+
+Result<schedule::Schedule> schedule_from_json(const nlohmann::json& value, const config::JobSpec& job) {
+  using R = Result<schedule::Schedule>;
+  if (!value.is_object() || !value.contains("cron")) return R::error("the body must be {\"cron\": ..., \"timezone\": ...}");
+  for (const auto& [key, v] : value.items())
+    if (key != "cron" && key != "timezone") return R::error("unknown key \"" + key + "\" (expected cron and timezone)");
+  std::vector<std::string> texts;
+  if (value["cron"].is_string()) texts.push_back(value["cron"].get<std::string>());
+  else if (value["cron"].is_array())
+    for (const auto& item : value["cron"]) {
+      if (!item.is_string()) return R::error("cron: every item must be a cron expression (a string)");
+      texts.push_back(item.get<std::string>());
+    }
+  if (texts.empty()) return R::error("cron: expected a cron expression or a list of them");
+  schedule::CronTimes cron;
+  for (const auto& text : texts) {
+    auto expr = schedule::parse_cron(text, job.name);
+    if (!expr) return R::error("cron \"" + text + "\": " + expr.message());
+    cron.texts.push_back(text);
+    cron.exprs.push_back(std::move(expr.value()));
+  }
+  std::shared_ptr<const schedule::Zone> zone;
+  if (value.contains("timezone") && !value["timezone"].is_null()) {
+    if (!value["timezone"].is_string()) return R::error("timezone: expected a time zone name such as Europe/Berlin");
+    auto loaded = schedule::Zone::load(value["timezone"].get<std::string>());
+    if (!loaded) return R::error("timezone: " + loaded.message());
+    zone = loaded.value();
+  } else {
+    zone = job.schedule.zone_ptr();
+  }
+  return schedule::Schedule(std::move(cron), std::move(zone), job.schedule.jitter());
+}
+
+JobRegistry::JobRegistry(store::Store& store, Scheduler& scheduler, std::vector<std::string> registration_urls)
+    : store_(store), scheduler_(scheduler), registration_urls_(std::move(registration_urls)) {}
+
+void JobRegistry::start(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs,
+                        const config::LoadOptions& options) {
+  std::vector<std::shared_ptr<const config::JobSpec>> all;
+  {
+    std::lock_guard lock(mutex_);
+    load_options_ = options;
+    for (const auto& spec : file_jobs) files_[spec->name] = spec;
+    if (auto registered = store_.registered_jobs()) {
+      for (const auto& job : registered.value()) {
+        config::Diagnostics diagnostics;
+        auto loaded = load_registered(job.definition_json, diagnostics);
+        if (!loaded)
+          log_event(spdlog::level::err, "a registered job no longer loads; leaving it out",
+                    {{"job", job.name}, {"problem", diagnostics_text(diagnostics)}});
+        else if (files_.count(job.name))
+          log_event(spdlog::level::warn, "a job file defines a registered job's name; the file wins", {{"job", job.name}});
+        else
+          registered_[job.name] = std::move(*loaded);
+      }
+    } else {
+      log_event(spdlog::level::err, "cannot read the registered jobs", {{"error", registered.message()}});
+    }
+    for (const auto& state : store_.job_states()) {
+      Overrides o;
+      o.enabled = state.enabled_override;
+      if (!state.schedule_override.empty()) o.schedule = nlohmann::json::parse(state.schedule_override, nullptr, false);
+      if (o.schedule.is_discarded()) o.schedule = nullptr;
+      if (o.enabled || !o.schedule.is_null()) overrides_[state.job] = std::move(o);
+    }
+    all = all_effective_locked();
+  }
+  scheduler_.start(all);
+}
+
+void JobRegistry::reload(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs,
+                         const config::LoadOptions& options) {
+  std::lock_guard lock(mutex_);
+  load_options_ = options;
+  files_.clear();
+  for (const auto& spec : file_jobs) files_[spec->name] = spec;
+  scheduler_.reload(all_effective_locked());
+}
+
+std::shared_ptr<const config::JobSpec> JobRegistry::defined_locked(const std::string& name) const {
+  if (auto it = files_.find(name); it != files_.end()) return it->second;
+  if (auto it = registered_.find(name); it != registered_.end()) return it->second.spec;
+  return nullptr;
+}
+
+std::shared_ptr<const config::JobSpec> JobRegistry::effective_locked(const std::string& name) const {
+  auto defined = defined_locked(name);
+  if (!defined) return nullptr;
+  auto it = overrides_.find(name);
+  if (it == overrides_.end()) return defined;
+  const Overrides& o = it->second;
+  auto copy = std::make_shared<config::JobSpec>(*defined);
+  if (o.enabled) copy->enabled = *o.enabled;
+  if (!o.schedule.is_null()) {
+    if (auto schedule = schedule_from_json(o.schedule, *defined)) copy->schedule = schedule.value();
+    else log_event(spdlog::level::err, "ignoring a saved schedule override", {{"job", name}, {"problem", schedule.message()}});
+  }
+  return copy;
+}
+
+std::vector<std::shared_ptr<const config::JobSpec>> JobRegistry::all_effective_locked() {
+  effective_.clear();
+  std::vector<std::shared_ptr<const config::JobSpec>> all;
+  for (const auto& [name, spec] : files_) all.push_back(effective_[name] = effective_locked(name));
+  for (const auto& [name, job] : registered_)
+    if (!files_.count(name)) all.push_back(effective_[name] = effective_locked(name));
+  return all;
+}
+
+// After a change to one job: the scheduler runs its new effective definition.
+void JobRegistry::apply_locked(const std::string& name) {
+  auto spec = effective_locked(name);
+  if (!spec) {
+    effective_.erase(name);
+    scheduler_.remove(name);
+    return;
+  }
+  effective_[name] = spec;
+  scheduler_.upsert(spec);
+}
+
+JobView JobRegistry::view_locked(const std::string& name) const {
+  JobView view;
+  view.spec = effective_.at(name);
+  view.defined = defined_locked(name);
+  const auto registered = registered_.find(name);
+  view.source = files_.count(name) || registered == registered_.end() ? JobSource::kFile : JobSource::kApi;
+  if (view.source == JobSource::kApi) view.posted = registered->second.posted;
+  const auto o = overrides_.find(name);
+  view.schedule_overridden = o != overrides_.end() && !o->second.schedule.is_null();
+  return view;
+}
+
+std::optional<JobView> JobRegistry::find(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  if (!effective_.count(name)) return std::nullopt;
+  return view_locked(name);
+}
+
+std::vector<JobView> JobRegistry::list() const {
+  std::lock_guard lock(mutex_);
+  std::vector<JobView> views;
+  views.reserve(effective_.size());
+  for (const auto& [name, spec] : effective_) views.push_back(view_locked(name));
+  return views;
+}
+
+size_t JobRegistry::size() const {
+  std::lock_guard lock(mutex_);
+  return effective_.size();
+}
+
+Change JobRegistry::set_enabled(const std::string& name, bool enabled) {
+  std::lock_guard lock(mutex_);
+  if (!effective_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
+  if (auto saved = store_.set_enabled_override(name, enabled); !saved) return Change::refused(Problem::kFailed, saved.message());
+  overrides_[name].enabled = enabled;
+  apply_locked(name);
+  return {};
+}
+
+Change JobRegistry::set_schedule(const std::string& name, const nlohmann::json& schedule) {
+  std::lock_guard lock(mutex_);
+  auto defined = defined_locked(name);
+  if (!defined || !effective_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
+  auto checked = schedule_from_json(schedule, *defined);
+  if (!checked) return Change::refused(Problem::kInvalid, checked.message());
+  if (!checked.value().next(Instant(std::chrono::seconds(now_ms() / 1000))))
+    return Change::refused(Problem::kInvalid, "the schedule never fires again");
+  if (auto saved = store_.set_schedule_override(name, schedule.dump()); !saved)
+    return Change::refused(Problem::kFailed, saved.message());
+  overrides_[name].schedule = schedule;
+  apply_locked(name);
+  return {};
+}
+
+Change JobRegistry::reset_schedule(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (!effective_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
+  if (auto saved = store_.set_schedule_override(name, ""); !saved) return Change::refused(Problem::kFailed, saved.message());
+  if (auto it = overrides_.find(name); it != overrides_.end()) it->second.schedule = nullptr;
+  apply_locked(name);
+  return {};
+}
+
+std::optional<JobRegistry::Registered> JobRegistry::load_registered(const std::string& body,
+                                                                    config::Diagnostics& diagnostics) const {
+  const auto posted = nlohmann::json::parse(body, nullptr, false);
+  if (posted.is_discarded() || !posted.is_object()) {
+    diagnostics.push_back({"request body", {1, 1}, "expected a JSON object: a job definition"});
+    return std::nullopt;
+  }
+  if (!posted.contains("name")) {
+    diagnostics.push_back({"request body", {1, 1}, "name: required for a registered job"});
+    return std::nullopt;
+  }
+  config::LoadOptions options = load_options_;
+  options.from_api = true;
+  options.now = Instant(std::chrono::seconds(now_ms() / 1000));
+  auto spec = config::load_job_text("request body", body, std::filesystem::path(), options, diagnostics);
+  if (!spec) return std::nullopt;
+  // The runner's URL passes the check a job's own http calls pass, against the host's list.
+  config::JobSpec allowed = *spec;
+  allowed.allow.http = registration_urls_;
+  if (registration_urls_.empty()) {
+    diagnostics.push_back({"request body", {1, 1}, "registration is off: the host config lists no server.registration.urls"});
+    return std::nullopt;
+  }
+  if (auto ok = api::check_http(allowed, spec->http->url); !ok) {
+    diagnostics.push_back({"request body", {1, 1}, "run.http.url: " + spec->http->url +
+                                                       " is not in the host's server.registration.urls"});
+    return std::nullopt;
+  }
+  spec->file = "registered over the API";
+  return Registered{std::make_shared<const config::JobSpec>(std::move(*spec)), posted};
+}
+
+Change JobRegistry::register_job(const std::string& body, const std::string& by) {
+  std::lock_guard lock(mutex_);
+  config::Diagnostics diagnostics;
+  auto loaded = load_registered(body, diagnostics);
+  if (!loaded) return Change::refused(Problem::kInvalid, diagnostics_text(diagnostics));
+  const std::string name = loaded->spec->name;
+  if (files_.count(name))
+    return Change::refused(Problem::kConflict, "the job file " + files_.at(name)->file + " defines \"" + name +
+                                                   "\"; a registration cannot replace it");
+  Change change;
+  auto existing = registered_.find(name);
+  if (existing != registered_.end() && existing->second.posted == loaded->posted) return change;  // idempotent
+  const int64_t now = now_ms();
+  if (auto saved = store_.save_registered_job({name, loaded->posted.dump(), by, now, now}); !saved)
+    return Change::refused(Problem::kFailed, saved.message());
+  change.created = existing == registered_.end();
+  change.updated = !change.created;
+  registered_[name] = std::move(*loaded);
+  apply_locked(name);
+  return change;
+}
+
+Change JobRegistry::unregister(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (files_.count(name))
+    return Change::refused(Problem::kConflict, "\"" + name + "\" comes from the job file " + files_.at(name)->file +
+                                                   "; only jobs registered over the API can be deleted");
+  if (!registered_.count(name)) return Change::refused(Problem::kNotFound, "no registered job named \"" + name + "\"");
+  if (auto deleted = store_.delete_registered_job(name); !deleted) return Change::refused(Problem::kFailed, deleted.message());
+  registered_.erase(name);
+  overrides_.erase(name);
+  apply_locked(name);
+  return {};
+}
+
+}  // namespace cronhost::dispatch

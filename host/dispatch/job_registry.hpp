@@ -1,0 +1,95 @@
+// The jobs the host runs, from two sources: job files (replaced on each reload) and jobs
+// services registered over the API (kept in the state file). Runtime overrides set over the
+// API (enabled, schedule) are applied on top and persisted; the scheduler gets the result.
+// Thread-safe: the API's threads and the daemon's signal thread call it.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/job_loader.hpp"
+#include "dispatch/scheduler.hpp"
+#include "store/state_store.hpp"
+
+namespace cronhost::dispatch {
+
+enum class JobSource { kFile, kApi };
+
+// A job as the API shows it.
+struct JobView {
+  std::shared_ptr<const config::JobSpec> spec;     // what runs: overrides applied
+  std::shared_ptr<const config::JobSpec> defined;  // as the file or the registration says
+  JobSource source = JobSource::kFile;
+  bool schedule_overridden = false;
+  nlohmann::json posted;  // registered jobs: the definition as posted
+};
+
+// Why a change was refused; the message says what to do.
+enum class Problem { kNone, kNotFound, kConflict, kInvalid, kFailed };
+struct Change {
+  Problem problem = Problem::kNone;
+  std::string message;
+  bool created = false, updated = false;  // registration: a new job, or a changed definition
+  static Change refused(Problem p, std::string m) { return {p, std::move(m)}; }
+};
+
+class JobRegistry {
+ public:
+  // `registration_urls`: URL patterns registered jobs' HTTP runners may call (none: refused).
+  JobRegistry(store::Store& store, Scheduler& scheduler, std::vector<std::string> registration_urls);
+
+  // Reads the registered jobs and overrides from the state file and starts the scheduler with
+  // every job. Registered jobs that no longer load are logged and left out.
+  void start(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);
+  // New job files (SIGHUP). A file job takes its name back from a registered one.
+  void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);
+
+  std::optional<JobView> find(const std::string& name) const;
+  // Every job, sorted by name.
+  std::vector<JobView> list() const;
+  size_t size() const;
+
+  Change set_enabled(const std::string& name, bool enabled);
+  // `schedule`: {"cron": string or list, "timezone": optional}; checked, then persisted.
+  Change set_schedule(const std::string& name, const nlohmann::json& schedule);
+  Change reset_schedule(const std::string& name);
+  // `body` is the request body (for PATH:LINE:COL in errors), `by` the token's name.
+  Change register_job(const std::string& body, const std::string& by);
+  Change unregister(const std::string& name);
+
+ private:
+  struct Overrides {
+    std::optional<bool> enabled;
+    nlohmann::json schedule;  // null: none
+  };
+  struct Registered {
+    std::shared_ptr<const config::JobSpec> spec;
+    nlohmann::json posted;
+  };
+
+  JobView view_locked(const std::string& name) const;
+  std::shared_ptr<const config::JobSpec> defined_locked(const std::string& name) const;
+  std::shared_ptr<const config::JobSpec> effective_locked(const std::string& name) const;
+  std::vector<std::shared_ptr<const config::JobSpec>> all_effective_locked();
+  void apply_locked(const std::string& name);
+  std::optional<Registered> load_registered(const std::string& body, config::Diagnostics& diagnostics) const;
+
+  store::Store& store_;
+  Scheduler& scheduler_;
+  const std::vector<std::string> registration_urls_;
+
+  mutable std::mutex mutex_;
+  config::LoadOptions load_options_;
+  std::map<std::string, std::shared_ptr<const config::JobSpec>> files_;
+  std::map<std::string, Registered> registered_;
+  std::map<std::string, Overrides> overrides_;
+  std::map<std::string, std::shared_ptr<const config::JobSpec>> effective_;  // cache: what the scheduler runs
+};
+
+// The schedule an override describes, in the job's zone unless it names one; or why not.
+Result<schedule::Schedule> schedule_from_json(const nlohmann::json& value, const config::JobSpec& job);
+
+}  // namespace cronhost::dispatch

@@ -1,0 +1,36 @@
+// What the admin API's routes work on: the daemon's parts, shared by reference. The daemon
+// owns them and keeps them alive while the server runs.
+#pragma once
+#include <atomic>
+#include <string>
+
+#include "config/host_config.hpp"
+#include "dispatch/job_registry.hpp"
+#include "dispatch/run_metrics.hpp"
+#include "dispatch/scheduler.hpp"
+#include "server/auth.hpp"
+#include "store/state_store.hpp"
+
+namespace cronhost::server {
+
+// Counted by the daemon's signal thread, shown by /metrics.
+struct ReloadCounters {
+  std::atomic<uint64_t> reloads{0};
+  std::atomic<uint64_t> failures{0};  // reloads where the config or a job file had errors
+};
+
+struct ApiContext {
+  const config::ServerSettings& settings;
+  store::Store& store;
+  dispatch::Scheduler& scheduler;
+  dispatch::JobRegistry& registry;
+  const dispatch::RunMetrics& metrics;
+  const ReloadCounters& reloads;
+
+  // Records an audited action (trigger, enable, approve, ...) with the caller's name; a
+  // failure to write it is logged, not returned: the action already happened.
+  void audit(const Caller& caller, const std::string& action, const std::string& target,
+             const nlohmann::json& detail = nullptr) const;
+};
+
+}  // namespace cronhost::server

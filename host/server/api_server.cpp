@@ -1,0 +1,104 @@
+#include "server/api_server.hpp"
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "server/http_json.hpp"
+#include "server/routes.hpp"
+#include "util/log.hpp"
+
+namespace cronhost::server {
+namespace {
+
+// A slow or stalled client holds a worker thread at most this long.
+constexpr int kReadTimeoutSeconds = 10;
+constexpr int kWriteTimeoutSeconds = 10;
+
+Status write_port_file(const std::filesystem::path& path, int port) {
+  const auto temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return Status::error("cannot write " + temp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);  // readers never see half a number
+  return ec ? Status::error("cannot write " + path.string() + ": " + ec.message()) : Status::ok();
+}
+
+}  // namespace
+
+ApiServer::ApiServer(ApiContext context) : context_(context), tokens_(context.settings.tokens) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+Status ApiServer::start() {
+  const auto& settings = context_.settings;
+  if (!settings.tls_cert.empty()) {
+    auto tls = std::make_unique<httplib::SSLServer>(settings.tls_cert.c_str(), settings.tls_key.c_str());
+    if (!tls->is_valid())
+      return Status::error("server.tls: cannot use the certificate " + settings.tls_cert.string() + " and key " +
+                           settings.tls_key.string());
+    server_ = std::move(tls);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  httplib::Server& server = *server_;
+  server.new_task_queue = [threads = settings.threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server.set_payload_max_length(settings.max_body_bytes);
+  server.set_read_timeout(kReadTimeoutSeconds, 0);
+  server.set_write_timeout(kWriteTimeoutSeconds, 0);
+  // Every error the server makes itself (no route, body too large) is JSON like the rest.
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const std::string message = res.status == 404   ? "no such path: " + req.method + " " + req.path
+                                : res.status == 413 ? "the request body is too large"
+                                                    : "the request could not be served";
+    reply_error(res, res.status, error_code_for(res.status), message);
+  });
+  server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    log_event(spdlog::level::err, "api request failed", {{"method", req.method}, {"path", req.path}, {"error", what}});
+    reply_error(res, 500, "internal", "the host failed to serve the request: " + what);
+  });
+
+  Router router(server, tokens_);
+  add_status_routes(router, context_);
+  add_job_routes(router, context_);
+  add_run_routes(router, context_);
+  add_approval_routes(router, context_);
+  add_dashboard_routes(server, context_);  // last: it matches any single-segment path
+
+  if (settings.port == 0) {
+    port_ = server.bind_to_any_port(settings.host);
+    if (port_ < 0) port_ = 0;
+  } else {
+    port_ = server.bind_to_port(settings.host, settings.port) ? settings.port : 0;
+  }
+  if (port_ == 0)
+    return Status::error("server.listen: cannot listen on " + settings.host + ":" + std::to_string(settings.port) +
+                         " (" + std::strerror(errno) + ")");
+  thread_ = std::thread([&server] { server.listen_after_bind(); });
+  if (!settings.port_file.empty())
+    if (auto written = write_port_file(settings.port_file, port_); !written) return written;
+  log_event(spdlog::level::info, "api listening",
+            {{"address", settings.host + ":" + std::to_string(port_)}, {"tls", !settings.tls_cert.empty()},
+             {"tokens", settings.tokens.size()}});
+  return Status::ok();
+}
+
+void ApiServer::stop() {
+  if (!server_) return;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+}
+
+}  // namespace cronhost::server

@@ -1,0 +1,215 @@
+// Jobs: list, detail, trigger, enable/disable, schedule overrides, registration, stats.
+#include <set>
+
+#include "config/job_json.hpp"
+#include "server/http_json.hpp"
+#include "server/routes.hpp"
+#include "server/views.hpp"
+
+namespace cronhost::server {
+namespace {
+
+constexpr const char* kJob = R"(/api/jobs/([A-Za-z0-9._-]+))";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+Instant now_instant() { return Instant(std::chrono::seconds(now_ms() / 1000)); }
+
+int status_for(dispatch::Problem problem) {
+  switch (problem) {
+    case dispatch::Problem::kNone: return 200;
+    case dispatch::Problem::kNotFound: return 404;
+    case dispatch::Problem::kConflict: return 409;
+    case dispatch::Problem::kInvalid: return 400;
+    case dispatch::Problem::kFailed: return 500;
+  }
+  return 500;
+}
+
+// Replies with the refusal; true when there was one.
+bool refused(httplib::Response& res, const dispatch::Change& change) {
+  if (change.problem == dispatch::Problem::kNone) return false;
+  const int status = status_for(change.problem);
+  reply_error(res, status, error_code_for(status), change.message);
+  return true;
+}
+
+nlohmann::json summary_of(const ApiContext& ctx, const dispatch::JobView& job) {
+  const auto running = ctx.scheduler.running_by_job();
+  const auto it = running.find(job.spec->name);
+  return job_summary(job, ctx.store.job_state(job.spec->name), it == running.end() ? 0 : it->second, now_instant());
+}
+
+// The job named in the path, or nothing after replying 404.
+std::optional<dispatch::JobView> find_job(const ApiContext& ctx, const std::string& name, httplib::Response& res) {
+  auto job = ctx.registry.find(name);
+  if (!job) reply_error(res, 404, "not_found", "no job named \"" + name + "\"");
+  return job;
+}
+
+bool status_matches(const std::string& wanted, const dispatch::JobView& job, const store::JobState* state,
+                    size_t running) {
+  if (wanted.empty()) return true;
+  if (wanted == "enabled") return job.spec->enabled;
+  if (wanted == "disabled") return !job.spec->enabled;
+  if (wanted == "running") return running > 0;
+  if (wanted == "never") return !state || state->last_status.empty();
+  if (!state) return false;
+  if (wanted == "failed") return state->last_status == "failed" || state->last_status == "timed_out";
+  return state->last_status == wanted;
+}
+
+void list_jobs(const ApiContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  static const std::set<std::string> kStatuses = {"",        "enabled", "disabled", "running", "succeeded",
+                                                  "failed",  "never",   "skipped",  "cancelled"};
+  const auto limit = query_int(req, res, "limit", 100, 1, 1000);
+  if (!limit) return;
+  const std::string prefix = req.get_param_value("prefix"), after = req.get_param_value("after"),
+                    status = req.get_param_value("status");
+  if (!kStatuses.count(status))
+    return reply_error(res, 400, "bad_request",
+                       "status=" + status + ": expected enabled, disabled, running, succeeded, failed, skipped, cancelled or never");
+  std::map<std::string, store::JobState> states;
+  for (auto& s : ctx.store.job_states()) states.emplace(s.job, std::move(s));
+  const auto running = ctx.scheduler.running_by_job();
+  const Instant now = now_instant();
+  nlohmann::json page = nlohmann::json::array();
+  size_t total = 0;
+  bool more = false;
+  for (const auto& job : ctx.registry.list()) {
+    const std::string& name = job.spec->name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const auto state = states.find(name);
+    const auto run_count = running.find(name);
+    const size_t runs_now = run_count == running.end() ? 0 : run_count->second;
+    if (!status_matches(status, job, state == states.end() ? nullptr : &state->second, runs_now)) continue;
+    ++total;
+    if (!after.empty() && name <= after) continue;
+    if (page.size() == static_cast<size_t>(*limit)) {
+      more = true;
+      continue;
+    }
+    page.push_back(job_summary(job, state == states.end() ? std::nullopt : std::optional(state->second), runs_now, now));
+  }
+  reply(res, 200, {{"jobs", page}, {"total", total}, {"next", more ? page.back()["name"] : nlohmann::json()}});
+}
+
+void job_detail(const ApiContext& ctx, const dispatch::JobView& job, httplib::Response& res) {
+  const Instant now = now_instant();
+  nlohmann::json out = summary_of(ctx, job);
+  out["definition"] = job.source == dispatch::JobSource::kApi ? job.posted : config::job_to_json(*job.defined, now);
+  if (job.source == dispatch::JobSource::kApi && out["definition"].contains("params"))
+    out["definition"]["params"] = job.spec->printable_params();
+  out["file_schedule"] = schedule_json(job.defined->schedule);
+  out["next_fires"] = next_fires(*job.spec, now, 5);
+  const auto runs = out["runs"].get<int64_t>(), successes = out["successes"].get<int64_t>();
+  out["stats"] = {{"runs", runs},
+                  {"successes", successes},
+                  {"failures", out["failures"]},
+                  {"success_rate", runs ? nlohmann::json(static_cast<double>(successes) / static_cast<double>(runs))
+                                        : nlohmann::json()}};
+  reply(res, 200, out);
+}
+
+}  // namespace
+
+void add_job_routes(Router& router, const ApiContext& ctx) {
+  using P = Permission;
+  router.get("/api/jobs", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) { list_jobs(ctx, req, res); });
+
+  router.get(kJob, P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
+    if (auto job = find_job(ctx, req.matches[1], res)) job_detail(ctx, *job, res);
+  });
+
+  router.post(std::string(kJob) + "/trigger", P::kOperate, [&ctx](const auto& req, auto& res, const Caller& caller) {
+    const std::string name = req.matches[1];
+    auto body = read_object(req, res);
+    if (!body || !find_job(ctx, name, res)) return;
+    const nlohmann::json params = body->value("params", nlohmann::json::object());
+    if (!params.is_object()) return reply_error(res, 400, "bad_request", "params: expected a JSON object");
+    auto run = ctx.scheduler.trigger(name, params, caller.name);
+    if (!run) return reply_error(res, 409, "conflict", run.message());
+    nlohmann::json keys = nlohmann::json::array();
+    for (const auto& [key, value] : params.items()) keys.push_back(key);
+    ctx.audit(caller, "job.trigger", name, {{"run", run.value()}, {"params", keys}});
+    reply(res, 202, {{"run_id", run.value()}, {"job", name}});
+  });
+
+  for (const bool enable : {true, false})
+    router.post(std::string(kJob) + (enable ? "/enable" : "/disable"), P::kOperate,
+                [&ctx, enable](const auto& req, auto& res, const Caller& caller) {
+                  const std::string name = req.matches[1];
+                  if (refused(res, ctx.registry.set_enabled(name, enable))) return;
+                  ctx.audit(caller, enable ? "job.enable" : "job.disable", name);
+                  if (auto job = find_job(ctx, name, res)) reply(res, 200, summary_of(ctx, *job));
+                });
+
+  router.put(std::string(kJob) + "/schedule", P::kOperate, [&ctx](const auto& req, auto& res, const Caller& caller) {
+    const std::string name = req.matches[1];
+    auto body = read_object(req, res);
+    if (!body || refused(res, ctx.registry.set_schedule(name, *body))) return;
+    ctx.audit(caller, "job.schedule.set", name, *body);
+    if (auto job = find_job(ctx, name, res)) reply(res, 200, summary_of(ctx, *job));
+  });
+
+  router.del(std::string(kJob) + "/schedule", P::kOperate, [&ctx](const auto& req, auto& res, const Caller& caller) {
+    const std::string name = req.matches[1];
+    if (refused(res, ctx.registry.reset_schedule(name))) return;
+    ctx.audit(caller, "job.schedule.reset", name);
+    if (auto job = find_job(ctx, name, res)) reply(res, 200, summary_of(ctx, *job));
+  });
+
+  router.post("/api/schedule/preview", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
+    auto body = read_object(req, res);
+    if (!body) return;
+    // With "job": in that job's zone and with its name (H fields hash it), as saving would.
+    config::JobSpec job{.name = "preview", .schedule = schedule::Schedule(schedule::After{}, schedule::Zone::utc())};
+    if (body->contains("job")) {
+      auto found = (*body)["job"].is_string() ? ctx.registry.find((*body)["job"]) : std::nullopt;
+      if (!found) return reply_error(res, 404, "not_found", "job: no job named " + (*body)["job"].dump());
+      job = *found->defined;
+      body->erase("job");
+    }
+    auto schedule = dispatch::schedule_from_json(*body, job);
+    if (!schedule) return reply_error(res, 400, "bad_request", schedule.message());
+    job.schedule = schedule.value();
+    job.enabled = true;
+    reply(res, 200, {{"text", schedule_json(job.schedule)["text"]}, {"next_fires", next_fires(job, now_instant(), 5)}});
+  });
+
+  router.post("/api/jobs", P::kOperate, [&ctx](const auto& req, auto& res, const Caller& caller) {
+    if (!read_object(req, res)) return;
+    const auto change = ctx.registry.register_job(req.body, caller.name);
+    if (refused(res, change)) return;
+    const std::string name = nlohmann::json::parse(req.body)["name"];
+    if (change.created || change.updated) ctx.audit(caller, change.created ? "job.register" : "job.update", name);
+    auto job = find_job(ctx, name, res);
+    if (!job) return;
+    reply(res, change.created ? 201 : 200,
+          {{"created", change.created}, {"updated", change.updated}, {"job", summary_of(ctx, *job)}});
+  });
+
+  router.del(kJob, P::kOperate, [&ctx](const auto& req, auto& res, const Caller& caller) {
+    const std::string name = req.matches[1];
+    if (refused(res, ctx.registry.unregister(name))) return;
+    ctx.audit(caller, "job.unregister", name);
+    reply(res, 200, {{"deleted", name}});
+  });
+
+  router.get(std::string(kJob) + "/stats", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
+    const std::string name = req.matches[1];
+    if (!find_job(ctx, name, res)) return;
+    const int64_t now = now_ms();
+    nlohmann::json out;
+    for (const auto& [label, window] : {std::pair{"24h", int64_t{24} * 3600'000}, {"7d", int64_t{7} * 24 * 3600'000}, {"all", int64_t{0}}}) {
+      auto stats = ctx.store.run_stats(name, window ? std::optional(now - window) : std::nullopt);
+      if (!stats) return reply_error(res, 500, "internal", stats.message());
+      out[label] = stats_json(stats.value());
+    }
+    reply(res, 200, out);
+  });
+}
+
+}  // namespace cronhost::server

@@ -1,0 +1,82 @@
+// /health (liveness of the scheduler loop and the state file), /metrics (Prometheus text)
+// and /api/whoami.
+#include "server/http_json.hpp"
+#include "server/routes.hpp"
+
+namespace cronhost::server {
+namespace {
+
+// A loop that has not woken for this long is stuck: it wakes at least every second.
+constexpr int64_t kStuckLoopMs = 10'000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void health(const ApiContext& ctx, httplib::Response& res) {
+  const auto status = ctx.scheduler.status();
+  const int64_t loop_age = std::max<int64_t>(0, now_ms() - status.last_tick_ms);
+  std::vector<std::string> problems;
+  if (loop_age > kStuckLoopMs)
+    problems.push_back("the scheduler loop has not run for " + std::to_string(loop_age / 1000) + " s");
+  const auto writable = ctx.store.check_writable();
+  if (!writable) problems.push_back(writable.message());
+  const auto pending = ctx.store.approvals_count(store::ApprovalStatus::kPending);
+  if (!pending) problems.push_back(pending.message());
+  nlohmann::json body = {{"status", problems.empty() ? "ok" : "unhealthy"},
+                         {"loop_age_ms", loop_age},
+                         {"state_writable", static_cast<bool>(writable)},
+                         {"jobs", ctx.registry.size()},
+                         {"running", status.running},
+                         {"queued", status.queued},
+                         {"pending_approvals", pending ? nlohmann::json(pending.value()) : nlohmann::json()}};
+  if (!problems.empty()) body["problems"] = problems;
+  reply(res, problems.empty() ? 200 : 503, body);
+}
+
+void gauge(std::string& out, const char* name, const char* help, double value) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " ";
+  out += std::to_string(static_cast<int64_t>(value)) + "\n";
+}
+
+void counter(std::string& out, const char* name, const char* help, uint64_t value) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+         std::to_string(value) + "\n";
+}
+
+void metrics(const ApiContext& ctx, httplib::Response& res) {
+  std::string out;
+  out += "# HELP cronhost_build_info The running build.\n# TYPE cronhost_build_info gauge\n"
+         "cronhost_build_info{version=\"" CRONHOST_VERSION "\"} 1\n";
+  const auto status = ctx.scheduler.status();
+  gauge(out, "cronhost_jobs_loaded", "Jobs the host runs (files and registered).", static_cast<double>(ctx.registry.size()));
+  gauge(out, "cronhost_runs_running", "Runs executing now.", static_cast<double>(status.running));
+  gauge(out, "cronhost_queue_depth", "Runs claimed and waiting for a worker.", static_cast<double>(status.queued));
+  if (auto outbox = ctx.store.outbox_size())
+    gauge(out, "cronhost_outbox_mails", "Mails waiting in the outbox for another attempt.", static_cast<double>(outbox.value()));
+  if (auto pending = ctx.store.approvals_count(store::ApprovalStatus::kPending))
+    gauge(out, "cronhost_approvals_pending", "Approvals waiting for a person.", static_cast<double>(pending.value()));
+  counter(out, "cronhost_reloads_total", "Reloads (SIGHUP).", ctx.reloads.reloads.load());
+  counter(out, "cronhost_reload_failures_total", "Reloads where the config or a job file had errors.",
+          ctx.reloads.failures.load());
+  ctx.metrics.render(out);
+  res.status = 200;
+  res.set_content(out, "text/plain; version=0.0.4");
+}
+
+}  // namespace
+
+void add_status_routes(Router& router, const ApiContext& ctx) {
+  const auto open_or_guarded = [&](const char* path, bool open, void (*serve)(const ApiContext&, httplib::Response&)) {
+    if (open) router.open_get(path, [&ctx, serve](const httplib::Request&, httplib::Response& res) { serve(ctx, res); });
+    else router.get(path, Permission::kRead, [&ctx, serve](const auto&, auto& res, const Caller&) { serve(ctx, res); });
+  };
+  open_or_guarded("/health", ctx.settings.open_health, health);
+  open_or_guarded("/metrics", ctx.settings.open_metrics, metrics);
+  router.get("/api/whoami", Permission::kRead, [](const auto&, auto& res, const Caller& caller) {
+    reply(res, 200, {{"name", caller.name}, {"role", role_name(caller.role)}});
+  });
+}
+
+}  // namespace cronhost::server
