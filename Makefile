@@ -46,9 +46,14 @@ test: build
 	$(MAKE) unit-asan
 
 # The host on the bundled jobs.d/, in the foreground (Ctrl-C stops it gracefully).
-run: build
+# The dashboard is at http://127.0.0.1:8080/; log in with the token in admin.token (made on
+# first use, readable only by you).
+run: build admin.token
 	$(BUILD)/cronhost validate --jobs $(JOBS)
 	$(BUILD)/cronhost run --jobs $(JOBS)
+
+admin.token:
+	umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' > $@
 
 # Figures in README ("Performance"). The dispatch runs take about three minutes in all.
 bench: build

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.add_option("--jobs", common.jobs_dir, "Jobs folder (default: from the config, else ./jobs.d)");
   app.add_option("--config", common.config_path, "Host config (default: ./cronhost.yaml if present)");
 
+  const Command remote = add_remote_commands(app);  // trigger, enable, disable
   const std::map<std::string, Command> commands = {
       {"validate", add_validate_command(app, common)},
       {"list", add_list_command(app, common)},
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
       {"show", add_show_command(app, common)},
       {"approvals", add_approvals_command(app, common)},
       {"plugin", add_plugin_command(app, common)},
+      {"trigger", remote},
+      {"enable", remote},
+      {"disable", remote},
   };
   try {
     app.parse(argc, argv);

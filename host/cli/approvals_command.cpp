@@ -1,9 +1,11 @@
 // cronhost approvals list | show | approve | cancel: the people's side of the approvals jobs
 // ask for. list and show read like history (a read-only connection); approve and cancel write
 // through Store::open_client, which works while the daemon runs: the daemon holds the host
-// lock, and WAL lets the two connections write in turn.
+// lock, and WAL lets the two connections write in turn. With --server, all four go through a
+// running host's API instead, and the token's name is who decided.
 #include <iostream>
 
+#include "cli/api_client.hpp"
 #include "cli/commands.hpp"
 #include "store/state_store.hpp"
 
@@ -17,6 +19,7 @@ struct ApprovalsOptions {
   std::string status, kind, job;
   int limit = 100;
   std::string by, note;
+  ServerOptions server;
 };
 
 using OpenFn = Result<std::unique_ptr<store::Store>> (*)(const std::filesystem::path&);
@@ -67,6 +70,32 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// Approvals as approval_to_json shows them: a table, or the JSON itself.
+int print_list(const nlohmann::json& approvals, bool json) {
+  if (json) {
+    std::cout << approvals.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "KIND", "KEY", "TITLE", "REQUESTED", "DECIDED BY"}};
+  for (const auto& j : approvals)
+    rows.push_back({text_of(j["id"]), text_of(j["status"]), clip(text_of(j["kind"]), 24), clip(text_of(j["key"]), 32),
+                    clip(text_of(j["title"]), 50), text_of(j["requested_at"]), text_of(j["decided_by"])});
+  print_table(rows);
+  return kExitOk;
+}
+
+int print_one(const nlohmann::json& j, bool json) {
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const char* field : {"id", "status", "kind", "key", "title", "job", "requested_at", "decided_by", "decided_at",
+                            "executed_at", "notes"})
+    std::cout << field << ": " << text_of(j[field]) << "\n";
+  std::cout << "payload:\n" << j["payload"].dump(2) << "\n";
+  return kExitOk;
+}
+
 int list(const CommonOptions& common, const ApprovalsOptions& o) {
   auto store = open_state(common, o.state, &store::Store::open_readonly);
   if (!store) return kExitUsage;
@@ -77,20 +106,9 @@ int list(const CommonOptions& common, const ApprovalsOptions& o) {
     std::cerr << "cronhost: error: " << found.message() << "\n";
     return kExitFailed;
   }
-  if (o.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& a : *found) out.push_back(store::approval_to_json(a));
-    std::cout << out.dump(2) << "\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "KIND", "KEY", "TITLE", "REQUESTED", "DECIDED BY"}};
-  for (const auto& a : *found) {
-    const nlohmann::json j = store::approval_to_json(a);
-    rows.push_back({std::to_string(a.id), text_of(j["status"]), clip(a.kind, 24), clip(a.key, 32), clip(a.title, 50),
-                    text_of(j["requested_at"]), text_of(j["decided_by"])});
-  }
-  print_table(rows);
-  return kExitOk;
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : *found) out.push_back(store::approval_to_json(a));
+  return print_list(out, o.json);
 }
 
 int show(const CommonOptions& common, const ApprovalsOptions& o) {
@@ -105,16 +123,7 @@ int show(const CommonOptions& common, const ApprovalsOptions& o) {
     std::cerr << "cronhost: error: no approval " << o.id << "\n";
     return kExitFailed;
   }
-  const nlohmann::json j = store::approval_to_json(**found);
-  if (o.json) {
-    std::cout << j.dump(2) << "\n";
-    return kExitOk;
-  }
-  for (const char* field : {"id", "status", "kind", "key", "title", "job", "requested_at", "decided_by", "decided_at",
-                            "executed_at", "notes"})
-    std::cout << field << ": " << text_of(j[field]) << "\n";
-  std::cout << "payload:\n" << j["payload"].dump(2) << "\n";
-  return kExitOk;
+  return print_one(store::approval_to_json(**found), o.json);
 }
 
 int approve(const CommonOptions& common, const ApprovalsOptions& o) {
@@ -143,6 +152,41 @@ int cancel(const CommonOptions& common, const ApprovalsOptions& o) {
   return kExitOk;
 }
 
+// The four through a running host's API.
+int remote(const ApprovalsOptions& o, const std::string& action) {
+  auto client = ApiClient::connect(o.server);
+  if (!client) {
+    std::cerr << "cronhost: error: " << client.message() << "\n";
+    return kExitUsage;
+  }
+  const std::string one = "/api/approvals/" + std::to_string(o.id);
+  Result<nlohmann::json> answer = Result<nlohmann::json>::error("");
+  if (action == "list") {
+    std::string query = "?limit=" + std::to_string(o.limit);
+    if (!o.status.empty()) query += "&status=" + url_encode(o.status);
+    if (!o.kind.empty()) query += "&kind=" + url_encode(o.kind);
+    if (!o.job.empty()) query += "&job=" + url_encode(o.job);
+    answer = client.value()->call("GET", "/api/approvals" + query);
+  } else if (action == "show") {
+    answer = client.value()->call("GET", one);
+  } else if (action == "approve") {
+    answer = client.value()->call("POST", one + "/approve", o.note.empty() ? nlohmann::json::object() : nlohmann::json{{"note", o.note}});
+  } else {
+    answer = client.value()->call("DELETE", one);
+  }
+  if (!answer) {
+    std::cerr << "cronhost: error: " << answer.message() << "\n";
+    return kExitFailed;
+  }
+  const nlohmann::json& j = answer.value();
+  if (action == "list") return print_list(j["approvals"], o.json);
+  if (action == "show") return print_one(j, o.json);
+  std::cout << (action == "approve" ? "approved " : "cancelled ") << text_of(j["id"]) << " (" << text_of(j["kind"]) << " "
+            << text_of(j["key"]) << ": " << text_of(j["title"]) << ")"
+            << (action == "approve" ? " as " + text_of(j["decided_by"]) : "") << "\n";
+  return kExitOk;
+}
+
 // --by and --note name a person and their reason: never blank.
 std::string not_blank(const std::string& value) {
   return value.find_first_not_of(" \t") == std::string::npos ? "must not be empty" : "";
@@ -158,6 +202,7 @@ Command add_approvals_command(CLI::App& app, const CommonOptions& common) {
   const auto add_common = [&o](CLI::App* sub, bool with_json) {
     sub->fallthrough();  // --config, --jobs and --state wherever they are written
     sub->add_option("--state", o->state, "State file (default: from the config, else ./cronhost.db)");
+    add_server_options(sub, o->server);
     if (with_json) sub->add_flag("--json", o->json, "Print JSON");
   };
 
@@ -176,20 +221,30 @@ Command add_approvals_command(CLI::App& app, const CommonOptions& common) {
   auto* approve_cmd = cmd->add_subcommand("approve", "Approve a PENDING approval; jobs waiting for it act next");
   add_common(approve_cmd, false);
   approve_cmd->add_option("id", o->id, "Approval id (from list)")->required()->check(CLI::PositiveNumber);
-  approve_cmd->add_option("--by", o->by, "Who approves (recorded)")->required()->check(not_blank);
+  approve_cmd->add_option("--by", o->by, "Who approves (recorded; with --server: the token's name)")->check(not_blank);
   approve_cmd->add_option("--note", o->note, "Why, or any condition (recorded, given to the job)")->check(not_blank);
 
   auto* cancel_cmd =
       cmd->add_subcommand("cancel", "Delete a PENDING or APPROVED approval; the job may ask for it again");
   add_common(cancel_cmd, false);
   cancel_cmd->add_option("id", o->id, "Approval id (from list)")->required()->check(CLI::PositiveNumber);
-  cancel_cmd->add_option("--by", o->by, "Who cancels (recorded in the approval.cancelled event)")
-      ->required()
-      ->check(not_blank);
+  cancel_cmd->add_option("--by", o->by, "Who cancels (recorded; with --server: the token's name)")->check(not_blank);
   cancel_cmd->add_option("--note", o->note, "Why (recorded in the event)")->check(not_blank);
   cmd->footer("Exit 0 on success, 1 for an unknown id or a wrong status, 2 for usage errors.");
 
   return [=, &common]() -> int {
+    const std::string action = list_cmd->parsed() ? "list" : show_cmd->parsed() ? "show" : approve_cmd->parsed() ? "approve" : "cancel";
+    if (!o->server.url.empty()) {
+      if (!o->by.empty()) {
+        std::cerr << "cronhost: error: --by is for the state file; with --server the token's name is recorded\n";
+        return kExitUsage;
+      }
+      return remote(*o, action);
+    }
+    if ((action == "approve" || action == "cancel") && o->by.empty()) {
+      std::cerr << "cronhost: error: --by is required: who " << (action == "approve" ? "approves" : "cancels") << "\n";
+      return kExitUsage;
+    }
     if (list_cmd->parsed()) return list(common, *o);
     if (show_cmd->parsed()) return show(common, *o);
     if (approve_cmd->parsed()) return approve(common, *o);

@@ -19,5 +19,6 @@ Command add_history_command(CLI::App& app, const CommonOptions& common);
 Command add_show_command(CLI::App& app, const CommonOptions& common);
 Command add_approvals_command(CLI::App& app, const CommonOptions& common);
 Command add_plugin_command(CLI::App& app, const CommonOptions& common);
+Command add_remote_commands(CLI::App& app);  // trigger, enable, disable (through the API)
 
 }  // namespace cronhost::cli

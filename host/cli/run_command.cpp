@@ -131,6 +131,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
           context->load_options = reloaded->load_options;  // a new default time zone applies to jobs
           if (reloaded->config.workers != config.workers)
             log_event(spdlog::level::warn, "a new workers count takes effect at restart");
+          if (api) api->replace_tokens(reloaded->config.server.tokens);
         } else {
           log_diagnostics(reload_diagnostics);
           log_event(spdlog::level::err, "the host config has errors; keeping the previous one");

@@ -27,6 +27,8 @@ class ApiServer {
   // Stops accepting, finishes requests in progress, joins the threads.
   void stop();
   int port() const { return port_; }
+  // The tokens of a reloaded host config; the other server settings take effect at restart.
+  void replace_tokens(std::vector<config::ApiToken> tokens) { tokens_.replace(std::move(tokens)); }
 
  private:
   ApiContext context_;

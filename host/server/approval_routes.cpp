@@ -31,6 +31,7 @@ void add_approval_routes(Router& router, const ApiContext& ctx) {
   router.get("/api/approvals", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
     store::ApprovalQuery query;
     query.kind = req.get_param_value("kind");
+    query.job = req.get_param_value("job");
     if (const std::string status = req.get_param_value("status"); !status.empty()) {
       query.status = store::parse_approval_status(status);
       if (!query.status)

@@ -1,5 +1,7 @@
 #include "server/auth.hpp"
 
+#include <mutex>
+
 namespace cronhost::server {
 namespace {
 
@@ -41,11 +43,17 @@ std::optional<Caller> TokenTable::authenticate(std::string_view authorization) c
     if (std::tolower(static_cast<unsigned char>(authorization[i])) != std::tolower(static_cast<unsigned char>(kScheme[i])))
       return std::nullopt;
   const std::string_view presented = authorization.substr(kScheme.size());
+  std::shared_lock lock(mutex_);
   const config::ApiToken* match = nullptr;
   for (const auto& token : tokens_)  // no early exit: every token is compared
     if (same_secret(presented, token.token)) match = &token;
   if (!match) return std::nullopt;
   return Caller{match->name, match->role};
+}
+
+void TokenTable::replace(std::vector<config::ApiToken> tokens) {
+  std::unique_lock lock(mutex_);
+  tokens_ = std::move(tokens);
 }
 
 }  // namespace cronhost::server

@@ -1,8 +1,9 @@
 // Bearer tokens and roles of the admin API. A token maps to a caller (its name and role);
-// each route needs a permission, which roles grant. Immutable after construction:
-// thread-safe.
+// each route needs a permission, which roles grant. Thread-safe: requests authenticate
+// while a reload replaces the tokens.
 #pragma once
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +30,11 @@ class TokenTable {
   // another scheme or an unknown token. Compares with every token in constant time, so the
   // answer's timing does not tell how much of a guess was right.
   std::optional<Caller> authenticate(std::string_view authorization) const;
+  // New tokens (SIGHUP): rotated tokens work at once, removed ones stop working.
+  void replace(std::vector<config::ApiToken> tokens);
 
  private:
+  mutable std::shared_mutex mutex_;
   std::vector<config::ApiToken> tokens_;
 };
 

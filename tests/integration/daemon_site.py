@@ -30,14 +30,16 @@ class Site:
         os.makedirs(os.path.join(self.root, "jobs.d"))
         os.makedirs(os.path.join(self.root, "scripts", "lib"))
         self.port_file = os.path.join(self.root, "api.port")
-        if "server:" not in config:  # the API on a free port, so tests can run side by side
-            config += f'server: {{listen: "127.0.0.1:0", port_file: "{self.port_file}"}}\n'
         self.write("cronhost.yaml", config)
         self.state = os.path.join(self.root, "state.db")
         self.log_path = os.path.join(self.root, "host.log")
 
     def write(self, relative, text):
         path = os.path.join(self.root, relative)
+        if relative == "cronhost.yaml" and "server:" not in text:
+            # The API on a free port (not the default 8080), so tests can run side by side.
+            text += f'server: {{listen: "127.0.0.1:0", port_file: "{self.port_file}"}}\n'
+
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path + ".tmp", "w") as f:
             f.write(text)
