@@ -11,7 +11,7 @@ DEBS := make cmake ninja-build g++ pkg-config tzdata bash python3 \
         libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
         liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
-        python3-aiosmtpd docker-registry apache2-utils openssl
+        python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk
 
 .PHONY: all deps build test unit-asan run bench clean
 
@@ -60,6 +60,7 @@ bench: build
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/run_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/plugin_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py idle
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 1000 --seconds 20
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 10000 --seconds 60

@@ -87,6 +87,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitFailed;
     }
 
+    // The API reads on a connection of its own (WAL lets it read while runs are written).
+    auto reader = store::Store::open_readonly(state_path);
+    if (!reader) {
+      log_event(spdlog::level::critical, "cannot start", {{"error", reader.message()}});
+      return kExitFailed;
+    }
+
     config::JobCatalog catalog;
     auto jobs = load(*context, catalog);
     // Plugins run from private snapshots beside the state file, refreshed on SIGHUP.
@@ -104,7 +111,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (config.server.enabled) {
       if (config.server.tokens.empty())
         log_event(spdlog::level::warn, "server.tokens lists no token: the API answers 401 to every request");
-      api.emplace(server::ApiContext{config.server, *store.value(), scheduler, registry, metrics, reloads});
+      api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads});
       if (auto started = api->start(); !started) {
         log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});
         return kExitFailed;

@@ -21,7 +21,8 @@ struct ReloadCounters {
 
 struct ApiContext {
   const config::ServerSettings& settings;
-  store::Store& store;
+  store::Store& store;   // writes (approvals, audit) and the writability check
+  store::Store& reader;  // reads, on their own connection: never queued behind the runs' writes
   dispatch::Scheduler& scheduler;
   dispatch::JobRegistry& registry;
   const dispatch::RunMetrics& metrics;

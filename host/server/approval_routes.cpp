@@ -13,7 +13,7 @@ int64_t now_ms() {
 // The approval in the path, or nothing after replying 404 (or 500).
 std::optional<store::Approval> find_approval(const ApiContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const int64_t id = std::stoll(req.matches[1]);
-  auto found = ctx.store.approval(id);
+  auto found = ctx.reader.approval(id);
   if (!found) {
     reply_error(res, 500, "internal", found.message());
     return std::nullopt;
@@ -40,8 +40,8 @@ void add_approval_routes(Router& router, const ApiContext& ctx) {
     const auto limit = query_int(req, res, "limit", 100, 1, 1000);
     if (!limit) return;
     query.limit = static_cast<int>(*limit);
-    auto approvals = ctx.store.approvals(query);
-    auto pending = ctx.store.approvals_count(store::ApprovalStatus::kPending);
+    auto approvals = ctx.reader.approvals(query);
+    auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending);
     if (!approvals || !pending) return reply_error(res, 500, "internal", !approvals ? approvals.message() : pending.message());
     nlohmann::json list = nlohmann::json::array();
     for (const auto& a : approvals.value()) list.push_back(store::approval_to_json(a));

@@ -39,7 +39,7 @@ bool refused(httplib::Response& res, const dispatch::Change& change) {
 nlohmann::json summary_of(const ApiContext& ctx, const dispatch::JobView& job) {
   const auto running = ctx.scheduler.running_by_job();
   const auto it = running.find(job.spec->name);
-  return job_summary(job, ctx.store.job_state(job.spec->name), it == running.end() ? 0 : it->second, now_instant());
+  return job_summary(job, ctx.reader.job_state(job.spec->name), it == running.end() ? 0 : it->second, now_instant());
 }
 
 // The job named in the path, or nothing after replying 404.
@@ -72,7 +72,7 @@ void list_jobs(const ApiContext& ctx, const httplib::Request& req, httplib::Resp
     return reply_error(res, 400, "bad_request",
                        "status=" + status + ": expected enabled, disabled, running, succeeded, failed, skipped, cancelled or never");
   std::map<std::string, store::JobState> states;
-  for (auto& s : ctx.store.job_states()) states.emplace(s.job, std::move(s));
+  for (auto& s : ctx.reader.job_states()) states.emplace(s.job, std::move(s));
   const auto running = ctx.scheduler.running_by_job();
   const Instant now = now_instant();
   nlohmann::json page = nlohmann::json::array();
@@ -204,7 +204,7 @@ void add_job_routes(Router& router, const ApiContext& ctx) {
     const int64_t now = now_ms();
     nlohmann::json out;
     for (const auto& [label, window] : {std::pair{"24h", int64_t{24} * 3600'000}, {"7d", int64_t{7} * 24 * 3600'000}, {"all", int64_t{0}}}) {
-      auto stats = ctx.store.run_stats(name, window ? std::optional(now - window) : std::nullopt);
+      auto stats = ctx.reader.run_stats(name, window ? std::optional(now - window) : std::nullopt);
       if (!stats) return reply_error(res, 500, "internal", stats.message());
       out[label] = stats_json(stats.value());
     }

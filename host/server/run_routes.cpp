@@ -26,7 +26,7 @@ void list_runs(const ApiContext& ctx, const std::string& job, const httplib::Req
                                               "cancelled or interrupted");
   }
   nlohmann::json runs = nlohmann::json::array();
-  const auto records = ctx.store.runs(query);
+  const auto records = ctx.reader.runs(query);
   for (const auto& run : records) runs.push_back(run_summary(run));
   const bool full = records.size() == static_cast<size_t>(query.limit);
   reply(res, 200, {{"runs", runs}, {"next", full ? nlohmann::json(records.back().id) : nlohmann::json()}});
@@ -48,7 +48,7 @@ void add_run_routes(Router& router, const ApiContext& ctx) {
   router.get(R"(/api/jobs/([A-Za-z0-9._-]+)/runs)", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
     const std::string job = req.matches[1];
     // A job removed since keeps its history; a name that never ran is unknown.
-    if (!ctx.registry.find(job) && !ctx.store.job_state(job))
+    if (!ctx.registry.find(job) && !ctx.reader.job_state(job))
       return reply_error(res, 404, "not_found", "no job named \"" + job + "\"");
     list_runs(ctx, job, req, res);
   });
@@ -60,7 +60,7 @@ void add_run_routes(Router& router, const ApiContext& ctx) {
   router.get(R"(/api/runs/(\d{1,18}))", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
     const auto id = run_id(req, res);
     if (!id) return;
-    auto run = ctx.store.run(*id);
+    auto run = ctx.reader.run(*id);
     if (!run) return reply_error(res, 404, "not_found", "no run " + std::to_string(*id));
     reply(res, 200, run_detail(*run));
   });
@@ -72,7 +72,7 @@ void add_run_routes(Router& router, const ApiContext& ctx) {
       ctx.audit(caller, "run.cancel", std::to_string(*id));
       return reply(res, 202, {{"id", *id}, {"cancelling", true}});
     }
-    auto run = ctx.store.run(*id);
+    auto run = ctx.reader.run(*id);
     if (!run) return reply_error(res, 404, "not_found", "no run " + std::to_string(*id));
     reply_error(res, 409, "conflict",
                 "run " + std::to_string(*id) + " is " + std::string(store::to_string(run->status)) +

@@ -22,7 +22,7 @@ void health(const ApiContext& ctx, httplib::Response& res) {
     problems.push_back("the scheduler loop has not run for " + std::to_string(loop_age / 1000) + " s");
   const auto writable = ctx.store.check_writable();
   if (!writable) problems.push_back(writable.message());
-  const auto pending = ctx.store.approvals_count(store::ApprovalStatus::kPending);
+  const auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending);
   if (!pending) problems.push_back(pending.message());
   nlohmann::json body = {{"status", problems.empty() ? "ok" : "unhealthy"},
                          {"loop_age_ms", loop_age},
@@ -53,9 +53,9 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
   gauge(out, "cronhost_jobs_loaded", "Jobs the host runs (files and registered).", static_cast<double>(ctx.registry.size()));
   gauge(out, "cronhost_runs_running", "Runs executing now.", static_cast<double>(status.running));
   gauge(out, "cronhost_queue_depth", "Runs claimed and waiting for a worker.", static_cast<double>(status.queued));
-  if (auto outbox = ctx.store.outbox_size())
+  if (auto outbox = ctx.reader.outbox_size())
     gauge(out, "cronhost_outbox_mails", "Mails waiting in the outbox for another attempt.", static_cast<double>(outbox.value()));
-  if (auto pending = ctx.store.approvals_count(store::ApprovalStatus::kPending))
+  if (auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending))
     gauge(out, "cronhost_approvals_pending", "Approvals waiting for a person.", static_cast<double>(pending.value()));
   counter(out, "cronhost_reloads_total", "Reloads (SIGHUP).", ctx.reloads.reloads.load());
   counter(out, "cronhost_reload_failures_total", "Reloads where the config or a job file had errors.",
