@@ -51,3 +51,56 @@ TEST_CASE("host config errors name the key", "[config][host]") {
                                             ":1:11: error: timezone: unknown time zone \"Mars/Base\", expected an IANA "
                                             "name such as Europe/London or UTC");
 }
+
+TEST_CASE("host config: the server section, tokens as secrets", "[config][host][server]") {
+  test::TempDir dir;
+  dir.write("etc/alice.token", "alice-token-0123456789\n");
+  const auto file = dir.write("etc/cronhost.yaml",
+                              "server:\n"
+                              "  listen: 0.0.0.0:9090\n"
+                              "  open: [metrics]\n"
+                              "  port_file: run/api.port\n"
+                              "  registration: {urls: ['http://127.0.0.1:9000/jobs/*']}\n"
+                              "  tokens:\n"
+                              "    - {name: alice, role: admin, token: '${file:alice.token}'}\n"
+                              "    - {name: viv, role: viewer, token: viewer-token-0123456789}\n");
+  Diagnostics diagnostics;
+  auto config = load_host_config(file, diagnostics);
+  REQUIRE(config);
+  CHECK(config->server.host == "0.0.0.0");
+  CHECK(config->server.port == 9090);
+  CHECK(config->server.open_metrics);
+  CHECK_FALSE(config->server.open_health);
+  CHECK(config->server.port_file == dir.path() / "etc/run/api.port");
+  CHECK(config->server.registration_urls == std::vector<std::string>{"http://127.0.0.1:9000/jobs/*"});
+  REQUIRE(config->server.tokens.size() == 2);
+  CHECK(config->server.tokens[0].token == "alice-token-0123456789");
+  CHECK(config->server.tokens[1].role == Role::kViewer);
+  // A token written in plain text works, with a warning that names it.
+  REQUIRE(diagnostics.size() == 1);
+  CHECK_FALSE(diagnostics[0].is_error());
+  CHECK_THAT(diagnostics[0].format(), Catch::Contains("cronhost.yaml:8:") && Catch::Contains("token \"viv\" is written in plain text"));
+
+  const auto defaults = load_host_config(dir.write("empty.yaml", ""), diagnostics);
+  CHECK(defaults->server.enabled);
+  CHECK(defaults->server.host == "127.0.0.1");
+  CHECK(defaults->server.port == 8080);
+}
+
+TEST_CASE("host config: server mistakes are errors that name the key", "[config][host][server]") {
+  test::TempDir dir;
+  const auto file = dir.write("cronhost.yaml",
+                              "server:\n"
+                              "  listen: localhost\n"
+                              "  tokens:\n"
+                              "    - {name: a, role: root, token: short}\n"
+                              "    - {name: b, role: admin, token: same-token-0123456789}\n"
+                              "    - {name: b, role: admin, token: same-token-0123456789}\n");
+  Diagnostics diagnostics;
+  CHECK_FALSE(load_host_config(file, diagnostics));
+  std::string all;
+  for (const auto& d : diagnostics) all += d.format() + "\n";
+  CHECK_THAT(all, Catch::Contains("cronhost.yaml:2:11: error: server.listen"));
+  CHECK_THAT(all, Catch::Contains("cronhost.yaml:4:23: error: server.tokens[0].role"));
+  CHECK_THAT(all, Catch::Contains("server.tokens[0].token"));
+}
