@@ -106,6 +106,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
     dispatch::JobRegistry registry(*store.value(), scheduler, config.server.registration_urls);
+    registry.start(jobs, context->load_options);
+    // The API answers once the scheduler has every job (a trigger right after the port file
+    // appears must find its job).
     server::ReloadCounters reloads;
     std::optional<server::ApiServer> api;
     if (config.server.enabled) {
@@ -114,13 +117,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads});
       if (auto started = api->start(); !started) {
         log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});
+        scheduler.shutdown(std::chrono::milliseconds(0));
         return kExitFailed;
       }
     }
     log_event(spdlog::level::info, "cronhost started",
               {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
                {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});
-    registry.start(jobs, context->load_options);
     jobs.clear();
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     if (config.smtp) outbox.emplace(*store.value(), *config.smtp).start();
@@ -139,6 +142,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
           if (reloaded->config.workers != config.workers)
             log_event(spdlog::level::warn, "a new workers count takes effect at restart");
           if (api) api->replace_tokens(reloaded->config.server.tokens);
+          registry.set_registration_urls(reloaded->config.server.registration_urls);
         } else {
           log_diagnostics(reload_diagnostics);
           log_event(spdlog::level::err, "the host config has errors; keeping the previous one");

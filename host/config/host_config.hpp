@@ -76,7 +76,7 @@ struct ServerSettings {
   bool open_health = false, open_metrics = false;  // served without a token
   std::vector<std::string> registration_urls;      // where registered jobs' HTTP runners may call
   size_t max_body_bytes = size_t{1} << 20;
-  int threads = 8;
+  int threads = 16;
   std::filesystem::path dashboard_dir;  // empty: the dashboard built into the binary
 };
 

@@ -121,29 +121,29 @@ std::shared_ptr<const config::JobSpec> JobRegistry::effective_locked(const std::
 }
 
 std::vector<std::shared_ptr<const config::JobSpec>> JobRegistry::all_effective_locked() {
-  effective_.clear();
+  views_.clear();
   std::vector<std::shared_ptr<const config::JobSpec>> all;
-  for (const auto& [name, spec] : files_) all.push_back(effective_[name] = effective_locked(name));
+  const auto add = [&](const std::string& name) { all.push_back((views_[name] = make_view_locked(name)).spec); };
+  for (const auto& [name, spec] : files_) add(name);
   for (const auto& [name, job] : registered_)
-    if (!files_.count(name)) all.push_back(effective_[name] = effective_locked(name));
+    if (!files_.count(name)) add(name);
   return all;
 }
 
 // After a change to one job: the scheduler runs its new effective definition.
 void JobRegistry::apply_locked(const std::string& name) {
-  auto spec = effective_locked(name);
-  if (!spec) {
-    effective_.erase(name);
+  if (!defined_locked(name)) {
+    views_.erase(name);
     scheduler_.remove(name);
     return;
   }
-  effective_[name] = spec;
-  scheduler_.upsert(spec);
+  const JobView& view = views_[name] = make_view_locked(name);
+  scheduler_.upsert(view.spec);
 }
 
-JobView JobRegistry::view_locked(const std::string& name) const {
+JobView JobRegistry::make_view_locked(const std::string& name) const {
   JobView view;
-  view.spec = effective_.at(name);
+  view.spec = effective_locked(name);
   view.defined = defined_locked(name);
   const auto registered = registered_.find(name);
   view.source = files_.count(name) || registered == registered_.end() ? JobSource::kFile : JobSource::kApi;
@@ -155,26 +155,27 @@ JobView JobRegistry::view_locked(const std::string& name) const {
 
 std::optional<JobView> JobRegistry::find(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  if (!effective_.count(name)) return std::nullopt;
-  return view_locked(name);
+  const auto it = views_.find(name);
+  if (it == views_.end()) return std::nullopt;
+  return it->second;
 }
 
-std::vector<JobView> JobRegistry::list() const {
+std::vector<JobView> JobRegistry::list(std::string_view prefix) const {
   std::lock_guard lock(mutex_);
   std::vector<JobView> views;
-  views.reserve(effective_.size());
-  for (const auto& [name, spec] : effective_) views.push_back(view_locked(name));
+  for (auto it = views_.lower_bound(prefix); it != views_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+    views.push_back(it->second);
   return views;
 }
 
 size_t JobRegistry::size() const {
   std::lock_guard lock(mutex_);
-  return effective_.size();
+  return views_.size();
 }
 
 Change JobRegistry::set_enabled(const std::string& name, bool enabled) {
   std::lock_guard lock(mutex_);
-  if (!effective_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
+  if (!views_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
   if (auto saved = store_.set_enabled_override(name, enabled); !saved) return Change::refused(Problem::kFailed, saved.message());
   overrides_[name].enabled = enabled;
   apply_locked(name);
@@ -184,7 +185,7 @@ Change JobRegistry::set_enabled(const std::string& name, bool enabled) {
 Change JobRegistry::set_schedule(const std::string& name, const nlohmann::json& schedule) {
   std::lock_guard lock(mutex_);
   auto defined = defined_locked(name);
-  if (!defined || !effective_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
+  if (!defined || !views_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
   auto checked = schedule_from_json(schedule, *defined);
   if (!checked) return Change::refused(Problem::kInvalid, checked.message());
   if (!checked.value().next(Instant(std::chrono::seconds(now_ms() / 1000))))
@@ -198,7 +199,7 @@ Change JobRegistry::set_schedule(const std::string& name, const nlohmann::json& 
 
 Change JobRegistry::reset_schedule(const std::string& name) {
   std::lock_guard lock(mutex_);
-  if (!effective_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
+  if (!views_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
   if (auto saved = store_.set_schedule_override(name, ""); !saved) return Change::refused(Problem::kFailed, saved.message());
   if (auto it = overrides_.find(name); it != overrides_.end()) it->second.schedule = nullptr;
   apply_locked(name);
@@ -234,7 +235,8 @@ std::optional<JobRegistry::Registered> JobRegistry::load_registered(const std::s
     return std::nullopt;
   }
   spec->file = "registered over the API";
-  return Registered{std::make_shared<const config::JobSpec>(std::move(*spec)), posted};
+  return Registered{std::make_shared<const config::JobSpec>(std::move(*spec)),
+                    std::make_shared<const nlohmann::json>(posted)};
 }
 
 Change JobRegistry::register_job(const std::string& body, const std::string& by) {
@@ -248,15 +250,20 @@ Change JobRegistry::register_job(const std::string& body, const std::string& by)
                                                    "\"; a registration cannot replace it");
   Change change;
   auto existing = registered_.find(name);
-  if (existing != registered_.end() && existing->second.posted == loaded->posted) return change;  // idempotent
+  if (existing != registered_.end() && *existing->second.posted == *loaded->posted) return change;  // idempotent
   const int64_t now = now_ms();
-  if (auto saved = store_.save_registered_job({name, loaded->posted.dump(), by, now, now}); !saved)
+  if (auto saved = store_.save_registered_job({name, loaded->posted->dump(), by, now, now}); !saved)
     return Change::refused(Problem::kFailed, saved.message());
   change.created = existing == registered_.end();
   change.updated = !change.created;
   registered_[name] = std::move(*loaded);
   apply_locked(name);
   return change;
+}
+
+void JobRegistry::set_registration_urls(std::vector<std::string> urls) {
+  std::lock_guard lock(mutex_);
+  registration_urls_ = std::move(urls);
 }
 
 Change JobRegistry::unregister(const std::string& name) {

@@ -24,7 +24,7 @@ struct JobView {
   std::shared_ptr<const config::JobSpec> defined;  // as the file or the registration says
   JobSource source = JobSource::kFile;
   bool schedule_overridden = false;
-  nlohmann::json posted;  // registered jobs: the definition as posted
+  std::shared_ptr<const nlohmann::json> posted;  // registered jobs: the definition as posted
 };
 
 // Why a change was refused; the message says what to do.
@@ -48,8 +48,8 @@ class JobRegistry {
   void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);
 
   std::optional<JobView> find(const std::string& name) const;
-  // Every job, sorted by name.
-  std::vector<JobView> list() const;
+  // The jobs whose names start with `prefix`, sorted by name.
+  std::vector<JobView> list(std::string_view prefix = "") const;
   size_t size() const;
 
   Change set_enabled(const std::string& name, bool enabled);
@@ -59,6 +59,8 @@ class JobRegistry {
   // `body` is the request body (for PATH:LINE:COL in errors), `by` the token's name.
   Change register_job(const std::string& body, const std::string& by);
   Change unregister(const std::string& name);
+  // A reloaded host config's server.registration.urls, for registrations from now on.
+  void set_registration_urls(std::vector<std::string> urls);
 
  private:
   struct Overrides {
@@ -67,10 +69,10 @@ class JobRegistry {
   };
   struct Registered {
     std::shared_ptr<const config::JobSpec> spec;
-    nlohmann::json posted;
+    std::shared_ptr<const nlohmann::json> posted;
   };
 
-  JobView view_locked(const std::string& name) const;
+  JobView make_view_locked(const std::string& name) const;
   std::shared_ptr<const config::JobSpec> defined_locked(const std::string& name) const;
   std::shared_ptr<const config::JobSpec> effective_locked(const std::string& name) const;
   std::vector<std::shared_ptr<const config::JobSpec>> all_effective_locked();
@@ -79,14 +81,16 @@ class JobRegistry {
 
   store::Store& store_;
   Scheduler& scheduler_;
-  const std::vector<std::string> registration_urls_;
+  std::vector<std::string> registration_urls_;  // guarded by mutex_
 
   mutable std::mutex mutex_;
   config::LoadOptions load_options_;
   std::map<std::string, std::shared_ptr<const config::JobSpec>> files_;
   std::map<std::string, Registered> registered_;
   std::map<std::string, Overrides> overrides_;
-  std::map<std::string, std::shared_ptr<const config::JobSpec>> effective_;  // cache: what the scheduler runs
+  // What the scheduler runs and the API shows, by name; rebuilt for a job when it changes, so
+  // listing 10,000 jobs copies views instead of recomputing them.
+  std::map<std::string, JobView, std::less<>> views_;
 };
 
 // The schedule an override describes, in the job's zone unless it names one; or why not.

@@ -47,6 +47,7 @@ Scheduler::~Scheduler() {
 
 void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
   const int64_t now = now_ms();
+  last_tick_ms_ = now;
   pool_ = std::make_unique<WorkerPool>(options_.workers);
   std::lock_guard lock(mutex_);
   for (const auto& spec : jobs) install_locked(spec, now);

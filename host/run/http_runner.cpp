@@ -94,8 +94,9 @@ RunResult run_http(RunContext& ctx) {
   if (ctx.note_stop()) return stopped_result(ctx);
   if (!response) {
     const bool timed_out = response.message().find("imed out") != std::string::npos;
+    const std::string& why = response.message();  // most already name the request
     return {timed_out ? RunStatus::kTimedOut : RunStatus::kFailed, "",
-            ctx.redact(http.method + " " + http.url + " failed: " + response.message())};
+            ctx.redact(why.find(http.url) != std::string::npos ? why : http.method + " " + http.url + ": " + why)};
   }
   const auto& r = response.value();
   ctx.log_line("info", ctx.redact(http.method + " " + http.url + " answered " + std::to_string(r.status) + " in " +

@@ -71,35 +71,43 @@ void list_jobs(const ApiContext& ctx, const httplib::Request& req, httplib::Resp
   if (!kStatuses.count(status))
     return reply_error(res, 400, "bad_request",
                        "status=" + status + ": expected enabled, disabled, running, succeeded, failed, skipped, cancelled or never");
+  // Filters on the last run need every job's state (one query); otherwise only the page's
+  // jobs are looked up, in one call after the page is known.
+  const bool by_last_run = !status.empty() && status != "enabled" && status != "disabled" && status != "running";
   std::map<std::string, store::JobState> states;
-  for (auto& s : ctx.reader.job_states()) states.emplace(s.job, std::move(s));
+  if (by_last_run)
+    for (auto& s : ctx.reader.job_states()) states.emplace(s.job, std::move(s));
   const auto running = ctx.scheduler.running_by_job();
-  const Instant now = now_instant();
-  nlohmann::json page = nlohmann::json::array();
+  const auto running_now = [&](const std::string& name) {
+    const auto it = running.find(name);
+    return it == running.end() ? size_t{0} : it->second;
+  };
+  std::vector<dispatch::JobView> page;
   size_t total = 0;
   bool more = false;
-  for (const auto& job : ctx.registry.list()) {
+  for (auto& job : ctx.registry.list(prefix)) {
     const std::string& name = job.spec->name;
-    if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const auto state = states.find(name);
-    const auto run_count = running.find(name);
-    const size_t runs_now = run_count == running.end() ? 0 : run_count->second;
-    if (!status_matches(status, job, state == states.end() ? nullptr : &state->second, runs_now)) continue;
+    if (!status_matches(status, job, state == states.end() ? nullptr : &state->second, running_now(name))) continue;
     ++total;
     if (!after.empty() && name <= after) continue;
-    if (page.size() == static_cast<size_t>(*limit)) {
-      more = true;
-      continue;
-    }
-    page.push_back(job_summary(job, state == states.end() ? std::nullopt : std::optional(state->second), runs_now, now));
+    if (page.size() == static_cast<size_t>(*limit)) more = true;
+    else page.push_back(std::move(job));
   }
-  reply(res, 200, {{"jobs", page}, {"total", total}, {"next", more ? page.back()["name"] : nlohmann::json()}});
+  std::vector<std::string> names;
+  for (const auto& job : page) names.push_back(job.spec->name);
+  const auto page_states = ctx.reader.job_states(names);
+  const Instant now = now_instant();
+  nlohmann::json jobs = nlohmann::json::array();
+  for (size_t i = 0; i < page.size(); ++i)
+    jobs.push_back(job_summary(page[i], page_states[i], running_now(names[i]), now));
+  reply(res, 200, {{"jobs", jobs}, {"total", total}, {"next", more ? nlohmann::json(names.back()) : nlohmann::json()}});
 }
 
 void job_detail(const ApiContext& ctx, const dispatch::JobView& job, httplib::Response& res) {
   const Instant now = now_instant();
   nlohmann::json out = summary_of(ctx, job);
-  out["definition"] = job.source == dispatch::JobSource::kApi ? job.posted : config::job_to_json(*job.defined, now);
+  out["definition"] = job.source == dispatch::JobSource::kApi ? *job.posted : config::job_to_json(*job.defined, now);
   if (job.source == dispatch::JobSource::kApi && out["definition"].contains("params"))
     out["definition"]["params"] = job.spec->printable_params();
   out["file_schedule"] = schedule_json(job.defined->schedule);

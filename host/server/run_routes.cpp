@@ -12,7 +12,7 @@ void list_runs(const ApiContext& ctx, const std::string& job, const httplib::Req
   query.job = job;
   const auto limit = query_int(req, res, "limit", 50, 1, 500);
   if (!limit) return;
-  query.limit = static_cast<int>(*limit);
+  query.limit = static_cast<int>(*limit) + 1;  // one more than shown: is there a next page?
   if (req.has_param("before")) {
     const auto before = query_int(req, res, "before", 0, 1, INT64_MAX);
     if (!before) return;
@@ -26,10 +26,11 @@ void list_runs(const ApiContext& ctx, const std::string& job, const httplib::Req
                                               "cancelled or interrupted");
   }
   nlohmann::json runs = nlohmann::json::array();
-  const auto records = ctx.reader.runs(query);
+  auto records = ctx.reader.runs(query);
+  const bool more = records.size() > static_cast<size_t>(*limit);
+  if (more) records.pop_back();
   for (const auto& run : records) runs.push_back(run_summary(run));
-  const bool full = records.size() == static_cast<size_t>(query.limit);
-  reply(res, 200, {{"runs", runs}, {"next", full ? nlohmann::json(records.back().id) : nlohmann::json()}});
+  reply(res, 200, {{"runs", runs}, {"next", more ? nlohmann::json(records.back().id) : nlohmann::json()}});
 }
 
 std::optional<int64_t> run_id(const httplib::Request& req, httplib::Response& res) {

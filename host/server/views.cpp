@@ -54,7 +54,7 @@ nlohmann::json schedule_json(const schedule::Schedule& schedule) {
 
 nlohmann::json next_fires(const config::JobSpec& job, Instant now, int count) {
   nlohmann::json out = nlohmann::json::array();
-  if (!job.schedule.fires_by_time()) return out;
+  if (!job.enabled || !job.schedule.fires_by_time()) return out;
   auto next = job.schedule.next(now);
   for (int i = 0; i < count && next; ++i) {
     out.push_back(time_json(to_ms(*next)));

@@ -14,7 +14,7 @@ nlohmann::json schedule_json(const schedule::Schedule& schedule);
 // The jobs list entry: name, source, runner, schedule, enabled, running, next fire, counters.
 nlohmann::json job_summary(const dispatch::JobView& job, const std::optional<store::JobState>& state, size_t running,
                            Instant now);
-// The next `count` fire times (none for jobs that fire on events or after others).
+// The next `count` fire times (none for a disabled job or one that fires on events or after others).
 nlohmann::json next_fires(const config::JobSpec& job, Instant now, int count);
 nlohmann::json run_summary(const store::RunRecord& run);
 nlohmann::json run_detail(const store::RunRecord& run);

@@ -78,6 +78,8 @@ class Store {
 
   std::optional<JobState> job_state(const std::string& job);
   std::vector<JobState> job_states();
+  // The states of these jobs, in their order (nothing for a job never seen).
+  std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs);
   std::vector<RunRecord> runs(const RunQuery& query);
   std::optional<RunRecord> run(int64_t id);
 

@@ -80,8 +80,9 @@ export function render(view, { signal }) {
     h('div', { class: 'more' }, more));
 
   function showCount(shown, count) {
-    total.textContent = count === shown ? `${count.toLocaleString()} jobs`
-                                        : `${shown.toLocaleString()} of ${count.toLocaleString()} jobs`;
+    const noun = count === 1 ? 'job' : 'jobs';
+    total.textContent = count === shown ? `${count.toLocaleString()} ${noun}`
+                                        : `${shown.toLocaleString()} of ${count.toLocaleString()} ${noun}`;
   }
 
   /** Loads the first page (fresh = true: the filters changed) or the next one. */
