@@ -13,7 +13,7 @@ DEBS := make cmake ninja-build g++ pkg-config tzdata bash python3 \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk
 
-.PHONY: all deps build test unit-asan run bench clean
+.PHONY: all deps browser-deps build test unit-asan run bench clean
 
 all: build
 
@@ -24,6 +24,14 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The dashboard's browser test: Debian's chromium (in DEBS) driven by npm's playwright-core,
+# pinned by tests/browser/package-lock.json. No browser is downloaded.
+browser-deps: deps
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	@[ -d tests/browser/node_modules/playwright-core ] || \
+	  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -41,7 +49,7 @@ unit-asan: deps
 	cmake --build $(ASAN_BUILD) --target unit_tests
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 -E '^cli$$'
 
-test: build
+test: build browser-deps
 	cd $(BUILD) && ctest --output-on-failure -j2
 	$(MAKE) unit-asan
 
@@ -49,8 +57,9 @@ test: build
 # The dashboard is at http://127.0.0.1:8080/; log in with the token in admin.token (made on
 # first use, readable only by you).
 run: build admin.token
-	$(BUILD)/cronhost validate --jobs $(JOBS)
-	$(BUILD)/cronhost run --jobs $(JOBS)
+	CRONHOST_ADMIN_TOKEN="$$(cat admin.token)" $(BUILD)/cronhost validate --jobs $(JOBS)
+	@echo "dashboard: http://127.0.0.1:8080/ (token: the contents of admin.token)"
+	CRONHOST_ADMIN_TOKEN="$$(cat admin.token)" $(BUILD)/cronhost run --jobs $(JOBS)
 
 admin.token:
 	umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' > $@
