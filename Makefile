@@ -69,7 +69,8 @@ bench: build
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/run_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/plugin_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py load
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py list
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py idle
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 1000 --seconds 20
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 10000 --seconds 60

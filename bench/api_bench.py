@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""API load check for `make bench`: wrk asks for one job (GET /api/jobs/{name}) at about
-2,000 requests/s while the host runs 1,000 jobs every second (1,000 runs/s). Reports the
-request rate wrk reached, its latency percentiles, and the runs/s the host completed meanwhile.
+"""API benchmarks for `make bench`:
+
+  load  wrk asks for one job (GET /api/jobs/{name}) at about 2,000 requests/s while the host
+        runs 1,000 jobs every second (1,000 runs/s): the request rate wrk reached, its latency
+        percentiles, and the runs/s the host completed meanwhile.
+  list  a host with 10,000 jobs: how long a page of the jobs list takes (the dashboard's).
 """
 import os
 import re
@@ -11,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dispatch_bench import make_site, start, percentile  # noqa: E402
@@ -18,23 +22,50 @@ from dispatch_bench import make_site, start, percentile  # noqa: E402
 TOKEN = "bench-token-0123456789abcdef"
 
 
-def main(jobs=1000, seconds=20, connections=10, delay_ms=4):
-    root = make_site(jobs, 'schedule: {every: 1s, jitter: 999ms}\nrun: {lua: scripts/t.lua}\n'
-                           'concurrency: allow\ncatchup: {policy: skip}\n', workers=2)
+def start_with_api(root):
+    """Starts the host on `root` with a viewer token; returns (process, API port)."""
     config = open(f"{root}/cronhost.yaml").read().replace(
         'server: {listen: "127.0.0.1:0"}',
         f'server: {{listen: "127.0.0.1:0", port_file: "{root}/api.port", '
         f'tokens: [{{name: bench, role: viewer, token: "{TOKEN}"}}]}}')
     with open(f"{root}/cronhost.yaml", "w") as f:
         f.write(config)
+    proc, _ = start(root)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(f"{root}/api.port"):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            sys.exit("the host did not start its API: " + open(f"{root}/host.log").read())
+        time.sleep(0.05)
+    return proc, int(open(f"{root}/api.port").read())
+
+
+def bench_list(jobs=10000, samples=30):
+    root = make_site(jobs, 'schedule: {cron: "0 3 * * *"}\nrun: {lua: scripts/t.lua}\n', workers=2)
     try:
-        proc, _ = start(root)
-        deadline = time.monotonic() + 30
-        while not os.path.exists(f"{root}/api.port"):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                sys.exit("the host did not start its API: " + open(f"{root}/host.log").read())
-            time.sleep(0.05)
-        port = int(open(f"{root}/api.port").read())
+        proc, port = start_with_api(root)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        figures = []
+        for path in ["/api/jobs?limit=100", "/api/jobs?limit=100&prefix=j0099", "/api/jobs?limit=100&status=never"]:
+            times = []
+            for _ in range(samples):
+                req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": "Bearer " + TOKEN})
+                t0 = time.perf_counter()
+                opener.open(req).read()
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            figures.append(f"{path} p50 {percentile(times, 0.5):.1f} ms, max {times[-1]:.1f} ms")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        print(f"api list, {jobs} jobs: " + "; ".join(figures))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bench_load(jobs=1000, seconds=20, connections=10, delay_ms=4):
+    root = make_site(jobs, 'schedule: {every: 1s, jitter: 999ms}\nrun: {lua: scripts/t.lua}\n'
+                           'concurrency: allow\ncatchup: {policy: skip}\n', workers=2)
+    try:
+        proc, port = start_with_api(root)
         time.sleep(2)  # settle: every job loaded and firing
         window_start = int(time.time() * 1000)
         env = dict(os.environ, CRONHOST_BENCH_TOKEN=TOKEN, CRONHOST_BENCH_PATH="/api/jobs/j000500",
@@ -66,4 +97,4 @@ def main(jobs=1000, seconds=20, connections=10, delay_ms=4):
 
 
 if __name__ == "__main__":
-    main()
+    {"load": bench_load, "list": bench_list}[sys.argv[1] if len(sys.argv) > 1 else "load"]()

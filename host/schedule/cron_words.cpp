@@ -34,6 +34,26 @@ std::string join_and(const std::vector<std::string>& items) {
 
 const char* kDays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
 const char* kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
+const char* kMonths[] = {"January", "February", "March", "April", "May", "June", "July", "August", "September",
+                         "October", "November", "December"};
+const char* kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+
+// "1,7" or "JAN,JUL" -> "January and July"; empty when not a plain list of months.
+std::string month_words(const std::string& field) {
+  std::vector<std::string> words;
+  for (const auto& item : split(field, ',')) {
+    int month = -1;
+    if (is_number(item)) month = std::stoi(item) - 1;
+    for (int i = 0; i < 12; ++i) {
+      std::string upper;
+      for (char c : item) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (upper == kMonthNames[i]) month = i;
+    }
+    if (month < 0 || month > 11) return "";
+    words.push_back(kMonths[month]);
+  }
+  return join_and(words);
+}
 
 // "1", "MON", "1-5", "MON-FRI" -> words; empty when not a plain day or range.
 std::string day_words(const std::string& item) {
@@ -55,9 +75,18 @@ std::string day_words(const std::string& item) {
 
 // The "on ..." part for the day-of-month and day-of-week fields; empty when not describable.
 std::string days_words(const std::string& dom, const std::string& month, const std::string& dow, bool& ok) {
-  if (month != "*") {
-    ok = false;
-    return "";
+  if (month != "*") {  // "on day 1 of January", "every day in July"
+    const std::string months = month_words(month);
+    const std::string days = months.empty() ? "" : days_words(dom, "*", dow, ok);
+    if (!ok || days.empty()) {
+      ok = false;
+      return "";
+    }
+    if (days == "every day") return "every day in " + months;
+    const std::string suffix = " of every month";
+    if (days.size() > suffix.size() && days.compare(days.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return days.substr(0, days.size() - suffix.size()) + " of " + months;
+    return days + " in " + months;
   }
   if (dom == "*" && (dow == "*" || dow == "?")) return "every day";
   if ((dom == "*" || dom == "?") && dow != "*") {

@@ -18,7 +18,11 @@ TEST_CASE("common cron shapes in words, the rest as the expression", "[schedule]
       {"0 */6 * * *", "at minute 0 past every 6 hours"},
       {"0 0 9 * * SUN", "at 09:00 on Sunday"},               // seconds first
       {"30 0 9 * * *", "cron 30 0 9 * * *"},                  // a second other than 0
-      {"0 9 * 1 *", "cron 0 9 * 1 *"},                        // months: as written
+      {"0 0 1 1 *", "at 00:00 on day 1 of January"},
+      {"0 9 * JAN,JUL *", "at 09:00 every day in January and July"},
+      {"0 9 * 6 MON", "at 09:00 on Monday in June"},
+      {"0 9 * 13 *", "cron 0 9 * 13 *"},                      // not a month: as written
+      {"0 9 * 1-3 *", "cron 0 9 * 1-3 *"},                    // month ranges: as written
       {"H 2 * * *", "cron H 2 * * *"},                        // hashed: as written
       {"0 9 15W * *", "cron 0 9 15W * *"},
   };
