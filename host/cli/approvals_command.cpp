@@ -172,7 +172,7 @@ int remote(const ApprovalsOptions& o, const std::string& action) {
   } else if (action == "approve") {
     answer = client.value()->call("POST", one + "/approve", o.note.empty() ? nlohmann::json::object() : nlohmann::json{{"note", o.note}});
   } else {
-    answer = client.value()->call("DELETE", one);
+    answer = client.value()->call("DELETE", o.note.empty() ? one : one + "?note=" + url_encode(o.note));
   }
   if (!answer) {
     std::cerr << "cronhost: error: " << answer.message() << "\n";

@@ -248,20 +248,25 @@ class JobReader {
     return times;
   }
 
-  // A file the run names (a script or a plugin), resolved like every path in a job file.
+  // run.http; nothing when absent or when the schema already reported its url (values the
+  // schema refused are skipped: their errors are reported, the job is not built).
   std::optional<HttpRunner> read_http_runner() {
-    if (!get("/run/http")) return std::nullopt;
+    const json* url = get("/run/http/url");
+    if (!get("/run/http") || !url || !url->is_string()) return std::nullopt;
     HttpRunner http;
-    http.url = get("/run/http/url")->get<std::string>();
-    if (const json* v = get("/run/http/method")) http.method = v->get<std::string>();
-    if (const json* headers = get("/run/http/headers"))
+    http.url = url->get<std::string>();
+    if (const json* v = get("/run/http/method"); v && v->is_string()) http.method = v->get<std::string>();
+    if (const json* headers = get("/run/http/headers"); headers && headers->is_object())
       for (const auto& [name, value] : headers->items()) {
+        if (!value.is_string()) continue;
         http.headers.emplace_back(name, value.get<std::string>());
         if (doc_.is_secret(pointer_append("/run/http/headers", name))) http.secret_headers.insert(name);
       }
     if (auto d = duration_at("/run/http/timeout")) http.timeout = *d;
     return http;
   }
+
+  // A file the run names (a script or a plugin), resolved like every path in a job file.
 
   fs::path read_run_file(const char* pointer, const std::string& what) {
     const json* v = get(pointer);

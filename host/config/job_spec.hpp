@@ -73,7 +73,8 @@ struct JobSpec {
   // params with every secret value replaced by "***": the only form that may be printed.
   nlohmann::json printable_params() const {
     nlohmann::json copy = params;
-    for (const auto& pointer : secret_params) copy[nlohmann::json::json_pointer(pointer)] = "***";
+    for (const auto& pointer : secret_params)
+      if (copy.contains(nlohmann::json::json_pointer(pointer))) copy[nlohmann::json::json_pointer(pointer)] = "***";
     return copy;
   }
 };

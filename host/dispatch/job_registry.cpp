@@ -235,6 +235,9 @@ std::optional<JobRegistry::Registered> JobRegistry::load_registered(const std::s
     return std::nullopt;
   }
   spec->file = "registered over the API";
+  // A registration cannot use ${env:}, so its header values are literal credentials: treated
+  // as secrets (redacted from runs, "***" in the API).
+  for (const auto& [header, value] : spec->http->headers) spec->http->secret_headers.insert(header);
   return Registered{std::make_shared<const config::JobSpec>(std::move(*spec)),
                     std::make_shared<const nlohmann::json>(posted)};
 }

@@ -193,7 +193,8 @@ std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
     queue_next_locked(entry, fire.job, fire.slot_ms);
   }
   const config::JobSpec& spec = *entry.spec;
-  if (!spec.enabled && fire.trigger != Trigger::kManual) return std::nullopt;
+  // A disabled job still runs what a person asked for, and that run's retries.
+  if (!spec.enabled && fire.trigger != Trigger::kManual && fire.triggered_by.empty()) return std::nullopt;
 
   static const std::vector<std::shared_ptr<ActiveRun>> kNone;
   const auto found = active_.find(fire.job);
@@ -285,22 +286,32 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
               {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
                {"attempt", fire.attempt}, {"scheduled_for", iso(fire.slot_ms, *spec)}, {"lateness_ms", lateness}});
 
-  run::RunContext ctx(*spec, options_.limits, &store_, options_.host);
-  ctx.run_id = run_id;
-  ctx.trigger = fire.trigger;
-  ctx.scheduled_for_ms = fire.slot_ms;
-  ctx.attempt = fire.attempt;
-  ctx.triggered_by = fire.triggered_by;
-  ctx.cancel = &active->cancel;
-  ctx.event = fire.event;
-  ctx.on_log = [&](std::string_view level, std::string_view message) {
-    log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
-  };
-  const run::RunResult result = options_.run ? options_.run(ctx) : run::run_lua(ctx);
+  run::RunResult result;
+  std::string output;
+  bool output_truncated = false;
+  // The run's failure, never the worker's: nothing thrown while running a job reaches the pool.
+  try {
+    run::RunContext ctx(*spec, options_.limits, &store_, options_.host);
+    ctx.run_id = run_id;
+    ctx.trigger = fire.trigger;
+    ctx.scheduled_for_ms = fire.slot_ms;
+    ctx.attempt = fire.attempt;
+    ctx.triggered_by = fire.triggered_by;
+    ctx.cancel = &active->cancel;
+    ctx.event = fire.event;
+    ctx.on_log = [&](std::string_view level, std::string_view message) {
+      log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
+    };
+    result = options_.run ? options_.run(ctx) : run::run_lua(ctx);
+    output = ctx.output.text();
+    output_truncated = ctx.output.truncated();
+  } catch (const std::exception& e) {
+    result = {RunStatus::kFailed, "", std::string("the host failed to run the job: ") + e.what()};
+  }
   const int64_t end = now_ms();
   store_.finish(run_id, spec->name,
-                store::RunOutcome{result.status, end, end - start, result.result_json, result.error, ctx.output.text(),
-                                  ctx.output.truncated(), result.items});
+                store::RunOutcome{result.status, end, end - start, result.result_json, result.error, output,
+                                  output_truncated, result.items});
   running_.fetch_sub(1, std::memory_order_relaxed);
   if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start);
   const auto level = result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn;

@@ -20,6 +20,13 @@ std::string excerpt(std::string_view body) {
   return line.size() < body.size() ? line + "..." : line;
 }
 
+// "https://svc:8443/jobs/x" -> "https://svc:8443".
+std::string origin_of(std::string_view url) {
+  const size_t host = url.find("://");
+  const size_t path = host == std::string_view::npos ? std::string_view::npos : url.find_first_of("/?#", host + 3);
+  return std::string(url.substr(0, path));
+}
+
 // An item count: absent is 0; anything but a whole number >= 0 is an error.
 bool read_count(const nlohmann::json& result, const char* key, int64_t& out, std::string& error) {
   if (!result.contains(key) || result[key].is_null()) return true;
@@ -89,7 +96,14 @@ RunResult run_http(RunContext& ctx) {
 
   const auto started = std::chrono::steady_clock::now();
   // The URL is the job's own (a registered job's was checked against the host's list).
-  auto response = ctx.http().perform(request, [](std::string_view url) { return Result<std::string>(std::string(url)); });
+  // Redirects stay on its origin: a service cannot send the JobContext and the job's headers
+  // to another host (an internal address, say).
+  const std::string origin = origin_of(http.url);
+  auto response = ctx.http().perform(request, [&origin](std::string_view url) {
+    if (origin_of(url) != origin)
+      return Result<std::string>::error("redirect to " + std::string(url) + " refused: it leaves " + origin);
+    return Result<std::string>(std::string(url));
+  });
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   if (ctx.note_stop()) return stopped_result(ctx);
   if (!response) {

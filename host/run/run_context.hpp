@@ -76,8 +76,9 @@ struct RunContext {
         host(host_config),
         effects(mode) {
     for (const auto& pointer : job.secret_params) {
-      const auto& value = job.params[nlohmann::json::json_pointer(pointer)];
-      if (value.is_string()) redactor.add(value.get<std::string>());
+      // A manual run's params may have replaced or removed a secret's key.
+      const nlohmann::json::json_pointer at(pointer);
+      if (job.params.contains(at) && job.params.at(at).is_string()) redactor.add(job.params.at(at).get<std::string>());
     }
     if (job.http)
       for (const auto& [name, value] : job.http->headers)

@@ -69,9 +69,10 @@ void add_approval_routes(Router& router, const ApiContext& ctx) {
   router.del(kApproval, P::kApprove, [&ctx](const auto& req, auto& res, const Caller& caller) {
     auto approval = find_approval(ctx, req, res);
     if (!approval) return;
-    auto cancelled = ctx.store.approval_cancel(approval->id, caller.name, "", now_ms());
+    const std::string note = req.get_param_value("note");  // DELETE has no body: ?note=why
+    auto cancelled = ctx.store.approval_cancel(approval->id, caller.name, note, now_ms());
     if (!cancelled) return reply_error(res, 409, "conflict", cancelled.message());
-    ctx.audit(caller, "approval.cancel", std::to_string(approval->id));
+    ctx.audit(caller, "approval.cancel", std::to_string(approval->id), {{"note", note}});
     reply(res, 200, store::approval_to_json(cancelled.value()));
   });
 }

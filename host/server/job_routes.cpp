@@ -107,9 +107,16 @@ void list_jobs(const ApiContext& ctx, const httplib::Request& req, httplib::Resp
 void job_detail(const ApiContext& ctx, const dispatch::JobView& job, httplib::Response& res) {
   const Instant now = now_instant();
   nlohmann::json out = summary_of(ctx, job);
-  out["definition"] = job.source == dispatch::JobSource::kApi ? *job.posted : config::job_to_json(*job.defined, now);
-  if (job.source == dispatch::JobSource::kApi && out["definition"].contains("params"))
-    out["definition"]["params"] = job.spec->printable_params();
+  if (job.source == dispatch::JobSource::kApi) {  // as posted, with its secrets masked
+    nlohmann::json definition = *job.posted;
+    if (definition.contains("params")) definition["params"] = job.defined->printable_params();
+    const nlohmann::json::json_pointer headers("/run/http/headers");
+    if (definition.contains(headers) && definition[headers].is_object())
+      for (auto& [name, value] : definition[headers].items()) value = "***";
+    out["definition"] = definition;
+  } else {
+    out["definition"] = config::job_to_json(*job.defined, now);
+  }
   out["file_schedule"] = schedule_json(job.defined->schedule);
   out["next_fires"] = next_fires(*job.spec, now, 5);
   const auto runs = out["runs"].get<int64_t>(), successes = out["successes"].get<int64_t>();
@@ -138,7 +145,10 @@ void add_job_routes(Router& router, const ApiContext& ctx) {
     const nlohmann::json params = body->value("params", nlohmann::json::object());
     if (!params.is_object()) return reply_error(res, 400, "bad_request", "params: expected a JSON object");
     auto run = ctx.scheduler.trigger(name, params, caller.name);
-    if (!run) return reply_error(res, 409, "conflict", run.message());
+    if (!run) {
+      const bool stored = run.message().find("state file") == std::string::npos;  // else the store failed
+      return reply_error(res, stored ? 409 : 500, stored ? "conflict" : "internal", run.message());
+    }
     nlohmann::json keys = nlohmann::json::array();
     for (const auto& [key, value] : params.items()) keys.push_back(key);
     ctx.audit(caller, "job.trigger", name, {{"run", run.value()}, {"params", keys}});

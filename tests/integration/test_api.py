@@ -106,6 +106,17 @@ class JobsApiTest(ApiTestCase):
         self.assertEqual(job["stats"]["runs"], 0)
         self.assert_error(self.api.call("GET", "/api/jobs/no-such-job"), 404, "not_found", "no-such-job")
 
+    def test_a_trigger_may_replace_or_drop_a_secret_param(self):
+        site = self.make_site()
+        site.write("db.pass", "pa55-for-override\n")
+        site.lua_job("sec", 'print(type(job.params.db)) return {}\n', schedule=DAILY_2AM_BERLIN,
+                     extra=f'params: {{db: {{password: "${{file:{site.root}/db.pass}}"}}}}\n')
+        self.start()
+        for params, seen in (({"db": "plain"}, "string"), ({"db": None}, "nil"), ({"db": {"password": None}}, "table")):
+            run = self.wait_run(self.call("POST", "/api/jobs/sec/trigger", {"params": params}, expect=202)["run_id"])
+            self.assertEqual((run["status"], run["output"]), ("succeeded", seen + "\n"), run)
+        self.assertEqual(self.call("GET", "/health")["status"], "ok")
+
     def test_trigger_merges_params_and_names_the_token(self):
         site = self.make_site()
         add_common_jobs(site)
@@ -525,6 +536,18 @@ class RegistrationTest(ApiTestCase):
         self.assertEqual(site.stop(), 0)
         self.start()
         self.assert_error(self.api.call("GET", "/api/jobs/sync-crm"), 404, "not_found")
+
+    def test_a_registered_jobs_headers_are_masked(self):
+        site = self.make_site(f"  registration: {{urls: ['{self.service.url}/jobs/*']}}\n")
+        self.start()
+        body = self.definition()
+        body["run"]["http"]["headers"] = {"Authorization": "Bearer svc-secret-123"}
+        self.call("POST", "/api/jobs", body, expect=201)
+        reply = self.api.call("GET", "/api/jobs/sync-crm")
+        self.assertNotIn("svc-secret-123", reply.text)
+        self.assertEqual(reply.body["definition"]["run"]["http"]["headers"], {"Authorization": "***"})
+        self.assertEqual(self.wait_run(self.trigger("sync-crm"))["status"], "succeeded")
+        self.assertEqual(self.service.wait_calls(1)[0]["headers"]["authorization"], "Bearer svc-secret-123")
 
     def test_registration_refuses_what_a_service_may_not_register(self):
         site = self.make_site(f"  registration: {{urls: ['{self.service.url}/jobs/*']}}\n")

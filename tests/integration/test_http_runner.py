@@ -91,6 +91,16 @@ class HttpRunnerTest(ApiTestCase):
         self.assertEqual([j["name"] for j in self.call("GET", "/api/jobs?status=failed")["jobs"]],
                          ["down", "fail", "garbage", "negative", "refused"])
 
+    def test_a_redirect_to_another_origin_is_refused(self):
+        self.make_site()
+        self.http_job("elsewhere", "/jobs/elsewhere")
+        self.start()
+        run = self.wait_run(self.trigger("elsewhere"))
+        self.assertEqual(run["status"], "failed", run)
+        self.assertIn("redirect to http://127.0.0.2:", run["error"])
+        self.assertIn("refused: it leaves http://127.0.0.1:", run["error"])
+        self.assertEqual([c["path"] for c in self.service.calls], ["/jobs/elsewhere"])  # never followed
+
     def test_a_hanging_service_times_out_in_bounded_time(self):
         self.make_site()
         self.http_job("hang", "/jobs/hang", http=", timeout: 1s")

@@ -69,6 +69,12 @@ class JobService:
         if path == "/jobs/leak":
             said = "the key " + headers.get("x-api-key", "") + " is revoked"
             return send(handler, 200, json.dumps({"success": False, "error": said, "key": headers.get("x-api-key")}))
+        if path == "/jobs/elsewhere":  # a redirect to another origin (another loopback address)
+            handler.send_response(307)
+            handler.send_header("Location", f"http://127.0.0.2:{self.server.server_address[1]}/jobs/ok")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
         if path == "/jobs/negative":
             return send(handler, 200, json.dumps({"success": True, "itemsProcessed": -3}))
         send(handler, 404, json.dumps({"success": False, "error": "no such job path"}))

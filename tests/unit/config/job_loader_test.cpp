@@ -105,6 +105,12 @@ TEST_CASE("each kind of mistake is reported at its line and column", "[config][j
     Lines expected;
   };
   const Row rows[] = {
+      {"schedule: {every: 1h}\nrun: {http: {method: POST}}\n",
+       {"jobs.d/a.yaml:2:13: error: run.http: missing required key url"}},
+      {"schedule: {every: 1h}\nrun: {http: {url: 'http://x/', headers: {X-A: 5}}}\n",
+       {"jobs.d/a.yaml:2:47: error: run.http.headers.X-A: expected a header value, got a number"}},
+      {"schedule: {every: 1h}\nrun: {http: {url: 'ftp://x/'}}\n",
+       {"jobs.d/a.yaml:2:19: error: run.http.url: expected an http:// or https:// URL, got \"ftp://x/\""}},
       {"shedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\n",
        {"jobs.d/a.yaml:1:1: error: unknown key 'shedule' in job, did you mean 'schedule'?",
         "jobs.d/a.yaml:1:1: error: job: missing required key schedule"}},
