@@ -78,7 +78,7 @@ class ApiTestCase(SiteTestCase):
         self.site.start()
         port = wait_for(self.read_port, timeout=10, what="the API's port file")
         self.api = ApiClient(f"http://127.0.0.1:{port}", self.tokens)
-        # The API answers before the scheduler has its jobs (see StartupTest): wait for it.
+        # Healthy: the scheduler loop runs and the state file can be written.
         wait_for(lambda: self.api.call("GET", "/health").status == 200, timeout=10, what="a healthy host")
         return self.api
 
