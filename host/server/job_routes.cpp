@@ -219,14 +219,12 @@ void add_job_routes(Router& router, const ApiContext& ctx) {
   router.get(std::string(kJob) + "/stats", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
     const std::string name = req.matches[1];
     if (!find_job(ctx, name, res)) return;
+    constexpr int64_t kDayMs = int64_t{24} * 3600'000;
     const int64_t now = now_ms();
-    nlohmann::json out;
-    for (const auto& [label, window] : {std::pair{"24h", int64_t{24} * 3600'000}, {"7d", int64_t{7} * 24 * 3600'000}, {"all", int64_t{0}}}) {
-      auto stats = ctx.reader.run_stats(name, window ? std::optional(now - window) : std::nullopt);
-      if (!stats) return reply_error(res, 500, "internal", stats.message());
-      out[label] = stats_json(stats.value());
-    }
-    reply(res, 200, out);
+    auto stats = ctx.reader.run_stats(name, {now - kDayMs, now - 7 * kDayMs, std::nullopt});
+    if (!stats) return reply_error(res, 500, "internal", stats.message());
+    reply(res, 200, {{"24h", stats_json(stats.value()[0])}, {"7d", stats_json(stats.value()[1])},
+                     {"all", stats_json(stats.value()[2])}});
   });
 }
 

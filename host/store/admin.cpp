@@ -129,36 +129,49 @@ Result<std::vector<AuditEntry>> Store::audit_log(const std::string& target, int 
   });
 }
 
-Result<RunStats> Store::run_stats(const std::string& job, std::optional<int64_t> since) {
-  return attempt<RunStats>(*db_, "cannot read the run statistics", [&](SQLite::Database& db) {
+Result<std::vector<RunStats>> Store::run_stats(const std::string& job, const std::vector<std::optional<int64_t>>& since) {
+  return attempt<std::vector<RunStats>>(*db_, "cannot read the run statistics", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
-                        "SELECT status, duration_ms, lateness_ms, items_processed, items_succeeded, items_failed "
-                        "FROM runs WHERE job = ? AND finished_at >= ? AND status NOT IN ('skipped', 'queued', 'running')");
+                        "SELECT finished_at, status, duration_ms, lateness_ms, items_processed, items_succeeded, "
+                        "items_failed FROM runs WHERE job = ? AND status NOT IN ('skipped', 'queued', 'running')");
     q.bind(1, job);
-    q.bind(2, since.value_or(0));
-    RunStats stats;
-    std::vector<int64_t> durations;
-    int64_t lateness_sum = 0, lateness_count = 0;
+    struct Window {
+      RunStats stats;
+      std::vector<int64_t> durations;
+      int64_t lateness_sum = 0, lateness_count = 0;
+    };
+    std::vector<Window> windows(since.size());
     while (q.executeStep()) {
-      ++stats.runs;
-      const std::string status = q.getColumn(0).getString();
-      if (status == "succeeded") ++stats.successes;
-      if (status == "failed" || status == "timed_out") ++stats.failures;
-      if (!q.getColumn(1).isNull()) durations.push_back(q.getColumn(1).getInt64());
-      if (!q.getColumn(2).isNull()) {
-        lateness_sum += q.getColumn(2).getInt64();
-        ++lateness_count;
+      const int64_t finished = q.getColumn(0).getInt64();
+      const std::string status = q.getColumn(1).getString();
+      for (size_t w = 0; w < since.size(); ++w) {
+        if (since[w] && finished < *since[w]) continue;
+        Window& window = windows[w];
+        ++window.stats.runs;
+        if (status == "succeeded") ++window.stats.successes;
+        if (status == "failed" || status == "timed_out") ++window.stats.failures;
+        if (!q.getColumn(2).isNull()) window.durations.push_back(q.getColumn(2).getInt64());
+        if (!q.getColumn(3).isNull()) {
+          window.lateness_sum += q.getColumn(3).getInt64();
+          ++window.lateness_count;
+        }
+        window.stats.items.processed += q.getColumn(4).getInt64();  // NULL reads as 0
+        window.stats.items.succeeded += q.getColumn(5).getInt64();
+        window.stats.items.failed += q.getColumn(6).getInt64();
       }
-      stats.items.processed += q.getColumn(3).getInt64();  // NULL reads as 0
-      stats.items.succeeded += q.getColumn(4).getInt64();
-      stats.items.failed += q.getColumn(5).getInt64();
     }
-    std::sort(durations.begin(), durations.end());
-    stats.p50_ms = percentile(durations, 0.50);
-    stats.p95_ms = percentile(durations, 0.95);
-    stats.max_ms = durations.empty() ? 0 : durations.back();
-    stats.avg_lateness_ms = lateness_count ? static_cast<double>(lateness_sum) / static_cast<double>(lateness_count) : 0;
-    return stats;
+    std::vector<RunStats> out;
+    for (auto& window : windows) {
+      std::sort(window.durations.begin(), window.durations.end());
+      RunStats& stats = window.stats;
+      stats.p50_ms = percentile(window.durations, 0.50);
+      stats.p95_ms = percentile(window.durations, 0.95);
+      stats.max_ms = window.durations.empty() ? 0 : window.durations.back();
+      stats.avg_lateness_ms =
+          window.lateness_count ? static_cast<double>(window.lateness_sum) / static_cast<double>(window.lateness_count) : 0;
+      out.push_back(stats);
+    }
+    return out;
   });
 }
 

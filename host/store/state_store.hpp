@@ -127,8 +127,9 @@ class Store {
   Status audit(const AuditEntry& entry);
   // Newest first; empty target: all.
   Result<std::vector<AuditEntry>> audit_log(const std::string& target, int limit);
-  // Runs of `job` that finished at or after `since` (nothing: all).
-  Result<RunStats> run_stats(const std::string& job, std::optional<int64_t> since);
+  // For each window start (nothing: all time), the runs of `job` that finished in it; one
+  // pass over the job's runs for all windows.
+  Result<std::vector<RunStats>> run_stats(const std::string& job, const std::vector<std::optional<int64_t>>& since);
   Result<int64_t> outbox_size();
   Result<int64_t> approvals_count(ApprovalStatus status);
   // Takes and releases the write lock: fails when the file cannot be written.

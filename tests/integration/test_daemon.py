@@ -209,7 +209,7 @@ class DaemonTest(unittest.TestCase):
 
     def test_sigterm_interrupts_runs_past_the_grace_period(self):
         s = self.site
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))  # at least 2 s ahead once truncated to the second
         s.job("long", f"schedule: {{at: {at}}}\nrun: {{lua: scripts/long.lua}}\n", "sleep(60)\n")
         s.start()
         wait_for(lambda: s.runs("long"), what="the long run to start")
@@ -222,7 +222,7 @@ class DaemonTest(unittest.TestCase):
 
     def test_after_chains_fire_on_the_named_status(self):
         s = self.site
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))  # at least 2 s ahead once truncated to the second
         s.job("backup", f"schedule: {{at: {at}}}\nrun: {{lua: scripts/backup.lua}}\n", OK_SCRIPT)
         s.job("report", "schedule: {after: {job: backup, status: succeeded}}\nrun: {lua: scripts/report.lua}\n", OK_SCRIPT)
         s.job("alarm", "schedule: {after: {job: backup, status: failed}}\nrun: {lua: scripts/alarm.lua}\n", OK_SCRIPT)
