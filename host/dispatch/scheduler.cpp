@@ -65,8 +65,11 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
               {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt}});
     auto it = jobs_.find(run.job);
     if (it == jobs_.end() || run.attempt >= it->second.spec->retries.attempts) continue;
-    push_locked(Fire{now, run.scheduled_for, run.job, 0, Trigger::kRetry, run.attempt + 1,
-                     run.first_run_id.value_or(run.id)});
+    Fire retry{now, run.scheduled_for, run.job, 0, Trigger::kRetry, run.attempt + 1, run.first_run_id.value_or(run.id)};
+    retry.triggered_by = run.triggered_by;  // a manual run's retry keeps who asked and their params
+    if (!run.params_json.empty())
+      retry.params = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.params_json, nullptr, false));
+    push_locked(std::move(retry));
   }
   thread_ = std::thread([this] { loop(); });
 }
@@ -228,7 +231,7 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     store::NewRun claim{.job = f.job, .trigger = f.trigger, .scheduled_for = f.slot_ms, .attempt = f.attempt,
                         .first_run_id = f.first_run_id, .status = d.active ? RunStatus::kQueued : RunStatus::kSkipped,
                         .started_at = now, .lateness_ms = now - f.due_ms, .error = d.skip_reason,
-                        .triggered_by = f.triggered_by};
+                        .triggered_by = f.triggered_by, .params_json = f.params ? f.params->dump() : ""};
     // Remembered when claimed, so a crash while runs wait for a worker leaves the later
     // slots to catch-up instead of losing them.
     if (f.trigger == Trigger::kSchedule || f.trigger == Trigger::kCatchup) {

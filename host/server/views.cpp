@@ -109,6 +109,7 @@ nlohmann::json run_detail(const store::RunRecord& run) {
   auto result = run.result_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.result_json, nullptr, false);
   out["result"] = result.is_discarded() ? nlohmann::json(run.result_json) : result;
   out["notes"] = text_or_null(run.notes);
+  out["params"] = run.params_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.params_json, nullptr, false);
   return out;
 }
 

@@ -38,6 +38,7 @@ struct NewRun {
   int64_t lateness_ms = 0;
   std::string error;  // why, for a skipped slot
   std::string triggered_by;  // manual runs: the API token's name
+  std::string params_json;   // manual runs: the params override; empty: none
   // For schedule and catch-up slots: remember the slot as the job's last (catch-up starts
   // after it) and the next fire time.
   bool record_slot = false;
@@ -69,6 +70,7 @@ struct RunRecord {
   std::string notes;  // what happened after the run (a mail given up on), one per line
   std::string triggered_by;
   std::optional<RunItems> items;
+  std::string params_json;  // a manual run's params override; empty: none
 };
 
 // A mail in the outbox: the message as JSON (api::to_json) and its delivery attempts.

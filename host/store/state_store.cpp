@@ -61,7 +61,7 @@ std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : 
 constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
     "lateness_ms, result, error, output, output_truncated, notes, triggered_by, items_processed, items_succeeded, "
-    "items_failed";
+    "items_failed, params";
 
 RunRecord read_run(SQLite::Statement& q) {
   RunRecord r;
@@ -84,6 +84,7 @@ RunRecord read_run(SQLite::Statement& q) {
   r.triggered_by = text(q.getColumn(16));
   if (!q.getColumn(17).isNull())
     r.items = RunItems{q.getColumn(17).getInt64(), q.getColumn(18).getInt64(), q.getColumn(19).getInt64()};
+  r.params_json = text(q.getColumn(20));
   return r;
 }
 
@@ -212,8 +213,8 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
       for (const NewRun& run : runs) {
         SQLite::Statement& q = db_->statement(
             "INSERT OR IGNORE INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, "
-            "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         const bool skipped = run.status == RunStatus::kSkipped;
         const bool started = run.status != RunStatus::kQueued;
         q.bind(1, run.job);
@@ -233,6 +234,7 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
           q.bind(12, 0);
         }
         if (!run.triggered_by.empty()) q.bind(13, run.triggered_by);
+        if (!run.params_json.empty()) q.bind(14, run.params_json);
         if (q.exec() == 0) {
           ids.push_back(std::nullopt);
           continue;

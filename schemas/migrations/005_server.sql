@@ -1,6 +1,7 @@
 -- The admin HTTP API: who triggered a run, the item counts an HTTP runner reports, runtime
 -- schedule overrides, jobs that services registered over HTTP, and the audit log.
 ALTER TABLE runs ADD COLUMN triggered_by TEXT;      -- the token name behind a manual run
+ALTER TABLE runs ADD COLUMN params TEXT;            -- a manual run's params override (JSON), kept for its retries
 ALTER TABLE runs ADD COLUMN items_processed INTEGER;
 ALTER TABLE runs ADD COLUMN items_succeeded INTEGER;
 ALTER TABLE runs ADD COLUMN items_failed INTEGER;

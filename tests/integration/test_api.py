@@ -456,6 +456,23 @@ class BadRequestsTest(ApiTestCase):
 
 
 class PersistenceTest(ApiTestCase):
+    def test_a_manual_runs_retry_after_a_crash_keeps_its_params_and_requester(self):
+        site = self.make_site()
+        site.lua_job("backfill", 'print(job.params.day) if job.attempt == 1 then sleep(60) end return {}\n',
+                     schedule=NEW_YEAR, extra="params: {day: today}\nretries: {attempts: 2, backoff: 1s}\n")
+        self.start()
+        first = self.trigger("backfill", {"day": "2026-11-01"}, as_="otto")
+        wait_for(lambda: self.call("GET", f"/api/runs/{first}")["status"] == "running", what="the first attempt to run")
+        self.site.kill9()
+        self.start()
+        def retried():
+            runs = self.call("GET", "/api/jobs/backfill/runs")["runs"]
+            return next((r for r in runs if r["attempt"] == 2 and r["status"] == "succeeded"), None)
+        retry = self.call("GET", f"/api/runs/{wait_for(retried, timeout=15, what='the retry')['id']}")
+        self.assertEqual((retry["output"], retry["trigger"], retry["triggered_by"], retry["params"]),
+                         ("2026-11-01\n", "retry", "otto", {"day": "2026-11-01"}))
+        self.assertEqual(self.call("GET", f"/api/runs/{first}")["status"], "interrupted")
+
     def test_schedule_override_survives_restart_and_sighup_until_reset(self):
         site = self.make_site()
         add_common_jobs(site)
