@@ -1,6 +1,7 @@
 #include "api/mail_outbox.hpp"
 
 #include "api/mail.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
 
@@ -9,10 +10,6 @@ namespace {
 
 // Mail queued by a run is noticed within this long; the query is one indexed lookup.
 constexpr auto kPollInterval = std::chrono::seconds(1);
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 

@@ -29,6 +29,7 @@
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
 #include "store/state_store.hpp"
+#include "util/clock.hpp"
 
 namespace cronhost::bindings {
 namespace {
@@ -39,11 +40,6 @@ constexpr size_t kMaxNameBytes = 256;  // kind, key
 constexpr size_t kMaxTitleBytes = 1024;
 constexpr size_t kMaxPayloadBytes = 64 << 10;
 constexpr int kMaxListLimit = 1000;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 store::Store& check_store(lua_State* L, const char* function) {
   run::RunContext& ctx = run::LuaSandbox::context(L);

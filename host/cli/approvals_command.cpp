@@ -8,6 +8,7 @@
 #include "cli/api_client.hpp"
 #include "cli/commands.hpp"
 #include "store/state_store.hpp"
+#include "util/clock.hpp"
 
 namespace cronhost::cli {
 namespace {
@@ -37,11 +38,6 @@ std::unique_ptr<store::Store> open_state(const CommonOptions& common, const std:
     return nullptr;
   }
   return std::move(store).value();
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string text_of(const nlohmann::json& value) {

@@ -2,15 +2,11 @@
 
 #include "api/permissions.hpp"
 #include "schedule/cron_parser.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace cronhost::dispatch {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string diagnostics_text(const config::Diagnostics& diagnostics) {
   std::string text;

@@ -4,6 +4,7 @@
 
 #include "dispatch/run_metrics.hpp"
 #include "run/lua_runner.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
 
@@ -12,11 +13,6 @@ namespace {
 
 using store::RunStatus;
 using store::Trigger;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t to_ms(Instant t) { return t.time_since_epoch().count() * 1000; }
 Instant to_instant(int64_t ms) { return Instant(std::chrono::seconds(ms / 1000)); }
@@ -411,24 +407,25 @@ bool Scheduler::remove(const std::string& name) {
   return true;
 }
 
-Result<int64_t> Scheduler::trigger(const std::string& job, const nlohmann::json& params, const std::string& by) {
+Triggered Scheduler::trigger(const std::string& job, const nlohmann::json& params, const std::string& by) {
+  using Refusal = Triggered::Refusal;
   const int64_t now = now_ms();
   std::unique_lock lock(mutex_);
-  if (stopping_) return Result<int64_t>::error("the host is stopping");
+  if (stopping_) return {0, Refusal::kStopping, "the host is stopping"};
   auto it = jobs_.find(job);
-  if (it == jobs_.end()) return Result<int64_t>::error("no job named \"" + job + "\"");
+  if (it == jobs_.end()) return {0, Refusal::kNoSuchJob, "no job named \"" + job + "\""};
   Fire fire{now, now, job, it->second.generation, Trigger::kManual};
   fire.triggered_by = by;
   if (params.is_object() && !params.empty()) fire.params = std::make_shared<const nlohmann::json>(params);
   auto decision = decide_locked(fire);
   if (!decision || !decision->active)
-    return Result<int64_t>::error(decision ? decision->skip_reason : "the job cannot run now");
+    return {0, Refusal::kConcurrency, decision ? decision->skip_reason : "the job cannot run now"};
   lock.unlock();
   std::vector<Decision> batch{*decision};
   claim_and_submit(batch, now);
   const int64_t id = batch.front().active->run_id;
-  if (id == 0) return Result<int64_t>::error("the run could not be recorded in the state file");
-  return id;
+  if (id == 0) return {0, Refusal::kNotRecorded, "the run could not be recorded in the state file"};
+  return {id};
 }
 
 bool Scheduler::cancel(int64_t run_id) {
@@ -448,6 +445,12 @@ std::map<std::string, size_t> Scheduler::running_by_job() const {
   std::map<std::string, size_t> out;
   for (const auto& [job, runs] : active_) out[job] = runs.size();
   return out;
+}
+
+size_t Scheduler::running(const std::string& job) const {
+  std::lock_guard lock(mutex_);
+  const auto it = active_.find(job);
+  return it == active_.end() ? 0 : it->second.size();
 }
 
 SchedulerStatus Scheduler::status() const {

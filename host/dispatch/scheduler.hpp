@@ -37,6 +37,14 @@ struct SchedulerOptions {
   RunMetrics* metrics = nullptr;  // counts runs and times them; null: not counted
 };
 
+// A manual run asked for: its id once recorded, or why none started.
+struct Triggered {
+  enum class Refusal { kNone, kNoSuchJob, kConcurrency, kStopping, kNotRecorded };
+  int64_t run_id = 0;
+  Refusal refusal = Refusal::kNone;
+  std::string message;  // why, for a refusal
+};
+
 // What /health and /metrics show of the loop: counts and the age of its last pass.
 struct SchedulerStatus {
   size_t jobs = 0;
@@ -65,13 +73,14 @@ class Scheduler {
   // Stops firing one job; runs in flight finish. False: no such job.
   bool remove(const std::string& name);
   // Starts a manual run now, `params` (an object, or null) merged over the job's, `by` naming
-  // who asked. Returns the run's id once it is recorded; an error when there is no such job,
-  // the job's concurrency rule refuses a run now (the message says why) or the host is stopping.
-  Result<int64_t> trigger(const std::string& job, const nlohmann::json& params, const std::string& by);
+  // who asked. Returns the run's id once it is recorded, or the refusal: no such job, the
+  // job's concurrency rule (the message says why), the host stopping, or the state file failing.
+  Triggered trigger(const std::string& job, const nlohmann::json& params, const std::string& by);
   // Asks a queued or running run to stop (it ends as cancelled). False: it is not in flight.
   bool cancel(int64_t run_id);
-  // Runs in flight per job (only jobs with some).
+  // Runs in flight per job (only jobs with some), and of one job.
   std::map<std::string, size_t> running_by_job() const;
+  size_t running(const std::string& job) const;
   SchedulerStatus status() const;
   // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest.
   void shutdown(std::chrono::milliseconds grace);

@@ -1,13 +1,13 @@
 #include "server/api_context.hpp"
 
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace cronhost::server {
 
 void ApiContext::audit(const Caller& caller, const std::string& action, const std::string& target,
                        const nlohmann::json& detail) const {
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now = now_ms();
   log_event(spdlog::level::info, "api action", {{"by", caller.name}, {"action", action}, {"target", target}});
   if (auto saved = store.audit({0, now, caller.name, action, target, detail.is_null() ? "" : detail.dump()}); !saved)
     log_event(spdlog::level::err, "cannot write the audit log", {{"error", saved.message()}});

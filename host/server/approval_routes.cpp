@@ -1,14 +1,10 @@
 // Approvals: list, one, approve (the approver is the token's name), cancel.
 #include "server/http_json.hpp"
 #include "server/routes.hpp"
+#include "util/clock.hpp"
 
 namespace cronhost::server {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The approval in the path, or nothing after replying 404 (or 500).
 std::optional<store::Approval> find_approval(const ApiContext& ctx, const httplib::Request& req, httplib::Response& res) {

@@ -5,16 +5,13 @@
 #include "server/http_json.hpp"
 #include "server/routes.hpp"
 #include "server/views.hpp"
+#include "util/clock.hpp"
 
 namespace cronhost::server {
 namespace {
 
 constexpr const char* kJob = R"(/api/jobs/([A-Za-z0-9._-]+))";
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 Instant now_instant() { return Instant(std::chrono::seconds(now_ms() / 1000)); }
 
 int status_for(dispatch::Problem problem) {
@@ -37,9 +34,8 @@ bool refused(httplib::Response& res, const dispatch::Change& change) {
 }
 
 nlohmann::json summary_of(const ApiContext& ctx, const dispatch::JobView& job) {
-  const auto running = ctx.scheduler.running_by_job();
-  const auto it = running.find(job.spec->name);
-  return job_summary(job, ctx.reader.job_state(job.spec->name), it == running.end() ? 0 : it->second, now_instant());
+  const std::string& name = job.spec->name;
+  return job_summary(job, ctx.reader.job_state(name), ctx.scheduler.running(name), now_instant());
 }
 
 // The job named in the path, or nothing after replying 404.
@@ -144,15 +140,19 @@ void add_job_routes(Router& router, const ApiContext& ctx) {
     if (!body || !find_job(ctx, name, res)) return;
     const nlohmann::json params = body->value("params", nlohmann::json::object());
     if (!params.is_object()) return reply_error(res, 400, "bad_request", "params: expected a JSON object");
-    auto run = ctx.scheduler.trigger(name, params, caller.name);
-    if (!run) {
-      const bool stored = run.message().find("state file") == std::string::npos;  // else the store failed
-      return reply_error(res, stored ? 409 : 500, stored ? "conflict" : "internal", run.message());
+    using Refusal = dispatch::Triggered::Refusal;
+    const auto run = ctx.scheduler.trigger(name, params, caller.name);
+    if (run.refusal != Refusal::kNone) {
+      const int status = run.refusal == Refusal::kNoSuchJob     ? 404
+                         : run.refusal == Refusal::kNotRecorded ? 500
+                         : run.refusal == Refusal::kStopping    ? 503
+                                                                : 409;
+      return reply_error(res, status, error_code_for(status), run.message);
     }
     nlohmann::json keys = nlohmann::json::array();
     for (const auto& [key, value] : params.items()) keys.push_back(key);
-    ctx.audit(caller, "job.trigger", name, {{"run", run.value()}, {"params", keys}});
-    reply(res, 202, {{"run_id", run.value()}, {"job", name}});
+    ctx.audit(caller, "job.trigger", name, {{"run", run.run_id}, {"params", keys}});
+    reply(res, 202, {{"run_id", run.run_id}, {"job", name}});
   });
 
   for (const bool enable : {true, false})

@@ -2,17 +2,13 @@
 // and /api/whoami.
 #include "server/http_json.hpp"
 #include "server/routes.hpp"
+#include "util/clock.hpp"
 
 namespace cronhost::server {
 namespace {
 
 // A loop that has not woken for this long is stuck: it wakes at least every second.
 constexpr int64_t kStuckLoopMs = 10'000;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void health(const ApiContext& ctx, httplib::Response& res) {
   const auto status = ctx.scheduler.status();
@@ -35,9 +31,9 @@ void health(const ApiContext& ctx, httplib::Response& res) {
   reply(res, problems.empty() ? 200 : 503, body);
 }
 
-void gauge(std::string& out, const char* name, const char* help, double value) {
-  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " ";
-  out += std::to_string(static_cast<int64_t>(value)) + "\n";
+void gauge(std::string& out, const char* name, const char* help, int64_t value) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " +
+         std::to_string(value) + "\n";
 }
 
 void counter(std::string& out, const char* name, const char* help, uint64_t value) {
@@ -50,13 +46,13 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
   out += "# HELP cronhost_build_info The running build.\n# TYPE cronhost_build_info gauge\n"
          "cronhost_build_info{version=\"" CRONHOST_VERSION "\"} 1\n";
   const auto status = ctx.scheduler.status();
-  gauge(out, "cronhost_jobs_loaded", "Jobs the host runs (files and registered).", static_cast<double>(ctx.registry.size()));
-  gauge(out, "cronhost_runs_running", "Runs executing now.", static_cast<double>(status.running));
-  gauge(out, "cronhost_queue_depth", "Runs claimed and waiting for a worker.", static_cast<double>(status.queued));
+  gauge(out, "cronhost_jobs_loaded", "Jobs the host runs (files and registered).", static_cast<int64_t>(ctx.registry.size()));
+  gauge(out, "cronhost_runs_running", "Runs executing now.", static_cast<int64_t>(status.running));
+  gauge(out, "cronhost_queue_depth", "Runs claimed and waiting for a worker.", static_cast<int64_t>(status.queued));
   if (auto outbox = ctx.reader.outbox_size())
-    gauge(out, "cronhost_outbox_mails", "Mails waiting in the outbox for another attempt.", static_cast<double>(outbox.value()));
+    gauge(out, "cronhost_outbox_mails", "Mails waiting in the outbox for another attempt.", outbox.value());
   if (auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending))
-    gauge(out, "cronhost_approvals_pending", "Approvals waiting for a person.", static_cast<double>(pending.value()));
+    gauge(out, "cronhost_approvals_pending", "Approvals waiting for a person.", pending.value());
   counter(out, "cronhost_reloads_total", "Reloads (SIGHUP).", ctx.reloads.reloads.load());
   counter(out, "cronhost_reload_failures_total", "Reloads where the config or a job file had errors.",
           ctx.reloads.failures.load());

@@ -363,16 +363,7 @@ int64_t Store::prune(const Retention& retention, int64_t now) {
 // Prepared once per connection (the API asks for one job's state thousands of times a second).
 const std::string kJobStateSql = std::string("SELECT ") + kJobStateColumns + " FROM job_state WHERE job = ?";
 
-std::optional<JobState> Store::job_state(const std::string& job) {
-  return db_->call([this, &job](SQLite::Database&) -> std::optional<JobState> {
-    SQLite::Statement& q = db_->statement(kJobStateSql.c_str());
-    q.bind(1, job);
-    std::optional<JobState> state;
-    if (q.executeStep()) state = read_job_state(q);
-    q.reset();  // an active statement would hold its read snapshot: later reads would miss new runs
-    return state;
-  });
-}
+std::optional<JobState> Store::job_state(const std::string& job) { return job_states({job}).front(); }
 
 std::vector<std::optional<JobState>> Store::job_states(const std::vector<std::string>& jobs) {
   return db_->call([this, &jobs](SQLite::Database&) {
@@ -382,7 +373,7 @@ std::vector<std::optional<JobState>> Store::job_states(const std::vector<std::st
       SQLite::Statement& q = db_->statement(kJobStateSql.c_str());
       q.bind(1, job);
       out.push_back(q.executeStep() ? std::optional(read_job_state(q)) : std::nullopt);
-      q.reset();
+      q.reset();  // an active statement would hold its read snapshot: later reads would miss new runs
     }
     return out;
   });
