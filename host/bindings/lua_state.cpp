@@ -5,11 +5,13 @@
 //   state.delete("last_version")
 //
 // A value that is not JSON-compatible raises; a failure of the state file returns nil, err.
+// Writes are the run's until it ends: they are committed with its outcome, in the same
+// transaction, so a run the host lost (kill -9) leaves none behind and its slot runs again
+// from the same state. Reads see the run's own writes.
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
-#include "store/state_store.hpp"
 
 namespace cronhost::bindings {
 namespace {
@@ -27,7 +29,7 @@ std::string check_key(lua_State* L) {
 int state_get(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
   const std::string key = check_key(L);
-  auto value = ctx.store->kv_get(ctx.job.name, key);
+  auto value = ctx.kv.get(key);
   if (!value) return fail(L, "state.get: " + value.message());
   if (!value.value()) {
     lua_pushnil(L);
@@ -46,9 +48,7 @@ int state_put(lua_State* L) {
   if (!to_json(L, 2, value, error)) return luaL_argerror(L, 2, error.c_str());
   const std::string text = value.dump();
   if (text.size() > kMaxValueBytes) return luaL_argerror(L, 2, "the value is larger than 1 MiB as JSON");
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
-  if (auto status = ctx.store->kv_put(ctx.job.name, key, text, now); !status) return fail(L, "state.put: " + status.message());
+  if (auto status = ctx.kv.put(key, text); !status) return fail(L, "state.put: " + status.message());
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -56,7 +56,7 @@ int state_put(lua_State* L) {
 int state_delete(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
   const std::string key = check_key(L);
-  if (auto status = ctx.store->kv_delete(ctx.job.name, key); !status) return fail(L, "state.delete: " + status.message());
+  if (auto status = ctx.kv.erase(key); !status) return fail(L, "state.delete: " + status.message());
   lua_pushboolean(L, 1);
   return 1;
 }

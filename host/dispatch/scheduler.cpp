@@ -35,39 +35,69 @@ bool after_matches(const std::string& wanted, RunStatus status) {
 
 }  // namespace
 
-Scheduler::Scheduler(store::Store& store, SchedulerOptions options) : store_(store), options_(options) {}
+Scheduler::Scheduler(store::Store& store, SchedulerOptions options)
+    : store_(store), options_(options), clock_(options.clock ? *options.clock : SystemClock::instance()) {}
 
 Scheduler::~Scheduler() {
   if (thread_.joinable()) shutdown(std::chrono::milliseconds(0));
 }
 
 void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_ms();
   last_tick_ms_ = now;
   pool_ = std::make_unique<WorkerPool>(options_.workers);
   std::lock_guard lock(mutex_);
   for (const auto& spec : jobs) install_locked(spec, now);
   index_followers_locked();
-  std::map<std::string, store::JobState> states;
-  for (auto& s : store_.job_states()) states.emplace(s.job, std::move(s));
-  for (const auto& [name, entry] : jobs_) {
-    auto it = states.find(name);
-    queue_catchup_locked(entry, name, now, it == states.end() ? std::nullopt : std::optional(it->second));
-  }
-
-  // Runs a dead host left running: interrupted, and retried while attempts remain.
+  // Runs a dead host left running: interrupted, and retried while attempts remain. The retry
+  // is recorded before it is queued, so a second crash does not lose it either.
   for (const auto& run : store_.recover_unfinished(now)) {
     log_event(spdlog::level::warn, "run interrupted by a host stop",
               {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt}});
     auto it = jobs_.find(run.job);
     if (it == jobs_.end() || run.attempt >= it->second.spec->retries.attempts) continue;
-    Fire retry{now, run.scheduled_for, run.job, 0, Trigger::kRetry, run.attempt + 1, run.first_run_id.value_or(run.id)};
+    if (auto recorded = store_.set_retry(run.id, now, ""); !recorded)
+      log_event(spdlog::level::err, "cannot record a retry in the state file",
+                {{"job", run.job}, {"run", run.id}, {"error", recorded.message()}});
+  }
+  // Retries go first, catch-up after: both are due now, and fires due together leave in the
+  // order they came, so an interrupted slot runs again before newer missed ones.
+  queue_pending_retries_locked(now);
+  std::map<std::string, store::JobState> states;
+  for (auto& s : store_.job_states()) states.emplace(s.job, std::move(s));
+  for (auto& [name, entry] : jobs_) {
+    auto it = states.find(name);
+    queue_catchup_locked(entry, name, now, it == states.end() ? std::nullopt : std::optional(it->second));
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::queue_pending_retries_locked(int64_t now) {
+  for (const auto& run : store_.pending_retries()) {
+    auto it = jobs_.find(run.job);
+    std::string why_not;
+    if (it == jobs_.end())
+      why_not = "retry not run: the job is no longer defined";
+    else if (run.attempt >= it->second.spec->retries.attempts)
+      why_not = "retry not run: the job now allows " + std::to_string(it->second.spec->retries.attempts) + " attempts";
+    if (!why_not.empty()) {
+      log_event(spdlog::level::warn, "pending retry dropped", {{"job", run.job}, {"run", run.id}, {"reason", why_not}});
+      if (auto dropped = store_.set_retry(run.id, std::nullopt, why_not); !dropped)
+        log_event(spdlog::level::err, "cannot record a dropped retry", {{"run", run.id}, {"error", dropped.message()}});
+      continue;
+    }
+    Fire retry{std::max(now, run.retry_at.value_or(now)), run.scheduled_for, run.job, 0, Trigger::kRetry,
+               run.attempt + 1, run.first_run_id.value_or(run.id)};
+    retry.retry_of = run.id;
     retry.triggered_by = run.triggered_by;  // a manual run's retry keeps who asked and their params
     if (!run.params_json.empty())
       retry.params = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.params_json, nullptr, false));
+    if (!run.event_json.empty())
+      retry.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
+    log_event(spdlog::level::info, "pending retry queued",
+              {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt + 1}, {"in_ms", retry.due_ms - now}});
     push_locked(std::move(retry));
   }
-  thread_ = std::thread([this] { loop(); });
 }
 
 void Scheduler::install_locked(const std::shared_ptr<const config::JobSpec>& spec_ptr, int64_t now) {
@@ -98,7 +128,7 @@ void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name
                    Trigger::kSchedule});
 }
 
-void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now,
+void Scheduler::queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
                                      const std::optional<store::JobState>& state) {
   const config::JobSpec& spec = *entry.spec;
   if (!spec.schedule.fires_by_time()) return;
@@ -109,10 +139,13 @@ void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& n
   }
   if (spec.catchup.policy == config::CatchupPolicy::kSkip || !spec.enabled) return;
   const int64_t from = std::max(*state->last_slot, now - spec.catchup.window.count());
+  // Slots past the position may have run already: the position stays behind catch-up slots
+  // still waiting, so newer slots that ran or were skipped meanwhile lie beyond it.
+  const std::set<int64_t> claimed = store_.claimed_slots(name, from + 1, now);
   std::vector<int64_t> missed;
   auto slot = spec.schedule.next(to_instant(from));
   for (int scanned = 0; slot && to_ms(*slot) <= now && scanned < kMaxCatchupScan; ++scanned) {
-    if (to_ms(*slot) > *state->last_slot) missed.push_back(to_ms(*slot));
+    if (to_ms(*slot) > *state->last_slot && !claimed.count(to_ms(*slot))) missed.push_back(to_ms(*slot));
     slot = spec.schedule.next(*slot);
   }
   if (missed.empty()) return;
@@ -121,12 +154,14 @@ void Scheduler::queue_catchup_locked(const JobEntry& entry, const std::string& n
   log_event(spdlog::level::info, "catching up missed slots",
             {{"job", name}, {"missed", missed.size()}, {"running", missed.size() - first},
              {"policy", std::string(config::to_string(spec.catchup.policy))}});
-  for (size_t i = first; i < missed.size(); ++i)
+  for (size_t i = first; i < missed.size(); ++i) {
+    entry.pending_catchup.insert(missed[i]);
     push_locked(Fire{now, missed[i], name, entry.generation, Trigger::kCatchup});
+  }
 }
 
 void Scheduler::reload(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_ms();
   std::lock_guard lock(mutex_);
   std::set<std::string> keep;
   for (const auto& spec : jobs) {
@@ -160,11 +195,11 @@ void Scheduler::loop() {
   std::unique_lock lock(mutex_);
   std::vector<Decision> batch;
   while (!stopping_) {
-    const int64_t now = now_ms();
+    const int64_t now = clock_.now_ms();
     last_tick_ms_.store(now, std::memory_order_relaxed);
     if (queue_.empty() || queue_.top().due_ms > now) {
       const int64_t until = queue_.empty() ? now + kTickMs : std::min(queue_.top().due_ms, now + kTickMs);
-      wake_.wait_until(lock, std::chrono::system_clock::time_point(std::chrono::milliseconds(until)));
+      clock_.wait_until(wake_, lock, until);
       continue;
     }
     // Everything due now is claimed in one transaction. Fires that fall due while that commit
@@ -198,12 +233,22 @@ std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
   static const std::vector<std::shared_ptr<ActiveRun>> kNone;
   const auto found = active_.find(fire.job);
   const auto& active = found == active_.end() ? kNone : found->second;
-  if (fire.trigger == Trigger::kCatchup && !active.empty() && spec.concurrency != config::Concurrency::kAllow) {
-    // Missed slots run one after another, oldest first, rather than skipping each other.
+  if ((fire.trigger == Trigger::kCatchup || fire.trigger == Trigger::kRetry) && !active.empty() &&
+      spec.concurrency != config::Concurrency::kAllow) {
+    // Missed slots and retries are runs the host owes: they wait for the run in flight and
+    // then go one after another, oldest first, rather than being skipped.
     waiting_[fire.job].push_back(fire);
     return std::nullopt;
   }
   Decision decision{fire, entry.spec, nullptr, ""};
+  if (fire.trigger == Trigger::kCatchup || fire.trigger == Trigger::kSchedule) {
+    const bool last_catchup = fire.trigger == Trigger::kCatchup && entry.pending_catchup.erase(fire.slot_ms) &&
+                              entry.pending_catchup.empty();
+    if (!entry.pending_catchup.empty())  // not past the oldest slot still waiting
+      decision.record_position = std::min(fire.slot_ms, *entry.pending_catchup.begin() - 1);
+    else if (last_catchup)  // the schedule slots fired meanwhile were all claimed before this one
+      decision.record_position = std::max(fire.slot_ms, entry.last_fired_slot);
+  }
   if (spec.concurrency == config::Concurrency::kForbid && !active.empty())
     decision.skip_reason = "the previous run is still going (concurrency: forbid)";
   else if (spec.concurrency == config::Concurrency::kAllow && spec.max_instances &&
@@ -227,11 +272,13 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     store::NewRun claim{.job = f.job, .trigger = f.trigger, .scheduled_for = f.slot_ms, .attempt = f.attempt,
                         .first_run_id = f.first_run_id, .status = d.active ? RunStatus::kQueued : RunStatus::kSkipped,
                         .started_at = now, .lateness_ms = now - f.due_ms, .error = d.skip_reason,
-                        .triggered_by = f.triggered_by, .params_json = f.params ? f.params->dump() : ""};
+                        .triggered_by = f.triggered_by, .params_json = f.params ? f.params->dump() : "",
+                        .event_json = f.event ? f.event->dump() : "", .retry_of = f.retry_of};
     // Remembered when claimed, so a crash while runs wait for a worker leaves the later
     // slots to catch-up instead of losing them.
     if (f.trigger == Trigger::kSchedule || f.trigger == Trigger::kCatchup) {
       claim.record_slot = true;
+      claim.record_position = d.record_position;
       if (auto next = d.spec->schedule.next(to_instant(f.slot_ms))) claim.next_fire = to_ms(*next);
     }
     claims.push_back(std::move(claim));
@@ -265,10 +312,11 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
 
 void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
                         int64_t run_id) {
-  const int64_t start = now_ms();
+  const int64_t start = clock_.now_ms();
   if (stopping_) {
-    store_.finish(run_id, spec->name,
-                  store::RunOutcome{RunStatus::kInterrupted, start, 0, "", "the host stopped before the run started", "", false});
+    store::RunOutcome outcome{RunStatus::kInterrupted, start, 0, "", "the host stopped before the run started", "", false};
+    outcome.retry_at = retry_due(*spec, fire, RunStatus::kInterrupted, start);
+    store_.finish(run_id, spec->name, outcome);
     return finished(*spec, fire, std::nullopt, std::nullopt, active);
   }
   const int64_t lateness = std::max<int64_t>(0, start - fire.due_ms);
@@ -288,6 +336,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   run::RunResult result;
   std::string output;
   bool output_truncated = false;
+  std::vector<store::KvWrite> kv_writes;
   // The run's failure, never the worker's: nothing thrown while running a job reaches the pool.
   try {
     run::RunContext ctx(*spec, options_.limits, &store_, options_.host);
@@ -304,13 +353,17 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     result = options_.run ? options_.run(ctx) : run::run_lua(ctx);
     output = ctx.output.text();
     output_truncated = ctx.output.truncated();
+    kv_writes = ctx.kv.take_writes();
   } catch (const std::exception& e) {
     result = {RunStatus::kFailed, "", std::string("the host failed to run the job: ") + e.what()};
   }
-  const int64_t end = now_ms();
-  store_.finish(run_id, spec->name,
-                store::RunOutcome{result.status, end, end - start, result.result_json, result.error, output,
-                                  output_truncated, result.items});
+  const int64_t end = clock_.now_ms();
+  store::RunOutcome outcome{result.status, end, end - start, result.result_json, result.error, output,
+                            output_truncated, result.items};
+  outcome.retry_at = retry_due(*spec, fire, result.status, end);
+  outcome.kv_writes = std::move(kv_writes);
+  const std::optional<int64_t> retry_at = outcome.retry_at;
+  store_.finish(run_id, spec->name, std::move(outcome));
   running_.fetch_sub(1, std::memory_order_relaxed);
   if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start);
   const auto level = result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn;
@@ -320,7 +373,15 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
     log_event(level, "run finished", fields);
   }
-  finished(*spec, fire, run_id, result.status, active);
+  finished(*spec, fire, run_id, result.status, active, retry_at);
+}
+
+std::optional<int64_t> Scheduler::retry_due(const config::JobSpec& spec, const Fire& fire, RunStatus status, int64_t now) {
+  if (fire.attempt >= spec.retries.attempts) return std::nullopt;
+  // A run the host stopped (SIGTERM past the grace) is retried once the host is back.
+  if (status == RunStatus::kInterrupted) return now;
+  if (status != RunStatus::kFailed && status != RunStatus::kTimedOut) return std::nullopt;
+  return now + retry_delay_ms(spec, fire.attempt);
 }
 
 int64_t Scheduler::retry_delay_ms(const config::JobSpec& spec, int attempt) {
@@ -334,7 +395,8 @@ int64_t Scheduler::retry_delay_ms(const config::JobSpec& spec, int attempt) {
 }
 
 void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
-                         std::optional<RunStatus> status, const std::shared_ptr<ActiveRun>& active) {
+                         std::optional<RunStatus> status, const std::shared_ptr<ActiveRun>& active,
+                         std::optional<int64_t> retry_at) {
   std::lock_guard lock(mutex_);
   auto& runs = active_[spec.name];
   std::erase(runs, active);
@@ -345,23 +407,25 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     Fire next = waiting->second.front();
     waiting->second.pop_front();
     if (waiting->second.empty()) waiting_.erase(waiting);
-    next.due_ms = now_ms();
+    next.due_ms = clock_.now_ms();
     push_locked(next);
   }
   if (!status || !run_id || stopping_) return;
 
-  const int64_t now = now_ms();
-  const bool failed = *status == RunStatus::kFailed || *status == RunStatus::kTimedOut;
-  if (failed && fire.attempt < spec.retries.attempts && jobs_.count(spec.name)) {
-    const int64_t delay = retry_delay_ms(spec, fire.attempt);
+  const int64_t now = clock_.now_ms();
+  if (retry_at) {
+    // Recorded with the run's outcome (runs.retry_at): a host that stops before it is due
+    // runs it after the restart. A job removed since keeps it there, with a note at restart.
+    if (!jobs_.count(spec.name)) return;
     log_event(spdlog::level::info, "retry scheduled",
-              {{"job", spec.name}, {"run", *run_id}, {"attempt", fire.attempt + 1}, {"in_ms", delay}});
+              {{"job", spec.name}, {"run", *run_id}, {"attempt", fire.attempt + 1}, {"in_ms", *retry_at - now}});
     Fire retry = fire;
-    retry.due_ms = now + delay;
+    retry.due_ms = *retry_at;
     retry.generation = 0;
     retry.trigger = Trigger::kRetry;
     retry.attempt = fire.attempt + 1;
     retry.first_run_id = fire.first_run_id.value_or(*run_id);
+    retry.retry_of = *run_id;
     push_locked(std::move(retry));
   } else {
     if (auto followers = followers_.find(spec.name); followers != followers_.end()) {
@@ -380,7 +444,7 @@ int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload
   std::lock_guard lock(mutex_);
   if (stopping_) return 0;
   int fired = 0;
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_ms();
   for (const auto& [job, entry] : jobs_) {
     const auto* on = std::get_if<schedule::OnEvent>(&entry.spec->schedule.kind());
     if (!on || on->name != name || (!on->kind.empty() && on->kind != kind) || !entry.spec->enabled) continue;
@@ -391,7 +455,7 @@ int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload
 }
 
 void Scheduler::upsert(std::shared_ptr<const config::JobSpec> spec) {
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_ms();
   std::lock_guard lock(mutex_);
   const bool fresh = !jobs_.count(spec->name);
   install_locked(spec, now);
@@ -409,11 +473,13 @@ bool Scheduler::remove(const std::string& name) {
 
 Triggered Scheduler::trigger(const std::string& job, const nlohmann::json& params, const std::string& by) {
   using Refusal = Triggered::Refusal;
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_ms();
   std::unique_lock lock(mutex_);
   if (stopping_) return {0, Refusal::kStopping, "the host is stopping"};
   auto it = jobs_.find(job);
   if (it == jobs_.end()) return {0, Refusal::kNoSuchJob, "no job named \"" + job + "\""};
+  if (auto allowed = it->second.spec->trigger_params.check(params); !allowed)
+    return {0, Refusal::kBadParams, allowed.message()};
   Fire fire{now, now, job, it->second.generation, Trigger::kManual};
   fire.triggered_by = by;
   if (params.is_object() && !params.empty()) fire.params = std::make_shared<const nlohmann::json>(params);

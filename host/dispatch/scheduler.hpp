@@ -22,6 +22,7 @@
 #include "dispatch/worker_pool.hpp"
 #include "run/run_context.hpp"
 #include "store/state_store.hpp"
+#include "util/clock.hpp"
 #include "util/status.hpp"
 
 namespace cronhost::dispatch {
@@ -35,11 +36,12 @@ struct SchedulerOptions {
   // Executes one run (called on a worker thread); unset: every job is a Lua script.
   std::function<run::RunResult(run::RunContext&)> run;
   RunMetrics* metrics = nullptr;  // counts runs and times them; null: not counted
+  const Clock* clock = nullptr;   // null: the system clock (tests pass one they move)
 };
 
 // A manual run asked for: its id once recorded, or why none started.
 struct Triggered {
-  enum class Refusal { kNone, kNoSuchJob, kConcurrency, kStopping, kNotRecorded };
+  enum class Refusal { kNone, kNoSuchJob, kConcurrency, kStopping, kNotRecorded, kBadParams };
   int64_t run_id = 0;
   Refusal refusal = Refusal::kNone;
   std::string message;  // why, for a refusal
@@ -73,8 +75,9 @@ class Scheduler {
   // Stops firing one job; runs in flight finish. False: no such job.
   bool remove(const std::string& name);
   // Starts a manual run now, `params` (an object, or null) merged over the job's, `by` naming
-  // who asked. Returns the run's id once it is recorded, or the refusal: no such job, the
-  // job's concurrency rule (the message says why), the host stopping, or the state file failing.
+  // who asked. Returns the run's id once it is recorded, or the refusal: no such job, params
+  // the job's trigger_params do not allow, the job's concurrency rule (the message says why),
+  // the host stopping, or the state file failing.
   Triggered trigger(const std::string& job, const nlohmann::json& params, const std::string& by);
   // Asks a queued or running run to stop (it ends as cancelled). False: it is not in flight.
   bool cancel(int64_t run_id);
@@ -99,6 +102,7 @@ class Scheduler {
     std::shared_ptr<const nlohmann::json> event;  // for event runs (and their retries): {name, payload}
     std::string triggered_by;                      // manual runs: who asked
     std::shared_ptr<const nlohmann::json> params;  // manual runs: merged over the job's params
+    std::optional<int64_t> retry_of;               // a retry: the run of the attempt before
     bool operator>(const Fire& other) const {
       return due_ms != other.due_ms ? due_ms > other.due_ms : sequence > other.sequence;
     }
@@ -111,6 +115,9 @@ class Scheduler {
     std::shared_ptr<const config::JobSpec> spec;
     uint64_t generation = 0;
     int64_t last_fired_slot = 0;  // the last schedule slot dispatched, so a reload resumes after it
+    // Catch-up slots queued or waiting and not yet claimed: the recorded catch-up position
+    // stays before the oldest, so a crash while they are worked through loses none of them.
+    std::set<int64_t> pending_catchup;
   };
 
   // A due fire after the concurrency rule: to run (with its ActiveRun) or to record as skipped.
@@ -119,6 +126,7 @@ class Scheduler {
     std::shared_ptr<const config::JobSpec> spec;
     std::shared_ptr<ActiveRun> active;  // null: skipped
     std::string skip_reason;
+    std::optional<int64_t> record_position;  // see NewRun::record_position
   };
 
   void loop();
@@ -128,16 +136,20 @@ class Scheduler {
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
   void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
-  void queue_catchup_locked(const JobEntry& entry, const std::string& name, int64_t now,
+  void queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
                             const std::optional<store::JobState>& state);
   void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
                int64_t run_id);
   void finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
-                std::optional<store::RunStatus> status, const std::shared_ptr<ActiveRun>& active);
+                std::optional<store::RunStatus> status, const std::shared_ptr<ActiveRun>& active,
+                std::optional<int64_t> retry_at = std::nullopt);
   int64_t retry_delay_ms(const config::JobSpec& spec, int attempt);
+  void queue_pending_retries_locked(int64_t now);
+  std::optional<int64_t> retry_due(const config::JobSpec& spec, const Fire& fire, store::RunStatus status, int64_t now);
 
   store::Store& store_;
   const SchedulerOptions options_;
+  const Clock& clock_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;   // the loop: a new earliest fire, or stop

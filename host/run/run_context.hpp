@@ -14,6 +14,7 @@
 #include "api/effects.hpp"
 #include "api/http_client.hpp"
 #include "api/registry_client.hpp"
+#include "api/run_kv.hpp"
 #include "config/host_config.hpp"
 #include "config/job_spec.hpp"
 #include "store/records.hpp"
@@ -72,6 +73,7 @@ struct RunContext {
         limits(run_limits),
         output(run_limits.output_bytes),
         store(state),
+        kv(state, job_spec.name),
         lib_dir(job_spec.lua_script.parent_path() / "lib"),
         host(host_config),
         effects(mode) {
@@ -83,6 +85,7 @@ struct RunContext {
     if (job.http)
       for (const auto& [name, value] : job.http->headers)
         if (job.http->secret_headers.count(name)) redactor.add(value);
+    for (const auto& secret : job.secret_values) redactor.add(secret);
     if (host)
       for (const auto& secret : host->secrets) redactor.add(secret);
   }
@@ -99,6 +102,7 @@ struct RunContext {
   RunLimits limits;
   OutputBuffer output;
   store::Store* store = nullptr;  // the per-job key-value store lives here
+  api::RunKv kv;                  // the run's reads and writes of it, committed with its outcome
   std::filesystem::path lib_dir;  // require() loads modules only from here
   std::function<void(std::string_view level, std::string_view message)> on_log;  // into the host log
   const config::HostConfig* host = nullptr;  // smtp, databases, registries; null: none configured

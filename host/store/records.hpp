@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cronhost::store {
 
@@ -39,10 +40,21 @@ struct NewRun {
   std::string error;  // why, for a skipped slot
   std::string triggered_by;  // manual runs: the API token's name
   std::string params_json;   // manual runs: the params override; empty: none
+  std::string event_json;    // event runs and their retries: {name, payload}; empty: none
+  std::optional<int64_t> retry_of;  // a retry: the run of the attempt before (its pending retry is taken)
   // For schedule and catch-up slots: remember the slot as the job's last (catch-up starts
   // after it) and the next fire time.
   bool record_slot = false;
+  // The catch-up position to record instead of the slot itself: older slots of the job are
+  // still waiting to run (catch-up), so the position must not pass them.
+  std::optional<int64_t> record_position;
   std::optional<int64_t> next_fire;
+};
+
+// A run's write to its job's key-value store: a JSON value, or nothing to delete the key.
+struct KvWrite {
+  std::string key;
+  std::optional<std::string> value_json;
 };
 
 struct RunOutcome {
@@ -54,6 +66,10 @@ struct RunOutcome {
   std::string output;
   bool output_truncated = false;
   std::optional<RunItems> items;
+  // When its retry is due (the retry is durable: it runs after a restart); nothing: no retry.
+  std::optional<int64_t> retry_at;
+  // The run's key-value writes, committed with its outcome: a run the host lost keeps none.
+  std::vector<KvWrite> kv_writes;
 };
 
 struct RunRecord {
@@ -71,6 +87,8 @@ struct RunRecord {
   std::string triggered_by;
   std::optional<RunItems> items;
   std::string params_json;  // a manual run's params override; empty: none
+  std::optional<int64_t> retry_at;  // a retry waiting for this time
+  std::string event_json;   // an event run's {name, payload}; empty: none
 };
 
 // A mail in the outbox: the message as JSON (api::to_json) and its delivery attempts.

@@ -61,7 +61,7 @@ std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : 
 constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
     "lateness_ms, result, error, output, output_truncated, notes, triggered_by, items_processed, items_succeeded, "
-    "items_failed, params";
+    "items_failed, params, retry_at, event";
 
 RunRecord read_run(SQLite::Statement& q) {
   RunRecord r;
@@ -85,6 +85,8 @@ RunRecord read_run(SQLite::Statement& q) {
   if (!q.getColumn(17).isNull())
     r.items = RunItems{q.getColumn(17).getInt64(), q.getColumn(18).getInt64(), q.getColumn(19).getInt64()};
   r.params_json = text(q.getColumn(20));
+  r.retry_at = optional_int(q.getColumn(21));
+  r.event_json = text(q.getColumn(22));
   return r;
 }
 
@@ -129,7 +131,10 @@ Result<int> take_lock(const fs::path& state_path) {
 Store::Store(std::unique_ptr<DbThread> db, int lock_fd) : db_(std::move(db)), lock_fd_(lock_fd) {}
 
 Store::~Store() {
-  db_.reset();  // drains queued writes
+  // Queued writes run while db_ still points at the thread (they prepare statements through
+  // it); reset() alone would null db_ first, then drain.
+  if (db_) db_->flush();
+  db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
@@ -213,8 +218,8 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
       for (const NewRun& run : runs) {
         SQLite::Statement& q = db_->statement(
             "INSERT OR IGNORE INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, "
-            "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params, event) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         const bool skipped = run.status == RunStatus::kSkipped;
         const bool started = run.status != RunStatus::kQueued;
         q.bind(1, run.job);
@@ -235,12 +240,18 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
         }
         if (!run.triggered_by.empty()) q.bind(13, run.triggered_by);
         if (!run.params_json.empty()) q.bind(14, run.params_json);
+        if (!run.event_json.empty()) q.bind(15, run.event_json);
         if (q.exec() == 0) {
           ids.push_back(std::nullopt);
           continue;
         }
         ids.push_back(db.getLastInsertRowid());
-        if (run.record_slot) upsert_last_slot(run.job, run.scheduled_for, run.next_fire);
+        if (run.retry_of) {  // the pending retry is taken, in the same transaction as its claim
+          SQLite::Statement& t = db_->statement("UPDATE runs SET retry_at = NULL WHERE id = ?");
+          t.bind(1, *run.retry_of);
+          t.exec();
+        }
+        if (run.record_slot) upsert_last_slot(run.job, run.record_position.value_or(run.scheduled_for), run.next_fire);
         if (skipped) {
           SQLite::Statement& s = db_->statement(
               "INSERT INTO job_state (job, last_status, last_finished_at) VALUES (?, 'skipped', ?) ON CONFLICT (job) "
@@ -286,11 +297,28 @@ void Store::upsert_last_slot(const std::string& job, int64_t slot, std::optional
   q.exec();
 }
 
+// On the database thread only.
+void Store::apply_kv_write(const std::string& job, const KvWrite& write, int64_t now) {
+  if (!write.value_json) {
+    SQLite::Statement& q = db_->statement("DELETE FROM kv WHERE job = ? AND key = ?");
+    q.bind(1, job);
+    q.bind(2, write.key);
+    q.exec();
+    return;
+  }
+  SQLite::Statement& q = db_->statement("INSERT OR REPLACE INTO kv (job, key, value, updated_at) VALUES (?, ?, ?, ?)");
+  q.bind(1, job);
+  q.bind(2, write.key);
+  q.bind(3, *write.value_json);
+  q.bind(4, now);
+  q.exec();
+}
+
 void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) {
   db_->post([this, run_id, job, o](SQLite::Database&) {
     SQLite::Statement& q = db_->statement(
         "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, result = ?, error = ?, output = ?, "
-        "output_truncated = ?, items_processed = ?, items_succeeded = ?, items_failed = ? WHERE id = ?");
+        "output_truncated = ?, items_processed = ?, items_succeeded = ?, items_failed = ?, retry_at = ? WHERE id = ?");
     q.bind(1, std::string(to_string(o.status)));
     q.bind(2, o.finished_at);
     q.bind(3, o.duration_ms);
@@ -303,8 +331,10 @@ void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) 
       q.bind(9, o.items->succeeded);
       q.bind(10, o.items->failed);
     }
-    q.bind(11, run_id);
+    if (o.retry_at) q.bind(11, *o.retry_at);
+    q.bind(12, run_id);
     q.exec();
+    for (const KvWrite& write : o.kv_writes) apply_kv_write(job, write, o.finished_at);
     const bool ok = o.status == RunStatus::kSucceeded;
     SQLite::Statement& s = db_->statement(
         "INSERT INTO job_state (job, runs, successes, failures, last_status, last_finished_at) "
@@ -338,6 +368,46 @@ std::vector<RunRecord> Store::recover_unfinished(int64_t now) {
     u.exec();
     for (auto& r : found) r.status = RunStatus::kInterrupted;
     return found;
+  });
+}
+
+std::vector<RunRecord> Store::pending_retries() {
+  return db_->call([](SQLite::Database& db) {
+    std::vector<RunRecord> found;
+    SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE retry_at IS NOT NULL ORDER BY retry_at, id");
+    while (q.executeStep()) found.push_back(read_run(q));
+    return found;
+  });
+}
+
+Status Store::set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) {
+  try {
+    db_->call([&](SQLite::Database& db) {
+      SQLite::Statement q(db,
+                          "UPDATE runs SET retry_at = ?, notes = CASE WHEN ? = '' THEN notes "
+                          "WHEN notes IS NULL OR notes = '' THEN ? ELSE notes || char(10) || ? END WHERE id = ?");
+      if (retry_at) q.bind(1, *retry_at);
+      for (int i : {2, 3, 4}) q.bind(i, note);
+      q.bind(5, run_id);
+      q.exec();
+    });
+    return Status::ok();
+  } catch (const std::exception& e) {
+    return Status::error(e.what());
+  }
+}
+
+std::set<int64_t> Store::claimed_slots(const std::string& job, int64_t from, int64_t to) {
+  return db_->call([&](SQLite::Database& db) {
+    std::set<int64_t> slots;
+    SQLite::Statement q(db,
+                        "SELECT scheduled_for FROM runs WHERE job = ? AND scheduled_for BETWEEN ? AND ? AND attempt = 1 "
+                        "AND trigger IN ('schedule', 'catchup', 'retry')");
+    q.bind(1, job);
+    q.bind(2, from);
+    q.bind(3, to);
+    while (q.executeStep()) slots.insert(q.getColumn(0).getInt64());
+    return slots;
   });
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,12 +68,19 @@ class Store {
   Result<std::optional<int64_t>> claim(const NewRun& run);
   // A queued run started on a worker (queued write).
   void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms);
-  // Records how a run ended and updates the job's counters (queued write).
+  // Records how a run ended, its pending retry and its key-value writes, and updates the
+  // job's counters, all in one transaction (queued write).
   void finish(int64_t run_id, const std::string& job, const RunOutcome& outcome);
   // Remembers the last slot fired and the next one (queued write).
   void record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
   // At start: runs a dead host left queued or running become interrupted; returns them.
   std::vector<RunRecord> recover_unfinished(int64_t now);
+  // Runs whose retry is pending (retry_at set and not yet claimed), the soonest due first.
+  std::vector<RunRecord> pending_retries();
+  // Sets (or with nothing, drops) a run's pending retry, appending `note` (if any) to its notes.
+  Status set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note);
+  // The slots of `job` in [from, to] whose first attempt was claimed (ran, runs or was skipped).
+  std::set<int64_t> claimed_slots(const std::string& job, int64_t from, int64_t to);
   // Deletes finished runs beyond the retention; returns how many.
   int64_t prune(const Retention& retention, int64_t now);
 
@@ -146,6 +154,7 @@ class Store {
  private:
   Store(std::unique_ptr<DbThread> db, int lock_fd);
   void upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
+  void apply_kv_write(const std::string& job, const KvWrite& write, int64_t now);
   std::unique_ptr<DbThread> db_;
   int lock_fd_;
 

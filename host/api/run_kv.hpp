@@ -1,0 +1,45 @@
+// A run's view of its job's key-value store (state.get/put/delete, and the plugin vtable's
+// state calls through the same binding). Reads see the run's own writes; the writes stay here
+// and are committed with the run's outcome (store::Store::finish), so a run the host lost
+// (kill -9, power cut) leaves none of them behind and its slot runs again from the same state.
+// Belongs to the run's thread.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/records.hpp"
+#include "util/status.hpp"
+
+namespace cronhost::store {
+class Store;
+}
+
+namespace cronhost::api {
+
+class RunKv {
+ public:
+  // Writes held by one run, at most (the values are JSON, each at most 1 MiB).
+  static constexpr size_t kMaxPendingBytes = size_t{16} << 20;
+
+  RunKv(store::Store* store, std::string job) : store_(store), job_(std::move(job)) {}
+
+  // The value as JSON text: the run's own write if it made one, else the committed one.
+  Result<std::optional<std::string>> get(const std::string& key) const;
+  // Fails when the run's writes would pass kMaxPendingBytes.
+  Status put(const std::string& key, std::string json);
+  Status erase(const std::string& key);
+  // The writes, for the run's outcome; leaves none behind.
+  std::vector<store::KvWrite> take_writes();
+
+ private:
+  Status hold(const std::string& key, std::optional<std::string> value);
+
+  store::Store* store_;
+  std::string job_;
+  std::map<std::string, std::optional<std::string>> writes_;  // nothing: deleted
+  size_t pending_bytes_ = 0;
+};
+
+}  // namespace cronhost::api

@@ -1,0 +1,281 @@
+// The scheduler's rules with a clock the test moves and a real state file: retries that
+// outlive the host, recovery retries beside catch-up, the catch-up position, and key-value
+// writes that commit with the run's outcome. The runs themselves are a function of the test
+// (SchedulerOptions::run), so a table says which attempt fails.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "../support/fake_clock.hpp"
+#include "../support/temp_dir.hpp"
+#include "config/job_loader.hpp"
+#include "dispatch/scheduler.hpp"
+#include "store/state_store.hpp"
+
+using namespace cronhost;
+using store::RunStatus;
+using store::Trigger;
+
+namespace {
+
+// 2026-12-01T00:00:00Z: slots of `every minute` fall on whole minutes from here.
+constexpr int64_t kT0 = 1'796'083'200'000;
+constexpr int64_t kMinute = 60'000;
+
+std::shared_ptr<const config::JobSpec> job(const std::string& yaml, const std::string& cron = "* * * * *") {
+  config::Diagnostics diagnostics;
+  auto spec = config::load_job_text("job.yaml", "run: {http: {url: \"http://127.0.0.1:9/\"}}\nschedule: {cron: \"" + cron + "\"}\n" + yaml, "/tmp", {},
+                                    diagnostics);
+  INFO((diagnostics.empty() ? std::string() : diagnostics.front().message));
+  REQUIRE(spec);
+  return std::make_shared<const config::JobSpec>(std::move(*spec));
+}
+
+struct RunRow {
+  int64_t slot;
+  Trigger trigger;
+  int attempt;
+  RunStatus status;
+  bool operator==(const RunRow&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const RunRow& r) {
+  return out << "{+" << (r.slot - kT0) / kMinute << "m " << store::to_string(r.trigger) << " #" << r.attempt << " "
+             << store::to_string(r.status) << "}";
+}
+
+std::vector<RunRow> rows(store::Store& store) {
+  store.flush();
+  auto all = store.runs({.limit = 1000});
+  std::vector<RunRow> out;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) out.push_back({it->scheduled_for, it->trigger, it->attempt, it->status});
+  return out;
+}
+
+// Waits (real time, bounded) until `done` holds.
+template <typename F>
+bool eventually(F done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return done();
+}
+
+size_t finished_runs(store::Store& store) {
+  store.flush();
+  size_t n = 0;
+  for (const auto& r : store.runs({.limit = 1000})) n += store::is_final(r.status);
+  return n;
+}
+
+dispatch::SchedulerOptions options(test::FakeClock& clock, std::function<run::RunResult(run::RunContext&)> run) {
+  dispatch::SchedulerOptions o;
+  o.workers = 2;
+  o.clock = &clock;
+  o.run = std::move(run);
+  return o;
+}
+
+run::RunResult failed() { return {RunStatus::kFailed, "", "boom"}; }
+
+}  // namespace
+
+TEST_CASE("a retry waiting out its backoff runs after the host restarts", "[dispatch][retry]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  test::FakeClock clock(kT0 - 1000);
+  const auto spec = job("retries: {attempts: 3, backoff: 10s, max_backoff: 10s}\ncatchup: {policy: skip}\n");
+  {
+    auto store = store::Store::open(path).value();
+    dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return failed(); }));
+    scheduler.start({spec});
+    clock.set(kT0);
+    REQUIRE(eventually([&] { return finished_runs(*store) == 1; }));
+    scheduler.shutdown(std::chrono::seconds(1));  // a clean stop while the retry waits (5-10 s)
+    const auto first = store->runs({.limit = 1}).front();
+    REQUIRE(first.retry_at);
+    CHECK(*first.retry_at >= kT0 + 5000);
+  }
+  clock.set(kT0 + 30'000);  // back after the retry was due, before the next slot
+  auto store = store::Store::open(path).value();
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  scheduler.start({spec});
+  REQUIRE(eventually([&] { return finished_runs(*store) == 2; }));
+  scheduler.shutdown(std::chrono::seconds(1));
+  CHECK(rows(*store) == std::vector<RunRow>{{kT0, Trigger::kSchedule, 1, RunStatus::kFailed},
+                                            {kT0, Trigger::kRetry, 2, RunStatus::kSucceeded}});
+  const auto runs = store->runs({.limit = 2});
+  CHECK(runs[0].first_run_id == runs[1].id);
+  CHECK_FALSE(runs[1].retry_at);  // taken by the retry's claim
+  CHECK(store->pending_retries().empty());
+}
+
+TEST_CASE("a pending retry of a job that is gone is recorded with why it did not run", "[dispatch][retry]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  test::FakeClock clock(kT0 - 1000);
+  {
+    auto store = store::Store::open(path).value();
+    dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return failed(); }));
+    scheduler.start({job("retries: {attempts: 2, backoff: 10s}\n")});
+    clock.set(kT0);
+    REQUIRE(eventually([&] { return finished_runs(*store) == 1; }));
+    scheduler.shutdown(std::chrono::seconds(1));
+  }
+  auto store = store::Store::open(path).value();
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  scheduler.start({});
+  scheduler.shutdown(std::chrono::seconds(1));
+  const auto run = store->runs({.limit = 1}).front();
+  CHECK_FALSE(run.retry_at);
+  CHECK(run.notes == "retry not run: the job is no longer defined");
+}
+
+TEST_CASE("after a crash, the interrupted slot's retry and catch-up both run", "[dispatch][retry][catchup]") {
+  // concurrency forbid, catchup all: the interrupted run's retry must not be skipped as
+  // "still going" because a catch-up run went first, and catch-up must not skip it either.
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  const auto spec =
+      job("retries: {attempts: 2, backoff: 1s}\nconcurrency: forbid\ncatchup: {policy: all, window: 1h}\n");
+  {  // a host that claimed the slot at +0m, started it and died
+    auto store = store::Store::open(path).value();
+    store::NewRun run{.job = "job", .trigger = Trigger::kSchedule, .scheduled_for = kT0, .status = RunStatus::kRunning,
+                      .started_at = kT0, .record_slot = true};
+    REQUIRE(store->claim(run).value());
+  }
+  test::FakeClock clock(kT0 + 2 * kMinute + 30'000);  // back at +2m30s: +1m and +2m were missed
+  auto store = store::Store::open(path).value();
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return run::RunResult{};
+  }));
+  scheduler.start({spec});
+  REQUIRE(eventually([&] { return finished_runs(*store) == 4; }));
+  scheduler.shutdown(std::chrono::seconds(1));
+  CHECK(rows(*store) == std::vector<RunRow>{{kT0, Trigger::kSchedule, 1, RunStatus::kInterrupted},
+                                            {kT0, Trigger::kRetry, 2, RunStatus::kSucceeded},
+                                            {kT0 + kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded},
+                                            {kT0 + 2 * kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded}});
+}
+
+TEST_CASE("a retry due while the next slot runs waits for it instead of being skipped", "[dispatch][retry]") {
+  test::TempDir dir;
+  test::FakeClock clock(kT0 - 1000);
+  auto store = store::Store::open(dir.path() / "state.db").value();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  dispatch::Scheduler scheduler(
+      *store, options(clock, [&](run::RunContext& ctx) {
+        if (ctx.scheduled_for_ms == kT0 && ctx.attempt == 1) return failed();
+        if (ctx.scheduled_for_ms == kT0 + kMinute) released.wait();  // the next slot runs long
+        return run::RunResult{};
+      }));
+  // Two slots only (+0m and +1m); the retry of +0m falls due 120-240 s later, while +1m runs.
+  scheduler.start({job("retries: {attempts: 2, backoff: 4m, max_backoff: 4m}\nconcurrency: forbid\n", "0,1 0 * * *")});
+  clock.set(kT0);
+  REQUIRE(eventually([&] { return finished_runs(*store) == 1; }));
+  clock.set(kT0 + kMinute);  // the next slot starts and holds
+  REQUIRE(eventually([&] { return scheduler.running("job") == 1 && rows(*store).size() == 2; }));
+  clock.set(kT0 + 5 * kMinute);  // the retry is due meanwhile
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  release.set_value();
+  REQUIRE(eventually([&] { return finished_runs(*store) == 3; }));
+  scheduler.shutdown(std::chrono::seconds(1));
+  CHECK(rows(*store) == std::vector<RunRow>{{kT0, Trigger::kSchedule, 1, RunStatus::kFailed},
+                                            {kT0 + kMinute, Trigger::kSchedule, 1, RunStatus::kSucceeded},
+                                            {kT0, Trigger::kRetry, 2, RunStatus::kSucceeded}});
+}
+
+TEST_CASE("the catch-up position never passes a missed slot still waiting to run", "[dispatch][catchup]") {
+  // catchup all + forbid: missed slots run one by one; a newer slot that comes meanwhile is
+  // skipped, and that skip must not move the position past the slots still waiting.
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  const auto spec = job("concurrency: forbid\ncatchup: {policy: all, window: 1h}\n");
+  {
+    auto store = store::Store::open(path).value();
+    store->record_fire("job", kT0, std::nullopt);  // the last slot fired before the host went down
+  }
+  test::FakeClock clock(kT0 + 3 * kMinute + 30'000);  // +1m, +2m, +3m missed
+  auto store = store::Store::open(path).value();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  dispatch::Scheduler scheduler(*store, options(clock, [&](run::RunContext&) {
+    released.wait();
+    return run::RunResult{};
+  }));
+  scheduler.start({spec});
+  REQUIRE(eventually([&] { return scheduler.running("job") == 1; }));  // +1m runs, +2m and +3m wait
+  clock.set(kT0 + 4 * kMinute);  // the next slot comes while catch-up is under way: skipped
+  REQUIRE(eventually([&] { return rows(*store).size() == 2; }));
+  const auto position = store->job_state("job")->last_slot;
+  release.set_value();
+  REQUIRE(eventually([&] { return finished_runs(*store) == 4; }));
+  scheduler.shutdown(std::chrono::seconds(1));
+  // A crash at that moment would have restarted catch-up from here: +2m and +3m not yet run.
+  REQUIRE(position);
+  CHECK(*position < kT0 + 2 * kMinute);
+  CHECK(rows(*store) == std::vector<RunRow>{{kT0 + kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded},
+                                            {kT0 + 4 * kMinute, Trigger::kSchedule, 1, RunStatus::kSkipped},
+                                            {kT0 + 2 * kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded},
+                                            {kT0 + 3 * kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded}});
+  CHECK(*store->job_state("job")->last_slot == kT0 + 4 * kMinute);
+}
+
+TEST_CASE("catch-up after a crash runs the waiting slots and none that already ran", "[dispatch][catchup]") {
+  // The state a crash leaves in the case above: position before +2m, +4m recorded skipped.
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  {
+    auto store = store::Store::open(path).value();
+    store->record_fire("job", kT0 + kMinute, std::nullopt);
+    store::NewRun done{.job = "job", .trigger = Trigger::kCatchup, .scheduled_for = kT0 + kMinute,
+                       .status = RunStatus::kSkipped};
+    store::NewRun skipped{.job = "job", .trigger = Trigger::kSchedule, .scheduled_for = kT0 + 4 * kMinute,
+                          .status = RunStatus::kSkipped};
+    REQUIRE(store->claim(done).value());
+    REQUIRE(store->claim(skipped).value());
+  }
+  test::FakeClock clock(kT0 + 4 * kMinute + 30'000);
+  auto store = store::Store::open(path).value();
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  scheduler.start({job("concurrency: forbid\ncatchup: {policy: all, window: 1h}\n")});
+  REQUIRE(eventually([&] { return finished_runs(*store) == 4; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  scheduler.shutdown(std::chrono::seconds(1));
+  const auto all = rows(*store);
+  REQUIRE(all.size() == 4);
+  CHECK(all[2] == RunRow{kT0 + 2 * kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded});
+  CHECK(all[3] == RunRow{kT0 + 3 * kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded});
+}
+
+TEST_CASE("state writes commit with the run's outcome, never before", "[dispatch][kv]") {
+  test::TempDir dir;
+  test::FakeClock clock(kT0 - 1000);
+  auto store = store::Store::open(dir.path() / "state.db").value();
+  std::promise<void> wrote, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> put_ok{false}, read_own{false};  // checked here: Catch2 asserts on this thread only
+  dispatch::Scheduler scheduler(*store, options(clock, [&](run::RunContext& ctx) {
+    put_ok = ctx.kv.put("count", "1").is_ok();
+    read_own = ctx.kv.get("count").value() == std::optional<std::string>("1");  // the run sees its own write
+    wrote.set_value();
+    released.wait();
+    return run::RunResult{};
+  }));
+  scheduler.start({job("")});
+  clock.set(kT0);
+  wrote.get_future().wait();
+  CHECK(put_ok);
+  CHECK(read_own);
+  store->flush();
+  CHECK_FALSE(store->kv_get("job", "count").value());  // a crash now leaves nothing behind
+  release.set_value();
+  REQUIRE(eventually([&] { return finished_runs(*store) == 1; }));
+  scheduler.shutdown(std::chrono::seconds(1));
+  CHECK(store->kv_get("job", "count").value() == std::optional<std::string>("1"));
+}
