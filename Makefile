@@ -13,7 +13,7 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk
 
-.PHONY: all deps browser-deps build test unit-asan run bench clean
+.PHONY: all deps browser-deps build test unit-asan run bench fuzz clean
 
 all: build
 
@@ -77,6 +77,12 @@ bench: build
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 20000 --seconds 20
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 10000
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 100000
+
+# The job loader under a long fuzz run (make test runs 20,000 cases with a fixed seed). Each
+# run takes a new seed and prints it; CRONHOST_FUZZ_SEED=N replays one.
+FUZZ_CASES ?= 2000000
+fuzz: build
+	CRONHOST_FUZZ_CASES=$(FUZZ_CASES) $(BUILD)/tests/unit_tests "[fuzz]"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

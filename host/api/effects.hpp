@@ -5,6 +5,8 @@
 // print; offline, network reads are refused too. Not thread-safe: one per run.
 #pragma once
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -27,8 +29,14 @@ struct Effect {
 // replaced: they would mangle ordinary text and hide little.
 class Redactor {
  public:
+  // The secret, and the forms it takes when a script or the host escapes it: inside JSON
+  // text (json.encode, plugin params) and Lua's %q.
   void add(std::string secret) {
-    if (secret.size() >= 4) secrets_.push_back(std::move(secret));
+    if (secret.size() < 4) return;
+    for (auto form : {json_escaped(secret), lua_quoted(secret)})
+      if (form != secret && std::find(secrets_.begin(), secrets_.end(), form) == secrets_.end())
+        secrets_.push_back(std::move(form));
+    if (std::find(secrets_.begin(), secrets_.end(), secret) == secrets_.end()) secrets_.push_back(std::move(secret));
   }
   std::string apply(std::string_view text) const {
     std::string out(text);
@@ -75,6 +83,32 @@ class Redactor {
       }
       value = std::move(copy);
     }
+  }
+
+  static std::string json_escaped(const std::string& text) {
+    const std::string quoted = nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return quoted.substr(1, quoted.size() - 2);
+  }
+  // As string.format("%q") writes it (lstrlib.c addquoted), without the quotes.
+  static std::string lua_quoted(const std::string& text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(text[i]);
+      if (c == '"' || c == '\\' || c == '\n') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (c == 0 || std::iscntrl(c)) {
+        const bool digit_follows = i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1]));
+        char buffer[8];
+        std::snprintf(buffer, sizeof buffer, digit_follows ? "\\%03d" : "\\%d", c);
+        out += buffer;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out;
   }
 
   std::vector<std::string> secrets_;

@@ -197,6 +197,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
   }
   if (root.contains("server")) read_server(*doc, root["server"], file_at, config.server, diagnostics);
   collect_secrets(*doc, root, "", config.secrets);
+  for (const auto& part : doc->secret_parts()) config.secrets.push_back(part);
   if (root.contains("log")) {
     const auto& log = root["log"];
     config.log.level = log.value("level", config.log.level);

@@ -63,7 +63,10 @@ Result<Interpolated> interpolate(std::string_view text, const std::filesystem::p
       if (!value && fallback_at == std::string_view::npos)
         return Result<Interpolated>::error("environment variable " + name + " is not set (${" + scheme + ":" + name + "})");
       out.text += value ? std::string_view(value) : ref.substr(fallback_at + 2);
-      if (!plain) out.has_secret = true;
+      if (!plain) {
+        out.has_secret = true;
+        out.secret_parts.emplace_back(value ? std::string_view(value) : ref.substr(fallback_at + 2));
+      }
       i = close + 1;
       continue;
     }
@@ -74,6 +77,7 @@ Result<Interpolated> interpolate(std::string_view text, const std::filesystem::p
       auto content = read_secret_file(path);
       if (!content) return Result<Interpolated>::error(content.message());
       out.text += content.value();
+      out.secret_parts.push_back(content.value());
     } else {
       return Result<Interpolated>::error("unknown reference \"${" + std::string(ref.substr(0, 32)) +
                                          "}\": expected ${env:NAME}, ${var:NAME} or ${file:PATH}");

@@ -5,6 +5,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "util/status.hpp"
@@ -14,6 +15,9 @@ namespace cronhost::config {
 struct Interpolated {
   std::string text;
   bool has_secret = false;  // a ${...} was replaced: the value must never be printed
+  // Each value put in for ${env:} or ${file:}, so it is redacted where it shows up alone
+  // (a script printing auth:sub(8) of "Bearer ${env:TOKEN}").
+  std::vector<std::string> secret_parts;
 };
 
 // Replaces every ${env:NAME} and ${file:PATH} (relative paths against `base_dir`; one

@@ -84,6 +84,12 @@ class JobReader {
       spec.params = *v;
       collect_secrets(*v, "/params", spec.secret_params);
     }
+    spec.secret_values = doc_.secret_parts();
+    if (const json* v = get("/trigger_params")) {
+      auto rules = TriggerParams::parse(*v);
+      if (rules) spec.trigger_params = std::move(rules).value();
+      else error(doc_.value_position("/trigger_params"), rules.message());
+    }
     if (auto d = duration_at("/timeout")) {
       if (d->count() <= 0) error(doc_.value_position("/timeout"), "timeout: must be longer than 0");
       spec.timeout = *d;

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/trigger_params.hpp"
 #include "schedule/schedule.hpp"
 #include "util/duration.hpp"
 
@@ -62,6 +63,8 @@ struct JobSpec {
   uint64_t memory_bytes = uint64_t{512} << 20;  // address-space limit of an isolated run
   nlohmann::json params = nlohmann::json::object();
   std::set<std::string> secret_params;  // JSON pointers into params that came from ${env:}/${file:}
+  TriggerParams trigger_params;         // which params a manual trigger may set (none by default)
+  std::vector<std::string> secret_values;  // each value ${env:}/${file:} put in: redacted on its own too
   Millis timeout = std::chrono::hours(1);
   RetryPolicy retries;
   Concurrency concurrency = Concurrency::kForbid;

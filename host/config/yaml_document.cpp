@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/interpolate.hpp"
+#include "config/yaml_guard.hpp"
 
 namespace cronhost::config {
 
@@ -168,6 +169,7 @@ class YamlConverter {
       return true;
     }
     if (value->has_secret) doc_.secrets_.insert(pointer);
+    for (auto& part : value->secret_parts) doc_.secret_parts_.push_back(std::move(part));
     out = value->text;
     return true;
   }
@@ -201,15 +203,13 @@ std::optional<YamlDocument> YamlDocument::parse(const std::string& file, std::st
     diagnostics.push_back(doc.error_at({1, 1}, "not a YAML text file (it contains NUL bytes)"));
     return std::nullopt;
   }
+  if (auto problem = check_yaml_text(text)) {
+    diagnostics.push_back(doc.error_at(problem->at, problem->message));
+    return std::nullopt;
+  }
   YAML::Node node;
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) {
-      diagnostics.push_back(doc.error_at(to_position(documents[1].Mark()),
-                                         "more than one YAML document: a job file holds one job"));
-      return std::nullopt;
-    }
-    if (!documents.empty()) node = documents[0];
+    node = YAML::Load(std::string(text));  // one document (checked above): never YAML::LoadAll
   } catch (const YAML::Exception& e) {
     diagnostics.push_back(doc.error_at(to_position(e.mark), "not valid YAML: " + e.msg));
     return std::nullopt;

@@ -50,6 +50,8 @@ class YamlDocument {
   Position text_position(std::string_view pointer, size_t offset = 0) const;
   // True when the value came from ${env:} or ${file:}: it must never be printed.
   bool is_secret(std::string_view pointer) const { return secrets_.count(std::string(pointer)) > 0; }
+  // Every value that ${env:} and ${file:} put in, each on its own (a value may hold several).
+  const std::vector<std::string>& secret_parts() const { return secret_parts_; }
   // Values already reported while reading (a refused or failed ${...}); later checks skip them.
   const std::set<std::string, std::less<>>& reported() const { return reported_; }
 
@@ -68,6 +70,7 @@ class YamlDocument {
   nlohmann::json root_;
   std::map<std::string, Place, std::less<>> places_;
   std::set<std::string, std::less<>> secrets_;
+  std::vector<std::string> secret_parts_;
   std::set<std::string, std::less<>> reported_;
 
   friend class YamlConverter;

@@ -13,6 +13,8 @@ class Server;
 
 namespace cronhost::server {
 
+class ConnectionGuard;
+
 class ApiServer {
  public:
   explicit ApiServer(ApiContext context);
@@ -33,6 +35,7 @@ class ApiServer {
  private:
   ApiContext context_;
   TokenTable tokens_;
+  std::unique_ptr<ConnectionGuard> guard_;  // outlives server_: its threads call it
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

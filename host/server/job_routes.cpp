@@ -144,6 +144,7 @@ void add_job_routes(Router& router, const ApiContext& ctx) {
     const auto run = ctx.scheduler.trigger(name, params, caller.name);
     if (run.refusal != Refusal::kNone) {
       const int status = run.refusal == Refusal::kNoSuchJob     ? 404
+                         : run.refusal == Refusal::kBadParams   ? 400
                          : run.refusal == Refusal::kNotRecorded ? 500
                          : run.refusal == Refusal::kStopping    ? 503
                                                                 : 409;

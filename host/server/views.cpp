@@ -110,6 +110,8 @@ nlohmann::json run_detail(const store::RunRecord& run) {
   out["result"] = result.is_discarded() ? nlohmann::json(run.result_json) : result;
   out["notes"] = text_or_null(run.notes);
   out["params"] = run.params_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.params_json, nullptr, false);
+  out["retry_at"] = time_json(run.retry_at);  // a retry waiting for this time
+  out["event"] = run.event_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.event_json, nullptr, false);
   return out;
 }
 

@@ -3,6 +3,7 @@ HTTP with one token per role (api_client.py), its state file read back with sqli
 import os
 import socket
 import sys
+import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -33,9 +34,10 @@ def instant(text):
 
 
 def add_common_jobs(site):
-    site.lua_job("greet", GREET, schedule=DAILY_2AM_BERLIN, extra="params: {greeting: hello, name: world}\n")
+    site.lua_job("greet", GREET, schedule=DAILY_2AM_BERLIN,
+                 extra="params: {greeting: hello, name: world}\ntrigger_params: {name: {type: string}}\n")
     site.lua_job("slow", SLOW, schedule=NEW_YEAR)
-    site.lua_job("asker", ASKER, schedule=NEW_YEAR)
+    site.lua_job("asker", ASKER, schedule=NEW_YEAR, extra="trigger_params: {keys: {type: array, items: string}}\n")
 
 
 class JobsApiTest(ApiTestCase):
@@ -110,7 +112,8 @@ class JobsApiTest(ApiTestCase):
         site = self.make_site()
         site.write("db.pass", "pa55-for-override\n")
         site.lua_job("sec", 'print(type(job.params.db)) return {}\n', schedule=DAILY_2AM_BERLIN,
-                     extra=f'params: {{db: {{password: "${{file:{site.root}/db.pass}}"}}}}\n')
+                     extra=f'params: {{db: {{password: "${{file:{site.root}/db.pass}}"}}}}\n'
+                           'trigger_params: {db: {enum: [plain, null, {password: null}]}}\n')
         self.start()
         for params, seen in (({"db": "plain"}, "string"), ({"db": None}, "nil"), ({"db": {"password": None}}, "table")):
             run = self.wait_run(self.call("POST", "/api/jobs/sec/trigger", {"params": params}, expect=202)["run_id"])
@@ -131,6 +134,18 @@ class JobsApiTest(ApiTestCase):
         plain = self.wait_run(self.trigger("greet"))
         self.assertEqual(plain["output"], "hello, world\n")  # the override was for one run only
         self.assert_error(self.api.call("POST", "/api/jobs/greet/trigger", {"params": [1]}), 400, "bad_request", "params")
+        # Only the params the job's trigger_params names, each as declared; nothing runs otherwise.
+        runs_before = len(site.runs("greet"))
+        self.assert_error(self.api.call("POST", "/api/jobs/greet/trigger", {"params": {"greeting": "pwned"}}), 400,
+                          "bad_request", "params.greeting: a trigger may not set this param (the job's trigger_params allows name)")
+        self.assert_error(self.api.call("POST", "/api/jobs/greet/trigger", {"params": {"name": 5}}), 400,
+                          "bad_request", "params.name: expected a string")
+        nested = {"name": "x"}
+        for _ in range(100):
+            nested = {"a": nested}
+        self.assert_error(self.api.call("POST", "/api/jobs/greet/trigger", {"params": {"name": nested}}), 400,
+                          "bad_request", "nested deeper than 16 levels")
+        self.assertEqual(len(site.runs("greet")), runs_before)
         self.assert_error(self.api.call("POST", "/api/jobs/nope/trigger"), 404, "not_found")
         # concurrency: forbid (the default) refuses a second run while one is going.
         slow = self.trigger("slow")
@@ -191,7 +206,8 @@ class JobsApiTest(ApiTestCase):
 
     def test_runs_list_filters_by_status_and_pages_with_before(self):
         site = self.make_site()
-        site.lua_job("count", 'if job.params.fail then error("asked to fail") end return true\n', schedule=NEW_YEAR)
+        site.lua_job("count", 'if job.params.fail then error("asked to fail") end return true\n', schedule=NEW_YEAR,
+                     extra="trigger_params: {fail: {type: boolean}}\n")
         site.lua_job("other", "return true\n", schedule=NEW_YEAR)
         self.start()
         ids = [self.wait_run(self.trigger("count", {"fail": i % 3 == 0}))["id"] for i in range(7)]
@@ -251,7 +267,7 @@ class JobsApiTest(ApiTestCase):
     def test_stats_count_windows_and_duration_percentiles(self):
         site = self.make_site()
         site.lua_job("timed", 'sleep(job.params.s) if job.params.fail then error("no") end return true\n',
-                     schedule=NEW_YEAR, extra="params: {s: 0}\n")
+                     schedule=NEW_YEAR, extra="params: {s: 0}\ntrigger_params: {s: {type: number}, fail: {type: boolean}}\n")
         self.start()
         for params in ({"s": 0.05}, {"s": 0.15}, {"s": 0.4}, {"s": 0, "fail": True}):
             self.wait_run(self.trigger("timed", params))
@@ -455,11 +471,55 @@ class BadRequestsTest(ApiTestCase):
         self.assertEqual(self.wait_run(self.trigger("greet"))["status"], "succeeded")
 
 
+class SlowClientTest(ApiTestCase):
+    def test_trickling_clients_do_not_starve_the_api(self):
+        """20 connections sending one header line every 2 s (slowloris) against 16 threads:
+        /health still answers at once, and each slow connection is dropped within the head
+        deadline (5 s) instead of holding a thread for as long as it trickles."""
+        self.make_site("  open: [health]\n")
+        self.start()
+        port = int(self.api.base_url.rsplit(":", 1)[1])
+        slow = []
+        for i in range(20):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            slow.append(conn)
+        started = time.monotonic()
+        answered = []
+        while time.monotonic() - started < 7:
+            t0 = time.monotonic()
+            self.assertEqual(self.call("GET", "/health", as_=None)["status"], "ok")
+            answered.append(time.monotonic() - t0)
+            for conn in slow:
+                try:
+                    conn.sendall(b"X-Trickle: 1\r\n")
+                except OSError:
+                    pass  # dropped by the host: what should happen
+            time.sleep(2)
+        self.assertLess(max(answered), 1.0, answered)
+        # Every trickling connection has been closed by the host by now (5 s head deadline).
+        closed = 0
+        for conn in slow:
+            conn.settimeout(3)
+            try:
+                while conn.recv(1024):  # an error answer may come before the end
+                    pass
+                closed += 1
+            except ConnectionResetError:
+                closed += 1
+            except socket.timeout:
+                pass  # still open: the host let it trickle on
+            conn.close()
+        self.assertEqual(closed, 20)
+        self.assertIsNone(self.site.proc.poll())
+
+
 class PersistenceTest(ApiTestCase):
     def test_a_manual_runs_retry_after_a_crash_keeps_its_params_and_requester(self):
         site = self.make_site()
         site.lua_job("backfill", 'print(job.params.day) if job.attempt == 1 then sleep(60) end return {}\n',
-                     schedule=NEW_YEAR, extra="params: {day: today}\nretries: {attempts: 2, backoff: 1s}\n")
+                     schedule=NEW_YEAR, extra="params: {day: today}\nretries: {attempts: 2, backoff: 1s}\n"
+                                              "trigger_params: {day: {type: string}}\n")
         self.start()
         first = self.trigger("backfill", {"day": "2026-11-01"}, as_="otto")
         wait_for(lambda: self.call("GET", f"/api/runs/{first}")["status"] == "running", what="the first attempt to run")

@@ -36,7 +36,7 @@ class HttpRunnerTest(ApiTestCase):
 
     def test_success_stores_items_and_the_service_gets_the_job_context(self):
         self.make_site()
-        self.http_job("sync", "/jobs/ok", extra="params: {region: eu, batch: 50}\n")
+        self.http_job("sync", "/jobs/ok", extra="params: {region: eu, batch: 50}\ntrigger_params: {batch: {type: integer}}\n")
         self.start()
         run_id = self.trigger("sync", {"batch": 10}, as_="otto")
         run = self.wait_run(run_id)
@@ -126,7 +126,8 @@ class HttpRunnerTest(ApiTestCase):
 
     def test_a_retry_carries_the_params_and_user_with_the_next_attempt(self):
         self.make_site()
-        self.http_job("flaky", "/jobs/fail", extra="params: {batch: 50}\nretries: {attempts: 2, backoff: 1s}\n")
+        self.http_job("flaky", "/jobs/fail", extra="params: {batch: 50}\nretries: {attempts: 2, backoff: 1s}\n"
+                                                    "trigger_params: {batch: {type: integer}}\n")
         self.start()
         first_id = self.trigger("flaky", {"batch": 10}, as_="otto")
         first, second = [c["context"] for c in self.service.wait_calls(2)]
