@@ -57,12 +57,13 @@ class Site:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # --- the daemon
-    def start(self):
+    def start(self, env=None):
+        """Starts the daemon; `env` adds variables to the environment it inherits."""
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, "run", "--jobs", os.path.join(self.root, "jobs.d"), "--state", self.state,
              "--config", os.path.join(self.root, "cronhost.yaml")],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})})
         wait_for(lambda: "cronhost started" in self.log_text() or self.proc.poll() is not None,
                  what="the host to start")
         if self.proc.poll() is not None:
