@@ -271,6 +271,31 @@ class EscapeTest(PluginTestCase):
         self.assertRegex(p.stdout, r"\n(threads of an isolated run capped at 256 tasks by a pids cgroup under /\S+"
                                    r"|warning: threads of an isolated run are not capped: .+)\n$")
 
+    @unittest.skipUnless(os.geteuid() == 0, "only a root host can switch users")
+    def test_run_as_gives_isolated_runs_a_user_without_privileges(self):
+        s = self.site = PluginSite(config='run_as: "65534:65534"\n')
+        os.chmod(s.root, 0o711)  # the user must reach the snapshot folder beside the state file
+        s.plugin_job("probe_sandbox", "libprobe_sandbox.so", schedule=f"{{at: '{soon(3)}'}}")
+        s.start()
+        wait_for(lambda: s.finished("probe_sandbox"), timeout=20, what="the run")
+        self.stop_host()
+        run = s.finished("probe_sandbox")[0]
+        self.assertEqual(run["status"], "succeeded", run)
+        result = json.loads(run["result"])
+        self.assertEqual((result["uid"], result["gid"], result["groups"]), (65534, 65534, 0))
+        self.assertEqual(result["fork"], errno.EPERM)  # the other walls still stand
+
+    def test_run_as_must_name_a_user_without_privileges(self):
+        for value, problem in (("no-such-user-cronhost", "run_as: no user named no-such-user-cronhost on this host"),
+                               ("root", "run_as: root is root (expected a user without privileges)"),
+                               ("'0:0'", "run_as: 0:0 is root")):
+            s = self.site = PluginSite(config=f"run_as: {value}\n")
+            p = s.cli("validate", "--config", os.path.join(s.root, "cronhost.yaml"), "--jobs", os.path.join(s.root, "jobs.d"))
+            self.assertNotEqual(p.returncode, 0, p.stdout)
+            self.assertIn(problem, p.stdout + p.stderr)
+            self.assertIn("cronhost.yaml:3:", p.stdout + p.stderr)  # after workers and shutdown_grace
+            s.cleanup()
+
     def test_threads_are_capped(self):
         s = self.site = PluginSite()
         s.plugin_job("thread_bomb", "libthread_bomb.so", schedule=f"{{at: '{soon(3)}'}}", memory_mb=128)
