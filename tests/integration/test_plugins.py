@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 import unittest
@@ -205,6 +206,30 @@ def remove_sysv_ipc(kind, ids):
             libc.semctl(ident, 0, ipc_rmid)
 
 
+def without_capabilities():
+    """For preexec_fn: the process (root or not) execs with no capabilities at all."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop = 24
+    cap = 0
+    while libc.prctl(pr_capbset_drop, cap, 0, 0, 0) == 0:
+        cap += 1
+
+
+# Run by a process without capabilities: can it read the environment of these processes?
+READ_ENVIRON = """
+import json, sys
+out = {}
+for name, pid in (("host", sys.argv[1]), ("control", sys.argv[2])):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            f.read()
+        out[name] = "readable"
+    except PermissionError:
+        out[name] = "EACCES"
+print(json.dumps(out))
+"""
+
+
 class EscapeTest(PluginTestCase):
     """Hostile plugins that go after the host's secrets through /proc, leave System V IPC
     objects behind them, or start threads without end: each attempt is refused, and the
@@ -235,6 +260,23 @@ class EscapeTest(PluginTestCase):
                             ("log", s.log_text())):
             self.assertNotIn(secret, text, where)
             self.assertNotIn(secret.encode().hex(), text, where)
+
+    def test_the_host_is_not_dumpable(self):
+        """Where the kernel has no Landlock, what keeps a runner (a process of the host's user,
+        without capabilities) out of the host's /proc files is that the host is not dumpable.
+        Shown directly: a host and a reader without capabilities; a dumpable process of the
+        same kind is the control that the reader could read it otherwise."""
+        s = self.site = PluginSite()
+        s.start(preexec_fn=without_capabilities)
+        control = subprocess.Popen(["/bin/sleep", "30"], preexec_fn=without_capabilities)
+        try:
+            reader = subprocess.run(["/usr/bin/python3", "-c", READ_ENVIRON, str(s.proc.pid), str(control.pid)],
+                                    capture_output=True, text=True, timeout=10, preexec_fn=without_capabilities)
+        finally:
+            control.kill()
+            control.wait()
+        self.stop_host()
+        self.assertEqual(json.loads(reader.stdout), {"host": "EACCES", "control": "readable"}, reader.stderr)
 
     def test_system_v_ipc_is_refused(self):
         s = self.site = PluginSite()
