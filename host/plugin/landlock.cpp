@@ -57,8 +57,8 @@ const std::vector<std::string>& system_readable_paths() {
   // /usr holds the libraries (Debian links /lib* into it) and the zone data; /opt vendor SDKs.
   // Not /etc (shadow, keys), /home, /root, /proc, /sys, /tmp or the state file's folder.
   static const std::vector<std::string> paths = {
-      "/usr",        "/lib",          "/lib64",      "/lib32",       "/opt",
-      "/etc/ld.so.cache", "/etc/localtime", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
+      "/usr",      "/lib",      "/lib64",       "/lib32",      "/opt",       "/etc/ld.so.cache", "/etc/localtime",
+      "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
       "/sys/devices/system/cpu",  // glibc's sysconf(_SC_NPROCESSORS_*)
   };
   return paths;

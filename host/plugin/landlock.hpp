@@ -1,7 +1,9 @@
 // Landlock (Linux 5.13 and later): a process restricting its own access to files, which
 // the runner uses so that an isolated plugin reads only what it needs to run (the system's
 // libraries, its own file, a few devices) and never /proc of the host or the host's files.
-// Raw system calls: no library needed. Stateless; call from one thread before others start.
+// Raw system calls: no library needed. landlock_abi() and landlock_summary() are thread-safe;
+// restrict_file_access() binds the calling thread and the threads it starts later, so the
+// runner calls it while it has no other thread.
 #pragma once
 #include <string>
 #include <vector>
