@@ -129,8 +129,8 @@ bool send_reply(run::RunContext& ctx, int fd, const std::string& bytes) {
 }
 
 // Runs the runner with `args` (then MEMORY_BYTES CPU_SECONDS DEADLINE_MS) in a pids cgroup of
-// its own where the host has one, serving its calls
-// until it ends; kills it at the deadline or on cancel.
+// its own where the host has one, serving its calls until it ends; kills it at the deadline
+// or on cancel.
 run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, std::vector<std::string> args,
                             CapabilityBridge::Kind kind) {
   int pair[2];
