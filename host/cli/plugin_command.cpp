@@ -1,8 +1,11 @@
 // cronhost plugin check PATH: loads a plugin in a sandboxed runner process, as the daemon
-// would, and prints its name, version and ABI version, or why it cannot be loaded.
+// would, and prints its name, version and ABI version, or why it cannot be loaded; then what
+// isolates runs on this machine (Landlock, the thread cap) and which of those are missing.
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "plugin/landlock.hpp"
+#include "plugin/pids_cgroup.hpp"
 #include "plugin/plugin_catalog.hpp"
 
 namespace cronhost::cli {
@@ -22,6 +25,10 @@ Command add_plugin_command(CLI::App& app, const CommonOptions&) {
     }
     std::cout << info->name << " " << info->version << " (ABI " << plugin::abi_text(info->abi_version) << ")\n";
     if (!info->description.empty()) std::cout << info->description << "\n";
+    // The walls its isolated runs get on this machine, and which are missing.
+    std::cout << (plugin::landlock_abi() ? "" : "warning: ") << plugin::landlock_summary() << "\n";
+    std::cout << (plugin::pids_cgroup_base() ? "" : "warning: ") << plugin::pids_cgroup_summary(plugin::kMaxRunTasks)
+              << "\n";
     return kExitOk;
   };
 }

@@ -1,6 +1,7 @@
 // cronhost run: the daemon. Loads the jobs, opens the state file, starts the scheduler and
 // then waits for signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully.
 #include <malloc.h>
+#include <sys/prctl.h>
 
 #include <csignal>
 #include <iostream>
@@ -12,6 +13,8 @@
 #include "dispatch/job_registry.hpp"
 #include "dispatch/run_metrics.hpp"
 #include "dispatch/scheduler.hpp"
+#include "plugin/landlock.hpp"
+#include "plugin/pids_cgroup.hpp"
 #include "plugin/plugin_job.hpp"
 #include "server/api_server.hpp"
 #include "store/state_store.hpp"
@@ -59,6 +62,10 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       ->check(CLI::IsMember({"text", "json"}));
   cmd->footer("SIGHUP reloads the jobs and the config; SIGTERM or SIGINT stops after running runs finish.");
   return [state, log_format, &common]() -> int {
+    // Before any secret is read: the host's memory, environment and /proc files are then
+    // closed to other processes of its user (isolated plugins among them) unless they have
+    // CAP_SYS_PTRACE, which runners never have. Also: no core dumps of the host.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // Signals are taken by sigwait below; block them before any thread starts.
     sigset_t signals;
     sigemptyset(&signals);
@@ -97,7 +104,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     config::JobCatalog catalog;
     auto jobs = load(*context, catalog);
     // Plugins run from private snapshots beside the state file, refreshed on SIGHUP.
-    plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path());
+    // run_as is read here, at start: a change needs a restart.
+    plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path(), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
     dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &config,
@@ -121,6 +129,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         return kExitFailed;
       }
     }
+    // What keeps isolated runs in: said once, loudly when a wall is missing on this machine.
+    log_event(plugin::landlock_abi() ? spdlog::level::info : spdlog::level::warn, "plugin isolation: files",
+              {{"landlock", plugin::landlock_summary()}});
+    log_event(plugin::pids_cgroup_base() ? spdlog::level::info : spdlog::level::warn, "plugin isolation: threads",
+              {{"threads", plugin::pids_cgroup_summary(plugin::kMaxRunTasks)}});
     log_event(spdlog::level::info, "cronhost started",
               {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
                {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <fstream>
+#include <pwd.h>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "config/schema_check.hpp"
+#include "util/status.hpp"
 #include "config/yaml_document.hpp"
 
 namespace cronhost::config {
@@ -20,6 +23,19 @@ void collect_secrets(const YamlDocument& doc, const nlohmann::json& value, const
     for (const auto& [key, child] : value.items()) collect_secrets(doc, child, pointer_append(pointer, key), out);
   if (value.is_array())
     for (size_t i = 0; i < value.size(); ++i) collect_secrets(doc, value[i], pointer + "/" + std::to_string(i), out);
+}
+
+// run_as: "uid:gid" as given, or a user name looked up here (at load, not in every runner).
+Result<std::string> resolve_run_as(const std::string& text) {
+  if (text.rfind("0:", 0) == 0) return Result<std::string>::error(text + " is root (expected a user without privileges)");
+  if (text.find(':') != std::string::npos) return text;  // the schema checked the digits
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found)
+    return Result<std::string>::error("no user named " + text + " on this host (expected a user name or uid:gid)");
+  if (found->pw_uid == 0) return Result<std::string>::error(text + " is root (expected a user without privileges)");
+  return std::to_string(found->pw_uid) + ":" + std::to_string(found->pw_gid);
 }
 
 std::optional<Role> parse_role(const std::string& text) {
@@ -142,6 +158,11 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     const auto& limits = root["limits"];
     config.run_memory_bytes = static_cast<size_t>(limits.value("memory_mb", 64)) << 20;
     config.run_output_bytes = static_cast<size_t>(limits.value("output_kb", 64)) << 10;
+  }
+  if (root.contains("run_as")) {
+    auto ids = resolve_run_as(root["run_as"].get<std::string>());
+    if (!ids) diagnostics.push_back(doc->error_at(doc->text_position("/run_as"), "run_as: " + ids.message()));
+    else config.run_as = ids.value();
   }
   if (root.contains("history")) {
     config.history_keep_days = root["history"].value("keep_days", config.history_keep_days);

@@ -98,6 +98,7 @@ struct HostConfig {
   HttpSettings http;
   ServerSettings server;
   std::vector<std::string> secrets;  // values never to print: passwords and ${env:}/${file:} values
+  std::string run_as;                // "uid:gid" isolated runs switch to (run_as:, a name resolved); empty: the host's
 };
 
 // Reads `path`; relative paths inside resolve against the file's folder. Problems are

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/runner_privileges.hpp"
 #include "plugin/runner_spawn.hpp"
 
 namespace cronhost::plugin {
@@ -55,11 +56,13 @@ Result<std::shared_ptr<LoadedPlugin>> PluginBuild::loaded() const {
   return loaded_;
 }
 
-Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file) {
+Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file, const std::string& run_as) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return Result<PluginInfo>::error(std::string("pipe: ") + std::strerror(errno));
   const int write_end = above_standard(out[1]);
-  auto spawned = spawn_runner(runner, {"check", file.string()}, write_end);
+  std::vector<std::string> env;
+  if (!run_as.empty()) env.push_back(std::string(kRunAsVariable) + "=" + run_as);
+  auto spawned = spawn_runner(runner, {"check", file.string()}, write_end, -1, env);
   ::close(write_end);
   if (!spawned) {
     ::close(out[0]);
@@ -108,11 +111,12 @@ fs::path default_runner_path() {
   return (ec ? fs::path(".") : self.parent_path()) / "cronhost-plugin-runner";
 }
 
-PluginCatalog::PluginCatalog(fs::path snapshot_dir, fs::path runner)
-    : snapshot_dir_(std::move(snapshot_dir)), runner_(std::move(runner)) {
+PluginCatalog::PluginCatalog(fs::path snapshot_dir, fs::path runner, std::string run_as)
+    : snapshot_dir_(std::move(snapshot_dir)), runner_(std::move(runner)), run_as_(std::move(run_as)) {
   std::error_code ec;
   fs::create_directories(snapshot_dir_, ec);
-  fs::permissions(snapshot_dir_, fs::perms::owner_all, ec);  // only the host may put code here
+  // Only the host may put code here; runs under run_as may open a snapshot they are named.
+  fs::permissions(snapshot_dir_, run_as_.empty() ? fs::perms::owner_all : fs::perms::owner_all | fs::perms::others_exec, ec);
   for (const auto& entry : fs::directory_iterator(snapshot_dir_, ec)) fs::remove_all(entry.path(), ec);
 }
 
@@ -133,8 +137,9 @@ Result<std::shared_ptr<const PluginBuild>> PluginCatalog::build(const fs::path& 
     if (!out.flush()) return R::error("cannot write the snapshot " + snapshot.string());
   }
   std::error_code ec;
-  fs::permissions(snapshot, fs::perms::owner_read | fs::perms::owner_exec, ec);
-  auto info = check_plugin(runner_, snapshot);
+  const fs::perms readable = fs::perms::owner_read | fs::perms::owner_exec;
+  fs::permissions(snapshot, run_as_.empty() ? readable : readable | fs::perms::others_read | fs::perms::others_exec, ec);
+  auto info = check_plugin(runner_, snapshot, run_as_);
   if (!info) {
     fs::remove(snapshot, ec);
     return R::error(info.message());

@@ -43,16 +43,19 @@ class PluginBuild {
   mutable std::string load_error_;
 };
 
-// Starts the runner in check mode on `file`: the plugin's description, or why it cannot load.
-Result<PluginInfo> check_plugin(const std::filesystem::path& runner, const std::filesystem::path& file);
+// Starts the runner in check mode on `file` (as the user "uid:gid" `run_as`, when not empty):
+// the plugin's description, or why it cannot load.
+Result<PluginInfo> check_plugin(const std::filesystem::path& runner, const std::filesystem::path& file,
+                                const std::string& run_as = {});
 
 // The runner beside the running executable, or $CRONHOST_PLUGIN_RUNNER.
 std::filesystem::path default_runner_path();
 
 class PluginCatalog {
  public:
-  // Snapshots go into `snapshot_dir` (created; files left there by an earlier process are removed).
-  PluginCatalog(std::filesystem::path snapshot_dir, std::filesystem::path runner);
+  // Snapshots go into `snapshot_dir` (created; files left there by an earlier process are
+  // removed). `run_as` ("uid:gid", run_as:) is the user isolated runs become; empty: the host's.
+  PluginCatalog(std::filesystem::path snapshot_dir, std::filesystem::path runner, std::string run_as = {});
   ~PluginCatalog();  // removes the snapshot folder; no run may be in flight
   PluginCatalog(const PluginCatalog&) = delete;
   PluginCatalog& operator=(const PluginCatalog&) = delete;
@@ -64,12 +67,14 @@ class PluginCatalog {
   Result<std::shared_ptr<const PluginBuild>> find(const std::filesystem::path& source) const;
 
   const std::filesystem::path& runner() const { return runner_; }
+  const std::string& run_as() const { return run_as_; }
 
  private:
   Result<std::shared_ptr<const PluginBuild>> build(const std::filesystem::path& source, const std::string& content, const std::string& hash);
 
   std::filesystem::path snapshot_dir_;
   std::filesystem::path runner_;
+  std::string run_as_;
   uint64_t snapshots_made_ = 0;
   mutable std::mutex mutex_;
   std::map<std::filesystem::path, std::shared_ptr<const PluginBuild>> builds_;  // GUARDED_BY(mutex_)

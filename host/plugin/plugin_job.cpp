@@ -12,7 +12,7 @@ run::RunResult run_any(run::RunContext& ctx, const PluginCatalog& catalog) {
   if (ctx.job.http) return run::run_http(ctx);
   if (ctx.job.plugin.empty())
     return ctx.job.isolation == config::Isolation::kProcess
-               ? run_lua_isolated(ctx, Isolation{catalog.runner(), ctx.job.memory_bytes})
+               ? run_lua_isolated(ctx, Isolation{catalog.runner(), ctx.job.memory_bytes, catalog.run_as()})
                : run::run_lua(ctx);
   auto build = catalog.find(ctx.job.plugin);
   if (!build) return {store::RunStatus::kFailed, "", build.message()};
@@ -23,7 +23,7 @@ run::RunResult run_any(run::RunContext& ctx, const PluginCatalog& catalog) {
     if (!loaded) return {store::RunStatus::kFailed, "", "plugin " + ctx.job.plugin.string() + " cannot be loaded: " + loaded.message()};
     return run_inline(ctx, *loaded.value());
   }
-  return run_isolated(ctx, held->snapshot(), Isolation{catalog.runner(), ctx.job.memory_bytes});
+  return run_isolated(ctx, held->snapshot(), Isolation{catalog.runner(), ctx.job.memory_bytes, catalog.run_as()});
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 
 #include "plugin/capability_bridge.hpp"
 #include "plugin/host_api_table.hpp"
+#include "plugin/pids_cgroup.hpp"
+#include "plugin/runner_privileges.hpp"
 #include "plugin/runner_spawn.hpp"
 #include "plugin/wire.hpp"
 
@@ -126,8 +128,9 @@ bool send_reply(run::RunContext& ctx, int fd, const std::string& bytes) {
   return true;
 }
 
-// Runs the runner with `args` (then MEMORY_BYTES CPU_SECONDS DEADLINE_MS), serving its calls
-// until it ends; kills it at the deadline or on cancel.
+// Runs the runner with `args` (then MEMORY_BYTES CPU_SECONDS DEADLINE_MS) in a pids cgroup of
+// its own where the host has one, serving its calls until it ends; kills it at the deadline
+// or on cancel.
 run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, std::vector<std::string> args,
                             CapabilityBridge::Kind kind) {
   int pair[2];
@@ -144,7 +147,17 @@ run::RunResult serve_runner(run::RunContext& ctx, const Isolation& isolation, st
   args.push_back(std::to_string(isolation.memory_bytes));
   args.push_back(std::to_string(timeout_s + 1));
   args.push_back(std::to_string(std::max<int64_t>(left_ms, 0)));
-  auto pid = spawn_runner(isolation.runner, args, output_write.fd, child_end.fd);
+  // Removed when this function returns, after the runner is reaped.
+  std::optional<RunCgroup> cgroup;
+  if (pids_cgroup_base()) {
+    auto made = make_run_cgroup(kMaxRunTasks);
+    if (!made) return {RunStatus::kFailed, "", "cannot cap the run's threads: " + made.message()};
+    cgroup.emplace(std::move(made).value());
+  }
+  std::vector<std::string> env;
+  if (cgroup) env.push_back(std::string(kRunCgroupVariable) + "=" + cgroup->procs_file().string());
+  if (!isolation.run_as.empty()) env.push_back(std::string(kRunAsVariable) + "=" + isolation.run_as);
+  auto pid = spawn_runner(isolation.runner, args, output_write.fd, child_end.fd, env);
   if (!pid) return {RunStatus::kFailed, "", pid.message()};
   child_end.reset();
   output_write.reset();

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include "plugin/shared_object.hpp"
 #include "run/run_context.hpp"
@@ -19,6 +20,7 @@ run::RunResult run_inline(run::RunContext& ctx, const LoadedPlugin& plugin);
 struct Isolation {
   std::filesystem::path runner;   // the cronhost-plugin-runner executable
   uint64_t memory_bytes = 0;      // address-space limit of the child
+  std::string run_as;             // "uid:gid" the child becomes (run_as:); empty: the host's user
 };
 
 // Runs the plugin file in a child process under `isolation`, serving its calls until it

@@ -5,7 +5,11 @@
 //   cronhost-plugin-runner lua SCRIPT LIB_DIR LUA_MEMORY_BYTES MEMORY_BYTES CPU_SECONDS DEADLINE_MS
 //   cronhost-plugin-runner check PLUGIN.so     -> {"name","version","abi_version","description"} or an error
 //
-// It raises the sandbox (runner_sandbox.hpp), then loads the plugin and runs it with the host
+// $CRONHOST_RUN_CGROUP, when set, is the cgroup.procs file of the run's pids cgroup
+// (pids_cgroup.hpp), which caps its threads; $CRONHOST_RUN_AS ("uid:gid") the user to become.
+// It raises the walls (it joins the cgroup, sets limits, gives up dumpability and every
+// capability, confines reads with Landlock, installs the seccomp filter: runner_privileges.hpp,
+// landlock.hpp, runner_sandbox.hpp), then loads the plugin and runs it with the host
 // vtable, or runs the Lua script with proxies of the Lua API (lua_child.hpp); either way the
 // calls travel to the host as frames (wire.hpp). The last frame is kDone with the status and
 // error. Single-threaded unless the plugin starts threads.
@@ -13,12 +17,16 @@
 #include <cstdlib>
 #include <unistd.h>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "plugin/host_api_table.hpp"
+#include "plugin/landlock.hpp"
 #include "plugin/lua_child.hpp"
+#include "plugin/pids_cgroup.hpp"
 #include "plugin/remote_run.hpp"
+#include "plugin/runner_privileges.hpp"
 #include "plugin/runner_sandbox.hpp"
 #include "plugin/shared_object.hpp"
 #include "plugin/wire.hpp"
@@ -30,6 +38,32 @@ namespace {
 // as many CPU seconds as the host waits for it.
 constexpr uint64_t kCheckMemoryBytes = uint64_t{512} << 20;
 constexpr uint64_t kCheckCpuSeconds = 10;
+
+// What the run may read besides the system's libraries: the plugin, or the script and its
+// require() folder.
+std::vector<std::string> readable_paths(const std::string& mode, char** argv) {
+  std::vector<std::string> paths = system_readable_paths();
+  paths.emplace_back(argv[2]);
+  if (mode == "lua") paths.emplace_back(argv[3]);
+  return paths;
+}
+
+// Every wall, in an order where each step still has the rights it needs: the cgroup and the
+// user switch while root, limits before the capabilities go, Landlock after no_new_privs,
+// the filter last.
+cronhost::Status raise_walls(const std::string& mode, char** argv, const SandboxLimits& limits) {
+  const char* cgroup = std::getenv(kRunCgroupVariable);
+  cronhost::Status walls = cgroup && *cgroup ? join_cgroup(cgroup) : cronhost::Status::ok();
+  const char* run_as = std::getenv(kRunAsVariable);
+  if (walls && run_as && *run_as) walls = switch_user(run_as);
+  if (walls) walls = apply_limits(limits);
+  if (walls) walls = drop_privileges();
+#if !defined(__SANITIZE_ADDRESS__)  // ASan reads /proc/self/maps to report an error
+  if (walls) walls = restrict_file_access(readable_paths(mode, argv));
+#endif
+  if (walls) walls = install_syscall_filter();
+  return walls;
+}
 
 int check(const char* path) {
   auto loaded = LoadedPlugin::open(path);
@@ -96,8 +130,7 @@ int main(int argc, char** argv) {
 #if defined(__SANITIZE_ADDRESS__)
   limits.memory_bytes = 0;  // ASan reserves terabytes of address space for its shadow memory
 #endif
-  cronhost::Status walls = apply_limits(limits);
-  if (walls) walls = install_syscall_filter();
+  const cronhost::Status walls = raise_walls(mode, argv, limits);
   if (!walls) {
     if (mode != "check") RemoteRun::send_done(CRONHOST_EHOST, "cannot isolate the run: " + walls.message());
     else std::fprintf(stderr, "cannot isolate the plugin: %s\n", walls.message().c_str());

@@ -41,6 +41,13 @@ const int kDeniedEperm[] = {
     SYS_quotactl, SYS_fanotify_init, SYS_open_by_handle_at, SYS_name_to_handle_at, SYS_move_mount, SYS_fsopen,
     SYS_fsmount, SYS_open_tree, SYS_fspick, SYS_fsconfig, SYS_mount_setattr, SYS_setpriority, SYS_ioprio_set,
     SYS_kcmp, SYS_process_madvise, SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
+    // System V IPC and POSIX message queues: their objects outlive the run (and a segment
+    // is memory outside the address-space limit).
+    SYS_shmget, SYS_shmat, SYS_shmctl, SYS_shmdt, SYS_msgget, SYS_msgsnd, SYS_msgrcv, SYS_msgctl, SYS_semget,
+    SYS_semop, SYS_semtimedop, SYS_semctl, SYS_mq_open, SYS_mq_unlink,
+#ifdef SYS_ipc  // the one multiplexed call for all of System V IPC on older architectures
+    SYS_ipc,
+#endif
 #ifdef SYS_fork  // the calls only older architectures (x86_64) have; aarch64 has just the *at forms
     SYS_fork, SYS_vfork, SYS_iopl, SYS_ioperm,
 #endif

@@ -10,7 +10,7 @@
 namespace cronhost::plugin {
 
 Result<pid_t> spawn_runner(const std::filesystem::path& runner, const std::vector<std::string>& args, int output_fd,
-                           int socket_fd) {
+                           int socket_fd, const std::vector<std::string>& extra_env) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -33,6 +33,7 @@ Result<pid_t> spawn_runner(const std::filesystem::path& runner, const std::vecto
   std::vector<std::string> kept = {"PATH=/usr/local/bin:/usr/bin:/bin"};
   for (const char* name : {"LANG", "LC_ALL", "TZ"})
     if (const char* value = std::getenv(name)) kept.push_back(std::string(name) + "=" + value);
+  kept.insert(kept.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> env;
   for (auto& entry : kept) env.push_back(entry.data());
   env.push_back(nullptr);

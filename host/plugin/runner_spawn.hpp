@@ -13,9 +13,10 @@
 
 namespace cronhost::plugin {
 
-// The descriptors must be above 3 (see above_standard); socket_fd -1: none.
+// The descriptors must be above 3 (see above_standard); socket_fd -1: none. `extra_env`
+// ("NAME=value") is added to the environment.
 Result<pid_t> spawn_runner(const std::filesystem::path& runner, const std::vector<std::string>& args, int output_fd,
-                           int socket_fd = -1);
+                           int socket_fd = -1, const std::vector<std::string>& extra_env = {});
 
 // Moves an fd to 10 or above and closes the original, so a dup2 onto 0..3 in the child never
 // meets itself (a dup2 onto the same number would keep its close-on-exec flag).

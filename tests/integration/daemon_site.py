@@ -57,12 +57,14 @@ class Site:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # --- the daemon
-    def start(self):
+    def start(self, env=None, preexec_fn=None):
+        """Starts the daemon; `env` adds variables to the environment it inherits; `preexec_fn`
+        runs in the child before the daemon starts."""
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, "run", "--jobs", os.path.join(self.root, "jobs.d"), "--state", self.state,
              "--config", os.path.join(self.root, "cronhost.yaml")],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
         wait_for(lambda: "cronhost started" in self.log_text() or self.proc.poll() is not None,
                  what="the host to start")
         if self.proc.poll() is not None:

@@ -5,12 +5,15 @@ host capability against real servers, and the example plugins with their example
 The plugins come from the build folder that holds CRONHOST_BIN: test-plugins/ (one behaviour
 each, tests/plugins) and plugins/ (the examples, plugins/examples). The daemon finds
 cronhost-plugin-runner beside the cronhost binary."""
+import ctypes
+import errno
 import http.server
 import json
 import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 import unittest
@@ -178,6 +181,175 @@ class HostileTest(PluginTestCase):
         self.assertEqual(late, [], "heartbeats fired late")
         starts = [r["started_at"] for r in beats]
         self.assertLessEqual(max(b - a for a, b in zip(starts, starts[1:])), 2500)
+
+
+def sysv_ipc_objects():
+    """{kind: {id: {column: value}}} of the System V IPC objects on this machine."""
+    objects = {}
+    for kind, id_column in (("shm", "shmid"), ("msg", "msqid"), ("sem", "semid")):
+        with open(f"/proc/sysvipc/{kind}") as f:
+            header, *rows = [line.split() for line in f]
+        objects[kind] = {int(row[header.index(id_column)]): dict(zip(header, row)) for row in rows}
+    return objects
+
+
+def remove_sysv_ipc(kind, ids):
+    """Removes System V IPC objects (what a hostile plugin left behind) with IPC_RMID."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ipc_rmid = 0
+    for ident in ids:
+        if kind == "shm":
+            libc.shmctl(ident, ipc_rmid, None)
+        elif kind == "msg":
+            libc.msgctl(ident, ipc_rmid, None)
+        else:
+            libc.semctl(ident, 0, ipc_rmid)
+
+
+def without_capabilities():
+    """For preexec_fn: the process (root or not) execs with no capabilities at all."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop = 24
+    cap = 0
+    while libc.prctl(pr_capbset_drop, cap, 0, 0, 0) == 0:
+        cap += 1
+
+
+# Run by a process without capabilities: can it read the environment of these processes?
+READ_ENVIRON = """
+import json, sys
+out = {}
+for name, pid in (("host", sys.argv[1]), ("control", sys.argv[2])):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            f.read()
+        out[name] = "readable"
+    except PermissionError:
+        out[name] = "EACCES"
+print(json.dumps(out))
+"""
+
+
+class EscapeTest(PluginTestCase):
+    """Hostile plugins that go after the host's secrets through /proc, leave System V IPC
+    objects behind them, or start threads without end: each attempt is refused, and the
+    host's secret appears nowhere."""
+
+    # The cap on an isolated run's tasks (host/plugin/pids_cgroup.hpp): its main thread and 255 more.
+    MAX_RUN_TASKS = 256
+
+    def test_the_hosts_proc_and_memory_are_closed(self):
+        secret = "hunter2-" + os.urandom(8).hex()
+        s = self.site = PluginSite()
+        # A job that holds the secret: the host reads it at load, into its memory, from its environment.
+        s.job("holds_secret", "schedule: {every: 1h}\nrun: {lua: scripts/holds_secret.lua}\n"
+              "params: {token: '${env:CRONHOST_TEST_SECRET}'}\n", "return true\n")
+        s.plugin_job("read_host_proc", "libread_host_proc.so", schedule=f"{{at: '{soon(3)}'}}",
+                     params={"needle": "hunter2-"})
+        s.start(env={"CRONHOST_TEST_SECRET": secret})
+        wait_for(lambda: s.finished("read_host_proc"), timeout=20, what="the hostile run")
+        self.stop_host()
+
+        run = s.finished("read_host_proc")[0]
+        self.assertEqual(run["status"], "succeeded", run)
+        result = json.loads(run["result"])
+        self.assertEqual(result["ppid"], s.proc.pid, "the plugin did not go after the host")
+        self.assertEqual((result["environ"], result["maps"], result["mem"]), (errno.EACCES,) * 3, run["output"])
+        self.assertEqual((result["environ_bytes"], result["mem_hits"]), (0, 0))
+        for where, text in (("output", run["output"]), ("result", run["result"]), ("error", run["error"] or ""),
+                            ("log", s.log_text())):
+            self.assertNotIn(secret, text, where)
+            self.assertNotIn(secret.encode().hex(), text, where)
+
+    def test_the_host_is_not_dumpable(self):
+        """Where the kernel has no Landlock, what keeps a runner (a process of the host's user,
+        without capabilities) out of the host's /proc files is that the host is not dumpable.
+        Shown directly: a host and a reader without capabilities; a dumpable process of the
+        same kind is the control that the reader could read it otherwise."""
+        s = self.site = PluginSite()
+        s.start(preexec_fn=without_capabilities)
+        control = subprocess.Popen(["/bin/sleep", "30"], preexec_fn=without_capabilities)
+        try:
+            reader = subprocess.run(["/usr/bin/python3", "-c", READ_ENVIRON, str(s.proc.pid), str(control.pid)],
+                                    capture_output=True, text=True, timeout=10, preexec_fn=without_capabilities)
+        finally:
+            control.kill()
+            control.wait()
+        self.stop_host()
+        self.assertEqual(json.loads(reader.stdout), {"host": "EACCES", "control": "readable"}, reader.stderr)
+
+    def test_system_v_ipc_is_refused(self):
+        s = self.site = PluginSite()
+        s.plugin_job("sysv_ipc", "libsysv_ipc.so", schedule=f"{{at: '{soon(3)}'}}")
+        before = sysv_ipc_objects()
+        s.start()
+        try:
+            wait_for(lambda: s.finished("sysv_ipc"), timeout=20, what="the hostile run")
+            self.stop_host()
+            run = s.finished("sysv_ipc")[0]
+            self.assertEqual(run["status"], "succeeded", run)
+            result = json.loads(run["result"])
+            self.assertEqual({k: result[k] for k in ("shmget", "segments", "msgget", "semget")},
+                             {"shmget": errno.EPERM, "segments": 0, "msgget": errno.EPERM, "semget": errno.EPERM})
+            left = [i for i, row in sysv_ipc_objects()["shm"].items() if row["cpid"] == str(result["pid"])]
+            self.assertEqual(left, [], "shared memory segments outlived the run")
+        finally:
+            # Whatever a run before the fix left: not on this machine for good.
+            for kind, objects in sysv_ipc_objects().items():
+                remove_sysv_ipc(kind, [i for i, row in objects.items() if i not in before[kind] and row["key"] == "0"])
+
+    def test_plugin_check_names_the_walls_of_this_machine(self):
+        s = self.site = PluginSite()
+        p = s.cli("plugin", "check", built("empty"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        abi = libc.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
+        if abi > 0:
+            self.assertIn(f"\nLandlock ABI {abi}: an isolated plugin reads only system libraries and its own files\n",
+                          p.stdout)
+        else:
+            self.assertIn("\nwarning: Landlock is not available on this kernel", p.stdout)
+        self.assertRegex(p.stdout, r"\n(threads of an isolated run capped at 256 tasks by a pids cgroup under /\S+"
+                                   r"|warning: threads of an isolated run are not capped: .+)\n$")
+
+    @unittest.skipUnless(os.geteuid() == 0, "only a root host can switch users")
+    def test_run_as_gives_isolated_runs_a_user_without_privileges(self):
+        s = self.site = PluginSite(config='run_as: "65534:65534"\n')
+        os.chmod(s.root, 0o711)  # the user must reach the snapshot folder beside the state file
+        s.plugin_job("probe_sandbox", "libprobe_sandbox.so", schedule=f"{{at: '{soon(3)}'}}")
+        s.start()
+        wait_for(lambda: s.finished("probe_sandbox"), timeout=20, what="the run")
+        self.stop_host()
+        run = s.finished("probe_sandbox")[0]
+        self.assertEqual(run["status"], "succeeded", run)
+        result = json.loads(run["result"])
+        self.assertEqual((result["uid"], result["gid"], result["groups"]), (65534, 65534, 0))
+        self.assertEqual(result["fork"], errno.EPERM)  # the other walls still stand
+
+    def test_run_as_must_name_a_user_without_privileges(self):
+        for value, problem in (("no-such-user-cronhost", "run_as: no user named no-such-user-cronhost on this host"),
+                               ("root", "run_as: root is root (expected a user without privileges)"),
+                               ("'0:0'", "run_as: 0:0 is root")):
+            s = self.site = PluginSite(config=f"run_as: {value}\n")
+            p = s.cli("validate", "--config", os.path.join(s.root, "cronhost.yaml"), "--jobs", os.path.join(s.root, "jobs.d"))
+            self.assertNotEqual(p.returncode, 0, p.stdout)
+            self.assertIn(problem, p.stdout + p.stderr)
+            self.assertIn("cronhost.yaml:3:", p.stdout + p.stderr)  # after workers and shutdown_grace
+            s.cleanup()
+
+    def test_threads_are_capped(self):
+        s = self.site = PluginSite()
+        s.plugin_job("thread_bomb", "libthread_bomb.so", schedule=f"{{at: '{soon(3)}'}}", memory_mb=128)
+        s.start()
+        wait_for(lambda: s.finished("thread_bomb"), timeout=20, what="the hostile run")
+        self.stop_host()
+        if "threads of an isolated run are not capped" in s.log_text():
+            self.skipTest("this machine gives the host no pids cgroup: " + s.log_text())
+        run = s.finished("thread_bomb")[0]
+        self.assertEqual(run["status"], "succeeded", run)
+        self.assertEqual(json.loads(run["result"]), {"started": self.MAX_RUN_TASKS - 1, "error": errno.EAGAIN})
+        self.assertIn("capped at 256 tasks by a pids cgroup", s.log_text())
 
 
 class IsolationTest(PluginTestCase):

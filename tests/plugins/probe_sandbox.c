@@ -1,7 +1,8 @@
 /* probe_sandbox.c: tries what an isolated plugin must not be able to do to the host, and
  * reports each attempt's errno (0: it worked) as its result, for a test to check:
  *   {"prlimit_parent": 1, "setpriority": 1, "fcntl_setown": 1, "pdeathsig": 1, "socket": 1,
- *    "io_uring": 38, "open_write": 13, "env_secret": false, "open_fds": 0, "fork": 1} */
+ *    "io_uring": 38, "open_write": 13, "env_secret": false, "open_fds": 0, "fork": 1,
+ *    "uid": 0, "gid": 0, "groups": 0}   (who it runs as, and its supplementary groups) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,7 @@ static int run(cronhost_run_t *run, const cronhost_host_api_t *host) {
   const pid_t parent = getppid();
   const struct rlimit one = {1, 1};
   int pipe_fds[2] = {-1, -1};
-  char result[512];
+  char result[640];
   int open_fds = 0;
   int fd;
   int n;
@@ -42,9 +43,10 @@ static int run(cronhost_run_t *run, const cronhost_host_api_t *host) {
   n = snprintf(result, sizeof result,
                "{\"prlimit_parent\": %d, \"setpriority\": %d, \"fcntl_setown\": %d, \"pdeathsig\": %d, "
                "\"socket\": %d, \"io_uring\": %d, \"open_write\": %d, \"env_secret\": %s, \"open_fds\": %d, "
-               "\"fork\": %d}",
+               "\"fork\": %d, \"uid\": %d, \"gid\": %d, \"groups\": %d}",
                prlimit_parent, setpriority_parent, setown, pdeathsig, sock, uring, open_write,
-               getenv("CRONHOST_TEST_SECRET") ? "true" : "false", open_fds, forked);
+               getenv("CRONHOST_TEST_SECRET") ? "true" : "false", open_fds, forked, (int)getuid(), (int)getgid(),
+               getgroups(0, NULL));
   return host->set_result(run, result, (size_t)n);
 }
 

@@ -52,6 +52,34 @@ TEST_CASE("host config errors name the key", "[config][host]") {
                                             "name such as Europe/London or UTC");
 }
 
+TEST_CASE("host config: run_as is a user name looked up at load, or uid:gid, never root", "[config][host]") {
+  test::TempDir dir;
+  const auto load = [&](const std::string& value, Diagnostics& diagnostics) {
+    return load_host_config(dir.write("cronhost.yaml", "run_as: " + value + "\n"), diagnostics);
+  };
+  Diagnostics ok;
+  CHECK(load("'1000:100'", ok)->run_as == "1000:100");
+  CHECK(load("nobody", ok)->run_as == "65534:65534");  // Debian's nobody:nogroup
+  CHECK(load_host_config(dir.write("none.yaml", "workers: 1\n"), ok)->run_as.empty());
+  CHECK(ok.empty());
+
+  for (const auto& [value, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"no-such-user-cronhost", ":1:9: error: run_as: no user named no-such-user-cronhost on this host (expected a user "
+                                     "name or uid:gid)"},
+           {"root", ":1:9: error: run_as: root is root (expected a user without privileges)"},
+           {"'0:0'", ":1:9: error: run_as: 0:0 is root (expected a user without privileges)"}}) {
+    Diagnostics diagnostics;
+    INFO(value);
+    CHECK_FALSE(load(value, diagnostics));
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].format().substr((dir.path() / "cronhost.yaml").string().size()) == problem);
+  }
+  Diagnostics shape;
+  CHECK_FALSE(load("'12:ab'", shape));
+  REQUIRE(shape.size() == 1);
+  CHECK_THAT(shape[0].format(), Catch::Contains("run_as: expected a user name or uid:gid such as 65534:65534"));
+}
+
 TEST_CASE("host config: the server section, tokens as secrets", "[config][host][server]") {
   test::TempDir dir;
   dir.write("etc/alice.token", "alice-token-0123456789\n");

@@ -7,6 +7,7 @@
 
 #include "../support/temp_dir.hpp"
 #include "config/job_spec.hpp"
+#include "plugin/pids_cgroup.hpp"
 #include "plugin/plugin_catalog.hpp"
 #include "plugin/plugin_run.hpp"
 #include "store/state_store.hpp"
@@ -170,5 +171,28 @@ TEST_CASE("an isolated plugin cannot steer the host, open sockets, write files o
   CHECK(result["fork"] == EPERM);
   CHECK(result["env_secret"] == false);
   CHECK(result["open_fds"] == 0);
+}
+TEST_CASE("an isolated plugin makes no System V IPC objects and starts threads only up to the cap") {
+  Site site;
+  Outcome ipc = site.run_isolated("sysv_ipc");
+  INFO(ipc.error);
+  REQUIRE(ipc.status == RunStatus::kSucceeded);
+  const auto made = nlohmann::json::parse(ipc.result);
+  CHECK(made["shmget"] == EPERM);
+  CHECK(made["segments"] == 0);
+  CHECK(made["msgget"] == EPERM);
+  CHECK(made["semget"] == EPERM);
+
+  Outcome threads = site.run_isolated("thread_bomb");
+  INFO(threads.error);
+  REQUIRE(threads.status == RunStatus::kSucceeded);
+  const auto started = nlohmann::json::parse(threads.result);
+  if (!plugin::pids_cgroup_base()) {
+    WARN("threads are not capped here: " << plugin::pids_cgroup_problem());
+    CHECK(started["started"] == 2000);  // the plugin's own bound: nothing stopped it
+  } else {
+    CHECK(started["started"] == plugin::kMaxRunTasks - 1);  // the main thread counts too
+    CHECK(started["error"] == EAGAIN);
+  }
 }
 #endif
