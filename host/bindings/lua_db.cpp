@@ -355,10 +355,15 @@ int db_open(lua_State* L) {
   std::error_code ec;
   if (!fs::exists(settings->sqlite, ec))
     return fail(L, "db.open: database '" + name + "' file " + settings->sqlite.string() + " does not exist");
-  // SQLITE_OPEN_NOFOLLOW refuses it too, but only as "unable to open database file".
+  // SQLITE_OPEN_NOFOLLOW refuses a symlink anywhere in the path, but only as "unable to
+  // open database file": say which.
   if (fs::is_symlink(settings->sqlite, ec))
     return fail(L, "db.open: database '" + name + "': " + settings->sqlite.string() +
                        " is a symlink; name the file itself in databases:");
+  if (const fs::path real = fs::canonical(settings->sqlite, ec);
+      !ec && real != fs::absolute(settings->sqlite, ec).lexically_normal())
+    return fail(L, "db.open: database '" + name + "': " + settings->sqlite.string() + " goes through a symlink to " +
+                       real.string() + "; name the real path in databases:");
   if (adjust_open_count(L, 0) >= kMaxOpenConnections)
     raise(L, "db.open: a run may hold " + std::to_string(kMaxOpenConnections) + " connections open; close one first");
 

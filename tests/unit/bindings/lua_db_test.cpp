@@ -416,4 +416,11 @@ TEST_CASE("db: a database path that is a symlink is refused", "[lua][db][securit
   CHECK(r.status == RunStatus::kFailed);
   CHECK_THAT(r.error, Catch::Contains("db.open: database 'linked': " + site.path("linked.db").string() +
                                       " is a symlink; name the file itself in databases:"));
+  // A symlinked folder on the way counts too (SQLite's NOFOLLOW refuses it, without saying why).
+  std::filesystem::create_directory_symlink(site.path(""), site.path("folder-link"));
+  site.configure("through", "folder-link/app.db");
+  r = site.run("local c, err = db.open('through'); assert(c == nil); error(err)");
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK_THAT(r.error, Catch::Contains("db.open: database 'through': " + site.path("folder-link/app.db").string() +
+                                      " goes through a symlink to " + std::filesystem::canonical(site.path("app.db")).string()));
 }
