@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 
+#include "util/http_header.hpp"
+
 namespace cronhost::api {
 namespace {
 
@@ -108,6 +110,9 @@ HttpClient::~HttpClient() {
 
 Result<HttpResponse> HttpClient::perform(HttpRequest request, const UrlCheck& check_url) {
   if (!curl_) return Result<HttpResponse>::error("cannot start libcurl");
+  // Every caller's headers (scripts, plugins, registered jobs): libcurl sends them verbatim.
+  for (const auto& [name, value] : request.headers)
+    if (auto ok = check_request_header(name, value); !ok) return Result<HttpResponse>::error("http: " + ok.message());
   auto url = check_url(request.url);
   if (!url) return Result<HttpResponse>::error(url.message());
   std::string current = url.value();

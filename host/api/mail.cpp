@@ -9,6 +9,7 @@
 #include <random>
 
 #include "api/http_client.hpp"
+#include "api/mail_address.hpp"
 #include "util/base64.hpp"
 
 namespace cronhost::api {
@@ -21,18 +22,13 @@ using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
 void append(Slist& list, const std::string& line) { list.reset(curl_slist_append(list.release(), line.c_str())); }
 
-bool is_ascii(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
-// RFC 2047: a header with non-ASCII text travels as =?UTF-8?B?...?=.
-std::string header_text(std::string_view text) {
-  return is_ascii(text) ? std::string(text) : "=?UTF-8?B?" + base64_encode(text) + "?=";
-}
-
-std::string join(const std::vector<std::string>& items) {
+// An address header rebuilt from the parsed mailboxes, so it shows what the envelope holds.
+std::string address_list(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  for (const auto& item : items) {
+    auto mailbox = parse_mailbox(item);
+    out += (out.empty() ? "" : ", ") + (mailbox ? format_mailbox(mailbox.value()) : std::string("undisclosed-recipients:;"));
+  }
   return out;
 }
 
@@ -55,20 +51,9 @@ std::vector<std::string> MailMessage::recipients() const {
 }
 
 std::optional<std::string> mail_address(std::string_view text) {
-  if (text.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
-  std::string_view address = text;
-  if (const size_t open = text.rfind('<'); open != std::string_view::npos) {
-    const size_t close = text.find('>', open);
-    if (close == std::string_view::npos) return std::nullopt;
-    address = text.substr(open + 1, close - open - 1);
-  }
-  while (!address.empty() && address.front() == ' ') address.remove_prefix(1);
-  while (!address.empty() && address.back() == ' ') address.remove_suffix(1);
-  const size_t at = address.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == address.size() ||
-      address.find_first_of(" <>,;\"") != std::string_view::npos)
-    return std::nullopt;
-  return std::string(address);
+  auto mailbox = parse_mailbox(text);
+  if (!mailbox) return std::nullopt;
+  return std::move(mailbox).value().address;
 }
 
 std::string make_message_id(std::string_view from) {
@@ -134,9 +119,10 @@ SendOutcome send_mail(const config::SmtpSettings& smtp, const MailMessage& messa
 
   Slist headers;
   append(headers, "Date: " + rfc2822_now());
-  append(headers, "From: " + smtp.from);
-  append(headers, "To: " + join(message.to));
-  if (!message.cc.empty()) append(headers, "Cc: " + join(message.cc));
+  const auto from_box = parse_mailbox(smtp.from);  // the host config's (trusted): as given if it does not parse
+  append(headers, "From: " + (from_box ? format_mailbox(from_box.value()) : smtp.from));
+  append(headers, "To: " + address_list(message.to));
+  if (!message.cc.empty()) append(headers, "Cc: " + address_list(message.cc));
   append(headers, "Subject: " + header_text(message.subject));
   append(headers, "Message-ID: " + message.message_id);
   append(headers, "X-Mailer: cronhost");

@@ -4,7 +4,10 @@
 #include <curl/curl.h>
 #include <memory>
 
+#include "api/mail_address.hpp"
+#include "api/url_path.hpp"
 #include "util/glob.hpp"
+#include "util/http_header.hpp"
 
 namespace cronhost::api {
 namespace {
@@ -78,31 +81,75 @@ std::string url_part(CURLU* url, CURLUPart part, unsigned flags = 0) {
 
 }  // namespace
 
-Result<std::string> check_http(const config::JobSpec& job, std::string_view url) {
+namespace {
+
+struct HttpUrl {
+  UrlParts parts;          // scheme and host in lower case, the port always, the path normalized
+  std::string normalized;  // the URL to request
+};
+
+Result<HttpUrl> parse_http_url(std::string_view url) {
   std::unique_ptr<CURLU, CurlUrlDeleter> parsed(curl_url());
   const std::string text(url);
   if (curl_url_set(parsed.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK)
-    return Result<std::string>::error("not a valid URL: " + text);
-  UrlParts parts{lower(url_part(parsed.get(), CURLUPART_SCHEME)), lower(url_part(parsed.get(), CURLUPART_HOST)),
-                 url_part(parsed.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT), url_part(parsed.get(), CURLUPART_PATH)};
-  if (parts.scheme != "http" && parts.scheme != "https")
-    return Result<std::string>::error("only http and https URLs are supported, not " + text);
+    return Result<HttpUrl>::error("not a valid URL: " + escape_controls(text));
+  HttpUrl out{{lower(url_part(parsed.get(), CURLUPART_SCHEME)), lower(url_part(parsed.get(), CURLUPART_HOST)),
+               url_part(parsed.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT), url_part(parsed.get(), CURLUPART_PATH)},
+              {}};
+  if (out.parts.scheme != "http" && out.parts.scheme != "https")
+    return Result<HttpUrl>::error("only http and https URLs are supported, not " + text);
   if (!url_part(parsed.get(), CURLUPART_USER).empty())
-    return Result<std::string>::error("put credentials in headers, not in the URL");
-  const std::string normalized = url_part(parsed.get(), CURLUPART_URL);
+    return Result<HttpUrl>::error("put credentials in headers, not in the URL");
+  // Matched as the server will read it, and then requested exactly so.
+  auto path = normalize_url_path(out.parts.path);
+  if (!path) return Result<HttpUrl>::error(escape_controls(text) + ": " + path.message());
+  out.parts.path = std::move(path).value();
+  // Spliced into curl's URL by hand: setting CURLUPART_PATH would lower-case the escapes.
+  const std::string whole = url_part(parsed.get(), CURLUPART_URL);
+  const size_t path_start = whole.find('/', whole.find("://") + 3);
+  const size_t path_end = whole.find_first_of("?#", path_start);
+  out.normalized = whole.substr(0, path_start) + out.parts.path +
+                   (path_end == std::string::npos ? "" : whole.substr(path_end));
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> normalize_http_url(std::string_view url) {
+  auto parsed = parse_http_url(url);
+  if (!parsed) return Result<std::string>::error(parsed.message());
+  return parsed->normalized;
+}
+
+Result<std::string> check_http(const config::JobSpec& job, std::string_view url) {
+  auto parsed = parse_http_url(url);
+  if (!parsed) return Result<std::string>::error(parsed.message());
   for (const auto& pattern : job.allow.http)
-    if (url_allowed(pattern, parts)) return normalized;
-  return Result<std::string>::error(denied(job, "http", normalized));
+    if (url_allowed(pattern, parsed->parts)) return parsed->normalized;
+  return Result<std::string>::error(denied(job, "http", parsed->normalized));
 }
 
 Status check_mail(const config::JobSpec& job, const std::vector<std::string>& recipients) {
   if (job.allow.mail_anyone) return Status::ok();
   if (job.allow.mail.empty()) return Status::error(denied(job, "mail", "sending mail"));
   for (const auto& recipient : recipients) {
-    const std::string address = lower(recipient);
-    const bool ok = std::any_of(job.allow.mail.begin(), job.allow.mail.end(),
-                                [&](const std::string& pattern) { return glob_match(lower(pattern), address); });
-    if (!ok) return Status::error(denied(job, "mail", "recipient " + recipient));
+    // The address on the envelope is what is matched: one strict addr-spec, so that
+    // "evil@x.test@acme.test" cannot pass for *@acme.test.
+    auto mailbox = parse_mailbox(recipient);
+    if (!mailbox)
+      return Status::error("mail: recipient '" + escape_controls(recipient) + "' is not an email address: " +
+                           mailbox.message());
+    const std::string address = lower(mailbox->address);
+    const size_t at = address.rfind('@');
+    const bool ok = std::any_of(job.allow.mail.begin(), job.allow.mail.end(), [&](const std::string& text) {
+      const std::string pattern = lower(text);
+      const size_t pattern_at = pattern.rfind('@');
+      if (pattern_at == std::string::npos) return glob_match(pattern, address);
+      // Local part and domain each match their own half; a '*' never spans the '@'.
+      return glob_match(pattern.substr(0, pattern_at), address.substr(0, at)) &&
+             glob_match(pattern.substr(pattern_at + 1), address.substr(at + 1));
+    });
+    if (!ok) return Status::error(denied(job, "mail", "recipient " + mailbox->address));
   }
   return Status::ok();
 }

@@ -12,8 +12,11 @@
 
 namespace cronhost::api {
 
-// `url` must be absolute http(s); returns it normalized (dot segments removed), which is
-// the URL to request.
+// `url` must be absolute http(s) without credentials; returns it normalized, which is the URL
+// to request: the path as RFC 3986 normalizes it (unreserved characters decoded, dot segments
+// removed, %2e included), refused when it holds an encoded '/' or '\' (see api/url_path.hpp).
+Result<std::string> normalize_http_url(std::string_view url);
+// normalize_http_url, then the normalized URL is matched against allow.http.
 Result<std::string> check_http(const config::JobSpec& job, std::string_view url);
 Status check_mail(const config::JobSpec& job, const std::vector<std::string>& recipients);
 Status check_db(const config::JobSpec& job, std::string_view name);

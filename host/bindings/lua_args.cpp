@@ -112,7 +112,10 @@ std::vector<std::pair<std::string, std::string>> TableArgs::string_map(const cha
     while (lua_next(L_, -2)) {
       if (lua_type(L_, -2) != LUA_TSTRING || (lua_type(L_, -1) != LUA_TSTRING && lua_type(L_, -1) != LUA_TNUMBER))
         type_error(key, "a table of names to strings", -1);
-      out.emplace_back(lua_tostring(L_, -2), lua_tostring(L_, -1));
+      size_t name_len = 0, value_len = 0;  // with their lengths: a NUL must reach the checks, not end the text
+      const char* name = lua_tolstring(L_, -2, &name_len);
+      const char* value = lua_tolstring(L_, -1, &value_len);
+      out.emplace_back(std::string(name, name_len), std::string(value, value_len));
       lua_pop(L_, 1);
     }
   } else if (type != LUA_TNIL) {

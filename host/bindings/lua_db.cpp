@@ -11,7 +11,8 @@
 // Values reach SQL only as bound parameters (?): nil, booleans, numbers, strings or json.null.
 // SQL errors, a database locked for longer than the busy timeout (5 s, never past the run's
 // deadline) and writes to a readonly database return nil, err; misuse and denials raise.
-// BEGIN/COMMIT/SAVEPOINT belong to conn:transaction, and ATTACH and VACUUM INTO are refused:
+// BEGIN/COMMIT/SAVEPOINT belong to conn:transaction. ATTACH, DETACH, VACUUM INTO,
+// load_extension and pragmas that change how the file is kept are refused (api/sqlite_guard):
 // they would reach files that allow.db does not name. In a dry run everything happens inside
 // a transaction rolled back at close: reads are real, writes run (so later reads see them)
 // and are captured, VACUUM is captured only (SQLite cannot run it inside a transaction), and
@@ -25,6 +26,7 @@
 
 #include "api/permissions.hpp"
 #include "api/sqlite_backup.hpp"
+#include "api/sqlite_guard.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
@@ -56,7 +58,8 @@ struct Conn {
   bool readonly = false;
   bool dry_run = false;
   bool compiling = false;         // the script's own SQL is being compiled
-  const char* refused = nullptr;  // why the authorizer said no
+  bool refused = false;           // the authorizer said no; refusal says why
+  char refusal[256] = {};
   int depth = 0;                  // conn:transaction calls in progress
   Clock::duration busy_timeout{};
   Clock::time_point busy_until{};
@@ -85,16 +88,28 @@ int interrupt_when_stopped(void* data) {
   return c->ctx->cancelled() || Clock::now() >= c->ctx->deadline;
 }
 
-int authorize(void* data, int action, const char* detail, const char*, const char*, const char*) {
+void refuse(Conn& c, std::string_view why) {
+  const size_t n = std::min(why.size(), sizeof c.refusal - 1);
+  std::memcpy(c.refusal, why.data(), n);
+  c.refusal[n] = '\0';
+  c.refused = true;
+}
+
+// Plain C as SQLite calls it: nothing may throw out of here, so a refusal is copied, not raised.
+int authorize(void* data, int action, const char* arg1, const char* arg2, const char*, const char*) noexcept {
   auto* c = static_cast<Conn*>(data);
-  // VACUUM attaches "" (a temporary file) and is fine; a named file would escape allow.db.
-  if (action == SQLITE_ATTACH && detail && *detail && std::strcmp(detail, ":memory:") != 0) {
-    c->refused = "ATTACH and VACUUM INTO are refused: they reach files that allow.db does not name";
+  try {
+    if (auto why = api::sqlite_refusal(action, arg1, arg2, c->compiling)) {
+      refuse(*c, *why);
+      return SQLITE_DENY;
+    }
+  } catch (const std::exception&) {  // out of memory for the message: still a refusal
+    refuse(*c, "refused");
     return SQLITE_DENY;
   }
   // Only while compiling: VACUUM runs its own BEGIN when it executes.
   if (c->compiling && (action == SQLITE_TRANSACTION || action == SQLITE_SAVEPOINT)) {
-    c->refused = "use conn:transaction(fn) rather than BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE";
+    refuse(*c, "use conn:transaction(fn) rather than BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE");
     return SQLITE_DENY;
   }
   return SQLITE_OK;
@@ -124,7 +139,7 @@ std::string sql_error(const Conn& c) { return "db: " + *c.name + ": " + sqlite3_
 void arm(Conn& c) {
   const auto now = Clock::now();
   c.busy_until = now + std::min(c.busy_timeout, std::max(c.ctx->deadline - now, Clock::duration::zero()));
-  c.refused = nullptr;
+  c.refused = false;
 }
 
 // The binding's own SQL (transaction control), which the authorizer lets through.
@@ -157,7 +172,7 @@ Statement compile(lua_State* L, Conn& c, const char*& sql, const char* end, int&
   rc = sqlite3_prepare_v2(c.db, sql, static_cast<int>(end - sql), &raw, &sql);
   c.compiling = false;
   Statement stmt(raw);
-  if (c.refused) raise(L, "db: " + *c.name + ": " + c.refused);
+  if (c.refused) raise(L, "db: " + *c.name + ": " + c.refusal);
   return stmt;
 }
 
@@ -288,7 +303,7 @@ bool execute(lua_State* L, Conn& c, sqlite3_stmt* stmt, const nlohmann::json& va
   }
   lua_pop(L, 1);
   if (rc == SQLITE_INTERRUPT) run::LuaSandbox::check_stop(L);
-  if (c.refused) raise(L, "db: " + *c.name + ": " + c.refused);
+  if (c.refused) raise(L, "db: " + *c.name + ": " + c.refusal);
   if (rc != SQLITE_DONE) return false;
   // sqlite3_changes64 keeps the count of the last INSERT/UPDATE/DELETE, stale after DDL.
   changes = sqlite3_total_changes64(c.db) == before ? 0 : sqlite3_changes64(c.db);
@@ -340,6 +355,15 @@ int db_open(lua_State* L) {
   std::error_code ec;
   if (!fs::exists(settings->sqlite, ec))
     return fail(L, "db.open: database '" + name + "' file " + settings->sqlite.string() + " does not exist");
+  // SQLITE_OPEN_NOFOLLOW refuses a symlink anywhere in the path, but only as "unable to
+  // open database file": say which.
+  if (fs::is_symlink(settings->sqlite, ec))
+    return fail(L, "db.open: database '" + name + "': " + settings->sqlite.string() +
+                       " is a symlink; name the file itself in databases:");
+  if (const fs::path real = fs::canonical(settings->sqlite, ec);
+      !ec && real != fs::absolute(settings->sqlite, ec).lexically_normal())
+    return fail(L, "db.open: database '" + name + "': " + settings->sqlite.string() + " goes through a symlink to " +
+                       real.string() + "; name the real path in databases:");
   if (adjust_open_count(L, 0) >= kMaxOpenConnections)
     raise(L, "db.open: a run may hold " + std::to_string(kMaxOpenConnections) + " connections open; close one first");
 
@@ -352,15 +376,18 @@ int db_open(lua_State* L) {
   c->readonly = settings->readonly;
   c->dry_run = !ctx.effects.live();
   c->busy_timeout = busy_timeout;
-  // Never SQLITE_OPEN_CREATE: a mistyped path must not become a new, empty database.
-  const int flags = (settings->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(settings->sqlite.c_str(), &c->db, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(settings->sqlite.c_str(), &c->db, api::sqlite_job_open_flags(settings->readonly), nullptr) !=
+      SQLITE_OK) {
     const std::string error = c->db ? sqlite3_errmsg(c->db) : "out of memory";
     sqlite3_close_v2(c->db);
     c->db = nullptr;
     return fail(L, "db.open: database '" + name + "': " + error);
   }
   adjust_open_count(L, 1);
+  if (auto why = api::harden_sqlite(c->db)) {
+    release(L, *c);
+    return fail(L, "db.open: database '" + name + "': " + *why);
+  }
   sqlite3_busy_handler(c->db, wait_while_busy, c);
   sqlite3_progress_handler(c->db, kProgressInstructions, interrupt_when_stopped, c);
   sqlite3_set_authorizer(c->db, authorize, c);

@@ -6,7 +6,8 @@
 //   http.post(url, {json = {version = "1.2.0"}})
 //   http.request{method = "PUT", url = url, body = "text", headers = {...}, timeout = 10}
 //
-// Every HTTP status is a response (check r.ok or r.status); nil, err only when none arrived.
+// Every HTTP status is a response (check r.ok or r.status); nil, err only when none arrived,
+// or when a header may not be sent (a control character, Host, a hop-by-hop header).
 // A URL outside allow.http or a bad argument raises. In a dry run GET and HEAD are performed
 // and other methods are captured, answering 200 with r.dry_run = true.
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
+#include "util/http_header.hpp"
 
 namespace cronhost::bindings {
 namespace {
@@ -106,6 +108,8 @@ int perform(lua_State* L, api::HttpRequest request) {
   const auto check = [&ctx](std::string_view url) { return api::check_http(ctx.job, url); };
   auto url = check(request.url);
   if (!url) raise(L, url.message());
+  for (const auto& [name, value] : request.headers)  // checked in a dry run too, which sends nothing
+    if (auto ok = check_request_header(name, value); !ok) return fail(L, "http: " + ok.message());
   const bool read = request.method == "GET" || request.method == "HEAD";
   if (!ctx.effects.live() && (!read || ctx.effects.offline())) {
     nlohmann::json headers = nlohmann::json::object();

@@ -16,12 +16,14 @@
 #include <sstream>
 
 #include "api/mail.hpp"
+#include "api/mail_address.hpp"
 #include "api/mail_outbox.hpp"
 #include "api/permissions.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
 #include "store/state_store.hpp"
+#include "util/http_header.hpp"
 
 namespace cronhost::bindings {
 namespace {
@@ -37,6 +39,21 @@ std::string type_for(const std::string& name) {
   for (const auto& [suffix, type] : kTypes)
     if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return type;
   return "application/octet-stream";
+}
+
+// type/subtype (RFC 6838 names), then any "; name=value" parameters without control
+// characters or quotes: what curl writes into the part's Content-Type header.
+bool is_media_type(std::string_view type) {
+  const auto name_char = [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$&-^_.+").find(static_cast<char>(c)) != std::string_view::npos;
+  };
+  const size_t slash = type.find('/');
+  const size_t end = std::min(type.find(';'), type.size());
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 >= end) return false;
+  for (size_t i = 0; i < end; ++i)
+    if (i != slash && !name_char(static_cast<unsigned char>(type[i]))) return false;
+  const std::string_view params = type.substr(end);
+  return !api::has_control_characters(params) && params.find('"') == std::string_view::npos;
 }
 
 std::string size_text(size_t bytes) {
@@ -84,7 +101,11 @@ void read_attachments(lua_State* L, run::RunContext& ctx, const TableArgs& args,
       attachment.content = *item.string("content", true);
       size = attachment.content.size();
     }
+    // The name and type go into the part's MIME headers as they are.
+    if (api::has_control_characters(attachment.name)) item.error("field 'name' holds a control character");
     attachment.type = item.string("type").value_or(type_for(attachment.name));
+    if (!is_media_type(attachment.type))
+      item.error("field 'type' must be a media type such as text/csv (got '" + escape_controls(attachment.type) + "')");
     total += size;
     if (total > kMaxAttachmentBytes) args.error("attachments are larger than 25 MiB in total");
     sizes.push_back(size);
@@ -103,13 +124,16 @@ api::MailMessage read_message(lua_State* L, run::RunContext& ctx, std::vector<si
   if (message.to.empty() && message.cc.empty() && message.bcc.empty()) args.error("field 'to' is required");
   std::vector<std::string> addresses;
   for (const auto& recipient : message.recipients()) {
-    auto address = api::mail_address(recipient);
-    if (!address) args.error("'" + recipient + "' is not an email address (expected name@host or Name <name@host>)");
-    addresses.push_back(*address);
+    auto mailbox = api::parse_mailbox(recipient);
+    if (!mailbox)
+      args.error("'" + escape_controls(recipient) + "' is not an email address: " + mailbox.message() +
+                 " (expected name@host or Name <name@host>)");
+    addresses.push_back(mailbox->address);
   }
   if (auto allowed = api::check_mail(ctx.job, addresses); !allowed) raise(L, allowed.message());
   message.subject = *args.string("subject", true);
-  if (message.subject.find_first_of("\r\n") != std::string::npos) args.error("the subject must be one line");
+  if (api::has_control_characters(message.subject))
+    args.error("the subject holds a control character (it must be one line of text)");
   message.text = args.string("text").value_or("");
   message.html = args.string("html").value_or("");
   if (message.text.empty() && message.html.empty()) args.error("give text, html or both");

@@ -10,6 +10,7 @@
 #include "schedule/cron_next.hpp"
 #include "schedule/cron_parser.hpp"
 #include "util/did_you_mean.hpp"
+#include "util/http_header.hpp"
 #include "util/duration.hpp"
 
 namespace cronhost::config {
@@ -265,6 +266,13 @@ class JobReader {
     if (const json* headers = get("/run/http/headers"); headers && headers->is_object())
       for (const auto& [name, value] : headers->items()) {
         if (!value.is_string()) continue;
+        // Sent verbatim: a CR or LF would add headers or a second request; Host and
+        // hop-by-hop headers belong to the HTTP client.
+        const std::string pointer = pointer_append("/run/http/headers", name);
+        if (auto ok = check_request_header(name, value.get<std::string>()); !ok) {
+          error(doc_.value_position(pointer), "run.http.headers." + escape_controls(name) + ": " + ok.message());
+          continue;
+        }
         http.headers.emplace_back(name, value.get<std::string>());
         if (doc_.is_secret(pointer_append("/run/http/headers", name))) http.secret_headers.insert(name);
       }

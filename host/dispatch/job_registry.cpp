@@ -225,11 +225,18 @@ std::optional<JobRegistry::Registered> JobRegistry::load_registered(const std::s
     diagnostics.push_back({"request body", {1, 1}, "registration is off: the host config lists no server.registration.urls"});
     return std::nullopt;
   }
-  if (auto ok = api::check_http(allowed, spec->http->url); !ok) {
+  auto normalized = api::normalize_http_url(spec->http->url);
+  if (!normalized) {
+    diagnostics.push_back({"request body", {1, 1}, "run.http.url: " + normalized.message()});
+    return std::nullopt;
+  }
+  auto checked = api::check_http(allowed, normalized.value());
+  if (!checked) {
     diagnostics.push_back({"request body", {1, 1}, "run.http.url: " + spec->http->url +
                                                        " is not in the host's server.registration.urls"});
     return std::nullopt;
   }
+  spec->http->url = checked.value();  // normalized: what was matched is what is requested
   spec->file = "registered over the API";
   // A registration cannot use ${env:}, so its header values are literal credentials: treated
   // as secrets (redacted from runs, "***" in the API).

@@ -648,6 +648,28 @@ class RegistrationTest(ApiTestCase):
         self.assertEqual(self.call("GET", "/api/jobs?prefix=sync")["total"], 0)
         self.assertEqual(self.service.calls, [])
 
+    def test_registration_refuses_injected_headers_and_encoded_dot_segments(self):
+        # Issue 12, items 2 and 7: a registered job's headers are sent as they are, and its URL
+        # is matched against server.registration.urls as the service will read it.
+        self.make_site(f"  registration: {{urls: ['{self.service.url}/jobs/*']}}\n")
+        self.start()
+
+        def refused(headers=None, path="/jobs/ok", *words):
+            body = self.definition(path=path)
+            if headers:
+                body["run"]["http"]["headers"] = headers
+            self.assert_error(self.api.call("POST", "/api/jobs", body), 400, "bad_request", *words)
+        refused({"X-Trace": "1\r\n\r\nPOST /admin/reset HTTP/1.1"}, "/jobs/ok",
+                "run.http.headers.X-Trace: ", "control character")
+        refused({"X-Trace\r\nX-Evil": "1"}, "/jobs/ok", "is not a valid header name")
+        refused({"Host": "admin.internal"}, "/jobs/ok", "run.http.headers.Host: ", "Host")
+        refused({"Transfer-Encoding": "chunked"}, "/jobs/ok", "run.http.headers.Transfer-Encoding: ")
+        refused({"content-length": "0"}, "/jobs/ok", "run.http.headers.content-length: ")
+        refused(None, "/jobs/%2e%2e/admin/reset", "server.registration.urls")
+        refused(None, "/jobs/..%2fadmin/reset", "run.http.url", "%2F")
+        self.assertEqual(self.call("GET", "/api/jobs?prefix=sync")["total"], 0)
+        self.assertEqual(self.service.calls, [])
+
     def test_sighup_applies_new_registration_urls(self):
         site = self.make_site(f"  registration: {{urls: ['{self.service.url}/jobs/*']}}\n")
         self.start()

@@ -67,6 +67,43 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(lines[7], "false\thttp.request: method 'BREW' is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
         self.assertEqual(lines[8], "false\tonly http and https URLs are supported, not ftp://127.0.0.1/x")
 
+    def test_injected_headers_never_reach_the_server(self):
+        # Issue 12, item 2: CR/LF in a header would end it and smuggle a second request (to a
+        # path outside allow.http) down the same connection. The loopback server logs every
+        # request line it reads: only the clean request arrives.
+        u = self.http.url
+        out = self.run_lua(f"""
+            print(http.get("{u}/hooks/a", {{headers = {{["X-A"] = "1\\r\\n\\r\\nGET /admin HTTP/1.1\\r\\nX-B: 2"}}}}))
+            print(http.get("{u}/hooks/b", {{headers = {{["X-A"] = "1\\nX-Injected: yes"}}}}))
+            print(http.get("{u}/hooks/c", {{headers = {{["X-A\\r\\nX-Injected"] = "yes"}}}}))
+            print(http.get("{u}/hooks/d", {{headers = {{Host = "admin.internal"}}}}))
+            print(http.get("{u}/hooks/e", {{headers = {{["transfer-encoding"] = "chunked"}}}}))
+            print(http.get("{u}/hooks/f", {{headers = {{["Proxy-Authorization"] = "Basic eA=="}}}}))
+            print(http.get("{u}/hooks/g", {{headers = {{["X-A"] = "a\\0b"}}}}))
+            print(http.get("{u}/hooks/h", {{headers = {{["X A"] = "1"}}}}))
+            print(pcall(http.get, "{u}/hooks/%2e%2e/admin"))
+            local ok = assert(http.get("{u}/hooks/ok", {{headers = {{["X-Tab"] = "a\\tb"}}}}))
+            print(ok.status)
+        """, allow=f"  http: ['{u}/hooks/']\n")
+        lines = self.site.output_lines(out)
+        control = "its value holds a control character (only visible characters, spaces and tabs are allowed)"
+        owned = "is set by the HTTP client, never by a job"
+        self.assertEqual(lines[0], f"nil\thttp: header 'X-A': {control}")
+        self.assertEqual(lines[1], f"nil\thttp: header 'X-A': {control}")
+        self.assertEqual(lines[2], "nil\thttp: header name 'X-A\\r\\nX-Injected' is not a valid header name "
+                                   "(letters, digits and !#$%&'*+-.^_`|~)")
+        self.assertEqual(lines[3], f"nil\thttp: header 'Host' {owned}")
+        self.assertEqual(lines[4], f"nil\thttp: header 'transfer-encoding' {owned}")
+        self.assertEqual(lines[5], f"nil\thttp: header 'Proxy-Authorization' {owned}")
+        self.assertEqual(lines[6], f"nil\thttp: header 'X-A': {control}")
+        self.assertEqual(lines[7], "nil\thttp: header name 'X A' is not a valid header name "
+                                   "(letters, digits and !#$%&'*+-.^_`|~)")
+        self.assertEqual(lines[8], f"false\thttp: {u}/admin is not allowed for job api (allow.http)")
+        self.assertEqual(lines[9], "200")
+        requests = self.http.requests()
+        self.assertEqual([r["path"] for r in requests], ["/hooks/ok"])
+        self.assertEqual(requests[0]["headers"]["x-tab"], "a\tb")
+
     def test_redirect_outside_the_allowlist_is_refused(self):
         # /redirect?n=1 leads to /json on the same server; allow only /redirect so the hop is refused.
         u = self.http.url

@@ -145,6 +145,75 @@ class MailTest(unittest.TestCase):
         self.assertEqual(effect["detail"]["bcc"], ["audit@acme.test"])
         self.assertEqual([a["bytes"] for a in effect["detail"]["attachments"]], [10240, 8])
 
+    def test_addresses_and_headers_cannot_be_forged(self):
+        # Issue 12, item 12: every trick is refused before anything is sent, and the one mail
+        # that is allowed arrives with exactly the envelope and headers that were checked.
+        tmp = services.tempfile.mkdtemp()
+        with services.SmtpSink(tmp) as smtp:
+            site = self.make_site(smtp.port)
+            site.remove_job("send")  # only this test's mail reaches the sink
+            soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+            site.lua_job("forge", r"""
+                local refused = {}
+                local function try(m)
+                  m.subject = m.subject or "s"
+                  m.text = "t"
+                  local ok, err = pcall(mail.send, m)
+                  refused[#refused + 1] = ok and "SENT" or err
+                end
+                try{to = "evil@x.test@acme.test"}
+                try{to = "evil%x.test@acme.test"}
+                try{to = '"boss@evil.test" <ops@acme.test>'}
+                try{to = "boss@evil.test <ops@acme.test>"}
+                try{to = "Ops <boss@evil.test> <ops@acme.test>"}
+                try{to = "ops@acme.test, boss@evil.test"}
+                try{to = "ops@acme.test\r\nBcc: boss@evil.test"}
+                try{to = "Ops\r\nBcc: boss@evil.test <ops@acme.test>"}
+                try{to = "ops@acme.test.", subject = "trailing dot"}
+                try{to = "ops@[127.0.0.1]"}
+                try{to = "ops@acme.test", subject = "a\0b"}
+                try{to = "ops@acme.test", attachments = {{name = "a.txt\r\nContent-Type: text/html", content = "x"}}}
+                try{to = "ops@acme.test", attachments = {{name = "a.txt", content = "x", type = "text/plain\r\nX-Evil: 1"}}}
+                try{to = "ops@acme.test", attachments = {{name = "a.txt", content = "x", type = "not a type"}}}
+                local r = assert(mail.send{to = {"Ops Desk <ops@acme.test>", "Zoë <zoe@acme.test>", "Dr. Who <who@acme.test>"},
+                                           subject = "ok", text = "fine"})
+                return {refused = refused, sent = r.sent}
+            """, schedule=f"{{at: '{soon}'}}", allow="  mail: ['*@acme.test']\n")
+            site.start()
+            runs = site.wait_run("forge")
+            site.stop()
+            self.assertEqual(runs[0]["status"], "succeeded", runs[0])
+            result = json.loads(runs[0]["result"])
+            mails = smtp.messages()
+        expected = [
+            "mail.send: 'evil@x.test@acme.test' is not an email address: more than one '@'",
+            "mail.send: 'evil%x.test@acme.test' is not an email address: '%' or '!' routes mail through a host",
+            "mail.send: '\"boss@evil.test\" <ops@acme.test>' is not an email address: the display name holds '@'",
+            "mail.send: 'boss@evil.test <ops@acme.test>' is not an email address: the display name holds '@'",
+            "mail.send: 'Ops <boss@evil.test> <ops@acme.test>' is not an email address: the display name holds '@'",
+            "mail.send: 'ops@acme.test, boss@evil.test' is not an email address: more than one '@'",
+            "mail.send: 'ops@acme.test\\r\\nBcc: boss@evil.test' is not an email address: it holds a control character",
+            "mail.send: 'Ops\\r\\nBcc: boss@evil.test <ops@acme.test>' is not an email address: it holds a control character",
+            "mail.send: 'ops@acme.test.' is not an email address: the domain must be labels of letters, digits and '-'",
+            "mail.send: 'ops@[127.0.0.1]' is not an email address: the domain must be labels of letters, digits and '-'",
+            "mail.send: the subject holds a control character (it must be one line of text)",
+            "mail.send attachment 1: field 'name' holds a control character",
+            "mail.send attachment 1: field 'type' must be a media type such as text/csv (got 'text/plain\\r\\nX-Evil: 1')",
+            "mail.send attachment 1: field 'type' must be a media type such as text/csv (got 'not a type')",
+        ]
+        self.assertEqual(len(result["refused"]), len(expected), result)
+        for got, want in zip(result["refused"], expected):
+            self.assertIn(want, got)
+        self.assertTrue(result["sent"])
+        self.assertEqual(len(mails), 1, [m.envelope for m in mails])
+        mail = mails[0]
+        self.assertEqual(mail.envelope["mail_from"], "cron@acme.test")
+        self.assertEqual(mail.envelope["rcpt_tos"], ["ops@acme.test", "zoe@acme.test", "who@acme.test"])
+        self.assertEqual(str(mail.message["To"]), 'Ops Desk <ops@acme.test>, Zoë <zoe@acme.test>, "Dr. Who" <who@acme.test>')
+        self.assertIn(b"To: Ops Desk <ops@acme.test>, =?UTF-8?B?Wm/Dqw==?= <zoe@acme.test>, \"Dr. Who\" <who@acme.test>\r\n",
+                      mail.raw)
+        self.assertEqual(mail.message["Subject"], "ok")
+
     def test_denials_and_bad_arguments(self):
         site = self.make_site(services.free_port())
         site.lua_job("bad", """
@@ -158,9 +227,9 @@ class MailTest(unittest.TestCase):
         lines = site.output_lines(site.dry_run("bad"))
         self.assertEqual(lines, [
             "false\tmail: recipient boss@other.test is not allowed for job bad (allow.mail)",
-            "false\tmail.send: 'not an address' is not an email address (expected name@host or Name <name@host>)",
+            "false\tmail.send: 'not an address' is not an email address: no '@' (expected name@host or Name <name@host>)",
             "false\tmail.send: give text, html or both",
-            "false\tmail.send: the subject must be one line",
+            "false\tmail.send: the subject holds a control character (it must be one line of text)",
             "false\tfiles: /etc/passwd is not allowed for job bad (allow.files)",
             "false\tmail.send: field 'subject' must be a string (got number)",
         ])

@@ -83,3 +83,99 @@ TEST_CASE("allow.files: no escape through '..' or symlinks") {
   CHECK(api::check_file(job, (dir.path() / "backups-old" / "x").string()).message().find("is not allowed") != std::string::npos);
   CHECK(api::check_file(job, "relative/x").message() == "files: relative/x is not an absolute path");
 }
+
+// Issue 12, item 7: what is matched is what the server sees. Percent-encoded dots are decoded
+// and resolved before matching; encoded separators, which servers decode differently, are
+// refused; the normalized URL is the one requested.
+TEST_CASE("allow.http: percent-encoded dot segments and separators cannot leave an allowed path", "[security]") {
+  const auto job = job_allowing({.http = {"http://127.0.0.1:8080/hooks/*", "http://[::1]:8080/hooks", "https://ghcr.io/v2"}});
+  const std::string not_allowed = " is not allowed for job version-check (allow.http)";
+  const std::string separator =
+      ": an encoded '/' or '\\' (%2F, %5C), a '\\', or a double-encoded '.', '/' or '\\' (%252E, %252F, %255C) in the "
+      "path is refused";
+  const std::pair<std::string, std::string> rows[] = {
+      // every trick in the issue
+      {"http://127.0.0.1:8080/hooks/%2e%2e/admin", "http: http://127.0.0.1:8080/admin" + not_allowed},
+      {"http://127.0.0.1:8080/hooks/.%2e/admin", "http: http://127.0.0.1:8080/admin" + not_allowed},
+      {"http://127.0.0.1:8080/hooks/%2e./admin", "http: http://127.0.0.1:8080/admin" + not_allowed},
+      {"http://127.0.0.1:8080/hooks/..%2fadmin", "http://127.0.0.1:8080/hooks/..%2fadmin" + separator},
+      {"http://127.0.0.1:8080/hooks/..%5cadmin", "http://127.0.0.1:8080/hooks/..%5cadmin" + separator},
+      // mixed case, deeper climbs, a dot segment last
+      {"http://127.0.0.1:8080/hooks/%2E%2e/admin", "http: http://127.0.0.1:8080/admin" + not_allowed},
+      {"http://127.0.0.1:8080/hooks/x/%2e%2E/%2E%2e/%2e%2e/admin", "http: http://127.0.0.1:8080/admin" + not_allowed},
+      {"http://127.0.0.1:8080/hooks/%2e%2e", "http: http://127.0.0.1:8080/" + not_allowed},
+      {"http://127.0.0.1:8080/hooks/..%2F..%2Fadmin", "http://127.0.0.1:8080/hooks/..%2F..%2Fadmin" + separator},
+      {"http://127.0.0.1:8080/hooks/..%5C..%5Cadmin", "http://127.0.0.1:8080/hooks/..%5C..%5Cadmin" + separator},
+      {"http://127.0.0.1:8080/hooks/..\\admin", "http://127.0.0.1:8080/hooks/..\\admin" + separator},
+      // double encoding: a server or proxy that decodes twice would see '..' and '/'
+      {"http://127.0.0.1:8080/hooks/%252e%252e/admin", "http://127.0.0.1:8080/hooks/%252e%252e/admin" + separator},
+      {"http://127.0.0.1:8080/hooks/..%252fadmin", "http://127.0.0.1:8080/hooks/..%252fadmin" + separator},
+      {"http://127.0.0.1:8080/hooks/%255C", "http://127.0.0.1:8080/hooks/%255C" + separator},
+      // ;parameters on a dot segment (Tomcat and others read "..;" as "..")
+      {"http://127.0.0.1:8080/hooks/..;/admin",
+       "http://127.0.0.1:8080/hooks/..;/admin: a '.' or '..' segment with ;parameters in the path is refused"},
+      {"http://127.0.0.1:8080/hooks/%2e%2e;x=1/admin",
+       "http://127.0.0.1:8080/hooks/%2e%2e;x=1/admin: a '.' or '..' segment with ;parameters in the path is refused"},
+      {"http://127.0.0.1:8080/hooks;x/deploy", "http: http://127.0.0.1:8080/hooks;x/deploy" + not_allowed},
+      // a query or fragment is not the path
+      {"http://127.0.0.1:8080/admin?next=/hooks/x", "http: http://127.0.0.1:8080/admin?next=/hooks/x" + not_allowed},
+      {"http://127.0.0.1:8080/admin#/hooks/x", "http: http://127.0.0.1:8080/admin#/hooks/x" + not_allowed},
+      // userinfo that looks like the allowed host
+      {"http://127.0.0.1:8080@evil.test/hooks/x", "put credentials in headers, not in the URL"},
+      {"http://127.0.0.1:8080/HOOKS/x", "http: http://127.0.0.1:8080/HOOKS/x" + not_allowed},
+      {"http://127.0.0.1:8081/hooks/x", "http: http://127.0.0.1:8081/hooks/x" + not_allowed},
+      // IPv6 hosts
+      {"http://[::1]:8080/hooks/%2e%2e/admin", "http: http://[::1]:8080/admin" + not_allowed},
+      {"http://[::1]:8080/hooks%2f..%2fadmin", "http://[::1]:8080/hooks%2f..%2fadmin" + separator},
+      {"https://ghcr.io/v2/%2e%2e/%2e%2e/etc/passwd", "http: https://ghcr.io/etc/passwd" + not_allowed},
+      {"http://127.0.0.1:8080/hooks/a%zz", "http://127.0.0.1:8080/hooks/a%zz: a '%' not followed by two hex digits in the path is refused"},
+      // what stays allowed, sent as normalized: unreserved characters decoded, hex upper case
+      {"http://127.0.0.1:8080/hooks/%2e/deploy", "allowed http://127.0.0.1:8080/hooks/deploy"},
+      {"http://127.0.0.1:8080/%68ooks/deploy", "allowed http://127.0.0.1:8080/hooks/deploy"},
+      {"http://127.0.0.1:8080/hooks/a%3fb%7e%2D", "allowed http://127.0.0.1:8080/hooks/a%3Fb~-"},
+      {"http://127.0.0.1:8080/hooks/x/%2e%2e/deploy?a=%2e%2e", "allowed http://127.0.0.1:8080/hooks/deploy?a=%2e%2e"},
+      {"http://[::1]:8080/hooks/x", "allowed http://[::1]:8080/hooks/x"},
+      {"https://ghcr.io:443/v2/x;a=b", "allowed https://ghcr.io:443/v2/x;a=b"},
+  };
+  for (const auto& [url, expected] : rows) {
+    INFO(url);
+    CHECK(http_error(job, url) == expected);
+  }
+}
+
+// Issue 12, item 12: allow.mail matches the address that will be on the envelope, parsed as
+// RFC 5322 addr-spec; anything that is not exactly one such address is refused.
+TEST_CASE("allow.mail: recipients are parsed strictly before they are matched", "[security]") {
+  const auto job = job_allowing({.mail = {"*@acme.test", "oncall@example.com"}});
+  const std::string bad = " is not an email address: ";
+  const std::pair<std::string, std::string> rows[] = {
+      {"evil@x.test@acme.test", "mail: recipient 'evil@x.test@acme.test'" + bad + "more than one '@'"},
+      {"evil@x.test,@acme.test", "mail: recipient 'evil@x.test,@acme.test'" + bad + "more than one '@'"},
+      {"evil%x.test@acme.test", "mail: recipient 'evil%x.test@acme.test'" + bad + "'%' or '!' routes mail through a host"},
+      {"x.test!evil@acme.test", "mail: recipient 'x.test!evil@acme.test'" + bad + "'%' or '!' routes mail through a host"},
+      {"\"evil@x.test\"@acme.test", "mail: recipient '\"evil@x.test\"@acme.test'" + bad + "more than one '@'"},
+      {"Boss <boss@evil.test>", "mail: recipient boss@evil.test is not allowed for job version-check (allow.mail)"},
+      {"boss@evil.test <ops@acme.test>", "mail: recipient 'boss@evil.test <ops@acme.test>'" + bad + "the display name holds '@'"},
+      {"ops@acme.test\r\nBcc: boss@evil.test", "mail: recipient 'ops@acme.test\\r\\nBcc: boss@evil.test'" + bad + "it holds a control character"},
+      {"ops@acme.test.evil.test", "mail: recipient ops@acme.test.evil.test is not allowed for job version-check (allow.mail)"},
+      {"ops@acme.test.", "mail: recipient 'ops@acme.test.'" + bad + "the domain must be labels of letters, digits and '-'"},
+      {"ops@-acme.test", "mail: recipient 'ops@-acme.test'" + bad + "the domain must be labels of letters, digits and '-'"},
+      {".ops@acme.test", "mail: recipient '.ops@acme.test'" + bad + "the local part must be dot-separated words or a quoted string"},
+      {"op..s@acme.test", "mail: recipient 'op..s@acme.test'" + bad + "the local part must be dot-separated words or a quoted string"},
+      {"ops", "mail: recipient 'ops'" + bad + "no '@'"},
+      {"@acme.test", "mail: recipient '@acme.test'" + bad + "the local part must be dot-separated words or a quoted string"},
+      {"oncall@example.com.evil.test", "mail: recipient oncall@example.com.evil.test is not allowed for job version-check (allow.mail)"},
+      // what stays allowed: the parsed address is what is matched
+      {"Ops@ACME.test", "ok"},
+      {"Ops Desk <ops@acme.test>", "ok"},
+      {"\"Desk, Ops\" <ops@acme.test>", "ok"},
+      {"\"ops desk\"@acme.test", "ok"},
+      {"first.last+tag@acme.test", "ok"},
+      {"OnCall@Example.COM", "ok"},
+  };
+  for (const auto& [recipient, expected] : rows) {
+    INFO(recipient);
+    const Status s = api::check_mail(job, {recipient});
+    CHECK((s ? std::string("ok") : s.message()) == expected);
+  }
+}

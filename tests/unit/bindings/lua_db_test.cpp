@@ -60,6 +60,10 @@ class Site {
   }
 
   std::filesystem::path path(const std::string& relative) const { return dir_.path() / relative; }
+  void configure(const std::string& name, const std::string& relative) {
+    host_.databases[name] = {dir_.path() / relative, false};
+    job_.allow.db.push_back(name);
+  }
   void allow_folder(const std::string& relative) { job_.allow.files.push_back(dir_.path() / relative); }
 
   Outcome run(const std::string& source, api::EffectMode mode = api::EffectMode::kLive,
@@ -146,8 +150,8 @@ TEST_CASE("db: misuse raises with the problem named", "[lua][db]") {
       {"db.open('app'):query('  -- nothing')", "conn:query: no SQL statement given"},
       {"db.open('app'):exec('BEGIN')", "db: app: use conn:transaction(fn) rather than BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE"},
       {"db.open('app'):exec('SAVEPOINT x')", "db: app: use conn:transaction(fn) rather than BEGIN"},
-      {"db.open('app'):exec(\"ATTACH '/tmp/other.db' AS o\")", "db: app: ATTACH and VACUUM INTO are refused"},
-      {"db.open('app'):exec(\"VACUUM INTO '/tmp/copy.db'\")", "db: app: ATTACH and VACUUM INTO are refused"},
+      {"db.open('app'):exec(\"ATTACH '/tmp/other.db' AS o\")", "db: app: ATTACH, DETACH and VACUUM INTO are refused"},
+      {"db.open('app'):exec(\"VACUUM INTO '/tmp/copy.db'\")", "db: app: ATTACH, DETACH and VACUUM INTO are refused"},
       {"db.open('app', {busy_timout = 1})", "db.open: unknown field 'busy_timout', did you mean 'busy_timeout'?"},
       {"db.open('app'):transaction('x')", "to 'transaction' (function expected, got string)"},
       {"local c = db.open('app'); c:close(); c:query('SELECT 1')", "conn:query: attempt to use a closed conn"},
@@ -339,4 +343,84 @@ TEST_CASE("db: a dry run writes inside a transaction rolled back at close, and c
   CHECK(r.effects[2].summary == "app: VACUUM -> 0 rows (not run in a dry run)");
   CHECK_THAT(r.effects[3].summary, Catch::StartsWith("app: backup -> " + site.path("backups/app.db").string() + " ("));
   CHECK(r.effects[4].summary == "app: DELETE FROM sessions -> 3 rows (rolled back)");
+}
+
+// Issue 12, item 1: a job allowed only "app" attached the host's state file through a bound
+// path and approved every pending approval. Every route to another file is refused, and the
+// state file (a real SQLite file with a secret table) is left as it was.
+TEST_CASE("db: no SQL reaches a file allow.db does not name", "[lua][db][security]") {
+  Site site;
+  {
+    Sqlite state(site.path("state.db"));
+    state.exec("CREATE TABLE approvals(id INTEGER PRIMARY KEY, status TEXT); CREATE TABLE secret(token TEXT);"
+               "INSERT INTO approvals(status) VALUES ('PENDING'), ('PENDING'); INSERT INTO secret VALUES ('s3cr3t');");
+  }
+  const std::string state = site.path("state.db").string();
+  const std::string attach_refused = "db: app: ATTACH, DETACH and VACUUM INTO are refused";
+  const std::pair<std::string, std::string> rows[] = {
+      {"c:exec('ATTACH ? AS s', STATE)", attach_refused},
+      {"c:exec(\"ATTACH '\" .. STATE .. \"' || '' AS s\")", attach_refused},
+      {"c:exec(\"ATTACH (SELECT '\" .. STATE .. \"') AS s\")", attach_refused},
+      {"c:exec(\"ATTACH 'file:\" .. STATE .. \"?mode=rw' AS s\")", attach_refused},
+      {"c:exec(\"ATTACH DATABASE printf('%s', ?) AS s\", STATE)", attach_refused},
+      {"c:exec(\"ATTACH '' AS s\")", attach_refused},
+      {"c:exec(\"ATTACH ':memory:' AS s\")", attach_refused},
+      {"c:exec('DETACH main')", attach_refused},
+      {"c:exec('VACUUM INTO ?', DIR .. '/copy.db')", attach_refused},
+      {"c:exec(\"VACUUM INTO '\" .. DIR .. \"/copy' || '.db'\")", attach_refused},
+      {"c:query(\"SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')\")",
+       "db: app: load_extension is refused"},
+      {"c:exec(\"PRAGMA temp_store_directory = '\" .. DIR .. \"'\")", "db: app: PRAGMA temp_store_directory is refused"},
+      {"c:exec('PRAGMA journal_mode = OFF')", "db: app: PRAGMA journal_mode may be read but not set (to 'OFF')"},
+      {"c:exec('PRAGMA Journal_Mode = wal')", "db: app: PRAGMA Journal_Mode may be read but not set (to 'wal')"},
+      {"c:exec('PRAGMA writable_schema = ON')", "db: app: PRAGMA writable_schema may be read but not set (to 'ON')"},
+      {"c:exec('PRAGMA busy_timeout = 86400000')", "db: app: PRAGMA busy_timeout may be read but not set"},
+      {"c:exec('PRAGMA locking_mode = EXCLUSIVE')", "db: app: PRAGMA locking_mode may be read but not set"},
+      {"c:exec('PRAGMA main.synchronous = OFF')", "db: app: PRAGMA synchronous may be read but not set"},
+  };
+  for (const auto& [attack, message] : rows) {
+    INFO(attack);
+    auto r = site.run("local STATE = '" + state + "'\nlocal c = db.open('app')\n" + attack +
+                      "\nc:exec(\"UPDATE s.approvals SET status = 'APPROVED'\")");
+    CHECK(r.status == RunStatus::kFailed);
+    CHECK_THAT(r.error, Catch::Contains(message));
+  }
+  Sqlite check(site.path("state.db"));
+  CHECK(check.text("SELECT group_concat(status) FROM approvals") == "PENDING,PENDING");
+  CHECK_FALSE(std::filesystem::exists(site.path("copy.db")));
+  // What a job does with its own database still works: reading settings and tables, its own
+  // user_version, VACUUM.
+  require_success(site.run(R"lua(
+    local c = db.open('app')
+    assert(c:query('PRAGMA journal_mode')[1].journal_mode == 'delete')
+    assert(#c:query('PRAGMA table_info(sessions)') == 2)
+    assert(#c:query("SELECT * FROM pragma_table_info('sessions')") == 2)
+    c:exec('PRAGMA user_version = 7')
+    assert(c:query('PRAGMA user_version')[1].user_version == 7)
+    c:exec('PRAGMA foreign_keys = ON')
+    assert(c:query('PRAGMA integrity_check')[1].integrity_check == 'ok')
+    c:exec('VACUUM')
+  )lua"));
+}
+
+// A database file swapped for a symlink (to the host's state file, say) is not followed.
+TEST_CASE("db: a database path that is a symlink is refused", "[lua][db][security]") {
+  Site site;
+  std::filesystem::create_symlink(site.path("app.db"), site.path("linked.db"));
+  site.configure("linked", "linked.db");
+  auto r = site.run(R"lua(
+    local c, err = db.open('linked')
+    assert(c == nil)
+    error(err)
+  )lua");
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK_THAT(r.error, Catch::Contains("db.open: database 'linked': " + site.path("linked.db").string() +
+                                      " is a symlink; name the file itself in databases:"));
+  // A symlinked folder on the way counts too (SQLite's NOFOLLOW refuses it, without saying why).
+  std::filesystem::create_directory_symlink(site.path(""), site.path("folder-link"));
+  site.configure("through", "folder-link/app.db");
+  r = site.run("local c, err = db.open('through'); assert(c == nil); error(err)");
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK_THAT(r.error, Catch::Contains("db.open: database 'through': " + site.path("folder-link/app.db").string() +
+                                      " goes through a symlink to " + std::filesystem::canonical(site.path("app.db")).string()));
 }

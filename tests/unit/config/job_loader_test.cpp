@@ -109,6 +109,12 @@ TEST_CASE("each kind of mistake is reported at its line and column", "[config][j
        {"jobs.d/a.yaml:2:13: error: run.http: missing required key url"}},
       {"schedule: {every: 1h}\nrun: {http: {url: 'http://x/', headers: {X-A: 5}}}\n",
        {"jobs.d/a.yaml:2:47: error: run.http.headers.X-A: expected a header value, got a number"}},
+      // Header values go out verbatim: CR/LF would add headers or a second request.
+      {"schedule: {every: 1h}\nrun: {http: {url: 'http://x/', headers: {X-A: \"a\\r\\nHost: evil\"}}}\n",
+       {"jobs.d/a.yaml:2:47: error: run.http.headers.X-A: header 'X-A': its value holds a control character "
+        "(only visible characters, spaces and tabs are allowed)"}},
+      {"schedule: {every: 1h}\nrun: {http: {url: 'http://x/', headers: {Host: evil.test}}}\n",
+       {"jobs.d/a.yaml:2:48: error: run.http.headers.Host: header 'Host' is set by the HTTP client, never by a job"}},
       {"schedule: {every: 1h}\nrun: {http: {url: 'ftp://x/'}}\n",
        {"jobs.d/a.yaml:2:19: error: run.http.url: expected an http:// or https:// URL, got \"ftp://x/\""}},
       {"shedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\n",
