@@ -153,3 +153,35 @@ TEST_CASE("a stop waits for the state file to take the writes, up to its deadlin
     CHECK(rows(path) == 0);
   }
 }
+
+TEST_CASE("a WAL past the limit is truncated between batches, even after a reader held it back", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  const auto wal = dir.path() / "state.db-wal";
+  const uint64_t limit = uint64_t{256} << 10;
+  const uint64_t unbounded = 0;
+  for (const uint64_t wal_limit : {unbounded, limit}) {
+    INFO("wal_limit_bytes " << wal_limit);
+    std::filesystem::remove(path);
+    std::filesystem::remove(wal);
+    DbThread thread(open_writer(path), true, {.wal_limit_bytes = wal_limit});
+    post_insert(thread, 0);
+    thread.flush();
+    // A reader on an old snapshot: no checkpoint can pass it, so the WAL grows (~1 MiB).
+    SQLite::Database reader(path.string(), SQLite::OPEN_READONLY);
+    reader.exec("BEGIN");
+    CHECK(reader.execAndGet("SELECT count(*) FROM t").getInt() == 1);
+    for (int i = 1; i <= 64; ++i) post_insert(thread, i, 16 << 10);
+    thread.flush();
+    CHECK(std::filesystem::file_size(wal) > limit);
+    reader.exec("COMMIT");
+    // The writer looks at the WAL at most once a second, between batches.
+    std::this_thread::sleep_for(1100ms);
+    post_insert(thread, 65);
+    thread.flush();
+    thread.call([](SQLite::Database&) {});
+    if (wal_limit == unbounded) CHECK(std::filesystem::file_size(wal) > limit);  // the old way: the file stays at its peak
+    else CHECK(std::filesystem::file_size(wal) < limit);
+    CHECK(rows(path) == 66);
+  }
+}
