@@ -29,6 +29,10 @@ constexpr auto kWalCheckEvery = 1s;
 // writer must not stall behind a slow API read.
 constexpr int kCheckpointBusyMs = 100;
 constexpr int kBusyTimeoutMs = 5000;  // as configure() in state_store.cpp sets it
+// A failure streak ends with a commit that writes and succeeds this long after the last
+// failure. On a nearly full disk a one-row write fits where a batch of runs does not; ending
+// the streak at each small success logged a new streak every few hundred milliseconds.
+constexpr int64_t kStreakEndsAfterMs = 5'000;
 
 // Failures that say the file cannot be written now; another try may succeed.
 bool worth_retrying(int code) {
@@ -192,7 +196,7 @@ void DbThread::note_commit(const std::exception_ptr& error) {
       log_event(spdlog::level::err, "state file commits are failing; queued writes are kept and retried",
                 {{"error", health_.last_error}});
     }
-  } else if (health_.failed_commits > 0) {
+  } else if (health_.failed_commits > 0 && now_ms() - health_.last_failure_ms >= kStreakEndsAfterMs) {
     log_event(spdlog::level::info, "state file commits succeed again",
               {{"failed_commits", health_.failed_commits}, {"failing_ms", now_ms() - health_.failing_since_ms}});
     health_.failed_commits = 0;

@@ -7,7 +7,8 @@
 namespace cronhost::store {
 
 struct WriteHealth {
-  uint64_t failed_commits = 0;   // in a row; 0: the last commit that wrote succeeded
+  uint64_t failed_commits = 0;   // in this failure streak; 0: none (a streak ends with a
+                                 // commit that writes and succeeds 5 s after the last failure)
   int64_t failing_since_ms = 0;  // when the streak began (Unix ms); 0: not failing
   int64_t last_failure_ms = 0;   // the last failed commit or claim (Unix ms); 0: none yet
   std::string last_error;        // of the last failed commit
