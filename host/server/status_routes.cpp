@@ -65,7 +65,7 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
   if (auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending))
     gauge(out, "cronhost_approvals_pending", "Approvals waiting for a person.", pending.value());
   const auto writes = ctx.store.write_health();
-  gauge(out, "cronhost_state_failed_commits", "State file commits that failed in a row (0: the last succeeded).",
+  gauge(out, "cronhost_state_failed_commits", "State file commits that failed in the current failure streak (0: none).",
         static_cast<int64_t>(writes.failed_commits));
   gauge(out, "cronhost_state_writes_waiting", "State file writes kept for a retry after a failed commit.",
         static_cast<int64_t>(writes.retained));
