@@ -3,12 +3,16 @@
 #include <malloc.h>
 #include <sys/prctl.h>
 
+#include <algorithm>
+
 #include <csignal>
 #include <iostream>
 
 #include "api/mail_outbox.hpp"
 #include "cli/commands.hpp"
+#include "config/host_config_changes.hpp"
 #include "config/job_catalog.hpp"
+#include "config/live_host_config.hpp"
 #include "dispatch/event_pump.hpp"
 #include "dispatch/job_registry.hpp"
 #include "dispatch/run_metrics.hpp"
@@ -34,17 +38,38 @@ void log_diagnostics(const config::Diagnostics& diagnostics) {
 }
 
 // The jobs to run; `had_errors` tells whether some job file failed (for the reload metrics).
+// On a reload, a jobs folder that is missing or cannot be read keeps the jobs loaded before:
+// it says nothing about the jobs, and applying it would remove every one.
 std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& context, config::JobCatalog& catalog,
-                                                         bool* had_errors = nullptr) {
+                                                         bool reloading, bool* had_errors = nullptr) {
   auto result = config::load_jobs({context.jobs_dir}, context.load_options);
   log_diagnostics(result.diagnostics);
   if (had_errors) *had_errors = config::has_errors(result.diagnostics);
+  std::error_code ec;
+  const bool folder = std::filesystem::is_directory(context.jobs_dir, ec);
+  if (reloading && (!result.complete || !folder)) {
+    auto kept = catalog.jobs();
+    log_event(spdlog::level::err, "cannot read the jobs folder; keeping the jobs loaded before",
+              {{"folder", context.jobs_dir.string()},
+               {"problem", !folder ? (std::filesystem::exists(context.jobs_dir, ec) ? "not a folder" : "missing")
+                                   : "a folder inside cannot be read"},
+               {"jobs", kept.size()}});
+    if (had_errors) *had_errors = true;
+    return kept;
+  }
   auto jobs = catalog.update(std::move(result));
   // Parsing thousands of files leaves freed heap behind; give it back to the system.
   malloc_trim(0);
   for (const auto& name : catalog.kept())
     log_event(spdlog::level::warn, "keeping the last good version of a job whose file now fails", {{"job", name}});
   return jobs;
+}
+
+// The host config as the daemon runs it: the SMTP dead-letter file defaults to beside the
+// state file in use.
+std::shared_ptr<const config::HostConfig> snapshot(config::HostConfig config, const std::filesystem::path& state_path) {
+  if (config.smtp && config.smtp->dead_letter.empty()) config.smtp->dead_letter = state_path.string() + ".dead-letter.jsonl";
+  return std::make_shared<const config::HostConfig>(std::move(config));
 }
 
 void refresh_plugins(plugin::PluginCatalog& plugins, const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
@@ -86,8 +111,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitUsage;
     }
     const std::filesystem::path state_path = state->empty() ? config.state_file : std::filesystem::path(*state);
-    if (context->config.smtp && context->config.smtp->dead_letter.empty())
-      context->config.smtp->dead_letter = state_path.string() + ".dead-letter.jsonl";
+    // SMTP, databases, registries and http: runs take the snapshot current at their start, and
+    // SIGHUP swaps in a new one.
+    config::LiveHostConfig live(snapshot(context->config, state_path));
     auto store = store::Store::open(state_path);
     if (!store) {
       log_event(spdlog::level::critical, "cannot start", {{"error", store.message()}});
@@ -102,19 +128,27 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     }
 
     config::JobCatalog catalog;
-    auto jobs = load(*context, catalog);
+    auto jobs = load(*context, catalog, false);
     // Plugins run from private snapshots beside the state file, refreshed on SIGHUP.
     // run_as is read here, at start: a change needs a restart.
     plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path(), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
-    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &config,
+    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
                                                    [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
                                                    &metrics});
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
     dispatch::JobRegistry registry(*store.value(), scheduler, config.server.registration_urls);
-    registry.start(jobs, context->load_options);
+    // The store's reads and the start's recovery throw when the state file fails (a full disk
+    // with runs a crash left running): the host says why and exits 1 rather than aborting.
+    try {
+      registry.start(jobs, context->load_options);
+    } catch (const std::exception& e) {
+      log_event(spdlog::level::critical, "cannot start", {{"error", std::string("state file: ") + e.what()}});
+      scheduler.shutdown(std::chrono::milliseconds(0));
+      return kExitFailed;
+    }
     // The API answers once the scheduler has every job (a trigger right after the port file
     // appears must find its job).
     server::ReloadCounters reloads;
@@ -139,11 +173,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});
     jobs.clear();
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
-    if (config.smtp) outbox.emplace(*store.value(), *config.smtp).start();
+    auto outbox_config = live.current();    // the snapshot the outbox reads its settings from
+    if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
     dispatch::EventPump events(*store.value(), scheduler);  // approvals made on the command line fire jobs
     events.start();
 
-    const store::Retention retention{config.history_keep_days, config.history_keep_per_job};
     const timespec prune_interval{kPruneEverySeconds, 0};
     for (;;) {
       const int signal = sigtimedwait(&signals, nullptr, &prune_interval);
@@ -152,10 +186,22 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         config::Diagnostics reload_diagnostics;
         if (auto reloaded = load_host_context(common, reload_diagnostics)) {
           context->load_options = reloaded->load_options;  // a new default time zone applies to jobs
-          if (reloaded->config.workers != config.workers)
-            log_event(spdlog::level::warn, "a new workers count takes effect at restart");
-          if (api) api->replace_tokens(reloaded->config.server.tokens);
-          registry.set_registration_urls(reloaded->config.server.registration_urls);
+          const auto running = live.current();
+          auto next = snapshot(reloaded->config, state_path);
+          const auto changes = config::compare_host_configs(*running, *next);
+          if (!changes.applied.empty() || !changes.need_restart.empty())
+            log_event(changes.need_restart.empty() ? spdlog::level::info : spdlog::level::warn, "host config changed",
+                      {{"applied", changes.applied}, {"need_restart", changes.need_restart}});
+          if (api) api->replace_tokens(next->server.tokens);
+          registry.set_registration_urls(next->server.registration_urls);
+          live.replace(next);
+          // The outbox holds its settings for its life: a changed smtp: restarts it.
+          const bool smtp_changed = std::find(changes.applied.begin(), changes.applied.end(), "smtp") != changes.applied.end();
+          if (smtp_changed) {
+            outbox.reset();  // stops its thread
+            outbox_config = next;
+            if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
+          }
         } else {
           log_diagnostics(reload_diagnostics);
           log_event(spdlog::level::err, "the host config has errors; keeping the previous one");
@@ -163,7 +209,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         }
         context->load_options.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
         bool job_errors = false;
-        auto reloaded_jobs = load(*context, catalog, &job_errors);
+        auto reloaded_jobs = load(*context, catalog, true, &job_errors);
         refresh_plugins(plugins, reloaded_jobs);
         const size_t count = reloaded_jobs.size();
         registry.reload(reloaded_jobs, context->load_options);
@@ -172,18 +218,24 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         log_event(spdlog::level::info, "reloaded", {{"jobs", count}, {"registered", registry.size() - count}});
       } else if (signal == SIGTERM || signal == SIGINT) {
         log_event(spdlog::level::info, "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                                    {"grace_ms", config.shutdown_grace.count()}});
+                                                    {"grace_ms", live.current()->shutdown_grace.count()}});
         break;
       } else {
         const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
-        if (const int64_t removed = store.value()->prune(retention, now))
-          log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
+        const auto current = live.current();
+        try {
+          if (const int64_t removed =
+                  store.value()->prune({current->history_keep_days, current->history_keep_per_job}, now))
+            log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
+        } catch (const std::exception& e) {  // a full disk: the next prune tries again
+          log_event(spdlog::level::err, "pruning run history failed", {{"error", e.what()}});
+        }
       }
     }
     if (api) api->stop();
     events.stop();
-    scheduler.shutdown(config.shutdown_grace);
+    scheduler.shutdown(live.current()->shutdown_grace);
     if (outbox) outbox->stop();
     log_event(spdlog::level::info, "cronhost stopped");
     return kExitOk;

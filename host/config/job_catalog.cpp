@@ -23,6 +23,10 @@ std::vector<std::shared_ptr<const JobSpec>> JobCatalog::update(LoadResult&& resu
     kept_.push_back(job->name);
   }
   by_file_ = std::move(next);
+  return jobs();
+}
+
+std::vector<std::shared_ptr<const JobSpec>> JobCatalog::jobs() const {
   std::vector<std::shared_ptr<const JobSpec>> jobs;
   jobs.reserve(by_file_.size());
   for (const auto& [file, job] : by_file_) jobs.push_back(job);

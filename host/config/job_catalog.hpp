@@ -18,6 +18,9 @@ class JobCatalog {
   // Definitions are shared, not copied: 100,000 jobs are held once.
   std::vector<std::shared_ptr<const JobSpec>> update(LoadResult&& result);
 
+  // The jobs of the last update (what the host runs now).
+  std::vector<std::shared_ptr<const JobSpec>> jobs() const;
+
   // Jobs kept from earlier loads because their files now fail, by name (for the log).
   const std::vector<std::string>& kept() const { return kept_; }
 

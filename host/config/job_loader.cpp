@@ -367,7 +367,7 @@ struct JobFile {
 };
 
 // The job files named by `paths`, each with the folder its relative paths resolve against.
-std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnostics& out) {
+std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnostics& out, bool* complete) {
   std::vector<JobFile> files;
   for (const auto& root : paths) {
     std::error_code ec;
@@ -375,15 +375,25 @@ std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnost
     if (fs::is_directory(root, ec)) {
       const fs::path base = (absolute.has_filename() ? absolute : absolute.parent_path()).parent_path();
       std::vector<fs::path> found;
-      for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
-           !ec && it != end; it.increment(ec))
+      // A folder that cannot be listed (permissions, an I/O error) ends the walk with an error:
+      // skipping it would look like its jobs were removed.
+      fs::path at = root;
+      fs::recursive_directory_iterator it(root, ec), end;
+      for (; !ec && it != end; it.increment(ec)) {
+        at = it->path();
         if (it->is_regular_file(ec) && is_job_file(it->path())) found.push_back(it->path());
+      }
+      if (ec) {
+        out.push_back({root.string(), {1, 1}, "cannot read the folder (at " + at.string() + "): " + ec.message()});
+        *complete = false;
+      }
       std::sort(found.begin(), found.end());
       for (auto& f : found) files.push_back({f, base});
     } else if (fs::exists(root, ec)) {
       files.push_back({root, absolute.parent_path().parent_path()});
     } else {
-      out.push_back({root.string(), {1, 1}, "no such file or folder"});
+      out.push_back({root.string(), {1, 1}, ec ? "cannot read: " + ec.message() : "no such file or folder"});
+      *complete = false;
     }
   }
   return files;
@@ -474,7 +484,7 @@ std::optional<JobSpec> load_job_text(const std::string& file, std::string_view t
 
 LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& options) {
   LoadResult result;
-  const std::vector<JobFile> files = find_job_files(paths, result.diagnostics);
+  const std::vector<JobFile> files = find_job_files(paths, result.diagnostics, &result.complete);
   result.files = files.size();
   std::vector<FileFacts> facts;
   for (const auto& file : files) {

@@ -27,6 +27,9 @@ struct LoadResult {
   std::vector<JobSpec> jobs;  // the jobs without errors, sorted by name
   Diagnostics diagnostics;    // errors and warnings, in file and line order
   size_t files = 0;
+  // false: a path was missing or a folder could not be read, so jobs may be missing from
+  // `jobs` for no fault of theirs (a reload then keeps the jobs it had).
+  bool complete = true;
 };
 
 // Every *.yaml / *.yml in `paths` (files, or folders searched recursively). Relative paths

@@ -337,9 +337,11 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   std::string output;
   bool output_truncated = false;
   std::vector<store::KvWrite> kv_writes;
+  // Held to the run's end: a reload swaps the host config, never under a running job.
+  const auto host = options_.host ? options_.host->current() : nullptr;
   // The run's failure, never the worker's: nothing thrown while running a job reaches the pool.
   try {
-    run::RunContext ctx(*spec, options_.limits, &store_, options_.host);
+    run::RunContext ctx(*spec, options_.limits, &store_, host.get());
     ctx.run_id = run_id;
     ctx.trigger = fire.trigger;
     ctx.scheduled_for_ms = fire.slot_ms;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/job_spec.hpp"
+#include "config/live_host_config.hpp"
 #include "dispatch/worker_pool.hpp"
 #include "run/run_context.hpp"
 #include "store/state_store.hpp"
@@ -32,7 +33,8 @@ class RunMetrics;
 struct SchedulerOptions {
   int workers = 2;
   run::RunLimits limits;
-  const config::HostConfig* host = nullptr;  // smtp, databases, registries for the runs
+  // smtp, databases, registries, http for the runs: each run takes the snapshot current at its start.
+  const config::LiveHostConfig* host = nullptr;
   // Executes one run (called on a worker thread); unset: every job is a Lua script.
   std::function<run::RunResult(run::RunContext&)> run;
   RunMetrics* metrics = nullptr;  // counts runs and times them; null: not counted

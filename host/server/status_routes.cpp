@@ -9,6 +9,9 @@ namespace {
 
 // A loop that has not woken for this long is stuck: it wakes at least every second.
 constexpr int64_t kStuckLoopMs = 10'000;
+// A failed commit or claim keeps /health at 503 this long: an every-second job claims each
+// second, so a disk that stays full keeps it there, and a cured one clears within seconds.
+constexpr int64_t kRecentFailureMs = 5'000;
 
 void health(const ApiContext& ctx, httplib::Response& res) {
   const auto status = ctx.scheduler.status();
@@ -18,11 +21,19 @@ void health(const ApiContext& ctx, httplib::Response& res) {
     problems.push_back("the scheduler loop has not run for " + std::to_string(loop_age / 1000) + " s");
   const auto writable = ctx.store.check_writable();
   if (!writable) problems.push_back(writable.message());
+  // A commit or claim that failed lately counts too: a one-row probe may fit where a batch of
+  // runs does not (a nearly full disk), so the probe alone answered 200 while claims failed.
+  const auto writes = ctx.store.write_health();
+  const bool writes_failing =
+      writes.failed_commits > 0 || (writes.last_failure_ms > 0 && now_ms() - writes.last_failure_ms < kRecentFailureMs);
+  if (writes_failing)
+    problems.push_back("state file commits are failing (" + std::to_string(writes.failed_commits) + " in a row, " +
+                       std::to_string(writes.retained) + " writes waiting for a retry): " + writes.last_error);
   const auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending);
   if (!pending) problems.push_back(pending.message());
   nlohmann::json body = {{"status", problems.empty() ? "ok" : "unhealthy"},
                          {"loop_age_ms", loop_age},
-                         {"state_writable", static_cast<bool>(writable)},
+                         {"state_writable", static_cast<bool>(writable) && !writes_failing},
                          {"jobs", ctx.registry.size()},
                          {"running", status.running},
                          {"queued", status.queued},
@@ -53,6 +64,13 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
     gauge(out, "cronhost_outbox_mails", "Mails waiting in the outbox for another attempt.", outbox.value());
   if (auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending))
     gauge(out, "cronhost_approvals_pending", "Approvals waiting for a person.", pending.value());
+  const auto writes = ctx.store.write_health();
+  gauge(out, "cronhost_state_failed_commits", "State file commits that failed in the current failure streak (0: none).",
+        static_cast<int64_t>(writes.failed_commits));
+  gauge(out, "cronhost_state_writes_waiting", "State file writes kept for a retry after a failed commit.",
+        static_cast<int64_t>(writes.retained));
+  counter(out, "cronhost_state_writes_lost_total", "State file writes given up on (retry queue full, or stop deadline).",
+          writes.lost);
   counter(out, "cronhost_reloads_total", "Reloads (SIGHUP).", ctx.reloads.reloads.load());
   counter(out, "cronhost_reload_failures_total", "Reloads where the config or a job file had errors.",
           ctx.reloads.failures.load());

@@ -1,36 +1,60 @@
 // One thread owns the SQLite connection; everything else hands it work. Work that arrives
 // while a transaction is being written joins the next one, so many small writes cost one
-// commit (group commit). Thread-safe: call() and post() may be used from any thread.
+// commit (group commit). When a commit fails (a full disk, a lock held elsewhere), the posted
+// writes of the batch are kept and retried after a backoff: the transaction rolled back as a
+// whole, so running them again is correct. Thread-safe: call(), post(), flush() and health()
+// may be used from any thread.
 #pragma once
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <thread>
 #include <type_traits>
 
+#include "store/write_health.hpp"
+
 namespace cronhost::store {
+
+// What a DbThread keeps and for how long when commits fail; when it bounds the WAL.
+struct DbThreadLimits {
+  // A stop retries failing writes this long before it gives them up (and logs how many).
+  std::chrono::milliseconds stop_deadline{10'000};
+  // Posted writes kept for a retry; beyond it the oldest are given up. A finished run's
+  // write holds its output (64 KiB by default), so 20,000 is at most ~1.3 GB in the
+  // worst case and a few MB typically; claims fail meanwhile, so few new runs start.
+  size_t max_retained = 20'000;
+  // Between batches, a WAL file above this size is checkpointed and truncated, so readers
+  // that keep the automatic checkpoint from restarting it cannot let it grow to a full
+  // disk. 0: never (in-memory and read-only connections).
+  uint64_t wal_limit_bytes = 0;
+};
 
 class DbThread {
  public:
   using Task = std::function<void(SQLite::Database&)>;
 
+  using Limits = DbThreadLimits;
+
   // Takes the open connection; `transactional`: run each batch inside BEGIN ... COMMIT.
-  DbThread(std::unique_ptr<SQLite::Database> db, bool transactional);
-  ~DbThread();  // finishes every queued task first
+  DbThread(std::unique_ptr<SQLite::Database> db, bool transactional, Limits limits = {});
+  ~DbThread();  // finishes every queued task first (see Limits::stop_deadline)
   DbThread(const DbThread&) = delete;
   DbThread& operator=(const DbThread&) = delete;
 
   // Runs `fn` on the database thread and returns its result once its batch has committed
   // (so a claim is durable before the caller acts on it). Exceptions from `fn` or from the
-  // commit are rethrown here.
+  // commit are rethrown here; a call whose commit failed is not retried.
   template <typename F>
   auto call(F fn) -> std::invoke_result_t<F, SQLite::Database&> {
     using R = std::invoke_result_t<F, SQLite::Database&>;
@@ -64,33 +88,49 @@ class DbThread {
     return future.get();
   }
 
-  // Queues `fn`; returns at once. Failures are logged.
+  // Queues `fn`; returns at once. A failure that retrying may cure (the file cannot be
+  // written now: full, busy, I/O error) keeps it for a retry; any other failure is logged
+  // and the write dropped.
   void post(Task fn);
 
   // A prepared statement for `sql` (a string literal), reset and ready to bind. Only for use
   // inside tasks, on the database thread: preparing once saves ~5 us per use.
   SQLite::Statement& statement(const char* sql);
-  // Waits until everything queued so far has committed.
+  // Waits until everything queued so far has been tried: committed, or kept for a retry
+  // after a failed commit (health() tells which).
   void flush();
+  WriteHealth health() const;
 
  private:
   struct Item {
     Task task;
-    std::function<void(std::exception_ptr)> after_commit;
+    std::function<void(std::exception_ptr)> after_commit;  // null: posted, nobody waits
   };
   void enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for);
   void loop();
+  // Runs `items` in one transaction; the error if it did not commit (then rolled back).
+  std::exception_ptr run_transaction(std::deque<Item>& items);
+  void answer_calls(std::deque<Item>& items, const std::exception_ptr& error);
+  void retain(std::deque<Item>& posted);
+  void note_commit(const std::exception_ptr& error);
+  void give_up_retained(const char* why);
+  void bound_wal();
 
   std::unique_ptr<SQLite::Database> db_;
   const bool transactional_;
+  const Limits limits_;
+  const std::filesystem::path wal_path_;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;  // database thread only
-  std::mutex mutex_;
+  std::deque<Item> retained_;                      // database thread only: posted writes to retry, oldest first
+  std::chrono::steady_clock::time_point wal_checked_;  // database thread only
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable drained_;
   std::deque<Item> queue_;
   uint64_t queued_ = 0, done_ = 0;
   size_t waited_for_ = 0;  // queued call()s: someone blocks on these
   bool stopping_ = false;
+  WriteHealth health_;     // guarded by mutex_
   std::thread thread_;
 };
 

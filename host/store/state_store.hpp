@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "store/records.hpp"
+#include "store/write_health.hpp"
 #include "util/status.hpp"
 
 namespace cronhost::store {
@@ -48,8 +49,9 @@ struct Retention {
 
 class Store {
  public:
-  // Opens (creating) the state file for a daemon: takes an exclusive lock on PATH.lock so a
-  // second host on the same file refuses to start, and applies pending migrations.
+  // Opens (creating) the state file for a daemon: takes an exclusive lock on the file itself
+  // (store/host_lock.hpp) so a second host refuses to start whatever name it reaches the file
+  // by, and applies pending migrations.
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
   // Opens an existing state file for reading while a daemon may be writing it.
   static Result<std::unique_ptr<Store>> open_readonly(const std::filesystem::path& path);
@@ -148,8 +150,11 @@ class Store {
   Result<std::vector<Event>> events_after(int64_t last_id, int limit);
   Status event_delivered(int64_t id, int64_t now);
 
-  // Waits until every queued write has committed.
+  // Waits until every queued write has been tried: committed, or kept for a retry after a
+  // failed commit (the state file full or locked); write_health() tells which.
   void flush();
+  // Failing commits and claims, writes waiting for a retry or lost (for /health).
+  WriteHealth write_health() const;
 
  private:
   Store(std::unique_ptr<DbThread> db, int lock_fd);

@@ -207,6 +207,26 @@ class DaemonTest(unittest.TestCase):
         self.assertIn("another cronhost (pid %d) is using the state file" % s.proc.pid, second.stderr)
         self.assertEqual(s.stop(), 0)
 
+    def test_a_missing_or_unreadable_jobs_folder_at_sighup_keeps_the_last_good_jobs(self):
+        s = self.site
+        s.job("tick", EVERY_SECOND + "run: {lua: scripts/tick.lua}\n", OK_SCRIPT)
+        s.start()
+        wait_for(lambda: s.runs("tick"), what="a first run")
+        jobs = os.path.join(s.root, "jobs.d")
+        os.rename(jobs, jobs + ".away")  # missing
+        s.hup()
+        with open(jobs, "w") as f:  # a file where the folder should be: it cannot be listed
+            f.write("not a folder\n")
+        s.hup()
+        hup_at = int(time.time() * 1000)
+        wait_for(lambda: len([r for r in s.runs("tick") if r["scheduled_for"] > hup_at + 1000]) >= 2, timeout=15,
+                 what="the kept job to go on firing")
+        self.assertEqual(s.stop(), 0)
+        log = s.log_text()
+        self.assertEqual(log.count("cannot read the jobs folder; keeping the jobs loaded before"), 2, log)
+        self.assertIn("keeping the jobs loaded before", log)
+        self.assertNotIn("reloaded jobs=0", log)
+
     def test_sigterm_interrupts_runs_past_the_grace_period(self):
         s = self.site
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))  # at least 2 s ahead once truncated to the second

@@ -93,6 +93,25 @@ class MailTest(unittest.TestCase):
         self.assertIn("mail delivered from the outbox", site.log_text())
         self.assertIn("mail not delivered, will retry", site.log_text())
 
+    def test_a_changed_smtp_section_applies_to_the_next_run_after_sighup(self):
+        smtp_line = "smtp: {host: 127.0.0.1, port: %d, tls: none, from: 'Cron <cron@acme.test>'}\n"
+        with services.SmtpSink(services.tempfile.mkdtemp()) as old, services.SmtpSink(services.tempfile.mkdtemp()) as new:
+            site = self.site = ApiSite(smtp_line % old.port)
+            site.start()
+            site.write("cronhost.yaml", "workers: 2\nshutdown_grace: 2s\n" + smtp_line % new.port)
+            soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+            site.lua_job("send", "local r, err = mail.send{to = 'ops@acme.test', subject = 'after the reload', "
+                                 "text = 'x'} if not r then error(err) end return r\n",
+                         schedule=f"{{at: '{soon}'}}", allow="  mail: ['*@acme.test']\n")
+            site.hup()
+            runs = site.wait_run("send")
+            self.assertEqual(runs[0]["status"], "succeeded", runs[0])
+            mail = new.wait_messages(1)[0]
+            self.assertEqual(old.messages(), [])
+            site.stop()
+        self.assertEqual(mail.message["Subject"], "after the reload")
+        self.assertIn("smtp", [line for line in site.log_text().splitlines() if "host config changed" in line][0])
+
     def test_after_the_last_attempt_the_mail_goes_to_the_dead_letter_file(self):
         tmp = services.tempfile.mkdtemp()
         with services.SmtpSink(tmp, reject="451 4.3.0 try later") as smtp:

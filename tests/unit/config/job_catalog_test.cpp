@@ -31,3 +31,14 @@ TEST_CASE("a broken file keeps its last good job; a removed file drops it", "[co
   CHECK(jobs[0]->name == "b");
   CHECK(catalog.kept().empty());
 }
+
+TEST_CASE("jobs() is the set the last update returned", "[config][catalog]") {
+  test::TempDir dir;
+  dir.write("scripts/job.lua", "return 1\n");
+  dir.write("jobs.d/a.yaml", "schedule: {cron: '0 1 * * *'}\nrun: {lua: scripts/job.lua}\n");
+  JobCatalog catalog;
+  CHECK(catalog.jobs().empty());
+  const auto jobs = catalog.update(load_jobs({dir.path() / "jobs.d"}, LoadOptions{}));
+  REQUIRE(catalog.jobs().size() == 1);
+  CHECK(catalog.jobs().front() == jobs.front());  // shared, not copied
+}

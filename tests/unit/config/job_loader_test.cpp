@@ -253,3 +253,16 @@ TEST_CASE("at and anchor without an offset are read in the job's time zone", "[c
   // 2030-10-06 is the spring-forward day in Adelaide: 02:30 does not exist, so the end of the gap.
   CHECK(result.jobs[0].schedule.describe() == "at 2030-10-06T03:00:00+10:30");
 }
+
+TEST_CASE("a jobs folder that is missing makes the load incomplete, so a reload keeps its jobs", "[config][jobs]") {
+  JobsFolder folder;
+  folder.job("a.yaml", "schedule: {cron: \"@daily\"}\nrun: {lua: scripts/job.lua}\n");
+  const auto present = folder.load();
+  CHECK(present.complete);
+  CHECK(present.jobs.size() == 1);
+  std::filesystem::rename(folder.dir.path() / "jobs.d", folder.dir.path() / "jobs.d.away");
+  const auto missing = folder.load();
+  CHECK_FALSE(missing.complete);
+  CHECK(missing.jobs.empty());
+  CHECK(folder.problems() == Lines{"jobs.d:1:1: error: no such file or folder"});
+}

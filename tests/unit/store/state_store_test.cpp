@@ -73,6 +73,23 @@ TEST_CASE("a second host on the same file refuses to start", "[store]") {
   CHECK(Store::open(path));  // released with the first
 }
 
+TEST_CASE("a second host through a symlink or a hard link to the file refuses to start", "[store]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  auto first = Store::open(path);
+  REQUIRE(first);
+  std::filesystem::create_symlink(path, dir.path() / "symlink.db");
+  std::filesystem::create_hard_link(path, dir.path() / "hard-link.db");
+  for (const char* other : {"symlink.db", "hard-link.db"}) {
+    INFO(other);
+    auto second = Store::open(dir.path() / other);
+    REQUIRE_FALSE(second);
+    CHECK(second.message().find("another cronhost (pid " + std::to_string(::getpid()) + ") is using the state file") == 0);
+  }
+  first.value().reset();
+  CHECK(Store::open(dir.path() / "hard-link.db"));  // released with the first
+}
+
 TEST_CASE("finish records the outcome and the job's counters", "[store]") {
   test::TempDir dir;
   auto store = Store::open(dir.path() / "state.db").value();

@@ -1,0 +1,46 @@
+// What a SIGHUP of the host config applies at once and what it leaves for a restart.
+#include <catch2/catch.hpp>
+
+#include "config/host_config_changes.hpp"
+
+using namespace cronhost::config;
+using Keys = std::vector<std::string>;
+
+TEST_CASE("a reload names the keys it applies and those that need a restart", "[config][reload]") {
+  HostConfig running;
+  running.smtp = SmtpSettings{.host = "relay.acme.test", .port = 25, .from = "cron@acme.test"};
+  running.databases["app"] = DatabaseSettings{"/srv/app.db", false};
+  running.server.tokens = {ApiToken{"alice", Role::kAdmin, "0123456789abcdef"}};
+
+  SECTION("nothing changed") {
+    const auto changes = compare_host_configs(running, running);
+    CHECK(changes.applied.empty());
+    CHECK(changes.need_restart.empty());
+  }
+  SECTION("the SMTP port, a database and a token apply at once") {
+    HostConfig next = running;
+    next.smtp->port = 2525;
+    next.databases["app"].readonly = true;
+    next.server.tokens[0].token = "fedcba9876543210";
+    const auto changes = compare_host_configs(running, next);
+    CHECK(changes.applied == Keys{"smtp", "databases", "server.tokens"});
+    CHECK(changes.need_restart.empty());
+  }
+  SECTION("smtp removed, registries and http changed") {
+    HostConfig next = running;
+    next.smtp.reset();
+    next.registries["ghcr.io"] = RegistrySettings{"https://ghcr.io", "bot", "pw"};
+    next.http.max_redirects = 2;
+    CHECK(compare_host_configs(running, next).applied == Keys{"smtp", "registries", "http"});
+  }
+  SECTION("workers, the listen address and the log wait for a restart") {
+    HostConfig next = running;
+    next.workers = running.workers + 1;
+    next.server.port = 9090;
+    next.log.level = "debug";
+    next.history_keep_days = 7;
+    const auto changes = compare_host_configs(running, next);
+    CHECK(changes.applied == Keys{"history"});
+    CHECK(changes.need_restart == Keys{"workers", "log", "server.listen"});
+  }
+}

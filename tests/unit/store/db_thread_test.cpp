@@ -1,0 +1,192 @@
+// The database thread's promises when the state file cannot be written: posted writes are kept
+// and retried (never dropped), waited-for calls get the error, a stop still drains within its
+// deadline, and health() tells while commits fail. The failures are real SQLite ones: another
+// connection holding the write lock (SQLITE_BUSY) and a page limit (SQLITE_FULL).
+#include <catch2/catch.hpp>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <chrono>
+#include <thread>
+
+#include "../support/temp_dir.hpp"
+#include "store/db_thread.hpp"
+
+using namespace cronhost::store;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A WAL database with table t(n, pad) whose writer gives up on a held lock after 50 ms.
+std::unique_ptr<SQLite::Database> open_writer(const std::filesystem::path& path) {
+  auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db->exec("PRAGMA journal_mode = WAL");
+  db->exec("CREATE TABLE IF NOT EXISTS t (n INTEGER, pad BLOB)");
+  db->exec("PRAGMA busy_timeout = 50");
+  return db;
+}
+
+void post_insert(DbThread& thread, int n, int pad_bytes = 0) {
+  thread.post([n, pad_bytes](SQLite::Database& db) {
+    SQLite::Statement q(db, "INSERT INTO t (n, pad) VALUES (?, zeroblob(?))");
+    q.bind(1, n);
+    q.bind(2, pad_bytes);
+    q.exec();
+  });
+}
+
+int rows(const std::filesystem::path& path) {
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+  return db.execAndGet("SELECT count(*) FROM t").getInt();
+}
+
+}  // namespace
+
+TEST_CASE("posted writes of a batch whose commit failed are retried, not dropped", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  {
+    auto thread = std::make_unique<DbThread>(open_writer(path), true);
+    SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+    other.exec("BEGIN IMMEDIATE");  // the writer's BEGIN IMMEDIATE now fails with SQLITE_BUSY
+    for (int i = 0; i < 10; ++i) post_insert(*thread, i);
+    thread->flush();  // the batch was tried (and failed)
+    other.exec("COMMIT");
+    thread.reset();  // a clean stop
+  }
+  CHECK(rows(path) == 10);
+}
+
+TEST_CASE("writes that fail inside the transaction (disk full) are retried once there is room", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  // No page beyond the current ones: the inserts fail with SQLITE_FULL, as on a full disk.
+  thread.call([](SQLite::Database& db) {
+    const int pages = db.execAndGet("PRAGMA page_count").getInt();
+    db.exec("PRAGMA max_page_count = " + std::to_string(pages));
+  });
+  for (int i = 0; i < 20; ++i) post_insert(thread, i, 8192);
+  thread.flush();
+  CHECK(thread.call([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM t").getInt(); }) == 0);
+  thread.call([](SQLite::Database& db) { db.exec("PRAGMA max_page_count = 1000000"); });
+  CHECK(thread.call([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM t").getInt(); }) == 20);
+}
+
+TEST_CASE("a waited-for call in a failing batch gets the error", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  CHECK_THROWS_WITH(thread.call([](SQLite::Database& db) { db.exec("INSERT INTO t (n) VALUES (1)"); }),
+                    Catch::Contains("locked"));
+  other.exec("COMMIT");
+  thread.call([](SQLite::Database& db) { db.exec("INSERT INTO t (n) VALUES (2)"); });
+  CHECK(rows(path) == 1);  // the failed call is not retried: its caller was told
+}
+
+TEST_CASE("health() tells while commits fail and clears after the retry commits", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  CHECK(thread.health().failed_commits == 0);
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  for (int i = 0; i < 3; ++i) post_insert(thread, i);
+  thread.flush();
+  const auto failing = thread.health();
+  CHECK(failing.failed_commits >= 1);
+  CHECK(failing.retained == 3);
+  CHECK_THAT(failing.last_error, Catch::Contains("locked"));
+  CHECK(failing.failing_since_ms > 0);
+  other.exec("COMMIT");
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (thread.health().retained != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  CHECK(thread.health().retained == 0);
+  CHECK(rows(path) == 3);
+  // The streak ends with a write that succeeds 5 s after the last failure, not at the first
+  // success (a nearly full disk takes small writes and refuses big ones).
+  CHECK(thread.health().failed_commits >= 1);
+  std::this_thread::sleep_for(5s);
+  post_insert(thread, 3);
+  thread.flush();
+  CHECK(thread.health().failed_commits == 0);
+  CHECK(thread.health().failing_since_ms == 0);
+}
+
+TEST_CASE("the retained writes are bounded: the oldest beyond the limit are counted as lost", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true, {.stop_deadline = 1s, .max_retained = 4});
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  for (int i = 0; i < 10; ++i) post_insert(thread, i);
+  thread.flush();
+  CHECK(thread.health().retained == 4);
+  CHECK(thread.health().lost == 6);
+  other.exec("COMMIT");
+  thread.flush();
+  thread.call([](SQLite::Database&) {});
+  thread.call([](SQLite::Database&) {});
+  SQLite::Database check(path.string(), SQLite::OPEN_READONLY);
+  CHECK(check.execAndGet("SELECT group_concat(n) FROM (SELECT n FROM t ORDER BY n)").getString() == "6,7,8,9");
+}
+
+TEST_CASE("a stop waits for the state file to take the writes, up to its deadline", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  auto thread = std::make_unique<DbThread>(open_writer(path), true, DbThread::Limits{.stop_deadline = 400ms});
+  other.exec("BEGIN IMMEDIATE");
+  for (int i = 0; i < 5; ++i) post_insert(*thread, i);
+  thread->flush();
+
+  SECTION("the lock goes away during the stop: everything is written") {
+    std::thread stopper([&] { thread.reset(); });
+    std::this_thread::sleep_for(150ms);
+    other.exec("COMMIT");
+    stopper.join();
+    CHECK(rows(path) == 5);
+  }
+  SECTION("the lock stays: the stop ends at its deadline") {
+    const auto started = std::chrono::steady_clock::now();
+    thread.reset();
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    other.exec("COMMIT");
+    CHECK(rows(path) == 0);
+  }
+}
+
+TEST_CASE("a WAL past the limit is truncated between batches, even after a reader held it back", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  const auto wal = dir.path() / "state.db-wal";
+  const uint64_t limit = uint64_t{256} << 10;
+  const uint64_t unbounded = 0;
+  for (const uint64_t wal_limit : {unbounded, limit}) {
+    INFO("wal_limit_bytes " << wal_limit);
+    std::filesystem::remove(path);
+    std::filesystem::remove(wal);
+    DbThread thread(open_writer(path), true, {.wal_limit_bytes = wal_limit});
+    post_insert(thread, 0);
+    thread.flush();
+    // A reader on an old snapshot: no checkpoint can pass it, so the WAL grows (~1 MiB).
+    SQLite::Database reader(path.string(), SQLite::OPEN_READONLY);
+    reader.exec("BEGIN");
+    CHECK(reader.execAndGet("SELECT count(*) FROM t").getInt() == 1);
+    for (int i = 1; i <= 64; ++i) post_insert(thread, i, 16 << 10);
+    thread.flush();
+    CHECK(std::filesystem::file_size(wal) > limit);
+    reader.exec("COMMIT");
+    // The writer looks at the WAL at most once a second, between batches.
+    std::this_thread::sleep_for(1100ms);
+    post_insert(thread, 65);
+    thread.flush();
+    thread.call([](SQLite::Database&) {});
+    if (wal_limit == unbounded) CHECK(std::filesystem::file_size(wal) > limit);  // the old way: the file stays at its peak
+    else CHECK(std::filesystem::file_size(wal) < limit);
+    CHECK(rows(path) == 66);
+  }
+}
