@@ -103,6 +103,7 @@ TEST_CASE("host config: a token from an unset variable is left out without a wor
   REQUIRE(config);
   CHECK(diagnostics.empty());
   CHECK(config->server.tokens.empty());
+  CHECK(config->server.empty_tokens == std::vector<std::string>{"admin"});  // for `run` to name
 }
 
 TEST_CASE("host config: server mistakes are errors that name the key", "[config][host][server]") {
