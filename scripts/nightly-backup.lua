@@ -19,8 +19,8 @@ local function backup()
   local copy = assert(conn:backup(path))
   local gz = assert(files.gzip(path, {remove_source = true}))
   local pruned = assert(files.prune(folder, {pattern = p.database .. "-*.db.gz", older_than = p.keep_days * 86400}))
-  return {file = gz.path, bytes = gz.bytes, source_bytes = copy.bytes, pages = copy.pages, pruned = #pruned,
-          tables = tables}
+  return {file = gz.path, bytes = gz.bytes, estimated = gz.estimated, source_bytes = copy.bytes, pages = copy.pages,
+          pruned = #pruned, tables = tables}
 end
 
 local ok, result = pcall(backup)
@@ -39,5 +39,5 @@ result.attached = result.bytes <= p.attach_max_mb * 1048576
 local m = templates.backup_success(result)
 local sent = assert(mail.send{to = p.recipients, subject = m.subject, text = m.text, html = m.html,
                               attachments = result.attached and {{path = result.file}} or nil})
-log.info("backed up ", p.database, " to ", result.file, " (", templates.size(result.bytes), ")")
+log.info("backed up ", p.database, " to ", result.file, " (", templates.size(result.bytes, result.estimated), ")")
 return {file = result.file, bytes = result.bytes, pruned = result.pruned, mail = sent.sent and "sent" or "queued"}

@@ -32,13 +32,22 @@ std::string address_list(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string rfc2822_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buffer;
+// MIME text has CRLF line breaks. Quoted-printable keeps a CRLF as a line break but encodes
+// a bare LF as "=0A", which most clients show as one long line; so LF and lone CR become CRLF.
+std::string crlf_lines(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 32);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') {
+      out += "\r\n";
+      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    } else if (text[i] == '\n') {
+      out += "\r\n";
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -65,13 +74,22 @@ std::string make_message_id(std::string_view from) {
   return "<" + std::string(id) + "@" + address.substr(address.find('@') + 1) + ">";
 }
 
+std::string mail_date(std::chrono::system_clock::time_point when) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buffer;
+}
+
 nlohmann::json to_json(const MailMessage& m) {
   nlohmann::json attachments = nlohmann::json::array();
   for (const auto& a : m.attachments)
     attachments.push_back({{"name", a.name}, {"type", a.type}, {"content_base64", base64_encode(a.content)}});
   return {{"from", m.from}, {"to", m.to},     {"cc", m.cc},         {"bcc", m.bcc},
           {"subject", m.subject}, {"text", m.text}, {"html", m.html}, {"attachments", attachments},
-          {"message_id", m.message_id}};
+          {"message_id", m.message_id}, {"date", m.date}};
 }
 
 Result<MailMessage> mail_from_json(const nlohmann::json& j) {
@@ -85,6 +103,7 @@ Result<MailMessage> mail_from_json(const nlohmann::json& j) {
     m.text = j.at("text").get<std::string>();
     m.html = j.at("html").get<std::string>();
     m.message_id = j.at("message_id").get<std::string>();
+    m.date = j.value("date", "");  // absent in mail queued before the date was kept: dated at delivery
     for (const auto& a : j.at("attachments")) {
       auto content = base64_decode(a.at("content_base64").get<std::string>());
       if (!content) return Result<MailMessage>::error("a stored attachment is not base64");
@@ -118,7 +137,7 @@ SendOutcome send_mail(const config::SmtpSettings& smtp, const MailMessage& messa
   curl_easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
 
   Slist headers;
-  append(headers, "Date: " + rfc2822_now());
+  append(headers, "Date: " + (message.date.empty() ? mail_date(std::chrono::system_clock::now()) : message.date));
   const auto from_box = parse_mailbox(smtp.from);  // the host config's (trusted): as given if it does not parse
   append(headers, "From: " + (from_box ? format_mailbox(from_box.value()) : smtp.from));
   append(headers, "To: " + address_list(message.to));
@@ -131,7 +150,8 @@ SendOutcome send_mail(const config::SmtpSettings& smtp, const MailMessage& messa
   std::unique_ptr<curl_mime, decltype(&curl_mime_free)> mime(curl_mime_init(c), curl_mime_free);
   const auto add_text = [&](curl_mime* into, const std::string& body, const char* type) {
     curl_mimepart* part = curl_mime_addpart(into);
-    curl_mime_data(part, body.data(), body.size());
+    const std::string lines = crlf_lines(body);
+    curl_mime_data(part, lines.data(), lines.size());  // curl copies it
     curl_mime_type(part, type);
     curl_mime_encoder(part, "quoted-printable");  // keeps lines short: relays refuse lines over 998 bytes
   };

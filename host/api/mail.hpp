@@ -28,6 +28,7 @@ struct MailMessage {
   std::string text, html;
   std::vector<Attachment> attachments;
   std::string message_id;  // <...@...>, made once so a retry is recognisably the same mail
+  std::string date;        // the Date header, fixed when the mail is made: a retry says when it was written
 
   std::vector<std::string> recipients() const;  // to, cc and bcc
 };
@@ -39,6 +40,8 @@ Result<MailMessage> mail_from_json(const nlohmann::json& json);
 // line break, which could inject headers).
 std::optional<std::string> mail_address(std::string_view text);
 std::string make_message_id(std::string_view from);
+// "Thu, 03 Dec 2026 11:42:19 +0000" (RFC 5322), in UTC.
+std::string mail_date(std::chrono::system_clock::time_point when);
 
 struct SendOutcome {
   bool sent = false;
@@ -46,7 +49,8 @@ struct SendOutcome {
   std::string error;
 };
 
-// One delivery attempt; `timeout` bounds the whole SMTP conversation.
+// One delivery attempt; `timeout` bounds the whole SMTP conversation. Text and HTML go out
+// with CRLF line breaks whatever the caller wrote; a message without a date is dated now.
 SendOutcome send_mail(const config::SmtpSettings& smtp, const MailMessage& message, std::chrono::milliseconds timeout);
 
 // The wait before attempt `attempts + 1`: backoff doubling per attempt, capped at max_backoff.

@@ -207,14 +207,19 @@ int files_read(lua_State* L) {
   return 1;
 }
 
-void push_gzip(lua_State* L, const fs::path& dest, uintmax_t bytes, uintmax_t source_bytes) {
-  lua_createtable(L, 0, 4);
+// {path, bytes, source_bytes}; a dry run's bytes are a guess, so it adds estimated = true.
+void push_gzip(lua_State* L, const fs::path& dest, uintmax_t bytes, uintmax_t source_bytes, bool estimated = false) {
+  lua_createtable(L, 0, 5);
   lua_pushstring(L, dest.c_str());
   lua_setfield(L, -2, "path");
   lua_pushinteger(L, static_cast<lua_Integer>(bytes));
   lua_setfield(L, -2, "bytes");
   lua_pushinteger(L, static_cast<lua_Integer>(source_bytes));
   lua_setfield(L, -2, "source_bytes");
+  if (estimated) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "estimated");
+  }
 }
 
 int files_gzip(lua_State* L) {
@@ -239,12 +244,14 @@ int files_gzip(lua_State* L) {
 
   if (!ctx.effects.live()) {
     const uintmax_t guess = source_bytes / kGuessedRatio + 20;  // + the gzip header and trailer
-    capture(ctx, "gzip " + source.string() + " -> " + dest->string() + (remove_source ? " (source removed)" : ""),
+    capture(ctx,
+            "gzip " + source.string() + " -> " + dest->string() + (remove_source ? " (source removed)" : "") + ", about " +
+                std::to_string(guess) + " bytes (an estimate: a dry run compresses nothing)",
             {{"op", "gzip"}, {"path", printable(source.string())}, {"dest", printable(dest.value().string())},
              {"remove_source", remove_source}, {"estimated_bytes", guess}});
     ctx.effects.add_virtual_file(dest.value(), guess);
     if (remove_source) ctx.effects.remove_virtual_file(source);
-    push_gzip(L, dest.value(), guess, source_bytes);
+    push_gzip(L, dest.value(), guess, source_bytes, true);
     mark_dry_run(L);
     return 1;
   }

@@ -140,6 +140,7 @@ api::MailMessage read_message(lua_State* L, run::RunContext& ctx, std::vector<si
   read_attachments(L, ctx, args, message, sizes);
   message.from = ctx.host->smtp->from;
   message.message_id = api::make_message_id(message.from);
+  message.date = api::mail_date(std::chrono::system_clock::now());
   return message;
 }
 

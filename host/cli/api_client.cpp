@@ -21,7 +21,10 @@ std::string trimmed(std::string text) {
 
 void add_server_options(CLI::App* cmd, ServerOptions& options) {
   cmd->add_option("--server", options.url, "A running host's API, e.g. http://127.0.0.1:8080");
-  cmd->add_option("--token-file", options.token_file, "File holding the API token (default: $CRONHOST_TOKEN)");
+  // CRONHOST_TOKEN holds the token itself, not a file's name (the host reads its own tokens
+  // from server.tokens, e.g. CRONHOST_ADMIN_TOKEN in the repository's cronhost.yaml).
+  cmd->add_option("--token-file", options.token_file,
+                  "File holding the API token; without it, the token itself from CRONHOST_TOKEN");
 }
 
 std::string url_encode(const std::string& text) {

@@ -1,6 +1,8 @@
 // cronhost history / show: read the run history from the state file, safely while the
-// daemon runs (a read-only connection; WAL lets it read while the host writes).
+// daemon runs (a read-only connection; WAL lets it read while the host writes). Times are
+// shown in each job's zone, as `list` shows them.
 #include <iostream>
+#include <map>
 
 #include "cli/commands.hpp"
 #include "store/state_store.hpp"
@@ -8,12 +10,38 @@
 namespace cronhost::cli {
 namespace {
 
-std::string when(std::optional<int64_t> ms) {
-  if (!ms) return "-";
-  return format_rfc3339(Instant(std::chrono::seconds(*ms / 1000)), 0);
-}
+// The zone of each job: its file's, else its registration's, else the host's default (a job
+// whose file is gone, or no longer loads).
+class JobZones {
+ public:
+  JobZones(const HostContext& context, store::Store& store) : default_(context.config.timezone) {
+    for (const auto& job : config::load_jobs({context.jobs_dir}, context.load_options).jobs)
+      zones_.emplace(job.name, job.schedule.zone_ptr());
+    if (auto registered = store.registered_jobs())
+      for (const auto& job : registered.value()) {  // a file job of the same name wins, as in the host
+        const auto definition = nlohmann::json::parse(job.definition_json, nullptr, false);
+        const auto name = nlohmann::json::json_pointer("/schedule/timezone");
+        if (!definition.is_object() || !definition.contains(name) || !definition[name].is_string()) continue;
+        if (auto zone = schedule::Zone::load(definition[name].get<std::string>())) zones_.emplace(job.name, zone.value());
+      }
+  }
 
-nlohmann::json to_json(const store::RunRecord& r, bool with_output) {
+  // "2026-11-25T16:43:18+05:30", or "-" for a time not set.
+  std::string when(const std::string& job, std::optional<int64_t> ms) const {
+    if (!ms) return "-";
+    const auto it = zones_.find(job);
+    const schedule::Zone& zone = it == zones_.end() ? *default_ : *it->second;
+    const int64_t seconds = *ms / 1000;
+    return format_rfc3339(Instant(std::chrono::seconds(seconds)), zone.offset_at(seconds));
+  }
+
+ private:
+  std::shared_ptr<const schedule::Zone> default_;
+  std::map<std::string, std::shared_ptr<const schedule::Zone>> zones_;
+};
+
+nlohmann::json to_json(const store::RunRecord& r, bool with_output, const JobZones& zones) {
+  const auto when = [&](std::optional<int64_t> ms) { return zones.when(r.job, ms); };
   const auto opt = [](std::optional<int64_t> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   nlohmann::json out = {{"id", r.id},
                         {"job", r.job},
@@ -35,7 +63,12 @@ nlohmann::json to_json(const store::RunRecord& r, bool with_output) {
   return out;
 }
 
-std::optional<std::unique_ptr<store::Store>> open_state(const CommonOptions& common, const std::string& state) {
+struct History {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<JobZones> zones;
+};
+
+std::optional<History> open_state(const CommonOptions& common, const std::string& state) {
   config::Diagnostics diagnostics;
   auto context = load_host_context(common, diagnostics);
   if (!context) {
@@ -47,7 +80,8 @@ std::optional<std::unique_ptr<store::Store>> open_state(const CommonOptions& com
     std::cerr << "cronhost: error: " << store.message() << "\n";
     return std::nullopt;
   }
-  return std::move(store).value();
+  auto zones = std::make_unique<JobZones>(*context, *store.value());
+  return History{std::move(store).value(), std::move(zones)};
 }
 
 }  // namespace
@@ -66,13 +100,13 @@ Command add_history_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--state", *state, "State file (default: from the config, else ./cronhost.db)");
   cmd->add_flag("--json", *as_json, "Print JSON");
   return [=, &common]() -> int {
-    auto store = open_state(common, *state);
-    if (!store) return kExitUsage;
+    auto history = open_state(common, *state);
+    if (!history) return kExitUsage;
     store::RunQuery query{.job = *job, .status = store::parse_status(*status), .before_id = std::nullopt, .limit = *limit};
-    const auto runs = (*store)->runs(query);
+    const auto runs = history->store->runs(query);
     if (*as_json) {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& r : runs) out.push_back(to_json(r, false));
+      for (const auto& r : runs) out.push_back(to_json(r, false, *history->zones));
       std::cout << out.dump(2) << "\n";
       return kExitOk;
     }
@@ -82,7 +116,8 @@ Command add_history_command(CLI::App& app, const CommonOptions& common) {
       const std::string duration = r.duration_ms ? std::to_string(*r.duration_ms) + "ms" : "-";
       const std::string error = r.error.substr(0, r.error.find('\n')).substr(0, 60);
       std::printf("%-8lld %-20s %-9s %-3d %-25s %9s  %-11s %s\n", static_cast<long long>(r.id), r.job.c_str(),
-                  std::string(store::to_string(r.trigger)).c_str(), r.attempt, when(r.scheduled_for).c_str(),
+                  std::string(store::to_string(r.trigger)).c_str(), r.attempt,
+                  history->zones->when(r.job, r.scheduled_for).c_str(),
                   duration.c_str(), std::string(store::to_string(r.status)).c_str(), error.c_str());
     }
     return kExitOk;
@@ -98,14 +133,14 @@ Command add_show_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--state", *state, "State file (default: from the config, else ./cronhost.db)");
   cmd->add_flag("--json", *as_json, "Print JSON");
   return [=, &common]() -> int {
-    auto store = open_state(common, *state);
-    if (!store) return kExitUsage;
-    auto run = (*store)->run(*id);
+    auto history = open_state(common, *state);
+    if (!history) return kExitUsage;
+    auto run = history->store->run(*id);
     if (!run) {
       std::cerr << "cronhost: error: no run " << *id << "\n";
       return kExitFailed;
     }
-    const nlohmann::json out = to_json(*run, true);
+    const nlohmann::json out = to_json(*run, true, *history->zones);
     if (*as_json) {
       std::cout << out.dump(2) << "\n";
       return kExitOk;

@@ -76,6 +76,20 @@ void refresh_plugins(plugin::PluginCatalog& plugins, const std::vector<std::shar
   for (const auto& problem : plugins.refresh(jobs)) log_event(spdlog::level::err, "plugin problem", {{"problem", problem}});
 }
 
+// Said once at start: a token from an unset variable is left out without an error (the
+// repository's cronhost.yaml on a fresh checkout), and with none left the API refuses everyone.
+void log_token_problems(const config::ServerSettings& server) {
+  std::string empty;
+  for (const auto& name : server.empty_tokens) empty += (empty.empty() ? "token \"" : ", token \"") + name + "\"";
+  empty += server.empty_tokens.size() == 1 ? " in server.tokens is empty" : " in server.tokens are empty";
+  if (server.tokens.empty())
+    log_event(spdlog::level::warn, "the API answers 401 to every request until a token is set: " +
+                                       (server.empty_tokens.empty() ? std::string("server.tokens lists none")
+                                                                    : empty + " (its variable or file is unset or empty)"));
+  else if (!server.empty_tokens.empty())
+    log_event(spdlog::level::warn, empty + "; left out");
+}
+
 }  // namespace
 
 Command add_run_command(CLI::App& app, const CommonOptions& common) {
@@ -154,8 +168,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     server::ReloadCounters reloads;
     std::optional<server::ApiServer> api;
     if (config.server.enabled) {
-      if (config.server.tokens.empty())
-        log_event(spdlog::level::warn, "server.tokens lists no token: the API answers 401 to every request");
+      log_token_problems(config.server);
       api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads});
       if (auto started = api->start(); !started) {
         log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});

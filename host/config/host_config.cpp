@@ -71,11 +71,10 @@ void read_server(const YamlDocument& doc, const nlohmann::json& server, const Fi
       const auto& t = server["tokens"][i];
       const std::string pointer = "/server/tokens/" + std::to_string(i);
       ApiToken token{t["name"].get<std::string>(), *parse_role(t["role"].get<std::string>()), t["token"].get<std::string>()};
-      if (token.token.empty()) {  // ${env:NAME:-} with NAME unset: that token is off, not an error
-        Diagnostic warning = doc.error_at(doc.text_position(pointer + "/token"),
-                                          "server.tokens: token \"" + token.name + "\" is empty; it is left out");
-        warning.severity = Diagnostic::Severity::kWarning;
-        diagnostics.push_back(std::move(warning));
+      // ${env:NAME:-} with NAME unset: that token is off, not an error. Only the daemon serves
+      // the API, so only it says so (every other command would warn about nothing it does).
+      if (token.token.empty()) {
+        s.empty_tokens.push_back(token.name);
         continue;
       }
       if (!names.insert(token.name).second)

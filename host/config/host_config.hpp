@@ -73,6 +73,7 @@ struct ServerSettings {
   std::filesystem::path port_file;  // written with the bound port once listening
   std::filesystem::path tls_cert, tls_key;  // both set: HTTPS
   std::vector<ApiToken> tokens;
+  std::vector<std::string> empty_tokens;  // names of tokens left out because their value is empty
   bool open_health = false, open_metrics = false;  // served without a token
   std::vector<std::string> registration_urls;      // where registered jobs' HTTP runners may call
   size_t max_body_bytes = size_t{1} << 20;

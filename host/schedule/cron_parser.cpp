@@ -182,24 +182,9 @@ class FieldParser {
     }
     if (spec_.kind == FieldKind::kDayOfWeek) {
       if (upper == "L")
-        return fail("a bare 'L' is ambiguous in day-of-week; write the weekday before it, e.g. 5L or FRIL for "
+        return fail("a bare 'L' is ambiguous in day-of-week; write the weekday before it, e.g. 5L, FRIL or FRI#L for "
                     "the last Friday");
-      if (upper.size() >= 2 && upper.back() == 'L') {
-        int w = 0;
-        if (auto f = value(item.substr(0, item.size() - 1), 0, w)) return f;
-        days_.last_weekdays |= uint8_t(1u << (w % 7));
-        return std::nullopt;
-      }
-      if (size_t hash_at = item.find('#'); hash_at != std::string_view::npos) {
-        int w = 0;
-        if (auto f = value(item.substr(0, hash_at), 0, w)) return f;
-        std::string_view nth = item.substr(hash_at + 1);
-        if (nth.size() != 1 || nth[0] < '1' || nth[0] > '5')
-          return fail("\"" + std::string(item) + "\": the number after '#' must be 1-5 (which weekday of the month)",
-                      hash_at + 1);
-        days_.nth_weekdays |= uint64_t{1} << ((nth[0] - '1') * 7 + w % 7);
-        return std::nullopt;
-      }
+      if (std::optional<ParseFailure> failure; parse_nth_weekday(item, upper, failure)) return failure;
     }
     if (upper == "L" || upper == "LW" || upper.find('#') != std::string::npos ||
         (upper.back() == 'W' && std::isdigit(static_cast<unsigned char>(upper[0]))))
@@ -233,6 +218,36 @@ class FieldParser {
     add_range(bits, lo, hi, step);
     if (bits >> 7 & 1 && spec_.kind == FieldKind::kDayOfWeek) bits = (bits & ~uint64_t{0x80}) | 1;  // 7 is Sunday
     return std::nullopt;
+  }
+
+  // Day-of-week items about one weekday of the month: FRI#3 (the third Friday), and the last
+  // one written three ways: 5L and FRIL (Quartz) or FRI#L (croner). False when the item is
+  // none of these; true when it is one, with `failure` set if it is malformed.
+  bool parse_nth_weekday(std::string_view item, const std::string& upper, std::optional<ParseFailure>& failure) {
+    const size_t hash_at = upper.find('#');
+    const bool last = hash_at == std::string::npos ? upper.size() >= 2 && upper.back() == 'L'
+                                                   : upper.compare(hash_at + 1, std::string::npos, "L") == 0;
+    if (hash_at == std::string::npos && !last) return false;
+    const std::string_view weekday = item.substr(0, hash_at == std::string::npos ? item.size() - 1 : hash_at);
+    const std::string quoted = "\"" + std::string(item.substr(0, 32)) + "\": ";
+    int w = 0;
+    const std::string_view nth = hash_at == std::string::npos ? std::string_view() : item.substr(hash_at + 1);
+    if (weekday.empty()) {
+      failure = fail(quoted + "a weekday is missing before '#', e.g. FRI#3 or FRI#L");
+    } else if (weekday.find_first_of("-/*") != std::string_view::npos) {
+      failure = hash_at == std::string::npos
+                    ? fail(quoted + "'L' follows a single weekday, not a range or step; list them instead, e.g. MONL,FRIL")
+                    : fail(quoted + "'#' follows a single weekday, not a range or step; list them instead, e.g. MON#L,FRI#L");
+    } else if ((failure = value(weekday, 0, w))) {
+      // an unknown weekday, named by value()
+    } else if (last) {
+      days_.last_weekdays |= uint8_t(1u << (w % 7));
+    } else if (nth.size() != 1 || nth[0] < '1' || nth[0] > '5') {
+      failure = fail(quoted + "the number after '#' must be 1-5 (which weekday of the month) or L (the last)", hash_at + 1);
+    } else {
+      days_.nth_weekdays |= uint64_t{1} << ((nth[0] - '1') * 7 + w % 7);
+    }
+    return true;
   }
 
   // H, H(a-b), H/n, H(a-b)/n: a value from the name hash within the range.

@@ -6,10 +6,13 @@ local function escape(value)
   return (tostring(value):gsub("[&<>\"]", {["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;"}))
 end
 
-function M.size(bytes)
-  if bytes < 1024 then return string.format("%d bytes", bytes) end
-  if bytes < 1048576 then return string.format("%.1f KiB", bytes / 1024) end
-  return string.format("%.1f MiB", bytes / 1048576)
+-- estimated: a dry run's guess (files.gzip compresses nothing then), said as one.
+function M.size(bytes, estimated)
+  local text
+  if bytes < 1024 then text = string.format("%d bytes", bytes)
+  elseif bytes < 1048576 then text = string.format("%.1f KiB", bytes / 1024)
+  else text = string.format("%.1f MiB", bytes / 1048576) end
+  return estimated and "about " .. text .. " (estimated in a dry run)" or text
 end
 
 -- rows: list of {label, value}. Builds the plain-text and HTML forms of one message.
@@ -31,11 +34,11 @@ local function message(subject, intro, rows, outro)
 end
 
 function M.backup_success(d)
-  local rows = {{"Database", d.database}, {"File", d.file}, {"Size", M.size(d.bytes)},
+  local rows = {{"Database", d.database}, {"File", d.file}, {"Size", M.size(d.bytes, d.estimated)},
                 {"Uncompressed", M.size(d.source_bytes)}, {"Duration", d.seconds .. " s"},
                 {"Old backups removed", d.pruned}, {"Attached", d.attached and "yes" or "no (larger than the limit)"}}
   for _, t in ipairs(d.tables or {}) do rows[#rows + 1] = {"Rows in " .. t.name, t.rows} end
-  return message("Backup of " .. d.database .. " succeeded (" .. M.size(d.bytes) .. ")",
+  return message("Backup of " .. d.database .. " succeeded (" .. M.size(d.bytes, d.estimated) .. ")",
                  "The nightly backup of the " .. d.database .. " database finished.", rows)
 end
 

@@ -52,14 +52,37 @@ run "version" 0 "$bin" --version && contains "version" "$out" "0."
 # The bundled jobs and the examples validate.
 jobs=$(find "$src/jobs.d" -name '*.yaml' | wc -l)
 run "validate jobs.d" 0 "$bin" validate --jobs "$src/jobs.d" && expect "validate jobs.d" "$out" "$jobs jobs OK"
-# The plugin jobs among the examples name plugins/lib*.so beside jobs.d: a copy of examples/
-# gets the example plugins from the build folder (the one holding the binary).
+# The plugin jobs among the examples name the example plugins where `make build` puts them
+# (build/plugins/, beside examples/ in a checkout): a copy of examples/ beside this build.
 build=$(dirname "$bin")
 cp -R "$src/examples" "$tmp/examples"
-mkdir -p "$tmp/examples/plugins"
-cp "$build"/plugins/*.so "$tmp/examples/plugins/"
+ln -s "$build" "$tmp/build"
 run "validate examples" 0 "$bin" validate "$tmp/examples/jobs.d" && expect "validate examples" "$out" "8 jobs OK"
 (cd "$src" && "$bin" validate >"$tmp/out" 2>&1) && passed=$((passed + 1)) || { echo "FAIL validate in the repo root"; failed=$((failed + 1)); }
+
+# A fresh checkout: the repository's cronhost.yaml takes the admin token from
+# CRONHOST_ADMIN_TOKEN, unset here. Commands that serve no API say nothing about it.
+for sub in "validate" "list" "next nightly-backup -n 1"; do
+  run "$sub without the admin token" 0 env -u CRONHOST_ADMIN_TOKEN bash -c "cd '$src' && '$bin' $sub" &&
+    expect "$sub without the admin token: no warning" "$err" ""
+done
+run "trigger --help" 0 "$bin" trigger --help &&
+  contains "--token-file help names CRONHOST_TOKEN as the token" "$out" "without it, the token itself from CRONHOST_TOKEN"
+
+# What README shows can be run: `plugin check` on a path that `make build` makes (build/ is
+# this build folder), with the output README prints; the params it passes to a bundled job
+# are params that job has.
+for path in $(grep -oE 'cronhost plugin check [^ ]+\.so' "$src/README.md" | grep -v test-plugins | awk '{print $4}'); do
+  [ -f "$build/${path#build/}" ] && [[ "$path" == build/* ]] && passed=$((passed + 1)) ||
+    { echo "FAIL README's plugin check path $path is not made by the build"; failed=$((failed + 1)); }
+done
+run "plugin check example" 0 "$bin" plugin check "$build/plugins/libdisk_report.so" &&
+  contains "README shows plugin check's output" "$(cat "$src/README.md")" "$out"
+while read -r job key; do
+  grep -qE "^  $key:" "$src/jobs.d/$job.yaml" && passed=$((passed + 1)) ||
+    { echo "FAIL README passes --param $key to $job, which has no such param"; failed=$((failed + 1)); }
+done < <(grep -oE 'trigger [a-z-]+ --param [a-z_]+' "$src/README.md" | awk '{sub(/--param /, ""); print $2, $3}'
+         grep -oE 'jobs/[a-z-]+/trigger -d .\{"params": \{"[a-z_]+"' "$src/README.md" | sed -E 's#jobs/([a-z-]+)/trigger.*"params": \{"([a-z_]+)"#\1 \2#')
 
 # plugin check: loads a plugin in the runner, as the daemon would.
 run "plugin check" 0 "$bin" plugin check "$build/test-plugins/libempty.so" &&
@@ -89,6 +112,9 @@ run "next H with name" 0 "$bin" next --expr "H H * * *" --name nightly-backup --
 h_fire=$out
 run "next H with name again" 0 "$bin" next --expr "H H * * *" --name nightly-backup --from 2026-01-01T00:00:00Z -n 1
 expect "H is stable" "$out" "$h_fire"
+run "next croner's last Friday" 0 "$bin" next --expr "0 0 * * FRI#L" --tz UTC --from 2026-01-01T00:00:00Z -n 2
+expect "FRI#L is the last Friday" "$out" "2026-01-30T00:00:00+00:00
+2026-02-27T00:00:00+00:00"
 run "next never fires" 2 "$bin" next --expr "0 0 30 2 *" && contains "never fires" "$err" "never fires"
 run "next bad field" 2 "$bin" next --expr "0 6 * * MON-FRY"
 expect "next bad field message" "$err" 'cronhost: error: day-of-week field "MON-FRY": unknown value "FRY", expected 0-7 or SUN-SAT
@@ -128,6 +154,32 @@ done
 unset CRONHOST_CLI_TEST_TOKEN
 run "unset secret fails validation" 2 "$bin" validate --jobs "$tmp/site/jobs.d"
 contains "unset variable named" "$err" "environment variable CRONHOST_CLI_TEST_TOKEN is not set"
+
+# history and show print times in each job's zone, as list does: the job file's zone, else
+# the host config's default (also for a job whose file is gone).
+mkdir -p "$tmp/zones/jobs.d" "$tmp/zones/scripts"
+echo 'return 1' >"$tmp/zones/scripts/noop.lua"
+printf 'timezone: Asia/Tokyo\nserver: {enabled: false}\n' >"$tmp/zones/cronhost.yaml"
+printf 'schedule: {cron: "* * * * * *", timezone: Asia/Kolkata}\nrun: {lua: scripts/noop.lua}\n' >"$tmp/zones/jobs.d/kolkata.yaml"
+printf 'schedule: {cron: "* * * * * *"}\nrun: {lua: scripts/noop.lua}\n' >"$tmp/zones/jobs.d/gone.yaml"
+zones=(--jobs "$tmp/zones/jobs.d" --config "$tmp/zones/cronhost.yaml" --state "$tmp/zones/state.db")
+"$bin" run "${zones[@]}" >"$tmp/zones/host.log" 2>&1 &
+host_pid=$!
+for _ in $(seq 100); do
+  h=$("$bin" history "${zones[@]}" --status succeeded 2>/dev/null)
+  [[ "$h" == *" kolkata "* && "$h" == *" gone "* ]] && break
+  sleep 0.1
+done
+kill -TERM "$host_pid" && wait "$host_pid"
+rm "$tmp/zones/jobs.d/gone.yaml"
+run "history in job zones" 0 "$bin" history "${zones[@]}" --status succeeded
+kolkata_row=$(grep -m1 ' kolkata ' <<<"$out")
+gone_row=$(grep -m1 ' gone ' <<<"$out")
+contains "history: a job's runs in its zone" "$kolkata_row" "+05:30"
+contains "history: a job without a zone in the host's" "$gone_row" "+09:00"
+run "show in the job's zone" 0 "$bin" show "$(awk '{print $1}' <<<"$kolkata_row")" "${zones[@]}"
+contains "show: scheduled_for in the job's zone" "$(grep scheduled_for <<<"$out")" "+05:30"
+contains "show: finished_at in the job's zone" "$(grep finished_at <<<"$out")" "+05:30"
 
 # The host config: default zone for --expr, and its own errors.
 printf 'timezone: Asia/Kolkata\n' >"$tmp/cronhost.yaml"

@@ -438,6 +438,23 @@ class StartupTest(ApiTestCase):
             self.assertEqual(site.stop(), 0)
         self.assertEqual(wrong, [])
 
+    def test_a_host_whose_only_token_is_empty_says_once_that_the_api_answers_401(self):
+        # The repository's cronhost.yaml on a fresh checkout: the token comes from an unset variable.
+        site = self.make_site()
+        site.write("cronhost.yaml", f'server:\n  listen: "127.0.0.1:0"\n  port_file: "{site.port_file}"\n  tokens:\n'
+                   '    - {name: admin, role: admin, token: "${env:CRONHOST_TEST_UNSET_TOKEN:-}"}\n')
+        os.environ.pop("CRONHOST_TEST_UNSET_TOKEN", None)
+        site.start()
+        port = wait_for(self.read_port, timeout=10, what="the API's port file")
+        whoami = ApiClient(f"http://127.0.0.1:{port}", {}).call("GET", "/api/whoami", token="anything-at-all-0123")
+        self.assertEqual(whoami.status, 401)
+        site.hup()  # a reload with the same config says nothing new
+        self.assertEqual(site.stop(), 0)
+        log = site.log_text()
+        self.assertEqual(log.count("answers 401"), 1, log)
+        self.assertIn('the API answers 401 to every request until a token is set: token "admin" in server.tokens '
+                      'is empty', log)
+
 
 class BadRequestsTest(ApiTestCase):
     def test_bad_requests_get_json_errors_and_the_host_carries_on(self):

@@ -225,8 +225,12 @@ class StockJobsTest(SiteTestCase):
         kinds = [e["kind"] for e in out["effects"]]
         self.assertEqual(kinds, ["db", "files", "mail"])
         self.assertRegex(out["effects"][0]["summary"], r"^app: backup -> .*/backups/app-\d{8}T\d{6}Z\.db \(\d+ pages, \d+ bytes\)$")
-        self.assertRegex(out["effects"][1]["summary"], r"^gzip .*\.db -> .*\.db\.gz \(source removed\)$")
-        self.assertRegex(out["effects"][2]["summary"], r'^to backups@acme.test: "Backup of app succeeded .*"; attached app-.*\.db\.gz')
+        self.assertRegex(out["effects"][1]["summary"], r"^gzip .*\.db -> .*\.db\.gz \(source removed\), about \d+ bytes "
+                                                       r"\(an estimate: a dry run compresses nothing\)$")
+        # The size a dry run reports is a guess, and the mail and the log say so.
+        self.assertRegex(out["effects"][2]["summary"], r'^to backups@acme.test: "Backup of app succeeded \(about [0-9.]+ [A-Za-z]+ '
+                                                       r'\(estimated in a dry run\)\)"; attached app-.*\.db\.gz')
+        self.assertRegex(out["output"], r"backed up app to .*\.db\.gz \(about [0-9.]+ [A-Za-z]+ \(estimated in a dry run\)\)")
         self.assertEqual(os.listdir(self.backups), [])
         self.assertEqual(self.smtp.messages(), [])
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include "../support/temp_dir.hpp"
 #include "config/host_config.hpp"
 
@@ -113,6 +115,23 @@ TEST_CASE("host config: the server section, tokens as secrets", "[config][host][
   CHECK(defaults->server.enabled);
   CHECK(defaults->server.host == "127.0.0.1");
   CHECK(defaults->server.port == 8080);
+}
+
+TEST_CASE("host config: a token from an unset variable is left out without a word", "[config][host][server]") {
+  // The repository's cronhost.yaml on a fresh checkout: every command reads it, and only the
+  // daemon serves the API, so the config loader itself has nothing to warn about.
+  test::TempDir dir;
+  ::unsetenv("CRONHOST_TEST_UNSET_TOKEN");
+  const auto file = dir.write("cronhost.yaml",
+                              "server:\n"
+                              "  tokens:\n"
+                              "    - {name: admin, role: admin, token: '${env:CRONHOST_TEST_UNSET_TOKEN:-}'}\n");
+  Diagnostics diagnostics;
+  auto config = load_host_config(file, diagnostics);
+  REQUIRE(config);
+  CHECK(diagnostics.empty());
+  CHECK(config->server.tokens.empty());
+  CHECK(config->server.empty_tokens == std::vector<std::string>{"admin"});  // for `run` to name
 }
 
 TEST_CASE("host config: server mistakes are errors that name the key", "[config][host][server]") {

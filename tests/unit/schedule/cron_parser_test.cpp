@@ -33,6 +33,12 @@ TEST_CASE("cron grammar: each feature fires where it should", "[cron][grammar]")
       {"0 0 L-2 * *", "2026-01-01T00:00:00Z", {"2026-01-29T00:00:00+00:00", "2026-02-26T00:00:00+00:00"}},
       {"0 0 * * 5L", "2026-01-01T00:00:00Z", {"2026-01-30T00:00:00+00:00", "2026-02-27T00:00:00+00:00"}},  // last Friday
       {"0 0 * * FRIL", "2026-01-01T00:00:00Z", {"2026-01-30T00:00:00+00:00"}},
+      // croner's spelling of the last Friday: #L after the weekday, number or name, any case.
+      {"0 0 * * FRI#L", "2026-01-01T00:00:00Z", {"2026-01-30T00:00:00+00:00", "2026-02-27T00:00:00+00:00"}},
+      {"0 0 * * 5#L", "2026-01-01T00:00:00Z", {"2026-01-30T00:00:00+00:00", "2026-02-27T00:00:00+00:00"}},
+      {"0 0 * * fri#l", "2026-01-01T00:00:00Z", {"2026-01-30T00:00:00+00:00"}},
+      {"0 0 * * 7#L", "2026-01-01T00:00:00Z", {"2026-01-25T00:00:00+00:00", "2026-02-22T00:00:00+00:00"}},  // last Sunday
+      {"0 0 * * MON#1,FRI#L", "2026-01-01T00:00:00Z", {"2026-01-05T00:00:00+00:00", "2026-01-30T00:00:00+00:00", "2026-02-02T00:00:00+00:00"}},
       {"0 0 * * 5#3", "2026-01-01T00:00:00Z", {"2026-01-16T00:00:00+00:00", "2026-02-20T00:00:00+00:00"}},  // third Friday
       {"0 0 * * MON#1", "2026-01-01T00:00:00Z", {"2026-01-05T00:00:00+00:00", "2026-02-02T00:00:00+00:00"}},
       {"0 0 * * 0#5", "2026-01-01T00:00:00Z", {"2026-03-29T00:00:00+00:00", "2026-05-31T00:00:00+00:00"}},  // months with five Sundays
@@ -132,9 +138,15 @@ TEST_CASE("cron errors name the field, the value and what was expected", "[cron]
       {"*/0 * * * *", "minute field \"*/0\": step 0 is out of range 1-60", 2},
       {"*/ * * * *", "minute field \"*/\": a step is missing after '/'", 2},
       {"1,,2 * * * *", "minute field \"1,,2\": empty list item (two commas in a row, or a trailing comma?)", 2},
-      {"0 0 L * L", "day-of-week field \"L\": a bare 'L' is ambiguous in day-of-week; write the weekday before it, e.g. 5L or FRIL for the last Friday", 8},
+      {"0 0 L * L", "day-of-week field \"L\": a bare 'L' is ambiguous in day-of-week; write the weekday before it, e.g. 5L, FRIL or FRI#L for the last Friday", 8},
+      {"0 0 * * #L", "day-of-week field \"#L\": \"#L\": a weekday is missing before '#', e.g. FRI#3 or FRI#L", 8},
+      {"0 0 * * FRI#", "day-of-week field \"FRI#\": \"FRI#\": the number after '#' must be 1-5 (which weekday of the month) or L (the last)", 12},
+      {"0 0 * * 5#LL", "day-of-week field \"5#LL\": \"5#LL\": the number after '#' must be 1-5 (which weekday of the month) or L (the last)", 10},
+      {"0 0 * * MON-FRI#L", "day-of-week field \"MON-FRI#L\": \"MON-FRI#L\": '#' follows a single weekday, not a range or step; list them instead, e.g. MON#L,FRI#L", 8},
+      {"0 0 * * MON-FRIL", "day-of-week field \"MON-FRIL\": \"MON-FRIL\": 'L' follows a single weekday, not a range or step; list them instead, e.g. MONL,FRIL", 8},
+      {"0 0 * * FRY#L", "day-of-week field \"FRY#L\": unknown value \"FRY\", expected 0-7 or SUN-SAT", 8},
       {"L * * * *", "minute field \"L\": \"L\" is not allowed in the minute field (L and W belong in day-of-month, nL and # in day-of-week)", 0},
-      {"0 0 * * 5#6", "day-of-week field \"5#6\": \"5#6\": the number after '#' must be 1-5 (which weekday of the month)", 10},
+      {"0 0 * * 5#6", "day-of-week field \"5#6\": \"5#6\": the number after '#' must be 1-5 (which weekday of the month) or L (the last)", 10},
       {"? * * * *", "minute field \"?\": '?' is allowed only in day-of-month and day-of-week", 0},
       {"@reboot", "unknown macro \"@reboot\", expected @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly", 0},
       {"H(5) * * * *", "minute field \"H(5)\": H(...) needs a range such as H(0-29)", 2},
