@@ -6,14 +6,16 @@
 namespace cronhost::run {
 namespace {
 
-// load() that refuses binary chunks whatever mode the script asks for.
+// load() that refuses binary chunks whatever mode the script asks for. An env is passed on
+// only when the script gave one: an explicit nil would leave the chunk without globals.
 int text_only_load(lua_State* L) {
-  lua_settop(L, 4);
+  const int args = lua_gettop(L) >= 4 ? 4 : 3;
+  lua_settop(L, args);
   lua_pushliteral(L, "t");
   lua_replace(L, 3);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
-  lua_call(L, 4, LUA_MULTRET);
+  lua_call(L, args, LUA_MULTRET);
   return lua_gettop(L);
 }
 

@@ -106,6 +106,7 @@ TEST_CASE("the sandbox refuses every way out with a clear error", "[lua][sandbox
   // What is there: text load, os.time/date/clock, string, table, math, utf8, coroutine.
   auto ok = h.run(
       "local f = load('return 1 + 1'); assert(f() == 2)\n"
+      "assert(load('return job.name')() == 'test-job' and load('return x', 'c', 't', {x = 7})() == 7)\n"
       "assert(type(os.time()) == 'number' and os.date('!%Y', 0) == '1970' and os.clock() >= 0)\n"
       "assert(utf8.len('héllo') == 5 and math.max(1, 2) == 2 and table.concat({'a', 'b'}) == 'ab')\n"
       "local co = coroutine.wrap(function() coroutine.yield(7) end); assert(co() == 7)\n");
