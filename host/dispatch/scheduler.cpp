@@ -288,6 +288,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   run::RunResult result;
   std::string output;
   bool output_truncated = false;
+  size_t log_lines_dropped = 0;  // over the run's host log cap
   // The run's failure, never the worker's: nothing thrown while running a job reaches the pool.
   try {
     run::RunContext ctx(*spec, options_.limits, &store_, options_.host);
@@ -304,6 +305,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     result = options_.run ? options_.run(ctx) : run::run_lua(ctx);
     output = ctx.output.text();
     output_truncated = ctx.output.truncated();
+    log_lines_dropped = ctx.host_log_dropped;
   } catch (const std::exception& e) {
     result = {RunStatus::kFailed, "", std::string("the host failed to run the job: ") + e.what()};
   }
@@ -318,6 +320,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
                              {"duration_ms", end - start}, {"status", std::string(store::to_string(result.status))}};
     if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
+    if (log_lines_dropped) fields["log_lines_dropped"] = log_lines_dropped;
     log_event(level, "run finished", fields);
   }
   finished(*spec, fire, run_id, result.status, active);
