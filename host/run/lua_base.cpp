@@ -3,6 +3,9 @@
 #include <cstdlib>
 #include <initializer_list>
 
+#include "run/lua_guards.hpp"
+#include "run/lua_pattern.hpp"
+
 namespace cronhost::run {
 namespace {
 
@@ -43,7 +46,7 @@ void* LuaAllocator::allocate(void* ud, void* ptr, size_t old_size, size_t new_si
   return p;
 }
 
-void open_safe_libraries(lua_State* L) {
+void open_safe_libraries(lua_State* L, lua_CFunction check) {
   const luaL_Reg libraries[] = {{LUA_GNAME, luaopen_base},          {LUA_TABLIBNAME, luaopen_table},
                                 {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
                                 {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_COLIBNAME, luaopen_coroutine}};
@@ -69,6 +72,8 @@ void open_safe_libraries(lua_State* L) {
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
   lua_pop(L, 1);
+  open_bounded_patterns(L, check);
+  open_guards(L, check);
 }
 
 }  // namespace cronhost::run

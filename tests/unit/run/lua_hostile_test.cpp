@@ -9,6 +9,71 @@ using namespace cronhost;
 using store::RunStatus;
 using test::Harness;
 
+TEST_CASE("backtracking patterns and long C loops end at the run's timeout", "[lua][hostile]") {
+  Harness h;
+  const char* const scripts[] = {
+      R"~(string.find(("a"):rep(50000), ".-.-.-.-.-b"))~",
+      R"~(return (("a"):rep(50000)):match("(.-)(.-)(.-)(.-)b"))~",
+      R"~(local s = ("a"):rep(30000) .. "c" return (s:gsub("a*a*a*a*b", "x")))~",
+      R"~(for w in (("a"):rep(50000)):gmatch(".-.-.-.-b") do end)~",
+      R"~(return (("("):rep(1000000)):find("%b()"))~",
+      R"~(return string.find(("a"):rep(4000000), ("a"):rep(200000) .. "b", 1, true))~",
+      // A script that swallows the timeout error still ends.
+      R"~(while true do pcall(string.find, ("a"):rep(50000), ".-.-.-.-.-b") end)~",
+      R"~(return #table.move({}, 1, 1 << 40, 1))~",
+  };
+  for (const char* source : scripts) {
+    INFO(source);
+    auto r = h.run(source, std::chrono::milliseconds(300));
+    CHECK(r.status == RunStatus::kTimedOut);
+    CHECK(r.error == "timed out after 300ms");
+    CHECK(r.took < std::chrono::seconds(2));
+  }
+  // An empty string.rep result is made at once, however many copies.
+  auto rep = h.run(R"~(return #string.rep("", math.maxinteger) + #string.rep("", math.maxinteger, ""))~",
+                   std::chrono::milliseconds(300));
+  CHECK(rep.status == RunStatus::kSucceeded);
+  CHECK(rep.result == "0");
+}
+
+TEST_CASE("a cancelled run stops inside the pattern matcher too", "[lua][hostile]") {
+  Harness h;
+  h.cancel = run::CancelReason::kShutdown;
+  auto r = h.run(R"~(string.find(("a"):rep(50000), ".-.-.-.-.-b"))~", std::chrono::seconds(30));
+  CHECK(r.status == RunStatus::kInterrupted);
+  CHECK(r.took < std::chrono::seconds(2));
+}
+
+TEST_CASE("a script cannot give an object a finalizer", "[lua][hostile]") {
+  Harness h;
+  const char* const refused[] = {
+      "setmetatable({}, {__gc = function() while true do end end})",
+      "local mt = {} rawset(mt, '__gc', function() while true do end end) setmetatable({}, mt)",
+      // __gc = false marks the object; a function put there later would be called.
+      "local mt = {__gc = false} setmetatable({}, mt) mt.__gc = function() while true do end end",
+      "local mt = getmetatable('') mt.__gc = function() while true do end end setmetatable({}, mt)",
+      "load('setmetatable({}, {__gc = print})', 'x', 't', {setmetatable = setmetatable})()",
+  };
+  for (const char* source : refused) {
+    INFO(source);
+    auto r = h.run(source, std::chrono::milliseconds(500));
+    CHECK(r.status == RunStatus::kFailed);
+    CHECK(r.error.find("a metatable with __gc is not allowed") != std::string::npos);
+    CHECK(r.took < std::chrono::seconds(2));
+  }
+  // A __gc added after setmetatable is never called: the object was not marked then.
+  auto late = h.run(
+      "local mt = {} local t = setmetatable({}, mt) mt.__gc = function() while true do end end\n"
+      "t = nil collectgarbage() collectgarbage() return 'collected'",
+      std::chrono::milliseconds(500));
+  CHECK(late.status == RunStatus::kSucceeded);
+  CHECK(late.result == "\"collected\"");
+  CHECK(late.took < std::chrono::seconds(2));
+  // Metatables without __gc work as before.
+  auto plain = h.run("return setmetatable({}, {__index = function(_, k) return k .. '!' end}).hi");
+  CHECK(plain.result == "\"hi!\"");
+}
+
 TEST_CASE("log lines past the run's cap stay out of the host log and are counted", "[lua][hostile]") {
   Harness h;
   auto r = h.run("for i = 1, 5000 do log.info('line ', i) end");

@@ -1,0 +1,113 @@
+#include "run/lua_guards.hpp"
+
+namespace cronhost::run {
+namespace {
+
+// Elements table.move copies between two stop checks (a copy is two table accesses).
+constexpr lua_Integer kMovesPerCheck = 4096;
+
+// The stop check kept as upvalue 1 (nil: none).
+void check_stop(lua_State* L) {
+  if (const lua_CFunction check = lua_tocfunction(L, lua_upvalueindex(1))) check(L);
+}
+
+// The stock setmetatable, but refusing a metatable with __gc. An object is marked for
+// finalization only when it gets a metatable that has __gc at that moment, so refusing such
+// metatables here leaves no object with a finalizer a script wrote: a __gc added to the
+// metatable afterwards is never called.
+int setmetatable_without_gc(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const int type = lua_type(L, 2);
+  luaL_argexpected(L, type == LUA_TNIL || type == LUA_TTABLE, 2, "nil or table");
+  if (type == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    const bool has_gc = lua_rawget(L, 2) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_gc)
+      return luaL_argerror(L, 2, "a metatable with __gc is not allowed (finalizers cannot be stopped at the run's timeout)");
+  }
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return luaL_error(L, "cannot change a protected metatable");
+  lua_settop(L, 2);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+// Upvalues: the stock string.rep.
+int rep_bounded(lua_State* L) {
+  size_t len = 0, sep_len = 0;
+  luaL_checklstring(L, 1, &len);
+  const lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_optlstring(L, 3, "", &sep_len);
+  if (n > 0 && len + sep_len == 0) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  // Any other result is allocated (against the memory cap) before the stock loop fills it.
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+// The stock check of table.move's tables: a table, or a value whose metatable gives it
+// __index (to read) or __newindex (to write).
+void check_table(lua_State* L, int arg, const char* metamethod) {
+  if (lua_type(L, arg) == LUA_TTABLE) return;
+  if (lua_getmetatable(L, arg)) {
+    const bool has = lua_getfield(L, -1, metamethod) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (has) return;
+  }
+  luaL_checktype(L, arg, LUA_TTABLE);
+}
+
+// Upvalues: the stop check. table.move(a1, f, e, t [, a2]) with the
+// stock checks and order of copies, and a stop check every kMovesPerCheck elements.
+int move_bounded(lua_State* L) {
+  const lua_Integer f = luaL_checkinteger(L, 2);
+  const lua_Integer e = luaL_checkinteger(L, 3);
+  const lua_Integer t = luaL_checkinteger(L, 4);
+  const int to = lua_isnoneornil(L, 5) ? 1 : 5;
+  check_table(L, 1, "__index");
+  check_table(L, to, "__newindex");
+  if (e >= f) {
+    luaL_argcheck(L, f > 0 || e < LUA_MAXINTEGER + f, 3, "too many elements to move");
+    const lua_Integer n = e - f + 1;
+    luaL_argcheck(L, t <= LUA_MAXINTEGER - n + 1, 4, "destination wrap around");
+    const bool forward = t > e || t <= f || (to != 1 && !lua_compare(L, 1, to, LUA_OPEQ));
+    for (lua_Integer k = 0; k < n; ++k) {
+      if (k % kMovesPerCheck == kMovesPerCheck - 1) check_stop(L);
+      const lua_Integer i = forward ? k : n - 1 - k;
+      lua_geti(L, 1, f + i);
+      lua_seti(L, to, t + i);
+    }
+  }
+  lua_pushvalue(L, to);
+  return 1;
+}
+
+void push_check(lua_State* L, lua_CFunction check) {
+  if (check) lua_pushcfunction(L, check);
+  else lua_pushnil(L);
+}
+
+}  // namespace
+
+void open_guards(lua_State* L, lua_CFunction check) {
+  lua_pushcfunction(L, setmetatable_without_gc);
+  lua_setglobal(L, "setmetatable");
+
+  lua_getglobal(L, LUA_STRLIBNAME);
+  lua_getfield(L, -1, "rep");
+  lua_pushcclosure(L, rep_bounded, 1);
+  lua_setfield(L, -2, "rep");
+  lua_pop(L, 1);
+
+  lua_getglobal(L, LUA_TABLIBNAME);
+  push_check(L, check);
+  lua_pushcclosure(L, move_bounded, 1);
+  lua_setfield(L, -2, "move");
+  lua_pop(L, 1);
+}
+
+}  // namespace cronhost::run
