@@ -3,6 +3,7 @@
 // host log, or allocate outside the memory cap through a binding.
 #include <catch2/catch.hpp>
 
+#include "../support/allocation_counter.hpp"
 #include "../support/lua_harness.hpp"
 
 using namespace cronhost;
@@ -89,4 +90,47 @@ TEST_CASE("log lines past the run's cap stay out of the host log and are counted
   auto wide = h.run("for i = 1, 100 do log.warn(('x'):rep(10000)) end");
   CHECK(wide.host_log.size() == 26 + 1);  // 26 lines of 10,000 bytes fit in 256 KiB
   CHECK(wide.host_log_dropped == 74);
+}
+
+TEST_CASE("json.decode builds its value inside the run's memory cap", "[lua][hostile]") {
+  Harness h;
+  run::RunLimits roomy;
+  roomy.memory_bytes = size_t{256} << 20;
+  const size_t before = test::new_bytes_now();
+  test::reset_new_peak();
+  auto r = h.run(
+      "local text = '[' .. string.rep('{\"a\":1,\"b\":\"xy\"}', 200000, ',') .. ']'\n"
+      "local v = json.decode(text)\n"
+      "assert(#v == 200000 and v[200000].b == 'xy' and v[1].a == 1)\n"
+      "return #v",
+      std::chrono::seconds(20), roomy);
+  const size_t outside = test::new_bytes_peak() - before;
+  CHECK(r.error == "");
+  CHECK(r.result == "200000");
+  // A 3.4 MB text: a JSON tree of it took over 40 MB outside the cap; now only the parser's
+  // token buffer and the run's own bookkeeping are.
+  CHECK(outside < size_t{2} << 20);
+
+  run::RunLimits small;
+  small.memory_bytes = size_t{16} << 20;
+  auto bomb = h.run("local v = json.decode('[' .. string.rep('[1,2,3]', 400000, ',') .. ']')", std::chrono::seconds(20), small);
+  CHECK(bomb.status == RunStatus::kFailed);
+  CHECK(bomb.error == "memory limit 16 MiB exceeded");
+
+  auto shapes = h.run(
+      "local v = json.decode('{\"a\": [1, 2.5, null, true, \"s\", {\"k\": []}], \"b\": {}, \"a\": [0]}')\n"
+      "assert(#v.a == 1 and v.a[1] == 0 and next(v.b) == nil)\n"
+      "local w = json.decode('[1, 2.5, null, true, \"s\\\\u00e9\", {\"k\": [], \"\": 18446744073709551615}]')\n"
+      "assert(w[1] == 1 and math.type(w[1]) == 'integer' and w[2] == 2.5 and w[3] == json.null and w[4] == true)\n"
+      "assert(w[5] == 's\\u{e9}' and next(w[6].k) == nil and w[6][''] == -1)\n"
+      "assert(json.decode('3') == 3 and json.decode('\"x\"') == 'x' and json.decode('null') == json.null)\n"
+      "local ok, err = pcall(json.decode, '[1, 2')\n"
+      "assert(not ok and err:find('not valid JSON %(at byte 6%)'), err)\n"
+      "ok, err = pcall(json.decode, '[1] x')\n"
+      "assert(not ok and err:find('not valid JSON'), err)\n"
+      "ok, err = pcall(json.decode, ('['):rep(101) .. (']'):rep(101))\n"
+      "assert(not ok and err:find('JSON nested deeper than 100 levels'), err)\n"
+      "assert(#json.decode(('['):rep(100) .. (']'):rep(100)) == 1)\n");
+  CHECK(shapes.error == "");
+  CHECK(shapes.status == RunStatus::kSucceeded);
 }
