@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "api/mail_outbox.hpp"
@@ -172,6 +173,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     events.stop();
     scheduler.shutdown(config.shutdown_grace);
     if (outbox) outbox->stop();
+    if (const size_t stuck = scheduler.abandoned()) {
+      // Their workers still run (inside plugin code, say): destructors would unload that code
+      // under them or close the state file they hold. Everything is recorded and flushed.
+      log_event(spdlog::level::warn, "cronhost stopped, leaving stuck runs behind", {{"runs", stuck}});
+      spdlog::shutdown();
+      std::_Exit(kExitOk);
+    }
     log_event(spdlog::level::info, "cronhost stopped");
     return kExitOk;
   };
