@@ -189,7 +189,7 @@ TEST_CASE("the bounded pattern functions give what the stock string library give
   }
 }
 
-TEST_CASE("string.rep and table.move keep the stock results", "[lua][pattern]") {
+TEST_CASE("string.rep, table.move, table.concat and setmetatable keep the stock results", "[lua][pattern]") {
   State stock(false);
   State bounded(true);
   const char* const calls[] = {
@@ -209,6 +209,16 @@ TEST_CASE("string.rep and table.move keep the stock results", "[lua][pattern]") 
       R"~(table.move({}, 1, math.maxinteger, 2))~",
       R"~(table.move({}, -1, math.maxinteger, 2))~",
       R"~(#table.move(setmetatable({}, {__index = function(_, i) return i * 10 end}), 1, 3, 1, {}))~",
+      R"~(table.concat({1, 2, "x"}, ", "))~",
+      R"~(table.concat({1, 2, 3}, "-", 2))~",
+      R"~(table.concat({1, 2, 3}, "-", 2, 1))~",
+      R"~(table.concat({1, 2, 3}, "", 3, 3))~",
+      R"~(table.concat({}))~",
+      R"~(table.concat({1, {}, 3}))~",
+      R"~(table.concat({1, 2}, 3))~",
+      R"~(table.concat({1, 2}, "", 1, 5))~",
+      R"~(table.concat(nil))~",
+      R"~(table.concat(setmetatable({}, {__index = function(_, i) return i end, __len = function() return 3 end})))~",
       R"~(setmetatable({}, {}) ~= nil)~",
       R"~(getmetatable(setmetatable({}, {__index = {x = 1}})).__index.x)~",
       R"~(setmetatable(1, {}))~",
