@@ -1,5 +1,7 @@
 #include "run/lua_guards.hpp"
 
+#include <initializer_list>
+
 namespace cronhost::run {
 namespace {
 
@@ -49,14 +51,19 @@ int rep_bounded(lua_State* L) {
   return 1;
 }
 
-// The stock check of table.move's tables: a table, or a value whose metatable gives it
-// __index (to read) or __newindex (to write).
-void check_table(lua_State* L, int arg, const char* metamethod) {
+// The stock library's check of a table argument: a table, or a value whose metatable has
+// every one of `metamethods` (__index to read, __newindex to write, __len for a length).
+void check_table(lua_State* L, int arg, std::initializer_list<const char*> metamethods) {
   if (lua_type(L, arg) == LUA_TTABLE) return;
   if (lua_getmetatable(L, arg)) {
-    const bool has = lua_getfield(L, -1, metamethod) != LUA_TNIL;
-    lua_pop(L, 2);
-    if (has) return;
+    bool has_all = true;
+    for (const char* name : metamethods) {
+      lua_pushstring(L, name);
+      has_all = has_all && lua_rawget(L, -2) != LUA_TNIL;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (has_all) return;
   }
   luaL_checktype(L, arg, LUA_TTABLE);
 }
@@ -68,8 +75,8 @@ int move_bounded(lua_State* L) {
   const lua_Integer e = luaL_checkinteger(L, 3);
   const lua_Integer t = luaL_checkinteger(L, 4);
   const int to = lua_isnoneornil(L, 5) ? 1 : 5;
-  check_table(L, 1, "__index");
-  check_table(L, to, "__newindex");
+  check_table(L, 1, {"__index"});
+  check_table(L, to, {"__newindex"});
   if (e >= f) {
     luaL_argcheck(L, f > 0 || e < LUA_MAXINTEGER + f, 3, "too many elements to move");
     const lua_Integer n = e - f + 1;
@@ -90,7 +97,7 @@ int move_bounded(lua_State* L) {
 // stop check every kMovesPerCheck items: the range is the script's, and an __index that is a
 // C function (table.concat itself returns "") runs no VM instruction the hook could count.
 int concat_bounded(lua_State* L) {
-  check_table(L, 1, "__index");
+  check_table(L, 1, {"__index", "__len"});
   lua_Integer last = luaL_len(L, 1);
   size_t sep_len = 0;
   const char* sep = luaL_optlstring(L, 2, "", &sep_len);
