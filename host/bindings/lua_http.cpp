@@ -66,9 +66,9 @@ int response_json(lua_State* L) {
   lua_getfield(L, 1, "body");
   size_t len = 0;
   const char* body = lua_tolstring(L, -1, &len);
-  auto value = nlohmann::json::parse(body ? std::string_view(body, len) : std::string_view(), nullptr, false);
-  if (value.is_discarded()) return fail(L, "the response body is not JSON");
-  push_json(L, value);
+  std::string error;  // decoded into Lua values, under the run's memory cap (a body may be 16 MiB)
+  if (!push_decoded_json(L, body ? std::string_view(body, len) : std::string_view(), error))
+    return fail(L, "the response body is not JSON");
   return 1;
 }
 

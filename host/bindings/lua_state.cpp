@@ -35,7 +35,8 @@ int state_get(lua_State* L) {
     lua_pushnil(L);
     return 1;
   }
-  push_json(L, nlohmann::json::parse(**value, nullptr, false));
+  std::string error;  // decoded into Lua values, under the run's memory cap
+  if (!push_decoded_json(L, **value, error)) return fail(L, "state.get: the stored value is not JSON: " + error);
   return 1;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "api/mail_outbox.hpp"
@@ -250,6 +251,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     events.stop();
     scheduler.shutdown(live.current()->shutdown_grace);
     if (outbox) outbox->stop();
+    if (const size_t stuck = scheduler.abandoned()) {
+      // Their workers still run (inside plugin code, say): destructors would unload that code
+      // under them or close the state file they hold. Everything is recorded and flushed.
+      log_event(spdlog::level::warn, "cronhost stopped, leaving stuck runs behind", {{"runs", stuck}});
+      spdlog::shutdown();
+      std::_Exit(kExitOk);
+    }
     log_event(spdlog::level::info, "cronhost stopped");
     return kExitOk;
   };

@@ -321,6 +321,8 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   }
   const int64_t lateness = std::max<int64_t>(0, start - fire.due_ms);
   store_.mark_started(run_id, start, lateness);
+  active->started_ms = start;
+  active->deadline_ms = start + spec->timeout.count();
   running_.fetch_add(1, std::memory_order_relaxed);
   if (options_.metrics) options_.metrics->started(lateness);
   if (fire.params) {  // a manual run with its own params runs a copy of the definition
@@ -339,6 +341,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   std::vector<store::KvWrite> kv_writes;
   // Held to the run's end: a reload swaps the host config, never under a running job.
   const auto host = options_.host ? options_.host->current() : nullptr;
+  size_t log_lines_dropped = 0;  // over the run's host log cap
   // The run's failure, never the worker's: nothing thrown while running a job reaches the pool.
   try {
     run::RunContext ctx(*spec, options_.limits, &store_, host.get());
@@ -356,6 +359,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     output = ctx.output.text();
     output_truncated = ctx.output.truncated();
     kv_writes = ctx.kv.take_writes();
+    log_lines_dropped = ctx.host_log_dropped;
   } catch (const std::exception& e) {
     result = {RunStatus::kFailed, "", std::string("the host failed to run the job: ") + e.what()};
   }
@@ -373,6 +377,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
                              {"duration_ms", end - start}, {"status", std::string(store::to_string(result.status))}};
     if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
+    if (log_lines_dropped) fields["log_lines_dropped"] = log_lines_dropped;
     log_event(level, "run finished", fields);
   }
   finished(*spec, fire, run_id, result.status, active, retry_at);
@@ -522,10 +527,16 @@ size_t Scheduler::running(const std::string& job) const {
 }
 
 SchedulerStatus Scheduler::status() const {
+  const int64_t now = now_ms();
   std::lock_guard lock(mutex_);
   const size_t running = running_.load(std::memory_order_relaxed);
-  return {jobs_.size(), running, in_flight_ > running ? in_flight_ - running : 0,
-          last_tick_ms_.load(std::memory_order_relaxed)};
+  SchedulerStatus status{jobs_.size(), running, in_flight_ > running ? in_flight_ - running : 0,
+                         last_tick_ms_.load(std::memory_order_relaxed)};
+  for (const auto& [job, runs] : active_)
+    for (const auto& run : runs)
+      if (const int64_t deadline = run->deadline_ms.load(); deadline && now - deadline > kOverdueMs)
+        status.overdue.push_back({job, run->run_id.load(), now - deadline});
+  return status;
 }
 
 void Scheduler::shutdown(std::chrono::milliseconds grace) {
@@ -542,10 +553,37 @@ void Scheduler::shutdown(std::chrono::milliseconds grace) {
     for (auto& [name, runs] : active_)
       for (auto& run : runs) run->cancel = run::CancelReason::kShutdown;
   }
-  idle_.wait(lock, [&] { return in_flight_ == 0; });
+  // A run that can be stopped ends within milliseconds of the interruption; one that does not
+  // end in kAbandonAfterMs is stuck where nothing reaches it, and would hold SIGTERM forever.
+  if (idle_.wait_for(lock, std::chrono::milliseconds(kAbandonAfterMs), [&] { return in_flight_ == 0; })) {
+    lock.unlock();
+    pool_.reset();
+    store_.flush();
+    return;
+  }
+  struct Stuck {
+    std::string job;
+    int64_t run_id, started_ms;
+  };
+  std::vector<Stuck> stuck;
+  for (const auto& [name, runs] : active_)
+    for (const auto& run : runs) stuck.push_back({name, run->run_id.load(), run->started_ms.load()});
   lock.unlock();
-  pool_.reset();
+  const int64_t now = now_ms();
+  for (const auto& run : stuck) {
+    log_event(spdlog::level::err, "run abandoned at shutdown: it did not stop when interrupted",
+              {{"job", run.job}, {"run", run.run_id}, {"running_ms", run.started_ms ? now - run.started_ms : 0}});
+    if (!run.run_id) continue;
+    store_.finish(run.run_id, run.job,
+                  store::RunOutcome{RunStatus::kInterrupted, now, run.started_ms ? now - run.started_ms : 0, "",
+                                    run.started_ms ? "interrupted: the host shut down and the run did not stop (abandoned)"
+                                                   : "the host stopped before the run started",
+                                    "", false});
+  }
   store_.flush();
+  abandoned_ = stuck.size();
+  // Workers stuck in a run cannot be joined: leave them (and the pool) to the process's exit.
+  (void)pool_.release();
 }
 
 }  // namespace cronhost::dispatch

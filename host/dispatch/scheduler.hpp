@@ -49,13 +49,26 @@ struct Triggered {
   std::string message;  // why, for a refusal
 };
 
+// A run still going well past its deadline: stuck in code that cannot be interrupted (an
+// inline plugin's busy loop), holding its worker.
+struct OverdueRun {
+  std::string job;
+  int64_t run_id = 0;
+  int64_t past_deadline_ms = 0;
+};
+
 // What /health and /metrics show of the loop: counts and the age of its last pass.
 struct SchedulerStatus {
   size_t jobs = 0;
   size_t running = 0;  // started on a worker and not finished
   size_t queued = 0;   // claimed, waiting for a worker
   int64_t last_tick_ms = 0;  // when the loop last woke (it wakes at least every second)
+  std::vector<OverdueRun> overdue;  // runs more than kOverdueMs past their deadline
 };
+
+// A run this far past its deadline is stuck: a run that can be stopped ends at its deadline
+// within milliseconds (Lua, HTTP, isolated plugins are killed then).
+constexpr int64_t kOverdueMs = 5000;
 
 class Scheduler {
  public:
@@ -87,8 +100,14 @@ class Scheduler {
   std::map<std::string, size_t> running_by_job() const;
   size_t running(const std::string& job) const;
   SchedulerStatus status() const;
-  // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest.
+  // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest. Runs
+  // still going kAbandonAfterMs later (stuck where no interruption reaches) are recorded as
+  // interrupted and left to their workers, which are not joined: the caller must then end the
+  // process without destructors (see abandoned()). Returns within grace + kAbandonAfterMs.
   void shutdown(std::chrono::milliseconds grace);
+  // Runs shutdown left behind on stuck workers; non-zero: exit with std::_Exit.
+  size_t abandoned() const { return abandoned_; }
+  static constexpr int64_t kAbandonAfterMs = 3000;
 
 
  private:
@@ -112,6 +131,8 @@ class Scheduler {
   struct ActiveRun {
     std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
     std::atomic<int64_t> run_id{0};  // set once the run is recorded
+    std::atomic<int64_t> started_ms{0};   // set once a worker starts it
+    std::atomic<int64_t> deadline_ms{0};  // started_ms plus the job's timeout
   };
   struct JobEntry {
     std::shared_ptr<const config::JobSpec> spec;
@@ -167,6 +188,7 @@ class Scheduler {
   uint64_t next_generation_ = 1;
   uint64_t next_sequence_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<size_t> abandoned_{0};
   std::unique_ptr<WorkerPool> pool_;
   std::thread thread_;
 };

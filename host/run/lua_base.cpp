@@ -3,17 +3,22 @@
 #include <cstdlib>
 #include <initializer_list>
 
+#include "run/lua_guards.hpp"
+#include "run/lua_pattern.hpp"
+
 namespace cronhost::run {
 namespace {
 
-// load() that refuses binary chunks whatever mode the script asks for.
+// load() that refuses binary chunks whatever mode the script asks for. An env is passed on
+// only when the script gave one: an explicit nil would leave the chunk without globals.
 int text_only_load(lua_State* L) {
-  lua_settop(L, 4);
+  const int args = lua_gettop(L) >= 4 ? 4 : 3;
+  lua_settop(L, args);
   lua_pushliteral(L, "t");
   lua_replace(L, 3);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
-  lua_call(L, 4, LUA_MULTRET);
+  lua_call(L, args, LUA_MULTRET);
   return lua_gettop(L);
 }
 
@@ -41,7 +46,7 @@ void* LuaAllocator::allocate(void* ud, void* ptr, size_t old_size, size_t new_si
   return p;
 }
 
-void open_safe_libraries(lua_State* L) {
+void open_safe_libraries(lua_State* L, lua_CFunction check) {
   const luaL_Reg libraries[] = {{LUA_GNAME, luaopen_base},          {LUA_TABLIBNAME, luaopen_table},
                                 {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
                                 {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_COLIBNAME, luaopen_coroutine}};
@@ -67,6 +72,8 @@ void open_safe_libraries(lua_State* L) {
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
   lua_pop(L, 1);
+  open_bounded_patterns(L, check);
+  open_guards(L, check);
 }
 
 }  // namespace cronhost::run

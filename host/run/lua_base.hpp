@@ -1,7 +1,8 @@
 // What every Lua state of a run starts from, in the host or in an isolated runner process:
 // a counting allocator with a cap, and only the safe standard libraries (base, table,
 // string, math, utf8, coroutine; os.time/date/clock/difftime; load for text chunks only; no
-// io, debug, package, dofile, loadfile or string.dump). Per lua_State; not thread-safe.
+// io, debug, package, dofile, loadfile or string.dump), with pattern matching and the few
+// stock C loops the instruction hook cannot stop bounded. Per lua_State; not thread-safe.
 #pragma once
 #include <cstddef>
 #include <lua.hpp>
@@ -17,6 +18,9 @@ struct LuaAllocator {
   static void* allocate(void* ud, void* ptr, size_t old_size, size_t new_size);
 };
 
-void open_safe_libraries(lua_State* L);
+// Also installs the bounded pattern functions and the guards (lua_pattern.hpp,
+// lua_guards.hpp), which call `check` every few thousand steps of their C loops; `check`
+// raises when the run must stop (null: never, for a process the host kills at the deadline).
+void open_safe_libraries(lua_State* L, lua_CFunction check = nullptr);
 
 }  // namespace cronhost::run

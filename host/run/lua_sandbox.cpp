@@ -13,6 +13,12 @@ namespace {
 // within microseconds, rare enough to cost under 1% of a busy script.
 constexpr int kHookInstructions = 1000;
 
+// check_stop for the C loops of lua_pattern and lua_guards, which the hook cannot reach.
+int check_stop_function(lua_State* L) {
+  LuaSandbox::check_stop(L);
+  return 0;
+}
+
 }  // namespace
 
 void LuaSandbox::hook(lua_State* L, lua_Debug*) { check_stop(L); }
@@ -40,7 +46,7 @@ LuaSandbox::LuaSandbox(RunContext& context) : context_(context) {
   L_ = lua_newstate(LuaAllocator::allocate, &allocator_);
   if (!L_) throw std::bad_alloc();
   *static_cast<RunContext**>(lua_getextraspace(L_)) = &context_;
-  open_safe_libraries(L_);
+  open_safe_libraries(L_, check_stop_function);
   bindings::open_all(L_);
   lua_sethook(L_, hook, LUA_MASKCOUNT, kHookInstructions);
 }

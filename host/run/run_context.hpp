@@ -59,6 +59,10 @@ inline const config::HttpSettings& default_http_settings() {
 struct RunLimits {
   size_t memory_bytes = size_t{64} << 20;  // 64 MiB
   size_t output_bytes = size_t{64} << 10;  // 64 KiB
+  // What one run may write to the host log (log.* lines, plugin logs): a script logging in a
+  // loop wrote 100+ MiB a minute there. 1,000 lines or 256 KiB of text, whichever comes first.
+  size_t host_log_lines = 1000;
+  size_t host_log_bytes = size_t{256} << 10;
 };
 
 struct RunContext {
@@ -129,11 +133,26 @@ struct RunContext {
   // Everything a run shows passes through here first.
   std::string redact(std::string_view text) const { return redactor.apply(text); }
 
-  // A log line of the job's code ("[info] text"), already redacted: into the output and the host log.
+  // A log line of the job's code ("[info] text"), already redacted: into the output and, up to
+  // the run's host-log cap, the host log. Past the cap one line says so, and the lines left
+  // out are counted in host_log_dropped.
   void log_line(std::string_view level, const std::string& message) {
     output.append("[" + std::string(level) + "] " + message + "\n");
-    if (on_log) on_log(level, message);
+    if (!on_log) return;
+    if (host_log_lines >= limits.host_log_lines || message.size() > limits.host_log_bytes - host_log_bytes) {
+      if (host_log_dropped++ == 0)
+        on_log("warn", "the run reached its host log cap (" + std::to_string(limits.host_log_lines) + " lines or " +
+                           std::to_string(limits.host_log_bytes >> 10) +
+                           " KiB); its further log lines are only in its output, and counted");
+      return;
+    }
+    ++host_log_lines;
+    host_log_bytes += message.size();
+    on_log(level, message);
   }
+  size_t host_log_lines = 0;    // written to the host log
+  size_t host_log_bytes = 0;    // of their text
+  size_t host_log_dropped = 0;  // left out over the cap
 
   // Set by the Lua hook when it stops the run, so the runner can name the status.
   enum class Stop { kNone, kTimedOut, kCancelled } stop = Stop::kNone;

@@ -31,12 +31,17 @@ void health(const ApiContext& ctx, httplib::Response& res) {
                        std::to_string(writes.retained) + " writes waiting for a retry): " + writes.last_error);
   const auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending);
   if (!pending) problems.push_back(pending.message());
+  for (const auto& run : status.overdue)
+    problems.push_back("run " + std::to_string(run.run_id) + " of job " + run.job + " is " +
+                       std::to_string(run.past_deadline_ms / 1000) +
+                       " s past its deadline and still holds a worker (stuck where it cannot be interrupted)");
   nlohmann::json body = {{"status", problems.empty() ? "ok" : "unhealthy"},
                          {"loop_age_ms", loop_age},
                          {"state_writable", static_cast<bool>(writable) && !writes_failing},
                          {"jobs", ctx.registry.size()},
                          {"running", status.running},
                          {"queued", status.queued},
+                         {"overdue_runs", status.overdue.size()},
                          {"pending_approvals", pending ? nlohmann::json(pending.value()) : nlohmann::json()}};
   if (!problems.empty()) body["problems"] = problems;
   reply(res, problems.empty() ? 200 : 503, body);
@@ -60,6 +65,8 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
   gauge(out, "cronhost_jobs_loaded", "Jobs the host runs (files and registered).", static_cast<int64_t>(ctx.registry.size()));
   gauge(out, "cronhost_runs_running", "Runs executing now.", static_cast<int64_t>(status.running));
   gauge(out, "cronhost_queue_depth", "Runs claimed and waiting for a worker.", static_cast<int64_t>(status.queued));
+  gauge(out, "cronhost_runs_overdue", "Runs more than 5 s past their deadline, still holding a worker.",
+        static_cast<int64_t>(status.overdue.size()));
   if (auto outbox = ctx.reader.outbox_size())
     gauge(out, "cronhost_outbox_mails", "Mails waiting in the outbox for another attempt.", outbox.value());
   if (auto pending = ctx.reader.approvals_count(store::ApprovalStatus::kPending))

@@ -2,58 +2,11 @@
 // script-facing API (job, log, print, state, json, sleep, require) behaves as documented.
 #include <catch2/catch.hpp>
 
-#include "../support/temp_dir.hpp"
-#include "config/job_loader.hpp"
-#include "run/lua_runner.hpp"
-#include "store/state_store.hpp"
+#include "../support/lua_harness.hpp"
 
 using namespace cronhost;
 using store::RunStatus;
-
-namespace {
-
-struct ScriptRun {
-  RunStatus status;
-  std::string error;
-  std::string result;
-  std::string output;
-  bool truncated;
-  std::chrono::milliseconds took;
-};
-
-// Runs `source` as a job's script with the given limits, against a scratch state store.
-class Harness {
- public:
-  Harness() : store_(store::Store::open_scratch_copy(dir_.path() / "none.db").value()) {
-    dir_.write("scripts/lib/util.lua", "local M = {}\nfunction M.twice(x) return 2 * x end\nreturn M\n");
-    dir_.write("scripts/lib/nested/mod.lua", "return {name = ...}\n");
-  }
-
-  ScriptRun run(const std::string& source, std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                run::RunLimits limits = {}, nlohmann::json params = nlohmann::json::object()) {
-    dir_.write("scripts/job.lua", source);
-    config::JobSpec job{.name = "test-job", .schedule = schedule::Schedule(schedule::After{"x", "succeeded"}, schedule::Zone::utc())};
-    job.lua_script = dir_.path() / "scripts/job.lua";
-    job.timeout = timeout;
-    job.params = std::move(params);
-    run::RunContext ctx(job, limits, store_.get());  // modules from scripts/lib beside scripts/job.lua
-    ctx.run_id = 42;
-    ctx.scheduled_for_ms = 1795000000000;
-    ctx.cancel = &cancel;
-    const auto start = std::chrono::steady_clock::now();
-    const run::RunResult r = run::run_lua(ctx);
-    return {r.status, r.error, r.result_json, ctx.output.text(), ctx.output.truncated(),
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)};
-  }
-
-  std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
-
- private:
-  test::TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-};
-
-}  // namespace
+using test::Harness;
 
 TEST_CASE("a script's return value is the run's result", "[lua]") {
   Harness h;
@@ -106,6 +59,7 @@ TEST_CASE("the sandbox refuses every way out with a clear error", "[lua][sandbox
   // What is there: text load, os.time/date/clock, string, table, math, utf8, coroutine.
   auto ok = h.run(
       "local f = load('return 1 + 1'); assert(f() == 2)\n"
+      "assert(load('return job.name')() == 'test-job' and load('return x', 'c', 't', {x = 7})() == 7)\n"
       "assert(type(os.time()) == 'number' and os.date('!%Y', 0) == '1970' and os.clock() >= 0)\n"
       "assert(utf8.len('héllo') == 5 and math.max(1, 2) == 2 and table.concat({'a', 'b'}) == 'ab')\n"
       "local co = coroutine.wrap(function() coroutine.yield(7) end); assert(co() == 7)\n");
