@@ -14,6 +14,9 @@ namespace cronhost::config {
 struct Interpolated {
   std::string text;
   bool has_secret = false;  // a ${...} was replaced: the value must never be printed
+  // The first ${env:}/${var:} that resolved to nothing (unset or empty, or an empty fallback);
+  // empty: none. An allowlist entry built from one would allow more than meant.
+  std::string empty_variable;
 };
 
 // Replaces every ${env:NAME} and ${file:PATH} (relative paths against `base_dir`; one

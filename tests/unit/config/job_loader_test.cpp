@@ -247,3 +247,26 @@ TEST_CASE("at and anchor without an offset are read in the job's time zone", "[c
   // 2030-10-06 is the spring-forward day in Adelaide: 02:30 does not exist, so the end of the gap.
   CHECK(result.jobs[0].schedule.describe() == "at 2030-10-06T03:00:00+10:30");
 }
+
+TEST_CASE("allowlists may come from ${var:}; an unset or empty variable is an error, never an open list",
+          "[config][jobs][errors]") {
+  JobsFolder f;
+  setenv("CRONHOST_TEST_HOOK", "http://deploy.test:3000/hooks/deploy", 1);
+  setenv("CRONHOST_TEST_EMPTY", "", 1);
+  unsetenv("CRONHOST_TEST_UNSET");
+  f.job("ok.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\n"
+                   "params: {webhook: \"${var:CRONHOST_TEST_HOOK}\"}\n"
+                   "allow: {http: [\"${var:CRONHOST_TEST_HOOK}\"], files: [\"${var:CRONHOST_TEST_UNSET:-/srv/x}\"]}\n");
+  {
+    auto result = f.load();
+    REQUIRE(result.diagnostics.empty());
+    REQUIRE(result.jobs.size() == 1);
+    CHECK(result.jobs[0].allow.http == std::vector<std::string>{"http://deploy.test:3000/hooks/deploy"});
+    CHECK(result.jobs[0].allow.files == std::vector<std::filesystem::path>{"/srv/x"});
+  }
+  f.job("empty.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\n"
+                      "allow:\n  files: [\"${var:CRONHOST_TEST_EMPTY}/\"]\n  registry: [\"${var:CRONHOST_TEST_EMPTY:-}*\"]\n");
+  f.job("unset.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\nallow:\n  http: [\"${var:CRONHOST_TEST_UNSET}\"]\n");
+  f.job("secret.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\nallow:\n  http: [\"${env:CRONHOST_TEST_HOOK}\"]\n");
+  CHECK(f.problems() == Lines{});
+}
