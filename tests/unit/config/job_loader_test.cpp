@@ -1,6 +1,7 @@
 // Job files: what loads, and the exact PATH:LINE:COL and message of each kind of mistake.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "../support/temp_dir.hpp"
@@ -268,5 +269,18 @@ TEST_CASE("allowlists may come from ${var:}; an unset or empty variable is an er
                       "allow:\n  files: [\"${var:CRONHOST_TEST_EMPTY}/\"]\n  registry: [\"${var:CRONHOST_TEST_EMPTY:-}*\"]\n");
   f.job("unset.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\nallow:\n  http: [\"${var:CRONHOST_TEST_UNSET}\"]\n");
   f.job("secret.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\nallow:\n  http: [\"${env:CRONHOST_TEST_HOOK}\"]\n");
-  CHECK(f.problems() == Lines{});
+  const auto problems = f.problems();
+  const auto reported = [&](const std::string& where, const std::string& message) {
+    return std::any_of(problems.begin(), problems.end(), [&](const std::string& line) {
+      return line.rfind(where, 0) == 0 && line.find(message) != std::string::npos;
+    });
+  };
+  INFO(Catch::Detail::stringify(problems));
+  CHECK(reported("jobs.d/empty.yaml:4:", "allow.files[0]: variable CRONHOST_TEST_EMPTY is unset or empty (got '/')"));
+  CHECK(reported("jobs.d/empty.yaml:5:", "allow.registry[0]: variable CRONHOST_TEST_EMPTY is unset or empty (got '*')"));
+  CHECK(reported("jobs.d/unset.yaml:4:", "environment variable CRONHOST_TEST_UNSET is not set (${var:CRONHOST_TEST_UNSET})"));
+  CHECK(reported("jobs.d/secret.yaml:4:", "${env:...} and ${file:...} are secrets"));
+  CHECK_FALSE(reported("jobs.d/ok.yaml", ""));
+  unsetenv("CRONHOST_TEST_HOOK");
+  unsetenv("CRONHOST_TEST_EMPTY");
 }
