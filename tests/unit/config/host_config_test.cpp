@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "../support/temp_dir.hpp"
 #include "config/host_config.hpp"
 
@@ -131,7 +133,8 @@ TEST_CASE("the bundled cronhost.yaml takes the SMTP port and TLS mode from the e
   setenv("SMTP_PORT", "lots", 1);
   Diagnostics diagnostics;
   CHECK_FALSE(load_host_config(bundled, diagnostics));
-  REQUIRE(diagnostics.size() == 1);
-  CHECK(diagnostics[0].message.find("smtp.port: expected a port number") == 0);
+  CHECK(std::any_of(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) {
+    return d.message.find("smtp.port: expected a port number") == 0;
+  }));
   for (const char* name : {"SMTP_PORT", "SMTP_TLS", "SMTP_HOST"}) unsetenv(name);
 }
