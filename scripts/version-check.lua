@@ -1,5 +1,6 @@
 -- version-check: compares the running version with the newest release tag of the image.
--- A newer one gets an `update` approval (keyed by the version, so asking twice is harmless)
+-- A newer one gets an `update` approval (keyed by the version, so asking twice is harmless;
+-- grouped by the image, so approving it supersedes older updates of the image still open)
 -- and, the first time, an "update available" mail to staff. A registry that cannot be read
 -- fails the run; the last attempt mails an alert first.
 local templates = require("templates")
@@ -21,16 +22,17 @@ if semver.compare(latest, p.current_version) <= 0 then
   return {current = p.current_version, latest = latest, update_available = false}
 end
 
--- Executed already: the deploy happened and current_version has not caught up yet.
-if #assert(approvals.list{kind = "update", key = latest, status = "EXECUTED"}) > 0 then
+-- once: an EXECUTED approval for this version is the answer (the deploy happened and
+-- current_version has not caught up yet), checked in the same statement as the insert, so an
+-- execution finishing meanwhile cannot make a second request.
+local approval = assert(approvals.request{
+  kind = "update", key = latest, title = "Update " .. p.image .. " from " .. p.current_version .. " to " .. latest,
+  payload = {image = p.image, current = p.current_version, version = latest}, group = p.image, once = true,
+})
+if approval.status == "EXECUTED" then
   log.info("update to ", latest, " was executed; waiting for current_version to follow")
   return {current = p.current_version, latest = latest, update_available = true, executed = true}
 end
-
-local approval = assert(approvals.request{
-  kind = "update", key = latest, title = "Update " .. p.image .. " from " .. p.current_version .. " to " .. latest,
-  payload = {image = p.image, current = p.current_version, version = latest},
-})
 if approval.created then
   local m = templates.update_available{image = p.image, current = p.current_version, latest = latest,
                                        approval_id = approval.id}

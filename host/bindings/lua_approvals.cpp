@@ -1,6 +1,7 @@
 // approvals: ask a person before doing something, and act once they say yes.
 //
 //   local a = approvals.request{kind = "update", key = "0.1.5", title = "Update app to 0.1.5",
+//                               group = "ghcr.io/acme/app", once = true,
 //                               payload = {image = "ghcr.io/acme/app", from = "0.1.4"}}
 //   if a.created then log.info("asked for approval ", a.id) end   -- else: asked before, a.status says where it is
 //   for _, a in ipairs(approvals.list{kind = "update", status = "APPROVED"}) do
@@ -10,13 +11,17 @@
 //   local one = approvals.get(7)                                   -- nil when there is none
 //
 // An approval is a table {id, job, kind, key, title, payload, status, requested_at, decided_by,
-// decided_at, executed_at, notes}; status is PENDING, APPROVED, EXECUTED or FAILED; times are
-// RFC 3339 strings in UTC ("2026-05-01T10:00:00+00:00"); absent values are nil. request returns
-// the open (PENDING or APPROVED) approval with the same kind and key if there is one, with
-// created = false, so a job may ask on every run; after one is cancelled (deleted) it asks
-// anew. People approve and cancel with `cronhost approvals`. request's notify field is
+// decided_at, executed_at, closed_at, notes, group, superseded_by}; status is PENDING,
+// APPROVED, EXECUTED, FAILED or SUPERSEDED; times are RFC 3339 strings in UTC
+// ("2026-05-01T10:00:00+00:00"); absent values are nil. request returns the open (PENDING or
+// APPROVED) approval with the same kind and key if there is one, with created = false, so a
+// job may ask on every run; after one is cancelled (deleted) it asks anew. once = true: an
+// EXECUTED approval with the same kind and key is the answer too (looked up in the same
+// statement as the insert, so no check can slip in between). group: approving this one
+// supersedes the older open approvals of the same kind and group (SUPERSEDED, superseded_by
+// set). People approve and cancel with `cronhost approvals`. request's notify field is
 // reserved (accepted, ignored for now). list takes kind, key, job, status and limit (default
-// 100), newest first.
+// 100), newest first. mark_superseded closes an APPROVED approval that another made moot.
 //
 // Bad arguments raise; a failing state file or a wrong status (marking a PENDING approval)
 // returns nil, err. In a dry run reads are real, and request and mark_* are captured and
@@ -82,9 +87,11 @@ void set_flag(lua_State* L, const char* name, bool value) {
 
 int approvals_request(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
-  TableArgs args(L, 1, "approvals.request", {"kind", "key", "title", "payload", "notify"});
+  TableArgs args(L, 1, "approvals.request", {"kind", "key", "title", "payload", "notify", "group", "once"});
   const std::string kind = check_text(args, "kind", kMaxNameBytes);
   const std::string key = check_text(args, "key", kMaxNameBytes);
+  const std::string group = args.string("group") ? check_text(args, "group", kMaxNameBytes) : "";
+  const bool once = args.boolean("once").value_or(false);
   const std::string title = ctx.redact(check_text(args, "title", kMaxTitleBytes));
   nlohmann::json payload = nlohmann::json::object();
   if (args.push("payload") != LUA_TNIL) {
@@ -100,6 +107,11 @@ int approvals_request(lua_State* L) {
   if (!ctx.effects.live()) {
     auto open = store.approval_open(kind, key);
     if (!open) return fail(L, "approvals.request: " + open.message());
+    if (once && !*open) {
+      auto executed = store.approvals({.kind = kind, .key = key, .status = store::ApprovalStatus::kExecuted, .limit = 1});
+      if (!executed) return fail(L, "approvals.request: " + executed.message());
+      if (!executed->empty()) open.value() = executed->front();
+    }
     const std::string state =
         *open ? "(exists: " + std::to_string((*open)->id) + " " + std::string(store::to_string((*open)->status)) + ")"
               : "(new)";
@@ -117,13 +129,16 @@ int approvals_request(lua_State* L) {
                              .key = key,
                              .title = title,
                              .payload_json = payload_json,
-                             .requested_at = now_ms()};
+                             .requested_at = now_ms(),
+                             .group = group};
     push_approval(L, would_be);
     set_flag(L, "created", true);
     set_flag(L, "dry_run", true);
     return 1;
   }
-  auto requested = store.approval_request(ctx.job.name, kind, key, title, payload_json, now_ms());
+  auto requested = store.approval_request(
+      {.job = ctx.job.name, .kind = kind, .key = key, .title = title, .payload_json = payload_json, .group = group, .once = once},
+      now_ms());
   if (!requested) return fail(L, "approvals.request: " + requested.message());
   push_approval(L, requested->approval);
   set_flag(L, "created", requested->created);
@@ -143,7 +158,7 @@ int approvals_list(lua_State* L) {
   if (auto status = args.string("status")) {
     query.status = store::parse_approval_status(*status);
     if (!query.status)
-      args.error("field 'status' must be one of PENDING, APPROVED, EXECUTED, FAILED (got '" + *status + "')");
+      args.error("field 'status' must be one of PENDING, APPROVED, EXECUTED, FAILED, SUPERSEDED (got '" + *status + "')");
   }
   if (auto limit = args.number("limit")) {
     if (!(*limit >= 1 && *limit <= kMaxListLimit)) args.error("field 'limit' must be from 1 to 1000");
@@ -171,12 +186,13 @@ int approvals_get(lua_State* L) {
   return 1;
 }
 
-// approvals.mark_executed / mark_failed (id, notes): true, or nil, err.
+// approvals.mark_executed / mark_failed / mark_superseded (id, notes): true, or nil, err.
 template <store::ApprovalStatus kOutcome>
 int approvals_mark(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
-  const std::string function =
-      kOutcome == store::ApprovalStatus::kExecuted ? "approvals.mark_executed" : "approvals.mark_failed";
+  const std::string function = kOutcome == store::ApprovalStatus::kExecuted ? "approvals.mark_executed"
+                               : kOutcome == store::ApprovalStatus::kFailed ? "approvals.mark_failed"
+                                                                            : "approvals.mark_superseded";
   const int64_t id = check_id(L);
   size_t len = 0;
   const char* text = luaL_optlstring(L, 2, "", &len);
@@ -210,6 +226,7 @@ const luaL_Reg kApprovalsFunctions[] = {{"request", guarded<approvals_request>},
                                         {"get", guarded<approvals_get>},
                                         {"mark_executed", guarded<approvals_mark<store::ApprovalStatus::kExecuted>>},
                                         {"mark_failed", guarded<approvals_mark<store::ApprovalStatus::kFailed>>},
+                                        {"mark_superseded", guarded<approvals_mark<store::ApprovalStatus::kSuperseded>>},
                                         {nullptr, nullptr}};
 
 }  // namespace

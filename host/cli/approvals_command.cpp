@@ -3,6 +3,9 @@
 // through Store::open_client, which works while the daemon runs: the daemon holds the host
 // lock, and WAL lets the two connections write in turn. With --server, all four go through a
 // running host's API instead, and the token's name is who decided.
+#include <pwd.h>
+#include <unistd.h>
+
 #include <iostream>
 
 #include "cli/api_client.hpp"
@@ -38,6 +41,13 @@ std::unique_ptr<store::Store> open_state(const CommonOptions& common, const std:
     return nullptr;
   }
   return std::move(store).value();
+}
+
+// The audit log's actor for a change made on the state file: the local account that ran the
+// command (--by names the person, which anyone can type).
+std::string local_actor() {
+  if (const passwd* pw = getpwuid(geteuid()); pw && pw->pw_name && *pw->pw_name) return std::string("cli:") + pw->pw_name;
+  return "cli:uid " + std::to_string(geteuid());
 }
 
 std::string text_of(const nlohmann::json& value) {
@@ -85,8 +95,8 @@ int print_one(const nlohmann::json& j, bool json) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  for (const char* field : {"id", "status", "kind", "key", "title", "job", "requested_at", "decided_by", "decided_at",
-                            "executed_at", "notes"})
+  for (const char* field : {"id", "status", "kind", "key", "group", "title", "job", "requested_at", "decided_by",
+                            "decided_at", "executed_at", "closed_at", "superseded_by", "notes"})
     std::cout << field << ": " << text_of(j[field]) << "\n";
   std::cout << "payload:\n" << j["payload"].dump(2) << "\n";
   return kExitOk;
@@ -125,20 +135,27 @@ int show(const CommonOptions& common, const ApprovalsOptions& o) {
 int approve(const CommonOptions& common, const ApprovalsOptions& o) {
   auto store = open_state(common, o.state, &store::Store::open_client);
   if (!store) return kExitUsage;
-  auto approved = store->approval_decide(o.id, store::ApprovalStatus::kApproved, o.by, o.note, now_ms());
+  auto approved = store->approval_decide(o.id, store::ApprovalStatus::kApproved, o.by, o.note, now_ms(), local_actor());
   if (!approved) {
     std::cerr << "cronhost: error: " << approved.message() << "\n";
     return kExitFailed;
   }
   std::cout << "approved " << approved->id << " (" << approved->kind << " " << approved->key << ": " << approved->title
             << ") as " << o.by << "\n";
+  // Say what the approval closed, so nobody wonders why an older one will not be acted on.
+  if (!approved->group.empty()) {
+    auto closed = store->approvals({.kind = approved->kind, .status = store::ApprovalStatus::kSuperseded, .limit = 1000});
+    if (closed)
+      for (const auto& a : *closed)
+        if (a.superseded_by == approved->id) std::cout << "superseded " << a.id << " (" << a.kind << " " << a.key << ")\n";
+  }
   return kExitOk;
 }
 
 int cancel(const CommonOptions& common, const ApprovalsOptions& o) {
   auto store = open_state(common, o.state, &store::Store::open_client);
   if (!store) return kExitUsage;
-  auto cancelled = store->approval_cancel(o.id, o.by, o.note, now_ms());
+  auto cancelled = store->approval_cancel(o.id, o.by, o.note, now_ms(), local_actor());
   if (!cancelled) {
     std::cerr << "cronhost: error: " << cancelled.message() << "\n";
     return kExitFailed;
@@ -204,8 +221,8 @@ Command add_approvals_command(CLI::App& app, const CommonOptions& common) {
 
   auto* list_cmd = cmd->add_subcommand("list", "List approvals, newest first");
   add_common(list_cmd, true);
-  list_cmd->add_option("--status", o->status, "Only this status: PENDING, APPROVED, EXECUTED or FAILED")
-      ->check(CLI::IsMember({"PENDING", "APPROVED", "EXECUTED", "FAILED"}, CLI::ignore_case));
+  list_cmd->add_option("--status", o->status, "Only this status: PENDING, APPROVED, EXECUTED, FAILED or SUPERSEDED")
+      ->check(CLI::IsMember({"PENDING", "APPROVED", "EXECUTED", "FAILED", "SUPERSEDED"}, CLI::ignore_case));
   list_cmd->add_option("--kind", o->kind, "Only this kind");
   list_cmd->add_option("--job", o->job, "Only those this job asked for");
   list_cmd->add_option("--limit", o->limit, "How many (default 100)")->check(CLI::Range(1, 100000));
@@ -214,7 +231,7 @@ Command add_approvals_command(CLI::App& app, const CommonOptions& common) {
   add_common(show_cmd, true);
   show_cmd->add_option("id", o->id, "Approval id (from list)")->required()->check(CLI::PositiveNumber);
 
-  auto* approve_cmd = cmd->add_subcommand("approve", "Approve a PENDING approval; jobs waiting for it act next");
+  auto* approve_cmd = cmd->add_subcommand("approve", "Approve a PENDING approval; jobs waiting for it act next, older ones of its group are superseded");
   add_common(approve_cmd, false);
   approve_cmd->add_option("id", o->id, "Approval id (from list)")->required()->check(CLI::PositiveNumber);
   approve_cmd->add_option("--by", o->by, "Who approves (recorded; with --server: the token's name)")->check(not_blank);

@@ -54,7 +54,9 @@ nlohmann::json to_json(const store::RunRecord& r, bool with_output, const JobZon
                         {"finished_at", r.finished_at ? nlohmann::json(when(r.finished_at)) : nlohmann::json(nullptr)},
                         {"duration_ms", opt(r.duration_ms)},
                         {"lateness_ms", opt(r.lateness_ms)},
-                        {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)}};
+                        {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)},
+                        // what happened after the run, e.g. a mail given up on (as GET /api/runs/{id})
+                        {"notes", r.notes.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.notes)}};
   out["result"] = r.result_json.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(r.result_json, nullptr, false);
   if (with_output) {
     out["output"] = r.output;

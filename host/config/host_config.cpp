@@ -186,7 +186,9 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     SmtpSettings s;
     s.host = smtp["host"].get<std::string>();
     s.tls = smtp.value("tls", s.tls);
-    s.port = smtp.value("port", s.tls == "implicit" ? 465 : s.tls == "none" ? 25 : 587);
+    // null (port: ${var:SMTP_PORT:-} with the variable unset): the TLS mode's usual port
+    const bool port_set = smtp.contains("port") && !smtp["port"].is_null();
+    s.port = port_set ? smtp["port"].get<int>() : s.tls == "implicit" ? 465 : s.tls == "none" ? 25 : 587;
     s.user = smtp.value("user", "");
     s.password = smtp.value("password", "");
     s.from = smtp["from"].get<std::string>();

@@ -62,10 +62,12 @@ Result<Interpolated> interpolate(std::string_view text, const std::filesystem::p
       if (fallback_at != std::string_view::npos && (!value || !*value)) value = nullptr;
       if (!value && fallback_at == std::string_view::npos)
         return Result<Interpolated>::error("environment variable " + name + " is not set (${" + scheme + ":" + name + "})");
-      out.text += value ? std::string_view(value) : ref.substr(fallback_at + 2);
+      const std::string_view resolved = value ? std::string_view(value) : ref.substr(fallback_at + 2);
+      if (resolved.empty() && out.empty_variable.empty()) out.empty_variable = name;
+      out.text += resolved;
       if (!plain) {
         out.has_secret = true;
-        out.secret_parts.emplace_back(value ? std::string_view(value) : ref.substr(fallback_at + 2));
+        out.secret_parts.emplace_back(resolved);
       }
       i = close + 1;
       continue;

@@ -18,6 +18,9 @@ struct Interpolated {
   // Each value put in for ${env:} or ${file:}, so it is redacted where it shows up alone
   // (a script printing auth:sub(8) of "Bearer ${env:TOKEN}").
   std::vector<std::string> secret_parts;
+  // The first ${env:}/${var:} that resolved to nothing (unset or empty, or an empty fallback);
+  // empty: none. An allowlist entry built from one would allow more than meant.
+  std::string empty_variable;
 };
 
 // Replaces every ${env:NAME} and ${file:PATH} (relative paths against `base_dir`; one

@@ -300,12 +300,22 @@ class JobReader {
     const auto strings = [&](const char* pointer) {
       std::vector<std::string> out;
       if (const json* v = get(pointer))
-        for (const auto& item : *v) out.push_back(item.get<std::string>());
+        for (const auto& item : *v) {
+          // "${var:BACKUP_DIR}/" with BACKUP_DIR unset or empty would allow "/": refuse it.
+          const std::string item_pointer = std::string(pointer) + "/" + std::to_string(out.size());
+          if (auto name = doc_.empty_variable(item_pointer))
+            error(doc_.value_position(item_pointer),
+                  pointer_to_key(item_pointer) + ": variable " + *name + " is unset or empty (got '" +
+                      item.get<std::string>() + "'); an allowlist entry needs it set, e.g. " + *name +
+                      "=... in the host's environment");
+          out.push_back(item.get<std::string>());
+        }
       return out;
     };
     allow.http = strings("/allow/http");
     for (size_t i = 0; i < allow.http.size(); ++i) {
       const std::string& pattern = allow.http[i];
+      if (doc_.reported().count("/allow/http/" + std::to_string(i))) continue;  // its ${...} failed: said once
       const size_t host = pattern.find("://") + 3;
       if (host >= pattern.size() || pattern[host] == '/' || pattern[host] == ':')
         error(doc_.text_position("/allow/http/" + std::to_string(i)),

@@ -154,6 +154,7 @@ class YamlConverter {
       const std::string& raw = node.Scalar();
       for (size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at + 2)) {
         if (at > 0 && raw[at - 1] == '$') continue;  // $${ is a literal
+        if (raw.compare(at + 2, 4, "var:") == 0) continue;  // not a secret: allowed anywhere
         diagnostics_.push_back(doc_.error_at(to_position(mark),
                                              "${env:...} and ${file:...} are secrets and may be used only in params and run.http.headers of job files"));
         doc_.reported_.insert(pointer);
@@ -170,7 +171,10 @@ class YamlConverter {
     }
     if (value->has_secret) doc_.secrets_.insert(pointer);
     for (auto& part : value->secret_parts) doc_.secret_parts_.push_back(std::move(part));
-    out = value->text;
+    if (!value->empty_variable.empty()) doc_.empty_variables_[pointer] = value->empty_variable;
+    // Unquoted, the resolved text is typed as YAML types a plain value (port: ${var:SMTP_PORT}
+    // is a number); quoted, it stays text.
+    out = !quoted && !string_tag ? plain_scalar(value->text) : nlohmann::json(value->text);
     return true;
   }
 

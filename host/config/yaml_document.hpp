@@ -25,6 +25,7 @@ constexpr size_t kMaxNodes = 100'000;
 constexpr size_t kMaxExpandedBytes = 8 * 1024 * 1024;
 
 // Which values may use ${env:}/${file:}: those are secrets, so only where nothing prints them.
+// ${var:} (not secret) may be used in any value.
 using InterpolationRule = bool (*)(std::string_view pointer);
 inline bool interpolate_everywhere(std::string_view) { return true; }
 
@@ -52,6 +53,12 @@ class YamlDocument {
   bool is_secret(std::string_view pointer) const { return secrets_.count(std::string(pointer)) > 0; }
   // Every value that ${env:} and ${file:} put in, each on its own (a value may hold several).
   const std::vector<std::string>& secret_parts() const { return secret_parts_; }
+  // The variable that resolved to nothing in this value (${var:DIR}/ with DIR empty), if any.
+  std::optional<std::string> empty_variable(std::string_view pointer) const {
+    auto it = empty_variables_.find(pointer);
+    if (it == empty_variables_.end()) return std::nullopt;
+    return it->second;
+  }
   // Values already reported while reading (a refused or failed ${...}); later checks skip them.
   const std::set<std::string, std::less<>>& reported() const { return reported_; }
 
@@ -71,6 +78,7 @@ class YamlDocument {
   std::map<std::string, Place, std::less<>> places_;
   std::set<std::string, std::less<>> secrets_;
   std::vector<std::string> secret_parts_;
+  std::map<std::string, std::string, std::less<>> empty_variables_;
   std::set<std::string, std::less<>> reported_;
 
   friend class YamlConverter;

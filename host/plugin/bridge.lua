@@ -66,6 +66,7 @@ local approval_ops = {
   get = function(a) return value_or_error(approvals.get(a.id)) end,
   mark_executed = function(a) return value_or_error(approvals.mark_executed(a.id, a.notes)) end,
   mark_failed = function(a) return value_or_error(approvals.mark_failed(a.id, a.notes)) end,
+  mark_superseded = function(a) return value_or_error(approvals.mark_superseded(a.id, a.notes)) end,
 }
 
 local function operation(table_, name, kind)

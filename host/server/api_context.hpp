@@ -32,6 +32,9 @@ struct ApiContext {
   // failure to write it is logged, not returned: the action already happened.
   void audit(const Caller& caller, const std::string& action, const std::string& target,
              const nlohmann::json& detail = nullptr) const;
+  // The log line of an audited action whose audit row the store wrote itself (approvals:
+  // the row commits with the decision).
+  void log_action(const Caller& caller, const std::string& action, const std::string& target) const;
 };
 
 }  // namespace cronhost::server

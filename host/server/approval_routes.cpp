@@ -31,7 +31,7 @@ void add_approval_routes(Router& router, const ApiContext& ctx) {
     if (const std::string status = req.get_param_value("status"); !status.empty()) {
       query.status = store::parse_approval_status(status);
       if (!query.status)
-        return reply_error(res, 400, "bad_request", "status=" + status + ": expected pending, approved, executed or failed");
+        return reply_error(res, 400, "bad_request", "status=" + status + ": expected pending, approved, executed, failed or superseded");
     }
     const auto limit = query_int(req, res, "limit", 100, 1, 1000);
     if (!limit) return;
@@ -55,10 +55,11 @@ void add_approval_routes(Router& router, const ApiContext& ctx) {
       return reply_error(res, 400, "bad_request", "note: expected a string");
     auto approval = find_approval(ctx, req, res);
     if (!approval) return;
+    // The audit row commits with the decision (the caller's name is both who decided and who acted).
     auto decided = ctx.store.approval_decide(approval->id, store::ApprovalStatus::kApproved, caller.name,
-                                             body->value("note", ""), now_ms());
+                                             body->value("note", ""), now_ms(), caller.name);
     if (!decided) return reply_error(res, 409, "conflict", decided.message());
-    ctx.audit(caller, "approval.approve", std::to_string(approval->id), {{"note", body->value("note", "")}});
+    ctx.log_action(caller, "approval.approve", std::to_string(approval->id));
     reply(res, 200, store::approval_to_json(decided.value()));
   });
 
@@ -66,9 +67,9 @@ void add_approval_routes(Router& router, const ApiContext& ctx) {
     auto approval = find_approval(ctx, req, res);
     if (!approval) return;
     const std::string note = req.get_param_value("note");  // DELETE has no body: ?note=why
-    auto cancelled = ctx.store.approval_cancel(approval->id, caller.name, note, now_ms());
+    auto cancelled = ctx.store.approval_cancel(approval->id, caller.name, note, now_ms(), caller.name);
     if (!cancelled) return reply_error(res, 409, "conflict", cancelled.message());
-    ctx.audit(caller, "approval.cancel", std::to_string(approval->id), {{"note", note}});
+    ctx.log_action(caller, "approval.cancel", std::to_string(approval->id));
     reply(res, 200, store::approval_to_json(cancelled.value()));
   });
 }

@@ -15,7 +15,8 @@ namespace cronhost::store {
 namespace {
 
 constexpr const char* kApprovalColumns =
-    "id, job, kind, key, title, payload, status, requested_at, decided_by, decided_at, executed_at, notes";
+    "id, job, kind, key, title, payload, status, requested_at, decided_by, decided_at, executed_at, notes, "
+    "group_key, superseded_by, closed_at";
 
 std::optional<int64_t> optional_int(const SQLite::Column& c) {
   if (c.isNull()) return std::nullopt;
@@ -38,6 +39,9 @@ Approval read_approval(SQLite::Statement& q) {
   a.decided_at = optional_int(q.getColumn(9));
   a.executed_at = optional_int(q.getColumn(10));
   a.notes = text(q.getColumn(11));
+  a.group = text(q.getColumn(12));
+  a.superseded_by = optional_int(q.getColumn(13));
+  a.closed_at = optional_int(q.getColumn(14));
   return a;
 }
 
@@ -51,6 +55,16 @@ std::optional<Approval> select_by_id(SQLite::Database& db, int64_t id) {
 std::optional<Approval> select_open(SQLite::Database& db, const std::string& kind, const std::string& key) {
   SQLite::Statement q(db, std::string("SELECT ") + kApprovalColumns +
                               " FROM approvals WHERE kind = ? AND key = ? AND status IN ('PENDING', 'APPROVED')");
+  q.bind(1, kind);
+  q.bind(2, key);
+  if (!q.executeStep()) return std::nullopt;
+  return read_approval(q);
+}
+
+// The newest EXECUTED approval for (kind, key): what a request with `once` answers with.
+std::optional<Approval> select_executed(SQLite::Database& db, const std::string& kind, const std::string& key) {
+  SQLite::Statement q(db, std::string("SELECT ") + kApprovalColumns +
+                              " FROM approvals WHERE kind = ? AND key = ? AND status = 'EXECUTED' ORDER BY id DESC LIMIT 1");
   q.bind(1, kind);
   q.bind(2, key);
   if (!q.executeStep()) return std::nullopt;
@@ -104,10 +118,49 @@ void insert_event(SQLite::Database& db, const std::string& name, const nlohmann:
   q.exec();
 }
 
+void insert_audit(SQLite::Database& db, const std::string& actor, const std::string& action, int64_t id,
+                  const std::string& by, const std::string& note, int64_t now) {
+  nlohmann::json detail = {{"note", note}};
+  if (by != actor) detail["by"] = by;  // the CLI's --by: the person named, not the local user
+  SQLite::Statement q(db, "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)");
+  q.bind(1, now);
+  q.bind(2, actor);
+  q.bind(3, action);
+  q.bind(4, std::to_string(id));
+  q.bind(5, detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  q.exec();
+}
+
 nlohmann::json event_payload(const Approval& a, const std::string& note) {
   nlohmann::json payload = approval_to_json(a);
   payload["note"] = note.empty() ? nlohmann::json(nullptr) : nlohmann::json(note);
   return payload;
+}
+
+// Approving `approved` answers the question its group's older open approvals asked (deploy
+// 0.1.8 answers "deploy 0.1.6?"): they become SUPERSEDED, so only the newest approved one is
+// acted on. Only older ones: a newer PENDING approval stays open, since approving an older
+// version does not answer whether to take a newer one.
+void supersede_older(SQLite::Database& db, const Approval& approved, int64_t now) {
+  SQLite::Statement older(db, std::string("SELECT ") + kApprovalColumns +
+                                  " FROM approvals WHERE kind = ? AND group_key = ? AND id < ? "
+                                  "AND status IN ('PENDING', 'APPROVED') ORDER BY id");
+  older.bind(1, approved.kind);
+  older.bind(2, approved.group);
+  older.bind(3, approved.id);
+  std::vector<Approval> superseded;
+  while (older.executeStep()) superseded.push_back(read_approval(older));
+  for (auto& a : superseded) {
+    SQLite::Statement q(db, "UPDATE approvals SET status = 'SUPERSEDED', superseded_by = ?, closed_at = ? WHERE id = ?");
+    q.bind(1, approved.id);
+    q.bind(2, now);
+    q.bind(3, a.id);
+    q.exec();
+    a.status = ApprovalStatus::kSuperseded;
+    a.superseded_by = approved.id;
+    a.closed_at = now;
+    insert_event(db, "approval.superseded", event_payload(a, ""), now);
+  }
 }
 
 // Runs `fn` (returning Result<T>) on the database thread; SQLite's failures become errors.
@@ -142,35 +195,41 @@ nlohmann::json approval_to_json(const Approval& a) {
           {"decided_by", text_or_null(a.decided_by)},
           {"decided_at", when(a.decided_at)},
           {"executed_at", when(a.executed_at)},
-          {"notes", text_or_null(a.notes)}};
+          {"closed_at", when(a.closed_at)},
+          {"notes", text_or_null(a.notes)},
+          {"group", text_or_null(a.group)},
+          {"superseded_by", a.superseded_by ? nlohmann::json(*a.superseded_by) : nlohmann::json(nullptr)}};
 }
 
-Result<RequestedApproval> Store::approval_request(const std::string& job, const std::string& kind,
-                                                  const std::string& key, const std::string& title,
-                                                  const std::string& payload_json, int64_t now) {
+Result<RequestedApproval> Store::approval_request(const ApprovalAsk& ask, int64_t now) {
   return on_db_thread<RequestedApproval>(*db_, [&](SQLite::Database& db) -> Result<RequestedApproval> {
     WriteScope scope(db);
-    // One statement that writes only when no open approval exists: it takes the write lock
-    // before it looks, and an id is used only by a row actually inserted (ON CONFLICT alone
-    // used one per check, so ids grew with every run of a job that asks). The unique index on
-    // open (kind, key) stays the guarantee.
+    // One statement that writes only when no open approval exists (with `once`: nor an
+    // executed one): it takes the write lock before it looks, and an id is used only by a row
+    // actually inserted (ON CONFLICT alone used one per check, so ids grew with every run of a
+    // job that asks). The unique index on open (kind, key) stays the guarantee.
     SQLite::Statement insert(
         db,
-        "INSERT INTO approvals (job, kind, key, title, payload, status, requested_at) "
-        "SELECT :job, :kind, :key, :title, :payload, 'PENDING', :now WHERE NOT EXISTS ("
-        "SELECT 1 FROM approvals WHERE kind = :kind AND key = :key AND status IN ('PENDING', 'APPROVED')) "
+        "INSERT INTO approvals (job, kind, key, title, payload, status, requested_at, group_key) "
+        "SELECT :job, :kind, :key, :title, :payload, 'PENDING', :now, :group WHERE NOT EXISTS ("
+        "SELECT 1 FROM approvals WHERE kind = :kind AND key = :key "
+        "AND (status IN ('PENDING', 'APPROVED') OR (:once AND status = 'EXECUTED'))) "
         "ON CONFLICT DO NOTHING");
-    if (!job.empty()) insert.bind(":job", job);
-    insert.bind(":kind", kind);
-    insert.bind(":key", key);
-    insert.bind(":title", title);
-    insert.bind(":payload", payload_json.empty() ? std::string("{}") : payload_json);
+    if (!ask.job.empty()) insert.bind(":job", ask.job);
+    insert.bind(":kind", ask.kind);
+    insert.bind(":key", ask.key);
+    insert.bind(":title", ask.title);
+    insert.bind(":payload", ask.payload_json.empty() ? std::string("{}") : ask.payload_json);
     insert.bind(":now", now);
+    if (!ask.group.empty()) insert.bind(":group", ask.group);
+    insert.bind(":once", ask.once ? 1 : 0);
     const bool created = insert.exec() == 1;
-    auto open = select_open(db, kind, key);
-    if (!open) return Result<RequestedApproval>::error("approvals: the request for " + kind + " " + key + " vanished");
+    auto found = select_open(db, ask.kind, ask.key);
+    if (!found && ask.once) found = select_executed(db, ask.kind, ask.key);
+    if (!found)
+      return Result<RequestedApproval>::error("approvals: the request for " + ask.kind + " " + ask.key + " vanished");
     scope.commit();
-    return RequestedApproval{std::move(*open), created};
+    return RequestedApproval{std::move(*found), created};
   });
 }
 
@@ -205,7 +264,7 @@ Result<std::optional<Approval>> Store::approval_open(const std::string& kind, co
 }
 
 Result<Approval> Store::approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,
-                                        const std::string& note, int64_t now) {
+                                        const std::string& note, int64_t now, const std::string& actor) {
   if (decision != ApprovalStatus::kApproved)
     return Result<Approval>::error("an approval can only be decided APPROVED (cancel it to refuse it)");
   if (by.empty()) return Result<Approval>::error("approving needs the name of who decides");
@@ -222,12 +281,15 @@ Result<Approval> Store::approval_decide(int64_t id, ApprovalStatus decision, con
     if (q.exec() == 0) return Result<Approval>::error(refusal(db, id, "a PENDING approval can be approved"));
     Approval approved = *select_by_id(db, id);
     insert_event(db, "approval.approved", event_payload(approved, note), now);
+    if (!approved.group.empty()) supersede_older(db, approved, now);
+    if (!actor.empty()) insert_audit(db, actor, "approval.approve", id, by, note, now);
     scope.commit();
     return approved;
   });
 }
 
-Result<Approval> Store::approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now) {
+Result<Approval> Store::approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
+                                        const std::string& actor) {
   if (by.empty()) return Result<Approval>::error("cancelling needs the name of who cancels");
   return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
     WriteScope scope(db);
@@ -241,18 +303,21 @@ Result<Approval> Store::approval_cancel(int64_t id, const std::string& by, const
     nlohmann::json payload = event_payload(*found, note);
     payload["cancelled_by"] = by;
     insert_event(db, "approval.cancelled", payload, now);
+    if (!actor.empty()) insert_audit(db, actor, "approval.cancel", id, by, note, now);
     scope.commit();
     return *found;
   });
 }
 
 Result<Approval> Store::approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now) {
-  if (outcome != ApprovalStatus::kExecuted && outcome != ApprovalStatus::kFailed)
-    return Result<Approval>::error("an approval can only be marked EXECUTED or FAILED");
+  if (outcome != ApprovalStatus::kExecuted && outcome != ApprovalStatus::kFailed &&
+      outcome != ApprovalStatus::kSuperseded)
+    return Result<Approval>::error("an approval can only be marked EXECUTED, FAILED or SUPERSEDED");
   return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
     WriteScope scope(db);
     SQLite::Statement q(db,
-                        "UPDATE approvals SET status = :status, executed_at = :now, notes = CASE "
+                        "UPDATE approvals SET status = :status, closed_at = :now, "
+                        "executed_at = CASE WHEN :status = 'EXECUTED' THEN :now END, notes = CASE "
                         "WHEN :notes IS NULL THEN notes WHEN coalesce(notes, '') = '' THEN :notes "
                         "ELSE notes || char(10) || :notes END WHERE id = :id AND status = 'APPROVED'");
     q.bind(":status", std::string(to_string(outcome)));

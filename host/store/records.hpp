@@ -113,10 +113,12 @@ struct JobState {
 };
 
 // An approval's life: a job asks (PENDING), a person approves (APPROVED), the job acts and
-// records how it went (EXECUTED or FAILED). Cancelling deletes it. Stored upper-case.
-enum class ApprovalStatus { kPending, kApproved, kExecuted, kFailed };
+// records how it went (EXECUTED or FAILED). Approving one closes the older open ones of its
+// group (SUPERSEDED). Cancelling deletes it. Stored upper-case.
+enum class ApprovalStatus { kPending, kApproved, kExecuted, kFailed, kSuperseded };
 
-inline constexpr std::array<std::string_view, 4> kApprovalStatuses = {"PENDING", "APPROVED", "EXECUTED", "FAILED"};
+inline constexpr std::array<std::string_view, 5> kApprovalStatuses = {"PENDING", "APPROVED", "EXECUTED", "FAILED",
+                                                                      "SUPERSEDED"};
 inline std::string_view to_string(ApprovalStatus s) { return kApprovalStatuses[static_cast<size_t>(s)]; }
 // Accepts any case ("pending").
 inline std::optional<ApprovalStatus> parse_approval_status(std::string_view text) {
@@ -138,8 +140,14 @@ struct Approval {
   ApprovalStatus status = ApprovalStatus::kPending;
   int64_t requested_at = 0;
   std::string decided_by;  // empty: not decided
-  std::optional<int64_t> decided_at, executed_at;
+  std::optional<int64_t> decided_at;
+  std::optional<int64_t> executed_at;  // EXECUTED only
+  std::optional<int64_t> closed_at;    // when it became EXECUTED, FAILED or SUPERSEDED
   std::string notes;  // the decision's note, then the execution's, one per line
+  // Approving this one supersedes the older (smaller id) open approvals of the same kind and
+  // group, e.g. every older update of one image; empty: none.
+  std::string group;
+  std::optional<int64_t> superseded_by;  // SUPERSEDED: the approval that was approved
 };
 
 // Something that happened in the host, waiting to be delivered to jobs (approval.approved).

@@ -33,9 +33,19 @@ struct ApprovalQuery {
   int limit = 100;
 };
 
+// What a job asks for (approvals.request).
+struct ApprovalAsk {
+  std::string job, kind, key, title;
+  std::string payload_json;  // empty: {}
+  std::string group;         // approving this one supersedes the group's older open ones; empty: none
+  // Asked once per (kind, key): an EXECUTED approval for it is the answer, so a check that
+  // runs between the deploy and the version catching up does not ask again.
+  bool once = false;
+};
+
 struct RequestedApproval {
   Approval approval;
-  bool created = false;  // false: an open one for the same (kind, key) was returned
+  bool created = false;  // false: an open one (or, with once, an EXECUTED one) was returned
 };
 
 // An approval as the command line prints it, events carry it and scripts see it: times as
@@ -111,19 +121,28 @@ class Store {
   // announcing it commit together. Failures name the approval and its current status:
   //   approval 3 is EXECUTED; only a PENDING approval can be approved
   // Returns the open (PENDING or APPROVED) approval for (kind, key) if there is one, unchanged
-  // (created = false); else records a new PENDING one. Race-free across connections.
+  // (created = false); with `once`, else the newest EXECUTED one; else records a new PENDING
+  // one. The look and the insert are one statement: race-free across connections.
+  Result<RequestedApproval> approval_request(const ApprovalAsk& ask, int64_t now);
   Result<RequestedApproval> approval_request(const std::string& job, const std::string& kind, const std::string& key,
-                                             const std::string& title, const std::string& payload_json, int64_t now);
+                                             const std::string& title, const std::string& payload_json, int64_t now) {
+    return approval_request(ApprovalAsk{job, kind, key, title, payload_json, "", false}, now);
+  }
   Result<std::vector<Approval>> approvals(const ApprovalQuery& query);  // newest first
   Result<std::optional<Approval>> approval(int64_t id);
   Result<std::optional<Approval>> approval_open(const std::string& kind, const std::string& key);
-  // PENDING -> `decision` (only kApproved for now); fires approval.approved.
+  // PENDING -> `decision` (only kApproved for now); fires approval.approved. The older (smaller
+  // id) PENDING or APPROVED approvals of the same kind and group become SUPERSEDED in the same
+  // transaction, each with an approval.superseded event. A non-empty `actor` (the token's
+  // name, or cli:USER) also writes the audit_log row in that transaction.
   Result<Approval> approval_decide(int64_t id, ApprovalStatus decision, const std::string& by, const std::string& note,
-                                   int64_t now);
+                                   int64_t now, const std::string& actor = "");
   // Deletes a PENDING or APPROVED approval, so the next check may ask again; fires
-  // approval.cancelled. Returns the approval as it was.
-  Result<Approval> approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now);
-  // APPROVED -> kExecuted or kFailed, appending `notes` to the approval's notes.
+  // approval.cancelled (and audits, as approval_decide). Returns the approval as it was.
+  Result<Approval> approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
+                                   const std::string& actor = "");
+  // APPROVED -> kExecuted, kFailed or kSuperseded, appending `notes` to the approval's notes;
+  // sets closed_at, and executed_at only for kExecuted.
   Result<Approval> approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now);
 
   // The admin API's half (store/admin.cpp). Each change is durable when it returns.

@@ -135,6 +135,12 @@ class MailTest(unittest.TestCase):
         note = site.runs("send")[0]["notes"]
         self.assertTrue(note.startswith('mail "Backup done ✓" was not delivered after 2 attempts'), note)
         self.assertIn("kept in " + dead, note)
+        # The command line shows the note, as the API does.
+        shown = site.cli("show", str(run["id"]), "--state", site.state)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn("notes: " + note + "\n", shown.stdout)
+        shown_json = json.loads(site.cli("show", str(run["id"]), "--state", site.state, "--json").stdout)
+        self.assertEqual(shown_json["notes"], note)
         self.assertEqual(site.query("SELECT * FROM outbox"), [])
 
     def test_a_permanent_refusal_fails_the_call_and_is_kept(self):

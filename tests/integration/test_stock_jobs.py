@@ -2,6 +2,7 @@
 server, Debian's docker-registry and a loopback deploy webhook: the seed team's nightly
 backup, twice-daily version check with approvals, execution of approved updates."""
 import gzip
+import json
 import os
 import re
 import shutil
@@ -22,8 +23,14 @@ def soon(seconds=2):
 class StockJobsTest(SiteTestCase):
     def setUp(self):
         super().setUp()
-        os.environ.update(APP_VERSION="0.1.2", UPDATE_NOTIFICATION_EMAIL="staff@acme.test",
-                          BACKUP_EMAIL_TO="backups@acme.test")
+        self.env(APP_VERSION="0.1.2", UPDATE_NOTIFICATION_EMAIL="staff@acme.test", BACKUP_EMAIL_TO="backups@acme.test")
+
+    def env(self, **values):
+        """Sets environment variables for the daemon and the command line until the test ends."""
+        for name, value in values.items():
+            self.addCleanup(lambda n=name, old=os.environ.get(name): os.environ.pop(n, None) if old is None
+                            else os.environ.__setitem__(n, old))
+            os.environ[name] = value
 
     def make_site(self, jobs, config=""):
         """A site with the bundled scripts and the named bundled jobs, the mail going to a sink."""
@@ -58,19 +65,19 @@ class StockJobsTest(SiteTestCase):
         return p.stdout
 
     # --- updates
-    def update_site(self):
+    def update_site(self, tags=TAGS, webhook_status=200, image="acme/app"):
         registry = self.serve(services.DockerRegistry(self.site_tmp(), auth="htpasswd"))
-        registry.push("acme/app", *TAGS)
-        self.webhook = self.serve(services.HttpReceiver(self.site_tmp(), body='{"deployed":true}'))
+        registry.push("acme/app", *tags)
+        self.registry = registry
+        body = '{"deployed":true}' if webhook_status == 200 else '{"error":"pull failed"}'
+        self.webhook = self.serve(services.HttpReceiver(self.site_tmp(), status=webhook_status, body=body))
         host = registry.url.split("//")[1]
         site = self.make_site(["version-check", "execute-updates", "update-approved-notice"],
                               f"registries:\n  '{host}': {{url: '{registry.url}', user: tester, password: s3cret}}\n")
         self.servers.insert(0, self.servers.pop())  # the sink made by make_site stops last
-        self.patch("version-check", r"^  image: .*$", f"  image: {host}/acme/app")
-        self.patch("version-check", r"^  registry: .*$", f"  registry: ['{host}/acme/*']")
+        # Pointed at the test's servers from the environment alone: params and allowlists follow.
+        self.env(APP_IMAGE=f"{host}/{image}", DEPLOY_WEBHOOK_URL=f"{self.webhook.url}/hooks/deploy")
         self.patch("version-check", r'^  cron: .*$', "  every: 2s")
-        self.patch("execute-updates", r"^  webhook: .*$", f"  webhook: {self.webhook.url}/hooks/deploy")
-        self.patch("execute-updates", r"^  http: .*$", f"  http: ['{self.webhook.url}/hooks/']")
         self.patch("execute-updates", r'^  cron: .*$', "  every: 2s")
         return site
 
@@ -124,9 +131,69 @@ class StockJobsTest(SiteTestCase):
         self.assertEqual([s for s in self.subjects() if s.startswith("Update available")].__len__(), 2)
         self.assertEqual(self.webhook.requests(), [])
 
+    def test_two_approved_versions_deploy_only_the_newest(self):
+        site = self.update_site(tags=["0.1.2", "0.1.6"])
+        site.start()
+        wait_for(lambda: [a for a in self.approvals() if a["key"] == "0.1.6"], what="the 0.1.6 approval")
+        self.registry.push("acme/app", "0.1.8")
+        wait_for(lambda: [a for a in self.approvals() if a["key"] == "0.1.8"], timeout=15, what="the 0.1.8 approval")
+        site.stop()
+        old, new = self.approvals()
+        # Both approved before execute-updates runs: 0.1.6 first, then 0.1.8 (from the command line).
+        self.cli("approvals", "approve", str(old["id"]), "--by", "alice")
+        out = self.cli("approvals", "approve", str(new["id"]), "--by", "bob")
+        self.assertIn(f"superseded {old['id']} (update 0.1.6)", out)
+        site.start()
+        wait_for(lambda: self.approvals()[1]["status"] == "EXECUTED", timeout=15, what="0.1.8 EXECUTED")
+        time.sleep(4.5)  # two more checks and executions: nothing new may happen
+        site.stop()
+
+        [post] = [r for r in self.webhook.requests() if r["method"] == "POST"]
+        self.assertIn('"to":"0.1.8"', post["body"])
+        old, new = self.approvals()  # no third: the check is answered by the executed 0.1.8
+        self.assertEqual((old["key"], old["status"], old["superseded_by"]), ("0.1.6", "SUPERSEDED", new["id"]))
+        self.assertIsNone(old["executed_at"])
+        self.assertIsNotNone(old["closed_at"])
+        self.assertEqual((new["key"], new["status"], new["group_key"]), ("0.1.8", "EXECUTED", f"{self.site_host()}/acme/app"))
+        subjects = self.subjects()
+        self.assertIn("Update to 0.1.8 executed", subjects)
+        self.assertNotIn("Update to 0.1.6 executed", subjects)
+        # The command line's decisions are in the audit log, under the local account.
+        audit = site.query("SELECT actor, action, target, detail FROM audit_log ORDER BY id")
+        self.assertEqual([(a["action"], a["target"]) for a in audit],
+                         [("approval.approve", str(old["id"])), ("approval.approve", str(new["id"]))])
+        self.assertTrue(all(a["actor"].startswith("cli:") for a in audit), audit)
+        self.assertEqual([json.loads(a["detail"])["by"] for a in audit], ["alice", "bob"])
+        # Approving the older one again is refused, naming why.
+        p = self.site.cli("approvals", "approve", str(old["id"]), "--by", "carol", "--state", site.state,
+                          "--config", os.path.join(site.root, "cronhost.yaml"))
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(f"approval {old['id']} is SUPERSEDED; only a PENDING approval can be approved", p.stderr)
+
+    def test_failed_deploy_fails_the_run_and_the_approval(self):
+        site = self.update_site(webhook_status=500)
+        site.start()
+        wait_for(lambda: self.approvals(), what="the approval")
+        [pending] = self.approvals()
+        self.cli("approvals", "approve", str(pending["id"]), "--by", "alice")
+        wait_for(lambda: [r for r in site.runs("execute-updates") if r["status"] == "failed"], timeout=15,
+                 what="a failed execute-updates run")
+        self.smtp.wait_messages(3, timeout=15)
+        site.stop()
+        [failed] = [r for r in site.runs("execute-updates") if r["status"] == "failed"]
+        self.assertIn(f"approval {pending['id']} (0.1.5): the webhook answered 500", failed["error"])
+        [state] = site.query("SELECT failures FROM job_state WHERE job = 'execute-updates'")
+        self.assertEqual(state["failures"], 1)  # what metrics and the weekly summary count
+        # (a check after the failure may ask for 0.1.5 again: a failure is no answer)
+        [approval] = [a for a in self.approvals() if a["id"] == pending["id"]]
+        self.assertEqual(approval["status"], "FAILED")
+        self.assertIsNone(approval["executed_at"])
+        self.assertIsNotNone(approval["closed_at"])
+        self.assertIn("the webhook answered 500", approval["notes"])
+        self.assertIn("Update to 0.1.5 FAILED", self.subjects())
+
     def test_registry_failure_alerts_after_the_last_attempt(self):
-        site = self.update_site()
-        self.patch("version-check", r"^  image: .*$", "  image: " + self.site_host() + "/acme/missing")
+        site = self.update_site(image="acme/missing")
         self.patch("version-check", r"^retries: .*$", "retries: {attempts: 2, backoff: 1s}")
         self.patch("version-check", r"^  every: 2s$", f"  at: '{soon()}'")
         site.start()
@@ -175,7 +242,7 @@ class StockJobsTest(SiteTestCase):
         db.close()
         self.backups = os.path.join(site.root, "backups")
         os.makedirs(self.backups)
-        self.patch("nightly-backup", r"^  files: .*$", "  files: [backups]")
+        self.env(BACKUP_DIR=self.backups)
         self.patch("nightly-backup", r'^  cron: .*$', f"  at: '{soon()}'")
         self.patch("nightly-backup", r"^retries: .*$", "retries: {attempts: 2, backoff: 1s}")
         return site

@@ -11,14 +11,14 @@ import { canApprove } from './session.js';
 const POLL_MS = 5000;
 // A second click within this time confirms a cancel (no blocking confirm() dialog).
 const CONFIRM_MS = 4000;
-const ORDER = { PENDING: 0, APPROVED: 1, FAILED: 2, EXECUTED: 3 };
+const ORDER = { PENDING: 0, APPROVED: 1, FAILED: 2, EXECUTED: 3, SUPERSEDED: 4 };
 
 function sorted(approvals) {
   return [...approvals].sort((a, b) => (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9) || b.id - a.id);
 }
 
 function signature(approval) {
-  return [approval.status, approval.decided_at, approval.executed_at, approval.notes].join('|');
+  return [approval.status, approval.decided_at, approval.executed_at, approval.closed_at, approval.notes].join('|');
 }
 
 function approvalCard(approval) {
@@ -39,6 +39,10 @@ function approvalCard(approval) {
       approval.decided_by ? [h('dt', {}, 'Decided'),
         h('dd', { class: 'decided' }, `by ${approval.decided_by} `, timeEl(approval.decided_at))] : null,
       approval.executed_at ? [h('dt', {}, 'Executed'), h('dd', {}, timeEl(approval.executed_at))] : null,
+      approval.superseded_by ? [h('dt', {}, 'Superseded'),
+        h('dd', {}, `by #${approval.superseded_by} `, timeEl(approval.closed_at))] : null,
+      approval.status === 'FAILED' && approval.closed_at
+        ? [h('dt', {}, 'Failed'), h('dd', {}, timeEl(approval.closed_at))] : null,
       approval.notes ? [h('dt', {}, 'Notes'), h('dd', { class: 'approval-notes' }, approval.notes)] : null,
       approval.payload && Object.keys(approval.payload).length
         ? [h('dt', {}, 'Payload'), h('dd', {}, h('code', { class: 'clip-lines' }, compact(approval.payload)))] : null),

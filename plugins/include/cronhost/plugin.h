@@ -142,10 +142,10 @@ typedef struct cronhost_host_api_t {
                          size_t options_len, cronhost_buf_t *version_out);
 
   /* approvals. op and args_json:
-   *   "request" {"kind","key","title","payload"}          -> the approval, with "created"
+   *   "request" {"kind","key","title","payload","group","once"} -> the approval, with "created"
    *   "list"    {"kind","key","job","status","limit"}     -> [approval]
    *   "get"     {"id"}                                    -> approval or null
-   *   "mark_executed" / "mark_failed" {"id","notes"}      -> the approval */
+   *   "mark_executed" / "mark_failed" / "mark_superseded" {"id","notes"} -> the approval */
   int (*approvals)(cronhost_run_t *run, const char *op, size_t op_len, const char *args_json, size_t args_len,
                    cronhost_buf_t *out);
 

@@ -108,8 +108,12 @@ TEST_CASE("misuse of approvals raises naming the field", "[lua][approvals]") {
        "approvals.request: field 'payload': "},
       {"approvals.request{kind = 'u', key = '1', title = 't', payload = {big = string.rep('x', 70000)}}",
        "approvals.request: field 'payload' is larger than 64 KiB as JSON"},
+      {"approvals.request{kind = 'u', key = '1', title = 't', once = 'yes'}",
+       "approvals.request: field 'once' must be true or false"},
+      {"approvals.request{kind = 'u', key = '1', title = 't', group = ''}",
+       "approvals.request: field 'group' must be 1 to 256 bytes"},
       {"approvals.list{status = 'DONE'}",
-       "approvals.list: field 'status' must be one of PENDING, APPROVED, EXECUTED, FAILED (got 'DONE')"},
+       "approvals.list: field 'status' must be one of PENDING, APPROVED, EXECUTED, FAILED, SUPERSEDED (got 'DONE')"},
       {"approvals.list{limit = 0}", "approvals.list: field 'limit' must be from 1 to 1000"},
       {"approvals.get('x')", "bad argument #1 to 'get' (number expected, got string)"},
       {"approvals.mark_executed(0)", "bad argument #1 to 'mark_executed' (an approval id is 1 or more)"},
@@ -163,4 +167,48 @@ TEST_CASE("a dry run captures request and mark, reads for real, and writes nothi
   CHECK(h.captured()[1].summary ==
         "request update/0.1.4 \"again\" (exists: " + std::to_string(approved) + " APPROVED)");
   CHECK(h.captured()[2].summary == "mark " + std::to_string(approved) + " EXECUTED: deployed");
+}
+
+TEST_CASE("approvals.request with group supersedes on approval; once answers with the execution", "[lua][approvals]") {
+  Harness h;
+  check_ok(h.run(
+      "for _, v in ipairs{'0.1.6', '0.1.8'} do\n"
+      "  assert(approvals.request{kind = 'update', key = v, title = 'Update to ' .. v, group = 'acme/app', once = true}.created)\n"
+      "end\n"));
+  auto both = h.store().approvals({.kind = "update"}).value();
+  REQUIRE(both.size() == 2);
+  h.store().approval_decide(both[1].id, ApprovalStatus::kApproved, "alice", "", 2000).value();  // 0.1.6
+  h.store().approval_decide(both[0].id, ApprovalStatus::kApproved, "alice", "", 3000).value();  // 0.1.8
+  check_ok(h.run(
+      "local old = approvals.list{status = 'SUPERSEDED'}\n"
+      "assert(#old == 1 and old[1].key == '0.1.6' and old[1].group == 'acme/app', #old)\n"
+      "local new = approvals.list{status = 'APPROVED'}[1]\n"
+      "assert(old[1].superseded_by == new.id and old[1].closed_at and old[1].executed_at == nil)\n"
+      "assert(approvals.mark_failed(new.id, 'webhook 500') == true)\n"
+      "local failed = approvals.get(new.id)\n"
+      "assert(failed.status == 'FAILED' and failed.executed_at == nil and failed.closed_at)\n"
+      "local again = approvals.request{kind = 'update', key = '0.1.8', title = 't', group = 'acme/app', once = true}\n"
+      "assert(again.created and again.status == 'PENDING')  -- a failure is no answer: asked again\n"));
+  const int64_t again = h.store().approvals({.kind = "update", .key = "0.1.8", .status = ApprovalStatus::kPending})
+                            .value().front().id;
+  h.store().approval_decide(again, ApprovalStatus::kApproved, "alice", "", 4000).value();
+  h.store().approval_mark(again, ApprovalStatus::kExecuted, "", 5000).value();
+  check_ok(h.run(
+      "local a = approvals.request{kind = 'update', key = '0.1.8', title = 't', group = 'acme/app', once = true}\n"
+      "assert(a.created == false and a.status == 'EXECUTED', a.status)\n"));
+  check_ok(h.run(  // a dry run answers the same, from the real record
+      "local a = approvals.request{kind = 'update', key = '0.1.8', title = 't', once = true}\n"
+      "assert(a.created == false and a.status == 'EXECUTED' and a.dry_run == nil)\n",
+      api::EffectMode::kDryRun));
+}
+
+TEST_CASE("mark_superseded closes an APPROVED approval another made moot", "[lua][approvals]") {
+  Harness h;
+  const int64_t id =
+      h.store().approval_request("version-check", "update", "0.1.5", "Update", "{}", 1000).value().approval.id;
+  h.store().approval_decide(id, ApprovalStatus::kApproved, "alice", "", 2000).value();
+  check_ok(h.run("assert(approvals.mark_superseded(" + std::to_string(id) + ", 'superseded by 0.1.8') == true)\n"
+                 "local a = approvals.get(" + std::to_string(id) + ")\n"
+                 "assert(a.status == 'SUPERSEDED' and a.notes == 'superseded by 0.1.8' and a.executed_at == nil)\n"
+                 "assert(#approvals.list{status = 'superseded'} == 1)\n"));
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "../support/temp_dir.hpp"
@@ -150,4 +151,36 @@ TEST_CASE("host config: server mistakes are errors that name the key", "[config]
   CHECK_THAT(all, Catch::Contains("cronhost.yaml:2:11: error: server.listen"));
   CHECK_THAT(all, Catch::Contains("cronhost.yaml:4:23: error: server.tokens[0].role"));
   CHECK_THAT(all, Catch::Contains("server.tokens[0].token"));
+}
+
+TEST_CASE("the bundled cronhost.yaml takes the SMTP port and TLS mode from the environment", "[config][host]") {
+  const std::filesystem::path bundled = std::filesystem::path(CRONHOST_SOURCE_DIR) / "cronhost.yaml";
+  const auto load = [&] {
+    Diagnostics diagnostics;
+    auto config = load_host_config(bundled, diagnostics);
+    INFO((diagnostics.empty() ? std::string() : diagnostics.front().format()));
+    REQUIRE(config);
+    REQUIRE(config->smtp);
+    return *config->smtp;
+  };
+  unsetenv("SMTP_PORT");
+  unsetenv("SMTP_TLS");
+  setenv("SMTP_HOST", "mail.acme.test", 1);
+  auto smtp = load();
+  CHECK(smtp.host == "mail.acme.test");
+  CHECK(smtp.port == 587);  // unset: the TLS mode's port
+  CHECK(smtp.tls == "starttls");
+  setenv("SMTP_TLS", "none", 1);
+  CHECK(load().port == 25);
+  setenv("SMTP_PORT", "2525", 1);
+  smtp = load();
+  CHECK(smtp.port == 2525);
+  CHECK(smtp.tls == "none");
+  setenv("SMTP_PORT", "lots", 1);
+  Diagnostics diagnostics;
+  CHECK_FALSE(load_host_config(bundled, diagnostics));
+  CHECK(std::any_of(diagnostics.begin(), diagnostics.end(), [](const Diagnostic& d) {
+    return d.message.find("smtp.port: expected a port number") == 0;
+  }));
+  for (const char* name : {"SMTP_PORT", "SMTP_TLS", "SMTP_HOST"}) unsetenv(name);
 }

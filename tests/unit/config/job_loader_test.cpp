@@ -1,6 +1,7 @@
 // Job files: what loads, and the exact PATH:LINE:COL and message of each kind of mistake.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "../support/temp_dir.hpp"
@@ -265,4 +266,40 @@ TEST_CASE("a jobs folder that is missing makes the load incomplete, so a reload 
   CHECK_FALSE(missing.complete);
   CHECK(missing.jobs.empty());
   CHECK(folder.problems() == Lines{"jobs.d:1:1: error: no such file or folder"});
+}
+
+TEST_CASE("allowlists may come from ${var:}; an unset or empty variable is an error, never an open list",
+          "[config][jobs][errors]") {
+  JobsFolder f;
+  setenv("CRONHOST_TEST_HOOK", "http://deploy.test:3000/hooks/deploy", 1);
+  setenv("CRONHOST_TEST_EMPTY", "", 1);
+  unsetenv("CRONHOST_TEST_UNSET");
+  f.job("ok.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\n"
+                   "params: {webhook: \"${var:CRONHOST_TEST_HOOK}\"}\n"
+                   "allow: {http: [\"${var:CRONHOST_TEST_HOOK}\"], files: [\"${var:CRONHOST_TEST_UNSET:-/srv/x}\"]}\n");
+  {
+    auto result = f.load();
+    REQUIRE(result.diagnostics.empty());
+    REQUIRE(result.jobs.size() == 1);
+    CHECK(result.jobs[0].allow.http == std::vector<std::string>{"http://deploy.test:3000/hooks/deploy"});
+    CHECK(result.jobs[0].allow.files == std::vector<std::filesystem::path>{"/srv/x"});
+  }
+  f.job("empty.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\n"
+                      "allow:\n  files: [\"${var:CRONHOST_TEST_EMPTY}/\"]\n  registry: [\"${var:CRONHOST_TEST_EMPTY:-}*\"]\n");
+  f.job("unset.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\nallow:\n  http: [\"${var:CRONHOST_TEST_UNSET}\"]\n");
+  f.job("secret.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\nallow:\n  http: [\"${env:CRONHOST_TEST_HOOK}\"]\n");
+  const auto problems = f.problems();
+  const auto reported = [&](const std::string& where, const std::string& message) {
+    return std::any_of(problems.begin(), problems.end(), [&](const std::string& line) {
+      return line.rfind(where, 0) == 0 && line.find(message) != std::string::npos;
+    });
+  };
+  INFO(Catch::Detail::stringify(problems));
+  CHECK(reported("jobs.d/empty.yaml:4:", "allow.files[0]: variable CRONHOST_TEST_EMPTY is unset or empty (got '/')"));
+  CHECK(reported("jobs.d/empty.yaml:5:", "allow.registry[0]: variable CRONHOST_TEST_EMPTY is unset or empty (got '*')"));
+  CHECK(reported("jobs.d/unset.yaml:4:", "environment variable CRONHOST_TEST_UNSET is not set (${var:CRONHOST_TEST_UNSET})"));
+  CHECK(reported("jobs.d/secret.yaml:4:", "${env:...} and ${file:...} are secrets"));
+  CHECK_FALSE(reported("jobs.d/ok.yaml", ""));
+  unsetenv("CRONHOST_TEST_HOOK");
+  unsetenv("CRONHOST_TEST_EMPTY");
 }

@@ -267,3 +267,144 @@ TEST_CASE("the command line writes while a daemon holds the state file", "[store
   CHECK(Store::open_client(other.path() / "old.db").message().find("is at schema version 1, this cronhost needs") !=
         std::string::npos);
 }
+
+namespace {
+
+// An update of acme/app asked for as version-check asks: grouped by the image.
+RequestedApproval ask_update(Store& store, const std::string& version, bool once = false) {
+  return store
+      .approval_request({.job = "version-check", .kind = "update", .key = version, .title = "Update to " + version,
+                         .payload_json = R"({"image":"acme/app"})", .group = "acme/app", .once = once},
+                        kNow)
+      .value();
+}
+
+}  // namespace
+
+TEST_CASE("approving a newer approval supersedes the older open ones of its group", "[store][approvals]") {
+  Fixture f;
+  const int64_t v16 = ask_update(*f.store, "0.1.6").approval.id;
+  const int64_t v17 = ask_update(*f.store, "0.1.7").approval.id;
+  const int64_t v18 = ask_update(*f.store, "0.1.8").approval.id;
+  const int64_t other_image = f.store->approval_request({.job = "j", .kind = "update", .key = "2.0.0", .title = "t",
+                                                         .group = "acme/other"}, kNow).value().approval.id;
+  const int64_t ungrouped = f.request("0.1.5").approval.id;  // before the group's, but in no group
+  CHECK(ask_update(*f.store, "0.1.6").approval.group == "acme/app");
+
+  f.store->approval_decide(v16, ApprovalStatus::kApproved, "alice", "", kNow + 1).value();
+  f.store->approval_decide(v18, ApprovalStatus::kApproved, "bob", "", kNow + 2).value();
+
+  const auto status = [&](int64_t id) { return f.store->approval(id).value()->status; };
+  CHECK(status(v18) == ApprovalStatus::kApproved);
+  CHECK(status(v16) == ApprovalStatus::kSuperseded);  // approved, not yet executed: the newer wins
+  CHECK(status(v17) == ApprovalStatus::kSuperseded);  // never decided
+  CHECK(status(other_image) == ApprovalStatus::kPending);
+  CHECK(status(ungrouped) == ApprovalStatus::kPending);
+  auto old = f.store->approval(v16).value().value();
+  CHECK(old.superseded_by == v18);
+  CHECK(old.closed_at == kNow + 2);
+  CHECK_FALSE(old.executed_at);
+  CHECK(old.decided_by == "alice");  // the decision stays on record
+  CHECK(f.store->approvals({.kind = "update", .status = ApprovalStatus::kApproved}).value().size() == 1);
+
+  // Approving the older one after the newer is refused: it is no longer open.
+  auto downgrade = f.store->approval_decide(v17, ApprovalStatus::kApproved, "carol", "", kNow + 3);
+  REQUIRE_FALSE(downgrade);
+  CHECK(downgrade.message() ==
+        "approval " + std::to_string(v17) + " is SUPERSEDED; only a PENDING approval can be approved");
+  // Nor may a superseded approval be marked; a new request for its key asks anew.
+  CHECK_FALSE(f.store->approval_mark(v16, ApprovalStatus::kExecuted, "", kNow + 4));
+  CHECK(ask_update(*f.store, "0.1.6").created);
+
+  // One approval.superseded event per closed approval, after the approval.approved.
+  auto events = f.store->events_after(0, 20).value();
+  std::vector<std::string> names;
+  for (const auto& e : events) names.push_back(e.name);
+  CHECK(names == std::vector<std::string>{"approval.approved", "approval.approved", "approval.superseded",
+                                          "approval.superseded"});
+  const auto superseded = nlohmann::json::parse(events[2].payload_json);
+  CHECK(superseded["id"] == v16);
+  CHECK(superseded["status"] == "SUPERSEDED");
+  CHECK(superseded["superseded_by"] == v18);
+  CHECK(superseded["group"] == "acme/app");
+}
+
+TEST_CASE("approving an older version leaves a newer pending one open", "[store][approvals]") {
+  Fixture f;
+  const int64_t v16 = ask_update(*f.store, "0.1.6").approval.id;
+  const int64_t v18 = ask_update(*f.store, "0.1.8").approval.id;
+  f.store->approval_decide(v16, ApprovalStatus::kApproved, "alice", "", kNow + 1).value();
+  CHECK(f.store->approval(v18).value()->status == ApprovalStatus::kPending);  // still a question
+  CHECK(f.store->approval(v16).value()->status == ApprovalStatus::kApproved);
+}
+
+TEST_CASE("a request made once is answered by the approval executed for its key", "[store][approvals]") {
+  Fixture f;
+  const int64_t id = ask_update(*f.store, "0.1.5", true).approval.id;
+  f.store->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow).value();
+  f.store->approval_mark(id, ApprovalStatus::kExecuted, "deployed", kNow + 1).value();
+
+  auto answer = ask_update(*f.store, "0.1.5", true);
+  CHECK_FALSE(answer.created);
+  CHECK(answer.approval.id == id);
+  CHECK(answer.approval.status == ApprovalStatus::kExecuted);
+  CHECK(f.count("SELECT count(*) FROM approvals") == 1);
+
+  CHECK(ask_update(*f.store, "0.1.5").created);  // without once: asked anew, as before
+  CHECK(ask_update(*f.store, "0.1.6", true).created);  // another key
+}
+
+TEST_CASE("concurrent once requests racing an execution never reopen the executed key", "[store][approvals]") {
+  Fixture f;
+  auto client = Store::open_client(f.path).value();
+  const int64_t id = ask_update(*f.store, "0.2.0", true).approval.id;
+  f.store->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow).value();
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { client->approval_mark(id, ApprovalStatus::kExecuted, "", kNow).value(); });
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&, i] { ask_update(i % 2 ? *f.store : *client, "0.2.0", true); });
+  for (auto& t : threads) t.join();
+  // Each request saw the approval open or executed: none made a second one.
+  CHECK(f.count("SELECT count(*) FROM approvals") == 1);
+  CHECK(f.store->approval(id).value()->status == ApprovalStatus::kExecuted);
+}
+
+TEST_CASE("a failed approval has a closing time but no execution time", "[store][approvals]") {
+  Fixture f;
+  const int64_t id = f.request("0.1.5").approval.id;
+  f.store->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow).value();
+  auto failed = f.store->approval_mark(id, ApprovalStatus::kFailed, "webhook 500", kNow + 7).value();
+  CHECK(failed.status == ApprovalStatus::kFailed);
+  CHECK_FALSE(failed.executed_at);
+  CHECK(failed.closed_at == kNow + 7);
+  const auto j = approval_to_json(failed);
+  CHECK(j["executed_at"].is_null());
+  CHECK_FALSE(j["closed_at"].is_null());
+
+  const int64_t done = f.request("0.1.6").approval.id;
+  f.store->approval_decide(done, ApprovalStatus::kApproved, "alice", "", kNow).value();
+  auto executed = f.store->approval_mark(done, ApprovalStatus::kExecuted, "", kNow + 9).value();
+  CHECK(executed.executed_at == kNow + 9);
+  CHECK(executed.closed_at == kNow + 9);
+}
+
+TEST_CASE("an audited decision writes its audit row in the same transaction", "[store][approvals]") {
+  Fixture f;
+  auto client = Store::open_client(f.path).value();
+  const int64_t a = f.request("0.1.5").approval.id;
+  const int64_t b = f.request("0.1.6").approval.id;
+  client->approval_decide(a, ApprovalStatus::kApproved, "alice", "go", kNow, "cli:ops").value();
+  client->approval_cancel(b, "bob", "", kNow + 1, "cli:ops").value();
+  CHECK_FALSE(client->approval_decide(a, ApprovalStatus::kApproved, "alice", "", kNow, "cli:ops"));  // no row
+  f.store->approval_decide(f.request("0.1.7").approval.id, ApprovalStatus::kApproved, "alice", "", kNow).value();
+
+  auto log = f.store->audit_log("", 10).value();
+  REQUIRE(log.size() == 2);  // the refusal and the unaudited decision wrote none
+  CHECK(log[1].actor == "cli:ops");
+  CHECK(log[1].action == "approval.approve");
+  CHECK(log[1].target == std::to_string(a));
+  CHECK(nlohmann::json::parse(log[1].detail_json) == nlohmann::json{{"note", "go"}, {"by", "alice"}});
+  CHECK(log[0].action == "approval.cancel");
+  CHECK(log[0].target == std::to_string(b));
+  CHECK(nlohmann::json::parse(log[0].detail_json)["by"] == "bob");
+}
