@@ -62,6 +62,11 @@ Reply CapabilityBridge::set_result(const Call& call) {
 Reply CapabilityBridge::call_lua(const Call& call) {
   if (!sandbox_) {
     sandbox_ = std::make_unique<run::LuaSandbox>(ctx_);
+    if (!sandbox_->open_error().empty()) {
+      std::string message = sandbox_->open_error();
+      sandbox_.reset();
+      return Reply::error(CRONHOST_EHOST, "the host's plugin bridge failed to start: " + message);
+    }
     lua_State* L = sandbox_->state();
     if (luaL_loadbufferx(L, kBridgeSource, std::strlen(kBridgeSource), "=bridge", "t") != LUA_OK ||
         lua_pcall(L, 0, 1, 0) != LUA_OK) {

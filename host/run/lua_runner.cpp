@@ -50,6 +50,8 @@ RunResult run_lua(RunContext& ctx) {
 
   try {
     LuaSandbox sandbox(ctx);
+    if (!sandbox.open_error().empty())
+      return fail(store::RunStatus::kFailed, "cannot set up the script's environment: " + sandbox.open_error());
     lua_State* L = sandbox.state();
     lua_pushcfunction(L, traceback);
     const std::string chunk_name = "@" + ctx.job.lua_script.filename().string();

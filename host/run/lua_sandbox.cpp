@@ -46,8 +46,18 @@ LuaSandbox::LuaSandbox(RunContext& context) : context_(context) {
   L_ = lua_newstate(LuaAllocator::allocate, &allocator_);
   if (!L_) throw std::bad_alloc();
   *static_cast<RunContext**>(lua_getextraspace(L_)) = &context_;
-  open_safe_libraries(L_, check_stop_function);
-  bindings::open_all(L_);
+  // Protected: opening pushes the job's params and event, and a push that fails (an event
+  // payload nested too deep) must fail this run, not abort the host from Lua's panic handler.
+  lua_pushcfunction(L_, [](lua_State* L) {
+    open_safe_libraries(L, check_stop_function);
+    bindings::open_all(L);
+    return 0;
+  });
+  if (lua_pcall(L_, 0, 0, 0) != LUA_OK) {
+    const char* message = lua_tostring(L_, -1);
+    open_error_ = message ? message : "out of memory";
+    lua_pop(L_, 1);
+  }
   lua_sethook(L_, hook, LUA_MASKCOUNT, kHookInstructions);
 }
 

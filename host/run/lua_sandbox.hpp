@@ -3,6 +3,7 @@
 // run at its deadline or when it is cancelled. Not thread-safe: one sandbox per run thread.
 #pragma once
 #include <lua.hpp>
+#include <string>
 
 #include "run/lua_base.hpp"
 #include "run/run_context.hpp"
@@ -18,6 +19,8 @@ class LuaSandbox {
 
   lua_State* state() const { return L_; }
   bool memory_exceeded() const { return allocator_.exceeded; }
+  // Why the job's environment could not be set up (empty: it was); the run must not go on.
+  const std::string& open_error() const { return open_error_; }
 
   // The RunContext of the state that called a binding.
   static RunContext& context(lua_State* L) { return **static_cast<RunContext**>(lua_getextraspace(L)); }
@@ -31,6 +34,7 @@ class LuaSandbox {
   RunContext& context_;
   LuaAllocator allocator_;
   lua_State* L_ = nullptr;
+  std::string open_error_;
 };
 
 }  // namespace cronhost::run
