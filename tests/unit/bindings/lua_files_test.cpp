@@ -2,7 +2,11 @@
 // reads and writes inside allow.files, every way out refused, gzip checked with zlib, prune,
 // and dry runs that change nothing on disk.
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <fcntl.h>
 #include <fstream>
+#include <stdio.h>
+#include <thread>
 #include <zlib.h>
 
 #include "../support/temp_dir.hpp"
@@ -245,4 +249,62 @@ TEST_CASE("files: a dry run reads for real and captures every change", "[lua][fi
   CHECK(summaries == std::vector<std::string>{"write " + base + "/new.txt (3 bytes)", "remove " + base + "/old.gz",
                                               "gzip " + base + "/app.db -> " + base + "/app.db.gz (source removed)",
                                               "remove " + base + "/ancient.log"});
+}
+
+// Issue 12 item 8: a path used to be checked by name and then opened by name again, so a
+// folder swapped for a symlink in between let the script reach outside. A thread swaps
+// data/swap (a real folder) with a symlink to outside/canary as fast as it can while the
+// script reads, stats, lists, writes, removes, gzips and prunes through it.
+TEST_CASE("files: a folder swapped for a symlink mid-call never leads outside", "[lua][files][race]") {
+  Site site;
+  site.write("data/swap/f.txt", "inside");
+  site.write("outside/canary/f.txt", "secret");
+  site.write("outside/canary/outside_only.txt", "o");
+  site.write("outside/canary/victim.txt", "keep");
+  site.write("outside/canary/p_keep.txt", "keep");
+  fs::create_directory_symlink(site.path("outside/canary"), site.path("data/swap_link"));
+  const fs::path swap = site.path("data/swap"), other = site.path("data/swap_link");
+
+  std::atomic<bool> done{false};
+  std::atomic<long> swaps{0};
+  std::thread swapper([&] {
+    while (!done.load()) {
+      if (::renameat2(AT_FDCWD, swap.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE) == 0) ++swaps;
+    }
+  });
+  auto r = site.run(R"lua(
+    local S = DIR .. '/data/swap'
+    local leaks = {}
+    local function leak(what) leaks[#leaks + 1] = what end
+    for i = 1, 3000 do
+      local ok, text = pcall(files.read, S .. '/f.txt')
+      if ok and text == 'secret' then leak('read') end
+      local ok2, st = pcall(files.stat, S .. '/outside_only.txt')
+      if ok2 and st then leak('stat') end
+      local ok3, list = pcall(files.list, S)
+      if ok3 and list then
+        for _, f in ipairs(list) do if f.name == 'outside_only.txt' then leak('list') end end
+      end
+      if i % 10 == 0 then
+        pcall(files.write, S .. '/w.txt', 'x')
+        pcall(files.remove, S .. '/victim.txt')
+        pcall(files.gzip, S .. '/f.txt')
+        pcall(files.prune, S, {pattern = 'p*', keep = 0})
+      end
+      if #leaks > 0 then break end
+    end
+    return 'leaks: ' .. table.concat(leaks, ',')
+  )lua");
+  done = true;
+  swapper.join();
+  require_success(r);
+  INFO("swaps: " << swaps.load());
+  CHECK(swaps.load() > 100);
+  CHECK(r.result == R"("leaks: ")");
+  std::vector<std::string> canary;
+  for (const auto& entry : fs::directory_iterator(site.path("outside/canary"))) canary.push_back(entry.path().filename());
+  std::sort(canary.begin(), canary.end());
+  CHECK(canary == std::vector<std::string>{"f.txt", "outside_only.txt", "p_keep.txt", "victim.txt"});
+  CHECK(site.read("outside/canary/f.txt") == "secret");
+  CHECK(site.read("outside/canary/victim.txt") == "keep");
 }
