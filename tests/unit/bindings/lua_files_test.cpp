@@ -308,3 +308,32 @@ TEST_CASE("files: a folder swapped for a symlink mid-call never leads outside", 
   CHECK(site.read("outside/canary/f.txt") == "secret");
   CHECK(site.read("outside/canary/victim.txt") == "keep");
 }
+
+TEST_CASE("files: links inside the folder, absolute links and hard links", "[lua][files]") {
+  Site site;
+  site.write("data/2026/report.txt", "inside");
+  site.write("outside/shared.txt", "shared");
+  fs::create_directory_symlink("2026", site.path("data/current"));                      // relative, stays inside
+  fs::create_symlink(site.path("data/2026/report.txt"), site.path("data/absolute"));   // absolute, even if inside
+  fs::create_hard_link(site.path("outside/shared.txt"), site.path("data/hard.txt"));
+  const std::string dir = site.path("").string();
+  auto r = site.run(R"lua(
+    local base = DIR .. '/data'
+    assert(files.read(base .. '/current/report.txt') == 'inside')
+    assert(files.write(base .. '/current/new.txt', 'via link') == 8)
+    local names = {}
+    for _, f in ipairs(files.list(base)) do names[#names + 1] = f.name end
+    assert(table.concat(names, ',') == '2026,current,hard.txt', table.concat(names, ','))
+    assert(files.write(base .. '/hard.txt', 'replaced') == 8)   -- the entry is replaced, not written through
+    assert(files.remove(base .. '/current') == true)            -- the link, not the folder
+  )lua");
+  require_success(r);
+  CHECK(site.read("data/2026/new.txt") == "via link");
+  CHECK(fs::is_directory(site.path("data/2026")));
+  CHECK_FALSE(fs::exists(fs::symlink_status(site.path("data/current"))));
+  CHECK(site.read("data/hard.txt") == "replaced");
+  CHECK(site.read("outside/shared.txt") == "shared");
+  auto absolute = site.run("return files.read(DIR .. '/data/absolute')");
+  CHECK(absolute.status == RunStatus::kFailed);
+  CHECK_THAT(absolute.error, Catch::StartsWith("files: " + dir + "data/absolute is not allowed for job files-job (allow.files)"));
+}
