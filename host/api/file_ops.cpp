@@ -13,25 +13,17 @@
 namespace cronhost::api {
 namespace {
 
-namespace fs = std::filesystem;
-
 // 256 KiB: large enough that zlib, not the system calls, dominates the time of a chunk, and
 // small enough that a deadline is noticed within milliseconds.
 constexpr size_t kChunkBytes = size_t{256} << 10;
 
 std::string errno_text(int error) { return std::generic_category().message(error); }
 
-struct Descriptor {
-  int fd;
-  ~Descriptor() { ::close(fd); }
-};
-
 }  // namespace
 
-Result<FileInfo> stat_file(const fs::path& path) {
+Result<FileInfo> stat_fd(int fd) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return Result<FileInfo>::error(errno == ENOENT || errno == ENOTDIR ? "no such file" : errno_text(errno));
+  if (::fstat(fd, &st) != 0) return Result<FileInfo>::error(errno_text(errno));
   FileInfo info;
   info.dir = S_ISDIR(st.st_mode);
   info.size = info.dir ? 0 : static_cast<uintmax_t>(st.st_size);
@@ -39,33 +31,43 @@ Result<FileInfo> stat_file(const fs::path& path) {
   return info;
 }
 
-Result<TempFile> TempFile::create(const fs::path& target) {
+Result<TempFile> TempFile::create(int folder, std::string name) {
+  Fd own(::fcntl(folder, F_DUPFD_CLOEXEC, 0));
+  if (!own.valid()) return Result<TempFile>::error(errno_text(errno));
   struct stat existing {};
-  const bool replacing = ::stat(target.c_str(), &existing) == 0;
+  const bool replacing = ::fstatat(folder, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(existing.st_mode);
   std::random_device random;
   for (int attempt = 0; attempt < 8; ++attempt) {
     char suffix[24];
     std::snprintf(suffix, sizeof suffix, ".tmp-%08x", random());
-    fs::path path = target.parent_path() / ("." + target.filename().string() + suffix);
+    std::string temp_name = "." + name + suffix;
     // O_EXCL with mode 0666 rather than mkstemp: the umask applies, as to any new file.
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    const int fd = ::openat(own.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0 && errno == EEXIST) continue;
     if (fd < 0) return Result<TempFile>::error(errno_text(errno));
     if (replacing) ::fchmod(fd, existing.st_mode & 07777);
-    return TempFile(target, std::move(path), fd);
+    return TempFile(std::move(own), std::move(name), std::move(temp_name), fd);
   }
-  return Result<TempFile>::error("cannot make a unique temporary name in " + target.parent_path().string());
+  return Result<TempFile>::error("cannot make a unique temporary name for " + name);
 }
 
 TempFile::TempFile(TempFile&& other) noexcept
-    : target_(std::move(other.target_)), path_(std::move(other.path_)), fd_(other.fd_), committed_(other.committed_) {
+    : folder_(std::move(other.folder_)),
+      name_(std::move(other.name_)),
+      temp_name_(std::move(other.temp_name_)),
+      fd_(other.fd_),
+      committed_(other.committed_) {
   other.fd_ = -1;
   other.committed_ = true;
 }
 
 TempFile::~TempFile() {
   close_descriptor();
-  if (!committed_) ::unlink(path_.c_str());
+  if (!committed_) ::unlinkat(folder_.get(), temp_name_.c_str(), 0);
+}
+
+std::string TempFile::proc_path() const {
+  return "/proc/self/fd/" + std::to_string(folder_.get()) + "/" + temp_name_;
 }
 
 void TempFile::close_descriptor() {
@@ -90,29 +92,26 @@ Status TempFile::commit() {
     close_descriptor();
     if (synced != 0) return Status::error(errno_text(error));
   }
-  if (::rename(path_.c_str(), target_.c_str()) != 0) return Status::error(errno_text(errno));
+  if (::renameat(folder_.get(), temp_name_.c_str(), folder_.get(), name_.c_str()) != 0)
+    return Status::error(errno_text(errno));
   committed_ = true;
-  // A rename is durable only once the folder holding it is synced.
-  const int folder = ::open(target_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (folder >= 0) {
-    ::fsync(folder);
-    ::close(folder);
-  }
+  // A rename is durable only once the folder holding it is synced (the descriptor may be
+  // O_PATH, which fsync refuses, so through a fresh one).
+  Fd synced_folder(::openat(folder_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (synced_folder.valid()) ::fsync(synced_folder.get());
   return Status::ok();
 }
 
-Status write_file_atomic(const fs::path& path, std::string_view content) {
-  auto file = TempFile::create(path);
+Status write_file_atomic(int folder, const std::string& name, std::string_view content) {
+  auto file = TempFile::create(folder, name);
   if (!file) return Status::error(file.message());
   if (auto written = file.value().write(content); !written) return written;
   return file.value().commit();
 }
 
-Result<GzipStats> gzip_file(const fs::path& source, const fs::path& dest, const std::function<bool()>& keep_going) {
-  const int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Result<GzipStats>::error(errno == ENOENT ? "no such file" : errno_text(errno));
-  Descriptor closer{in};
-  auto out = TempFile::create(dest);
+Result<GzipStats> gzip_file(int in, int dest_folder, const std::string& dest_name,
+                            const std::function<bool()>& keep_going) {
+  auto out = TempFile::create(dest_folder, dest_name);
   if (!out) return Result<GzipStats>::error(out.message());
 
   z_stream z{};

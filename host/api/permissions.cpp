@@ -12,8 +12,6 @@
 namespace cronhost::api {
 namespace {
 
-namespace fs = std::filesystem;
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
@@ -157,22 +155,6 @@ Status check_mail(const config::JobSpec& job, const std::vector<std::string>& re
 Status check_db(const config::JobSpec& job, std::string_view name) {
   if (std::find(job.allow.db.begin(), job.allow.db.end(), name) != job.allow.db.end()) return Status::ok();
   return Status::error(denied(job, "db", "database " + std::string(name)));
-}
-
-Result<fs::path> check_file(const config::JobSpec& job, std::string_view path) {
-  const fs::path requested(path);
-  if (!requested.is_absolute())
-    return Result<fs::path>::error("files: " + std::string(path) + " is not an absolute path");
-  std::error_code ec;
-  const fs::path resolved = fs::weakly_canonical(requested, ec);
-  if (ec) return Result<fs::path>::error("files: " + std::string(path) + ": " + ec.message());
-  for (const auto& folder : job.allow.files) {
-    const fs::path root = fs::weakly_canonical(folder, ec);
-    if (ec) continue;
-    const auto [end, rest] = std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
-    if (end == root.end()) return resolved;
-  }
-  return Result<fs::path>::error(denied(job, "files", std::string(path)));
 }
 
 Status check_registry(const config::JobSpec& job, std::string_view image) {

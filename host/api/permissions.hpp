@@ -2,7 +2,6 @@
 // and the allowlist key, e.g.
 //   http: https://evil.example/ is not allowed for job version-check (allow.http)
 #pragma once
-#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,8 +19,7 @@ Result<std::string> normalize_http_url(std::string_view url);
 Result<std::string> check_http(const config::JobSpec& job, std::string_view url);
 Status check_mail(const config::JobSpec& job, const std::vector<std::string>& recipients);
 Status check_db(const config::JobSpec& job, std::string_view name);
-// `path` must be absolute; returns it with symlinks and '..' resolved, inside an allowed folder.
-Result<std::filesystem::path> check_file(const config::JobSpec& job, std::string_view path);
+// allow.files is checked where the file is opened: api/beneath.hpp.
 // `image` as host/repository (ghcr.io/acme/app).
 Status check_registry(const config::JobSpec& job, std::string_view image);
 

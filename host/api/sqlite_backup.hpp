@@ -3,8 +3,8 @@
 // Uses the caller's source connection, from the caller's thread only.
 #pragma once
 #include <cstdint>
-#include <filesystem>
 #include <functional>
+#include <string>
 
 #include "util/status.hpp"
 
@@ -17,12 +17,13 @@ struct BackupStats {
   int pages = 0;
 };
 
-// Copies the main database of `source` into `dest` through a TempFile, so dest ends up the
-// whole copy or untouched. A source that stays locked longer than its connection's busy
+// Copies the main database of `source` into `dest_name` in the open folder `dest_folder`
+// through a TempFile, so dest ends up the whole copy or untouched. SQLite reaches the file
+// through the folder's descriptor, never by its path. A source that stays locked longer than its connection's busy
 // handler waits fails with SQLite's message ("database is locked"), as does a source that
 // this same connection is writing. `keep_going` is asked before every step; when it says no
 // the error is "stopped" and the caller reports why.
-Result<BackupStats> backup_sqlite(sqlite3* source, const std::filesystem::path& dest,
+Result<BackupStats> backup_sqlite(sqlite3* source, int dest_folder, const std::string& dest_name,
                                   const std::function<bool()>& keep_going);
 
 }  // namespace cronhost::api

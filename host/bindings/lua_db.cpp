@@ -19,11 +19,14 @@
 // backup is captured with a virtual file in place of the copy.
 #include <cctype>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <sqlite3.h>
 #include <thread>
 #include <type_traits>
 
+#include "api/beneath.hpp"
 #include "api/permissions.hpp"
 #include "api/sqlite_backup.hpp"
 #include "api/sqlite_guard.hpp"
@@ -475,35 +478,44 @@ int conn_transaction(lua_State* L) {
   return lua_gettop(L) - 2;
 }
 
+// The destination is opened beneath its allowed folder (api/beneath.hpp) and SQLite writes
+// the copy through that folder's descriptor, so no folder swapped for a symlink can send it out.
 int conn_backup(lua_State* L) {
   Conn& c = check_conn(L, "conn:backup");
   run::RunContext& ctx = run::LuaSandbox::context(L);
-  auto dest = api::check_file(ctx.job, luaL_checkstring(L, 2));
-  if (!dest) raise(L, dest.message());
-  std::error_code ec;
+  auto located = api::AllowedPath::locate(ctx.job, luaL_checkstring(L, 2));
+  if (!located) raise(L, located.message());
+  const api::AllowedPath& dest = located.value();
+  const std::string shown = dest.path().string();
+  if (auto target = dest.open(O_PATH); !target && dest.is_denial(target.message())) raise(L, target.message());
+  auto parent = dest.open_parent(!c.dry_run);  // folders made only in a live run
+  if (!parent && dest.is_denial(parent.message())) raise(L, parent.message());
+  struct stat existing {}, database {};
   // The copy is renamed into place, which would swap the file under every open connection.
-  if (fs::equivalent(dest.value(), *c.file, ec)) raise(L, "conn:backup: " + dest->string() + " is the database itself");
+  if (parent && ::fstatat(parent->folder.get(), parent->name.c_str(), &existing, 0) == 0 &&
+      ::stat(c.file->c_str(), &database) == 0 && existing.st_dev == database.st_dev && existing.st_ino == database.st_ino)
+    raise(L, "conn:backup: " + shown + " is the database itself");
   if (c.dry_run) {
     if (ensure_dry_transaction(c) != SQLITE_OK) return fail(L, sql_error(c));
     const int64_t pages = pragma_integer(c, "PRAGMA page_count");
     const auto bytes = static_cast<uintmax_t>(pages * pragma_integer(c, "PRAGMA page_size"));
     ctx.effects.capture({"db",
-                         ctx.redact(*c.name + ": backup -> " + dest->string() + " (" + std::to_string(pages) +
+                         ctx.redact(*c.name + ": backup -> " + shown + " (" + std::to_string(pages) +
                                     " pages, " + std::to_string(bytes) + " bytes)"),
-                         {{"database", *c.name}, {"backup", ctx.redact(printable(dest->string(), 4096))},
+                         {{"database", *c.name}, {"backup", ctx.redact(printable(shown, 4096))},
                           {"pages", pages}, {"bytes", bytes}}});
-    ctx.effects.add_virtual_file(dest.value(), bytes);
+    ctx.effects.add_virtual_file(dest.path(), bytes);
     push_copy(L, bytes, pages, true);
     return 1;
   }
-  fs::create_directories(dest->parent_path(), ec);  // if this fails, so does the copy, saying why
-  auto copy = api::backup_sqlite(c.db, dest.value(), [&c] {
+  if (!parent) return fail(L, "db: " + *c.name + ": backup to " + shown + ": " + parent.message());
+  auto copy = api::backup_sqlite(c.db, parent->folder.get(), parent->name, [&c] {
     arm(c);  // each step may wait for the lock afresh
     return !c.ctx->cancelled() && Clock::now() < c.ctx->deadline;
   });
   if (!copy) {
     run::LuaSandbox::check_stop(L);
-    return fail(L, "db: " + *c.name + ": backup to " + dest->string() + ": " + copy.message());
+    return fail(L, "db: " + *c.name + ": backup to " + shown + ": " + copy.message());
   }
   push_copy(L, copy->bytes, copy->pages, false);
   return 1;

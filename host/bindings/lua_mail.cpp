@@ -12,9 +12,11 @@
 //
 // A recipient outside allow.mail, a bad address or argument raises. In a dry run the mail is
 // captured (headers, recipients, attachment names and sizes) and not sent.
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include "api/beneath.hpp"
 #include "api/mail.hpp"
 #include "api/mail_address.hpp"
 #include "api/mail_outbox.hpp"
@@ -64,6 +66,20 @@ std::string size_text(size_t bytes) {
   return buffer;
 }
 
+// Appends what `fd` holds to `out`; false on a read error or past `limit` bytes (the caller
+// then refuses the attachment; the total cap is checked again by the caller).
+bool read_all(int fd, size_t limit, std::string& out) {
+  char chunk[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.append(chunk, static_cast<size_t>(n));
+    if (out.size() > limit + 1) return true;  // enough to know it is over the cap
+  }
+}
+
 // Reads attachments; in a dry run a file an earlier captured effect would have made counts
 // with its expected size (`sizes` holds every attachment's size either way).
 void read_attachments(lua_State* L, run::RunContext& ctx, const TableArgs& args, api::MailMessage& message,
@@ -82,18 +98,18 @@ void read_attachments(lua_State* L, run::RunContext& ctx, const TableArgs& args,
     size_t size = 0;
     if (auto path = item.string("path")) {
       if (item.has("content")) item.error("give path or content, not both");
-      auto resolved = api::check_file(ctx.job, *path);
-      if (!resolved) raise(L, resolved.message());
-      attachment.name = item.string("name").value_or(resolved->filename().string());
-      const uintmax_t* planned = ctx.effects.live() ? nullptr : ctx.effects.virtual_file(resolved.value());
+      auto located = api::AllowedPath::locate(ctx.job, *path);
+      if (!located) raise(L, located.message());
+      attachment.name = item.string("name").value_or(located->path().filename().string());
+      const uintmax_t* planned = ctx.effects.live() ? nullptr : ctx.effects.virtual_file(located->path());
       if (planned) {
         size = static_cast<size_t>(*planned);
       } else {
-        std::ifstream in(resolved.value(), std::ios::binary);
-        if (!in) raise(L, args.function() + ": cannot read the attachment " + *path);
-        std::stringstream buffer;
-        buffer << in.rdbuf();
-        attachment.content = buffer.str();
+        // Read through a descriptor opened beneath the allowed folder: no path lookup twice.
+        auto file = located->open(O_RDONLY);
+        if (!file && located->is_denial(file.message())) raise(L, file.message());
+        if (!file || !read_all(file->get(), kMaxAttachmentBytes - total, attachment.content))
+          raise(L, args.function() + ": cannot read the attachment " + *path);
         size = attachment.content.size();
       }
     } else {

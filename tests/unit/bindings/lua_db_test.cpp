@@ -1,7 +1,11 @@
 // The db module as a script sees it, run through the real sandbox against SQLite files in a
 // scratch folder: bound values, errors as nil, err, transactions, backups, denials, dry runs.
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <thread>
 
 #include "../support/temp_dir.hpp"
 #include "config/job_spec.hpp"
@@ -423,4 +427,35 @@ TEST_CASE("db: a database path that is a symlink is refused", "[lua][db][securit
   CHECK(r.status == RunStatus::kFailed);
   CHECK_THAT(r.error, Catch::Contains("db.open: database 'through': " + site.path("folder-link/app.db").string() +
                                       " goes through a symlink to " + std::filesystem::canonical(site.path("app.db")).string()));
+}
+
+// Issue 12 item 8: the backup's destination used to be checked by name and then written by
+// name (by SQLite), so a folder swapped for a symlink in between put the copy outside. A
+// thread swaps backups/swap (a real folder) with a symlink to outside/ while the script backs
+// up into it again and again.
+TEST_CASE("db: a backup folder swapped for a symlink mid-call never receives the copy outside", "[lua][db][race]") {
+  Site site;
+  namespace fs = std::filesystem;
+  fs::create_directories(site.path("backups/swap"));
+  fs::create_directories(site.path("outside"));
+  fs::create_directory_symlink(site.path("outside"), site.path("backups/swap_link"));
+  const fs::path swap = site.path("backups/swap"), other = site.path("backups/swap_link");
+  std::atomic<bool> done{false};
+  std::atomic<long> swaps{0};
+  std::thread swapper([&] {
+    while (!done.load())
+      if (::renameat2(AT_FDCWD, swap.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE) == 0) ++swaps;
+  });
+  auto r = site.run(R"lua(
+    local c <close> = db.open('app')
+    for i = 1, 300 do pcall(c.backup, c, DIR .. '/backups/swap/copy' .. (i % 5) .. '.db') end
+  )lua");
+  done = true;
+  swapper.join();
+  INFO(r.error << "; swaps: " << swaps.load());
+  CHECK(r.status == RunStatus::kSucceeded);
+  CHECK(swaps.load() > 100);
+  std::vector<std::string> outside;
+  for (const auto& entry : fs::directory_iterator(site.path("outside"))) outside.push_back(entry.path().filename());
+  CHECK(outside.empty());
 }

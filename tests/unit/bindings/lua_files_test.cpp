@@ -2,7 +2,11 @@
 // reads and writes inside allow.files, every way out refused, gzip checked with zlib, prune,
 // and dry runs that change nothing on disk.
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <fcntl.h>
 #include <fstream>
+#include <stdio.h>
+#include <thread>
 #include <zlib.h>
 
 #include "../support/temp_dir.hpp"
@@ -249,4 +253,91 @@ TEST_CASE("files: a dry run reads for real and captures every change", "[lua][fi
                                                   "/app.db.gz (source removed), about 10020 bytes (an estimate: a "
                                                   "dry run compresses nothing)",
                                               "remove " + base + "/ancient.log"});
+}
+
+// Issue 12 item 8: a path used to be checked by name and then opened by name again, so a
+// folder swapped for a symlink in between let the script reach outside. A thread swaps
+// data/swap (a real folder) with a symlink to outside/canary as fast as it can while the
+// script reads, stats, lists, writes, removes, gzips and prunes through it.
+TEST_CASE("files: a folder swapped for a symlink mid-call never leads outside", "[lua][files][race]") {
+  Site site;
+  site.write("data/swap/f.txt", "inside");
+  site.write("outside/canary/f.txt", "secret");
+  site.write("outside/canary/outside_only.txt", "o");
+  site.write("outside/canary/victim.txt", "keep");
+  site.write("outside/canary/p_keep.txt", "keep");
+  fs::create_directory_symlink(site.path("outside/canary"), site.path("data/swap_link"));
+  const fs::path swap = site.path("data/swap"), other = site.path("data/swap_link");
+
+  std::atomic<bool> done{false};
+  std::atomic<long> swaps{0};
+  std::thread swapper([&] {
+    while (!done.load()) {
+      if (::renameat2(AT_FDCWD, swap.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE) == 0) ++swaps;
+    }
+  });
+  auto r = site.run(R"lua(
+    local S = DIR .. '/data/swap'
+    local leaks = {}
+    local function leak(what) leaks[#leaks + 1] = what end
+    for i = 1, 3000 do
+      local ok, text = pcall(files.read, S .. '/f.txt')
+      if ok and text == 'secret' then leak('read') end
+      local ok2, st = pcall(files.stat, S .. '/outside_only.txt')
+      if ok2 and st then leak('stat') end
+      local ok3, list = pcall(files.list, S)
+      if ok3 and list then
+        for _, f in ipairs(list) do if f.name == 'outside_only.txt' then leak('list') end end
+      end
+      if i % 10 == 0 then
+        pcall(files.write, S .. '/w.txt', 'x')
+        pcall(files.remove, S .. '/victim.txt')
+        pcall(files.gzip, S .. '/f.txt')
+        pcall(files.prune, S, {pattern = 'p*', keep = 0})
+      end
+      if #leaks > 0 then break end
+    end
+    return 'leaks: ' .. table.concat(leaks, ',')
+  )lua");
+  done = true;
+  swapper.join();
+  require_success(r);
+  INFO("swaps: " << swaps.load());
+  CHECK(swaps.load() > 100);
+  CHECK(r.result == R"("leaks: ")");
+  std::vector<std::string> canary;
+  for (const auto& entry : fs::directory_iterator(site.path("outside/canary"))) canary.push_back(entry.path().filename());
+  std::sort(canary.begin(), canary.end());
+  CHECK(canary == std::vector<std::string>{"f.txt", "outside_only.txt", "p_keep.txt", "victim.txt"});
+  CHECK(site.read("outside/canary/f.txt") == "secret");
+  CHECK(site.read("outside/canary/victim.txt") == "keep");
+}
+
+TEST_CASE("files: links inside the folder, absolute links and hard links", "[lua][files]") {
+  Site site;
+  site.write("data/2026/report.txt", "inside");
+  site.write("outside/shared.txt", "shared");
+  fs::create_directory_symlink("2026", site.path("data/current"));                      // relative, stays inside
+  fs::create_symlink(site.path("data/2026/report.txt"), site.path("data/absolute"));   // absolute, even if inside
+  fs::create_hard_link(site.path("outside/shared.txt"), site.path("data/hard.txt"));
+  const std::string dir = site.path("").string();
+  auto r = site.run(R"lua(
+    local base = DIR .. '/data'
+    assert(files.read(base .. '/current/report.txt') == 'inside')
+    assert(files.write(base .. '/current/new.txt', 'via link') == 8)
+    local names = {}
+    for _, f in ipairs(files.list(base)) do names[#names + 1] = f.name end
+    assert(table.concat(names, ',') == '2026,current,hard.txt', table.concat(names, ','))
+    assert(files.write(base .. '/hard.txt', 'replaced') == 8)   -- the entry is replaced, not written through
+    assert(files.remove(base .. '/current') == true)            -- the link, not the folder
+  )lua");
+  require_success(r);
+  CHECK(site.read("data/2026/new.txt") == "via link");
+  CHECK(fs::is_directory(site.path("data/2026")));
+  CHECK_FALSE(fs::exists(fs::symlink_status(site.path("data/current"))));
+  CHECK(site.read("data/hard.txt") == "replaced");
+  CHECK(site.read("outside/shared.txt") == "shared");
+  auto absolute = site.run("return files.read(DIR .. '/data/absolute')");
+  CHECK(absolute.status == RunStatus::kFailed);
+  CHECK_THAT(absolute.error, Catch::StartsWith("files: " + dir + "data/absolute is not allowed for job files-job (allow.files)"));
 }
