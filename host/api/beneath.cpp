@@ -147,6 +147,12 @@ Result<AllowedPath> AllowedPath::locate(const config::JobSpec& job, std::string_
   if (!best_folder) return Result<AllowedPath>::error(denial);
   // The operator's folder itself is trusted, symlinks and all.
   Fd root(::open(best_folder->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid() && errno == ENOENT) {
+    // The operator named it: a folder not made yet (a first backup) is made, as before.
+    std::error_code made;
+    fs::create_directories(*best_folder, made);
+    root = Fd(::open(best_folder->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
   if (!root.valid())
     return Result<AllowedPath>::error("files: the allowed folder " + best_folder->string() + " (allow.files) cannot be opened: " +
                                       std::generic_category().message(errno));

@@ -94,19 +94,24 @@ std::function<void()> ConnectionGuard::admit(std::function<void()> serve) {
   Connection c{host_of(peer), st.st_ino, Phase::kHead, now + kHeadMillis, now};
   {
     std::lock_guard lock(mutex_);
-    // Leave a thread free for the next client: drop the oldest connection waiting for a head.
-    // Of this client's own, keep at most kHeadsPerClient waiting.
-    size_t heads_of_peer = 0;
-    int oldest = -1, oldest_of_peer = -1;
-    for (const auto& [h, other] : connections_) {
-      if (other.phase != Phase::kHead) continue;
-      if (oldest < 0 || other.waiting_since_ms < connections_[oldest].waiting_since_ms) oldest = h;
-      if (other.peer != c.peer) continue;
-      ++heads_of_peer;
-      if (oldest_of_peer < 0 || other.waiting_since_ms < connections_[oldest_of_peer].waiting_since_ms) oldest_of_peer = h;
+    // Leave a thread free for the next client: when the threads run short, drop the oldest
+    // connection still waiting for a head, of the address with the most of them (a browser's
+    // six parallel connections are never touched while threads are free).
+    if (connections_.size() + 1 >= threads_) {
+      std::map<std::string, size_t> heads;
+      for (const auto& [h, other] : connections_)
+        if (other.phase == Phase::kHead) ++heads[other.peer];
+      int victim = -1;
+      for (const auto& [h, other] : connections_) {
+        if (other.phase != Phase::kHead) continue;
+        if (victim < 0) { victim = h; continue; }
+        const auto& v = connections_[victim];
+        if (heads[other.peer] > heads[v.peer] ||
+            (heads[other.peer] == heads[v.peer] && other.waiting_since_ms < v.waiting_since_ms))
+          victim = h;
+      }
+      if (victim >= 0) drop_locked(victim);
     }
-    if (heads_of_peer >= kHeadsPerClient) drop_locked(oldest_of_peer);
-    else if (connections_.size() + 1 >= threads_ && oldest >= 0) drop_locked(oldest);
     connections_[handle] = std::move(c);
   }
   return [this, handle, serve = std::move(serve)] {

@@ -3,9 +3,8 @@
 // deadline from the moment it is accepted: its request head must arrive within kHeadMillis,
 // the body and the answer within kRequestMillis. A reaper thread shuts a socket down when
 // its deadline passes, and httplib's read then ends. A new connection that would leave no
-// thread free evicts the oldest connection still waiting for a head, and one client address
-// has at most kHeadsPerClient connections waiting for a head, so /health is answered while
-// trickling clients hold connections.
+// thread free evicts the oldest connection still waiting for a head of the address that has
+// the most of them, so /health is answered while trickling clients hold connections.
 //
 // httplib 0.11 hands nobody the accepted socket, so the guard finds it: the task queue's
 // enqueue runs on the accept thread right after accept(), and the new socket is the one
@@ -30,7 +29,6 @@ class ConnectionGuard {
   static constexpr int64_t kHeadMillis = 5'000;
   // Reading the body (at most server.max_body_kb) and answering.
   static constexpr int64_t kRequestMillis = 30'000;
-  static constexpr size_t kHeadsPerClient = 4;
 
   explicit ConnectionGuard(size_t threads);
   ~ConnectionGuard();

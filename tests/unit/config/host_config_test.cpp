@@ -70,7 +70,7 @@ TEST_CASE("host config: run_as is a user name looked up at load, or uid:gid, nev
            {"no-such-user-cronhost", ":1:9: error: run_as: no user named no-such-user-cronhost on this host (expected a user "
                                      "name or uid:gid)"},
            {"root", ":1:9: error: run_as: root is root (expected a user without privileges)"},
-           {"'0:0'", ":1:9: error: run_as: 0:0 is root (expected a user without privileges)"}}) {
+           {"'0:0'", ":1:10: error: run_as: 0:0 is root (expected a user without privileges)"}}) {
     Diagnostics diagnostics;
     INFO(value);
     CHECK_FALSE(load(value, diagnostics));

@@ -41,16 +41,25 @@ class Site {
     REQUIRE(loaded);
     run::RunContext ctx(job_, {}, store_.get());
     const run::RunResult r = plugin::run_inline(ctx, *loaded.value());
+    commit_state(ctx);
     return {r.status, r.error, r.result_json, ctx.output.text()};
   }
 
   Outcome run_isolated(const std::string& name) {
     run::RunContext ctx(job_, {}, store_.get());
     const run::RunResult r = plugin::run_isolated(ctx, test_plugin(name), {CRONHOST_PLUGIN_RUNNER, uint64_t{512} << 20});
+    commit_state(ctx);
     return {r.status, r.error, r.result_json, ctx.output.text()};
   }
 
  private:
+  // The state writes commit with the run, as the scheduler's finish does.
+  void commit_state(run::RunContext& ctx) {
+    for (const auto& write : ctx.kv.take_writes())
+      (void)(write.value_json ? store_->kv_put(job_.name, write.key, *write.value_json, 0)
+                              : store_->kv_delete(job_.name, write.key));
+  }
+
   test::TempDir dir_;
   std::unique_ptr<store::Store> store_ = store::Store::open(dir_.path() / "state.db").value();
   config::JobSpec job_{.name = "plugin-job",

@@ -48,6 +48,9 @@ class Harness {
     };
     const auto start = std::chrono::steady_clock::now();
     const run::RunResult r = run::run_lua(ctx);
+    // The state writes commit with the run, as the scheduler's finish does.
+    for (const auto& write : ctx.kv.take_writes())
+      (void)(write.value_json ? store_->kv_put(job.name, write.key, *write.value_json, 0) : store_->kv_delete(job.name, write.key));
     out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     out.status = r.status;
     out.error = r.error;
