@@ -491,7 +491,7 @@ class BadRequestsTest(ApiTestCase):
 class SlowClientTest(ApiTestCase):
     def test_trickling_clients_do_not_starve_the_api(self):
         """20 connections sending one header line every 2 s (slowloris) against 16 threads:
-        /health still answers at once, and each slow connection is dropped within the head
+        /health still answers within 2 s, and each slow connection is dropped within the head
         deadline (5 s) instead of holding a thread for as long as it trickles."""
         self.make_site("  open: [health]\n")
         self.start()
@@ -513,7 +513,9 @@ class SlowClientTest(ApiTestCase):
                 except OSError:
                     pass  # dropped by the host: what should happen
             time.sleep(2)
-        self.assertLess(max(answered), 1.0, answered)
+        # Without the guard /health waits for a trickler's head deadline or never answers; a busy
+        # machine (make test runs two suites at once) has been seen to take just over 1 s once.
+        self.assertLess(max(answered), 2.0, answered)
         # Every trickling connection has been closed by the host by now (5 s head deadline).
         closed = 0
         for conn in slow:
