@@ -1,5 +1,5 @@
 // The unit tests' replacement of the global operator new/delete: malloc and free, counted.
-// Aligned and nothrow forms keep the library's own versions (those call these or free).
+// Aligned forms keep the library's own versions (those call these or free).
 #include "allocation_counter.hpp"
 
 #include <malloc.h>
@@ -48,3 +48,14 @@ void operator delete(void* p) noexcept {
 void operator delete[](void* p) noexcept { operator delete(p); }
 void operator delete(void* p, size_t) noexcept { operator delete(p); }
 void operator delete[](void* p, size_t) noexcept { operator delete(p); }
+
+// The nothrow forms too: under AddressSanitizer the library's own nothrow new is ASan's, which
+// must not be freed by the replaced delete above (alloc-dealloc-mismatch).
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  void* p = std::malloc(size ? size : 1);
+  if (p) counted(malloc_usable_size(p));
+  return p;
+}
+void* operator new[](size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { operator delete(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { operator delete(p); }
