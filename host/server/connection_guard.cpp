@@ -138,11 +138,6 @@ void ConnectionGuard::set_phase(Phase phase) {
   if (phase == Phase::kHead) it->second.waiting_since_ms = now;  // waiting afresh for the next head
 }
 
-uint64_t ConnectionGuard::dropped() const {
-  std::lock_guard lock(mutex_);
-  return dropped_;
-}
-
 void ConnectionGuard::drop_locked(int handle) {
   auto it = connections_.find(handle);
   if (it == connections_.end() || it->second.phase == Phase::kDropped) return;
@@ -150,7 +145,6 @@ void ConnectionGuard::drop_locked(int handle) {
   ::shutdown(handle, SHUT_RDWR);
   it->second.phase = Phase::kDropped;
   it->second.deadline_ms = INT64_MAX;
-  ++dropped_;
 }
 
 void ConnectionGuard::reap() {

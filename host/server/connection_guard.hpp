@@ -43,8 +43,6 @@ class ConnectionGuard {
   // On the thread serving a connection: its head arrived / its response went.
   void head_read();
   void response_sent();
-  // Connections dropped so far (slow heads, slow requests, evicted).
-  uint64_t dropped() const;
 
  private:
   enum class Phase { kHead, kRequest, kDropped };
@@ -65,7 +63,6 @@ class ConnectionGuard {
   mutable std::mutex mutex_;
   std::condition_variable stop_;
   std::map<int, Connection> connections_;  // by our duplicate of the socket
-  uint64_t dropped_ = 0;
   bool stopping_ = false;
   std::thread reaper_;
 };

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "../support/temp_dir.hpp"
+#include "../support/load_text.hpp"
 #include "config/job_loader.hpp"
 #include "config/yaml_document.hpp"
 
@@ -12,11 +13,7 @@ using namespace cronhost::config;
 
 namespace {
 
-Diagnostics load_text(const std::string& text) {
-  Diagnostics diagnostics;
-  load_job_text("bad.yaml", text, "/nonexistent", LoadOptions{}, diagnostics);
-  return diagnostics;
-}
+Diagnostics load_text(const std::string& text) { return test::load_diagnostics("bad.yaml", text); }
 
 std::string first_message(const std::string& text) {
   auto d = load_text(text);

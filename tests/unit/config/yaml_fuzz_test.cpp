@@ -8,6 +8,7 @@
 #include <iostream>
 #include <random>
 
+#include "../support/load_text.hpp"
 #include "config/job_loader.hpp"
 
 using namespace cronhost;
@@ -15,11 +16,7 @@ using namespace cronhost::config;
 
 namespace {
 
-Diagnostics load_text(const std::string& text) {
-  Diagnostics diagnostics;
-  load_job_text("fuzz.yaml", text, "/nonexistent", LoadOptions{}, diagnostics);
-  return diagnostics;
-}
+Diagnostics load_text(const std::string& text) { return test::load_diagnostics("fuzz.yaml", text); }
 
 uint64_t env_number(const char* name, uint64_t fallback) {
   const char* value = std::getenv(name);
