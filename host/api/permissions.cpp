@@ -163,4 +163,18 @@ Status check_registry(const config::JobSpec& job, std::string_view image) {
   return Status::error(denied(job, "registry", std::string(image)));
 }
 
+bool may_use_approvals_of(const config::JobSpec& job, std::string_view owner) {
+  if (!owner.empty() && owner == job.name) return true;
+  return std::any_of(job.allow.approvals.begin(), job.allow.approvals.end(),
+                     [&](const std::string& named) { return named == "*" || (!owner.empty() && named == owner); });
+}
+
+std::optional<std::vector<std::string>> approval_owners(const config::JobSpec& job) {
+  const auto& named = job.allow.approvals;
+  if (std::find(named.begin(), named.end(), "*") != named.end()) return std::nullopt;
+  std::vector<std::string> owners{job.name};
+  owners.insert(owners.end(), named.begin(), named.end());
+  return owners;
+}
+
 }  // namespace cronhost::api

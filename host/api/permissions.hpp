@@ -2,6 +2,7 @@
 // and the allowlist key, e.g.
 //   http: https://evil.example/ is not allowed for job version-check (allow.http)
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,5 +23,11 @@ Status check_db(const config::JobSpec& job, std::string_view name);
 // allow.files is checked where the file is opened: api/beneath.hpp.
 // `image` as host/repository (ghcr.io/acme/app).
 Status check_registry(const config::JobSpec& job, std::string_view image);
+
+// Approvals belong to the job that asked: a job reads, marks and is fired by its own and those
+// of the jobs allow.approvals names ("*": every job's, approvals no job asked for included).
+bool may_use_approvals_of(const config::JobSpec& job, std::string_view owner);
+// The jobs whose approvals `job` may use, for a query; nothing: every job's.
+std::optional<std::vector<std::string>> approval_owners(const config::JobSpec& job);
 
 }  // namespace cronhost::api

@@ -27,8 +27,14 @@
 // returns nil, err. In a dry run reads are real, and request and mark_* are captured and
 // return what would result, writing nothing: request gives the existing approval or a
 // PENDING one with id 0 and dry_run = true.
+//
+// Approvals belong to the job that asked: request finds only this job's own; list, get and
+// mark_* reach its own and those of the jobs named in allow.approvals ({"version-check"}, or
+// {"*"} for all). get answers nil and mark_* "no approval 7 ..." for any other job's, and
+// list{job = "other"} raises unless other is named.
 #include <nlohmann/json.hpp>
 
+#include "api/permissions.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
@@ -105,10 +111,11 @@ int approvals_request(lua_State* L) {
   store::Store& store = check_store(L, "approvals.request");
 
   if (!ctx.effects.live()) {
-    auto open = store.approval_open(kind, key);
+    auto open = store.approval_open(ctx.job.name, kind, key);
     if (!open) return fail(L, "approvals.request: " + open.message());
     if (once && !*open) {
-      auto executed = store.approvals({.kind = kind, .key = key, .status = store::ApprovalStatus::kExecuted, .limit = 1});
+      auto executed = store.approvals(
+          {.kind = kind, .key = key, .job = ctx.job.name, .status = store::ApprovalStatus::kExecuted, .limit = 1});
       if (!executed) return fail(L, "approvals.request: " + executed.message());
       if (!executed->empty()) open.value() = executed->front();
     }
@@ -146,6 +153,7 @@ int approvals_request(lua_State* L) {
 }
 
 int approvals_list(lua_State* L) {
+  const config::JobSpec& job = run::LuaSandbox::context(L).job;
   if (lua_isnoneornil(L, 1)) {
     lua_settop(L, 0);
     lua_newtable(L);
@@ -155,6 +163,10 @@ int approvals_list(lua_State* L) {
   query.kind = args.string("kind").value_or("");
   query.key = args.string("key").value_or("");
   query.job = args.string("job").value_or("");
+  if (!query.job.empty() && !api::may_use_approvals_of(job, query.job))
+    args.error("field 'job': job " + job.name + " may not see the approvals of job '" + query.job +
+               "' (name it in allow.approvals)");
+  if (query.job.empty()) query.jobs = api::approval_owners(job);
   if (auto status = args.string("status")) {
     query.status = store::parse_approval_status(*status);
     if (!query.status)
@@ -178,7 +190,7 @@ int approvals_get(lua_State* L) {
   const int64_t id = check_id(L);
   auto found = check_store(L, "approvals.get").approval(id);
   if (!found) return fail(L, "approvals.get: " + found.message());
-  if (!found.value()) {
+  if (!found.value() || !api::may_use_approvals_of(run::LuaSandbox::context(L).job, (*found)->job)) {
     lua_pushnil(L);
     return 1;
   }
@@ -200,11 +212,16 @@ int approvals_mark(lua_State* L) {
   store::Store& store = check_store(L, function.c_str());
   const std::string outcome(store::to_string(kOutcome));
 
+  // Another job's approval is answered as a missing one: its existence is not this job's to know.
+  // An approval's job never changes, so the check holds for the mark that follows.
+  auto found = store.approval(id);
+  if (!found) return fail(L, function + ": " + found.message());
+  if (!found.value() || !api::may_use_approvals_of(ctx.job, (*found)->job))
+    return fail(L, function + ": no approval " + std::to_string(id) + " of job " + ctx.job.name +
+                       " or of the jobs in its allow.approvals");
+
   if (!ctx.effects.live()) {
     // What the live call would answer, from the real record.
-    auto found = store.approval(id);
-    if (!found) return fail(L, function + ": " + found.message());
-    if (!found.value()) return fail(L, function + ": no approval " + std::to_string(id));
     if ((*found)->status != store::ApprovalStatus::kApproved)
       return fail(L, function + ": approval " + std::to_string(id) + " is " +
                          std::string(store::to_string((*found)->status)) +

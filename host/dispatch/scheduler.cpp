@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "api/permissions.hpp"
 #include "dispatch/run_metrics.hpp"
 #include "run/lua_runner.hpp"
 #include "util/clock.hpp"
@@ -448,6 +449,11 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
 int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload) {
   auto event = std::make_shared<const nlohmann::json>(nlohmann::json{{"name", name}, {"payload", payload}});
   const std::string kind = payload.is_object() ? payload.value("kind", std::string()) : "";
+  // An approval event carries the approval: only jobs that may see the asking job's approvals hear it.
+  const bool about_approval = name.rfind("approval.", 0) == 0;
+  std::string asked_by;
+  if (auto it = payload.is_object() ? payload.find("job") : payload.end(); it != payload.end() && it->is_string())
+    asked_by = it->get<std::string>();
   std::lock_guard lock(mutex_);
   if (stopping_) return 0;
   int fired = 0;
@@ -455,6 +461,7 @@ int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload
   for (const auto& [job, entry] : jobs_) {
     const auto* on = std::get_if<schedule::OnEvent>(&entry.spec->schedule.kind());
     if (!on || on->name != name || (!on->kind.empty() && on->kind != kind) || !entry.spec->enabled) continue;
+    if (about_approval && !api::may_use_approvals_of(*entry.spec, asked_by)) continue;
     push_locked(Fire{now, now, job, entry.generation, Trigger::kEvent, 1, std::nullopt, 0, event});
     ++fired;
   }

@@ -44,7 +44,7 @@ end
 module("state", {"get", "put", "delete"})
 module("mail", {"send"})
 module("registry", {"tags", "latest"})
-module("approvals", {"request", "list", "get", "mark_executed", "mark_failed"})
+module("approvals", {"request", "list", "get", "mark_executed", "mark_failed", "mark_superseded"})
 module("semver", {"parse", "compare", "satisfies", "latest"})
 module("host", {"runs"})
 module("files", {"list", "stat", "remove", "write", "read", "gzip", "prune"})

@@ -52,21 +52,32 @@ std::optional<Approval> select_by_id(SQLite::Database& db, int64_t id) {
   return read_approval(q);
 }
 
-std::optional<Approval> select_open(SQLite::Database& db, const std::string& kind, const std::string& key) {
+// `job` empty: an approval no job asked for (stored as NULL).
+void bind_job(SQLite::Statement& q, int index, const std::string& job) {
+  if (job.empty()) q.bind(index);
+  else q.bind(index, job);
+}
+
+std::optional<Approval> select_open(SQLite::Database& db, const std::string& job, const std::string& kind,
+                                    const std::string& key) {
   SQLite::Statement q(db, std::string("SELECT ") + kApprovalColumns +
-                              " FROM approvals WHERE kind = ? AND key = ? AND status IN ('PENDING', 'APPROVED')");
-  q.bind(1, kind);
-  q.bind(2, key);
+                              " FROM approvals WHERE job IS ? AND kind = ? AND key = ? AND status IN ('PENDING', 'APPROVED')");
+  bind_job(q, 1, job);
+  q.bind(2, kind);
+  q.bind(3, key);
   if (!q.executeStep()) return std::nullopt;
   return read_approval(q);
 }
 
-// The newest EXECUTED approval for (kind, key): what a request with `once` answers with.
-std::optional<Approval> select_executed(SQLite::Database& db, const std::string& kind, const std::string& key) {
+// The job's newest EXECUTED approval for (kind, key): what a request with `once` answers with.
+std::optional<Approval> select_executed(SQLite::Database& db, const std::string& job, const std::string& kind,
+                                        const std::string& key) {
   SQLite::Statement q(db, std::string("SELECT ") + kApprovalColumns +
-                              " FROM approvals WHERE kind = ? AND key = ? AND status = 'EXECUTED' ORDER BY id DESC LIMIT 1");
-  q.bind(1, kind);
-  q.bind(2, key);
+                              " FROM approvals WHERE job IS ? AND kind = ? AND key = ? AND status = 'EXECUTED' "
+                              "ORDER BY id DESC LIMIT 1");
+  bind_job(q, 1, job);
+  q.bind(2, kind);
+  q.bind(3, key);
   if (!q.executeStep()) return std::nullopt;
   return read_approval(q);
 }
@@ -140,14 +151,15 @@ nlohmann::json event_payload(const Approval& a, const std::string& note) {
 // Approving `approved` answers the question its group's older open approvals asked (deploy
 // 0.1.8 answers "deploy 0.1.6?"): they become SUPERSEDED, so only the newest approved one is
 // acted on. Only older ones: a newer PENDING approval stays open, since approving an older
-// version does not answer whether to take a newer one.
+// version does not answer whether to take a newer one. A group is the asking job's own.
 void supersede_older(SQLite::Database& db, const Approval& approved, int64_t now) {
   SQLite::Statement older(db, std::string("SELECT ") + kApprovalColumns +
-                                  " FROM approvals WHERE kind = ? AND group_key = ? AND id < ? "
+                                  " FROM approvals WHERE job IS ? AND kind = ? AND group_key = ? AND id < ? "
                                   "AND status IN ('PENDING', 'APPROVED') ORDER BY id");
-  older.bind(1, approved.kind);
-  older.bind(2, approved.group);
-  older.bind(3, approved.id);
+  bind_job(older, 1, approved.job);
+  older.bind(2, approved.kind);
+  older.bind(3, approved.group);
+  older.bind(4, approved.id);
   std::vector<Approval> superseded;
   while (older.executeStep()) superseded.push_back(read_approval(older));
   for (auto& a : superseded) {
@@ -207,12 +219,12 @@ Result<RequestedApproval> Store::approval_request(const ApprovalAsk& ask, int64_
     // One statement that writes only when no open approval exists (with `once`: nor an
     // executed one): it takes the write lock before it looks, and an id is used only by a row
     // actually inserted (ON CONFLICT alone used one per check, so ids grew with every run of a
-    // job that asks). The unique index on open (kind, key) stays the guarantee.
+    // job that asks). The unique index on open (job, kind, key) stays the guarantee.
     SQLite::Statement insert(
         db,
         "INSERT INTO approvals (job, kind, key, title, payload, status, requested_at, group_key) "
         "SELECT :job, :kind, :key, :title, :payload, 'PENDING', :now, :group WHERE NOT EXISTS ("
-        "SELECT 1 FROM approvals WHERE kind = :kind AND key = :key "
+        "SELECT 1 FROM approvals WHERE job IS :job AND kind = :kind AND key = :key "
         "AND (status IN ('PENDING', 'APPROVED') OR (:once AND status = 'EXECUTED'))) "
         "ON CONFLICT DO NOTHING");
     if (!ask.job.empty()) insert.bind(":job", ask.job);
@@ -224,8 +236,8 @@ Result<RequestedApproval> Store::approval_request(const ApprovalAsk& ask, int64_
     if (!ask.group.empty()) insert.bind(":group", ask.group);
     insert.bind(":once", ask.once ? 1 : 0);
     const bool created = insert.exec() == 1;
-    auto found = select_open(db, ask.kind, ask.key);
-    if (!found && ask.once) found = select_executed(db, ask.kind, ask.key);
+    auto found = select_open(db, ask.job, ask.kind, ask.key);
+    if (!found && ask.once) found = select_executed(db, ask.job, ask.kind, ask.key);
     if (!found)
       return Result<RequestedApproval>::error("approvals: the request for " + ask.kind + " " + ask.key + " vanished");
     scope.commit();
@@ -239,12 +251,19 @@ Result<std::vector<Approval>> Store::approvals(const ApprovalQuery& query) {
     if (!query.kind.empty()) sql += " AND kind = :kind";
     if (!query.key.empty()) sql += " AND key = :key";
     if (!query.job.empty()) sql += " AND job = :job";
+    if (query.jobs) {
+      sql += " AND job IN (";
+      for (size_t i = 0; i < query.jobs->size(); ++i) sql += (i ? ", :job" : ":job") + std::to_string(i);
+      sql += ")";
+    }
     if (query.status) sql += " AND status = :status";
     sql += " ORDER BY id DESC LIMIT :limit";
     SQLite::Statement q(db, sql);
     if (!query.kind.empty()) q.bind(":kind", query.kind);
     if (!query.key.empty()) q.bind(":key", query.key);
     if (!query.job.empty()) q.bind(":job", query.job);
+    if (query.jobs)
+      for (size_t i = 0; i < query.jobs->size(); ++i) q.bind(":job" + std::to_string(i), (*query.jobs)[i]);
     if (query.status) q.bind(":status", std::string(to_string(*query.status)));
     q.bind(":limit", query.limit);
     std::vector<Approval> out;
@@ -258,9 +277,10 @@ Result<std::optional<Approval>> Store::approval(int64_t id) {
       *db_, [id](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_by_id(db, id); });
 }
 
-Result<std::optional<Approval>> Store::approval_open(const std::string& kind, const std::string& key) {
+Result<std::optional<Approval>> Store::approval_open(const std::string& job, const std::string& kind,
+                                                     const std::string& key) {
   return on_db_thread<std::optional<Approval>>(
-      *db_, [&](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_open(db, kind, key); });
+      *db_, [&](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_open(db, job, kind, key); });
 }
 
 Result<Approval> Store::approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,

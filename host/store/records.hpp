@@ -134,7 +134,7 @@ inline std::optional<ApprovalStatus> parse_approval_status(std::string_view text
 struct Approval {
   int64_t id = 0;
   std::string job;  // the job that asked
-  std::string kind, key;  // what is asked for, e.g. "update" and "0.1.5": at most one open per pair
+  std::string kind, key;  // what is asked for, e.g. "update" and "0.1.5": at most one open per job and pair
   std::string title;
   std::string payload_json = "{}";
   ApprovalStatus status = ApprovalStatus::kPending;

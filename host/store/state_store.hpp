@@ -29,6 +29,7 @@ struct RunQuery {
 
 struct ApprovalQuery {
   std::string kind, key, job;  // empty: any
+  std::optional<std::vector<std::string>> jobs;  // set: only approvals these jobs asked for
   std::optional<ApprovalStatus> status;
   int limit = 100;
 };
@@ -38,7 +39,7 @@ struct ApprovalAsk {
   std::string job, kind, key, title;
   std::string payload_json;  // empty: {}
   std::string group;         // approving this one supersedes the group's older open ones; empty: none
-  // Asked once per (kind, key): an EXECUTED approval for it is the answer, so a check that
+  // Asked once per (kind, key): the job's EXECUTED approval for it is the answer, so a check that
   // runs between the deploy and the version catching up does not ask again.
   bool once = false;
 };
@@ -120,9 +121,9 @@ class Store {
   // Approvals (store/approvals.cpp). Each change is one transaction; a decision and the event
   // announcing it commit together. Failures name the approval and its current status:
   //   approval 3 is EXECUTED; only a PENDING approval can be approved
-  // Returns the open (PENDING or APPROVED) approval for (kind, key) if there is one, unchanged
-  // (created = false); with `once`, else the newest EXECUTED one; else records a new PENDING
-  // one. The look and the insert are one statement: race-free across connections.
+  // Returns the job's open (PENDING or APPROVED) approval for (kind, key) if there is one,
+  // unchanged (created = false); with `once`, else its newest EXECUTED one; else records a new
+  // PENDING one. The look and the insert are one statement: race-free across connections.
   Result<RequestedApproval> approval_request(const ApprovalAsk& ask, int64_t now);
   Result<RequestedApproval> approval_request(const std::string& job, const std::string& kind, const std::string& key,
                                              const std::string& title, const std::string& payload_json, int64_t now) {
@@ -130,9 +131,9 @@ class Store {
   }
   Result<std::vector<Approval>> approvals(const ApprovalQuery& query);  // newest first
   Result<std::optional<Approval>> approval(int64_t id);
-  Result<std::optional<Approval>> approval_open(const std::string& kind, const std::string& key);
+  Result<std::optional<Approval>> approval_open(const std::string& job, const std::string& kind, const std::string& key);
   // PENDING -> `decision` (only kApproved for now); fires approval.approved. The older (smaller
-  // id) PENDING or APPROVED approvals of the same kind and group become SUPERSEDED in the same
+  // id) PENDING or APPROVED approvals of the same job, kind and group become SUPERSEDED in the same
   // transaction, each with an approval.superseded event. A non-empty `actor` (the token's
   // name, or cli:USER) also writes the audit_log row in that transaction.
   Result<Approval> approval_decide(int64_t id, ApprovalStatus decision, const std::string& by, const std::string& note,

@@ -18,8 +18,14 @@ class Harness {
  public:
   // Runs `source` as the job "version-check"; `mode` live or dry run.
   run::RunResult run(const std::string& source, api::EffectMode mode = api::EffectMode::kLive) {
-    config::JobSpec job{.name = "version-check",
+    return run_as("version-check", {}, source, mode);
+  }
+  // Runs `source` as the job `name` with allow.approvals `approvals`.
+  run::RunResult run_as(const std::string& name, std::vector<std::string> approvals, const std::string& source,
+                        api::EffectMode mode = api::EffectMode::kLive) {
+    config::JobSpec job{.name = name,
                         .schedule = schedule::Schedule(schedule::After{"x", "succeeded"}, schedule::Zone::utc())};
+    job.allow.approvals = std::move(approvals);
     job.lua_script = dir_.write("scripts/job.lua", source);
     job.timeout = std::chrono::seconds(5);
     run::RunContext ctx(job, {}, store_.get(), nullptr, mode);
@@ -81,7 +87,7 @@ TEST_CASE("mark_executed and mark_failed need an APPROVED approval", "[lua][appr
                  std::to_string(id) +
                  " is PENDING; only an APPROVED approval can be marked EXECUTED', err)\n"
                  "local none, err2 = approvals.mark_failed(404)\n"
-                 "assert(none == nil and err2 == 'approvals.mark_failed: no approval 404', err2)\n"));
+                 "assert(none == nil and err2 == 'approvals.mark_failed: no approval 404 of job version-check or of the jobs in its allow.approvals', err2)\n"));
   h.store().approval_decide(id, ApprovalStatus::kApproved, "alice", "", 2000).value();
   h.store().approval_decide(other, ApprovalStatus::kApproved, "alice", "", 2000).value();
   check_ok(
@@ -134,7 +140,7 @@ TEST_CASE("secrets do not reach the state file", "[lua][approvals]") {
       h.run("local a = approvals.request{kind = 'u', key = 'k', title = 'with ghp_secret_token',\n"
             "                            payload = {auth = 'Bearer ghp_secret_token', list = {'ghp_secret_token'}}}\n"
             "assert(a.title == 'with ***' and a.payload.auth == 'Bearer ***' and a.payload.list[1] == '***')\n"));
-  auto stored = h.store().approval_open("u", "k").value();
+  auto stored = h.store().approval_open("version-check", "u", "k").value();
   REQUIRE(stored);
   CHECK(stored->payload_json.find("ghp_secret_token") == std::string::npos);
 }
@@ -157,7 +163,7 @@ TEST_CASE("a dry run captures request and mark, reads for real, and writes nothi
           "assert(#approvals.list{status = 'APPROVED'} == 1)\n"
           "assert(approvals.mark_executed(old.id, 'deployed') == true)\n"
           "local none, err = approvals.mark_failed(404)\n"
-          "assert(none == nil and err == 'approvals.mark_failed: no approval 404', err)\n",
+          "assert(none == nil and err == 'approvals.mark_failed: no approval 404 of job version-check or of the jobs in its allow.approvals', err)\n",
       api::EffectMode::kDryRun));
   CHECK(h.rows() == before);
   CHECK(h.store().approval(approved).value()->status == ApprovalStatus::kApproved);
@@ -211,4 +217,57 @@ TEST_CASE("mark_superseded closes an APPROVED approval another made moot", "[lua
                  "local a = approvals.get(" + std::to_string(id) + ")\n"
                  "assert(a.status == 'SUPERSEDED' and a.notes == 'superseded by 0.1.8' and a.executed_at == nil)\n"
                  "assert(#approvals.list{status = 'superseded'} == 1)\n"));
+}
+
+TEST_CASE("a job reaches only its own approvals and those of the jobs it names", "[lua][approvals][allow]") {
+  Harness h;
+  const int64_t mine =
+      h.store().approval_request("version-check", "update", "0.1.5", "Update", "{\"secret\": 1}", 1000).value().approval.id;
+  h.store().approval_decide(mine, ApprovalStatus::kApproved, "alice", "", 2000).value();
+  const std::string id = std::to_string(mine);
+  // A job that names no one: every way to the other job's approval finds nothing.
+  check_ok(h.run_as("intruder", {},
+                    "assert(#approvals.list() == 0)\n"
+                    "assert(#approvals.list{status = 'APPROVED', kind = 'update'} == 0)\n"
+                    "assert(approvals.get(" + id + ") == nil)\n"
+                    "for _, mark in ipairs{'mark_failed', 'mark_executed', 'mark_superseded'} do\n"
+                    "  local ok, err = approvals[mark](" + id + ", 'x')\n"
+                    "  assert(ok == nil and err == 'approvals.' .. mark .. ': no approval " + id +
+                    " of job intruder or of the jobs in its allow.approvals', err)\n"
+                    "end\n"
+                    "local ok, err = pcall(approvals.list, {job = 'version-check'})\n"
+                    "assert(not ok and err:find(\"job intruder may not see the approvals of job 'version-check' \", 1, true), err)\n"
+                    "-- its own request with the same kind and key is a new approval, not the other job's\n"
+                    "local a = approvals.request{kind = 'update', key = '0.1.5', title = 'mine'}\n"
+                    "assert(a.created and a.id ~= " + id + " and a.job == 'intruder' and a.status == 'PENDING')\n"
+                    "assert(#approvals.list() == 1 and approvals.list()[1].id == a.id)\n"));
+  check_ok(h.run_as("intruder", {},  // nor in a dry run
+                    "assert(approvals.get(" + id + ") == nil)\n"
+                    "assert(approvals.mark_failed(" + id + ") == nil)\n",
+                    api::EffectMode::kDryRun));
+  CHECK(h.store().approval(mine).value()->status == ApprovalStatus::kApproved);
+  // Naming version-check in allow.approvals reaches its approvals, and list{job = ...} works.
+  check_ok(h.run_as("execute-updates", {"version-check"},
+                    "local all = approvals.list{status = 'APPROVED'}\n"
+                    "assert(#all == 1 and all[1].id == " + id + " and all[1].payload.secret == 1)\n"
+                    "assert(#approvals.list{job = 'version-check'} == 1 and #approvals.list() == 1)\n"
+                    "assert(approvals.get(" + id + ").job == 'version-check')\n"
+                    "assert(approvals.mark_executed(" + id + ", 'deployed') == true)\n"));
+  CHECK(h.store().approval(mine).value()->status == ApprovalStatus::kExecuted);
+  // '*' reaches every job's.
+  check_ok(h.run_as("auditor", {"*"}, "assert(#approvals.list() == 2)\n"));
+}
+
+TEST_CASE("approving one job's approval supersedes only that job's older ones", "[lua][approvals][allow]") {
+  Harness h;
+  const std::string ask = "approvals.request{kind = 'update', key = KEY, title = 't', group = 'acme/app'}\n";
+  auto ask_for = [&](const std::string& key) { return "local KEY = '" + key + "'\n" + ask; };
+  check_ok(h.run_as("staging-check", {}, ask_for("0.1.6")));
+  check_ok(h.run_as("version-check", {}, ask_for("0.1.8")));
+  const auto staging = h.store().approvals({.job = "staging-check"}).value();
+  const auto production = h.store().approvals({.job = "version-check"}).value();
+  REQUIRE(staging.size() == 1);
+  REQUIRE(production.size() == 1);
+  h.store().approval_decide(production[0].id, ApprovalStatus::kApproved, "alice", "", 2000).value();
+  CHECK(h.store().approval(staging[0].id).value()->status == ApprovalStatus::kPending);
 }

@@ -303,3 +303,24 @@ TEST_CASE("allowlists may come from ${var:}; an unset or empty variable is an er
   unsetenv("CRONHOST_TEST_HOOK");
   unsetenv("CRONHOST_TEST_EMPTY");
 }
+
+TEST_CASE("allow.approvals names the jobs whose approvals a job may use", "[config][jobs]") {
+  JobsFolder f;
+  f.job("notice.yaml", "schedule: {on: approval.approved, kind: update}\nrun: {lua: scripts/job.lua}\n"
+                       "allow: {approvals: [version-check, \"*\"]}\n");
+  {
+    auto result = f.load();
+    REQUIRE(result.diagnostics.empty());
+    REQUIRE(result.jobs.size() == 1);
+    CHECK(result.jobs[0].allow.approvals == std::vector<std::string>{"version-check", "*"});
+  }
+  f.job("deaf.yaml", "schedule: {on: approval.approved}\nrun: {lua: scripts/job.lua}\n");
+  f.job("bad.yaml", "schedule: {every: 1h}\nrun: {lua: scripts/job.lua}\nallow:\n  approvals: [\"version check\", 7]\n");
+  CHECK(f.problems() ==
+        Lines{"jobs.d/bad.yaml:4:15: error: allow.approvals[0]: expected a job name (letters, digits, '.', '_', '-') "
+              "or '*', got \"version check\"",
+              "jobs.d/bad.yaml:4:32: error: allow.approvals[1]: expected a job name (letters, digits, '.', '_', '-') "
+              "or '*', got a number",
+              "jobs.d/deaf.yaml:1:16: warning: schedule.on: approval.approved fires only for approvals job deaf asked "
+              "for itself; name the jobs that ask in allow.approvals (e.g. [version-check])"});
+}

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "../support/fake_clock.hpp"
@@ -278,4 +280,36 @@ TEST_CASE("state writes commit with the run's outcome, never before", "[dispatch
   REQUIRE(eventually([&] { return finished_runs(*store) == 1; }));
   scheduler.shutdown(std::chrono::seconds(1));
   CHECK(store->kv_get("job", "count").value() == std::optional<std::string>("1"));
+}
+
+TEST_CASE("an approval event fires only the jobs that may see the asking job's approvals", "[dispatch][approvals]") {
+  test::TempDir dir;
+  test::FakeClock clock(kT0);
+  auto store = store::Store::open(dir.path() / "state.db").value();
+  const auto on_approved = [](const std::string& name, const std::string& allow) {
+    config::Diagnostics diagnostics;
+    auto spec = config::load_job_text(name + ".yaml",
+                                      "run: {http: {url: \"http://127.0.0.1:9/\"}}\n"
+                                      "schedule: {on: approval.approved, kind: update}\n" + allow,
+                                      "/tmp", {}, diagnostics);
+    REQUIRE(spec);
+    return std::make_shared<const config::JobSpec>(std::move(*spec));
+  };
+  std::mutex mutex;
+  std::multiset<std::string> ran;
+  dispatch::Scheduler scheduler(*store, options(clock, [&](run::RunContext& ctx) {
+    std::lock_guard lock(mutex);
+    ran.insert(ctx.job.name);
+    return run::RunResult{};
+  }));
+  scheduler.start({on_approved("version-check", ""), on_approved("notice", "allow: {approvals: [version-check]}\n"),
+                   on_approved("auditor", "allow: {approvals: ['*']}\n"), on_approved("intruder", ""),
+                   on_approved("other", "allow: {approvals: [staging-check]}\n")});
+  const nlohmann::json approval = {{"id", 1}, {"job", "version-check"}, {"kind", "update"}, {"key", "0.1.5"}};
+  CHECK(scheduler.fire_event("approval.approved", approval) == 3);
+  CHECK(scheduler.fire_event("approval.cancelled", approval) == 0);  // no job listens for it
+  REQUIRE(eventually([&] { return finished_runs(*store) == 3; }));
+  scheduler.shutdown(std::chrono::seconds(1));
+  std::lock_guard lock(mutex);
+  CHECK(ran == std::multiset<std::string>{"auditor", "notice", "version-check"});
 }

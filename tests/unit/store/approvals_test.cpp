@@ -44,7 +44,7 @@ TEST_CASE("a request is recorded once while it is open", "[store][approvals]") {
   CHECK(first.approval.payload_json == R"({"image":"acme/app"})");
   CHECK(first.approval.requested_at == kNow);
 
-  auto again = f.store->approval_request("other-job", "update", "0.1.5", "Another title", "{}", kNow + 1000).value();
+  auto again = f.store->approval_request("version-check", "update", "0.1.5", "Another title", "{}", kNow + 1000).value();
   CHECK_FALSE(again.created);
   CHECK(again.approval.id == first.approval.id);
   CHECK(again.approval.title == "Update to 0.1.5");  // returned unchanged
@@ -211,8 +211,29 @@ TEST_CASE("list filters by kind, status and job, newest first", "[store][approva
   CHECK(f.store->approvals({.job = "backup-check"}).value().size() == 1);
   CHECK(f.store->approvals({.kind = "update", .key = "0.1.6"}).value().size() == 1);
   CHECK(f.store->approvals({.limit = 1}).value().size() == 1);
-  CHECK(f.store->approval_open("update", "0.1.5").value()->id == a);
-  CHECK_FALSE(f.store->approval_open("update", "9.9.9").value());
+  CHECK(f.store->approval_open("version-check", "update", "0.1.5").value()->id == a);
+  CHECK_FALSE(f.store->approval_open("backup-check", "update", "0.1.5").value());  // another job's
+  CHECK_FALSE(f.store->approval_open("version-check", "update", "9.9.9").value());
+  const auto mine = f.store->approvals({.jobs = std::vector<std::string>{"backup-check", "nobody"}}).value();
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0].kind == "restore");
+  CHECK(f.store->approvals({.jobs = std::vector<std::string>{}}).value().empty());
+}
+
+TEST_CASE("the same kind and key asked by two jobs are two approvals", "[store][approvals]") {
+  Fixture f;
+  const auto first = f.store->approval_request("version-check", "update", "0.1.5", "t", "{}", kNow).value();
+  const auto other = f.store->approval_request("staging-check", "update", "0.1.5", "t", "{}", kNow).value();
+  const auto again = f.store->approval_request("version-check", "update", "0.1.5", "t", "{}", kNow).value();
+  CHECK(first.created);
+  CHECK(other.created);
+  CHECK(other.approval.id != first.approval.id);
+  CHECK_FALSE(again.created);
+  CHECK(again.approval.id == first.approval.id);
+  // Approvals no job asked for (a NULL job) are deduplicated among themselves too.
+  const auto unowned = f.store->approval_request("", "update", "0.1.5", "t", "{}", kNow).value();
+  CHECK(unowned.created);
+  CHECK_FALSE(f.store->approval_request("", "update", "0.1.5", "t", "{}", kNow).value().created);
 }
 
 TEST_CASE("approval_to_json shows times as RFC 3339 and absent values as null", "[store][approvals]") {
