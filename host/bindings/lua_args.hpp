@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "run/run_context.hpp"
+#include "util/printable.hpp"
 
 namespace cronhost::bindings {
 
@@ -18,10 +19,6 @@ namespace cronhost::bindings {
 int fail(lua_State* L, const std::string& message);
 // Raises message (redacted) as a Lua error: the convention for misuse and denials.
 [[noreturn]] void raise(lua_State* L, const std::string& message);
-
-// Text for a dry run's record: cut to `limit` bytes, invalid UTF-8 replaced, so the record
-// can always be written out as JSON.
-std::string printable(std::string_view text, size_t limit = std::string_view::npos);
 
 // Every binding is registered through this: a std::exception (out of memory, a JSON
 // conversion) reaches the script as a Lua error instead of unwinding through Lua.

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/db_sessions.hpp"
 #include "api/effects.hpp"
 #include "api/http_client.hpp"
 #include "api/registry_client.hpp"
@@ -121,6 +122,15 @@ struct RunContext {
     return *http_client;
   }
   std::unique_ptr<api::HttpClient> http_client;
+
+  // The run's open databases (db.open), made on first use; what is open closes with the run.
+  api::DbSessions& databases() {
+    if (!db_sessions)
+      db_sessions = std::make_unique<api::DbSessions>(
+          job, host, api::DbRunScope{&effects, &redactor, deadline, [this] { return cancelled(); }});
+    return *db_sessions;
+  }
+  std::unique_ptr<api::DbSessions> db_sessions;
 
   // The run's registry client, made on first use: tokens it obtains serve the whole run.
   api::RegistryClient& registry() {
