@@ -21,6 +21,9 @@ using Clock = std::chrono::steady_clock;
 // for scripts, so that one long statement cannot outlive the run's deadline.
 constexpr int kProgressInstructions = 10000;
 
+constexpr const char* kOneStatement =
+    "give one SQL statement per call (run each with its own call, inside conn:transaction for all or nothing)";
+
 struct Finalizer {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 };
@@ -80,35 +83,19 @@ class SqliteConnection final : public DbConnection {
                        std::vector<Outcome>& done) override {
     const char* next = sql.data();
     const char* end = next + sql.size();
-    if (!params.empty() || rows) {
-      // Values bind to a single statement; a query returns the rows of one.
-      int rc = SQLITE_OK;
-      auto stmt = compile(next, end, rc);
-      if (!stmt) return DbResult<DbDone>::from(stmt);
-      if (rc != SQLITE_OK) return server_error(sqlite3_errmsg(db_));
-      if (!stmt.value()) return DbResult<DbDone>::fail(DbFault::kMisuse, std::string(caller) + ": no SQL statement given");
-      Statement one(stmt.value().release());
-      auto more = compile(next, end, rc);
-      if (!more) return DbResult<DbDone>::from(more);
-      if (more.value() || rc != SQLITE_OK)
-        return DbResult<DbDone>::fail(DbFault::kMisuse,
-                                      std::string(caller) + ": give one SQL statement per call when it has values to bind");
-      if (auto bound = bind(caller, one.get(), params); !bound) return bound;
-      return execute(one.get(), rows, done);
-    }
-    bool any = false;
-    for (;;) {
-      int rc = SQLITE_OK;
-      auto stmt = compile(next, end, rc);
-      if (!stmt) return DbResult<DbDone>::from(stmt);
-      if (rc != SQLITE_OK) return server_error(sqlite3_errmsg(db_));
-      if (!stmt.value()) break;
-      any = true;
-      if (auto bound = bind(caller, stmt.value().get(), params); !bound) return bound;
-      if (auto ran = execute(stmt.value().get(), nullptr, done); !ran) return ran;
-    }
-    if (!any) return DbResult<DbDone>::fail(DbFault::kMisuse, std::string(caller) + ": no SQL statement given");
-    return DbDone{};
+    int rc = SQLITE_OK;
+    auto stmt = compile(next, end, rc);
+    if (!stmt) return DbResult<DbDone>::from(stmt);
+    if (rc != SQLITE_OK) return server_error(sqlite3_errmsg(db_));
+    if (!stmt.value()) return DbResult<DbDone>::fail(DbFault::kMisuse, std::string(caller) + ": no SQL statement given");
+    Statement one(stmt.value().release());
+    // One statement per call, as on every engine: a second one glued on ("...; DROP TABLE t")
+    // never runs. What is left may only be blank, comments or ';'.
+    auto more = compile(next, end, rc);
+    if (!more) return DbResult<DbDone>::from(more);
+    if (more.value() || rc != SQLITE_OK) return DbResult<DbDone>::fail(DbFault::kMisuse, std::string(caller) + ": " + kOneStatement);
+    if (auto bound = bind(caller, one.get(), params); !bound) return bound;
+    return execute(one.get(), rows, done);
   }
 
   DbResult<DbDone> control(const std::string& sql) override {

@@ -112,8 +112,14 @@ TEST_CASE("db: query and exec bind values and return typed rows", "[lua][db]") {
     -- a value is only ever a value, never SQL
     assert(c:exec('UPDATE t SET name = ? WHERE id = ?', "x'; DROP TABLE t; --", 1) == 1)
     assert(c:query('SELECT name FROM t WHERE id = 1')[1].name == "x'; DROP TABLE t; --")
-    -- without values, every statement of the text runs; the count adds up
-    assert(c:exec("INSERT INTO t(name) VALUES ('c'); INSERT INTO t(name) VALUES ('d'); DELETE FROM t WHERE name = 'c';") == 3)
+    -- one statement per call: a second one glued on never runs, with values or without
+    for _, glued in ipairs{"INSERT INTO t(name) VALUES ('c'); DROP TABLE t", "SELECT 1; SELECT 2"} do
+      local ok, err = pcall(c.exec, c, glued)
+      assert(not ok and err:find('conn:exec: give one SQL statement per call', 1, true), err)
+      ok, err = pcall(c.query, c, glued)
+      assert(not ok and err:find('conn:query: give one SQL statement per call', 1, true), err)
+    end
+    assert(c:exec("INSERT INTO t(name) VALUES ('d'); -- a trailing comment and ';' are fine\n;") == 1)
     assert(c:exec('DELETE FROM sessions WHERE expires < ?', 100) == 2)
     c:close()
   )lua");
@@ -133,9 +139,8 @@ TEST_CASE("db: SQL errors return nil and a message naming the database", "[lua][
     assert(n == nil and err2 == 'db: app: UNIQUE constraint failed: sessions.id', err2)
     local _, err3 = c:query('SELECT * FROM missing')
     assert(err3 == 'db: app: no such table: missing', err3)
-    -- statements before a failing one stay done; the connection stays usable
-    local _, err4 = c:exec("INSERT INTO sessions VALUES ('d', 1); INSERT INTO sessions VALUES ('d', 2)")
-    assert(err4 == 'db: app: UNIQUE constraint failed: sessions.id', err4)
+    -- the connection stays usable after an error
+    assert(c:exec("INSERT INTO sessions VALUES ('d', 1)") == 1)
     assert(#c:query('SELECT * FROM sessions') == 4)
   )lua");
   require_success(r);
@@ -149,8 +154,8 @@ TEST_CASE("db: misuse raises with the problem named", "[lua][db]") {
       {"db.open('app'):exec('DELETE FROM sessions WHERE id = ?')", "conn:exec: the SQL has 1 placeholder but 0 values were given"},
       {"db.open('app'):query('SELECT ?', {})", "conn:query: value 1 must be nil, a boolean, a number or a string (got table)"},
       {"db.open('app'):query('SELECT ?', print)", "conn:query: value 1 must be nil, a boolean, a number or a string (got function)"},
-      {"db.open('app'):query('SELECT 1; SELECT 2')", "conn:query: give one SQL statement per call when it has values to bind"},
-      {"db.open('app'):exec('SELECT ?; SELECT 2', 1)", "conn:exec: give one SQL statement per call when it has values to bind"},
+      {"db.open('app'):query('SELECT 1; SELECT 2')", "conn:query: give one SQL statement per call (run each with its own call, inside conn:transaction for all or nothing)"},
+      {"db.open('app'):exec('SELECT ?; SELECT 2', 1)", "conn:exec: give one SQL statement per call (run each with its own call, inside conn:transaction for all or nothing)"},
       {"db.open('app'):query('  -- nothing')", "conn:query: no SQL statement given"},
       {"db.open('app'):exec('BEGIN')", "db: app: use conn:transaction(fn) rather than BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE"},
       {"db.open('app'):exec('SAVEPOINT x')", "db: app: use conn:transaction(fn) rather than BEGIN"},
@@ -307,6 +312,21 @@ TEST_CASE("db: a locked database gives nil, err after the busy timeout, never a 
   CHECK(timed_out.status == RunStatus::kTimedOut);
   CHECK(timed_out.took < std::chrono::seconds(2));
   CHECK(std::distance(std::filesystem::directory_iterator(site.path("backups")), {}) == 0);
+}
+
+TEST_CASE("db: a query returning more than one query's cap is nil, err naming the cap", "[lua][db]") {
+  Site site;
+  auto r = site.run(R"lua(
+    local c = db.open('app')
+    local many = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT ?) SELECT i FROM n'
+    assert(#c:query(many, 100000) == 100000)
+    local rows, err = c:query(many, 100001)
+    assert(rows == nil and err:find('db: app: the query returned more than 100000 rows (the cap of one query)', 1, true), err)
+    local big, err2 = c:query("SELECT zeroblob(1048576) AS b FROM (" .. many .. ")", 70)
+    assert(big == nil and err2:find('db: app: the query returned more than 64 MiB', 1, true), err2)
+    assert(#c:query('SELECT 1 AS one') == 1)  -- the connection carries on
+  )lua");
+  require_success(r);
 }
 
 TEST_CASE("db: a statement running past the deadline is interrupted", "[lua][db]") {
