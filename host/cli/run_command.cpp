@@ -16,6 +16,7 @@
 #include "config/live_host_config.hpp"
 #include "dispatch/event_pump.hpp"
 #include "dispatch/job_registry.hpp"
+#include "dispatch/table_source_reader.hpp"
 #include "dispatch/run_metrics.hpp"
 #include "dispatch/scheduler.hpp"
 #include "plugin/landlock.hpp"
@@ -155,6 +156,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
     dispatch::JobRegistry registry(*store.value(), scheduler, config.server.registration_urls);
+    dispatch::TableSourceReader table_sources(registry);  // jobs kept in the app's own tables
     // The store's reads and the start's recovery throw when the state file fails (a full disk
     // with runs a crash left running): the host says why and exits 1 rather than aborting.
     try {
@@ -170,7 +172,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     std::optional<server::ApiServer> api;
     if (config.server.enabled) {
       log_token_problems(config.server);
-      api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads});
+      api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads,
+                                    &table_sources});
       if (auto started = api->start(); !started) {
         log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});
         scheduler.shutdown(std::chrono::milliseconds(0));
@@ -191,6 +194,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
     dispatch::EventPump events(*store.value(), scheduler);  // approvals made on the command line fire jobs
     events.start();
+    table_sources.set_sources(catalog.sources(), live.current(), context->load_options);
+    table_sources.start();
 
     const timespec prune_interval{kPruneEverySeconds, 0};
     for (;;) {
@@ -227,6 +232,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         refresh_plugins(plugins, reloaded_jobs);
         const size_t count = reloaded_jobs.size();
         registry.reload(reloaded_jobs, context->load_options);
+        table_sources.set_sources(catalog.sources(), live.current(), context->load_options);
         ++reloads.reloads;
         if (failed || job_errors) ++reloads.failures;
         log_event(spdlog::level::info, "reloaded", {{"jobs", count}, {"registered", registry.size() - count}});
@@ -249,6 +255,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     }
     if (api) api->stop();
     events.stop();
+    table_sources.stop();
     scheduler.shutdown(live.current()->shutdown_grace);
     if (outbox) outbox->stop();
     if (const size_t stuck = scheduler.abandoned()) {

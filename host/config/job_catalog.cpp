@@ -23,7 +23,22 @@ std::vector<std::shared_ptr<const JobSpec>> JobCatalog::update(LoadResult&& resu
     kept_.push_back(job->name);
   }
   by_file_ = std::move(next);
+  // Table sources likewise: a source file that now fails keeps its last good source.
+  std::map<std::string, TableSource> sources;
+  for (auto& source : result.sources) {
+    std::string file = source.file;
+    sources.emplace(std::move(file), std::move(source));
+  }
+  for (const auto& [file, source] : sources_by_file_)
+    if (failed_files.count(file) && !sources.count(file)) sources.emplace(file, source);
+  sources_by_file_ = std::move(sources);
   return jobs();
+}
+
+std::vector<TableSource> JobCatalog::sources() const {
+  std::vector<TableSource> out;
+  for (const auto& [file, source] : sources_by_file_) out.push_back(source);
+  return out;
 }
 
 std::vector<std::shared_ptr<const JobSpec>> JobCatalog::jobs() const {

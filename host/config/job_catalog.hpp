@@ -24,8 +24,12 @@ class JobCatalog {
   // Jobs kept from earlier loads because their files now fail, by name (for the log).
   const std::vector<std::string>& kept() const { return kept_; }
 
+  // The table sources of the last update (a failing source file keeps its last good source).
+  std::vector<TableSource> sources() const;
+
  private:
   std::map<std::string, std::shared_ptr<const JobSpec>> by_file_;
+  std::map<std::string, TableSource> sources_by_file_;
   std::vector<std::string> kept_;
 };
 

@@ -419,6 +419,7 @@ std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnost
 
 // Secrets may sit where nothing prints them: params, and the headers of an HTTP runner.
 bool secrets_in_params_and_headers(std::string_view pointer) {
+  if (pointer.rfind("/job/", 0) == 0) pointer.remove_prefix(4);  // a table source's job template
   return pointer.rfind("/params/", 0) == 0 || pointer.rfind("/run/http/headers/", 0) == 0;
 }
 bool no_secrets(std::string_view) { return false; }
@@ -478,12 +479,18 @@ void check_across_files(const std::vector<FileFacts>& files, Diagnostics& out) {
   }
 }
 
+// One job file: a job, or (with `source`, when the caller takes one) a table source.
 std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
-                                const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts) {
+                                const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts,
+                                std::optional<TableSource>* source = nullptr) {
   const size_t errors_before = error_count(diagnostics);
   auto doc = YamlDocument::parse(file, text, base_dir, diagnostics,
                                  options.from_api ? no_secrets : secrets_in_params_and_headers);
   if (!doc) return std::nullopt;
+  if (source && is_table_source(*doc)) {
+    *source = read_table_source(*doc, base_dir, diagnostics);
+    return std::nullopt;
+  }
   if (facts) *facts = facts_of(*doc);
   const std::set<std::string> failed = SchemaCheck::job().check(*doc, diagnostics);
   if (!doc->root().is_object()) return std::nullopt;
@@ -516,8 +523,10 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
     auto text = read_text(file.path, result.diagnostics);
     if (!text) continue;
     FileFacts file_facts;
-    auto job = load_one(file.path.string(), *text, file.base_dir, options, result.diagnostics, &file_facts);
-    if (!file_facts.file.empty()) facts.push_back(std::move(file_facts));
+    std::optional<TableSource> source;
+    auto job = load_one(file.path.string(), *text, file.base_dir, options, result.diagnostics, &file_facts, &source);
+    if (source) result.sources.push_back(std::move(*source));
+    if (!file_facts.file.empty() && !source) facts.push_back(std::move(file_facts));
     if (job) result.jobs.push_back(std::move(*job));
   }
   const size_t before = result.diagnostics.size();

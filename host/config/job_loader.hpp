@@ -10,6 +10,7 @@
 
 #include "config/diagnostic.hpp"
 #include "config/job_spec.hpp"
+#include "config/table_source.hpp"
 #include "schedule/zone.hpp"
 #include "util/time_format.hpp"
 
@@ -25,6 +26,7 @@ struct LoadOptions {
 
 struct LoadResult {
   std::vector<JobSpec> jobs;  // the jobs without errors, sorted by name
+  std::vector<TableSource> sources;  // files with source: whose rows make jobs (config/table_source.hpp)
   Diagnostics diagnostics;    // errors and warnings, in file and line order
   size_t files = 0;
   // false: a path was missing or a folder could not be read, so jobs may be missing from

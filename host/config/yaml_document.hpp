@@ -51,6 +51,8 @@ class YamlDocument {
   Position text_position(std::string_view pointer, size_t offset = 0) const;
   // True when the value came from ${env:} or ${file:}: it must never be printed.
   bool is_secret(std::string_view pointer) const { return secrets_.count(std::string(pointer)) > 0; }
+  // Every pointer whose value came from ${env:} or ${file:}.
+  const std::set<std::string, std::less<>>& secret_pointers() const { return secrets_; }
   // Every value that ${env:} and ${file:} put in, each on its own (a value may hold several).
   const std::vector<std::string>& secret_parts() const { return secret_parts_; }
   // The variable that resolved to nothing in this value (${var:DIR}/ with DIR empty), if any.

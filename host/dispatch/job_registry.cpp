@@ -98,6 +98,7 @@ void JobRegistry::reload(const std::vector<std::shared_ptr<const config::JobSpec
 std::shared_ptr<const config::JobSpec> JobRegistry::defined_locked(const std::string& name) const {
   if (auto it = files_.find(name); it != files_.end()) return it->second;
   if (auto it = registered_.find(name); it != registered_.end()) return it->second.spec;
+  if (auto it = tables_.find(name); it != tables_.end()) return it->second.spec;
   return nullptr;
 }
 
@@ -123,6 +124,8 @@ std::vector<std::shared_ptr<const config::JobSpec>> JobRegistry::all_effective_l
   for (const auto& [name, spec] : files_) add(name);
   for (const auto& [name, job] : registered_)
     if (!files_.count(name)) add(name);
+  for (const auto& [name, job] : tables_)
+    if (!files_.count(name) && !registered_.count(name)) add(name);
   return all;
 }
 
@@ -142,7 +145,10 @@ JobView JobRegistry::make_view_locked(const std::string& name) const {
   view.spec = effective_locked(name);
   view.defined = defined_locked(name);
   const auto registered = registered_.find(name);
-  view.source = files_.count(name) || registered == registered_.end() ? JobSource::kFile : JobSource::kApi;
+  view.source = files_.count(name)                 ? JobSource::kFile
+                : registered != registered_.end() ? JobSource::kApi
+                : tables_.count(name)             ? JobSource::kTable
+                                                  : JobSource::kFile;
   if (view.source == JobSource::kApi) view.posted = registered->second.posted;
   const auto o = overrides_.find(name);
   view.schedule_overridden = o != overrides_.end() && !o->second.schedule.is_null();
@@ -283,6 +289,36 @@ Change JobRegistry::unregister(const std::string& name) {
   overrides_.erase(name);
   apply_locked(name);
   return {};
+}
+
+void JobRegistry::set_table_jobs(const std::string& source, std::vector<config::JobSpec> jobs,
+                                 std::vector<std::string> definitions) {
+  std::lock_guard lock(mutex_);
+  std::set<std::string> now;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const std::string name = jobs[i].name;
+    if (files_.count(name) || registered_.count(name)) {
+      if (!tables_.count(name))
+        log_event(spdlog::level::warn, "a table source's row makes a job whose name is taken; the other job stays",
+                  {{"source", source}, {"job", name}});
+      continue;
+    }
+    auto it = tables_.find(name);
+    if (it != tables_.end() && it->second.source != source) continue;  // another source's: first come
+    now.insert(name);
+    if (it != tables_.end() && it->second.definition == definitions[i]) continue;  // unchanged: keeps its schedule
+    tables_[name] = TableJob{source, std::move(definitions[i]), std::make_shared<const config::JobSpec>(std::move(jobs[i]))};
+    apply_locked(name);
+  }
+  for (auto it = tables_.begin(); it != tables_.end();) {
+    if (it->second.source != source || now.count(it->first)) {
+      ++it;
+      continue;
+    }
+    const std::string name = it->first;
+    it = tables_.erase(it);
+    apply_locked(name);
+  }
 }
 
 }  // namespace cronhost::dispatch

@@ -16,7 +16,7 @@
 
 namespace cronhost::dispatch {
 
-enum class JobSource { kFile, kApi };
+enum class JobSource { kFile, kApi, kTable };
 
 // A job as the API shows it.
 struct JobView {
@@ -61,6 +61,10 @@ class JobRegistry {
   Change unregister(const std::string& name);
   // A reloaded host config's server.registration.urls, for registrations from now on.
   void set_registration_urls(std::vector<std::string> urls);
+  // The jobs a table source's rows make now (config/table_source.hpp), replacing what it made
+  // before: a job whose definition is unchanged is left alone, so its schedule runs on; a
+  // name a job file or a registration already has stays theirs. Empty: the source is gone.
+  void set_table_jobs(const std::string& source, std::vector<config::JobSpec> jobs, std::vector<std::string> definitions);
 
  private:
   struct Overrides {
@@ -70,6 +74,11 @@ class JobRegistry {
   struct Registered {
     std::shared_ptr<const config::JobSpec> spec;
     std::shared_ptr<const nlohmann::json> posted;
+  };
+  struct TableJob {
+    std::string source;
+    std::string definition;
+    std::shared_ptr<const config::JobSpec> spec;
   };
 
   JobView make_view_locked(const std::string& name) const;
@@ -87,6 +96,7 @@ class JobRegistry {
   config::LoadOptions load_options_;
   std::map<std::string, std::shared_ptr<const config::JobSpec>> files_;
   std::map<std::string, Registered> registered_;
+  std::map<std::string, TableJob> tables_;
   std::map<std::string, Overrides> overrides_;
   // What the scheduler runs and the API shows, by name; rebuilt for a job when it changes, so
   // listing 10,000 jobs copies views instead of recomputing them.

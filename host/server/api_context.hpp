@@ -8,6 +8,7 @@
 #include "dispatch/job_registry.hpp"
 #include "dispatch/run_metrics.hpp"
 #include "dispatch/scheduler.hpp"
+#include "dispatch/table_source_reader.hpp"
 #include "server/auth.hpp"
 #include "store/state_store.hpp"
 
@@ -27,6 +28,7 @@ struct ApiContext {
   dispatch::JobRegistry& registry;
   const dispatch::RunMetrics& metrics;
   const ReloadCounters& reloads;
+  const dispatch::TableSourceReader* table_sources = nullptr;  // for /health; null: none
 
   // Records an audited action (trigger, enable, approve, ...) with the caller's name; a
   // failure to write it is logged, not returned: the action already happened.

@@ -43,6 +43,17 @@ void health(const ApiContext& ctx, httplib::Response& res) {
                          {"queued", status.queued},
                          {"overdue_runs", status.overdue.size()},
                          {"pending_approvals", pending ? nlohmann::json(pending.value()) : nlohmann::json()}};
+  // A table source that cannot be read is the app database's trouble, not the host's: shown,
+  // not a reason for 503 (an orchestrator would restart a healthy host).
+  if (ctx.table_sources)
+    for (const auto& source : ctx.table_sources->status())
+      body["table_sources"][source.source] = {{"db", source.db},
+                                              {"ok", source.error.empty() && source.last_read_ms > 0},
+                                              {"last_read_ms", source.last_read_ms},
+                                              {"rows", source.rows},
+                                              {"jobs", source.jobs},
+                                              {"error", source.error.empty() ? nlohmann::json() : nlohmann::json(source.error)},
+                                              {"rows_left_out", source.problems}};
   if (!problems.empty()) body["problems"] = problems;
   reply(res, problems.empty() ? 200 : 503, body);
 }

@@ -73,7 +73,9 @@ nlohmann::json job_summary(const dispatch::JobView& job, const std::optional<sto
     if (auto n = spec.schedule.next(now)) next = to_ms(*n);
   return {{"name", spec.name},
           {"description", spec.description},
-          {"source", job.source == dispatch::JobSource::kFile ? "file" : "api"},
+          {"source", job.source == dispatch::JobSource::kFile  ? "file"
+                     : job.source == dispatch::JobSource::kApi ? "api"
+                                                               : "table"},
           {"runner", runner_name(spec)},
           {"schedule", schedule},
           {"enabled", spec.enabled},
