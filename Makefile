@@ -11,7 +11,8 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
         liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
-        python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk
+        python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
+        libpq-dev libmariadb-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 
 .PHONY: all deps browser-deps build test unit-asan run bench fuzz clean
 
