@@ -14,7 +14,7 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
         libpq-dev libmariadb-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 
-.PHONY: all deps browser-deps build test unit-asan run bench fuzz clean
+.PHONY: all deps browser-deps build test test-db unit-asan run bench fuzz clean
 
 all: build
 
@@ -53,6 +53,13 @@ unit-asan: deps
 test: build browser-deps
 	cd $(BUILD) && ctest --output-on-failure -j2
 	$(MAKE) unit-asan
+
+# The database tests alone, against the PostgreSQL and MariaDB servers they start
+# (tests/support/dbserver.py): Catch2 tests tagged [db], integration tests named test_db*.py.
+test-db: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target unit_tests cronhost
+	$(BUILD)/tests/unit_tests "[db]"
+	cd tests/integration && CRONHOST_BIN=$(CURDIR)/$(BUILD)/cronhost /usr/bin/python3 -m unittest discover -p 'test_db*.py'
 
 # The host on the bundled jobs.d/, in the foreground (Ctrl-C stops it gracefully).
 # The dashboard is at http://127.0.0.1:8080/; log in with the token in admin.token (made on
