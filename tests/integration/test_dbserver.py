@@ -9,6 +9,7 @@ itself is killed. Prints start and stop times at the end.
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,6 +128,25 @@ class ServerTests:
             child.kill()
             child.wait()
             child.stdout.close()
+
+    def test_a_port_taken_before_the_server_binds_it_is_replaced_by_another(self):
+        # free_port() is a guess: another process may take the port before the server binds it
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            guesses, original = iter([busy]), dbserver.free_port
+            dbserver.free_port = lambda: next(guesses, None) or original()
+            server = dbserver.SERVERS[self.KIND](None)  # in this process, as the supervisor runs it
+            try:
+                server.start()
+                self.assertNotEqual(server.port, busy)
+                self.assertIn("already in use", server.log_tail(1 << 20))
+                self.assertEqual(dbserver.run_sql(server.info(), "SELECT 1", as_app_user=True), [("1",)])
+            finally:
+                dbserver.free_port = original
+                server.stop()
+            self.assertFalse(os.path.exists(server.dir))
 
     def test_tls_is_verified_against_the_ca(self):
         started = time.monotonic()
