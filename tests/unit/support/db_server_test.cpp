@@ -1,7 +1,7 @@
 // The database test servers from C++ (tests/support/dbserver.py through db_server.hpp): each
 // kind answers the app user's password login over TCP through its command-line client, and a
 // DbServer that goes out of scope leaves no server process and no folder.
-#include "support/db_server.hpp"
+#include "db_server.hpp"
 
 #include <signal.h>
 
