@@ -54,3 +54,10 @@ TEST_CASE("A test database server stops with its DbServer: no process, no folder
   CHECK(::kill(pid, 0) == -1);
   CHECK(errno == ESRCH);
 }
+
+TEST_CASE("A test database server that cannot start is an exception with the reason, not a hang",
+          "[db][db_server]") {
+  // argparse refuses the auth plugin and exits before printing a line
+  CHECK_THROWS_WITH(DbServer(DbKind::mariadb, {false, "no-such-plugin"}),
+                    Catch::Matchers::Contains("exited before answering"));
+}
