@@ -52,6 +52,18 @@ struct HttpRunner {
   std::optional<Millis> timeout;         // unset: the job's timeout
 };
 
+// A table source's writeback (config/table_source.hpp): after each run of a job a row made,
+// one statement on the source's database keeps the app's own columns current.
+struct WritebackArg {
+  std::string field;     // run.started_at, run.finished_at, run.status, run.id, run.duration_ms, job.next_fire, job.name
+  nlohmann::json value;  // when field is empty: the row's value, put in when the job was made
+};
+struct Writeback {
+  std::string db;
+  std::string sql;  // one statement with ? placeholders
+  std::vector<WritebackArg> args;
+};
+
 struct JobSpec {
   std::string name;
   std::string file;  // as given to the loader, for messages
@@ -73,6 +85,7 @@ struct JobSpec {
   CatchupRule catchup;
   bool enabled = true;
   Allowlist allow;
+  std::optional<Writeback> writeback;  // jobs made by a table source that asks for one
 
   // params with every secret value replaced by "***": the only form that may be printed.
   nlohmann::json printable_params() const {

@@ -106,6 +106,38 @@ void mark_secrets(const TableSource& source, JobSpec& spec) {
   spec.secret_values.insert(spec.secret_values.end(), source.secret_values.begin(), source.secret_values.end());
 }
 
+const std::vector<std::string> kRunFields = {"run.started_at", "run.finished_at", "run.status", "run.id",
+                                             "run.duration_ms",  "job.next_fire",   "job.name"};
+
+void read_writeback(const YamlDocument& doc, TableSource& source, Diagnostics& diagnostics) {
+  const json& spec = doc.root()["writeback"];
+  const auto error = [&](const std::string& pointer, const std::string& message) {
+    diagnostics.push_back(doc.error_at(doc.text_position(pointer), message));
+  };
+  if (!spec.is_object() || !spec.contains("exec") || !spec["exec"].is_string() || spec["exec"].get<std::string>().empty()) {
+    error("/writeback", "writeback: expected {exec: \"UPDATE ... WHERE id = ?\", args: [run.started_at, row.id]}");
+    return;
+  }
+  for (const auto& [key, _] : spec.items())
+    if (key != "exec" && key != "args")
+      diagnostics.push_back(doc.error_at(doc.key_position(pointer_append("/writeback", key)),
+                                         "writeback." + key + ": unknown key (expected exec and args)"));
+  source.writeback_sql = spec["exec"].get<std::string>();
+  if (!spec.contains("args")) return;
+  if (!spec["args"].is_array()) return error("/writeback/args", "writeback.args: expected a list such as [run.started_at, row.id]");
+  for (size_t i = 0; i < spec["args"].size(); ++i) {
+    const json& arg = spec["args"][i];
+    const std::string pointer = "/writeback/args/" + std::to_string(i);
+    const std::string text = arg.is_string() ? arg.get<std::string>() : "";
+    const bool known = std::find(kRunFields.begin(), kRunFields.end(), text) != kRunFields.end() ||
+                       std::regex_match(text, std::regex(R"(row\.[A-Za-z_][A-Za-z0-9_]*)"));
+    if (!known)
+      error(pointer, "writeback.args[" + std::to_string(i) + "]: expected row.COLUMN or one of run.started_at, "
+                     "run.finished_at, run.status, run.id, run.duration_ms, job.next_fire, job.name");
+    source.writeback_args.push_back(text);
+  }
+}
+
 }  // namespace
 
 bool is_table_source(const YamlDocument& doc) { return doc.root().is_object() && doc.root().contains("source"); }
@@ -118,11 +150,11 @@ std::optional<TableSource> read_table_source(const YamlDocument& doc, const std:
   };
   const json& root = doc.root();
   TableSource source{.name = std::filesystem::path(doc.file()).stem().string(), .file = doc.file(), .base_dir = base_dir};
-  const std::vector<std::string> top_keys = {"source", "job"}, source_keys = {"db", "query", "every", "key"};
+  const std::vector<std::string> top_keys = {"source", "job", "writeback"}, source_keys = {"db", "query", "every", "key"};
   for (const auto& [key, _] : root.items())
     if (std::find(top_keys.begin(), top_keys.end(), key) == top_keys.end())
       diagnostics.push_back(doc.error_at(doc.key_position(pointer_append("", key)),
-                                         key + ": unknown key in a table source (expected source and job)" +
+                                         key + ": unknown key in a table source (expected source, job and writeback)" +
                                              did_you_mean_suffix(key, top_keys)));
   const json& spec = root["source"];
   if (!spec.is_object()) {
@@ -177,6 +209,7 @@ std::optional<TableSource> read_table_source(const YamlDocument& doc, const std:
     }
   };
   check(source.job_template, "/job");
+  if (root.contains("writeback")) read_writeback(doc, source, diagnostics);
   source.secret_values = doc.secret_parts();
   for (const auto& pointer : doc.secret_pointers())
     if (pointer.rfind("/job/", 0) == 0) source.secret_pointers.insert(pointer.substr(4));
@@ -189,6 +222,8 @@ TableJobs expand_table_source(const TableSource& source, const api::DbRows& rows
   std::set<std::string> wanted;
   placeholders_in(source.job_template, wanted);
   wanted.insert(source.key);
+  for (const auto& arg : source.writeback_args)
+    if (arg.rfind("row.", 0) == 0) wanted.insert(arg.substr(4));
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < rows.columns.size(); ++i) index.emplace(rows.columns[i], i);
   for (const auto& column : wanted)
@@ -220,8 +255,17 @@ TableJobs expand_table_source(const TableSource& source, const api::DbRows& rows
       continue;
     }
     mark_secrets(source, *spec);
+    if (!source.writeback_sql.empty()) {
+      spec->writeback = Writeback{source.db, source.writeback_sql, {}};
+      for (const auto& arg : source.writeback_args)
+        spec->writeback->args.push_back(arg.rfind("row.", 0) == 0 ? WritebackArg{"", as_json(*row.at(arg.substr(4)))}
+                                                                  : WritebackArg{arg, nullptr});
+    }
+    std::string shown = definition;  // with the row's writeback values: a change there is a change too
+    if (spec->writeback)
+      for (const auto& arg : spec->writeback->args) shown += "\n" + (arg.field.empty() ? arg.value.dump() : arg.field);
     out.jobs.push_back(std::move(*spec));
-    out.definitions.push_back(definition);
+    out.definitions.push_back(std::move(shown));
   }
   return out;
 }

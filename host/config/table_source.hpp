@@ -13,6 +13,10 @@
 // inside text it is the value's text, percent-encoded inside run.http.url so a row cannot
 // change the URL's path or host. A row's value is never read as ${env:...}: the template's own
 // secrets were resolved when the file was read and stay secret in every job made from it.
+//
+// writeback: {exec: "UPDATE workflow_schedules SET last_run_at = ?, next_run_at = ? WHERE id = ?",
+//             args: [run.started_at, job.next_fire, row.id]} keeps the app's columns current:
+// after each run of a job a row made, on the same database (config::Writeback).
 #pragma once
 #include <chrono>
 #include <filesystem>
@@ -41,6 +45,9 @@ struct TableSource {
   std::chrono::milliseconds every{30000};
   std::string key = "id";  // the column that names a row in messages
   nlohmann::json job_template;
+  // writeback: {exec: SQL, args: [run.started_at, job.next_fire, row.id]}; empty sql: none.
+  std::string writeback_sql;
+  std::vector<std::string> writeback_args;
   std::set<std::string> secret_pointers;   // inside job_template, from ${env:}/${file:}
   std::vector<std::string> secret_values;  // each value those put in
 };

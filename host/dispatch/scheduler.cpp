@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "api/db_writeback.hpp"
 #include "api/permissions.hpp"
 #include "dispatch/run_metrics.hpp"
 #include "run/lua_runner.hpp"
@@ -371,6 +372,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   outcome.kv_writes = std::move(kv_writes);
   const std::optional<int64_t> retry_at = outcome.retry_at;
   store_.finish(run_id, spec->name, std::move(outcome));
+  if (spec->writeback) write_back(*spec, host.get(), run_id, start, end, result.status);
   running_.fetch_sub(1, std::memory_order_relaxed);
   if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start);
   const auto level = result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn;
@@ -382,6 +384,17 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     log_event(level, "run finished", fields);
   }
   finished(*spec, fire, run_id, result.status, active, retry_at);
+}
+
+// A table source's writeback keeps the app's columns current; its failure is logged, and the
+// run's outcome stands. Bounded, so a slow app database holds this worker for 30 s at most.
+void Scheduler::write_back(const config::JobSpec& spec, const config::HostConfig* host, int64_t run_id, int64_t started,
+                           int64_t finished, RunStatus status) {
+  api::RunFacts facts{run_id, started, finished, std::string(store::to_string(status)), std::nullopt};
+  if (auto next = spec.schedule.next(to_instant(finished))) facts.next_fire_ms = to_ms(*next);
+  const auto timeout = std::min<std::chrono::milliseconds>(spec.timeout, std::chrono::seconds(30));
+  if (auto written = api::write_back(spec, host, facts, timeout); !written)
+    log_event(spdlog::level::err, "writeback failed", {{"job", spec.name}, {"run", run_id}, {"error", written.message()}});
 }
 
 std::optional<int64_t> Scheduler::retry_due(const config::JobSpec& spec, const Fire& fire, RunStatus status, int64_t now) {

@@ -169,6 +169,8 @@ class Scheduler {
   int64_t retry_delay_ms(const config::JobSpec& spec, int attempt);
   void queue_pending_retries_locked(int64_t now);
   std::optional<int64_t> retry_due(const config::JobSpec& spec, const Fire& fire, store::RunStatus status, int64_t now);
+  void write_back(const config::JobSpec& spec, const config::HostConfig* host, int64_t run_id, int64_t started,
+                  int64_t finished, store::RunStatus status);
 
   store::Store& store_;
   const SchedulerOptions options_;

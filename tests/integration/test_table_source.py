@@ -19,6 +19,9 @@ job:
   enabled: "{{row.enabled}}"
   run: {lua: scripts/workflow.lua}
   params: {workflow: "{{row.id}}", note: "{{row.note}}", token: "${env:CRONHOST_TEST_WF_TOKEN}"}
+writeback:
+  exec: "UPDATE workflow_schedules SET last_run_at = ?, last_status = ?, next_run_at = ? WHERE id = ?"
+  args: [run.started_at, run.status, job.next_fire, row.id]
 """
 # The run says which workflow ran, and what it was given (the token must come out redacted).
 SCRIPT = "return {workflow = job.params.workflow, note = job.params.note, token = job.params.token}\n"
@@ -32,7 +35,7 @@ class TableSourceTest(unittest.TestCase):
         self.app = os.path.join(self.site.root, "app.db")
         with self.db() as db:
             db.execute("CREATE TABLE workflow_schedules (id INTEGER PRIMARY KEY, cron_expression TEXT, "
-                       "timezone TEXT, enabled INTEGER, note TEXT)")
+                       "timezone TEXT, enabled INTEGER, note TEXT, last_run_at TEXT, last_status TEXT, next_run_at TEXT)")
         self.site.write("cronhost.yaml", f"workers: 4\nshutdown_grace: 2s\ndatabases: {{app: {{sqlite: {self.app}}}}}\n"
                         f'server: {{listen: "127.0.0.1:0", port_file: "{self.site.port_file}", open: [health], '
                         f'tokens: [{{name: viewer, role: viewer, token: "{TOKEN}"}}]}}\n')
@@ -64,7 +67,8 @@ class TableSourceTest(unittest.TestCase):
     def test_rows_inserted_changed_disabled_and_deleted_change_what_fires(self):
         s = self.site
         with self.db() as db:
-            db.execute("INSERT INTO workflow_schedules VALUES (1, ?, 'UTC', 1, 'first ${env:HOME}')", (EVERY_SECOND,))
+            db.execute("INSERT INTO workflow_schedules (id, cron_expression, timezone, enabled, note) "
+                       "VALUES (1, ?, 'UTC', 1, 'first ${env:HOME}')", (EVERY_SECOND,))
         s.start(env={**os.environ, "CRONHOST_TEST_WF_TOKEN": "wf-secret-token-123"})
         wait_for(lambda: self.runs_since("workflow-1", 0), timeout=15, what="the first row's job to run")
         run = self.runs_since("workflow-1", 0)[0]
@@ -74,14 +78,26 @@ class TableSourceTest(unittest.TestCase):
         self.assertEqual(result["token"], "***")  # the template's secret stays secret
         self.assertNotIn("wf-secret-token-123", s.log_text())
 
+        # The writeback keeps the app's own columns current after each run.
+        def written():
+            with self.db() as db:
+                return db.execute("SELECT last_run_at, last_status, next_run_at FROM workflow_schedules "
+                                  "WHERE id = 1").fetchone()
+        wait_for(lambda: written()[1] == "succeeded", timeout=5, what="the writeback")
+        last_run_at, _, next_run_at = written()
+        self.assertRegex(last_run_at, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+        self.assertGreater(next_run_at, last_run_at)
+
         # Inserted: fires within one read (1 s) and its first slot.
         with self.db() as db:
-            db.execute("INSERT INTO workflow_schedules VALUES (2, ?, 'Europe/Berlin', 1, 'second')", (EVERY_SECOND,))
+            db.execute("INSERT INTO workflow_schedules (id, cron_expression, timezone, enabled, note) "
+                       "VALUES (2, ?, 'Europe/Berlin', 1, 'second')", (EVERY_SECOND,))
         wait_for(lambda: self.runs_since("workflow-2", 0), timeout=5, what="the inserted row's job")
 
         # A bad row is left out with its key named; the others keep running.
         with self.db() as db:
-            db.execute("INSERT INTO workflow_schedules VALUES (3, 'not a cron', 'UTC', 1, 'bad')")
+            db.execute("INSERT INTO workflow_schedules (id, cron_expression, timezone, enabled, note) "
+                       "VALUES (3, 'not a cron', 'UTC', 1, 'bad')")
         wait_for(lambda: "row id=3" in s.log_text(), timeout=5, what="the bad row's problem in the log")
         self.assertIn("schedule.cron", s.log_text())
         health = self.health()["table_sources"]["workflows"]

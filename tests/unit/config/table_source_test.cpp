@@ -117,8 +117,35 @@ TEST_CASE("a table source's own mistakes are reported at their line", "[config][
             "jobs.d/workflows.yaml:1:26: error: source.every: at least 1s",
             "jobs.d/workflows.yaml:1:30: error: source.kee: unknown key (expected db, query, every and key), did you mean 'key'?",
             "jobs.d/workflows.yaml:2:13: error: job.name: each row's job needs its own name, e.g. \"workflow-{{row.id}}\"",
-            "jobs.d/workflows.yaml:3:1: error: writeback: unknown key in a table source (expected source and job)"});
+            "jobs.d/workflows.yaml:3:12: error: writeback: expected {exec: \"UPDATE ... WHERE id = ?\", args: [run.started_at, row.id]}"});
   CHECK(f.problems("source: {db: app, query: q}\njob: {name: \"w-{{row.id}}\", params: {a: \"{{ id }}\"}}\n") ==
         std::vector<std::string>{
             "jobs.d/workflows.yaml:2:42: error: job.params.a: {{ id }} is not a placeholder (expected {{row.COLUMN}})"});
+}
+
+TEST_CASE("a writeback carries the row's values into each job and checks its fields", "[config][table_source]") {
+  Folder f;
+  auto result = f.load(
+      "source: {db: app, query: q}\njob: {name: \"w-{{row.id}}\", schedule: {every: 1m}, run: {lua: scripts/job.lua}}\n"
+      "writeback: {exec: \"UPDATE t SET last = ?, next = ? WHERE id = ?\", args: [run.started_at, job.next_fire, row.id]}\n");
+  REQUIRE(result.diagnostics.empty());
+  const auto made = expand_table_source(result.sources.at(0), rows({"id"}, {{int64_t{7}}}), {});
+  REQUIRE(made.jobs.size() == 1);
+  REQUIRE(made.jobs[0].writeback);
+  const Writeback& writeback = *made.jobs[0].writeback;
+  CHECK(writeback.db == "app");
+  CHECK(writeback.sql == "UPDATE t SET last = ?, next = ? WHERE id = ?");
+  REQUIRE(writeback.args.size() == 3);
+  CHECK(writeback.args[0].field == "run.started_at");
+  CHECK(writeback.args[1].field == "job.next_fire");
+  CHECK(writeback.args[2].field.empty());
+  CHECK(writeback.args[2].value == 7);
+  CHECK(f.problems("source: {db: app, query: q}\njob: {name: \"w-{{row.id}}\"}\n"
+                   "writeback: {exec: \"UPDATE t SET a = ?\", args: [run.start, 5], exce: x}\n") ==
+        std::vector<std::string>{
+            "jobs.d/workflows.yaml:3:48: error: writeback.args[0]: expected row.COLUMN or one of run.started_at, "
+            "run.finished_at, run.status, run.id, run.duration_ms, job.next_fire, job.name",
+            "jobs.d/workflows.yaml:3:59: error: writeback.args[1]: expected row.COLUMN or one of run.started_at, "
+            "run.finished_at, run.status, run.id, run.duration_ms, job.next_fire, job.name",
+            "jobs.d/workflows.yaml:3:63: error: writeback.exce: unknown key (expected exec and args)"});
 }
