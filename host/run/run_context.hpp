@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/approvals.hpp"
 #include "api/effects.hpp"
 #include "api/http_client.hpp"
 #include "api/registry_client.hpp"
@@ -130,6 +131,13 @@ struct RunContext {
   }
   std::unique_ptr<api::RegistryClient> registry_client;
 
+  // The host APIs that reach the state file, made on first use (bindings run after the caller
+  // filled in the run's identity).
+  api::RunApprovals& approvals() {
+    if (!approvals_) approvals_ = std::make_unique<api::RunApprovals>(job, store, effects, redactor);
+    return *approvals_;
+  }
+
   // Everything a run shows passes through here first.
   std::string redact(std::string_view text) const { return redactor.apply(text); }
 
@@ -170,6 +178,9 @@ struct RunContext {
     }
     return stop != Stop::kNone;
   }
+
+ private:
+  std::unique_ptr<api::RunApprovals> approvals_;
 };
 
 // How a run ended: what the store records.
