@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/printable.hpp"
+
 #include "run/lua_sandbox.hpp"
 #include "util/did_you_mean.hpp"
 
@@ -19,10 +21,7 @@ void raise(lua_State* L, const std::string& message) {
   std::abort();  // lua_error does not return
 }
 
-std::string printable(std::string_view text, size_t limit) {
-  const nlohmann::json value = std::string(text.substr(0, limit));
-  return nlohmann::json::parse(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).get<std::string>();
-}
+std::string printable(std::string_view text, size_t limit) { return api::printable(text, limit); }
 
 TableArgs::TableArgs(lua_State* L, int index, std::string function, std::vector<std::string> known)
     : L_(L), index_(lua_absindex(L, index)), function_(std::move(function)) {

@@ -14,6 +14,7 @@
 #include "api/approvals.hpp"
 #include "api/effects.hpp"
 #include "api/http_client.hpp"
+#include "api/mail_send.hpp"
 #include "api/registry_client.hpp"
 #include "api/run_kv.hpp"
 #include "config/host_config.hpp"
@@ -137,6 +138,14 @@ struct RunContext {
     if (!approvals_) approvals_ = std::make_unique<api::RunApprovals>(job, store, effects, redactor);
     return *approvals_;
   }
+  api::RunMail& mail() {
+    if (!mail_)
+      mail_ = std::make_unique<api::RunMail>(api::RunMailPlace{
+          job, run_id, host, store, effects, redactor, deadline, [this] {
+            return cancelled() || std::chrono::steady_clock::now() >= deadline;
+          }});
+    return *mail_;
+  }
 
   // Everything a run shows passes through here first.
   std::string redact(std::string_view text) const { return redactor.apply(text); }
@@ -181,6 +190,7 @@ struct RunContext {
 
  private:
   std::unique_ptr<api::RunApprovals> approvals_;
+  std::unique_ptr<api::RunMail> mail_;
 };
 
 // How a run ended: what the store records.
