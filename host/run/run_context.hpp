@@ -16,6 +16,7 @@
 #include "api/http_client.hpp"
 #include "api/mail_send.hpp"
 #include "api/registry_client.hpp"
+#include "api/run_history.hpp"
 #include "api/run_kv.hpp"
 #include "config/host_config.hpp"
 #include "config/job_spec.hpp"
@@ -146,6 +147,10 @@ struct RunContext {
           }});
     return *mail_;
   }
+  api::RunHistory& run_history() {
+    if (!run_history_) run_history_ = std::make_unique<api::RunHistory>(store);
+    return *run_history_;
+  }
 
   // Everything a run shows passes through here first.
   std::string redact(std::string_view text) const { return redactor.apply(text); }
@@ -191,6 +196,7 @@ struct RunContext {
  private:
   std::unique_ptr<api::RunApprovals> approvals_;
   std::unique_ptr<api::RunMail> mail_;
+  std::unique_ptr<api::RunHistory> run_history_;
 };
 
 // How a run ended: what the store records.
