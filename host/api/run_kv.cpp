@@ -4,6 +4,16 @@
 
 namespace cronhost::api {
 
+Status RunKv::check_key(std::string_view key) {
+  if (key.empty() || key.size() > kMaxKeyBytes) return Status::error("a key must be 1 to 256 bytes");
+  return Status::ok();
+}
+
+Status RunKv::check_value(std::string_view json) {
+  if (json.size() > kMaxValueBytes) return Status::error("the value is larger than 1 MiB as JSON");
+  return Status::ok();
+}
+
 Result<std::optional<std::string>> RunKv::get(const std::string& key) const {
   if (auto it = writes_.find(key); it != writes_.end()) return it->second;
   if (!store_) return std::optional<std::string>();

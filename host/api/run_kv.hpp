@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/records.hpp"
@@ -22,6 +23,13 @@ class RunKv {
  public:
   // Writes held by one run, at most (the values are JSON, each at most 1 MiB).
   static constexpr size_t kMaxPendingBytes = size_t{16} << 20;
+
+  // What one key and one value may be, checked by the adapters before get/put/erase (misuse:
+  // they raise in Lua): "a key must be 1 to 256 bytes", "the value is larger than 1 MiB as JSON".
+  static constexpr size_t kMaxKeyBytes = 256;
+  static constexpr size_t kMaxValueBytes = 1 << 20;
+  static Status check_key(std::string_view key);
+  static Status check_value(std::string_view json);
 
   RunKv(store::Store* store, std::string job) : store_(store), job_(std::move(job)) {}
 

@@ -6,67 +6,36 @@
 //   --   finished_at (RFC 3339 UTC or nil), duration_ms, error, notes}
 //
 // Bad arguments raise. limit defaults to 1000 and is capped at 10000.
+#include "api/run_history.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
-#include "store/state_store.hpp"
-#include "util/time_format.hpp"
 
 namespace cronhost::bindings {
 namespace {
 
-nlohmann::json time_or_null(std::optional<int64_t> ms) {
-  if (!ms) return nullptr;
-  return format_rfc3339(Instant(std::chrono::seconds(*ms / 1000)), 0);
-}
-
 int host_runs(lua_State* L) {
-  run::RunContext& ctx = run::LuaSandbox::context(L);
   if (lua_isnoneornil(L, 1)) {
     lua_settop(L, 0);
     lua_newtable(L);
   }
   TableArgs args(L, 1, "host.runs", {"since", "job", "status", "limit"});
-  store::RunQuery query;
-  query.limit = 1000;
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
+  api::RunHistoryArgs given;
   const int since_type = args.push("since");
-  if (since_type == LUA_TNUMBER) {
-    query.since = now_ms - static_cast<int64_t>(lua_tonumber(L, -1) * 1000);
-  } else if (since_type == LUA_TSTRING) {
-    auto t = parse_rfc3339(lua_tostring(L, -1));
-    if (!t || !t->offset_seconds) args.error("field 'since' must be seconds or an RFC 3339 time with an offset");
-    query.since = t->instant().time_since_epoch().count() * 1000;
-  } else if (since_type != LUA_TNIL) {
-    args.error("field 'since' must be seconds or an RFC 3339 time with an offset");
-  }
+  if (since_type == LUA_TNUMBER) given.since = lua_tonumber(L, -1);
+  else if (since_type == LUA_TSTRING) given.since = std::string(lua_tostring(L, -1));
+  else if (since_type != LUA_TNIL) args.error("field 'since' must be seconds or an RFC 3339 time with an offset");
   lua_pop(L, 1);
-  query.job = args.string("job").value_or("");
-  if (auto status = args.string("status")) {
-    query.status = store::parse_status(*status);
-    if (!query.status)
-      args.error("unknown status '" + *status + "' (succeeded, failed, timed_out, skipped, cancelled, interrupted, queued, running)");
-  }
-  if (auto limit = args.number("limit")) {
-    if (!(*limit >= 1)) args.error("field 'limit' must be 1 or more");
-    query.limit = static_cast<int>(std::min(*limit, 10000.0));
-  }
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : ctx.store->runs(query))
-    out.push_back({{"id", r.id},
-                   {"job", r.job},
-                   {"trigger", std::string(store::to_string(r.trigger))},
-                   {"status", std::string(store::to_string(r.status))},
-                   {"attempt", r.attempt},
-                   {"scheduled_for", time_or_null(r.scheduled_for)},
-                   {"started_at", time_or_null(r.started_at)},
-                   {"finished_at", time_or_null(r.finished_at)},
-                   {"duration_ms", r.duration_ms ? nlohmann::json(*r.duration_ms) : nlohmann::json()},
-                   {"error", r.error},
-                   {"notes", r.notes}});
-  push_json(L, out);
+  given.job = args.string("job").value_or("");
+  given.status = args.string("status");
+  given.limit = args.number("limit");
+  api::RunHistory& history = run::LuaSandbox::context(L).run_history();
+  auto query = history.check(given);
+  if (!query) args.error(query.message());
+  auto runs = history.runs(*query);
+  if (!runs) raise(L, "host.runs: " + runs.message());
+  push_json(L, *runs);
   return 1;
 }
 

@@ -12,17 +12,14 @@
 // and other methods are captured, answering 200 with r.dry_run = true.
 #include <nlohmann/json.hpp>
 
-#include "api/permissions.hpp"
+#include "api/run_http.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
-#include "util/http_header.hpp"
 
 namespace cronhost::bindings {
 namespace {
-
-constexpr size_t kCapturedBodyBytes = 2048;
 
 const std::vector<std::string> kRequestFields = {"method", "url", "headers", "body", "json", "timeout", "max_bytes"};
 
@@ -105,28 +102,13 @@ void push_response(lua_State* L, const api::HttpResponse& response, bool dry_run
 
 int perform(lua_State* L, api::HttpRequest request) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
-  const auto check = [&ctx](std::string_view url) { return api::check_http(ctx.job, url); };
-  auto url = check(request.url);
+  api::RunHttp http(ctx.job, ctx.effects, ctx.redactor, [&ctx]() -> api::HttpClient& { return ctx.http(); });
+  auto url = http.check(request);
   if (!url) raise(L, url.message());
-  for (const auto& [name, value] : request.headers)  // checked in a dry run too, which sends nothing
-    if (auto ok = check_request_header(name, value); !ok) return fail(L, "http: " + ok.message());
-  const bool read = request.method == "GET" || request.method == "HEAD";
-  if (!ctx.effects.live() && (!read || ctx.effects.offline())) {
-    nlohmann::json headers = nlohmann::json::object();
-    for (const auto& [name, value] : request.headers) headers[printable(name)] = ctx.redact(printable(value));
-    const std::string body = ctx.redact(printable(request.body, kCapturedBodyBytes));
-    ctx.effects.capture({"http",
-                         request.method + " " + ctx.redact(url.value()) +
-                             (request.body.empty() ? "" : " (" + std::to_string(request.body.size()) + " bytes)"),
-                         {{"method", request.method}, {"url", ctx.redact(url.value())}, {"headers", headers}, {"body", body}}});
-    if (read) return fail(L, request.method + " " + url.value() + ": not performed (offline dry run)");
-    push_response(L, api::HttpResponse{200, {}, "", url.value()}, true);
-    return 1;
-  }
-  auto response = ctx.http().perform(std::move(request), check);
+  auto answer = http.perform(std::move(request), *url);
   run::LuaSandbox::check_stop(L);
-  if (!response) return fail(L, response.message());
-  push_response(L, response.value(), false);
+  if (!answer) return fail(L, answer.message());
+  push_response(L, answer->response, answer->dry_run);
   return 1;
 }
 

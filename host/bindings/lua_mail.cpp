@@ -19,19 +19,17 @@
 #include "api/beneath.hpp"
 #include "api/mail.hpp"
 #include "api/mail_address.hpp"
-#include "api/mail_outbox.hpp"
+#include "api/mail_send.hpp"
 #include "api/permissions.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_sandbox.hpp"
-#include "store/state_store.hpp"
 #include "util/http_header.hpp"
 
 namespace cronhost::bindings {
 namespace {
 
 constexpr size_t kMaxAttachmentBytes = size_t{25} << 20;  // what common relays accept in total
-constexpr size_t kCapturedTextBytes = 4096;
 
 std::string type_for(const std::string& name) {
   static const std::vector<std::pair<std::string, std::string>> kTypes = {
@@ -56,14 +54,6 @@ bool is_media_type(std::string_view type) {
     if (i != slash && !name_char(static_cast<unsigned char>(type[i]))) return false;
   const std::string_view params = type.substr(end);
   return !api::has_control_characters(params) && params.find('"') == std::string_view::npos;
-}
-
-std::string size_text(size_t bytes) {
-  char buffer[32];
-  if (bytes < 1024) return std::to_string(bytes) + " bytes";
-  if (bytes < (1 << 20)) std::snprintf(buffer, sizeof buffer, "%.1f KiB", bytes / 1024.0);
-  else std::snprintf(buffer, sizeof buffer, "%.1f MiB", bytes / 1048576.0);
-  return buffer;
 }
 
 // Appends what `fd` holds to `out`; false on a read error or past `limit` bytes (the caller
@@ -154,74 +144,30 @@ api::MailMessage read_message(lua_State* L, run::RunContext& ctx, std::vector<si
   message.html = args.string("html").value_or("");
   if (message.text.empty() && message.html.empty()) args.error("give text, html or both");
   read_attachments(L, ctx, args, message, sizes);
-  message.from = ctx.host->smtp->from;
-  message.message_id = api::make_message_id(message.from);
-  message.date = api::mail_date(std::chrono::system_clock::now());
+  ctx.mail().stamp(message);
   return message;
-}
-
-void capture(run::RunContext& ctx, const api::MailMessage& message, const std::vector<size_t>& sizes) {
-  std::string summary = "to " + ctx.redact(message.to.empty() ? std::string("(none)") : message.to.front());
-  for (size_t i = 1; i < message.to.size(); ++i) summary += ", " + ctx.redact(message.to[i]);
-  if (!message.cc.empty()) summary += " cc " + std::to_string(message.cc.size());
-  if (!message.bcc.empty()) summary += " bcc " + std::to_string(message.bcc.size());
-  summary += ": \"" + ctx.redact(printable(message.subject)) + "\"";
-  nlohmann::json attachments = nlohmann::json::array();
-  for (size_t i = 0; i < message.attachments.size(); ++i) {
-    const auto& a = message.attachments[i];
-    summary += (i == 0 ? "; attached " : ", ") + a.name + " (" + size_text(sizes[i]) + ")";
-    attachments.push_back({{"name", a.name}, {"type", a.type}, {"bytes", sizes[i]}});
-  }
-  ctx.effects.capture({"mail", summary,
-                       {{"from", message.from}, {"to", message.to}, {"cc", message.cc}, {"bcc", message.bcc},
-                        {"subject", ctx.redact(printable(message.subject))},
-                        {"message_id", message.message_id},
-                        {"text", ctx.redact(printable(message.text, kCapturedTextBytes))},
-                        {"html", ctx.redact(printable(message.html, kCapturedTextBytes))},
-                        {"attachments", attachments}}});
 }
 
 int mail_send(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
-  if (!ctx.host || !ctx.host->smtp) raise(L, "mail.send: no smtp: section in the host config (where would it go?)");
+  if (auto configured = ctx.mail().check_configured(); !configured) raise(L, "mail.send: " + configured.message());
   std::vector<size_t> sizes;
   const api::MailMessage message = read_message(L, ctx, sizes);
+  auto sent = ctx.mail().send(message, sizes);
+  if (!sent) return fail(L, "mail.send: " + sent.message());
+  if (sent->stopped) run::LuaSandbox::check_stop(L);  // raises the run's stop error
   lua_newtable(L);
-  lua_pushstring(L, message.message_id.c_str());
+  lua_pushstring(L, sent->message_id.c_str());
   lua_setfield(L, -2, "message_id");
-  if (!ctx.effects.live()) {
-    capture(ctx, message, sizes);
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "dry_run");
-    return 1;
+  for (const auto& [flag, set] : {std::pair{"dry_run", sent->dry_run}, {"sent", sent->sent}, {"queued", sent->queued}})
+    if (set) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, flag);
+    }
+  if (sent->queued) {
+    lua_pushstring(L, sent->error.c_str());
+    lua_setfield(L, -2, "error");
   }
-  const auto& smtp = *ctx.host->smtp;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - std::chrono::steady_clock::now());
-  const auto outcome = api::send_mail(smtp, message, std::clamp(left, std::chrono::milliseconds(1), smtp.timeout));
-  run::LuaSandbox::check_stop(L);
-  if (outcome.sent) {
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "sent");
-    return 1;
-  }
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
-  store::OutboxMail queued{0, ctx.job.name, ctx.run_id ? std::optional<int64_t>(ctx.run_id) : std::nullopt,
-                           api::to_json(message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 1, now + api::mail_retry_delay(smtp, 1).count(), outcome.error};
-  if (outcome.permanent || smtp.attempts <= 1) {
-    api::bury_mail(*ctx.store, smtp, queued, outcome.error);
-    return fail(L, "mail.send: \"" + message.subject + "\" was refused: " + outcome.error + "; kept in " +
-                       smtp.dead_letter.string());
-  }
-  auto id = ctx.store->outbox_add(queued, now);
-  if (!id) {
-    api::bury_mail(*ctx.store, smtp, queued, outcome.error);
-    return fail(L, "mail.send: " + outcome.error + "; and " + id.message());
-  }
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, "queued");
-  lua_pushstring(L, ctx.redact(outcome.error).c_str());
-  lua_setfield(L, -2, "error");
   return 1;
 }
 

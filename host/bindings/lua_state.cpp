@@ -16,13 +16,10 @@
 namespace cronhost::bindings {
 namespace {
 
-constexpr size_t kMaxKeyBytes = 256;
-constexpr size_t kMaxValueBytes = 1 << 20;
-
 std::string check_key(lua_State* L) {
   size_t len = 0;
   const char* key = luaL_checklstring(L, 1, &len);
-  if (len == 0 || len > kMaxKeyBytes) luaL_argerror(L, 1, "a key must be 1 to 256 bytes");
+  if (auto ok = api::RunKv::check_key(std::string_view(key, len)); !ok) luaL_argerror(L, 1, ok.message().c_str());
   return std::string(key, len);
 }
 
@@ -48,7 +45,7 @@ int state_put(lua_State* L) {
   std::string error;
   if (!to_json(L, 2, value, error)) return luaL_argerror(L, 2, error.c_str());
   const std::string text = value.dump();
-  if (text.size() > kMaxValueBytes) return luaL_argerror(L, 2, "the value is larger than 1 MiB as JSON");
+  if (auto ok = api::RunKv::check_value(text); !ok) return luaL_argerror(L, 2, ok.message().c_str());
   if (auto status = ctx.kv.put(key, text); !status) return fail(L, "state.put: " + status.message());
   lua_pushboolean(L, 1);
   return 1;

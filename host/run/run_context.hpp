@@ -11,18 +11,17 @@
 #include <string>
 #include <string_view>
 
+#include "api/approvals.hpp"
 #include "api/db_sessions.hpp"
 #include "api/effects.hpp"
 #include "api/http_client.hpp"
+#include "api/mail_send.hpp"
 #include "api/registry_client.hpp"
+#include "api/run_history.hpp"
 #include "api/run_kv.hpp"
 #include "config/host_config.hpp"
 #include "config/job_spec.hpp"
 #include "store/records.hpp"
-
-namespace cronhost::store {
-class Store;
-}
 
 namespace cronhost::run {
 
@@ -77,11 +76,11 @@ struct RunContext {
         deadline(std::chrono::steady_clock::now() + job_spec.timeout),
         limits(run_limits),
         output(run_limits.output_bytes),
-        store(state),
         kv(state, job_spec.name),
         lib_dir(job_spec.lua_script.parent_path() / "lib"),
         host(host_config),
-        effects(mode) {
+        effects(mode),
+        state_store_(state) {
     for (const auto& pointer : job.secret_params) {
       // A manual run's params may have replaced or removed a secret's key.
       const nlohmann::json::json_pointer at(pointer);
@@ -106,8 +105,7 @@ struct RunContext {
   const std::atomic<CancelReason>* cancel = nullptr;
   RunLimits limits;
   OutputBuffer output;
-  store::Store* store = nullptr;  // the per-job key-value store lives here
-  api::RunKv kv;                  // the run's reads and writes of it, committed with its outcome
+  api::RunKv kv;  // the run's reads and writes of its job's key-value store, committed with its outcome
   std::filesystem::path lib_dir;  // require() loads modules only from here
   std::function<void(std::string_view level, std::string_view message)> on_log;  // into the host log
   const config::HostConfig* host = nullptr;  // smtp, databases, registries; null: none configured
@@ -139,6 +137,25 @@ struct RunContext {
     return *registry_client;
   }
   std::unique_ptr<api::RegistryClient> registry_client;
+
+  // The host APIs that reach the state file, made on first use (bindings run after the caller
+  // filled in the run's identity). Bindings get these, never the store itself.
+  api::RunApprovals& approvals() {
+    if (!approvals_) approvals_ = std::make_unique<api::RunApprovals>(job, state_store_, effects, redactor);
+    return *approvals_;
+  }
+  api::RunMail& mail() {
+    if (!mail_)
+      mail_ = std::make_unique<api::RunMail>(api::RunMailPlace{
+          job, run_id, host, state_store_, effects, redactor, deadline, [this] {
+            return cancelled() || std::chrono::steady_clock::now() >= deadline;
+          }});
+    return *mail_;
+  }
+  api::RunHistory& run_history() {
+    if (!run_history_) run_history_ = std::make_unique<api::RunHistory>(state_store_);
+    return *run_history_;
+  }
 
   // Everything a run shows passes through here first.
   std::string redact(std::string_view text) const { return redactor.apply(text); }
@@ -180,6 +197,12 @@ struct RunContext {
     }
     return stop != Stop::kNone;
   }
+
+ private:
+  store::Store* state_store_ = nullptr;  // the state file: reached only through the objects above
+  std::unique_ptr<api::RunApprovals> approvals_;
+  std::unique_ptr<api::RunMail> mail_;
+  std::unique_ptr<api::RunHistory> run_history_;
 };
 
 // How a run ended: what the store records.
