@@ -154,9 +154,12 @@ std::string signal_name(int sig) {
   struct sigaction defaults {};
   defaults.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &defaults, nullptr);
-  // Above the standard three first, so no dup2 meets itself.
-  const int report = ::fcntl(report_fd, F_DUPFD_CLOEXEC, 3);
-  if (::dup2(stdin_fd, 0) < 0 || ::dup2(stdout_fd, 1) < 0 || ::dup2(stderr_fd, 2) < 0) ::_exit(127);
+  // All four above 3 first (a host started with 0, 1 or 2 closed may have given a pipe one of
+  // those numbers), so no dup2 below overwrites another's source or meets itself.
+  const int in = ::fcntl(stdin_fd, F_DUPFD, 10), out = ::fcntl(stdout_fd, F_DUPFD, 10);
+  const int err = ::fcntl(stderr_fd, F_DUPFD, 10), report = ::fcntl(report_fd, F_DUPFD, 10);
+  if (in < 0 || out < 0 || err < 0 || report < 0) ::_exit(127);
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
   if (::dup2(report, 3) < 0 || ::fcntl(3, F_SETFD, FD_CLOEXEC) != 0) ::_exit(127);
   ::syscall(SYS_close_range, 4U, ~0U, 0U);
   ::execve(program, argv, envp);
