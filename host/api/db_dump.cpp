@@ -172,8 +172,7 @@ Result<ToolPlan> mysql_plan(const config::DatabaseSettings& settings) {
   file += "port=" + std::to_string(target->port) + "\n";
   // TCP even for localhost, which the client would otherwise take as its unix socket.
   file += "protocol=TCP\n";
-  const auto timeout_s = std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(settings.connect_timeout).count());
-  file += "connect-timeout=" + std::to_string(timeout_s) + "\n";
+  // mariadb-dump has no connect timeout option: the run's deadline stops a connect that hangs.
   // libpq's sslmode in MariaDB's client words (its 10.11 client has no ssl-mode).
   const std::string& mode = settings.tls.mode;
   if (mode == "disable") file += "skip-ssl\n";
