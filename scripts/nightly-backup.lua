@@ -38,7 +38,8 @@ local function prune(extension)
 end
 
 -- SQLite: the online backup, then gzip.
-local function backup_sqlite(conn)
+local function backup_sqlite()
+  local conn <close> = assert(db.open(p.database, {busy_timeout = p.busy_timeout}))
   local tables = p.count_rows and count_rows(conn, "sqlite") or {}
   local path = string.format("%s/%s-%s.db", folder, p.database, stamp)
   local copy = assert(conn:backup(path))
@@ -48,24 +49,31 @@ local function backup_sqlite(conn)
 end
 
 -- A server: pg_dump or mariadb-dump, run by the host; rows counted over a connection when the
--- host has the engine's client (conn), else left out of the report with the reason.
-local function backup_server(conn, open_error)
+-- host reaches the server with db.open, else left out of the report with the reason.
+local function backup_server()
   local path = string.format("%s/%s-%s.sql.gz", folder, p.database, stamp)
   local d = assert(db.dump(p.database, {path = path, format = "plain", gzip = true}))
   local result = {engine = d.engine, file = d.path, bytes = d.bytes, estimated = d.dry_run, dump_ms = d.duration_ms,
                   table_count = d.tables, pruned = prune(".sql.gz"), tables = {}}
   if p.count_rows then
-    if conn then result.tables = count_rows(conn, d.engine) else result.rows_note = open_error end
+    local conn <close>, err = db.open(p.database)
+    if conn then result.tables = count_rows(conn, d.engine) else result.rows_note = err end
   end
   return result
 end
 
+-- SQLite answers sqlite_version(); a server does not. The probe has a connection of its own,
+-- closed at once, so a server's failed statement leaves nothing behind (a dry run's
+-- transaction). A database db.open cannot reach goes to db.dump, whose error then says why
+-- (a SQLite file that is missing, a server that is down).
+local function is_sqlite()
+  local conn <close> = db.open(p.database)
+  return conn ~= nil and conn:query("SELECT sqlite_version() AS v") ~= nil
+end
+
 local function backup()
-  local conn <close>, open_error = db.open(p.database, {busy_timeout = p.busy_timeout})
-  -- SQLite answers sqlite_version(); a server does not. A database db.open cannot reach goes
-  -- to db.dump, whose error then says why (a SQLite file that is missing, a server that is down).
-  if conn and conn:query("SELECT sqlite_version() AS v") then return backup_sqlite(conn) end
-  return backup_server(conn, open_error)
+  if is_sqlite() then return backup_sqlite() end
+  return backup_server()
 end
 
 local ok, result = pcall(backup)
