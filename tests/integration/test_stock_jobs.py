@@ -302,7 +302,7 @@ class StockJobsTest(SiteTestCase):
         # The size a dry run reports is a guess, and the mail and the log say so.
         self.assertRegex(out["effects"][2]["summary"], r'^to backups@acme.test: "Backup of app succeeded \(about [0-9.]+ [A-Za-z]+ '
                                                        r'\(estimated in a dry run\)\)"; attached app-.*\.db\.gz')
-        self.assertRegex(out["output"], r"backed up app to .*\.db\.gz \(about [0-9.]+ [A-Za-z]+ \(estimated in a dry run\)\)")
+        self.assertRegex(out["output"], r"backed up app \(sqlite\) to .*\.db\.gz \(about [0-9.]+ [A-Za-z]+ \(estimated in a dry run\)\)")
         self.assertEqual(os.listdir(self.backups), [])
         self.assertEqual(self.smtp.messages(), [])
 
