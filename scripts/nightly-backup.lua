@@ -1,26 +1,79 @@
--- nightly-backup: an online backup of the app database into the backup folder, gzipped,
--- older backups pruned, and a report mailed with the backup attached (when small enough).
--- On failure the run fails; the last attempt mails the error first.
+-- nightly-backup: a backup of the app database into the backup folder, gzipped, older backups
+-- pruned, and a report mailed with the backup attached (when small enough). Whatever engine
+-- the host config gives `app`: SQLite through the online backup (a .db.gz the sqlite3 shell
+-- opens), PostgreSQL and MySQL/MariaDB through db.dump (a .sql.gz that psql or mariadb
+-- restores). On failure the run fails; the last attempt mails the error first.
 local templates = require("templates")
 local p = job.params
 local folder = p.folder or job.allow.files[1]
 local started = os.time()
+local stamp = os.date("!%Y%m%dT%H%M%SZ")
 
-local function backup()
-  local conn <close> = assert(db.open(p.database, {busy_timeout = p.busy_timeout}))
+-- The tables of an open connection and their rows, by the engine's own catalog.
+local catalogs = {
+  sqlite = {"SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            function(t) return '"' .. t.name:gsub('"', '""') .. '"' end},
+  postgresql = {"SELECT table_schema AS schema, table_name AS name FROM information_schema.tables "
+                .. "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') "
+                .. "ORDER BY 1, 2",
+                function(t) return '"' .. t.schema:gsub('"', '""') .. '"."' .. t.name:gsub('"', '""') .. '"' end},
+  mysql = {"SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() "
+           .. "AND table_type = 'BASE TABLE' ORDER BY 1",
+           function(t) return "`" .. t.name:gsub("`", "``") .. "`" end},
+}
+
+local function count_rows(conn, engine)
+  local list, quoted = catalogs[engine][1], catalogs[engine][2]
   local tables = {}
-  if p.count_rows then
-    for _, t in ipairs(assert(conn:query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"))) do
-      local n = assert(conn:query('SELECT count(*) AS n FROM "' .. t.name:gsub('"', '""') .. '"'))[1].n
-      tables[#tables + 1] = {name = t.name, rows = n}
-    end
+  for _, t in ipairs(assert(conn:query(list))) do
+    local n = assert(conn:query("SELECT count(*) AS n FROM " .. quoted(t)))[1].n
+    local name = t.schema and t.schema ~= "public" and t.schema .. "." .. t.name or t.name
+    tables[#tables + 1] = {name = name, rows = math.tointeger(tonumber(n)) or n}
   end
-  local path = string.format("%s/%s-%s.db", folder, p.database, os.date("!%Y%m%dT%H%M%SZ"))
+  return tables
+end
+
+local function prune(extension)
+  return #assert(files.prune(folder, {pattern = p.database .. "-*" .. extension, older_than = p.keep_days * 86400}))
+end
+
+-- SQLite: the online backup, then gzip.
+local function backup_sqlite()
+  local conn <close> = assert(db.open(p.database, {busy_timeout = p.busy_timeout}))
+  local tables = p.count_rows and count_rows(conn, "sqlite") or {}
+  local path = string.format("%s/%s-%s.db", folder, p.database, stamp)
   local copy = assert(conn:backup(path))
   local gz = assert(files.gzip(path, {remove_source = true}))
-  local pruned = assert(files.prune(folder, {pattern = p.database .. "-*.db.gz", older_than = p.keep_days * 86400}))
-  return {file = gz.path, bytes = gz.bytes, estimated = gz.estimated, source_bytes = copy.bytes, pages = copy.pages,
-          pruned = #pruned, tables = tables}
+  return {engine = "sqlite", file = gz.path, bytes = gz.bytes, estimated = gz.estimated, source_bytes = copy.bytes,
+          pages = copy.pages, pruned = prune(".db.gz"), tables = tables}
+end
+
+-- A server: pg_dump or mariadb-dump, run by the host; rows counted over a connection when the
+-- host reaches the server with db.open, else left out of the report with the reason.
+local function backup_server()
+  local path = string.format("%s/%s-%s.sql.gz", folder, p.database, stamp)
+  local d = assert(db.dump(p.database, {path = path, format = "plain", gzip = true}))
+  local result = {engine = d.engine, file = d.path, bytes = d.bytes, estimated = d.dry_run, dump_ms = d.duration_ms,
+                  table_count = d.tables, pruned = prune(".sql.gz"), tables = {}}
+  if p.count_rows then
+    local conn <close>, err = db.open(p.database)
+    if conn then result.tables = count_rows(conn, d.engine) else result.rows_note = err end
+  end
+  return result
+end
+
+-- SQLite answers sqlite_version(); a server does not. The probe has a connection of its own,
+-- closed at once, so a server's failed statement leaves nothing behind (a dry run's
+-- transaction). A database db.open cannot reach goes to db.dump, whose error then says why
+-- (a SQLite file that is missing, a server that is down).
+local function is_sqlite()
+  local conn <close> = db.open(p.database)
+  return conn ~= nil and conn:query("SELECT sqlite_version() AS v") ~= nil
+end
+
+local function backup()
+  if is_sqlite() then return backup_sqlite() end
+  return backup_server()
 end
 
 local ok, result = pcall(backup)
@@ -39,5 +92,7 @@ result.attached = result.bytes <= p.attach_max_mb * 1048576
 local m = templates.backup_success(result)
 local sent = assert(mail.send{to = p.recipients, subject = m.subject, text = m.text, html = m.html,
                               attachments = result.attached and {{path = result.file}} or nil})
-log.info("backed up ", p.database, " to ", result.file, " (", templates.size(result.bytes, result.estimated), ")")
-return {file = result.file, bytes = result.bytes, pruned = result.pruned, mail = sent.sent and "sent" or "queued"}
+log.info("backed up ", p.database, " (", result.engine, ") to ", result.file, " (",
+         templates.size(result.bytes, result.estimated), ")")
+return {file = result.file, engine = result.engine, bytes = result.bytes, pruned = result.pruned,
+        mail = sent.sent and "sent" or "queued"}

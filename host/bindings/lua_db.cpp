@@ -7,6 +7,8 @@
 //   conn:transaction(function(c) c:exec(...); c:exec(...) end)  -- COMMIT; on error ROLLBACK, re-raised
 //   local copy, err = conn:backup("/var/backups/app/app.db")    -- {bytes = N, pages = P}
 //   conn:close()                                                -- or at the end of its scope or run
+//   local d, err = db.dump("app", {path = "/var/backups/app/app.sql.gz", format = "plain", gzip = true})
+//   -- {path, bytes, duration_ms, tables, engine}: pg_dump / mariadb-dump run by the host (api/db_dump)
 //
 // Values reach SQL only as bound parameters (?): nil, booleans, numbers, strings or json.null.
 // SQL errors, a database locked for longer than the busy timeout (5 s, never past the run's
@@ -23,6 +25,7 @@
 #include <type_traits>
 
 #include "api/beneath.hpp"
+#include "api/db_dump.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
@@ -131,6 +134,42 @@ int db_open(lua_State* L) {
   return 1;
 }
 
+int db_dump(lua_State* L) {
+  run::RunContext& ctx = run::LuaSandbox::context(L);
+  const std::string name = luaL_checkstring(L, 1);
+  TableArgs args(L, 2, "db.dump", {"path", "format", "gzip"});
+  api::DumpOptions options;
+  options.path = *args.string("path", true);
+  if (auto format = args.string("format")) {
+    if (*format == "custom") options.format = api::DumpFormat::kCustom;
+    else if (*format != "plain") args.error("field 'format' must be 'plain' or 'custom' (got '" + printable(*format, 64) + "')");
+  }
+  options.gzip = args.boolean("gzip").value_or(false);
+  auto dumped = api::dump_database(ctx.job, ctx.host, api::DbRunScope{&ctx.effects, &ctx.redactor, ctx.deadline,
+                                                                      [&ctx] { return ctx.cancelled(); }},
+                                   name, options);
+  if (!dumped) return failed(L, dumped);
+  lua_createtable(L, 0, 6);
+  const std::string path = dumped->path.string();
+  lua_pushlstring(L, path.data(), path.size());
+  lua_setfield(L, -2, "path");
+  lua_pushinteger(L, static_cast<lua_Integer>(dumped->bytes));
+  lua_setfield(L, -2, "bytes");
+  lua_pushinteger(L, static_cast<lua_Integer>(dumped->duration_ms));
+  lua_setfield(L, -2, "duration_ms");
+  if (dumped->tables) {
+    lua_pushinteger(L, static_cast<lua_Integer>(*dumped->tables));
+    lua_setfield(L, -2, "tables");
+  }
+  lua_pushstring(L, dumped->engine.c_str());
+  lua_setfield(L, -2, "engine");
+  if (dumped->dry_run) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "dry_run");
+  }
+  return 1;
+}
+
 int conn_query(lua_State* L) {
   api::DbConnection& conn = check_conn(L, "conn:query");
   size_t len = 0;
@@ -213,7 +252,7 @@ int conn_tostring(lua_State* L) {
   return 1;
 }
 
-const luaL_Reg kDbFunctions[] = {{"open", guarded<db_open>}, {nullptr, nullptr}};
+const luaL_Reg kDbFunctions[] = {{"open", guarded<db_open>}, {"dump", guarded<db_dump>}, {nullptr, nullptr}};
 
 const luaL_Reg kConnMethods[] = {{"query", guarded<conn_query>},
                                  {"exec", guarded<conn_exec>},

@@ -33,11 +33,17 @@ local function message(subject, intro, rows, outro)
   return {subject = subject, text = table.concat(text, "\n") .. "\n", html = table.concat(html, "\n") .. "\n"}
 end
 
+-- d: database, engine, file, bytes, estimated, source_bytes (SQLite), dump_ms and table_count
+-- (servers), seconds, pruned, attached, tables ({name, rows}), rows_note (why rows are missing).
 function M.backup_success(d)
-  local rows = {{"Database", d.database}, {"File", d.file}, {"Size", M.size(d.bytes, d.estimated)},
-                {"Uncompressed", M.size(d.source_bytes)}, {"Duration", d.seconds .. " s"},
-                {"Old backups removed", d.pruned}, {"Attached", d.attached and "yes" or "no (larger than the limit)"}}
+  local rows = {{"Database", d.database}, {"Engine", d.engine}, {"File", d.file}, {"Size", M.size(d.bytes, d.estimated)}}
+  if d.source_bytes then rows[#rows + 1] = {"Uncompressed", M.size(d.source_bytes)} end
+  rows[#rows + 1] = {"Duration", d.seconds .. " s" .. (d.dump_ms and string.format(" (dump %.1f s)", d.dump_ms / 1000) or "")}
+  if d.table_count then rows[#rows + 1] = {"Tables", d.table_count} end
+  rows[#rows + 1] = {"Old backups removed", d.pruned}
+  rows[#rows + 1] = {"Attached", d.attached and "yes" or "no (larger than the limit)"}
   for _, t in ipairs(d.tables or {}) do rows[#rows + 1] = {"Rows in " .. t.name, t.rows} end
+  if d.rows_note then rows[#rows + 1] = {"Rows", "not counted: " .. d.rows_note} end
   return message("Backup of " .. d.database .. " succeeded (" .. M.size(d.bytes, d.estimated) .. ")",
                  "The nightly backup of the " .. d.database .. " database finished.", rows)
 end

@@ -7,10 +7,15 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 import unittest
 
 from api_site import ApiSite, SiteTestCase, services, wait_for
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import dbserver  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TAGS = ["0.1.2", "0.1.3", "0.1.5", "0.2.0-rc.1", "latest", "sha-abc"]
@@ -297,7 +302,7 @@ class StockJobsTest(SiteTestCase):
         # The size a dry run reports is a guess, and the mail and the log say so.
         self.assertRegex(out["effects"][2]["summary"], r'^to backups@acme.test: "Backup of app succeeded \(about [0-9.]+ [A-Za-z]+ '
                                                        r'\(estimated in a dry run\)\)"; attached app-.*\.db\.gz')
-        self.assertRegex(out["output"], r"backed up app to .*\.db\.gz \(about [0-9.]+ [A-Za-z]+ \(estimated in a dry run\)\)")
+        self.assertRegex(out["output"], r"backed up app \(sqlite\) to .*\.db\.gz \(about [0-9.]+ [A-Za-z]+ \(estimated in a dry run\)\)")
         self.assertEqual(os.listdir(self.backups), [])
         self.assertEqual(self.smtp.messages(), [])
 
@@ -329,6 +334,65 @@ class StockJobsTest(SiteTestCase):
         self.assertIn("locked", runs[1]["error"])
         self.assertEqual(self.subjects(), ["Backup of app FAILED"])
         self.assertEqual([n for n in os.listdir(self.backups)], [])
+
+    def server_backup_site(self, kind):
+        """nightly-backup on `app` served by a real PostgreSQL or MariaDB, its password from the
+        environment; three tables the app user owns, one holding 120 rows."""
+        server = dbserver.DbServer(kind)
+        self.addCleanup(server.stop)
+        server.app_sql(["CREATE TABLE users (id int PRIMARY KEY, name text)",
+                        "CREATE TABLE orders (id int, amount decimal(10,2))",
+                        "CREATE TABLE empty_one (id int)"])
+        server.app_sql("INSERT INTO orders VALUES " + ", ".join(f"({i}, {i}.25)" for i in range(120)))
+        server.app_sql("INSERT INTO users VALUES (1, 'ann'), (2, 'bob')")
+        scheme = "postgresql" if kind == "postgres" else "mysql"
+        site = self.make_site(["nightly-backup"], "databases:\n"
+                              f"  app: {{{scheme}: '{server.url()}', password: '${{env:APP_DB_PASSWORD}}', "
+                              "tls: {mode: disable}}\n")
+        self.env(APP_DB_PASSWORD=server.password)
+        self.backups = os.path.join(site.root, "backups")
+        os.makedirs(self.backups)
+        self.env(BACKUP_DIR=self.backups)
+        self.patch("nightly-backup", r'^  cron: .*$', f"  at: '{soon()}'")
+        self.patch("nightly-backup", r"^retries: .*$", "retries: {attempts: 1}")
+        return site, server
+
+    def check_server_backup(self, kind, engine, restore_argv):
+        site, server = self.server_backup_site(kind)
+        site.start()
+        [run] = site.wait_run("nightly-backup", timeout=30)
+        site.stop()
+        self.assertEqual(run["status"], "succeeded", run)
+        made = [n for n in os.listdir(self.backups) if re.fullmatch(r"app-\d{8}T\d{6}Z\.sql\.gz", n)]
+        self.assertEqual(len(made), 1, os.listdir(self.backups))
+        with open(os.path.join(self.backups, made[0]), "rb") as f:
+            packed = f.read()
+        # Restored into a fresh database by the engine's own client: the same rows.
+        server.sql("CREATE DATABASE restored")
+        argv, env = dbserver.client_command(server.info, "SELECT 1", database="restored")
+        restore = subprocess.run(restore_argv(argv), env=env, input=gzip.decompress(packed), capture_output=True,
+                                 timeout=60)
+        self.assertEqual(restore.returncode, 0, restore.stderr)
+        self.assertEqual(server.sql("SELECT count(*) FROM orders", database="restored"), [("120",)])
+        self.assertEqual(server.sql("SELECT count(*) FROM users", database="restored"), [("2",)])
+        [mail] = self.smtp.wait_messages(1)
+        self.assertTrue(mail.message["Subject"].startswith("Backup of app succeeded"))
+        text = mail.message.get_body(("plain",)).get_content()
+        self.assertIn("Engine:          " + engine, text)
+        self.assertIn("File:            " + os.path.join(self.backups, made[0]), text)
+        self.assertIn("Tables:          3", text)
+        self.assertRegex(text, r"Duration:        \d+ s \(dump \d+\.\d s\)")
+        self.assertRegex(text, r"(Rows in orders:  120|Rows:            not counted: )")
+        self.assertNotIn(server.password, text)
+        [attachment] = list(mail.message.iter_attachments())
+        self.assertEqual(attachment.get_content(), packed)
+
+    def test_backup_of_postgresql_by_pg_dump_restores_with_psql(self):
+        # psql's argv without its -c statement: the dump comes on stdin.
+        self.check_server_backup("postgres", "postgresql", lambda argv: argv[:-2])
+
+    def test_backup_of_mariadb_by_mariadb_dump_restores_with_mariadb(self):
+        self.check_server_backup("mariadb", "mysql", lambda argv: argv[:-2])
 
     def test_session_cleanup_then_weekly_summary_from_history(self):
         site = self.backup_site()

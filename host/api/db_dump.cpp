@@ -1,0 +1,312 @@
+#include "api/db_dump.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/db_sqlite.hpp"
+#include "api/file_ops.hpp"
+#include "api/permissions.hpp"
+#include "api/tool_process.hpp"
+
+namespace cronhost::api {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using R = DbResult<DumpOutcome>;
+
+// Counts the tables of a plain dump as it streams by: lines that start a CREATE TABLE, but
+// not inside PostgreSQL's COPY data (a row may begin with any text; mysqldump's INSERTs are
+// one line each, so their data never starts one).
+class TableCounter {
+ public:
+  void feed(std::string_view chunk) {
+    for (char c : chunk) {
+      if (c != '\n') {
+        if (head_.size() < kHead) head_ += c;
+        continue;
+      }
+      line_ended();
+      head_.clear();
+    }
+  }
+  int64_t tables() const { return tables_; }
+
+ private:
+  static constexpr size_t kHead = 32;  // enough of a line to tell what it starts
+  void line_ended() {
+    auto starts = [this](std::string_view prefix) { return std::string_view(head_).substr(0, prefix.size()) == prefix; };
+    if (in_copy_) {
+      in_copy_ = head_ != "\\.";
+      return;
+    }
+    if (starts("COPY ")) in_copy_ = true;  // COPY t (...) FROM stdin; rows follow until \.
+    else if (starts("CREATE TABLE ") || starts("CREATE UNLOGGED TABLE ")) ++tables_;
+  }
+  std::string head_;
+  bool in_copy_ = false;
+  int64_t tables_ = 0;
+};
+
+int percent_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && percent_value(text[i + 1]) >= 0 && percent_value(text[i + 2]) >= 0) {
+      out += static_cast<char>(percent_value(text[i + 1]) * 16 + percent_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// mysql://user@host:port/database[?...] -> its parts. The config loader made sure no
+// password is in it.
+struct MysqlTarget {
+  std::string user, host, database;
+  int port = 3306;
+};
+
+Result<MysqlTarget> parse_mysql_url(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return Result<MysqlTarget>::error("the URL has no scheme://");
+  std::string_view rest = std::string_view(url).substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find_first_of("?#"));
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  MysqlTarget target;
+  if (slash != std::string_view::npos) target.database = percent_decoded(rest.substr(slash + 1));
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    target.user = percent_decoded(authority.substr(0, at));
+    authority.remove_prefix(at + 1);
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return Result<MysqlTarget>::error("the URL's [host] is not closed");
+    port = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+    if (!port.empty() && port.front() == ':') port.remove_prefix(1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  target.host = host.empty() ? "localhost" : percent_decoded(host);
+  if (!port.empty()) {
+    int value = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || value > 65535) return Result<MysqlTarget>::error("the URL's port is not a number");
+      value = value * 10 + (c - '0');
+    }
+    if (value < 1 || value > 65535) return Result<MysqlTarget>::error("the URL's port is out of range");
+    target.port = value;
+  }
+  if (target.database.empty() || target.database.find('/') != std::string::npos)
+    return Result<MysqlTarget>::error("the URL names no database (mysql://user@host:3306/DATABASE)");
+  return target;
+}
+
+// A value in a MySQL option file: double-quoted, with \ and " escaped.
+std::string option_value(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+struct ToolPlan {
+  ToolCommand command;
+  std::string shown_args_prefix;  // what stands for the option file in a dry run's command line
+};
+
+Result<ToolPlan> postgres_plan(const config::DatabaseSettings& settings, const DumpOptions& options) {
+  ToolPlan plan;
+  auto& c = plan.command;
+  c.tool = DumpTool::kPgDump;
+  // The URL is a libpq conninfo as it is (postgresql://user@host:port/db?sslmode=...), and
+  // holds no password: the config loader refuses one there.
+  c.args = {options.format == DumpFormat::kCustom ? "--format=custom" : "--format=plain", "--no-password",
+            "--dbname=" + settings.url};
+  if (!settings.password.empty()) {
+    c.env.push_back("PGPASSWORD=" + settings.password);
+    c.secrets.push_back(settings.password);
+  }
+  // The URL's own sslmode, if it has one, wins over these (libpq reads the environment last).
+  if (!settings.tls.mode.empty()) c.env.push_back("PGSSLMODE=" + settings.tls.mode);
+  if (!settings.tls.ca.empty()) c.env.push_back("PGSSLROOTCERT=" + settings.tls.ca.string());
+  const auto timeout_s = std::max<int64_t>(2, std::chrono::ceil<std::chrono::seconds>(settings.connect_timeout).count());
+  c.env.push_back("PGCONNECT_TIMEOUT=" + std::to_string(timeout_s));
+  c.env.push_back("PGAPPNAME=cronhost-dump");
+  return plan;
+}
+
+Result<ToolPlan> mysql_plan(const config::DatabaseSettings& settings) {
+  auto target = parse_mysql_url(settings.url);
+  if (!target) return Result<ToolPlan>::error(target.message());
+  if (target->database.front() == '-') return Result<ToolPlan>::error("the database name starts with '-'");
+  ToolPlan plan;
+  auto& c = plan.command;
+  c.tool = DumpTool::kMysqlDump;
+  std::string file = "[client]\n";
+  if (!target->user.empty()) file += "user=" + option_value(target->user) + "\n";
+  if (!settings.password.empty()) {
+    file += "password=" + option_value(settings.password) + "\n";
+    c.secrets.push_back(settings.password);
+  }
+  file += "host=" + option_value(target->host) + "\n";
+  file += "port=" + std::to_string(target->port) + "\n";
+  // TCP even for localhost, which the client would otherwise take as its unix socket.
+  file += "protocol=TCP\n";
+  // mariadb-dump has no connect timeout option: the run's deadline stops a connect that hangs.
+  // libpq's sslmode in MariaDB's client words (its 10.11 client has no ssl-mode).
+  const std::string& mode = settings.tls.mode;
+  if (mode == "disable") file += "skip-ssl\n";
+  if (mode == "require" || mode == "verify-ca" || mode == "verify-full") file += "ssl\n";
+  if (mode == "verify-ca" || mode == "verify-full") file += "ssl-verify-server-cert\n";
+  if (!settings.tls.ca.empty()) file += "ssl-ca=" + option_value(settings.tls.ca.string()) + "\n";
+  c.option_file = file;
+  c.args = {"--single-transaction", "--quick",         "--routines",
+            "--hex-blob",           "--no-tablespaces", "--default-character-set=utf8mb4",
+            target->database};
+  plan.shown_args_prefix = "--defaults-extra-file=PRIVATE-OPTION-FILE";
+  return plan;
+}
+
+std::string engine_name(config::DbEngine engine) {
+  switch (engine) {
+    case config::DbEngine::kPostgresql: return "postgresql";
+    case config::DbEngine::kMysql: return "mysql";
+    case config::DbEngine::kSqlite: break;
+  }
+  return "sqlite";
+}
+
+std::string stop_text(const DbRunScope& scope) {
+  return scope.cancelled() ? "the run was cancelled" : "the run's deadline passed";
+}
+
+// The SQLite engine: the online backup into a hidden sibling, then gzip into place.
+R dump_sqlite(const config::JobSpec& job, const std::string& name, const config::DatabaseSettings& settings,
+              const DbRunScope& scope, const DumpOptions& options, const AllowedPath& dest, AllowedPath::Parent parent) {
+  const std::string shown = dest.path().string();
+  const auto started = Clock::now();
+  auto opened = open_sqlite(name, settings, scope, {});
+  if (!opened) return R::from(opened);
+  DbConnection& conn = *opened.value();
+  DumpOutcome outcome{dest.path(), 0, 0, std::nullopt, "sqlite", false};
+  auto count = conn.query("db.dump",
+                          "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                          {});
+  if (!count) return R::from(count);
+  if (!count->rows.empty() && std::holds_alternative<int64_t>(count->rows[0][0]))
+    outcome.tables = std::get<int64_t>(count->rows[0][0]);
+  if (!options.gzip) {
+    auto copy = conn.backup(dest);
+    if (!copy) return R::from(copy);
+    outcome.bytes = copy->bytes;
+  } else {
+    // The copy must be a whole database before it can be compressed, so it is made beside
+    // the destination first.
+    const std::string plain_name = "." + parent.name + ".uncompressed";
+    auto plain = AllowedPath::locate(job, (dest.path().parent_path() / plain_name).string());
+    if (!plain) return R::fail(DbFault::kServer, "db: " + name + ": dump to " + shown + ": " + plain.message());
+    auto copy = conn.backup(plain.value());
+    if (!copy) return R::from(copy);
+    struct Remover {
+      int folder;
+      std::string name;
+      ~Remover() { ::unlinkat(folder, name.c_str(), 0); }
+    } remover{parent.folder.get(), plain_name};
+    Fd source(::openat(parent.folder.get(), plain_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!source.valid())
+      return R::fail(DbFault::kServer, "db: " + name + ": dump to " + shown + ": the copy could not be read back");
+    auto packed = gzip_file(source.get(), parent.folder.get(), parent.name, [&scope] { return !scope.stop_now(); });
+    if (!packed)
+      return R::fail(DbFault::kServer, "db: " + name + ": dump to " + shown + ": " +
+                                           (packed.message() == "stopped" ? stop_text(scope) : packed.message()));
+    outcome.bytes = packed->bytes;
+  }
+  outcome.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  return outcome;
+}
+
+}  // namespace
+
+DbResult<DumpOutcome> dump_database(const config::JobSpec& job, const config::HostConfig* host, const DbRunScope& scope,
+                                    const std::string& name, const DumpOptions& options) {
+  if (auto allowed = check_db(job, name); !allowed) return R::fail(DbFault::kRefused, allowed.message());
+  if (!host || !host->databases.count(name))
+    return R::fail(DbFault::kMisuse, "db.dump: no database '" + name + "' in the host config (databases:)");
+  const config::DatabaseSettings& settings = host->databases.at(name);
+  if (options.format == DumpFormat::kCustom && settings.engine != config::DbEngine::kPostgresql)
+    return R::fail(DbFault::kMisuse, "db.dump: format 'custom' is pg_dump's; database '" + name + "' is " +
+                                         engine_name(settings.engine) + " (use format 'plain')");
+
+  auto dest = AllowedPath::locate(job, options.path);
+  if (!dest) return R::fail(DbFault::kRefused, dest.message());
+  const std::string shown = dest->path().string();
+  if (auto target = dest->open(O_PATH); !target && dest->is_denial(target.message()))
+    return R::fail(DbFault::kRefused, target.message());
+  auto parent = dest->open_parent(!scope.dry_run());  // folders made only in a live run
+  if (!parent && dest->is_denial(parent.message())) return R::fail(DbFault::kRefused, parent.message());
+
+  if (settings.engine == config::DbEngine::kSqlite && !scope.dry_run()) {
+    if (!parent) return R::fail(DbFault::kServer, "db: " + name + ": dump to " + shown + ": " + parent.message());
+    return dump_sqlite(job, name, settings, scope, options, dest.value(), std::move(parent.value()));
+  }
+
+  Result<ToolPlan> plan = settings.engine == config::DbEngine::kPostgresql ? postgres_plan(settings, options)
+                          : settings.engine == config::DbEngine::kMysql    ? mysql_plan(settings)
+                                                                           : ToolPlan{};
+  if (!plan) return R::fail(DbFault::kMisuse, "db.dump: database '" + name + "': " + plan.message());
+
+  if (scope.dry_run()) {
+    std::string command = "SQLite online backup of " + settings.sqlite.string();
+    if (settings.engine != config::DbEngine::kSqlite) {
+      auto program = find_tool(plan->command.tool);
+      std::vector<std::string> args = plan->command.args;
+      if (!plan->shown_args_prefix.empty()) args.insert(args.begin(), plan->shown_args_prefix);
+      command = command_line(program ? program.value() : std::filesystem::path("(not installed)"), args);
+    }
+    command = scope.redact(command);
+    if (options.gzip) command += " | gzip";
+    scope.effects->capture({"db",
+                            scope.redact(name + ": dump -> " + shown + " (" + command + ")"),
+                            {{"database", name}, {"dump", scope.redact(shown)}, {"command", command},
+                             {"engine", engine_name(settings.engine)}}});
+    scope.effects->add_virtual_file(dest->path(), 0);
+    return DumpOutcome{dest->path(), 0, 0, std::nullopt, engine_name(settings.engine), true};
+  }
+  if (!parent) return R::fail(DbFault::kServer, "db: " + name + ": dump to " + shown + ": " + parent.message());
+
+  TableCounter counter;
+  const bool count_tables = options.format == DumpFormat::kPlain;
+  ToolLimits limits{scope.deadline, scope.cancelled, scope.redactor};
+  auto ran = run_tool(plan->command, parent->folder.get(), parent->name, options.gzip, limits,
+                      count_tables ? OutputObserver([&counter](std::string_view chunk) { counter.feed(chunk); })
+                                   : OutputObserver());
+  if (!ran) {
+    const std::string why = ran.message() == "stopped" ? stop_text(scope) + "; the dump was stopped" : ran.message();
+    return R::fail(DbFault::kServer, scope.redact("db: " + name + ": dump to " + shown + ": " + why));
+  }
+  DumpOutcome outcome{dest->path(), ran->bytes, ran->duration.count(), std::nullopt, engine_name(settings.engine), false};
+  if (count_tables) outcome.tables = counter.tables();
+  return outcome;
+}
+
+}  // namespace cronhost::api
