@@ -236,6 +236,9 @@ TEST_CASE("host config: a database password in the URL or in plain text is refus
            {"databases:\n  app: {postgresql: 'postgresql://cron:hunter2@db:5432/app'}\n",
             ":2:21: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
             "\"${file:PATH}\" instead, so it is never shown"},
+           {"databases:\n  app: {postgresql: 'postgresql://cron@db/app?sslmode=require&password=hunter2'}\n",
+            ":2:21: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            "\"${file:PATH}\" instead, so it is never shown"},
            {"databases:\n  shop: {mysql: 'mysql://shop:hunter2@db/shop'}\n",
             ":2:17: error: databases.shop.mysql: the URL holds a password; give it as password: \"${env:NAME}\" or "
             "\"${file:PATH}\" instead, so it is never shown"},
