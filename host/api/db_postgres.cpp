@@ -22,6 +22,9 @@ constexpr milliseconds kWaitSlice{50};
 // After a cancel request, how long the server gets to answer before the connection is given
 // up (a server that does not answer a cancel is as good as dead).
 constexpr milliseconds kCancelGrace{2000};
+// How far past the run's deadline the server's own statement_timeout may let a statement
+// run before the host sets it again; the host's wait on the socket stops it at the deadline.
+constexpr milliseconds kTimeoutSlack{1000};
 // What closing may spend rolling back, even past the run's deadline.
 constexpr milliseconds kCloseGrace{2000};
 
@@ -119,8 +122,15 @@ class PostgresConnection final : public DbConnection {
     // "current transaction is aborted"); a savepoint of its own keeps the rule of SQLite,
     // where a failed statement undoes only itself.
     const bool in_transaction = PQtransactionStatus(conn_) == PQTRANS_INTRANS;
-    if (auto set = simple(prelude(in_transaction), scope_.deadline); !set) return set;
+    if (const std::string first = prelude(in_transaction); !first.empty())
+      if (auto set = simple(first, scope_.deadline); !set) {
+        timeout_set_at_ = {};
+        return set;
+      }
     auto ran = statement(text, params, rows);
+    // A rollback undoes our SET too, and the script may have set its own: set it again.
+    const std::string first_word = text.tokens.empty() ? "" : text.tokens[0].text;
+    if (!ran || first_word == "SET" || first_word == "RESET" || first_word == "DISCARD") timeout_set_at_ = {};
     if (in_transaction && !broken_) {
       auto after = simple(ran ? "RELEASE cronhost_statement" : "ROLLBACK TO cronhost_statement; RELEASE cronhost_statement",
                           Clock::now() + kCloseGrace, false);
@@ -134,6 +144,7 @@ class PostgresConnection final : public DbConnection {
   }
 
   DbResult<DbDone> control(const std::string& sql) override {
+    timeout_set_at_ = {};  // a ROLLBACK (TO) undoes a SET made since
     if (broken_) return server_error("the connection to the server was lost; open it again");
     return simple(sql, std::max(scope_.deadline, Clock::now() + kCloseGrace), false);  // a rollback must get through
   }
@@ -152,21 +163,33 @@ class PostgresConnection final : public DbConnection {
     return DbResult<DbDone>::fail(DbFault::kServer, scope_.redact("db.open: database '" + name_ + "': " + printable(text, 4096)));
   }
 
-  // What every statement runs with: at most the run's time left (the server stops it there
-  // itself), the string syntax the tokenizer assumed, and a read-only database's transaction
-  // read-only again (a script's own SET cannot lift it for the next statement).
-  std::string prelude(bool in_transaction) const {
-    const auto left = std::chrono::duration_cast<milliseconds>(scope_.time_left()).count();
-    std::string sql = "SET statement_timeout = " +
-                      std::to_string(scope_.deadline == Clock::time_point::max() ? 0 : std::max<int64_t>(1, left));
+  // What a statement runs with, as SQL to send first (empty: nothing to send): at most the
+  // run's time left (the server stops it there itself, while the host's own wait cancels it
+  // at the deadline to the slice), the string syntax the tokenizer assumed, a read-only
+  // database's transaction read-only again (a script's own SET cannot lift it for the next
+  // statement), and inside a transaction the statement's savepoint.
+  std::string prelude(bool in_transaction) {
+    std::string sql;
+    const auto now = Clock::now();
+    // statement_timeout counts from each statement's start, so one set at `timeout_set_at_`
+    // lets a later statement run past the deadline by the time since: set it again after
+    // kTimeoutSlack. A round trip per statement would double the cost of a short query.
+    if (timeout_set_at_ == Clock::time_point{} || (scope_.deadline != Clock::time_point::max() &&
+                                                   now - timeout_set_at_ > kTimeoutSlack)) {
+      const auto left = std::chrono::duration_cast<milliseconds>(scope_.time_left()).count();
+      sql = "SET statement_timeout = " +
+            std::to_string(scope_.deadline == Clock::time_point::max() ? 0 : std::max<int64_t>(1, left));
+      timeout_set_at_ = now;
+    }
+    const auto add = [&sql](std::string_view more) { sql += (sql.empty() ? "" : "; ") + std::string(more); };
     const char* conforming = PQparameterStatus(conn_, "standard_conforming_strings");
-    if (!conforming || std::string_view(conforming) != "on") sql += "; SET standard_conforming_strings = on";
+    if (!conforming || std::string_view(conforming) != "on") add("SET standard_conforming_strings = on");
     if (settings_.readonly) {
       const char* readonly = PQparameterStatus(conn_, "default_transaction_read_only");
-      if (!readonly || std::string_view(readonly) != "on") sql += "; SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY";
-      if (in_transaction) sql += "; SET TRANSACTION READ ONLY";
+      if (!readonly || std::string_view(readonly) != "on") add("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+      if (in_transaction) add("SET TRANSACTION READ ONLY");
     }
-    if (in_transaction) sql += "; SAVEPOINT cronhost_statement";
+    if (in_transaction) add("SAVEPOINT cronhost_statement");
     return sql;
   }
 
@@ -335,6 +358,7 @@ class PostgresConnection final : public DbConnection {
   bool watch_stop_ = true;            // the call under way ends at the run's stop
   bool stopped_ = false;              // a cancel request was sent for the statement under way
   Clock::time_point cancel_until_{};  // how long the server has to answer it
+  Clock::time_point timeout_set_at_{};  // when statement_timeout was last set; {}: set it
 };
 
 }  // namespace
