@@ -342,7 +342,8 @@ class PostgresConnection final : public DbConnection {
 
   DbResult<DbDone> lost() {
     broken_ = true;
-    const std::string why = trimmed(PQerrorMessage(conn_));
+    std::string why = trimmed(PQerrorMessage(conn_));
+    why = why.substr(0, why.find('\n'));  // libpq's next lines guess at causes, tab-indented
     return server_error(why.empty() ? "the connection to the server was lost" : why);
   }
   DbResult<DbDone> lost_or_stopped() {
