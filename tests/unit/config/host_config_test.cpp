@@ -234,13 +234,13 @@ TEST_CASE("host config: a database password in the URL or in plain text is refus
   test::TempDir dir;
   for (const auto& [yaml, problem] : std::vector<std::pair<std::string, std::string>>{
            {"databases:\n  app: {postgresql: 'postgresql://cron:hunter2@db:5432/app'}\n",
-            ":2:21: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            ":2:22: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
             "\"${file:PATH}\" instead, so it is never shown"},
            {"databases:\n  app: {postgresql: 'postgresql://cron@db/app?sslmode=require&password=hunter2'}\n",
-            ":2:21: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            ":2:22: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
             "\"${file:PATH}\" instead, so it is never shown"},
            {"databases:\n  shop: {mysql: 'mysql://shop:hunter2@db/shop'}\n",
-            ":2:17: error: databases.shop.mysql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            ":2:18: error: databases.shop.mysql: the URL holds a password; give it as password: \"${env:NAME}\" or "
             "\"${file:PATH}\" instead, so it is never shown"},
            {"databases:\n  app: {postgresql: 'postgresql://cron@db/app', password: hunter2}\n",
             ":2:59: error: databases.app.password: is written in plain text; give it as ${env:NAME} or ${file:PATH}"},
