@@ -331,3 +331,29 @@ TEST_CASE("postgres: a query past the caps fails naming the cap, and the connect
   CHECK_THAT(big.message(), Catch::Contains("more than 64 MiB"));
   CHECK(s.query("SELECT 2 AS two").rows[0][0] == DbValue(int64_t{2}));
 }
+
+TEST_CASE("postgres: tls.mode verify-full with tls.ca connects over TLS; another CA is refused", "[db][postgres][tls]") {
+  DbServer tls_server(DbKind::postgres, {.tls = true});
+  const auto& info = tls_server.info();
+  REQUIRE_FALSE(info.ca.empty());
+  auto settings = settings_for(info);
+  settings.tls = {"verify-full", info.ca};
+  EffectLog effects;
+  DbRunScope scope{&effects};
+  scope.deadline = Clock::now() + std::chrono::seconds(20);
+  auto conn = open_postgres("app", settings, scope, "cronhost/tls-test");
+  INFO(conn.message());
+  REQUIRE(conn);
+  auto ssl = conn.value()->query("conn:query", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", {});
+  REQUIRE(ssl);
+  CHECK(ssl->rows[0][0] == DbValue(true));
+  auto named = conn.value()->query("conn:query", "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()", {});
+  CHECK(named->rows[0][0] == DbValue(std::string("cronhost/tls-test")));
+
+  // The CA of another server: the certificate does not verify.
+  DbServer other(DbKind::postgres, {.tls = true});
+  settings.tls.ca = other.info().ca;
+  auto refused = open_postgres("app", settings, scope, "cronhost/tls-test");
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.message(), Catch::StartsWith("db.open: database 'app': ") && Catch::Contains("certificate verify failed"));
+}
