@@ -357,3 +357,12 @@ TEST_CASE("postgres: tls.mode verify-full with tls.ca connects over TLS; another
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.message(), Catch::StartsWith("db.open: database 'app': ") && Catch::Contains("certificate verify failed"));
 }
+
+TEST_CASE("postgres: the server reads strings as the refusal check did, whatever the script SETs", "[db][postgres]") {
+  // With standard_conforming_strings off, 'a\' ' would go on past the second quote, and text
+  // the check saw as a literal would run as code. The host sets it on again before a statement.
+  Session s(shared_pg());
+  s.exec("SET standard_conforming_strings = off");
+  CHECK(s.query("SELECT 'a\\' AS x").rows[0][0] == DbValue(std::string("a\\")));
+  CHECK(s.query("SHOW standard_conforming_strings").rows[0][0] == DbValue(std::string("on")));
+}
