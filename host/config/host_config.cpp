@@ -53,6 +53,14 @@ std::optional<DatabaseSettings> read_database(const YamlDocument& doc, const std
                                        "\"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown"));
     return std::nullopt;
   }
+  // libpq also takes the password as a URL option (?password=...): refused the same way.
+  for (size_t at = settings.url.find_first_of("?&"); at != std::string::npos; at = settings.url.find('&', at + 1))
+    if (settings.url.compare(at + 1, 9, "password=") == 0) {
+      diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/" + url_key),
+                                         key + "." + url_key + ": the URL holds a password; give it as password: "
+                                         "\"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown"));
+      return std::nullopt;
+    }
   if (db.contains("password")) {
     if (!doc.is_secret(pointer + "/password")) {
       diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/password"),

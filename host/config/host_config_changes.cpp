@@ -14,7 +14,11 @@ bool same(const SmtpSettings& a, const SmtpSettings& b) {
 bool same(const std::optional<SmtpSettings>& a, const std::optional<SmtpSettings>& b) {
   return a.has_value() == b.has_value() && (!a || same(*a, *b));
 }
-bool same(const DatabaseSettings& a, const DatabaseSettings& b) { return a.sqlite == b.sqlite && a.readonly == b.readonly; }
+bool same(const DatabaseSettings& a, const DatabaseSettings& b) {
+  return a.engine == b.engine && a.sqlite == b.sqlite && a.url == b.url && a.password == b.password &&
+         a.tls.mode == b.tls.mode && a.tls.ca == b.tls.ca && a.connect_timeout == b.connect_timeout &&
+         a.readonly == b.readonly;
+}
 bool same(const RegistrySettings& a, const RegistrySettings& b) {
   return a.url == b.url && a.user == b.user && a.password == b.password;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <thread>
 
+#include "../support/db_server.hpp"
 #include "../support/temp_dir.hpp"
 #include "config/job_spec.hpp"
 #include "run/lua_runner.hpp"
@@ -53,9 +54,9 @@ struct Outcome {
 class Site {
  public:
   Site() {
-    host_.databases["app"] = {.sqlite = dir_.path() / "app.db", .readonly = false};
+    host_.databases["app"] = {.sqlite = dir_.path() / "app.db"};
     host_.databases["ro"] = {.sqlite = dir_.path() / "app.db", .readonly = true};
-    host_.databases["secret"] = {.sqlite = dir_.path() / "app.db", .readonly = false};
+    host_.databases["secret"] = {.sqlite = dir_.path() / "app.db"};
     job_.allow.db = {"app", "ro", "ghost"};
     job_.allow.files = {dir_.path() / "backups"};
     Sqlite db(path("app.db"));
@@ -65,10 +66,18 @@ class Site {
 
   std::filesystem::path path(const std::string& relative) const { return dir_.path() / relative; }
   void configure(const std::string& name, const std::string& relative) {
-    host_.databases[name] = {.sqlite = dir_.path() / relative, .readonly = false};
+    host_.databases[name] = {.sqlite = dir_.path() / relative};
     job_.allow.db.push_back(name);
   }
   void allow_folder(const std::string& relative) { job_.allow.files.push_back(dir_.path() / relative); }
+  // A server the test harness started (tests/unit/support/db_server.hpp), as `name`.
+  void configure_server(const std::string& name, const test::DbServerInfo& server) {
+    host_.databases[name] = {.engine = server.kind == "postgres" ? config::DbEngine::kPostgresql : config::DbEngine::kMysql,
+                             .url = server.url,
+                             .password = server.password};
+    host_.secrets.push_back(server.password);
+    job_.allow.db.push_back(name);
+  }
 
   Outcome run(const std::string& source, api::EffectMode mode = api::EffectMode::kLive,
               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
@@ -478,4 +487,40 @@ TEST_CASE("db: a backup folder swapped for a symlink mid-call never receives the
   std::vector<std::string> outside;
   for (const auto& entry : fs::directory_iterator(site.path("outside"))) outside.push_back(entry.path().filename());
   CHECK(outside.empty());
+}
+
+// One script, every engine: the rows, types, errors and transactions a job sees do not depend
+// on where its data lives.
+TEST_CASE("db: the same script gives the same results on SQLite and PostgreSQL", "[lua][db][postgres]") {
+  auto& pg = test::DbServer::shared(test::DbKind::postgres);
+  pg.sql("DROP TABLE IF EXISTS same_script");
+  Site site;
+  site.configure_server("pg", pg.info());
+  auto r = site.run(R"lua(
+    local results = {}
+    for _, name in ipairs({'app', 'pg'}) do
+      local c <close> = assert(db.open(name))
+      assert(c:exec('CREATE TABLE same_script(id INTEGER PRIMARY KEY, name TEXT, score DOUBLE PRECISION)') == 0)
+      assert(c:exec('INSERT INTO same_script(id, name, score) VALUES (?, ?, ?)', 1, 'a?', 1.5) == 1)
+      assert(c:exec("INSERT INTO same_script(id, name, score) VALUES (?, '?', ?)", 2, nil) == 1)
+      local rows = assert(c:query("SELECT id, name, score FROM same_script WHERE id >= ? ORDER BY id", 1))
+      assert(#rows == 2, name)
+      assert(math.type(rows[1].id) == 'integer' and rows[1].name == 'a?' and rows[1].score == 1.5, name)
+      assert(rows[2].name == '?' and rows[2].score == json.null, name)
+      local none, err = c:query('SELECT * FROM missing_table')
+      assert(none == nil and err:find('^db: ' .. name .. ': ') and err:find('missing_table'), err)
+      local ok = pcall(c.transaction, c, function(t)
+        t:exec('DELETE FROM same_script')
+        error('changed my mind')
+      end)
+      assert(not ok)
+      c:transaction(function(t) assert(t:exec('UPDATE same_script SET score = ? WHERE id = ?', 2.5, 2) == 1) end)
+      local after = c:query('SELECT count(*) AS n, sum(score) AS total FROM same_script')[1]
+      results[#results + 1] = string.format('%s n=%s total=%s', name, after.n, after.total)
+      assert(c:exec('DROP TABLE same_script') == 0)
+    end
+    return results
+  )lua");
+  require_success(r);
+  CHECK(r.result == R"(["app n=2 total=4.0","pg n=2 total=4.0"])");
 }

@@ -1,6 +1,8 @@
 // What a SIGHUP of the host config applies at once and what it leaves for a restart.
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "config/host_config_changes.hpp"
 
 using namespace cronhost::config;
@@ -9,7 +11,7 @@ using Keys = std::vector<std::string>;
 TEST_CASE("a reload names the keys it applies and those that need a restart", "[config][reload]") {
   HostConfig running;
   running.smtp = SmtpSettings{.host = "relay.acme.test", .port = 25, .from = "cron@acme.test"};
-  running.databases["app"] = DatabaseSettings{.sqlite = "/srv/app.db", .readonly = false};
+  running.databases["app"] = DatabaseSettings{.sqlite = "/srv/app.db"};
   running.server.tokens = {ApiToken{"alice", Role::kAdmin, "0123456789abcdef"}};
 
   SECTION("nothing changed") {
@@ -25,6 +27,20 @@ TEST_CASE("a reload names the keys it applies and those that need a restart", "[
     const auto changes = compare_host_configs(running, next);
     CHECK(changes.applied == Keys{"smtp", "databases", "server.tokens"});
     CHECK(changes.need_restart.empty());
+  }
+  SECTION("a server database's URL, password, TLS or timeout applies at once") {
+    running.databases["pg"] = DatabaseSettings{.engine = DbEngine::kPostgresql, .url = "postgresql://cron@db/app", .password = "one-secret"};
+    for (const auto& change : std::vector<std::function<void(DatabaseSettings&)>>{
+             [](DatabaseSettings& d) { d.url = "postgresql://cron@db2/app"; },
+             [](DatabaseSettings& d) { d.password = "two-secret"; },
+             [](DatabaseSettings& d) { d.tls.mode = "verify-full"; },
+             [](DatabaseSettings& d) { d.tls.ca = "/etc/ca.pem"; },
+             [](DatabaseSettings& d) { d.connect_timeout = std::chrono::seconds(1); },
+             [](DatabaseSettings& d) { d.engine = DbEngine::kMysql; }}) {
+      HostConfig next = running;
+      change(next.databases["pg"]);
+      CHECK(compare_host_configs(running, next).applied == Keys{"databases"});
+    }
   }
   SECTION("smtp removed, registries and http changed") {
     HostConfig next = running;

@@ -184,3 +184,86 @@ TEST_CASE("the bundled cronhost.yaml takes the SMTP port and TLS mode from the e
   }));
   for (const char* name : {"SMTP_PORT", "SMTP_TLS", "SMTP_HOST"}) unsetenv(name);
 }
+
+TEST_CASE("host config: databases on PostgreSQL and MySQL servers, passwords only as secrets", "[config][host][db]") {
+  test::TempDir dir;
+  dir.write("etc/app.pw", "pg-secret-0123\n");
+  dir.write("etc/ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  ::setenv("CRONHOST_TEST_SHOP_PW", "my-secret-4567", 1);
+  const auto file = dir.write("etc/cronhost.yaml",
+                              "databases:\n"
+                              "  app:\n"
+                              "    postgresql: postgresql://cron@db.internal:5432/app?sslmode=require\n"
+                              "    password: '${file:app.pw}'\n"
+                              "    tls: {mode: verify-full, ca: ca.pem}\n"
+                              "    connect_timeout: 3s\n"
+                              "    readonly: true\n"
+                              "  shop: {mysql: 'mysql://shop@127.0.0.1:3306/shop', password: '${env:CRONHOST_TEST_SHOP_PW}'}\n"
+                              "  local: {sqlite: data/local.db}\n");
+  Diagnostics diagnostics;
+  auto config = load_host_config(file, diagnostics);
+  INFO((diagnostics.empty() ? std::string() : diagnostics[0].format()));
+  REQUIRE(diagnostics.empty());
+  REQUIRE(config);
+  const auto& app = config->databases.at("app");
+  CHECK(app.engine == DbEngine::kPostgresql);
+  CHECK(app.url == "postgresql://cron@db.internal:5432/app?sslmode=require");
+  CHECK(app.password == "pg-secret-0123");
+  CHECK(app.tls.mode == "verify-full");
+  CHECK(app.tls.ca == dir.path() / "etc/ca.pem");
+  CHECK(app.connect_timeout == std::chrono::seconds(3));
+  CHECK(app.readonly);
+  const auto& shop = config->databases.at("shop");
+  CHECK(shop.engine == DbEngine::kMysql);
+  CHECK(shop.url == "mysql://shop@127.0.0.1:3306/shop");
+  CHECK(shop.password == "my-secret-4567");
+  CHECK(shop.tls.mode.empty());
+  CHECK(shop.connect_timeout == std::chrono::seconds(10));  // the default
+  CHECK_FALSE(shop.readonly);
+  const auto& local = config->databases.at("local");
+  CHECK(local.engine == DbEngine::kSqlite);
+  CHECK(local.sqlite == dir.path() / "etc/data/local.db");
+  // The passwords are secrets: the redactor hides them wherever they could show.
+  const auto& secrets = config->secrets;
+  CHECK(std::find(secrets.begin(), secrets.end(), "pg-secret-0123") != secrets.end());
+  CHECK(std::find(secrets.begin(), secrets.end(), "my-secret-4567") != secrets.end());
+  ::unsetenv("CRONHOST_TEST_SHOP_PW");
+}
+
+TEST_CASE("host config: a database password in the URL or in plain text is refused, naming the key", "[config][host][db]") {
+  test::TempDir dir;
+  for (const auto& [yaml, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"databases:\n  app: {postgresql: 'postgresql://cron:hunter2@db:5432/app'}\n",
+            ":2:22: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            "\"${file:PATH}\" instead, so it is never shown"},
+           {"databases:\n  app: {postgresql: 'postgresql://cron@db/app?sslmode=require&password=hunter2'}\n",
+            ":2:22: error: databases.app.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            "\"${file:PATH}\" instead, so it is never shown"},
+           {"databases:\n  shop: {mysql: 'mysql://shop:hunter2@db/shop'}\n",
+            ":2:18: error: databases.shop.mysql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            "\"${file:PATH}\" instead, so it is never shown"},
+           {"databases:\n  app: {postgresql: 'postgresql://cron@db/app', password: hunter2}\n",
+            ":2:59: error: databases.app.password: is written in plain text; give it as ${env:NAME} or ${file:PATH}"},
+           {"databases:\n  app: {sqlite: app.db, connect_timeout: 3s}\n",
+            ":2:25: error: databases.app.connect_timeout: is for postgresql and mysql databases"},
+       }) {
+    Diagnostics diagnostics;
+    INFO(yaml);
+    CHECK_FALSE(load_host_config(dir.write("cronhost.yaml", yaml), diagnostics));
+    REQUIRE(diagnostics.size() == 1);
+    const std::string text = diagnostics[0].format();
+    CHECK(text.substr((dir.path() / "cronhost.yaml").string().size()) == problem);
+    CHECK(text.find("hunter2") == std::string::npos);  // the refusal never shows the password
+  }
+  // Schema shapes: no engine, two engines, a TLS mode libpq does not know, a URL of another scheme.
+  for (const std::string yaml : {"databases:\n  app: {readonly: true}\n",
+                                 "databases:\n  app: {sqlite: a.db, postgresql: 'postgresql://db/app'}\n",
+                                 "databases:\n  app: {postgresql: 'postgresql://db/app', tls: {mode: always}}\n",
+                                 "databases:\n  app: {postgresql: 'http://db/app'}\n"}) {
+    Diagnostics diagnostics;
+    INFO(yaml);
+    CHECK_FALSE(load_host_config(dir.write("cronhost.yaml", yaml), diagnostics));
+    REQUIRE_FALSE(diagnostics.empty());
+    CHECK_THAT(diagnostics[0].format(), Catch::Contains("databases.app"));
+  }
+}
