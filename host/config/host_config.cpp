@@ -25,6 +25,53 @@ void collect_secrets(const YamlDocument& doc, const nlohmann::json& value, const
     for (size_t i = 0; i < value.size(); ++i) collect_secrets(doc, value[i], pointer + "/" + std::to_string(i), out);
 }
 
+// One entry of databases:. A server's password comes only from password: as a secret, so it
+// is redacted everywhere and never sits in a URL that a message or a log line shows.
+template <typename FileAt>
+std::optional<DatabaseSettings> read_database(const YamlDocument& doc, const std::string& pointer,
+                                              const nlohmann::json& db, const FileAt& file_at, Diagnostics& diagnostics) {
+  const std::string key = pointer_to_key(pointer);
+  DatabaseSettings settings;
+  settings.readonly = db.value("readonly", false);
+  if (db.contains("sqlite")) {
+    settings.sqlite = file_at(db["sqlite"]);
+    for (const char* server_only : {"password", "tls", "connect_timeout"})
+      if (db.contains(server_only))
+        diagnostics.push_back(doc.error_at(doc.key_position(pointer + "/" + server_only),
+                                           key + "." + server_only + ": is for postgresql and mysql databases"));
+    return settings;
+  }
+  const bool postgres = db.contains("postgresql");
+  settings.engine = postgres ? DbEngine::kPostgresql : DbEngine::kMysql;
+  const std::string url_key = postgres ? "postgresql" : "mysql";
+  settings.url = db[url_key].get<std::string>();
+  const std::string authority = settings.url.substr(settings.url.find("://") + 3);
+  const std::string userinfo = authority.substr(0, authority.find_first_of("/?#"));
+  if (const size_t at = userinfo.rfind('@'); at != std::string::npos && userinfo.substr(0, at).find(':') != std::string::npos) {
+    diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/" + url_key),
+                                       key + "." + url_key + ": the URL holds a password; give it as password: "
+                                       "\"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown"));
+    return std::nullopt;
+  }
+  if (db.contains("password")) {
+    if (!doc.is_secret(pointer + "/password")) {
+      diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/password"),
+                                         key + ".password: is written in plain text; give it as ${env:NAME} or "
+                                         "${file:PATH}"));
+      return std::nullopt;
+    }
+    settings.password = db["password"].get<std::string>();
+  }
+  if (db.contains("tls")) {
+    settings.tls.mode = db["tls"].value("mode", "");
+    if (db["tls"].contains("ca")) settings.tls.ca = file_at(db["tls"]["ca"]);
+  }
+  if (db.contains("connect_timeout"))
+    if (auto d = parse_duration(db["connect_timeout"].get<std::string>()))
+      settings.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  return settings;
+}
+
 // run_as: "uid:gid" as given, or a user name looked up here (at load, not in every runner).
 Result<std::string> resolve_run_as(const std::string& text) {
   if (text.rfind("0:", 0) == 0) return Result<std::string>::error(text + " is root (expected a user without privileges)");
@@ -203,7 +250,8 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
   }
   if (root.contains("databases"))
     for (const auto& [name, db] : root["databases"].items())
-      config.databases[name] = DatabaseSettings{file_at(db["sqlite"]), db.value("readonly", false)};
+      if (auto settings = read_database(*doc, pointer_append("/databases", name), db, file_at, diagnostics))
+        config.databases[name] = std::move(*settings);
   if (root.contains("registries"))
     for (const auto& [host, reg] : root["registries"].items()) {
       RegistrySettings r{reg.value("url", "https://" + host), reg.value("user", ""), reg.value("password", "")};

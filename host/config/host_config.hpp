@@ -41,8 +41,21 @@ struct SmtpSettings {
 };
 
 // A database jobs may open by name (databases:).
+enum class DbEngine { kSqlite, kPostgresql, kMysql };
+
+// How a server connection is secured: as libpq's sslmode; MySQL maps them to its ssl-mode.
+struct DbTls {
+  std::string mode;           // disable | prefer | require | verify-ca | verify-full; empty: the URL's or the client's default
+  std::filesystem::path ca;   // PEM CA certificate; empty: the system's
+};
+
 struct DatabaseSettings {
-  std::filesystem::path sqlite;
+  DbEngine engine = DbEngine::kSqlite;
+  std::filesystem::path sqlite;  // kSqlite: the file
+  std::string url;               // kPostgresql, kMysql: scheme://user@host:port/database[?options], no password
+  std::string password;          // a secret (${env:}/${file:}); never part of url
+  DbTls tls;
+  std::chrono::milliseconds connect_timeout{10000};
   bool readonly = false;
 };
 
