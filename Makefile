@@ -11,9 +11,10 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
         liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
-        python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk
+        python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
+        libpq-dev libmariadb-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 
-.PHONY: all deps browser-deps build test unit-asan run bench fuzz clean
+.PHONY: all deps browser-deps build test test-db unit-asan run bench fuzz clean
 
 all: build
 
@@ -52,6 +53,13 @@ unit-asan: deps
 test: build browser-deps
 	cd $(BUILD) && ctest --output-on-failure -j2
 	$(MAKE) unit-asan
+
+# The database tests alone, against the PostgreSQL and MariaDB servers they start
+# (tests/support/dbserver.py): Catch2 tests tagged [db], integration tests named test_db*.py.
+test-db: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target unit_tests cronhost
+	$(BUILD)/tests/unit_tests "[db]"
+	cd tests/integration && CRONHOST_BIN=$(CURDIR)/$(BUILD)/cronhost /usr/bin/python3 -m unittest discover -p 'test_db*.py'
 
 # The host on the bundled jobs.d/, in the foreground (Ctrl-C stops it gracefully).
 # The dashboard is at http://127.0.0.1:8080/; log in with the token in admin.token (made on
