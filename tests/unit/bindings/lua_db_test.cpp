@@ -53,9 +53,9 @@ struct Outcome {
 class Site {
  public:
   Site() {
-    host_.databases["app"] = {dir_.path() / "app.db", false};
-    host_.databases["ro"] = {dir_.path() / "app.db", true};
-    host_.databases["secret"] = {dir_.path() / "app.db", false};
+    host_.databases["app"] = {.sqlite = dir_.path() / "app.db"};
+    host_.databases["ro"] = {.sqlite = dir_.path() / "app.db", .readonly = true};
+    host_.databases["secret"] = {.sqlite = dir_.path() / "app.db"};
     job_.allow.db = {"app", "ro", "ghost"};
     job_.allow.files = {dir_.path() / "backups"};
     Sqlite db(path("app.db"));
@@ -65,7 +65,7 @@ class Site {
 
   std::filesystem::path path(const std::string& relative) const { return dir_.path() / relative; }
   void configure(const std::string& name, const std::string& relative) {
-    host_.databases[name] = {dir_.path() / relative, false};
+    host_.databases[name] = {.sqlite = dir_.path() / relative};
     job_.allow.db.push_back(name);
   }
   void allow_folder(const std::string& relative) { job_.allow.files.push_back(dir_.path() / relative); }

@@ -9,7 +9,7 @@ using Keys = std::vector<std::string>;
 TEST_CASE("a reload names the keys it applies and those that need a restart", "[config][reload]") {
   HostConfig running;
   running.smtp = SmtpSettings{.host = "relay.acme.test", .port = 25, .from = "cron@acme.test"};
-  running.databases["app"] = DatabaseSettings{"/srv/app.db", false};
+  running.databases["app"] = DatabaseSettings{.sqlite = "/srv/app.db"};
   running.server.tokens = {ApiToken{"alice", Role::kAdmin, "0123456789abcdef"}};
 
   SECTION("nothing changed") {
