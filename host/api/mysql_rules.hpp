@@ -1,7 +1,9 @@
 // What the MySQL/MariaDB engine allows from job code, read from the statement's text before
 // the server sees it: one statement per call, no file access (LOAD DATA/XML, INTO OUTFILE or
 // DUMPFILE, LOAD_FILE), no transaction control outside conn:transaction, and which statements
-// a dry run may run (those that commit implicitly are only captured). Pure functions; any thread.
+// a dry run may run (those that commit implicitly are only captured). api/sql_text reads the
+// text and holds the rules every server engine shares; these are MySQL's own. Pure functions;
+// any thread.
 //
 // The server's grants remain the real wall: these rules stop a job's mistakes and the obvious
 // ways out, not a determined user with the privileges to create a procedure.

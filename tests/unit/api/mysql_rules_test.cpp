@@ -36,21 +36,21 @@ TEST_CASE("MySQL rules: the statement's kind and the refused ones", "[mysql_rule
       {"LOCK TABLES t WRITE", "", true, true},
       {"SET GLOBAL max_connections = 1", "", true, true},
       {"SET @n = 1", "", false, false},
-      {"SELECT 1; SELECT 2", "one SQL statement per call (found 2)", false, false},
+      {"SELECT 1; SELECT 2", "one SQL statement per call: this SQL holds 2", false, false},
       {"SELECT 1;;", "", false, false},
-      {"LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE t", "LOAD DATA and LOAD XML", false, false},
-      {"LOAD XML INFILE 'x' INTO TABLE t", "LOAD DATA and LOAD XML", false, false},
-      {"SELECT a INTO OUTFILE '/tmp/x' FROM t", "SELECT ... INTO OUTFILE", false, false},
-      {"SELECT a FROM t INTO DUMPFILE '/tmp/x'", "SELECT ... INTO DUMPFILE", false, false},
+      {"LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE t", "LOAD DATA is refused", false, false},
+      {"LOAD XML INFILE 'x' INTO TABLE t", "LOAD XML is refused", false, false},
+      {"SELECT a INTO OUTFILE '/tmp/x' FROM t", "SELECT ... INTO OUTFILE is refused", false, false},
+      {"SELECT a FROM t INTO DUMPFILE '/tmp/x'", "SELECT ... INTO DUMPFILE is refused", false, false},
       {"SELECT a INTO @v FROM t", "", false, false},
-      {"SELECT load_file('/etc/passwd')", "LOAD_FILE()", false, false},
-      {"SELECT `LOAD_FILE`('/etc/passwd')", "LOAD_FILE()", false, false},
-      {"SELECT 1 /*! , LOAD_FILE('/etc/passwd') */", "executable comments", false, false},
-      {"SELECT 1 /*M!100000 , 2 */", "executable comments", false, false},
-      {"BEGIN", "use conn:transaction(fn)", false, false},
-      {"START TRANSACTION READ WRITE", "use conn:transaction(fn)", false, false},
-      {"ROLLBACK", "use conn:transaction(fn)", false, false},
-      {"XA START 'x'", "use conn:transaction(fn)", false, false},
+      {"SELECT load_file('/etc/passwd')", "load_file() is refused", false, false},
+      {"SELECT `LOAD_FILE`('/etc/passwd')", "load_file() is refused", false, false},
+      {"SELECT 1 /*! , LOAD_FILE('/etc/passwd') */", "load_file() is refused", false, false},
+      {"SELECT 1 /*M!100000 , 2 */", "", false, false},
+      {"BEGIN", "BEGIN is refused: use conn:transaction(fn)", false, false},
+      {"START TRANSACTION READ WRITE", "START is refused: use conn:transaction(fn)", false, false},
+      {"ROLLBACK", "ROLLBACK is refused: use conn:transaction(fn)", false, false},
+      {"XA START 'x'", "XA is refused: use conn:transaction(fn)", false, false},
       {"SET autocommit = 1", "SET of autocommit", false, false},
       {"SET @@session.`autocommit` = 1", "SET of autocommit", false, false},
       {"SET SESSION TRANSACTION READ WRITE", "SET of autocommit", false, false},
@@ -70,6 +70,7 @@ TEST_CASE("MySQL rules: the statement's kind and the refused ones", "[mysql_rule
     }
   }
   CHECK(read_mysql_statement("  select 1 ;  ").statement.sql == "select 1");
+  CHECK(read_mysql_statement("SELECT 1; -- done").statement.sql == "SELECT 1; -- done");
   CHECK(read_mysql_statement(" -- only a comment\n").statement.empty);
   CHECK(read_mysql_statement("").statement.empty);
 }
