@@ -317,6 +317,7 @@ class MysqlConnection final : public DbConnection {
 
   DbResult<DbDone> connect() {
     const auto open_error = [&](std::string_view text) {
+      lost_ = true;  // nothing to roll back at close
       return DbResult<DbDone>::fail(DbFault::kServer, scope_.redact("db.open: database '" + name_ + "': " + std::string(text)));
     };
     db_ = mysql_init(nullptr);

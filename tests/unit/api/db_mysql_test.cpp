@@ -382,3 +382,35 @@ TEST_CASE("MySQL: a query past the row cap is an error, and the connection goes 
   CHECK(Clock::now() - start < std::chrono::seconds(5));
   CHECK(rows_of(*conn, "SELECT COUNT(*) FROM seq_1_to_100000").rows[0][0] == DbValue{int64_t{100000}});
 }
+
+TEST_CASE("MySQL: TLS as tls.mode asks: verified against tls.ca, refused with a CA that did not sign it",
+          "[db][mysql][tls]") {
+  DbServer server(DbKind::mariadb, {.tls = true});
+  const auto& info = server.info();
+  REQUIRE_FALSE(info.ca.empty());
+  const auto cipher = [](api::DbConnection& conn) {
+    const auto rows = rows_of(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'");
+    REQUIRE(rows.rows.size() == 1);
+    return std::get<std::string>(rows.rows[0][1]);
+  };
+  for (const std::string mode : {"verify-full", "verify-ca"}) {
+    Session verified(info);
+    verified.settings.tls = {mode, info.ca};
+    auto conn = verified.open();
+    INFO(mode);
+    CHECK(cipher(*conn) != "");
+  }
+  Session required(info);
+  required.settings.tls = {"require", {}};
+  CHECK(cipher(*required.open()) != "");
+  Session plain(info);
+  plain.settings.tls = {"disable", {}};
+  CHECK(cipher(*plain.open()) == "");
+
+  Session wrong(info);
+  wrong.settings.tls = {"verify-full", "/etc/ssl/certs/ca-certificates.crt"};  // the public CAs
+  auto refused = api::open_mysql("app", wrong.settings, wrong.scope);
+  INFO(refused.message());
+  CHECK(refused.fault() == DbFault::kServer);
+  CHECK_THAT(refused.message(), Catch::StartsWith("db.open: database 'app': "));
+}
