@@ -77,6 +77,7 @@ bench: build
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/run_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/plugin_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	$(BUILD)/bench/db_mysql_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py load
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py list
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py idle
