@@ -180,6 +180,23 @@ class PostgresServerTest(ServerTests, unittest.TestCase):
                                "WHERE rolname = 'cronhost'"), [("t",)])
 
 
+    def test_kill_then_stop_leaves_no_shared_memory(self):
+        # kill -9 skips the postmaster's own clean-up; a restart would do it, a stop must
+        with dbserver.start(self.KIND) as s:
+            with open(os.path.join(s.dir, "data", "postmaster.pid")) as f:
+                shmid = f.read().split("\n")[6].split()[1]  # line 7: "key id" of the SysV segment
+            self.assertIn(shmid, sysv_segments())
+            self.assertEqual(s.sql("SHOW dynamic_shared_memory_type"), [("mmap",)])  # in data/
+            s.kill()
+        self.assertNotIn(shmid, sysv_segments())
+
+
+def sysv_segments():
+    """shmids of the System V shared memory segments now."""
+    with open("/proc/sysvipc/shm") as f:
+        return {line.split()[1] for line in f.readlines()[1:]}
+
+
 class MariadbServerTest(ServerTests, unittest.TestCase):
     KIND, SCHEME = "mariadb", "mysql"
     SLEEP = "SELECT SLEEP(30)"

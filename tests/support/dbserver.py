@@ -28,7 +28,7 @@ server's user must be able to enter: as root the servers run as the `postgres` a
 system users. Both listen on 127.0.0.1 only, on a free port (taken again if another process
 grabbed it first), with fsync off and small buffers; time zone UTC, UTF-8 (utf8mb4).
 The data directory is a copy of a template that initdb / mariadb-install-db made once per
-machine (kept in cronhost-dbserver-templates/ in that default folder; safe to delete).
+machine (kept in cronhost-dbserver-templates-UID/ in that default folder; safe to delete).
 PostgreSQL: `postgres` superuser (trust over the socket, SCRAM over TCP), role
 `cronhost` (scram-sha-256) owning database `app`. MariaDB: `root`
 (unix_socket over the socket; password over TCP), user `cronhost`@`%` (mysql_native_password,
@@ -65,6 +65,7 @@ TEMPLATE_VERSION = 1
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes with the NUL
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+IPC_RMID = 0
 _libc = ctypes.CDLL(None, use_errno=True)
 CONTROL_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
 
@@ -187,7 +188,8 @@ def default_parent():
 
 
 def template_root():
-    return os.path.join(default_parent(), "cronhost-dbserver-templates")
+    # One per user that runs the tests: root's is not writable by others
+    return os.path.join(default_parent(), "cronhost-dbserver-templates-%d" % os.geteuid())
 
 
 def _template(server):
@@ -251,7 +253,8 @@ class _Server:
         os.chown(self.dir, self.account.pw_uid, self.account.pw_gid)
         self.log_path = os.path.join(self.dir, "server.log")
 
-    # subclasses: prepare() once, argv(port) per start, ready(), setup() once, stop_signal
+    # A kind gives: binary and init_argv() (its template), argv() and ready() (each launch),
+    # setup() (users and database, once), stop_signal, socket() and socket_file()
     def start(self):
         started = time.monotonic()
         if self.tls:
@@ -408,13 +411,32 @@ class _Postgres(_Server):
                    "full_page_writes": "off",
                    "shared_buffers": "16MB", "max_connections": "50", "timezone": "UTC",
                    "log_timezone": "UTC", "logging_collector": "off", "password_encryption":
-                   "scram-sha-256"}
+                   "scram-sha-256",
+                   # segments as files in data/, not in /dev/shm where a kill -9 left them
+                   "dynamic_shared_memory_type": "mmap"}
         if self.tls:
             options.update(ssl="on", ssl_cert_file=self.cert, ssl_key_file=self.key)
         argv = [PG_BIN + "/postgres", "-D", os.path.join(self.dir, "data")]
         for key, value in options.items():
             argv += ["-c", "%s=%s" % (key, value)]
         return argv
+
+    def stop(self):
+        # kill -9 leaves the postmaster's System V interlock segment behind (a clean stop or a
+        # restart removes it), so remove it: the one postmaster.pid names, if the postmaster
+        # made it and nobody is attached any more
+        segment, postmaster = self._segment_in_pid_file(), self.proc.pid if self.proc else None
+        super().stop()
+        if segment is not None and _unattached_segment_of(segment, postmaster):
+            _libc.shmctl(segment, IPC_RMID, None)
+
+    def _segment_in_pid_file(self):
+        """The shmid on line 7 of postmaster.pid ("key id"), while the file is there."""
+        try:
+            with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+                return int(f.read().split("\n")[6].split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
 
     def ready(self):
         # The postmaster writes "ready" as line 8 of postmaster.pid once it accepts connections
@@ -513,6 +535,16 @@ class _Mariadb(_Server):
         # Before setup only unix_socket works: as the OS user root that is `root`, otherwise
         # mariadb-install-db made an account named after the OS user
         return "root" if os.geteuid() == 0 else self.account.pw_name
+
+
+def _unattached_segment_of(shmid, creator):
+    """Whether System V segment shmid exists, was made by pid creator and has nobody attached."""
+    with open("/proc/sysvipc/shm") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()  # key shmid perms size cpid lpid nattch ...
+            if int(fields[1]) == shmid:
+                return int(fields[4]) == creator and int(fields[6]) == 0
+    return False
 
 
 def _first_packet(family, address):

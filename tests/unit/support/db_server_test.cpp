@@ -1,7 +1,7 @@
 // The database test servers from C++ (tests/support/dbserver.py through db_server.hpp): each
 // kind answers the app user's password login over TCP through its command-line client, and a
 // DbServer that goes out of scope leaves no server process and no folder.
-#include "support/db_server.hpp"
+#include "db_server.hpp"
 
 #include <signal.h>
 
@@ -53,4 +53,11 @@ TEST_CASE("A test database server stops with its DbServer: no process, no folder
   errno = 0;
   CHECK(::kill(pid, 0) == -1);
   CHECK(errno == ESRCH);
+}
+
+TEST_CASE("A test database server that cannot start is an exception with the reason, not a hang",
+          "[db][db_server]") {
+  // argparse refuses the auth plugin and exits before printing a line
+  CHECK_THROWS_WITH(DbServer(DbKind::mariadb, {false, "no-such-plugin"}),
+                    Catch::Matchers::Contains("exited before answering"));
 }
