@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "support/db_server.hpp"
+#include "../support/db_server.hpp"
 
 using namespace cronhost;
 using api::DbBytes;
