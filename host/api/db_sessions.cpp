@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/db_mysql.hpp"
 #include "api/db_postgres.hpp"
 #include "api/permissions.hpp"
 
@@ -21,6 +22,7 @@ DbResult<DbConnection*> DbSessions::open(const std::string& name, const DbOpenOp
                    "db.open: a run may hold " + std::to_string(kMaxOpen) + " connections open; close one first");
   const auto& [key, settings] = *host_->databases.find(name);  // the host config outlives the run
   auto conn = settings.engine == config::DbEngine::kPostgresql ? open_postgres(key, settings, scope_, "cronhost/" + job_.name)
+              : settings.engine == config::DbEngine::kMysql    ? open_mysql(key, settings, scope_)
                                                                : open_sqlite(key, settings, scope_, options);
   if (!conn) return R::from(conn);
   open_.push_back(std::move(conn.value()));

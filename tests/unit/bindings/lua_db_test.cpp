@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <thread>
+#include <unistd.h>
 
 #include "../support/db_server.hpp"
 #include "../support/temp_dir.hpp"
@@ -523,4 +524,44 @@ TEST_CASE("db: the same script gives the same results on SQLite and PostgreSQL",
   )lua");
   require_success(r);
   CHECK(r.result == R"(["app n=2 total=4.0","pg n=2 total=4.0"])");
+}
+
+TEST_CASE("db: the same script gives the same results on SQLite and MariaDB", "[lua][db][mysql]") {
+  auto& my = test::DbServer::shared(test::DbKind::mariadb);
+  my.sql("DROP TABLE IF EXISTS app.same_script");
+  Site site;
+  site.configure_server("my", my.info());
+  auto r = site.run(R"lua(
+    local results = {}
+    for _, name in ipairs({'app', 'my'}) do
+      local c <close> = assert(db.open(name))
+      assert(c:exec('CREATE TABLE same_script(id INTEGER PRIMARY KEY, name TEXT, score DOUBLE PRECISION, data BLOB)') == 0)
+      assert(c:exec('INSERT INTO same_script(id, name, score, data) VALUES (?, ?, ?, ?)', 1, 'a?', 1.5, 'x\0y') == 1)
+      assert(c:exec("INSERT INTO same_script(id, name, score) VALUES (?, '?', ?)", 2, nil) == 1)
+      local rows = assert(c:query("SELECT id, name, score, data FROM same_script WHERE id >= ? ORDER BY id", 1))
+      assert(#rows == 2, name)
+      assert(math.type(rows[1].id) == 'integer' and rows[1].name == 'a?' and rows[1].score == 1.5, name)
+      assert(rows[1].data == 'x\0y', name)
+      assert(rows[2].name == '?' and rows[2].score == json.null and rows[2].data == json.null, name)
+      local none, err = c:query('SELECT * FROM missing_table')
+      assert(none == nil and err:find('^db: ' .. name .. ': ') and err:find('missing_table'), err)
+      assert(not pcall(c.query, c, 'SELECT 1; SELECT 2'), name)
+      assert(not pcall(c.query, c, 'SELECT ? + ?', 1), name)
+      local ok = pcall(c.transaction, c, function(t)
+        t:exec('DELETE FROM same_script')
+        error('changed my mind')
+      end)
+      assert(not ok)
+      c:transaction(function(t)
+        assert(t:exec('UPDATE same_script SET score = ? WHERE id = ?', 2.5, 2) == 1)
+        assert(not pcall(t.transaction, t, function(inner) inner:exec('DELETE FROM same_script'); error('undo') end))
+      end)
+      local after = c:query('SELECT count(*) AS n, sum(score) AS total FROM same_script')[1]
+      results[#results + 1] = string.format('%s n=%s total=%s', name, after.n, after.total)
+      assert(c:exec('DROP TABLE same_script') == 0)
+    end
+    return results
+  )lua");
+  require_success(r);
+  CHECK(r.result == R"(["app n=2 total=4.0","my n=2 total=4.0"])");
 }
