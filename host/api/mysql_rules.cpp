@@ -54,6 +54,13 @@ std::optional<std::string> refusal(const std::vector<std::string>& w) {
                                           "MAX_STATEMENT_TIME", "MAX_EXECUTION_TIME", "SQL_LOG_BIN"})))
     return "SET of autocommit, the transaction's mode or the statement time limits belongs to the host "
            "(conn:transaction, readonly:, the run's deadline)";
+  // How the server reads the next statement's text: with NO_BACKSLASH_ESCAPES, ANSI_QUOTES or a
+  // multibyte client charset (GBK's 0xbf5c) it would read strings other than api/sql_text did,
+  // and a refused construct could hide inside what the rules took for a literal.
+  if (first == "SET" && any_of_words(w, {"SQL_MODE", "NAMES", "CHARACTER", "CHARSET", "CHARACTER_SET_CLIENT",
+                                         "CHARACTER_SET_CONNECTION", "COLLATION_CONNECTION"}))
+    return "SET of sql_mode or the client character set is refused: the session's mode and utf8mb4 are how the "
+           "host reads every statement it checks";
   if (first == "PREPARE" || first == "EXECUTE" || first == "DEALLOCATE")
     return "PREPARE, EXECUTE and EXECUTE IMMEDIATE are refused: the db API prepares each statement itself "
            "(use ? placeholders)";
