@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "../support/temp_dir.hpp"
-#include "support/db_server.hpp"
+#include "../support/db_server.hpp"
 
 using namespace cronhost;
 using test::DbKind;

@@ -7,7 +7,7 @@
 #include "../support/temp_dir.hpp"
 #include "config/job_spec.hpp"
 #include "run/lua_runner.hpp"
-#include "support/db_server.hpp"
+#include "../support/db_server.hpp"
 
 using namespace cronhost;
 using store::RunStatus;
