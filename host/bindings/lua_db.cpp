@@ -10,15 +10,15 @@
 //   local d, err = db.dump("app", {path = "/var/backups/app/app.sql.gz", format = "plain", gzip = true})
 //   -- {path, bytes, duration_ms, tables, engine}: pg_dump / mariadb-dump run by the host (api/db_dump)
 //
-// Values reach SQL only as bound parameters (?): nil, booleans, numbers, strings or json.null.
-// SQL errors, a database locked for longer than the busy timeout (5 s, never past the run's
-// deadline) and writes to a readonly database return nil, err; misuse and denials raise.
-// BEGIN/COMMIT/SAVEPOINT belong to conn:transaction. ATTACH, DETACH, VACUUM INTO,
-// load_extension and pragmas that change how the file is kept are refused (api/sqlite_guard):
-// they would reach files that allow.db does not name. In a dry run everything happens inside
-// a transaction rolled back at close: reads are real, writes run (so later reads see them)
-// and are captured, VACUUM is captured only (SQLite cannot run it inside a transaction), and
-// backup is captured with a virtual file in place of the copy.
+// The same script runs on SQLite, PostgreSQL and MySQL/MariaDB (api/db_sqlite, db_postgres,
+// db_mysql). Values reach SQL only as bound parameters (?): nil, booleans, numbers, strings or
+// json.null; one statement per call. SQL errors, a lost server, a lock held past the busy
+// timeout and writes to a readonly database return nil, err; misuse and refusals raise
+// (each engine's: api/sqlite_guard, api/sql_text, api/mysql_rules). BEGIN/COMMIT/SAVEPOINT
+// belong to conn:transaction. In a dry run everything happens inside a transaction rolled
+// back at close: reads are real, writes run (so later reads see them) and are captured; what
+// cannot run inside it (SQLite's VACUUM, MySQL's DDL) is captured only, and backup and dump
+// leave a virtual file in place of the copy.
 //
 // This file only converts between Lua and the db API (api/db_sessions, api/db_connection),
 // which plugins use too.
