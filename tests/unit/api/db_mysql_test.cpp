@@ -170,7 +170,7 @@ TEST_CASE("MySQL: transactions commit, roll back, and nest as savepoints", "[db]
   CHECK(DbServer::shared(DbKind::mariadb).sql("SELECT GROUP_CONCAT(id ORDER BY id) FROM app." + t) == "1,3\n");
 }
 
-TEST_CASE("MySQL: server errors are nil, err naming the database; the connection goes on", "[db][mysql]") {
+TEST_CASE("MySQL: server errors are nil, err naming the database, the connection goes on", "[db][mysql]") {
   const auto& server = DbServer::shared(DbKind::mariadb).info();
   Session session(server);
   auto conn = session.open();
@@ -242,7 +242,7 @@ TEST_CASE("MySQL: a statement is stopped at the run's deadline (KILL QUERY) and 
   CHECK(Clock::now() - start2 < std::chrono::milliseconds(1500));
 }
 
-TEST_CASE("MySQL: a server killed mid-query is nil, err at once; one that never answers, nil, err by the deadline",
+TEST_CASE("MySQL: a server killed mid-query is nil, err at once, one that never answers, nil, err by the deadline",
           "[db][mysql]") {
   DbServer own(DbKind::mariadb);
   {
@@ -342,7 +342,7 @@ TEST_CASE("MySQL: file access, transaction control and several statements are re
   CHECK(DbServer::shared(DbKind::mariadb).sql("SELECT COUNT(*) FROM app." + t) == "0\n");
 }
 
-TEST_CASE("MySQL: a dry run rolls back at close; DDL is captured, not run", "[db][mysql]") {
+TEST_CASE("MySQL: a dry run rolls back at close, DDL is captured, not run", "[db][mysql]") {
   const auto& server = DbServer::shared(DbKind::mariadb).info();
   const std::string t = fresh_table("id INT PRIMARY KEY");
   DbServer::shared(DbKind::mariadb).sql("INSERT INTO app." + t + " VALUES (1), (2), (3)");

@@ -141,7 +141,7 @@ TEST_CASE("postgres: ? placeholders, also beside ? inside literals, identifiers 
         DbValue(true));
 }
 
-TEST_CASE("postgres: transactions commit, roll back and nest; a failed statement undoes only itself", "[db][postgres]") {
+TEST_CASE("postgres: transactions commit, roll back and nest, a failed statement undoes only itself", "[db][postgres]") {
   const auto table = fresh_table("pg_transactions");
   Session s(shared_pg());
   REQUIRE(s.conn->begin());
@@ -177,7 +177,7 @@ TEST_CASE("postgres: a readonly database refuses writes, also after the script's
   CHECK(DbServer::shared(DbKind::postgres).sql("SELECT count(*) FROM " + table) == "0\n");
 }
 
-TEST_CASE("postgres: server errors are kServer with the server's words; a bad login names no password", "[db][postgres]") {
+TEST_CASE("postgres: server errors are kServer with the server's words, a bad login names no password", "[db][postgres]") {
   Session s(shared_pg());
   auto missing = s.conn->query("conn:query", "SELECT * FROM no_such_table", {});
   CHECK(missing.fault() == DbFault::kServer);
@@ -332,7 +332,7 @@ TEST_CASE("postgres: a query past the caps fails naming the cap, and the connect
   CHECK(s.query("SELECT 2 AS two").rows[0][0] == DbValue(int64_t{2}));
 }
 
-TEST_CASE("postgres: tls.mode verify-full with tls.ca connects over TLS; another CA is refused", "[db][postgres][tls]") {
+TEST_CASE("postgres: tls.mode verify-full with tls.ca connects over TLS, another CA is refused", "[db][postgres][tls]") {
   DbServer tls_server(DbKind::postgres, {.tls = true});
   const auto& info = tls_server.info();
   REQUIRE_FALSE(info.ca.empty());

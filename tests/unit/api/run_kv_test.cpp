@@ -7,7 +7,7 @@
 
 using namespace cronhost;
 
-TEST_CASE("a run reads its own writes; the store sees them only with the outcome", "[api][kv]") {
+TEST_CASE("a run reads its own writes, the store sees them only with the outcome", "[api][kv]") {
   test::TempDir dir;
   auto store = store::Store::open(dir.path() / "state.db").value();
   REQUIRE(store->kv_put("job", "kept", "\"old\"", 1));

@@ -56,7 +56,7 @@ void check_ok(const run::RunResult& r) {
 
 }  // namespace
 
-TEST_CASE("approvals.request asks once; get and list read back", "[lua][approvals]") {
+TEST_CASE("approvals.request asks once, get and list read back", "[lua][approvals]") {
   Harness h;
   check_ok(h.run(
       "local a = approvals.request{kind = 'update', key = '0.1.5', title = 'Update to 0.1.5',\n"
@@ -175,7 +175,7 @@ TEST_CASE("a dry run captures request and mark, reads for real, and writes nothi
   CHECK(h.captured()[2].summary == "mark " + std::to_string(approved) + " EXECUTED: deployed");
 }
 
-TEST_CASE("approvals.request with group supersedes on approval; once answers with the execution", "[lua][approvals]") {
+TEST_CASE("approvals.request with group supersedes on approval, once answers with the execution", "[lua][approvals]") {
   Harness h;
   check_ok(h.run(
       "for _, v in ipairs{'0.1.6', '0.1.8'} do\n"

@@ -7,7 +7,7 @@
 using namespace cronhost;
 using namespace cronhost::config;
 
-TEST_CASE("a broken file keeps its last good job; a removed file drops it", "[config][catalog]") {
+TEST_CASE("a broken file keeps its last good job, a removed file drops it", "[config][catalog]") {
   test::TempDir dir;
   dir.write("scripts/job.lua", "return 1\n");
   dir.write("jobs.d/a.yaml", "schedule: {cron: '0 1 * * *'}\nrun: {lua: scripts/job.lua}\n");

@@ -268,7 +268,7 @@ TEST_CASE("a jobs folder that is missing makes the load incomplete, so a reload 
   CHECK(folder.problems() == Lines{"jobs.d:1:1: error: no such file or folder"});
 }
 
-TEST_CASE("allowlists may come from ${var:}; an unset or empty variable is an error, never an open list",
+TEST_CASE("allowlists may come from ${var:}, an unset or empty variable is an error, never an open list",
           "[config][jobs][errors]") {
   JobsFolder f;
   setenv("CRONHOST_TEST_HOOK", "http://deploy.test:3000/hooks/deploy", 1);

@@ -57,7 +57,7 @@ TEST_CASE("a table source file is read as a source, not a job", "[config][table_
   CHECK(source.secret_pointers == std::set<std::string>{"/params/token", "/run/http/headers/Authorization"});
 }
 
-TEST_CASE("rows make typed jobs; bad rows are left out by key, the rest kept", "[config][table_source]") {
+TEST_CASE("rows make typed jobs, bad rows are left out by key, the rest kept", "[config][table_source]") {
   setenv("CRONHOST_TEST_TS_TOKEN", "ts-secret-0123", 1);
   Folder f;
   auto source = f.load(kSource).sources.at(0);

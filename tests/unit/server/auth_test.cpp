@@ -6,7 +6,7 @@ using namespace cronhost;
 using namespace cronhost::server;
 using config::Role;
 
-TEST_CASE("tokens name their caller; anything else is no one", "[server][auth]") {
+TEST_CASE("tokens name their caller, anything else is no one", "[server][auth]") {
   TokenTable tokens({{"alice", Role::kAdmin, "alice-token-0123456789"}, {"viv", Role::kViewer, "viewer-token-0123456789"}});
   auto alice = tokens.authenticate("Bearer alice-token-0123456789");
   REQUIRE(alice);

@@ -149,7 +149,7 @@ TEST_CASE("cancel deletes the approval so the next request asks again", "[store]
   CHECK(f.store->approval(executed).value());
 }
 
-TEST_CASE("each decision commits its event; failed ones leave none", "[store][approvals]") {
+TEST_CASE("each decision commits its event, failed ones leave none", "[store][approvals]") {
   Fixture f;
   const int64_t a = f.request("0.1.5").approval.id;
   const int64_t b = f.request("0.1.6").approval.id;
