@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "util/printable.hpp"
+
 namespace cronhost::api {
 namespace {
 
@@ -92,7 +94,11 @@ PgParam pg_param(const DbValue& value) {
       const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, d);  // shortest, exact
       return {kFloat8, std::string(buffer, ec == std::errc() ? end : buffer), false, false};
     }
-    PgParam operator()(const std::string& s) const { return {0, s, false, false}; }
+    // A Lua string that is not text (a NUL, not UTF-8) goes as bytea: sent as text, the NUL
+    // would cut it short and bad UTF-8 be refused.
+    PgParam operator()(const std::string& s) const {
+      return is_text(s) ? PgParam{0, s, false, false} : PgParam{kBytea, s, false, true};
+    }
     PgParam operator()(const DbBytes& b) const { return {kBytea, b.data, false, true}; }
   };
   return std::visit(Visit{}, value);

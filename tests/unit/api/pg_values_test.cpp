@@ -52,4 +52,11 @@ TEST_CASE("pg values: parameters as text with a type, bytes as binary", "[api][p
   CHECK((p(std::string("2026-12-03")).type == 0 && p(std::string("2026-12-03")).text == "2026-12-03"));
   const auto bytes = p(DbBytes{std::string("\0\1", 2)});
   CHECK((bytes.type == 17 && bytes.binary && bytes.text == std::string("\0\1", 2)));
+  // A Lua string that is not text travels as bytes: a NUL would cut text short.
+  for (const std::string& not_text : {std::string("x\0y", 3), std::string("\xff\xfe"), std::string("\xc0\xaf"),
+                                      std::string("\xed\xa0\x80"), std::string("caf\xc3")}) {
+    const auto sent = p(not_text);
+    CHECK((sent.type == 17 && sent.binary && sent.text == not_text));
+  }
+  CHECK((p(std::string("caf\xc3\xa9 \xf0\x9f\x98\x80")).type == 0 && !p(std::string("caf\xc3\xa9")).binary));
 }

@@ -492,50 +492,20 @@ TEST_CASE("db: a backup folder swapped for a symlink mid-call never receives the
 
 // One script, every engine: the rows, types, errors and transactions a job sees do not depend
 // on where its data lives.
-TEST_CASE("db: the same script gives the same results on SQLite and PostgreSQL", "[lua][db][postgres]") {
+TEST_CASE("db: the same script gives the same results on SQLite, PostgreSQL and MariaDB", "[lua][db][postgres][mysql]") {
   auto& pg = test::DbServer::shared(test::DbKind::postgres);
-  pg.sql("DROP TABLE IF EXISTS same_script");
-  Site site;
-  site.configure_server("pg", pg.info());
-  auto r = site.run(R"lua(
-    local results = {}
-    for _, name in ipairs({'app', 'pg'}) do
-      local c <close> = assert(db.open(name))
-      assert(c:exec('CREATE TABLE same_script(id INTEGER PRIMARY KEY, name TEXT, score DOUBLE PRECISION)') == 0)
-      assert(c:exec('INSERT INTO same_script(id, name, score) VALUES (?, ?, ?)', 1, 'a?', 1.5) == 1)
-      assert(c:exec("INSERT INTO same_script(id, name, score) VALUES (?, '?', ?)", 2, nil) == 1)
-      local rows = assert(c:query("SELECT id, name, score FROM same_script WHERE id >= ? ORDER BY id", 1))
-      assert(#rows == 2, name)
-      assert(math.type(rows[1].id) == 'integer' and rows[1].name == 'a?' and rows[1].score == 1.5, name)
-      assert(rows[2].name == '?' and rows[2].score == json.null, name)
-      local none, err = c:query('SELECT * FROM missing_table')
-      assert(none == nil and err:find('^db: ' .. name .. ': ') and err:find('missing_table'), err)
-      local ok = pcall(c.transaction, c, function(t)
-        t:exec('DELETE FROM same_script')
-        error('changed my mind')
-      end)
-      assert(not ok)
-      c:transaction(function(t) assert(t:exec('UPDATE same_script SET score = ? WHERE id = ?', 2.5, 2) == 1) end)
-      local after = c:query('SELECT count(*) AS n, sum(score) AS total FROM same_script')[1]
-      results[#results + 1] = string.format('%s n=%s total=%s', name, after.n, after.total)
-      assert(c:exec('DROP TABLE same_script') == 0)
-    end
-    return results
-  )lua");
-  require_success(r);
-  CHECK(r.result == R"(["app n=2 total=4.0","pg n=2 total=4.0"])");
-}
-
-TEST_CASE("db: the same script gives the same results on SQLite and MariaDB", "[lua][db][mysql]") {
   auto& my = test::DbServer::shared(test::DbKind::mariadb);
+  pg.sql("DROP TABLE IF EXISTS same_script");
   my.sql("DROP TABLE IF EXISTS app.same_script");
   Site site;
+  site.configure_server("pg", pg.info());
   site.configure_server("my", my.info());
   auto r = site.run(R"lua(
     local results = {}
-    for _, name in ipairs({'app', 'my'}) do
+    for _, name in ipairs({'app', 'pg', 'my'}) do
       local c <close> = assert(db.open(name))
-      assert(c:exec('CREATE TABLE same_script(id INTEGER PRIMARY KEY, name TEXT, score DOUBLE PRECISION, data BLOB)') == 0)
+      local bytes = name == 'pg' and 'BYTEA' or 'BLOB'  -- the one word the engines spell apart
+      assert(c:exec('CREATE TABLE same_script(id INTEGER PRIMARY KEY, name TEXT, score DOUBLE PRECISION, data ' .. bytes .. ')') == 0)
       assert(c:exec('INSERT INTO same_script(id, name, score, data) VALUES (?, ?, ?, ?)', 1, 'a?', 1.5, 'x\0y') == 1)
       assert(c:exec("INSERT INTO same_script(id, name, score) VALUES (?, '?', ?)", 2, nil) == 1)
       local rows = assert(c:query("SELECT id, name, score, data FROM same_script WHERE id >= ? ORDER BY id", 1))
@@ -563,5 +533,5 @@ TEST_CASE("db: the same script gives the same results on SQLite and MariaDB", "[
     return results
   )lua");
   require_success(r);
-  CHECK(r.result == R"(["app n=2 total=4.0","my n=2 total=4.0"])");
+  CHECK(r.result == R"(["app n=2 total=4.0","pg n=2 total=4.0","my n=2 total=4.0"])");
 }
