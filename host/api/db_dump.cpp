@@ -6,8 +6,10 @@
 
 #include "api/db_sqlite.hpp"
 #include "api/file_ops.hpp"
+#include "api/mysql_url.hpp"
 #include "api/permissions.hpp"
 #include "api/tool_process.hpp"
+#include "util/escape.hpp"
 
 namespace cronhost::api {
 namespace {
@@ -48,86 +50,8 @@ class TableCounter {
   int64_t tables_ = 0;
 };
 
-int percent_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && percent_value(text[i + 1]) >= 0 && percent_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(percent_value(text[i + 1]) * 16 + percent_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-// mysql://user@host:port/database[?...] -> its parts. The config loader made sure no
-// password is in it.
-struct MysqlTarget {
-  std::string user, host, database;
-  int port = 3306;
-};
-
-Result<MysqlTarget> parse_mysql_url(const std::string& url) {
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return Result<MysqlTarget>::error("the URL has no scheme://");
-  std::string_view rest = std::string_view(url).substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find_first_of("?#"));
-  const size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  MysqlTarget target;
-  if (slash != std::string_view::npos) target.database = percent_decoded(rest.substr(slash + 1));
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    target.user = percent_decoded(authority.substr(0, at));
-    authority.remove_prefix(at + 1);
-  }
-  std::string_view host = authority;
-  std::string_view port;
-  if (!host.empty() && host.front() == '[') {
-    const size_t close = host.find(']');
-    if (close == std::string_view::npos) return Result<MysqlTarget>::error("the URL's [host] is not closed");
-    port = host.substr(close + 1);
-    host = host.substr(1, close - 1);
-    if (!port.empty() && port.front() == ':') port.remove_prefix(1);
-  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
-  }
-  target.host = host.empty() ? "localhost" : percent_decoded(host);
-  if (!port.empty()) {
-    int value = 0;
-    for (char c : port) {
-      if (c < '0' || c > '9' || value > 65535) return Result<MysqlTarget>::error("the URL's port is not a number");
-      value = value * 10 + (c - '0');
-    }
-    if (value < 1 || value > 65535) return Result<MysqlTarget>::error("the URL's port is out of range");
-    target.port = value;
-  }
-  if (target.database.empty() || target.database.find('/') != std::string::npos)
-    return Result<MysqlTarget>::error("the URL names no database (mysql://user@host:3306/DATABASE)");
-  return target;
-}
-
 // A value in a MySQL option file: double-quoted, with \ and " escaped.
-std::string option_value(const std::string& value) {
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
-}
+std::string option_value(const std::string& value) { return "\"" + backslash_escaped(value) + "\""; }
 
 struct ToolPlan {
   ToolCommand command;
@@ -158,6 +82,8 @@ Result<ToolPlan> postgres_plan(const config::DatabaseSettings& settings, const D
 Result<ToolPlan> mysql_plan(const config::DatabaseSettings& settings) {
   auto target = parse_mysql_url(settings.url);
   if (!target) return Result<ToolPlan>::error(target.message());
+  if (target->database.empty() || target->database.find('/') != std::string::npos)
+    return Result<ToolPlan>::error("the URL names no database (mysql://user@host:3306/DATABASE)");
   if (target->database.front() == '-') return Result<ToolPlan>::error("the database name starts with '-'");
   ToolPlan plan;
   auto& c = plan.command;
@@ -168,10 +94,14 @@ Result<ToolPlan> mysql_plan(const config::DatabaseSettings& settings) {
     file += "password=" + option_value(settings.password) + "\n";
     c.secrets.push_back(settings.password);
   }
-  file += "host=" + option_value(target->host) + "\n";
-  file += "port=" + std::to_string(target->port) + "\n";
-  // TCP even for localhost, which the client would otherwise take as its unix socket.
-  file += "protocol=TCP\n";
+  if (!target->socket.empty()) {  // a local server, as the engine reaches it (?socket=PATH)
+    file += "socket=" + option_value(target->socket) + "\nprotocol=SOCKET\n";
+  } else {
+    file += "host=" + option_value(target->host) + "\n";
+    file += "port=" + std::to_string(target->port) + "\n";
+    // TCP even for localhost, which the client would otherwise take as its unix socket.
+    file += "protocol=TCP\n";
+  }
   // mariadb-dump has no connect timeout option: the run's deadline stops a connect that hangs.
   // libpq's sslmode in MariaDB's client words (its 10.11 client has no ssl-mode).
   const std::string& mode = settings.tls.mode;

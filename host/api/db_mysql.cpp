@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "api/mysql_rules.hpp"
+#include "api/mysql_url.hpp"
 
 namespace cronhost::api {
 namespace {
@@ -37,88 +38,6 @@ constexpr unsigned kBinaryCharset = 63;
 // A result column's first buffer; longer values are fetched again in full.
 constexpr size_t kFirstBuffer = 256;
 
-struct MysqlUrl {
-  std::string user, host, database, socket;
-  unsigned port = 3306;
-};
-
-std::string percent_decoded(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned value = 0;
-    if (text[i] == '%' && i + 2 < text.size() &&
-        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16).ptr == text.data() + i + 3) {
-      out += static_cast<char>(value);
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-// mysql://user@host:port/database?socket=PATH; the config loader has refused a password in it.
-std::optional<MysqlUrl> parse_url(const std::string& url, std::string& why) {
-  const size_t scheme_end = url.find("://");
-  const std::string scheme = url.substr(0, scheme_end);
-  if (scheme_end == std::string::npos || (scheme != "mysql" && scheme != "mariadb")) {
-    why = "the URL must start with mysql:// or mariadb://";
-    return std::nullopt;
-  }
-  MysqlUrl out;
-  std::string_view rest = std::string_view(url).substr(scheme_end + 3);
-  const size_t authority_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, authority_end);
-  rest = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    out.user = percent_decoded(authority.substr(0, at));
-    authority = authority.substr(at + 1);
-  }
-  std::string_view host = authority, port;
-  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
-    const size_t close = authority.find(']');
-    host = authority.substr(1, close - 1);
-    if (close != std::string_view::npos && close + 1 < authority.size() && authority[close + 1] == ':')
-      port = authority.substr(close + 2);
-  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  out.host = std::string(host.empty() ? "localhost" : host);
-  if (!port.empty() &&
-      (std::from_chars(port.data(), port.data() + port.size(), out.port).ptr != port.data() + port.size() ||
-       out.port == 0 || out.port > 65535)) {
-    why = "the port '" + std::string(port) + "' in the URL is not a number from 1 to 65535";
-    return std::nullopt;
-  }
-  if (!rest.empty() && rest.front() == '/') {
-    const size_t path_end = rest.find_first_of("?#");
-    out.database = percent_decoded(rest.substr(1, path_end == std::string_view::npos ? path_end : path_end - 1));
-    rest = path_end == std::string_view::npos ? std::string_view{} : rest.substr(path_end);
-  }
-  if (!rest.empty() && rest.front() == '?') {
-    std::string_view query = rest.substr(1, rest.find('#') == std::string_view::npos ? std::string_view::npos
-                                                                                       : rest.find('#') - 1);
-    while (!query.empty()) {
-      const size_t amp = query.find('&');
-      const std::string_view pair = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-      const size_t eq = pair.find('=');
-      const std::string_view key = pair.substr(0, eq);
-      if (key == "socket" && eq != std::string_view::npos) {
-        out.socket = percent_decoded(pair.substr(eq + 1));
-      } else {
-        why = "the URL option '" + std::string(key) + "' is unknown (expected socket=PATH)";
-        return std::nullopt;
-      }
-    }
-  }
-  if (out.user.empty()) {
-    why = "the URL names no user (expected mysql://user@host:port/database)";
-    return std::nullopt;
-  }
-  return out;
-}
 
 unsigned whole_seconds(Clock::duration d) {
   const auto ms = std::chrono::duration_cast<milliseconds>(d).count();
@@ -649,10 +568,9 @@ class MysqlConnection final : public DbConnection {
 DbResult<std::unique_ptr<DbConnection>> open_mysql(const std::string& name, const config::DatabaseSettings& settings,
                                                    const DbRunScope& scope) {
   using R = DbResult<std::unique_ptr<DbConnection>>;
-  std::string why;
-  auto url = parse_url(settings.url, why);
-  if (!url) return R::fail(DbFault::kMisuse, "db.open: database '" + name + "': " + scope.redact(why));
-  auto conn = std::make_unique<MysqlConnection>(name, settings, scope, std::move(*url));
+  auto url = parse_mysql_url(settings.url);
+  if (!url) return R::fail(DbFault::kMisuse, "db.open: database '" + name + "': " + scope.redact(url.message()));
+  auto conn = std::make_unique<MysqlConnection>(name, settings, scope, std::move(url).value());
   if (auto connected = conn->connect(); !connected) return R::from(connected);
   return R(std::move(conn));
 }

@@ -4,21 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include "util/base64.hpp"
+#include "util/percent.hpp"
 
 namespace cronhost::api {
 namespace {
 
 constexpr int kMaxPages = 1000;
-
-std::string percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else out += {'%', kHex[c >> 4], kHex[c & 15]};
-  }
-  return out;
-}
 
 // The registry's own errors ({"errors":[{"code":"NAME_UNKNOWN","message":"..."}]}), if any.
 std::string registry_error(const std::string& body) {
@@ -129,9 +120,9 @@ Result<std::string> RegistryClient::fetch_token(const ImageName& image, const Ch
     return Result<std::string>::error("registry: " + image.registry + " asked for a token without a usable realm");
   std::string url = realm->second + (realm->second.find('?') == std::string::npos ? "?" : "&");
   if (auto service = challenge.params.find("service"); service != challenge.params.end())
-    url += "service=" + percent_encode(service->second) + "&";
+    url += "service=" + percent_encoded(service->second) + "&";
   const auto scope = challenge.params.find("scope");
-  url += "scope=" + percent_encode(scope != challenge.params.end() ? scope->second
+  url += "scope=" + percent_encoded(scope != challenge.params.end() ? scope->second
                                                                     : "repository:" + image.repository + ":pull");
   HttpRequest request{.url = url};
   if (const auto* creds = credentials(registries_, image.registry)) request.headers.emplace_back("Authorization", basic(*creds));

@@ -5,6 +5,7 @@
 #include "config/job_loader.hpp"
 #include "util/did_you_mean.hpp"
 #include "util/duration.hpp"
+#include "util/percent.hpp"
 #include "util/printable.hpp"
 
 namespace cronhost::config {
@@ -31,22 +32,6 @@ std::string as_text(const api::DbValue& value) {
   const json j = as_json(value);
   if (j.is_null()) return "";
   return j.is_string() ? j.get<std::string>() : j.dump();
-}
-
-// Everything but RFC 3986's unreserved characters, so a row's value stays one path segment.
-std::string percent_encoded(const std::string& text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 // Every column the template's placeholders name.

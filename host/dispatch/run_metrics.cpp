@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "util/escape.hpp"
+
 namespace cronhost::dispatch {
 namespace {
 
@@ -13,19 +15,7 @@ std::string number(double value) {
 
 }  // namespace
 
-std::string prometheus_label(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
+std::string prometheus_label(std::string_view value) { return backslash_escaped(value); }
 
 template <size_t N>
 void Histogram<N>::observe_ms(int64_t ms) {

@@ -427,3 +427,20 @@ TEST_CASE("db.dump of SQLite: the online backup, gzip-compressed when asked, wit
   sqlite3_close(db);
   CHECK(site.dump("app.dump", api::DumpFormat::kCustom).fault() == api::DbFault::kMisuse);
 }
+
+TEST_CASE("db.dump of MariaDB through ?socket= reaches the local server the engine would, not TCP on localhost",
+          "[db][db_dump][mariadb]") {
+  auto source = fresh_database(DbKind::mariadb, "dump_socket");
+  sql(source, "CREATE TABLE t (id INT); INSERT INTO t VALUES (1), (2)");
+  source.url = "mysql://" + source.user + "@localhost/" + source.database + "?socket=" + source.socket;
+  Site site;
+  site.serve(source);
+  auto dumped = site.dump("socket.sql");
+  INFO(dumped.message());
+  REQUIRE(dumped);
+  REQUIRE(dumped->tables);
+  CHECK(*dumped->tables == 1);
+  const auto restored = fresh_database(DbKind::mariadb, "dump_socket_restored");
+  restore(restored, site.backups() / "socket.sql", false);
+  CHECK(count(restored, "t") == 2);
+}
