@@ -49,10 +49,8 @@ class SiteTestCase(unittest.TestCase):
         self.servers = []
 
     def tearDown(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if self.site:
+            self.site.kill_if_running()
         for server in reversed(self.servers):
             server.stop()
         if self.site:

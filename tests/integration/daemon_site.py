@@ -53,7 +53,15 @@ class Site:
     def remove_job(self, name):
         os.remove(os.path.join(self.root, "jobs.d", f"{name}.yaml"))
 
+    def kill_if_running(self):
+        """Ends a host the test left running (kill -9), so nothing outlives the test."""
+        proc = getattr(self, "proc", None)
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
     def cleanup(self):
+        self.kill_if_running()
         shutil.rmtree(self.root, ignore_errors=True)
 
     # --- the daemon

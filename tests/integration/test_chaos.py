@@ -30,10 +30,6 @@ class KillLoopTest(unittest.TestCase):
         self.site = Site(config="workers: 4\nshutdown_grace: 2s\n")
 
     def tearDown(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
         self.site.cleanup()
 
     def test_kill9_loop_loses_and_doubles_nothing(self):

@@ -16,10 +16,6 @@ class DaemonTest(unittest.TestCase):
         self.site = Site()
 
     def tearDown(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
         self.site.cleanup()
 
     def final_runs(self, job=None):

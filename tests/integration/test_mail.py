@@ -23,10 +23,6 @@ class MailTest(unittest.TestCase):
         self.site = None
 
     def tearDown(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
         if self.site:
             self.site.cleanup()
 

@@ -60,10 +60,7 @@ class FullDiskTest(unittest.TestCase):
         self.addCleanup(self.kill_host)
 
     def kill_host(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        self.site.kill_if_running()
 
     def health(self):
         with open(self.site.port_file) as f:

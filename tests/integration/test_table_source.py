@@ -43,10 +43,6 @@ class TableSourceTest(unittest.TestCase):
         self.site.write("scripts/workflow.lua", SCRIPT)
 
     def tearDown(self):
-        proc = getattr(self.site, "proc", None)
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
         self.site.cleanup()
 
     def db(self):
