@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include "schedule/cron_names.hpp"
+
 namespace cronhost::schedule {
 namespace {
 
@@ -24,9 +26,6 @@ constexpr FieldSpec kDayOfMonth{FieldKind::kDayOfMonth, "day-of-month", 1, 31, 1
 constexpr FieldSpec kMonth{FieldKind::kMonth, "month", 1, 12, 1, 12};
 constexpr FieldSpec kDayOfWeek{FieldKind::kDayOfWeek, "day-of-week", 0, 7, 0, 6};
 
-constexpr std::array<const char*, 12> kMonthNames = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                                     "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-constexpr std::array<const char*, 7> kDayNames = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 
 struct Macro {
   const char* name;

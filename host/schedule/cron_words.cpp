@@ -3,6 +3,8 @@
 #include <sstream>
 #include <vector>
 
+#include "schedule/cron_names.hpp"
+
 namespace cronhost::schedule {
 namespace {
 
@@ -33,10 +35,8 @@ std::string join_and(const std::vector<std::string>& items) {
 }
 
 const char* kDays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
-const char* kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 const char* kMonths[] = {"January", "February", "March", "April", "May", "June", "July", "August", "September",
                          "October", "November", "December"};
-const char* kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
 
 // "1,7" or "JAN,JUL" -> "January and July"; empty when not a plain list of months.
 std::string month_words(const std::string& field) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/column_values.hpp"
 #include "store/db_thread.hpp"
 #include "store/state_store.hpp"
 #include "util/time_format.hpp"
@@ -17,13 +18,6 @@ namespace {
 constexpr const char* kApprovalColumns =
     "id, job, kind, key, title, payload, status, requested_at, decided_by, decided_at, executed_at, notes, "
     "group_key, superseded_by, closed_at";
-
-std::optional<int64_t> optional_int(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getInt64();
-}
-
-std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : c.getString(); }
 
 Approval read_approval(SQLite::Statement& q) {
   Approval a;

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "store/column_values.hpp"
 #include "store/db_thread.hpp"
 #include "store/host_lock.hpp"
 #include "store/migrations.hpp"
@@ -53,13 +54,6 @@ void migrate(SQLite::Database& db) {
     transaction.commit();
   }
 }
-
-std::optional<int64_t> optional_int(const SQLite::Column& c) {
-  if (c.isNull()) return std::nullopt;
-  return c.getInt64();
-}
-
-std::string text(const SQLite::Column& c) { return c.isNull() ? std::string() : c.getString(); }
 
 constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
