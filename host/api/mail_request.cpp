@@ -1,5 +1,6 @@
 #include "api/mail_request.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <fcntl.h>
