@@ -81,7 +81,9 @@ local function open_conn(c)
   if c.closed then error("attempt to use a closed conn", 3) end
   return c.name
 end
-local function db_answer(status, payload, convert)
+-- convert first: call()'s two results must come last to reach here both (f(g(), x) keeps
+-- only g()'s first).
+local function db_answer(convert, status, payload)
   if status == OK then return convert(payload) end
   if status == FAILED then return nil, payload end
   error(payload, 0)
@@ -95,13 +97,13 @@ local function params(...)
   return n == 0 and "[]" or encode(values)
 end
 function conn_methods.query(c, sql, ...)
-  return db_answer(call("db_query", open_conn(c), sql, params(...)), decode)
+  return db_answer(decode, call("db_query", open_conn(c), sql, params(...)))
 end
 function conn_methods.exec(c, sql, ...)
-  return db_answer(call("db_exec", open_conn(c), sql, params(...)), tonumber)
+  return db_answer(tonumber, call("db_exec", open_conn(c), sql, params(...)))
 end
 function conn_methods.backup(c, dest)
-  return db_answer(call("db_backup", open_conn(c), dest, ""), decode)
+  return db_answer(decode, call("db_backup", open_conn(c), dest, ""))
 end
 function conn_methods.transaction()
   error("conn:transaction is not available with isolation: process; run the job inline", 2)
