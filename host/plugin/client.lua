@@ -122,3 +122,9 @@ function db.open(name, options)
   if status ~= OK then error(payload, 0) end
   return setmetatable({name = name}, conn_meta)
 end
+-- db.dump(name, {path =, format =, gzip =}): the host runs the dump, as db.dump does inline.
+function db.dump(name, options)
+  if type(name) ~= "string" then error("bad argument #1 to 'dump' (string expected)", 2) end
+  if type(options) ~= "table" then error("db.dump: expected a table of options, got " .. type(options), 2) end
+  return db_answer(decode, call("db_dump", name, encode(options), ""))
+end

@@ -34,6 +34,7 @@ Reply HostCalls::dispatch(const Call& call) {
     case Op::kDbQuery: return db_query(call);
     case Op::kDbExec: return db_exec(call);
     case Op::kDbBackup: return db_backup(call);
+    case Op::kDbDump: return db_dump(call);
     case Op::kFiles: return files(call);
     case Op::kRegistryTags: return registry_tags(call);
     case Op::kRegistryLatest: return registry_latest(call);

@@ -29,7 +29,7 @@ class HostCalls {
   HostCalls(const HostCalls&) = delete;
   HostCalls& operator=(const HostCalls&) = delete;
 
-  // One of the capability ops (kStateGet ... kApprovals); EINVAL for any other.
+  // One of the capability ops (kStateGet ... kApprovals, kDbDump); EINVAL for any other.
   Reply serve(const Call& call);
 
  private:
@@ -46,6 +46,7 @@ class HostCalls {
   Reply db_query(const Call& call);  // host_calls_db.cpp, as the db_* below
   Reply db_exec(const Call& call);
   Reply db_backup(const Call& call);
+  Reply db_dump(const Call& call);
 
   // The run's connection to `name`, opened at the first call.
   api::DbResult<api::DbConnection*> connection(const std::string& name);

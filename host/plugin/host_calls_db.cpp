@@ -1,9 +1,11 @@
-// HostCalls' db calls: db_query, db_exec and db_backup over api/db_sessions and
-// api/db_connection, the code conn:query runs.
+// HostCalls' db calls: db_query, db_exec, db_backup and db_dump over api/db_sessions,
+// api/db_connection and api/db_dump, the code conn:query and db.dump run.
 #include "api/beneath.hpp"
+#include "api/db_dump.hpp"
 #include "plugin/host_calls.hpp"
 #include "plugin/json_args.hpp"
 #include "plugin/json_reply.hpp"
+#include "util/printable.hpp"
 
 namespace cronhost::plugin {
 namespace {
@@ -86,6 +88,30 @@ Reply HostCalls::db_backup(const Call& call) {
   if (!copy) return db_failed(copy);
   nlohmann::json out = {{"bytes", copy->bytes}, {"pages", copy->pages}};
   if (copy->dry_run) out["dry_run"] = true;
+  return json_reply(out);
+}
+
+// b: {"path","format","gzip"} -> db.dump's table: {path, bytes, duration_ms, tables?, engine, dry_run?}.
+Reply HostCalls::db_dump(const Call& call) {
+  JsonArgs args(call.b, "db_dump: the options", "db.dump", {"path", "format", "gzip"});
+  api::DumpOptions options;
+  options.path = *args.string("path", true);
+  if (auto format = args.string("format")) {
+    auto named = api::dump_format_named(*format);
+    if (!named) args.error("field 'format' must be 'plain' or 'custom' (got '" + printable(*format, 64) + "')");
+    options.format = *named;
+  }
+  options.gzip = args.boolean("gzip").value_or(false);
+  auto dumped = api::dump_database(ctx_.job, ctx_.host,
+                                   api::DbRunScope{&ctx_.effects, &ctx_.redactor, ctx_.deadline, [this] { return ctx_.cancelled(); }},
+                                   call.a, options);
+  if (!dumped) return db_failed(dumped);
+  nlohmann::json out = {{"path", dumped->path.string()},
+                        {"bytes", dumped->bytes},
+                        {"duration_ms", dumped->duration_ms},
+                        {"engine", dumped->engine}};
+  if (dumped->tables) out["tables"] = *dumped->tables;
+  if (dumped->dry_run) out["dry_run"] = true;
   return json_reply(out);
 }
 
