@@ -16,7 +16,8 @@ HostCalls::~HostCalls() {
 }
 
 Reply HostCalls::serve(const Call& call) {
-  if (ctx_.stop != run::RunContext::Stop::kNone) return stopped();
+  // Past the deadline or cancelled, nothing more is done for the run: plugin.h's ESTOP.
+  if (ctx_.note_stop()) return stopped();
   try {
     return dispatch(call);
   } catch (const ArgumentError& e) {
