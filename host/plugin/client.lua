@@ -1,7 +1,7 @@
 -- The Lua API inside the runner process of an isolated Lua run (run.isolation: process).
 -- Every module is a proxy: its calls travel to the host, where the host's own bindings serve
--- them with the job's allow: list, secrets redaction and dry-run capture, exactly as for a
--- script in the host. Values cross as JSON; a nil argument or result crosses as a hole.
+-- them (db's as the plugin ABI's db_* calls, over the same host/api code) with the job's
+-- allow: list, secrets redaction and dry-run capture, exactly as for a script in the host. Values cross as JSON; a nil argument or result crosses as a hole.
 -- json, print, sleep and require are the runner's own. Given `call(op, a, b, c) -> status,
 -- payload` by the runner; installs the globals.
 local call = ...
