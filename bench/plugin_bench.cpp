@@ -1,7 +1,8 @@
 // The cost of running a native plugin that does nothing, so the figures are the host's own:
 // inline (a call through the vtable and the bridge setup) and process-isolated (spawning
 // the runner, rlimits, the seccomp filter, dlopen, the done message and the reap), and one
-// that makes two host calls (log, set_result); and a trivial Lua script with isolation:
+// that makes two host calls (log, set_result), one that makes 101 state calls (a put, then
+// 100 gets: the round trip of a capability call); and a trivial Lua script with isolation:
 // process. `make bench` runs it.
 #include <benchmark/benchmark.h>
 
@@ -16,6 +17,7 @@ using namespace cronhost;
 
 const std::filesystem::path kEmpty = std::filesystem::path(CRONHOST_TEST_PLUGINS) / "libempty.so";
 const std::filesystem::path kVersioned = std::filesystem::path(CRONHOST_TEST_PLUGINS) / "libversioned_v1.so";
+const std::filesystem::path kStateCalls = std::filesystem::path(CRONHOST_TEST_PLUGINS) / "libstate_calls.so";
 
 config::JobSpec bench_job() {
   return {.name = "bench", .schedule = schedule::Schedule(schedule::After{"x", "succeeded"}, schedule::Zone::utc())};
@@ -63,6 +65,8 @@ void BM_Plugin_Inline_Empty(benchmark::State& state) { run_inline(state, kEmpty)
 void BM_Plugin_Inline_OneCall(benchmark::State& state) { run_inline(state, kVersioned); }
 void BM_Plugin_Isolated_Empty(benchmark::State& state) { run_isolated(state, kEmpty); }
 void BM_Plugin_Isolated_OneCall(benchmark::State& state) { run_isolated(state, kVersioned); }
+void BM_Plugin_Inline_101StateCalls(benchmark::State& state) { run_inline(state, kStateCalls); }
+void BM_Plugin_Isolated_101StateCalls(benchmark::State& state) { run_isolated(state, kStateCalls); }
 
 }  // namespace
 
@@ -70,5 +74,7 @@ BENCHMARK(BM_Plugin_Inline_Empty)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Plugin_Inline_OneCall)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Plugin_Isolated_Empty)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Plugin_Isolated_OneCall)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Plugin_Inline_101StateCalls)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Plugin_Isolated_101StateCalls)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Lua_Isolated_Trivial)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_MAIN();

@@ -177,6 +177,12 @@ R dump_sqlite(const config::JobSpec& job, const std::string& name, const config:
 
 }  // namespace
 
+std::optional<DumpFormat> dump_format_named(std::string_view name) {
+  if (name == "plain") return DumpFormat::kPlain;
+  if (name == "custom") return DumpFormat::kCustom;
+  return std::nullopt;
+}
+
 DbResult<DumpOutcome> dump_database(const config::JobSpec& job, const config::HostConfig* host, const DbRunScope& scope,
                                     const std::string& name, const DumpOptions& options) {
   if (auto allowed = check_db(job, name); !allowed) return R::fail(DbFault::kRefused, allowed.message());

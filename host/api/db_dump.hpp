@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/db_connection.hpp"
 #include "config/job_spec.hpp"
@@ -28,6 +29,9 @@
 namespace cronhost::api {
 
 enum class DumpFormat { kPlain, kCustom };  // kCustom: pg_dump's own archive (PostgreSQL only)
+
+// "plain" or "custom"; nothing for any other name.
+std::optional<DumpFormat> dump_format_named(std::string_view name);
 
 struct DumpOptions {
   std::string path;  // absolute, beneath allow.files

@@ -1,5 +1,8 @@
 #include "api/run_http.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "api/permissions.hpp"
 #include "util/printable.hpp"
 #include "util/http_header.hpp"
@@ -10,6 +13,33 @@ namespace {
 constexpr size_t kCapturedBodyBytes = 2048;
 
 }  // namespace
+
+Status HttpRequestFields::apply(HttpRequest& request) const {
+  request.method = method;
+  for (auto& c : request.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::vector<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  if (std::find(kMethods.begin(), kMethods.end(), request.method) == kMethods.end())
+    return Status::error("method '" + request.method + "' is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  if (json_body) {
+    if (has_body) return Status::error("give body or json, not both");
+    request.body = *json_body;
+    const bool typed = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
+      std::string name = h.first;
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return name == "content-type";
+    });
+    if (!typed) request.headers.emplace_back("Content-Type", "application/json");
+  }
+  if (timeout) {
+    if (!(*timeout > 0)) return Status::error("field 'timeout' must be a number of seconds above 0");
+    request.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::min(*timeout, 86400.0) * 1000));
+  }
+  if (max_bytes) {
+    if (!(*max_bytes >= 1)) return Status::error("field 'max_bytes' must be 1 or more");
+    request.max_bytes = static_cast<size_t>(std::min(*max_bytes, 1e12));
+  }
+  return Status::ok();
+}
 
 Result<std::string> RunHttp::check(const HttpRequest& request) const { return check_http(job_, request.url); }
 

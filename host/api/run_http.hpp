@@ -5,6 +5,7 @@
 // response table. Belongs to the run's thread.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "api/effects.hpp"
@@ -13,6 +14,17 @@
 #include "util/status.hpp"
 
 namespace cronhost::api {
+
+// A request's fields as given (JSON numbers and Lua numbers alike); HttpRequestFields::apply
+// checks them into `request`, the message naming the field ("field 'timeout' must be ...").
+struct HttpRequestFields {
+  std::string method = "GET";            // any case
+  std::optional<std::string> json_body;  // the "json" field, already encoded; sets Content-Type
+  bool has_body = false;                 // "body" given too: refused with json
+  std::optional<double> timeout;         // seconds
+  std::optional<double> max_bytes;
+  Status apply(HttpRequest& request) const;
+};
 
 struct RunHttpAnswer {
   HttpResponse response;

@@ -141,8 +141,9 @@ int db_dump(lua_State* L) {
   api::DumpOptions options;
   options.path = *args.string("path", true);
   if (auto format = args.string("format")) {
-    if (*format == "custom") options.format = api::DumpFormat::kCustom;
-    else if (*format != "plain") args.error("field 'format' must be 'plain' or 'custom' (got '" + printable(*format, 64) + "')");
+    auto named = api::dump_format_named(*format);
+    if (!named) args.error("field 'format' must be 'plain' or 'custom' (got '" + printable(*format, 64) + "')");
+    options.format = *named;
   }
   options.gzip = args.boolean("gzip").value_or(false);
   auto dumped = api::dump_database(ctx.job, ctx.host, api::DbRunScope{&ctx.effects, &ctx.redactor, ctx.deadline,

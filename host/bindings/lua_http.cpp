@@ -10,6 +10,8 @@
 // or when a header may not be sent (a control character, Host, a hop-by-hop header).
 // A URL outside allow.http or a bad argument raises. In a dry run GET and HEAD are performed
 // and other methods are captured, answering 200 with r.dry_run = true.
+//
+// This file only converts between Lua and api/run_http, which plugins use too.
 #include <nlohmann/json.hpp>
 
 #include "api/run_http.hpp"
@@ -25,36 +27,22 @@ const std::vector<std::string> kRequestFields = {"method", "url", "headers", "bo
 
 api::HttpRequest read_request(lua_State* L, const TableArgs& args) {
   api::HttpRequest request;
-  request.method = args.string("method").value_or("GET");
-  for (auto& c : request.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  static const std::vector<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-  if (std::find(kMethods.begin(), kMethods.end(), request.method) == kMethods.end())
-    args.error("method '" + request.method + "' is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  api::HttpRequestFields fields;
+  fields.method = args.string("method").value_or("GET");
   request.url = *args.string("url", true);
   request.headers = args.string_map("headers");
   if (auto body = args.string("body")) request.body = *body;
+  fields.has_body = args.has("body");
   if (args.push("json") != LUA_TNIL) {
-    if (args.has("body")) args.error("give body or json, not both");
     nlohmann::json value;
     std::string error;
     if (!to_json(L, -1, value, error)) args.error("field 'json': " + error);
-    request.body = value.dump();
-    const bool typed = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& h) {
-      std::string name = h.first;
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      return name == "content-type";
-    });
-    if (!typed) request.headers.emplace_back("Content-Type", "application/json");
+    fields.json_body = value.dump();
   }
   lua_pop(L, 1);
-  if (auto seconds = args.number("timeout")) {
-    if (!(*seconds > 0)) args.error("field 'timeout' must be a number of seconds above 0");
-    request.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::min(*seconds, 86400.0) * 1000));
-  }
-  if (auto bytes = args.number("max_bytes")) {
-    if (!(*bytes >= 1)) args.error("field 'max_bytes' must be 1 or more");
-    request.max_bytes = static_cast<size_t>(std::min(*bytes, 1e12));
-  }
+  fields.timeout = args.number("timeout");
+  fields.max_bytes = args.number("max_bytes");
+  if (auto applied = fields.apply(request); !applied) args.error(applied.message());
   return request;
 }
 

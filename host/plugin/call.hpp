@@ -31,8 +31,10 @@ enum class Op : uint8_t {
   // Isolated Lua runs only (not in the C vtable):
   kJob,            // -> the job table as JSON
   kLuaCall,        // a: "module.function", b: packed arguments -> packed results (see client.lua)
+  // ABI 1.2 (and isolated Lua's db.dump):
+  kDbDump,         // a: db, b: options JSON {"path","format","gzip"} -> outcome JSON
 };
-constexpr uint8_t kLastOp = static_cast<uint8_t>(Op::kLuaCall);
+constexpr uint8_t kLastOp = static_cast<uint8_t>(Op::kDbDump);
 
 std::string_view op_name(Op op);
 

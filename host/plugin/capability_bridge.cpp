@@ -34,7 +34,7 @@ Reply CapabilityBridge::serve(const Call& call) {
       if (call.op == Op::kJob)
         return Reply::ok(bindings::job_json(ctx_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       return call_lua(call);
-    default: return call_lua(call);
+    default: return host_calls_.serve(call);
   }
 }
 
@@ -79,11 +79,10 @@ Reply CapabilityBridge::call_lua(const Call& call) {
   lua_State* L = sandbox_->state();
   const int top = lua_gettop(L);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &bridge_functions_key);
-  lua_getfield(L, -1, std::string(op_name(call.op)).c_str());
+  lua_getfield(L, -1, "lua_call");
   lua_pushlstring(L, call.a.data(), call.a.size());
   lua_pushlstring(L, call.b.data(), call.b.size());
-  lua_pushlstring(L, call.c.data(), call.c.size());
-  const int status = lua_pcall(L, 3, 2, 0);
+  const int status = lua_pcall(L, 2, 2, 0);
   Reply reply;
   if (status != LUA_OK) {
     const char* message = lua_tostring(L, -1);

@@ -1,7 +1,8 @@
 // Serves a plugin run's host calls inside the host, for inline and isolated runs alike: log,
-// params and the result directly; every other capability through bridge.lua, which calls the
-// Lua API of the same name in a sandboxed state of the run's own. So allow: lists, argument
-// checks, secrets redaction and dry-run capture are the ones scripts get.
+// params and the result directly; the C ABI's capabilities through HostCalls, the C++ adapter
+// over host/api/ that the Lua API adapts too, so allow: lists, secrets redaction and dry-run
+// capture are the ones scripts get. Only an isolated Lua script's lua_call (client.lua's
+// proxies of the Lua API) runs bridge.lua, in a sandboxed state of the run's own.
 // Belongs to the thread serving the run.
 #pragma once
 #include <memory>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "plugin/call.hpp"
+#include "plugin/host_calls.hpp"
 #include "run/lua_sandbox.hpp"
 #include "run/run_context.hpp"
 
@@ -19,7 +21,7 @@ class CapabilityBridge {
   // Who is calling: a plugin gets the C ABI's calls; an isolated Lua script also kJob and
   // kLuaCall, the door of client.lua.
   enum class Kind { kPlugin, kLuaScript };
-  CapabilityBridge(run::RunContext& ctx, Kind kind) : ctx_(ctx), kind_(kind) {}
+  CapabilityBridge(run::RunContext& ctx, Kind kind) : ctx_(ctx), kind_(kind), host_calls_(ctx) {}
   ~CapabilityBridge();
   CapabilityBridge(const CapabilityBridge&) = delete;
   CapabilityBridge& operator=(const CapabilityBridge&) = delete;
@@ -38,6 +40,7 @@ class CapabilityBridge {
 
   run::RunContext& ctx_;
   const Kind kind_;
+  HostCalls host_calls_;
   std::unique_ptr<run::LuaSandbox> sandbox_;  // made at the first call that needs it
   std::optional<std::string> result_;
   std::string refused_result_;

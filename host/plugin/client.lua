@@ -1,7 +1,7 @@
 -- The Lua API inside the runner process of an isolated Lua run (run.isolation: process).
 -- Every module is a proxy: its calls travel to the host, where the host's own bindings serve
--- them with the job's allow: list, secrets redaction and dry-run capture, exactly as for a
--- script in the host. Values cross as JSON; a nil argument or result crosses as a hole.
+-- them (db's as the plugin ABI's db_* calls, over the same host/api code) with the job's
+-- allow: list, secrets redaction and dry-run capture, exactly as for a script in the host. Values cross as JSON; a nil argument or result crosses as a hole.
 -- json, print, sleep and require are the runner's own. Given `call(op, a, b, c) -> status,
 -- payload` by the runner; installs the globals.
 local call = ...
@@ -81,7 +81,9 @@ local function open_conn(c)
   if c.closed then error("attempt to use a closed conn", 3) end
   return c.name
 end
-local function db_answer(status, payload, convert)
+-- convert first: call()'s two results must come last to reach here both (f(g(), x) keeps
+-- only g()'s first).
+local function db_answer(convert, status, payload)
   if status == OK then return convert(payload) end
   if status == FAILED then return nil, payload end
   error(payload, 0)
@@ -95,13 +97,13 @@ local function params(...)
   return n == 0 and "[]" or encode(values)
 end
 function conn_methods.query(c, sql, ...)
-  return db_answer(call("db_query", open_conn(c), sql, params(...)), decode)
+  return db_answer(decode, call("db_query", open_conn(c), sql, params(...)))
 end
 function conn_methods.exec(c, sql, ...)
-  return db_answer(call("db_exec", open_conn(c), sql, params(...)), tonumber)
+  return db_answer(tonumber, call("db_exec", open_conn(c), sql, params(...)))
 end
 function conn_methods.backup(c, dest)
-  return db_answer(call("db_backup", open_conn(c), dest, ""), decode)
+  return db_answer(decode, call("db_backup", open_conn(c), dest, ""))
 end
 function conn_methods.transaction()
   error("conn:transaction is not available with isolation: process; run the job inline", 2)
@@ -119,4 +121,10 @@ function db.open(name, options)
   if status == FAILED then return nil, payload end
   if status ~= OK then error(payload, 0) end
   return setmetatable({name = name}, conn_meta)
+end
+-- db.dump(name, {path =, format =, gzip =}): the host runs the dump, as db.dump does inline.
+function db.dump(name, options)
+  if type(name) ~= "string" then error("bad argument #1 to 'dump' (string expected)", 2) end
+  if type(options) ~= "table" then error("db.dump: expected a table of options, got " .. type(options), 2) end
+  return db_answer(decode, call("db_dump", name, encode(options), ""))
 end

@@ -20,6 +20,7 @@
  * calling any field added after 1.0 (the oldest host with this major version).
  *   1.0  the first version
  *   1.1  cronhost_plugin_t.description; cronhost_host_api_t.time_left_ms
+ *   1.2  cronhost_host_api_t.db_dump
  *
  * Calls. Every host call takes the run handle given to run(), is made from the thread that
  * called run() (or threads it started, one call at a time), and returns a cronhost_status_t.
@@ -48,7 +49,7 @@ extern "C" {
 #endif
 
 #define CRONHOST_ABI_MAJOR 1
-#define CRONHOST_ABI_MINOR 1
+#define CRONHOST_ABI_MINOR 2
 #define CRONHOST_ABI_VERSION ((uint32_t)((CRONHOST_ABI_MAJOR << 16) | CRONHOST_ABI_MINOR))
 
 /* The entry point's name, for dlsym. */
@@ -161,6 +162,16 @@ typedef struct cronhost_host_api_t {
 
   /* 1.1: milliseconds left before the run's deadline (0 when past it). */
   int64_t (*time_left_ms)(cronhost_run_t *run);
+
+  /* 1.2: a backup of a database in the form its own tools restore, as the Lua db.dump:
+   * PostgreSQL through pg_dump, MySQL/MariaDB through mariadb-dump, SQLite through the online
+   * backup. options_json {"path","format","gzip"}: path absolute and inside allow.files,
+   * format "plain" (the default) or "custom" (pg_dump's archive, PostgreSQL only), gzip
+   * true to compress. info_json {"path","bytes","duration_ms","engine","tables"} ("tables"
+   * absent for a custom archive; "dry_run": true in a dry run, which runs nothing).
+   * EDENIED: db not in allow.db or path outside allow.files; EFAILED: the tool failed. */
+  int (*db_dump)(cronhost_run_t *run, const char *db, size_t db_len, const char *options_json, size_t options_len,
+                 cronhost_buf_t *info_json);
 } cronhost_host_api_t;
 
 typedef struct cronhost_plugin_t {

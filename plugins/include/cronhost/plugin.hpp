@@ -79,6 +79,13 @@ class Host {
   std::string db_backup(std::string_view db, std::string_view dest) const {
     return take([&](cronhost_buf_t* out) { return api_->db_backup(run_, db.data(), db.size(), dest.data(), dest.size(), out); });
   }
+  // ABI 1.2: throws Error(CRONHOST_EHOST) on an older host, which lacks it.
+  std::string db_dump(std::string_view db, std::string_view options_json) const {
+    if (!CRONHOST_HOST_HAS(api_, db_dump)) throw Error(CRONHOST_EHOST, "db_dump needs a host with ABI 1.2 or later");
+    return take([&](cronhost_buf_t* out) {
+      return api_->db_dump(run_, db.data(), db.size(), options_json.data(), options_json.size(), out);
+    });
+  }
   std::string files(std::string_view op, std::string_view args_json) const {
     return take([&](cronhost_buf_t* out) { return api_->files(run_, op.data(), op.size(), args_json.data(), args_json.size(), out); });
   }
