@@ -338,6 +338,39 @@ class PostgresSourceTest(unittest.TestCase):
         self.assertEqual(self.site.stop(), 0)
 
 
+class MariadbSourceTest(unittest.TestCase):
+    """validate on a table source kept in a real MariaDB 10.11: listen: is PostgreSQL's, and
+    --connect reads the rows (booleans as 0/1)."""
+
+    def test_listen_is_refused_and_connect_reads_the_rows(self):
+        server = dbserver.DbServer("mariadb")
+        self.addCleanup(server.stop)
+        server.app_sql("CREATE TABLE workflow_schedules (id int PRIMARY KEY, cron_expression text, timezone text, "
+                       "enabled boolean, last_run_at datetime)")
+        server.app_sql("INSERT INTO workflow_schedules VALUES (1, '0 * * * *', 'UTC', true, NULL), "
+                       "(2, '0 9 * * *', 'Asia/Tokyo', false, NULL)")
+        site = Site()
+        self.addCleanup(site.cleanup)
+        site.write("cronhost.yaml", f"databases:\n  app: {{mysql: '{server.url()}', password: '${{env:CRONHOST_TEST_MY_PW}}', "
+                   "tls: {mode: disable}}\n")
+        env = {**os.environ, "CRONHOST_TEST_MY_PW": server.password}
+
+        def validate(yaml, *flags):
+            site.job("workflows", yaml)
+            p = subprocess.run([os.environ["CRONHOST_BIN"], "validate", *flags, "--config",
+                                os.path.join(site.root, "cronhost.yaml"), os.path.join(site.root, "jobs.d")],
+                               capture_output=True, text=True, timeout=60, env=env)
+            prefix = os.path.join(site.root, "jobs.d", "workflows.yaml")
+            return p.returncode, [line.replace(prefix, "F") for line in p.stderr.splitlines() if ": error: " in line], p.stdout
+
+        code, errors, _ = validate(GOOD.replace("  every: 30s", "  every: 30s\n  listen: workflows_changed"))
+        self.assertEqual((code, errors), (2, ["F:5:11: error: source.listen: LISTEN/NOTIFY is PostgreSQL's; the "
+                                              "database 'app' is MySQL/MariaDB (leave listen out: every: re-reads it)"]))
+        code, errors, out = validate(GOOD, "--connect")
+        self.assertEqual((code, errors), (0, []))
+        self.assertIn("workflows.yaml: 2 rows, 2 jobs", out)
+
+
 LISTENING = """source:
   db: app
   query: "SELECT id, cron_expression, timezone, enabled FROM workflow_schedules"
