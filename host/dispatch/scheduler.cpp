@@ -485,6 +485,8 @@ int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload
 // index_followers_locked makes it. upsert and remove change one job: rebuilding the index from
 // every job there made a table source that changes 10,000 rows cost O(N^2), about 10 s of CPU
 // per read (bench/table_source_bench.py).
+namespace {
+
 template <typename Followers>
 void link_follower(Followers& followers, const std::string& name, const config::JobSpec& spec, bool in) {
   const auto* after = std::get_if<schedule::After>(&spec.schedule.kind());
@@ -495,6 +497,8 @@ void link_follower(Followers& followers, const std::string& name, const config::
   if (!in && at != list.end() && *at == name) list.erase(at);
   if (list.empty()) followers.erase(after->job);
 }
+
+}  // namespace
 
 void Scheduler::upsert(std::shared_ptr<const config::JobSpec> spec) {
   const int64_t now = clock_.now_ms();
