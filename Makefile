@@ -79,6 +79,7 @@ bench: build
 	$(BUILD)/bench/plugin_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/db_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/db_mysql_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	CRONHOST_BIN=$(BUILD)/cronhost /usr/bin/python3 bench/table_source_bench.py --rows 10000 --reads 10
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py load
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py list
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py idle

@@ -42,9 +42,11 @@ void log_diagnostics(const config::Diagnostics& diagnostics) {
 // The jobs to run; `had_errors` tells whether some job file failed (for the reload metrics).
 // On a reload, a jobs folder that is missing or cannot be read keeps the jobs loaded before:
 // it says nothing about the jobs, and applying it would remove every one.
-std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& context, config::JobCatalog& catalog,
-                                                         bool reloading, bool* had_errors = nullptr) {
+std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& context, const config::HostConfig& host,
+                                                         config::JobCatalog& catalog, bool reloading,
+                                                         bool* had_errors = nullptr) {
   auto result = config::load_jobs({context.jobs_dir}, context.load_options);
+  config::check_sources_against_host(result, host);  // a source whose database it cannot use keeps its last good
   log_diagnostics(result.diagnostics);
   if (had_errors) *had_errors = config::has_errors(result.diagnostics);
   std::error_code ec;
@@ -144,7 +146,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     }
 
     config::JobCatalog catalog;
-    auto jobs = load(*context, catalog, false);
+    auto jobs = load(*context, *live.current(), catalog, false);
     // Plugins run from private snapshots beside the state file, refreshed on SIGHUP.
     // run_as is read here, at start: a change needs a restart.
     plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path(), config.run_as);
@@ -228,7 +230,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         }
         context->load_options.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
         bool job_errors = false;
-        auto reloaded_jobs = load(*context, catalog, true, &job_errors);
+        auto reloaded_jobs = load(*context, *live.current(), catalog, true, &job_errors);
         refresh_plugins(plugins, reloaded_jobs);
         const size_t count = reloaded_jobs.size();
         registry.reload(reloaded_jobs, context->load_options);

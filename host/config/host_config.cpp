@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/mysql_url.hpp"
 #include "config/schema_check.hpp"
 #include "util/status.hpp"
 #include "config/yaml_document.hpp"
@@ -59,6 +60,14 @@ std::optional<DatabaseSettings> read_database(const YamlDocument& doc, const std
       diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/" + url_key),
                                          key + "." + url_key + ": the URL holds a password; give it as password: "
                                          "\"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown"));
+      return std::nullopt;
+    }
+  // The engine and db.dump read a MySQL URL with api/mysql_url: read here, a bad one is the
+  // config's error at load rather than each run's at db.open.
+  if (!postgres)
+    if (auto parsed = api::parse_mysql_url(settings.url); !parsed) {
+      diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/" + url_key),
+                                         key + "." + url_key + ": " + parsed.message()));
       return std::nullopt;
     }
   if (db.contains("password")) {

@@ -488,26 +488,34 @@ std::optional<JobSpec> load_one(const std::string& file, std::string_view text, 
                                  options.from_api ? no_secrets : secrets_in_params_and_headers);
   if (!doc) return std::nullopt;
   if (source && is_table_source(*doc)) {
-    *source = read_table_source(*doc, base_dir, diagnostics);
+    *source = read_table_source(*doc, base_dir, options, diagnostics);
     return std::nullopt;
   }
   if (facts) *facts = facts_of(*doc);
-  const std::set<std::string> failed = SchemaCheck::job().check(*doc, diagnostics);
-  if (!doc->root().is_object()) return std::nullopt;
-  JobReader reader(*doc, failed, base_dir, options, diagnostics);
-  std::optional<JobSpec> job;
-  try {
-    job = reader.read(fs::path(file).stem().string());
-  } catch (const std::exception& e) {
-    // A shape the schema let through that the reader did not expect: that file fails, the
-    // host and the other jobs carry on (tests/unit/config/wrong_types_test.cpp hunts these).
-    diagnostics.push_back(doc->error_at({1, 1}, std::string("cannot read this job (please report it): ") + e.what()));
-  }
+  auto job = load_job_document(*doc, base_dir, options, diagnostics);
   if (error_count(diagnostics) != errors_before) return std::nullopt;
   return job;
 }
 
 }  // namespace
+
+std::optional<JobSpec> load_job_document(const YamlDocument& doc, const fs::path& base_dir, const LoadOptions& options,
+                                         Diagnostics& diagnostics) {
+  const size_t errors_before = error_count(diagnostics);
+  const std::set<std::string> failed = SchemaCheck::job().check(doc, diagnostics);
+  if (!doc.root().is_object()) return std::nullopt;
+  JobReader reader(doc, failed, base_dir, options, diagnostics);
+  std::optional<JobSpec> job;
+  try {
+    job = reader.read(fs::path(doc.file()).stem().string());
+  } catch (const std::exception& e) {
+    // A shape the schema let through that the reader did not expect: that file fails, the
+    // host and the other jobs carry on (tests/unit/config/wrong_types_test.cpp hunts these).
+    diagnostics.push_back(doc.error_at({1, 1}, std::string("cannot read this job (please report it): ") + e.what()));
+  }
+  if (error_count(diagnostics) != errors_before) return std::nullopt;
+  return job;
+}
 
 std::optional<JobSpec> load_job_text(const std::string& file, std::string_view text, const fs::path& base_dir,
                                      const LoadOptions& options, Diagnostics& diagnostics) {

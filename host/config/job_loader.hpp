@@ -44,4 +44,9 @@ std::optional<JobSpec> load_job_text(const std::string& file, std::string_view t
                                      const std::filesystem::path& base_dir, const LoadOptions& options,
                                      Diagnostics& diagnostics);
 
+// One job from a document already read (a table source's template with sample values in):
+// the schema check and the typed read, problems at the document's own lines.
+std::optional<JobSpec> load_job_document(const YamlDocument& doc, const std::filesystem::path& base_dir,
+                                         const LoadOptions& options, Diagnostics& diagnostics);
+
 }  // namespace cronhost::config

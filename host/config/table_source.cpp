@@ -1,8 +1,12 @@
 #include "config/table_source.hpp"
 
+#include <cstring>
 #include <regex>
+#include <unordered_map>
 
+#include "api/sql_text.hpp"
 #include "config/job_loader.hpp"
+#include "config/schema_check.hpp"
 #include "util/did_you_mean.hpp"
 #include "util/duration.hpp"
 #include "util/percent.hpp"
@@ -34,39 +38,82 @@ std::string as_text(const api::DbValue& value) {
   return j.is_string() ? j.get<std::string>() : j.dump();
 }
 
+struct PlaceholderAt {
+  size_t begin, end;  // of the whole {{row.COLUMN}}
+  std::string_view column;
+};
+
+// The {{row.COLUMN}} in `text` (blanks allowed inside the braces), as kPlaceholder finds them.
+// By hand, not std::regex: this runs on every string of every row at each read, and a regex
+// made rendering 10,000 rows cost more than the query.
+std::vector<PlaceholderAt> placeholders_of(std::string_view text) {
+  const auto blank = [&](size_t i) { return i < text.size() && std::strchr(" \t\n\r\f\v", text[i]) && text[i]; };
+  const auto word = [&](size_t i, bool first) {
+    if (i >= text.size()) return false;
+    const char c = text[i];
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
+  };
+  std::vector<PlaceholderAt> out;
+  for (size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", at + 1)) {
+    size_t i = at + 2;
+    while (blank(i)) ++i;
+    if (text.substr(i, 4) != "row." || !word(i + 4, true)) continue;
+    const size_t name = i += 4;
+    while (word(i, false)) ++i;
+    const std::string_view column = text.substr(name, i - name);
+    while (blank(i)) ++i;
+    if (text.substr(i, 2) != "}}") continue;
+    out.push_back({at, i + 2, column});
+    at = i + 1;
+  }
+  return out;
+}
+
+// "${" written "$${": the job loader then reads no ${env:...} in it.
+std::string without_interpolation(std::string text) {
+  for (size_t at = text.find("${"); at != std::string::npos; at = text.find("${", at + 3)) text.insert(at, "$");
+  return text;
+}
+
 // Every column the template's placeholders name.
 void placeholders_in(const json& value, std::set<std::string>& columns) {
   if (value.is_string()) {
-    const std::string& text = value.get_ref<const std::string&>();
-    for (std::sregex_iterator it(text.begin(), text.end(), kPlaceholder), end; it != end; ++it) columns.insert((*it)[1]);
+    for (const auto& p : placeholders_of(value.get_ref<const std::string&>())) columns.emplace(p.column);
   } else if (value.is_structured()) {
     for (const auto& item : value) placeholders_in(item, columns);
   }
 }
 
+// One row's values by column name.
+struct RowValues {
+  const std::map<std::string, size_t, std::less<>>& index;
+  const std::vector<api::DbValue>& values;
+  const api::DbValue& at(std::string_view column) const { return values[index.find(column)->second]; }
+};
+
 // The template with the row's values put in; "${" is written "$${" everywhere, so that the
 // job loader reads no ${env:...} a row (or the template's own literal text) holds.
-json filled(const json& value, const std::string& pointer, const std::map<std::string, const api::DbValue*>& row) {
+json filled(const json& value, const std::string& pointer, const RowValues& row) {
   if (value.is_string()) {
     const std::string& text = value.get_ref<const std::string&>();
-    std::smatch whole;
-    if (std::regex_match(text, whole, kPlaceholder)) {
-      json typed = as_json(*row.at(whole[1]));
+    const auto found = placeholders_of(text);
+    if (found.size() == 1 && found[0].begin == 0 && found[0].end == text.size()) {
+      json typed = as_json(row.at(found[0].column));
       // MySQL keeps booleans as 0/1.
       if (pointer == "/enabled" && typed.is_number_integer() && (typed == 0 || typed == 1)) typed = typed == 1;
-      if (typed.is_string()) typed = std::regex_replace(typed.get<std::string>(), std::regex(R"(\$\{)"), "$$${");
+      if (typed.is_string()) typed = without_interpolation(typed.get<std::string>());
       return typed;
     }
     std::string out;
-    auto last = text.cbegin();
-    for (std::sregex_iterator it(text.begin(), text.end(), kPlaceholder), end; it != end; ++it) {
-      out.append(last, (*it)[0].first);
-      const std::string put = as_text(*row.at((*it)[1]));
+    size_t last = 0;
+    for (const auto& p : found) {
+      out.append(text, last, p.begin - last);
+      const std::string put = as_text(row.at(p.column));
       out += pointer == "/run/http/url" ? percent_encoded(put) : put;
-      last = (*it)[0].second;
+      last = p.end;
     }
-    out.append(last, text.cend());
-    return std::regex_replace(out, std::regex(R"(\$\{)"), "$$${");
+    out.append(text, last);
+    return without_interpolation(std::move(out));
   }
   if (value.is_object()) {
     json out = json::object();
@@ -123,19 +170,91 @@ void read_writeback(const YamlDocument& doc, TableSource& source, Diagnostics& d
   }
 }
 
+// What a whole placeholder stands for while the template's shape is checked: a value of the
+// kind the job wants there, so the checks of the values around it can run.
+json sample_for(const std::string& pointer) {
+  static const std::map<std::string, json> kKnown = {
+      {"/schedule/cron", "0 0 * * *"},  {"/schedule/timezone", "UTC"},
+      {"/schedule/every", "1h"},        {"/schedule/at", "2100-01-01T00:00:00Z"},
+      {"/schedule/anchor", "2026-01-01T00:00:00Z"}, {"/run/http/url", "https://row.invalid/"}};
+  if (auto it = kKnown.find(pointer); it != kKnown.end()) return it->second;
+  const json* schema = SchemaCheck::job().subschema_at(pointer);
+  const json type = schema && schema->contains("type") ? (*schema)["type"] : json("string");
+  const auto is = [&](const char* name) { return type == name || (type.is_array() && type.front() == name); };
+  if (is("boolean")) return true;
+  if (is("integer") || is("number")) return 1;
+  if (schema && schema->value("x-expected", "").find("duration") != std::string::npos) return "1m";
+  return "1";
+}
+
+// The template with sample values in: a whole placeholder takes sample_for, text around one
+// takes "1" in its place. `from_rows` collects the pointers whose value a row decides.
+json sampled(const json& value, const std::string& pointer, std::set<std::string>& from_rows) {
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    if (!std::regex_search(text, kPlaceholder)) return value;
+    from_rows.insert(pointer);
+    if (std::regex_match(text, kPlaceholder)) return sample_for(pointer);
+    return std::regex_replace(text, kPlaceholder, "1");
+  }
+  json out = value;
+  if (value.is_object())
+    for (const auto& [key, item] : value.items()) out[key] = sampled(item, pointer_append(pointer, key), from_rows);
+  if (value.is_array())
+    for (size_t i = 0; i < value.size(); ++i) out[i] = sampled(value[i], pointer + "/" + std::to_string(i), from_rows);
+  return out;
+}
+
+// The template's shape against the job schema and reader, before any row exists. A problem
+// written inside a value a row fills in may be the sample's, not the template's: left to the
+// rows (each bad row is reported when it is read).
+void check_template_shape(const YamlDocument& doc, const TableSource& source, const LoadOptions& options,
+                          Diagnostics& diagnostics) {
+  std::set<std::string> from_rows;
+  const YamlDocument job = doc.part("/job", sampled(source.job_template, "", from_rows));
+  Diagnostics found;
+  load_job_document(job, source.base_dir, options, found);
+  for (auto& d : found) {
+    const bool in_row_value = std::any_of(from_rows.begin(), from_rows.end(), [&](const std::string& pointer) {
+      const Position start = job.value_position(pointer);
+      const size_t width = source.job_template.at(json::json_pointer(pointer)).get_ref<const std::string&>().size() + 2;
+      return d.position.line == start.line && d.position.column >= start.column &&
+             d.position.column <= start.column + static_cast<int>(width);
+    });
+    if (!in_row_value) diagnostics.push_back(std::move(d));
+  }
+}
+
+// Each column the file uses, where: the template's placeholders, the writeback's row.COLUMN
+// arguments and source.key.
+void find_columns(const YamlDocument& doc, const json& value, const std::string& pointer, TableSource& source) {
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    for (std::sregex_iterator it(text.begin(), text.end(), kPlaceholder), end; it != end; ++it)
+      source.columns.push_back({(*it)[1], pointer, doc.text_position(pointer, static_cast<size_t>(it->position()))});
+  } else if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) find_columns(doc, item, pointer_append(pointer, key), source);
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) find_columns(doc, value[i], pointer + "/" + std::to_string(i), source);
+  }
+}
+
+// PostgreSQL's identifiers: the channel is written into LISTEN as a quoted identifier.
+const std::regex kChannel(R"([A-Za-z_][A-Za-z0-9_]{0,62})");
+
 }  // namespace
 
 bool is_table_source(const YamlDocument& doc) { return doc.root().is_object() && doc.root().contains("source"); }
 
 std::optional<TableSource> read_table_source(const YamlDocument& doc, const std::filesystem::path& base_dir,
-                                             Diagnostics& diagnostics) {
+                                             const LoadOptions& options, Diagnostics& diagnostics) {
   const size_t errors_before = error_count(diagnostics);
   const auto error = [&](const std::string& pointer, const std::string& message) {
     diagnostics.push_back(doc.error_at(doc.text_position(pointer), message));
   };
   const json& root = doc.root();
   TableSource source{.name = std::filesystem::path(doc.file()).stem().string(), .file = doc.file(), .base_dir = base_dir};
-  const std::vector<std::string> top_keys = {"source", "job", "writeback"}, source_keys = {"db", "query", "every", "key"};
+  const std::vector<std::string> top_keys = {"source", "job", "writeback"}, source_keys = {"db", "query", "every", "key", "listen"};
   for (const auto& [key, _] : root.items())
     if (std::find(top_keys.begin(), top_keys.end(), key) == top_keys.end())
       diagnostics.push_back(doc.error_at(doc.key_position(pointer_append("", key)),
@@ -149,7 +268,7 @@ std::optional<TableSource> read_table_source(const YamlDocument& doc, const std:
   for (const auto& [key, _] : spec.items())
     if (std::find(source_keys.begin(), source_keys.end(), key) == source_keys.end())
       diagnostics.push_back(doc.error_at(doc.key_position(pointer_append("/source", key)),
-                                         "source." + key + ": unknown key (expected db, query, every and key)" +
+                                         "source." + key + ": unknown key (expected db, query, every, key and listen)" +
                                              did_you_mean_suffix(key, source_keys)));
   const auto text_at = [&](const char* key, std::string& out, bool required) {
     const std::string pointer = std::string("/source/") + key;
@@ -164,6 +283,13 @@ std::optional<TableSource> read_table_source(const YamlDocument& doc, const std:
   text_at("db", source.db, true);
   text_at("query", source.query, true);
   text_at("key", source.key, false);
+  text_at("listen", source.listen, false);
+  if (!source.listen.empty() && !std::regex_match(source.listen, kChannel))
+    error("/source/listen", "source.listen: '" + printable(source.listen, 64) +
+                                "' is not a channel name (expected letters, digits and _, at most 63, such as "
+                                "workflow_schedules_changed)");
+  for (const char* pointer : {"/source/db", "/source/query", "/source/listen", "/source/key", "/writeback/exec", "/job"})
+    source.written_at[pointer] = doc.text_position(pointer);
   if (spec.contains("every")) {
     auto every = spec["every"].is_string() ? parse_duration(spec["every"].get<std::string>())
                                            : Result<Millis>::error("expected a duration such as 30s");
@@ -195,6 +321,14 @@ std::optional<TableSource> read_table_source(const YamlDocument& doc, const std:
   };
   check(source.job_template, "/job");
   if (root.contains("writeback")) read_writeback(doc, source, diagnostics);
+  if (error_count(diagnostics) == errors_before) check_template_shape(doc, source, options, diagnostics);
+  find_columns(doc, source.job_template, "/job", source);
+  for (size_t i = 0; i < source.writeback_args.size(); ++i)
+    if (source.writeback_args[i].rfind("row.", 0) == 0) {
+      const std::string pointer = "/writeback/args/" + std::to_string(i);
+      source.columns.push_back({source.writeback_args[i].substr(4), pointer, doc.text_position(pointer)});
+    }
+  source.columns.push_back({source.key, "/source/key", doc.text_position(spec.contains("key") ? "/source/key" : "/source")});
   source.secret_values = doc.secret_parts();
   for (const auto& pointer : doc.secret_pointers())
     if (pointer.rfind("/job/", 0) == 0) source.secret_pointers.insert(pointer.substr(4));
@@ -202,14 +336,69 @@ std::optional<TableSource> read_table_source(const YamlDocument& doc, const std:
   return source;
 }
 
-TableJobs expand_table_source(const TableSource& source, const api::DbRows& rows, const LoadOptions& options) {
+void check_source_against_host(const TableSource& source, const HostConfig& host, Diagnostics& diagnostics) {
+  const auto error = [&](const std::string& pointer, const std::string& message) {
+    diagnostics.push_back({source.file, source.written_at.at(pointer), message, Diagnostic::Severity::kError});
+  };
+  auto db = host.databases.find(source.db);
+  if (db == host.databases.end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, _] : host.databases) names.push_back(name);
+    std::string have;
+    for (const auto& name : names) have += (have.empty() ? "" : ", ") + name;
+    error("/source/db", "source.db: no database named '" + source.db + "' in the host config's databases: (it has " +
+                            (have.empty() ? "none" : have) + ")" + did_you_mean_suffix(source.db, names));
+    return;
+  }
+  const DbEngine engine = db->second.engine;
+  if (!source.listen.empty() && engine != DbEngine::kPostgresql)
+    error("/source/listen", "source.listen: LISTEN/NOTIFY is PostgreSQL's; the database '" + source.db + "' is " +
+                                (engine == DbEngine::kMysql ? "MySQL/MariaDB" : "SQLite") +
+                                " (leave listen out: every: re-reads it)");
+  if (!source.writeback_sql.empty()) {
+    const auto text = api::scan_sql(source.writeback_sql,
+                                    engine == DbEngine::kMysql ? api::SqlDialect::kMysql : api::SqlDialect::kPostgres);
+    const size_t given = source.writeback_args.size();
+    if (text.problem.empty() && static_cast<size_t>(text.placeholders) != given)
+      error("/writeback/exec", "writeback.exec: the statement has " + std::to_string(text.placeholders) +
+                                   (text.placeholders == 1 ? " placeholder (?)" : " placeholders (?)") +
+                                   " but writeback.args gives " + std::to_string(given) +
+                                   (given == 1 ? " value" : " values"));
+  }
+}
+
+void check_sources_against_host(LoadResult& result, const HostConfig& host) {
+  std::erase_if(result.sources, [&](const TableSource& source) {
+    const size_t before = error_count(result.diagnostics);
+    check_source_against_host(source, host, result.diagnostics);
+    return error_count(result.diagnostics) != before;
+  });
+}
+
+void check_source_columns(const TableSource& source, const std::vector<std::string>& columns, Diagnostics& diagnostics) {
+  std::string have;
+  for (const auto& c : columns) have += (have.empty() ? "" : ", ") + c;
+  std::set<std::string> reported;
+  for (const auto& use : source.columns) {
+    if (std::find(columns.begin(), columns.end(), use.column) != columns.end() || !reported.insert(use.column).second)
+      continue;
+    diagnostics.push_back({source.file, use.at,
+                           pointer_to_key(use.pointer) + ": the query returns no column '" + use.column +
+                               "' (it returns " + (have.empty() ? "none" : have) + ")" +
+                               did_you_mean_suffix(use.column, columns),
+                           Diagnostic::Severity::kError});
+  }
+}
+
+TableJobs expand_table_source(const TableSource& source, const api::DbRows& rows, const LoadOptions& options,
+                              const TableJobs* previous) {
   TableJobs out;
   std::set<std::string> wanted;
   placeholders_in(source.job_template, wanted);
   wanted.insert(source.key);
   for (const auto& arg : source.writeback_args)
     if (arg.rfind("row.", 0) == 0) wanted.insert(arg.substr(4));
-  std::map<std::string, size_t> index;
+  std::map<std::string, size_t, std::less<>> index;
   for (size_t i = 0; i < rows.columns.size(); ++i) index.emplace(rows.columns[i], i);
   for (const auto& column : wanted)
     if (!index.count(column)) {
@@ -220,36 +409,47 @@ TableJobs expand_table_source(const TableSource& source, const api::DbRows& rows
                              (column == source.key ? "; source.key names the column that tells rows apart" : ""));
       return out;
     }
+  // The last read's jobs by definition: a row that fills in the template as it did then keeps its job.
+  std::unordered_map<std::string_view, size_t> before;
+  if (previous)
+    for (size_t i = 0; i < previous->definitions.size(); ++i) before.emplace(previous->definitions[i], i);
   std::set<std::string> names;
   for (const auto& values : rows.rows) {
-    std::map<std::string, const api::DbValue*> row;
-    for (const auto& column : wanted) row[column] = &values[index[column]];
-    const std::string label = source.file + ": row " + source.key + "=" + printable(as_text(*row[source.key]), 64);
-    Diagnostics diagnostics;
+    const RowValues row{index, values};
     const std::string definition = filled(source.job_template, "", row).dump();
-    auto spec = load_job_text(source.file, definition, source.base_dir, options, diagnostics);
-    if (!spec) {
-      std::string why;
-      for (const auto& d : diagnostics)
-        if (d.is_error()) why += (why.empty() ? "" : "; ") + d.message;
-      out.problems.push_back(label + ": " + why);
+    // With the row's writeback values: a change there is a change too.
+    std::string shown = definition;
+    std::vector<WritebackArg> writeback_args;
+    for (const auto& arg : source.writeback_args) {
+      writeback_args.push_back(arg.rfind("row.", 0) == 0 ? WritebackArg{"", as_json(row.at(std::string_view(arg).substr(4)))}
+                                                         : WritebackArg{arg, nullptr});
+      shown += "\n" + (writeback_args.back().field.empty() ? writeback_args.back().value.dump() : arg);
+    }
+    std::shared_ptr<const JobSpec> job;
+    if (auto it = before.find(shown); it != before.end()) {
+      job = previous->jobs[it->second];
+    } else {
+      Diagnostics diagnostics;
+      auto spec = load_job_text(source.file, definition, source.base_dir, options, diagnostics);
+      if (!spec) {
+        std::string why;
+        for (const auto& d : diagnostics)
+          if (d.is_error()) why += (why.empty() ? "" : "; ") + d.message;
+        out.problems.push_back(source.file + ": row " + source.key + "=" + printable(as_text(row.at(source.key)), 64) +
+                               ": " + why);
+        continue;
+      }
+      mark_secrets(source, *spec);
+      if (!source.writeback_sql.empty()) spec->writeback = Writeback{source.db, source.writeback_sql, std::move(writeback_args)};
+      job = std::make_shared<const JobSpec>(std::move(*spec));
+      ++out.built;
+    }
+    if (!names.insert(job->name).second) {
+      out.problems.push_back(source.file + ": row " + source.key + "=" + printable(as_text(row.at(source.key)), 64) +
+                             ": the job name " + job->name + " is made by an earlier row too; this row is left out");
       continue;
     }
-    if (!names.insert(spec->name).second) {
-      out.problems.push_back(label + ": the job name " + spec->name + " is made by an earlier row too; this row is left out");
-      continue;
-    }
-    mark_secrets(source, *spec);
-    if (!source.writeback_sql.empty()) {
-      spec->writeback = Writeback{source.db, source.writeback_sql, {}};
-      for (const auto& arg : source.writeback_args)
-        spec->writeback->args.push_back(arg.rfind("row.", 0) == 0 ? WritebackArg{"", as_json(*row.at(arg.substr(4)))}
-                                                                  : WritebackArg{arg, nullptr});
-    }
-    std::string shown = definition;  // with the row's writeback values: a change there is a change too
-    if (spec->writeback)
-      for (const auto& arg : spec->writeback->args) shown += "\n" + (arg.field.empty() ? arg.value.dump() : arg.field);
-    out.jobs.push_back(std::move(*spec));
+    out.jobs.push_back(std::move(job));
     out.definitions.push_back(std::move(shown));
   }
   return out;

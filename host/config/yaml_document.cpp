@@ -266,4 +266,26 @@ Position YamlDocument::text_position(std::string_view pointer, size_t offset) co
   return pos;
 }
 
+YamlDocument YamlDocument::part(std::string_view prefix, nlohmann::json root) const {
+  // "/job/run/lua" -> "/run/lua"; "/job" -> ""; pointers outside the prefix are left out.
+  const auto rebased = [&](const std::string& pointer) -> std::optional<std::string> {
+    if (pointer.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    if (pointer.size() != prefix.size() && pointer[prefix.size()] != '/') return std::nullopt;
+    return pointer.substr(prefix.size());
+  };
+  YamlDocument out;
+  out.file_ = file_;
+  out.source_ = source_;
+  out.root_ = std::move(root);
+  out.secret_parts_ = secret_parts_;
+  for (const auto& [pointer, place] : places_)
+    if (auto p = rebased(pointer)) out.places_.emplace(*p, place);
+  for (const auto& set : {std::pair{&secrets_, &out.secrets_}, std::pair{&reported_, &out.reported_}})
+    for (const auto& pointer : *set.first)
+      if (auto p = rebased(pointer)) set.second->insert(*p);
+  for (const auto& [pointer, name] : empty_variables_)
+    if (auto p = rebased(pointer)) out.empty_variables_.emplace(*p, name);
+  return out;
+}
+
 }  // namespace cronhost::config

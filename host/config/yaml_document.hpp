@@ -64,6 +64,10 @@ class YamlDocument {
   // Values already reported while reading (a refused or failed ${...}); later checks skip them.
   const std::set<std::string, std::less<>>& reported() const { return reported_; }
 
+  // The part under `prefix` ("/job") as a document of its own whose root is `root` (that part
+  // rewritten, such as a template with sample values), still naming this file's lines.
+  YamlDocument part(std::string_view prefix, nlohmann::json root) const;
+
   Diagnostic error_at(Position position, std::string message) const {
     return {file_, position, std::move(message), Diagnostic::Severity::kError};
   }

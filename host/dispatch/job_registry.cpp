@@ -291,12 +291,12 @@ Change JobRegistry::unregister(const std::string& name) {
   return {};
 }
 
-void JobRegistry::set_table_jobs(const std::string& source, std::vector<config::JobSpec> jobs,
+void JobRegistry::set_table_jobs(const std::string& source, std::vector<std::shared_ptr<const config::JobSpec>> jobs,
                                  std::vector<std::string> definitions) {
   std::lock_guard lock(mutex_);
   std::set<std::string> now;
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const std::string name = jobs[i].name;
+    const std::string name = jobs[i]->name;
     if (files_.count(name) || registered_.count(name)) {
       if (!tables_.count(name))
         log_event(spdlog::level::warn, "a table source's row makes a job whose name is taken; the other job stays",
@@ -307,7 +307,7 @@ void JobRegistry::set_table_jobs(const std::string& source, std::vector<config::
     if (it != tables_.end() && it->second.source != source) continue;  // another source's: first come
     now.insert(name);
     if (it != tables_.end() && it->second.definition == definitions[i]) continue;  // unchanged: keeps its schedule
-    tables_[name] = TableJob{source, std::move(definitions[i]), std::make_shared<const config::JobSpec>(std::move(jobs[i]))};
+    tables_[name] = TableJob{source, std::move(definitions[i]), std::move(jobs[i])};
     apply_locked(name);
   }
   for (auto it = tables_.begin(); it != tables_.end();) {

@@ -64,7 +64,8 @@ class JobRegistry {
   // The jobs a table source's rows make now (config/table_source.hpp), replacing what it made
   // before: a job whose definition is unchanged is left alone, so its schedule runs on; a
   // name a job file or a registration already has stays theirs. Empty: the source is gone.
-  void set_table_jobs(const std::string& source, std::vector<config::JobSpec> jobs, std::vector<std::string> definitions);
+  void set_table_jobs(const std::string& source, std::vector<std::shared_ptr<const config::JobSpec>> jobs,
+                      std::vector<std::string> definitions);
 
  private:
   struct Overrides {

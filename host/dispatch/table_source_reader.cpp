@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "api/db_sessions.hpp"
+#include "api/pg_listener.hpp"
+#include "dispatch/table_source_query.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -14,9 +15,23 @@ constexpr auto kMaxRead = std::chrono::seconds(30);
 
 }  // namespace
 
+TableSourceReader::TableSourceReader(JobRegistry& registry) : registry_(registry) {}
+
+TableSourceReader::~TableSourceReader() { stop(); }
+
 void TableSourceReader::set_sources(std::vector<config::TableSource> sources,
                                     std::shared_ptr<const config::HostConfig> host, const config::LoadOptions& options) {
   std::vector<std::string> gone;
+  // The listeners start again with the sources: old ones stop (outside the lock: their
+  // callbacks take it), new ones connect and read once.
+  listeners_.clear();
+  for (const auto& source : sources) {
+    auto db = host->databases.find(source.db);
+    if (source.listen.empty() || db == host->databases.end() || db->second.engine != config::DbEngine::kPostgresql)
+      continue;
+    const std::string name = source.name;
+    listeners_[name] = std::make_unique<api::PgListener>(name, db->second, source.listen, [this, name] { notified(name); });
+  }
   {
     std::lock_guard lock(mutex_);
     std::vector<Entry> next;
@@ -46,6 +61,7 @@ void TableSourceReader::start() {
 
 void TableSourceReader::stop() {
   stopping_ = true;
+  listeners_.clear();
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -55,6 +71,15 @@ std::vector<TableSourceStatus> TableSourceReader::status() const {
   std::vector<TableSourceStatus> out;
   for (const auto& entry : entries_) out.push_back(entry.status);
   return out;
+}
+
+void TableSourceReader::notified(const std::string& source) {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& e : entries_)
+      if (e.source.name == source) e.due_ms = std::min(e.due_ms, std::max(now_ms(), e.read_at_ms + kNotifyGap.count()));
+  }
+  wake_.notify_all();
 }
 
 void TableSourceReader::loop() {
@@ -73,36 +98,30 @@ void TableSourceReader::loop() {
     const auto host = host_;
     const config::LoadOptions options = options_;
     const TableSourceStatus before = due->status;
+    const auto previous = due->last ? due->last : std::make_shared<const config::TableJobs>();
     due->due_ms = now + source.every.count();
+    due->read_at_ms = now;
     lock.unlock();
     config::TableJobs made;
-    TableSourceStatus after = read(source, *host, options, before, made);
+    TableSourceStatus after = read(source, *host, options, before, *previous, made);
     lock.lock();
     // Under the lock: a SIGHUP that dropped the source meanwhile has already taken its jobs.
     for (auto& e : entries_) {
       if (e.source.name != source.name) continue;
       e.status = std::move(after);
-      if (e.status.error.empty()) registry_.set_table_jobs(source.name, std::move(made.jobs), std::move(made.definitions));
+      if (!e.status.error.empty()) continue;
+      registry_.set_table_jobs(source.name, made.jobs, made.definitions);
+      e.last = std::make_shared<const config::TableJobs>(std::move(made));
     }
   }
 }
 
 TableSourceStatus TableSourceReader::read(const config::TableSource& source, const config::HostConfig& host,
                                           const config::LoadOptions& options, const TableSourceStatus& before,
-                                          config::TableJobs& made) {
+                                          const config::TableJobs& previous, config::TableJobs& made) {
   TableSourceStatus status = before;
-  // The read goes through the db API as a job allowed only this database would.
-  config::JobSpec reader{.name = "source:" + source.name,
-                         .schedule = schedule::Schedule(schedule::After{}, schedule::Zone::utc())};
-  reader.allow.db = {source.db};
-  api::EffectLog effects(api::EffectMode::kLive);
-  api::Redactor redactor;
-  for (const auto& secret : host.secrets) redactor.add(secret);
-  const auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(source.every, kMaxRead);
-  api::DbSessions sessions(reader, &host, api::DbRunScope{&effects, &redactor, deadline, [this] { return stopping_.load(); }});
-  auto conn = sessions.open(source.db);
-  auto rows = conn ? conn.value()->query("source.query", source.query, {})
-                   : api::DbResult<api::DbRows>::fail(conn.fault(), conn.message());
+  auto rows = query_table_source(source, host, std::min<std::chrono::milliseconds>(source.every, kMaxRead),
+                                 [this] { return stopping_.load(); });
   if (!rows) {
     if (rows.message() != before.error)
       log_event(spdlog::level::err, "a table source cannot be read; its jobs stay as they were",
@@ -111,7 +130,7 @@ TableSourceStatus TableSourceReader::read(const config::TableSource& source, con
     return status;
   }
   if (!before.error.empty()) log_event(spdlog::level::info, "a table source is read again", {{"source", source.name}});
-  made = config::expand_table_source(source, rows.value(), options);
+  made = config::expand_table_source(source, rows.value(), options, &previous);
   const std::set<std::string> known(before.problems.begin(), before.problems.end());
   for (const auto& problem : made.problems)
     if (!known.count(problem))

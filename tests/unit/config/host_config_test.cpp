@@ -267,3 +267,30 @@ TEST_CASE("host config: a database password in the URL or in plain text is refus
     CHECK_THAT(diagnostics[0].format(), Catch::Contains("databases.app"));
   }
 }
+
+TEST_CASE("host config: a MySQL URL the engine could not read is refused at load, naming the key", "[config][host][db]") {
+  test::TempDir dir;
+  for (const auto& [yaml, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"databases:\n  shop: {mysql: 'mysql://shop@db:33o6/shop'}\n",
+            ":2:18: error: databases.shop.mysql: the port '33o6' in the URL is not a number from 1 to 65535"},
+           {"databases:\n  shop: {mysql: 'mysql://db:3306/shop'}\n",
+            ":2:18: error: databases.shop.mysql: the URL names no user (expected mysql://user@host:port/database)"},
+           {"databases:\n  shop: {mysql: 'mariadb://shop@db/shop?sslmode=require'}\n",
+            ":2:18: error: databases.shop.mysql: the URL option 'sslmode' is unknown (expected socket=PATH)"},
+       }) {
+    Diagnostics diagnostics;
+    INFO(yaml);
+    CHECK_FALSE(load_host_config(dir.write("cronhost.yaml", yaml), diagnostics));
+    REQUIRE(diagnostics.size() == 1);
+    const std::string text = diagnostics[0].format();
+    CHECK(text.substr((dir.path() / "cronhost.yaml").string().size()) == problem);
+  }
+  // The URLs the engine reads load as they are.
+  for (const std::string url : {"mysql://shop@db:3306/shop", "mariadb://shop@localhost/shop?socket=/run/mysqld/mysqld.sock",
+                                "mysql://shop@[::1]:3307/shop"}) {
+    Diagnostics diagnostics;
+    INFO(url);
+    CHECK(load_host_config(dir.write("cronhost.yaml", "databases:\n  shop: {mysql: '" + url + "'}\n"), diagnostics));
+    CHECK(config::error_count(diagnostics) == 0);
+  }
+}

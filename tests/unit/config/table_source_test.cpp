@@ -72,7 +72,7 @@ TEST_CASE("rows make typed jobs, bad rows are left out by key, the rest kept", "
       {});
   REQUIRE(made.jobs.size() == 2);
   REQUIRE(made.definitions.size() == 2);
-  const JobSpec& one = made.jobs[0];
+  const JobSpec& one = *made.jobs[0];
   CHECK(one.name == "wf-1");
   CHECK(one.enabled);
   CHECK(one.schedule.zone().name() == "Europe/Berlin");
@@ -85,8 +85,8 @@ TEST_CASE("rows make typed jobs, bad rows are left out by key, the rest kept", "
   CHECK(one.printable_params()["token"] == "***");
   CHECK(one.http->secret_headers.count("Authorization") == 1);
   CHECK(std::find(one.secret_values.begin(), one.secret_values.end(), "ts-secret-0123") != one.secret_values.end());
-  CHECK_FALSE(made.jobs[1].enabled);  // 0 as MySQL keeps false
-  CHECK(made.jobs[1].params["label"] == "workflow 4: ");  // NULL is empty text
+  CHECK_FALSE(made.jobs[1]->enabled);  // 0 as MySQL keeps false
+  CHECK(made.jobs[1]->params["label"] == "workflow 4: ");  // NULL is empty text
   REQUIRE(made.problems.size() == 3);
   CHECK(made.problems[0].find("workflows.yaml: row id=2: schedule.cron:") != std::string::npos);
   CHECK(made.problems[1].find("workflows.yaml: row id=3: schedule.timezone:") != std::string::npos);
@@ -115,7 +115,7 @@ TEST_CASE("a table source's own mistakes are reported at their line", "[config][
         std::vector<std::string>{
             "jobs.d/workflows.yaml:1:9: error: source: missing required key query",
             "jobs.d/workflows.yaml:1:26: error: source.every: at least 1s",
-            "jobs.d/workflows.yaml:1:30: error: source.kee: unknown key (expected db, query, every and key), did you mean 'key'?",
+            "jobs.d/workflows.yaml:1:30: error: source.kee: unknown key (expected db, query, every, key and listen), did you mean 'key'?",
             "jobs.d/workflows.yaml:2:13: error: job.name: each row's job needs its own name, e.g. \"workflow-{{row.id}}\"",
             "jobs.d/workflows.yaml:3:12: error: writeback: expected {exec: \"UPDATE ... WHERE id = ?\", args: [run.started_at, row.id]}"});
   CHECK(f.problems("source: {db: app, query: q}\njob: {name: \"w-{{row.id}}\", params: {a: \"{{ id }}\"}}\n") ==
@@ -131,8 +131,8 @@ TEST_CASE("a writeback carries the row's values into each job and checks its fie
   REQUIRE(result.diagnostics.empty());
   const auto made = expand_table_source(result.sources.at(0), rows({"id"}, {{int64_t{7}}}), {});
   REQUIRE(made.jobs.size() == 1);
-  REQUIRE(made.jobs[0].writeback);
-  const Writeback& writeback = *made.jobs[0].writeback;
+  REQUIRE(made.jobs[0]->writeback);
+  const Writeback& writeback = *made.jobs[0]->writeback;
   CHECK(writeback.db == "app");
   CHECK(writeback.sql == "UPDATE t SET last = ?, next = ? WHERE id = ?");
   REQUIRE(writeback.args.size() == 3);
@@ -148,4 +148,32 @@ TEST_CASE("a writeback carries the row's values into each job and checks its fie
             "jobs.d/workflows.yaml:3:59: error: writeback.args[1]: expected row.COLUMN or one of run.started_at, "
             "run.finished_at, run.status, run.id, run.duration_ms, job.next_fire, job.name",
             "jobs.d/workflows.yaml:3:63: error: writeback.exce: unknown key (expected exec and args)"});
+}
+
+TEST_CASE("a re-read of unchanged rows keeps their jobs as they were, unbuilt; a changed row is built anew",
+          "[config][table_source]") {
+  setenv("CRONHOST_TEST_TS_TOKEN", "ts-secret-0123", 1);
+  Folder f;
+  auto source = f.load(kSource).sources.at(0);
+  const std::vector<std::string> columns = {"id", "cron", "zone", "enabled", "note"};
+  const auto row = [](int64_t id, const char* cron) {
+    return std::vector<api::DbValue>{id, std::string(cron), std::string("UTC"), true, std::string("n")};
+  };
+  const auto first = expand_table_source(source, rows(columns, {row(1, "0 * * * *"), row(2, "0 * * * *"), row(3, "bad")}), {});
+  CHECK(first.built == 2);
+  REQUIRE(first.jobs.size() == 2);
+  const auto second = expand_table_source(source, rows(columns, {row(1, "0 * * * *"), row(2, "0 * * * *"), row(3, "bad")}), {},
+                                          &first);
+  CHECK(second.built == 0);
+  REQUIRE(second.jobs.size() == 2);
+  CHECK(second.jobs[0] == first.jobs[0]);  // the same job, not a copy
+  CHECK(second.jobs[1] == first.jobs[1]);
+  CHECK(second.definitions == first.definitions);
+  CHECK(second.problems.size() == 1);  // a bad row is still reported on each read
+  const auto third = expand_table_source(source, rows(columns, {row(1, "0 * * * *"), row(2, "30 * * * *")}), {}, &second);
+  CHECK(third.built == 1);
+  REQUIRE(third.jobs.size() == 2);
+  CHECK(third.jobs[0] == first.jobs[0]);
+  CHECK(third.jobs[1] != first.jobs[1]);
+  CHECK(std::get<schedule::CronTimes>(third.jobs[1]->schedule.kind()).texts == std::vector<std::string>{"30 * * * *"});
 }
