@@ -253,7 +253,7 @@ class PostgresConnection final : public DbConnection {
         PQputCopyEnd(conn_, "COPY is refused");
         if (!failure) failure = error_text("COPY is refused: it reads or writes files or programs on the database server");
       } else if (!failure) {
-        failure = error_text(stopped_ || scope_.stop_now() ? stop_reason() : server_message(result.get()));
+        failure = error_text(stopped_by_the_run(result.get()) ? stop_reason() : server_message(result.get()));
       }
     }
     if (failure) return R::fail(DbFault::kServer, *failure);
@@ -275,7 +275,7 @@ class PostgresConnection final : public DbConnection {
       if (!result) break;
       const auto status = PQresultStatus(result.get());
       if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !failure)
-        failure = stopped_ ? stop_reason() : server_message(result.get());
+        failure = stopped_by_the_run(result.get()) ? stop_reason() : server_message(result.get());
     }
     if (failure) return server_error(*failure);
     return DbDone{};
@@ -333,6 +333,16 @@ class PostgresConnection final : public DbConnection {
     cancel_until_ = Clock::now() + kCancelGrace;
     char error[256];
     if (cancel_) PQcancel(cancel_, error, sizeof error);
+  }
+
+  // Whether a failed statement ended because the run stopped: the host's cancel request, or
+  // the statement_timeout the prelude set to the run's deadline, which the server may fire a
+  // moment before the host's own clock reaches it (its query_canceled, SQLSTATE 57014).
+  bool stopped_by_the_run(const PGresult* result) const {
+    if (stopped_ || scope_.stop_now()) return true;
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    return state && std::string_view(state) == "57014" && scope_.deadline != Clock::time_point::max() &&
+           Clock::now() + kWaitSlice >= scope_.deadline;
   }
 
   std::string stop_reason() const {
