@@ -31,6 +31,31 @@ bool ready(PGconn* conn, short events) {
   return ::poll(&fd, 1, static_cast<int>(PgListener::kPollTick.count())) > 0;
 }
 
+// Sends LISTEN and waits for its answer without blocking: a server that accepted the
+// connection but stopped answering must not hold up a stop. Empty on success.
+std::string send_listen(PGconn* conn, const std::string& channel, Clock::time_point until,
+                        const std::atomic<bool>& stopping) {
+  std::unique_ptr<char, decltype(&PQfreemem)> quoted(PQescapeIdentifier(conn, channel.c_str(), channel.size()),
+                                                     &PQfreemem);
+  if (!quoted || !PQsendQuery(conn, ("LISTEN " + std::string(quoted.get())).c_str()))
+    return trimmed(PQerrorMessage(conn));
+  while (PQflush(conn) == 1) {
+    if (stopping || Clock::now() >= until) return "LISTEN was not sent within the connect timeout";
+    ready(conn, POLLOUT);
+  }
+  std::string error;
+  for (;;) {
+    while (PQisBusy(conn)) {
+      if (stopping || Clock::now() >= until) return "LISTEN got no answer within the connect timeout";
+      if (ready(conn, POLLIN) && !PQconsumeInput(conn)) return trimmed(PQerrorMessage(conn));
+    }
+    PGresult* result = PQgetResult(conn);
+    if (!result) return error;
+    if (PQresultStatus(result) != PGRES_COMMAND_OK && error.empty()) error = trimmed(PQresultErrorMessage(result));
+    PQclear(result);
+  }
+}
+
 }  // namespace
 
 PgListener::PgListener(std::string source, config::DatabaseSettings settings, std::string channel,
@@ -78,14 +103,8 @@ void PgListener::loop() {
       }
     }
     if (stopping_) break;
-    if (error.empty()) {
-      std::unique_ptr<char, decltype(&PQfreemem)> quoted(PQescapeIdentifier(conn.get(), channel_.c_str(), channel_.size()),
-                                                         &PQfreemem);
-      std::unique_ptr<PGresult, decltype(&PQclear)> listened(
-          quoted ? PQexec(conn.get(), ("LISTEN " + std::string(quoted.get())).c_str()) : nullptr, &PQclear);
-      if (PQresultStatus(listened.get()) != PGRES_COMMAND_OK) error = trimmed(PQerrorMessage(conn.get()));
-    }
     if (error.empty() && PQsetnonblocking(conn.get(), 1) != 0) error = trimmed(PQerrorMessage(conn.get()));
+    if (error.empty()) error = send_listen(conn.get(), channel_, Clock::now() + settings_.connect_timeout, stopping_);
     if (error.empty()) {
       log_event(spdlog::level::info, "a table source listens for NOTIFY", {{"source", source_}, {"channel", channel_}});
       last_error.clear();
