@@ -371,6 +371,80 @@ class MariadbSourceTest(unittest.TestCase):
         self.assertIn("workflows.yaml: 2 rows, 2 jobs", out)
 
 
+class ServerLifecycleTest(unittest.TestCase):
+    """The same life as TableSourceTest on a table kept in a real PostgreSQL 15 and MariaDB 10.11
+    server: rows inserted, disabled, deleted and changed while the host runs change what fires
+    within one read, the writeback fills the app's columns, and a server gone keeps the jobs."""
+
+    TABLE = ("CREATE TABLE workflow_schedules (id int PRIMARY KEY, cron_expression text, timezone text, "
+             "enabled {boolean}, note text, last_run_at text, last_status text, next_run_at text)")
+
+    def live(self, kind, boolean, url_key):
+        server = dbserver.DbServer(kind)
+        self.addCleanup(server.stop)
+        server.app_sql(self.TABLE.format(boolean=boolean))
+        site = Site()
+        self.addCleanup(site.cleanup)
+        site.write("cronhost.yaml", f"workers: 4\nshutdown_grace: 2s\ndatabases:\n"
+                   f"  app: {{{url_key}: '{server.url()}', password: '${{env:CRONHOST_TEST_DB_PW}}', "
+                   "tls: {mode: disable}}\n"
+                   f'server: {{listen: "127.0.0.1:0", port_file: "{site.port_file}", open: [health]}}\n')
+        site.job("workflows", SOURCE)
+        site.write("scripts/workflow.lua", SCRIPT)
+
+        def succeeded(job, since_ms=0):
+            return [r for r in site.runs(job) if r["scheduled_for"] >= since_ms and r["status"] == "succeeded"]
+
+        def insert(id, cron=EVERY_SECOND):
+            server.app_sql(f"INSERT INTO workflow_schedules (id, cron_expression, timezone, enabled, note) "
+                           f"VALUES ({id}, '{cron}', 'UTC', true, 'row {id}')")
+
+        insert(1)
+        site.start(env={**os.environ, "CRONHOST_TEST_DB_PW": server.password, "CRONHOST_TEST_WF_TOKEN": "wf-token-for-the-server-test"})
+        wait_for(lambda: succeeded("workflow-1"), timeout=15, what="the first row's job to run")
+        self.assertEqual(json.loads(succeeded("workflow-1")[0]["result"])["note"], "row 1")
+        wait_for(lambda: server.app_sql("SELECT last_status FROM workflow_schedules WHERE id = 1") == [("succeeded",)],
+                 timeout=5, what="the writeback")
+        (last_run_at, next_run_at), = server.app_sql("SELECT last_run_at, next_run_at FROM workflow_schedules WHERE id = 1")
+        self.assertRegex(last_run_at, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+        self.assertGreater(next_run_at, last_run_at)
+
+        insert(2)
+        wait_for(lambda: succeeded("workflow-2"), timeout=5, what="the inserted row's job")
+
+        server.app_sql("UPDATE workflow_schedules SET enabled = false WHERE id = 1")
+        server.app_sql("DELETE FROM workflow_schedules WHERE id = 2")
+        time.sleep(2.5)  # one read and a slot already queued
+        since = int(time.time() * 1000)
+        time.sleep(2.5)
+        self.assertEqual((succeeded("workflow-1", since), succeeded("workflow-2", since)), ([], []))
+
+        server.app_sql("UPDATE workflow_schedules SET enabled = true, cron_expression = '*/2 * * * * *' WHERE id = 1")
+        since = int(time.time() * 1000) + 1500
+        wait_for(lambda: len(succeeded("workflow-1", since)) >= 2, timeout=10, what="the changed row's runs")
+        slots = [r["scheduled_for"] for r in succeeded("workflow-1", since)]
+        self.assertTrue(all(slot % 2000 == 0 for slot in slots), slots)
+
+        # The server killed: the last good jobs keep firing and /health names the read error.
+        server.kill()
+        with open(site.port_file) as f:
+            port = int(f.read().strip())
+
+        def source_health():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as reply:
+                return json.loads(reply.read())["table_sources"]["workflows"]
+        wait_for(lambda: source_health()["error"], timeout=10, what="the read error in /health")
+        since = int(time.time() * 1000) + 1000
+        wait_for(lambda: succeeded("workflow-1", since), timeout=8, what="runs while the server is down")
+        self.assertEqual(site.stop(), 0)
+
+    def test_postgresql(self):
+        self.live("postgres", "boolean", "postgresql")
+
+    def test_mariadb(self):
+        self.live("mariadb", "boolean", "mysql")
+
+
 LISTENING = """source:
   db: app
   query: "SELECT id, cron_expression, timezone, enabled FROM workflow_schedules"
