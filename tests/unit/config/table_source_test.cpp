@@ -150,7 +150,7 @@ TEST_CASE("a writeback carries the row's values into each job and checks its fie
             "jobs.d/workflows.yaml:3:63: error: writeback.exce: unknown key (expected exec and args)"});
 }
 
-TEST_CASE("a re-read of unchanged rows keeps their jobs as they were, unbuilt; a changed row is built anew",
+TEST_CASE("a re-read of unchanged rows keeps their jobs as they were, unbuilt, and a changed row is built anew",
           "[config][table_source]") {
   setenv("CRONHOST_TEST_TS_TOKEN", "ts-secret-0123", 1);
   Folder f;
