@@ -60,7 +60,7 @@ int state_delete(lua_State* L) {
 }
 
 const luaL_Reg kStateFunctions[] = {
-    {"get", state_get}, {"put", state_put}, {"delete", state_delete}, {nullptr, nullptr}};
+    {"get", guarded<state_get>}, {"put", guarded<state_put>}, {"delete", guarded<state_delete>}, {nullptr, nullptr}};
 
 }  // namespace
 
