@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/approvals.hpp"
+#include "api/call_fields.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
@@ -69,12 +70,7 @@ void set_flag(lua_State* L, const char* name, bool value) {
 
 int approvals_request(lua_State* L) {
   TableArgs args(L, 1, "approvals.request", {"kind", "key", "title", "payload", "notify", "group", "once"});
-  api::ApprovalAskArgs given;
-  given.kind = *args.string("kind", true);
-  given.key = *args.string("key", true);
-  given.group = args.string("group");
-  given.once = args.boolean("once").value_or(false);
-  given.title = *args.string("title", true);
+  api::ApprovalAskArgs given = api::read_ask_fields(args);
   if (args.push("payload") != LUA_TNIL) {
     std::string error;
     if (!to_json(L, -1, given.payload, error)) args.error("field 'payload': " + error);

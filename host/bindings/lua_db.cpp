@@ -25,6 +25,7 @@
 #include <type_traits>
 
 #include "api/beneath.hpp"
+#include "api/call_fields.hpp"
 #include "api/db_dump.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
@@ -138,14 +139,7 @@ int db_dump(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
   const std::string name = luaL_checkstring(L, 1);
   TableArgs args(L, 2, "db.dump", {"path", "format", "gzip"});
-  api::DumpOptions options;
-  options.path = *args.string("path", true);
-  if (auto format = args.string("format")) {
-    auto named = api::dump_format_named(*format);
-    if (!named) args.error("field 'format' must be 'plain' or 'custom' (got '" + printable(*format, 64) + "')");
-    options.format = *named;
-  }
-  options.gzip = args.boolean("gzip").value_or(false);
+  const api::DumpOptions options = api::read_dump_options(args);
   auto dumped = api::dump_database(ctx.job, ctx.host, api::DbRunScope{&ctx.effects, &ctx.redactor, ctx.deadline,
                                                                       [&ctx] { return ctx.cancelled(); }},
                                    name, options);

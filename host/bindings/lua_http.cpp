@@ -14,6 +14,7 @@
 // This file only converts between Lua and api/run_http, which plugins use too.
 #include <nlohmann/json.hpp>
 
+#include "api/call_fields.hpp"
 #include "api/run_http.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/lua_values.hpp"
@@ -28,11 +29,7 @@ const std::vector<std::string> kRequestFields = {"method", "url", "headers", "bo
 api::HttpRequest read_request(lua_State* L, const TableArgs& args) {
   api::HttpRequest request;
   api::HttpRequestFields fields;
-  fields.method = args.string("method").value_or("GET");
-  request.url = *args.string("url", true);
-  request.headers = args.string_map("headers");
-  if (auto body = args.string("body")) request.body = *body;
-  fields.has_body = args.has("body");
+  api::read_http_fields(args, request, fields);
   if (args.push("json") != LUA_TNIL) {
     nlohmann::json value;
     std::string error;

@@ -14,6 +14,7 @@
 // captured (headers, recipients, attachment names and sizes) and not sent.
 //
 // This file only converts between Lua and api/mail_request and api/mail_send, which plugins use too.
+#include "api/call_fields.hpp"
 #include "api/mail_request.hpp"
 #include "bindings/lua_args.hpp"
 #include "bindings/open_all.hpp"
@@ -43,12 +44,7 @@ int mail_send(lua_State* L) {
   if (auto configured = ctx.mail().check_configured(); !configured) raise(L, "mail.send: " + configured.message());
   TableArgs args(L, 1, "mail.send", {"to", "cc", "bcc", "subject", "text", "html", "attachments"});
   api::MailRequest request;
-  request.to = args.strings("to");
-  request.cc = args.strings("cc");
-  request.bcc = args.strings("bcc");
-  request.subject = args.string("subject");
-  request.text = args.string("text");
-  request.html = args.string("html");
+  api::read_mail_fields(args, request);
   read_attachments(L, args, request);
   auto prepared = api::prepare_mail(ctx.job, ctx.effects, ctx.mail(), request);
   if (!prepared) raise(L, prepared.message());

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/approvals.hpp"
+#include "api/call_fields.hpp"
 #include "api/mail_request.hpp"
 #include "api/run_http.hpp"
 #include "api/run_registry.hpp"
@@ -100,11 +101,7 @@ Reply HostCalls::http(const Call& call) {
                 {"method", "url", "headers", "body", "json", "timeout", "max_bytes"});
   api::HttpRequest request;
   api::HttpRequestFields fields;
-  fields.method = args.string("method").value_or("GET");
-  request.url = *args.string("url", true);
-  request.headers = args.string_map("headers");
-  if (auto body = args.string("body")) request.body = *body;
-  fields.has_body = args.has("body");
+  api::read_http_fields(args, request, fields);
   if (const nlohmann::json* json = args.get("json")) fields.json_body = json->dump();
   fields.timeout = args.number("timeout");
   fields.max_bytes = args.number("max_bytes");
@@ -135,12 +132,7 @@ Reply HostCalls::mail(const Call& call) {
   if (auto configured = ctx_.mail().check_configured(); !configured) return misuse("mail.send: " + configured.message());
   JsonArgs args(call.a, "mail_send: the message", "mail.send", {"to", "cc", "bcc", "subject", "text", "html", "attachments"});
   api::MailRequest request;
-  request.to = args.strings("to");
-  request.cc = args.strings("cc");
-  request.bcc = args.strings("bcc");
-  request.subject = args.string("subject");
-  request.text = args.string("text");
-  request.html = args.string("html");
+  api::read_mail_fields(args, request);
   if (const nlohmann::json* list = args.get("attachments")) {
     if (!list->is_array() && !(list->is_object() && list->empty()))
       args.error("field 'attachments' must be a list of {path=...} or {name=, content=, type=}");
@@ -214,12 +206,7 @@ Reply HostCalls::approvals(const Call& call) {
 
   if (op == "request") {
     JsonArgs args(call.b, "approvals: the arguments", function, {"kind", "key", "title", "payload", "notify", "group", "once"});
-    api::ApprovalAskArgs given;
-    given.kind = *args.string("kind", true);
-    given.key = *args.string("key", true);
-    given.group = args.string("group");
-    given.once = args.boolean("once").value_or(false);
-    given.title = *args.string("title", true);
+    api::ApprovalAskArgs given = api::read_ask_fields(args);
     if (const nlohmann::json* payload = args.get("payload")) given.payload = *payload;
     auto ask = approvals.check_request(given);
     if (!ask) args.error(ask.message());

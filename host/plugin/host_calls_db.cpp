@@ -1,6 +1,7 @@
 // HostCalls' db calls: db_query, db_exec, db_backup and db_dump over api/db_sessions,
 // api/db_connection and api/db_dump, the code conn:query and db.dump run.
 #include "api/beneath.hpp"
+#include "api/call_fields.hpp"
 #include "api/db_dump.hpp"
 #include "plugin/host_calls.hpp"
 #include "plugin/json_args.hpp"
@@ -94,14 +95,7 @@ Reply HostCalls::db_backup(const Call& call) {
 // b: {"path","format","gzip"} -> db.dump's table: {path, bytes, duration_ms, tables?, engine, dry_run?}.
 Reply HostCalls::db_dump(const Call& call) {
   JsonArgs args(call.b, "db_dump: the options", "db.dump", {"path", "format", "gzip"});
-  api::DumpOptions options;
-  options.path = *args.string("path", true);
-  if (auto format = args.string("format")) {
-    auto named = api::dump_format_named(*format);
-    if (!named) args.error("field 'format' must be 'plain' or 'custom' (got '" + printable(*format, 64) + "')");
-    options.format = *named;
-  }
-  options.gzip = args.boolean("gzip").value_or(false);
+  const api::DumpOptions options = api::read_dump_options(args);
   auto dumped = api::dump_database(ctx_.job, ctx_.host,
                                    api::DbRunScope{&ctx_.effects, &ctx_.redactor, ctx_.deadline, [this] { return ctx_.cancelled(); }},
                                    call.a, options);
