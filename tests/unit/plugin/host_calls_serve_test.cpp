@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/sqlite_file.hpp"
 #include "../support/temp_dir.hpp"
 #include "config/job_spec.hpp"
 #include "plugin/host_calls.hpp"
@@ -24,10 +25,7 @@ class ServeSite {
  public:
   ServeSite() {
     fs::create_directories(dir_.path() / "data");
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir_.path() / "app.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x INTEGER, s TEXT)", nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    test::make_sqlite_file(dir_.path() / "app.db", "CREATE TABLE t(x INTEGER, s TEXT)");
     config::DatabaseSettings app;
     app.sqlite = dir_.path() / "app.db";
     host_.databases["app"] = app;

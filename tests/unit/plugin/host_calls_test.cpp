@@ -5,12 +5,12 @@
 // script's db.dump through the same call.
 #include <catch2/catch.hpp>
 #include <cstddef>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "../support/db_server.hpp"
+#include "../support/sqlite_file.hpp"
 #include "../support/temp_dir.hpp"
 #include "config/job_spec.hpp"
 #include "plugin/host_api_table.hpp"
@@ -31,14 +31,10 @@ class DumpSite {
  public:
   DumpSite() {
     fs::create_directories(dir_.path() / "backups");
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir_.path() / "app.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
-                         "CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INTEGER);"
-                         "INSERT INTO users(name) VALUES ('ada'), ('grace'), ('alan');",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    test::make_sqlite_file(dir_.path() / "app.db",
+                           "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
+                           "CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INTEGER);"
+                           "INSERT INTO users(name) VALUES ('ada'), ('grace'), ('alan');");
     config::DatabaseSettings app;
     app.sqlite = dir_.path() / "app.db";
     host_.databases["app"] = app;

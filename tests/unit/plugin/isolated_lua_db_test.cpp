@@ -1,10 +1,10 @@
 // An isolated Lua script's db calls (client.lua's conn methods), which travel as the plugin
 // ABI's db_query, db_exec and db_backup, against a SQLite file: they answer as inline.
 #include <catch2/catch.hpp>
-#include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
+#include "../support/sqlite_file.hpp"
 #include "../support/temp_dir.hpp"
 #include "config/job_spec.hpp"
 #include "plugin/plugin_run.hpp"
@@ -21,13 +21,9 @@ class DumpSite {
  public:
   DumpSite() {
     fs::create_directories(dir_.path() / "backups");
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((dir_.path() / "app.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
-                         "INSERT INTO users(name) VALUES ('ada'), ('grace'), ('alan');",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    test::make_sqlite_file(dir_.path() / "app.db",
+                           "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
+                           "INSERT INTO users(name) VALUES ('ada'), ('grace'), ('alan');");
     config::DatabaseSettings app;
     app.sqlite = dir_.path() / "app.db";
     host_.databases["app"] = app;
