@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "server/connection_guard.hpp"
 #include "server/http_json.hpp"
@@ -35,7 +38,9 @@ class GuardedPool final : public httplib::TaskQueue {
 };
 
 Status write_port_file(const std::filesystem::path& path, int port) {
-  const auto temp = path.string() + ".tmp";
+  // A temporary name of this process's own: hosts sharing one port file (tests, a shared
+  // folder) would otherwise rename each other's temporary away.
+  const auto temp = path.string() + "." + std::to_string(::getpid()) + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
     out << port << "\n";
