@@ -55,11 +55,13 @@ test: build browser-deps
 	$(MAKE) unit-asan
 
 # The database tests alone, against the PostgreSQL and MariaDB servers they start
-# (tests/support/dbserver.py): Catch2 tests tagged [db], integration tests named test_db*.py.
+# (tests/support/dbserver.py): Catch2 tests tagged [db], integration tests named test_db*.py
+# and migrate-state's.
 test-db: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) --target unit_tests cronhost
 	$(BUILD)/tests/unit_tests "[db]"
 	cd tests/integration && CRONHOST_BIN=$(CURDIR)/$(BUILD)/cronhost /usr/bin/python3 -m unittest discover -p 'test_db*.py'
+	cd tests/integration && CRONHOST_BIN=$(CURDIR)/$(BUILD)/cronhost /usr/bin/python3 -m unittest test_migrate_state
 
 # The host on the bundled jobs.d/, in the foreground (Ctrl-C stops it gracefully).
 # The dashboard is at http://127.0.0.1:8080/; log in with the token in admin.token (made on
@@ -79,6 +81,7 @@ bench: build
 	$(BUILD)/bench/plugin_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/db_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/db_mysql_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	$(BUILD)/bench/claim_bench --hosts 3 --jobs 1000 --rounds 20
 	CRONHOST_BIN=$(BUILD)/cronhost /usr/bin/python3 bench/table_source_bench.py --rows 10000 --reads 10
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py load
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py list

@@ -56,7 +56,7 @@ class RunApprovals {
  public:
   // `store` may be null (a run without a state file): then every action fails with
   // kNoStateFile, which adapters treat as misuse.
-  RunApprovals(const config::JobSpec& job, store::Store* store, EffectLog& effects, const Redactor& redactor,
+  RunApprovals(const config::JobSpec& job, store::ApprovalStore* store, EffectLog& effects, const Redactor& redactor,
                const Clock& clock = SystemClock::instance())
       : job_(job), store_(store), effects_(effects), redactor_(redactor), clock_(clock) {}
 
@@ -83,7 +83,7 @@ class RunApprovals {
 
  private:
   const config::JobSpec& job_;
-  store::Store* store_;
+  store::ApprovalStore* store_;
   EffectLog& effects_;
   const Redactor& redactor_;
   const Clock& clock_;

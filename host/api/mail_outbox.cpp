@@ -13,7 +13,7 @@ constexpr auto kPollInterval = std::chrono::seconds(1);
 
 }  // namespace
 
-void bury_mail(store::Store& store, const config::SmtpSettings& smtp, const store::OutboxMail& mail,
+void bury_mail(store::OutboxStore& store, const config::SmtpSettings& smtp, const store::OutboxMail& mail,
                const std::string& error) {
   auto message = nlohmann::json::parse(mail.message_json, nullptr, false);
   const std::string subject = message.is_object() ? message.value("subject", std::string()) : "";

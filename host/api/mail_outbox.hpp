@@ -13,7 +13,7 @@ namespace cronhost::api {
 
 class MailOutbox {
  public:
-  MailOutbox(store::Store& store, const config::SmtpSettings& smtp) : store_(store), smtp_(smtp) {}
+  MailOutbox(store::OutboxStore& store, const config::SmtpSettings& smtp) : store_(store), smtp_(smtp) {}
   ~MailOutbox() { stop(); }
 
   void start();
@@ -23,7 +23,7 @@ class MailOutbox {
   void loop();
   void attempt(const store::OutboxMail& mail);
 
-  store::Store& store_;
+  store::OutboxStore& store_;
   const config::SmtpSettings& smtp_;
   std::thread thread_;
   std::mutex mutex_;
@@ -32,7 +32,7 @@ class MailOutbox {
 };
 
 // Gives up on a mail: the dead-letter file, a note on its run, the host log.
-void bury_mail(store::Store& store, const config::SmtpSettings& smtp, const store::OutboxMail& mail,
+void bury_mail(store::OutboxStore& store, const config::SmtpSettings& smtp, const store::OutboxMail& mail,
                const std::string& error);
 
 }  // namespace cronhost::api

@@ -28,7 +28,7 @@ class RunHistory {
   static constexpr double kMaxLimit = 10000;
 
   // `store` may be null (a run without a state file): runs() then fails.
-  explicit RunHistory(store::Store* store, const Clock& clock = SystemClock::instance())
+  explicit RunHistory(store::RunReader* store, const Clock& clock = SystemClock::instance())
       : store_(store), clock_(clock) {}
 
   // The query, validated: "field 'since' must be seconds or an RFC 3339 time with an offset".
@@ -38,7 +38,7 @@ class RunHistory {
   Result<nlohmann::json> runs(const store::RunQuery& query);
 
  private:
-  store::Store* store_;
+  store::RunReader* store_;
   const Clock& clock_;
 };
 

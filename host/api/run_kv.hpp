@@ -14,7 +14,7 @@
 #include "util/status.hpp"
 
 namespace cronhost::store {
-class Store;
+class KvStore;
 }
 
 namespace cronhost::api {
@@ -31,7 +31,7 @@ class RunKv {
   static Status check_key(std::string_view key);
   static Status check_value(std::string_view json);
 
-  RunKv(store::Store* store, std::string job) : store_(store), job_(std::move(job)) {}
+  RunKv(store::KvStore* store, std::string job) : store_(store), job_(std::move(job)) {}
 
   // The value as JSON text: the run's own write if it made one, else the committed one.
   Result<std::optional<std::string>> get(const std::string& key) const;
@@ -44,7 +44,7 @@ class RunKv {
  private:
   Status hold(const std::string& key, std::optional<std::string> value);
 
-  store::Store* store_;
+  store::KvStore* store_;
   std::string job_;
   std::map<std::string, std::optional<std::string>> writes_;  // nothing: deleted
   size_t pending_bytes_ = 0;

@@ -1,6 +1,6 @@
 // cronhost approvals list | show | approve | cancel: the people's side of the approvals jobs
 // ask for. list and show read like history (a read-only connection); approve and cancel write
-// through Store::open_client, which works while the daemon runs: the daemon holds the host
+// through the store opened as a client (store/open_store.hpp), which works while the daemon runs: the daemon holds the host
 // lock, and WAL lets the two connections write in turn. With --server, all four go through a
 // running host's API instead, and the token's name is who decided.
 #include <pwd.h>
@@ -10,7 +10,7 @@
 
 #include "cli/api_client.hpp"
 #include "cli/commands.hpp"
-#include "store/state_store.hpp"
+#include "store/open_store.hpp"
 #include "util/clock.hpp"
 
 namespace cronhost::cli {
@@ -26,16 +26,14 @@ struct ApprovalsOptions {
   ServerOptions server;
 };
 
-using OpenFn = Result<std::unique_ptr<store::Store>> (*)(const std::filesystem::path&);
-
-std::unique_ptr<store::Store> open_state(const CommonOptions& common, const std::string& state, OpenFn open) {
+std::unique_ptr<store::Store> open_state(const CommonOptions& common, const std::string& state, store::OpenMode mode) {
   config::Diagnostics diagnostics;
   auto context = load_host_context(common, diagnostics);
   if (!context) {
     print_diagnostics(diagnostics);
     return nullptr;
   }
-  auto store = open(state.empty() ? context->config.state_file : std::filesystem::path(state));
+  auto store = store::open_store(store::state_location(context->config, state), mode);
   if (!store) {
     std::cerr << "cronhost: error: " << store.message() << "\n";
     return nullptr;
@@ -103,7 +101,7 @@ int print_one(const nlohmann::json& j, bool json) {
 }
 
 int list(const CommonOptions& common, const ApprovalsOptions& o) {
-  auto store = open_state(common, o.state, &store::Store::open_readonly);
+  auto store = open_state(common, o.state, store::OpenMode::kReader);
   if (!store) return kExitUsage;
   const store::ApprovalQuery query{
       .kind = o.kind, .key = "", .job = o.job, .status = store::parse_approval_status(o.status), .limit = o.limit};
@@ -118,7 +116,7 @@ int list(const CommonOptions& common, const ApprovalsOptions& o) {
 }
 
 int show(const CommonOptions& common, const ApprovalsOptions& o) {
-  auto store = open_state(common, o.state, &store::Store::open_readonly);
+  auto store = open_state(common, o.state, store::OpenMode::kReader);
   if (!store) return kExitUsage;
   auto found = store->approval(o.id);
   if (!found) {
@@ -133,7 +131,7 @@ int show(const CommonOptions& common, const ApprovalsOptions& o) {
 }
 
 int approve(const CommonOptions& common, const ApprovalsOptions& o) {
-  auto store = open_state(common, o.state, &store::Store::open_client);
+  auto store = open_state(common, o.state, store::OpenMode::kClient);
   if (!store) return kExitUsage;
   auto approved = store->approval_decide(o.id, store::ApprovalStatus::kApproved, o.by, o.note, now_ms(), local_actor());
   if (!approved) {
@@ -153,7 +151,7 @@ int approve(const CommonOptions& common, const ApprovalsOptions& o) {
 }
 
 int cancel(const CommonOptions& common, const ApprovalsOptions& o) {
-  auto store = open_state(common, o.state, &store::Store::open_client);
+  auto store = open_state(common, o.state, store::OpenMode::kClient);
   if (!store) return kExitUsage;
   auto cancelled = store->approval_cancel(o.id, o.by, o.note, now_ms(), local_actor());
   if (!cancelled) {

@@ -10,7 +10,7 @@
 
 #include "plugin/plugin_job.hpp"
 #include "run/lua_runner.hpp"
-#include "store/state_store.hpp"
+#include "store/open_store.hpp"
 #include "util/did_you_mean.hpp"
 
 namespace cronhost::cli {
@@ -105,7 +105,8 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
       }
       scheduled_for = at->instant().time_since_epoch().count() * 1000;
     }
-    auto store = store::Store::open_scratch_copy(options->state.empty() ? context->config.state_file : std::filesystem::path(options->state));
+    const store::StateLocation where = store::state_location(context->config, options->state);
+    auto store = store::open_store(where, store::OpenMode::kScratch);
     if (!store) {
       std::cerr << "cronhost: error: " << store.message() << "\n";
       return kExitUsage;

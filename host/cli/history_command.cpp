@@ -5,7 +5,7 @@
 #include <map>
 
 #include "cli/commands.hpp"
-#include "store/state_store.hpp"
+#include "store/open_store.hpp"
 
 namespace cronhost::cli {
 namespace {
@@ -77,7 +77,7 @@ std::optional<History> open_state(const CommonOptions& common, const std::string
     print_diagnostics(diagnostics);
     return std::nullopt;
   }
-  auto store = store::Store::open_readonly(state.empty() ? context->config.state_file : std::filesystem::path(state));
+  auto store = store::open_store(store::state_location(context->config, state), store::OpenMode::kReader);
   if (!store) {
     std::cerr << "cronhost: error: " << store.message() << "\n";
     return std::nullopt;

@@ -5,7 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "config/job_json.hpp"
-#include "store/state_store.hpp"
+#include "store/open_store.hpp"
 
 namespace cronhost::cli {
 
@@ -42,10 +42,13 @@ Command add_list_command(CLI::App& app, const CommonOptions& common) {
     const Instant now = context->load_options.now;
     // The state file adds each job's last run and runtime switch; a host that never ran has none.
     std::map<std::string, store::JobState> states;
-    const std::filesystem::path state_path = state->empty() ? context->config.state_file : std::filesystem::path(*state);
-    if (std::error_code ec; std::filesystem::exists(state_path, ec))
-      if (auto store = store::Store::open_readonly(state_path))
+    const store::StateLocation where = store::state_location(context->config, *state);
+    if (std::error_code ec; where.server || std::filesystem::exists(where.file, ec)) {
+      if (auto store = store::open_store(where, store::OpenMode::kReader))
         for (auto& s : store.value()->job_states()) states.emplace(s.job, std::move(s));
+      else if (where.server)  // a file that is not there yet is a host that never ran; a server should answer
+        std::cerr << "cronhost: warning: " << store.message() << "\n";
+    }
     const auto state_of = [&](const std::string& name) -> const store::JobState* {
       auto it = states.find(name);
       return it == states.end() ? nullptr : &it->second;

@@ -23,7 +23,7 @@
 #include "plugin/pids_cgroup.hpp"
 #include "plugin/plugin_job.hpp"
 #include "server/api_server.hpp"
-#include "store/state_store.hpp"
+#include "store/open_store.hpp"
 #include "util/log.hpp"
 
 namespace cronhost::cli {
@@ -100,7 +100,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
   auto* cmd = app.add_subcommand("run", "Run the host: fire the jobs in the jobs folder until SIGTERM");
   auto state = std::make_shared<std::string>();
   auto log_format = std::make_shared<std::string>();
-  cmd->add_option("--state", *state, "State file (default: from the config, else ./cronhost.db)");
+  cmd->add_option("--state", *state, "State file or postgresql:// URL (default: from the config, else ./cronhost.db)");
   cmd->add_option("--log-format", *log_format, "text or json (default: from the config, else text)")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->footer("SIGHUP reloads the jobs and the config; SIGTERM or SIGINT stops after running runs finish.");
@@ -128,18 +128,21 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       std::cerr << "cronhost: error: " << error << "\n";
       return kExitUsage;
     }
-    const std::filesystem::path state_path = state->empty() ? config.state_file : std::filesystem::path(*state);
+    const store::StateLocation where = store::state_location(config, *state);
+    // The host's own files (plugin snapshots, the mail dead-letter file) are named after the
+    // state file, which names them even when the state is in PostgreSQL.
+    const std::filesystem::path& state_path = where.file;
     // SMTP, databases, registries and http: runs take the snapshot current at their start, and
     // SIGHUP swaps in a new one.
     config::LiveHostConfig live(snapshot(context->config, state_path));
-    auto store = store::Store::open(state_path);
+    auto store = store::open_store(where, store::OpenMode::kDaemon);
     if (!store) {
       log_event(spdlog::level::critical, "cannot start", {{"error", store.message()}});
       return kExitFailed;
     }
 
     // The API reads on a connection of its own (WAL lets it read while runs are written).
-    auto reader = store::Store::open_readonly(state_path);
+    auto reader = store::open_store(where, store::OpenMode::kReader);
     if (!reader) {
       log_event(spdlog::level::critical, "cannot start", {{"error", reader.message()}});
       return kExitFailed;
@@ -157,7 +160,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                                                    &metrics});
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
-    dispatch::JobRegistry registry(*store.value(), scheduler, config.server.registration_urls);
+    dispatch::JobRegistry registry(*store.value(), *store.value(), scheduler, config.server.registration_urls);
     dispatch::TableSourceReader table_sources(registry);  // jobs kept in the app's own tables
     // The store's reads and the start's recovery throw when the state file fails (a full disk
     // with runs a crash left running): the host says why and exits 1 rather than aborting.
@@ -189,7 +192,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
               {{"threads", plugin::pids_cgroup_summary(plugin::kMaxRunTasks)}});
     log_event(spdlog::level::info, "cronhost started",
               {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
-               {"state", state_path.string()}, {"jobs_dir", context->jobs_dir.string()}});
+               {"state", store::describe(where)}, {"jobs_dir", context->jobs_dir.string()}});
     jobs.clear();
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     auto outbox_config = live.current();    // the snapshot the outbox reads its settings from

@@ -26,6 +26,13 @@ void collect_secrets(const YamlDocument& doc, const nlohmann::json& value, const
     for (size_t i = 0; i < value.size(); ++i) collect_secrets(doc, value[i], pointer + "/" + std::to_string(i), out);
 }
 
+constexpr const char* kPasswordInUrl =
+    "the URL holds a password; give it as password: \"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown";
+
+bool is_postgres_url(const std::string& text) {
+  return text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0;
+}
+
 // One entry of databases:. A server's password comes only from password: as a secret, so it
 // is redacted everywhere and never sits in a URL that a message or a log line shows.
 template <typename FileAt>
@@ -46,22 +53,10 @@ std::optional<DatabaseSettings> read_database(const YamlDocument& doc, const std
   settings.engine = postgres ? DbEngine::kPostgresql : DbEngine::kMysql;
   const std::string url_key = postgres ? "postgresql" : "mysql";
   settings.url = db[url_key].get<std::string>();
-  const std::string authority = settings.url.substr(settings.url.find("://") + 3);
-  const std::string userinfo = authority.substr(0, authority.find_first_of("/?#"));
-  if (const size_t at = userinfo.rfind('@'); at != std::string::npos && userinfo.substr(0, at).find(':') != std::string::npos) {
-    diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/" + url_key),
-                                       key + "." + url_key + ": the URL holds a password; give it as password: "
-                                       "\"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown"));
+  if (url_holds_password(settings.url)) {
+    diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/" + url_key), key + "." + url_key + ": " + kPasswordInUrl));
     return std::nullopt;
   }
-  // libpq also takes the password as a URL option (?password=...): refused the same way.
-  for (size_t at = settings.url.find_first_of("?&"); at != std::string::npos; at = settings.url.find('&', at + 1))
-    if (settings.url.compare(at + 1, 9, "password=") == 0) {
-      diagnostics.push_back(doc.error_at(doc.text_position(pointer + "/" + url_key),
-                                         key + "." + url_key + ": the URL holds a password; give it as password: "
-                                         "\"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown"));
-      return std::nullopt;
-    }
   // The engine and db.dump read a MySQL URL with api/mysql_url: read here, a bad one is the
   // config's error at load rather than each run's at db.open.
   if (!postgres)
@@ -199,7 +194,6 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
   HostConfig config;
   config.source = path;
   config.jobs_dir = path_at("jobs", config.jobs_dir);
-  config.state_file = path_at("state", config.state_file);
   if (root.contains("timezone")) {
     auto zone = schedule::Zone::load(root["timezone"].get<std::string>());
     if (!zone)
@@ -245,6 +239,32 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     fs::path p = value.get<std::string>();
     return p.is_relative() ? dir / p : p;
   };
+  config.cluster_lease = duration_or("/cluster/lease", config.cluster_lease);
+  if (config.cluster_lease < std::chrono::seconds(1)) {
+    diagnostics.push_back(doc->error_at(doc->text_position("/cluster/lease"),
+                                        "cluster.lease: " + std::to_string(config.cluster_lease.count()) +
+                                            " ms is too short: expected at least 1s (renewals come every second)"));
+    config.cluster_lease = std::chrono::seconds(1);
+  }
+  // state: a SQLite file, or PostgreSQL as a URL (its password from libpq's own sources:
+  // PGPASSWORD, ~/.pgpass) or as a mapping like a databases: entry (password: ${env:NAME}).
+  if (root.contains("state") && root["state"].is_object()) {
+    if (auto server = read_database(*doc, "/state", root["state"], file_at, diagnostics))
+      config.state_server = std::move(*server);
+  } else if (root.contains("state") && is_postgres_url(root["state"].get<std::string>())) {
+    DatabaseSettings server;
+    server.engine = DbEngine::kPostgresql;
+    server.url = root["state"].get<std::string>();
+    if (url_holds_password(server.url))
+      diagnostics.push_back(doc->error_at(doc->text_position("/state"),
+                                          "state: the URL holds a password; write state: {postgresql: URL, "
+                                          "password: \"${env:NAME}\"} (or ${file:PATH}), or set PGPASSWORD, "
+                                          "so it is never shown"));
+    else
+      config.state_server = std::move(server);
+  } else {
+    config.state_file = path_at("state", config.state_file);
+  }
   if (root.contains("smtp")) {
     const auto& smtp = root["smtp"];
     SmtpSettings s;
@@ -297,6 +317,16 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
   }
   if (error_count(diagnostics) != errors_before) return std::nullopt;
   return config;
+}
+
+bool url_holds_password(const std::string& url) {
+  const std::string authority = url.substr(url.find("://") + 3);
+  const std::string userinfo = authority.substr(0, authority.find_first_of("/?#"));
+  if (const size_t at = userinfo.rfind('@'); at != std::string::npos && userinfo.substr(0, at).find(':') != std::string::npos)
+    return true;
+  for (size_t at = url.find_first_of("?&"); at != std::string::npos; at = url.find('&', at + 1))
+    if (url.compare(at + 1, 9, "password=") == 0) return true;
+  return false;
 }
 
 }  // namespace cronhost::config

@@ -97,7 +97,13 @@ struct ServerSettings {
 struct HostConfig {
   std::filesystem::path source;  // the file read, or empty for built-in defaults
   std::filesystem::path jobs_dir = "jobs.d";
-  std::filesystem::path state_file = "cronhost.db";
+  std::filesystem::path state_file = "cronhost.db";  // the SQLite state (state: PATH)
+  // state: postgresql://... (or a mapping like a databases: entry): the state in PostgreSQL,
+  // shared by every host that names it; state_file is then unused.
+  std::optional<DatabaseSettings> state_server;
+  // cluster: {lease: 5s}: how long a run claimed on PostgreSQL state stays its host's without a
+  // renewal (renewed every second); after it, any host may reap the run. At least 1s.
+  Millis cluster_lease = std::chrono::seconds(5);
   std::shared_ptr<const schedule::Zone> timezone = schedule::Zone::utc();
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Millis shutdown_grace = std::chrono::seconds(30);
@@ -114,6 +120,10 @@ struct HostConfig {
   std::vector<std::string> secrets;  // values never to print: passwords and ${env:}/${file:} values
   std::string run_as;                // "uid:gid" isolated runs switch to (run_as:, a name resolved); empty: the host's
 };
+
+// Whether a database URL carries a password (user:password@ or ?password=), which cronhost
+// refuses: it would show wherever the URL is shown.
+bool url_holds_password(const std::string& url);
 
 // Reads `path`; relative paths inside resolve against the file's folder. Problems are
 // appended to `diagnostics` and nothing is returned if any is an error.

@@ -62,7 +62,10 @@ HostConfigChanges compare_host_configs(const HostConfig& a, const HostConfig& b)
   // run limits the scheduler copied, and the listening API server.
   auto& later = changes.need_restart;
   note(later, a.workers != b.workers, "workers");
-  note(later, a.state_file != b.state_file, "state");
+  note(later, a.state_file != b.state_file || a.state_server.has_value() != b.state_server.has_value() ||
+                  (a.state_server && !same(*a.state_server, *b.state_server)),
+       "state");
+  note(later, a.cluster_lease != b.cluster_lease, "cluster.lease");
   note(later, a.jobs_dir != b.jobs_dir, "jobs");
   note(later, !same(a.log, b.log), "log");
   note(later, a.run_memory_bytes != b.run_memory_bytes || a.run_output_bytes != b.run_output_bytes, "limits");

@@ -49,8 +49,9 @@ Result<schedule::Schedule> schedule_from_json(const nlohmann::json& value, const
   return schedule::Schedule(std::move(cron), std::move(zone), job.schedule.jitter());
 }
 
-JobRegistry::JobRegistry(store::Store& store, Scheduler& scheduler, std::vector<std::string> registration_urls)
-    : store_(store), scheduler_(scheduler), registration_urls_(std::move(registration_urls)) {}
+JobRegistry::JobRegistry(store::AdminStore& admin, store::RunReader& reader, Scheduler& scheduler,
+                         std::vector<std::string> registration_urls)
+    : admin_(admin), reader_(reader), scheduler_(scheduler), registration_urls_(std::move(registration_urls)) {}
 
 void JobRegistry::start(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs,
                         const config::LoadOptions& options) {
@@ -59,7 +60,7 @@ void JobRegistry::start(const std::vector<std::shared_ptr<const config::JobSpec>
     std::lock_guard lock(mutex_);
     load_options_ = options;
     for (const auto& spec : file_jobs) files_[spec->name] = spec;
-    if (auto registered = store_.registered_jobs()) {
+    if (auto registered = admin_.registered_jobs()) {
       for (const auto& job : registered.value()) {
         config::Diagnostics diagnostics;
         auto loaded = load_registered(job.definition_json, diagnostics);
@@ -74,7 +75,7 @@ void JobRegistry::start(const std::vector<std::shared_ptr<const config::JobSpec>
     } else {
       log_event(spdlog::level::err, "cannot read the registered jobs", {{"error", registered.message()}});
     }
-    for (const auto& state : store_.job_states()) {
+    for (const auto& state : reader_.job_states()) {
       Overrides o;
       o.enabled = state.enabled_override;
       if (!state.schedule_override.empty()) o.schedule = nlohmann::json::parse(state.schedule_override, nullptr, false);
@@ -178,7 +179,7 @@ size_t JobRegistry::size() const {
 Change JobRegistry::set_enabled(const std::string& name, bool enabled) {
   std::lock_guard lock(mutex_);
   if (!views_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
-  if (auto saved = store_.set_enabled_override(name, enabled); !saved) return Change::refused(Problem::kFailed, saved.message());
+  if (auto saved = admin_.set_enabled_override(name, enabled); !saved) return Change::refused(Problem::kFailed, saved.message());
   overrides_[name].enabled = enabled;
   apply_locked(name);
   return {};
@@ -192,7 +193,7 @@ Change JobRegistry::set_schedule(const std::string& name, const nlohmann::json& 
   if (!checked) return Change::refused(Problem::kInvalid, checked.message());
   if (!checked.value().next(Instant(std::chrono::seconds(now_ms() / 1000))))
     return Change::refused(Problem::kInvalid, "the schedule never fires again");
-  if (auto saved = store_.set_schedule_override(name, schedule.dump()); !saved)
+  if (auto saved = admin_.set_schedule_override(name, schedule.dump()); !saved)
     return Change::refused(Problem::kFailed, saved.message());
   overrides_[name].schedule = schedule;
   apply_locked(name);
@@ -202,7 +203,7 @@ Change JobRegistry::set_schedule(const std::string& name, const nlohmann::json& 
 Change JobRegistry::reset_schedule(const std::string& name) {
   std::lock_guard lock(mutex_);
   if (!views_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
-  if (auto saved = store_.set_schedule_override(name, ""); !saved) return Change::refused(Problem::kFailed, saved.message());
+  if (auto saved = admin_.set_schedule_override(name, ""); !saved) return Change::refused(Problem::kFailed, saved.message());
   if (auto it = overrides_.find(name); it != overrides_.end()) it->second.schedule = nullptr;
   apply_locked(name);
   return {};
@@ -264,7 +265,7 @@ Change JobRegistry::register_job(const std::string& body, const std::string& by)
   auto existing = registered_.find(name);
   if (existing != registered_.end() && *existing->second.posted == *loaded->posted) return change;  // idempotent
   const int64_t now = now_ms();
-  if (auto saved = store_.save_registered_job({name, loaded->posted->dump(), by, now, now}); !saved)
+  if (auto saved = admin_.save_registered_job({name, loaded->posted->dump(), by, now, now}); !saved)
     return Change::refused(Problem::kFailed, saved.message());
   change.created = existing == registered_.end();
   change.updated = !change.created;
@@ -284,7 +285,7 @@ Change JobRegistry::unregister(const std::string& name) {
     return Change::refused(Problem::kConflict, "\"" + name + "\" comes from the job file " + files_.at(name)->file +
                                                    "; only jobs registered over the API can be deleted");
   if (!registered_.count(name)) return Change::refused(Problem::kNotFound, "no registered job named \"" + name + "\"");
-  if (auto deleted = store_.delete_registered_job(name); !deleted) return Change::refused(Problem::kFailed, deleted.message());
+  if (auto deleted = admin_.delete_registered_job(name); !deleted) return Change::refused(Problem::kFailed, deleted.message());
   registered_.erase(name);
   overrides_.erase(name);
   apply_locked(name);

@@ -39,7 +39,10 @@ struct Change {
 class JobRegistry {
  public:
   // `registration_urls`: URL patterns registered jobs' HTTP runners may call (none: refused).
-  JobRegistry(store::Store& store, Scheduler& scheduler, std::vector<std::string> registration_urls);
+  // `admin` keeps overrides and registrations; `reader` gives the job states at start (the
+  // daemon passes its one Store as both).
+  JobRegistry(store::AdminStore& admin, store::RunReader& reader, Scheduler& scheduler,
+              std::vector<std::string> registration_urls);
 
   // Reads the registered jobs and overrides from the state file and starts the scheduler with
   // every job. Registered jobs that no longer load are logged and left out.
@@ -89,7 +92,8 @@ class JobRegistry {
   void apply_locked(const std::string& name);
   std::optional<Registered> load_registered(const std::string& body, config::Diagnostics& diagnostics) const;
 
-  store::Store& store_;
+  store::AdminStore& admin_;
+  store::RunReader& reader_;
   Scheduler& scheduler_;
   std::vector<std::string> registration_urls_;  // guarded by mutex_
 

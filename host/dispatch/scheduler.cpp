@@ -64,7 +64,7 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
   }
   // Retries go first, catch-up after: both are due now, and fires due together leave in the
   // order they came, so an interrupted slot runs again before newer missed ones.
-  queue_pending_retries_locked(now);
+  queue_pending_retries_locked(now, store_.pending_retries());
   std::map<std::string, store::JobState> states;
   for (auto& s : store_.job_states()) states.emplace(s.job, std::move(s));
   for (auto& [name, entry] : jobs_) {
@@ -74,8 +74,9 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
   thread_ = std::thread([this] { loop(); });
 }
 
-void Scheduler::queue_pending_retries_locked(int64_t now) {
-  for (const auto& run : store_.pending_retries()) {
+void Scheduler::queue_pending_retries_locked(int64_t now, const std::vector<store::RunRecord>& pending) {
+  for (const auto& run : pending) {
+    if (queued_retries_.count(run.id)) continue;
     auto it = jobs_.find(run.job);
     std::string why_not;
     if (it == jobs_.end())
@@ -98,8 +99,31 @@ void Scheduler::queue_pending_retries_locked(int64_t now) {
       retry.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
     log_event(spdlog::level::info, "pending retry queued",
               {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt + 1}, {"in_ms", retry.due_ms - now}});
+    queued_retries_.insert(run.id);
     push_locked(std::move(retry));
   }
+}
+
+void Scheduler::poll_cluster(int64_t now) {
+  // Stopped here before their leases run out, so they are over before another host may start
+  // their retries; they end interrupted (with a retry), a write the fence refuses if they were
+  // reaped meanwhile.
+  for (const int64_t run_id : store_.take_lost_runs()) {
+    std::lock_guard lock(mutex_);
+    for (auto& [job, runs] : active_)
+      for (auto& run : runs)
+        if (run->run_id == run_id) {
+          run::CancelReason none = run::CancelReason::kNone;
+          run->cancel.compare_exchange_strong(none, run::CancelReason::kShutdown);
+          log_event(spdlog::level::warn, "run stopped: its lease could not be renewed", {{"job", job}, {"run", run_id}});
+        }
+  }
+  // Retries other hosts' reapers recorded (or that a host left when it died): every host
+  // queues them for their time (as at start), and their claim (job, slot, attempt) lets one
+  // host run each.
+  auto pending = store_.pending_retries();
+  std::lock_guard lock(mutex_);
+  if (!stopping_) queue_pending_retries_locked(now, pending);
 }
 
 void Scheduler::install_locked(const std::shared_ptr<const config::JobSpec>& spec_ptr, int64_t now) {
@@ -199,6 +223,16 @@ void Scheduler::loop() {
   while (!stopping_) {
     const int64_t now = clock_.now_ms();
     last_tick_ms_.store(now, std::memory_order_relaxed);
+    // Leases run on real time whatever clock the schedule uses (a fake one in tests).
+    const int64_t steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (steady_ms >= next_cluster_poll_ms_ && store_.shared()) {
+      next_cluster_poll_ms_ = steady_ms + kTickMs;
+      lock.unlock();  // store calls without the lock
+      poll_cluster(now);
+      lock.lock();
+      continue;
+    }
     if (queue_.empty() || queue_.top().due_ms > now) {
       const int64_t until = queue_.empty() ? now + kTickMs : std::min(queue_.top().due_ms, now + kTickMs);
       clock_.wait_until(wake_, lock, until);
@@ -275,7 +309,8 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
                         .first_run_id = f.first_run_id, .status = d.active ? RunStatus::kQueued : RunStatus::kSkipped,
                         .started_at = now, .lateness_ms = now - f.due_ms, .error = d.skip_reason,
                         .triggered_by = f.triggered_by, .params_json = f.params ? f.params->dump() : "",
-                        .event_json = f.event ? f.event->dump() : "", .retry_of = f.retry_of};
+                        .event_json = f.event ? f.event->dump() : "", .event_id = f.event_id,
+                        .retry_of = f.retry_of};
     // Remembered when claimed, so a crash while runs wait for a worker leaves the later
     // slots to catch-up instead of losing them.
     if (f.trigger == Trigger::kSchedule || f.trigger == Trigger::kCatchup) {
@@ -286,6 +321,11 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     claims.push_back(std::move(claim));
   }
   auto ids = store_.claim_batch(claims);
+  {
+    std::lock_guard lock(mutex_);  // claimed here or elsewhere: its retry_at is gone either way
+    for (const Decision& d : batch)
+      if (d.fire.retry_of) queued_retries_.erase(*d.fire.retry_of);
+  }
   if (!ids) log_event(spdlog::level::err, "cannot record runs in the state file", {{"error", ids.message()}});
   for (size_t i = 0; i < batch.size(); ++i) {
     Decision& d = batch[i];
@@ -299,7 +339,9 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
       continue;
     }
     if (!id) {
-      if (ids)
+      if (ids && d.fire.event_id)
+        log_event(spdlog::level::info, "event already ran the job", {{"job", d.fire.job}, {"event", *d.fire.event_id}});
+      else if (ids)
         log_event(spdlog::level::info, "slot already ran",
                   {{"job", d.fire.job}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)}});
       finished(*d.spec, d.fire, std::nullopt, std::nullopt, d.active);
@@ -447,6 +489,8 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     retry.attempt = fire.attempt + 1;
     retry.first_run_id = fire.first_run_id.value_or(*run_id);
     retry.retry_of = *run_id;
+    retry.event_id.reset();  // the event was delivered with the first attempt
+    queued_retries_.insert(*run_id);
     push_locked(std::move(retry));
   } else {
     if (auto followers = followers_.find(spec.name); followers != followers_.end()) {
@@ -459,7 +503,8 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
   }
 }
 
-int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload) {
+std::optional<int> Scheduler::fire_event(const std::string& name, const nlohmann::json& payload,
+                                         std::optional<int64_t> event_id) {
   auto event = std::make_shared<const nlohmann::json>(nlohmann::json{{"name", name}, {"payload", payload}});
   const std::string kind = payload.is_object() ? payload.value("kind", std::string()) : "";
   // An approval event carries the approval: only jobs that may see the asking job's approvals hear it.
@@ -468,14 +513,16 @@ int Scheduler::fire_event(const std::string& name, const nlohmann::json& payload
   if (auto it = payload.is_object() ? payload.find("job") : payload.end(); it != payload.end() && it->is_string())
     asked_by = it->get<std::string>();
   std::lock_guard lock(mutex_);
-  if (stopping_) return 0;
+  if (stopping_) return std::nullopt;
   int fired = 0;
   const int64_t now = clock_.now_ms();
   for (const auto& [job, entry] : jobs_) {
     const auto* on = std::get_if<schedule::OnEvent>(&entry.spec->schedule.kind());
     if (!on || on->name != name || (!on->kind.empty() && on->kind != kind) || !entry.spec->enabled) continue;
     if (about_approval && !api::may_use_approvals_of(*entry.spec, asked_by)) continue;
-    push_locked(Fire{now, now, job, entry.generation, Trigger::kEvent, 1, std::nullopt, 0, event});
+    Fire fire{now, now, job, entry.generation, Trigger::kEvent, 1, std::nullopt, 0, event};
+    fire.event_id = event_id;
+    push_locked(std::move(fire));
     ++fired;
   }
   return fired;

@@ -82,8 +82,11 @@ class Scheduler {
   // firing (runs in flight finish), new jobs start. The caller keeps jobs whose files failed.
   void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs);
   // A host event (approval.approved, ...): fires every job whose `on:` matches it now.
-  // Returns how many jobs it fired.
-  int fire_event(const std::string& name, const nlohmann::json& payload);
+  // Returns how many jobs it fired; nothing once the host is stopping (none). With the event's
+  // id, the runs' claims mark the event delivered and a job runs once per event, however
+  // often the event is fired (store::NewRun::event_id).
+  std::optional<int> fire_event(const std::string& name, const nlohmann::json& payload,
+                                std::optional<int64_t> event_id = std::nullopt);
   // Adds or replaces one job (registered over the API, or an override applied), like a reload
   // of that job alone.
   void upsert(std::shared_ptr<const config::JobSpec> spec);
@@ -121,6 +124,7 @@ class Scheduler {
     std::optional<int64_t> first_run_id;
     uint64_t sequence = 0;  // fires due at the same time leave in the order they came
     std::shared_ptr<const nlohmann::json> event;  // for event runs (and their retries): {name, payload}
+    std::optional<int64_t> event_id;               // an event run: the event's id in the store
     std::string triggered_by;                      // manual runs: who asked
     std::shared_ptr<const nlohmann::json> params;  // manual runs: merged over the job's params
     std::optional<int64_t> retry_of;               // a retry: the run of the attempt before
@@ -167,7 +171,12 @@ class Scheduler {
                 std::optional<store::RunStatus> status, const std::shared_ptr<ActiveRun>& active,
                 std::optional<int64_t> retry_at = std::nullopt);
   int64_t retry_delay_ms(const config::JobSpec& spec, int attempt);
-  void queue_pending_retries_locked(int64_t now);
+  // Queues these pending retries (from store_.pending_retries()), dropping those the job no
+  // longer allows, and skipping those already queued here.
+  void queue_pending_retries_locked(int64_t now, const std::vector<store::RunRecord>& pending);
+  // On a shared store, once a second: stops the runs whose leases were lost and queues the
+  // retries other hosts' reapers recorded.
+  void poll_cluster(int64_t now);
   std::optional<int64_t> retry_due(const config::JobSpec& spec, const Fire& fire, store::RunStatus status, int64_t now);
   void write_back(const config::JobSpec& spec, const config::HostConfig* host, int64_t run_id, int64_t started,
                   int64_t finished, store::RunStatus status);
@@ -184,6 +193,10 @@ class Scheduler {
   std::map<std::string, std::vector<std::string>> followers_;  // job -> the jobs with `after:` on it
   std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
   std::map<std::string, std::deque<Fire>> waiting_;  // catch-up runs queued behind a running one
+  // Runs whose retry is in queue_ or waiting_, so the retry poller does not queue it again;
+  // forgotten at its claim.
+  std::set<int64_t> queued_retries_;
+  int64_t next_cluster_poll_ms_ = 0;  // loop thread only; steady clock
   size_t in_flight_ = 0;  // submitted to the pool and not finished
   std::atomic<size_t> running_{0};  // of those, started on a worker
   std::atomic<int64_t> last_tick_ms_{0};

@@ -41,6 +41,10 @@ struct NewRun {
   std::string triggered_by;  // manual runs: the API token's name
   std::string params_json;   // manual runs: the params override; empty: none
   std::string event_json;    // event runs and their retries: {name, payload}; empty: none
+  // An event run: the event. The claim marks it delivered in its transaction, and a job runs
+  // once per event (runs_event_once), so an event fired twice (by two hosts, or again after a
+  // failed claim) still runs each job once.
+  std::optional<int64_t> event_id;
   std::optional<int64_t> retry_of;  // a retry: the run of the attempt before (its pending retry is taken)
   // For schedule and catch-up slots: remember the slot as the job's last (catch-up starts
   // after it) and the next fire time.

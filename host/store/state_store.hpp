@@ -1,7 +1,8 @@
-// The state file: one SQLite database (WAL) holding runs, job state, the per-job key-value
-// store and approvals. All access goes through one database thread (store/db_thread.hpp), so
-// a Store may be used from any thread. Writes that need not be waited for are queued and
-// committed together; a slot claim returns only once it is durable.
+// The state store's interface: runs, job state, the per-job key-value store, approvals and
+// events, the mail outbox and the admin API's half, with the query and record types they use.
+// One backend today, SQLite (store/sqlite_store.hpp), which the open* factories return. Every
+// implementation may be used from any thread; writes that need not be waited for are queued
+// and committed together, and a slot claim returns only once it is durable.
 #pragma once
 #include <filesystem>
 #include <memory>
@@ -16,8 +17,6 @@
 #include "util/status.hpp"
 
 namespace cronhost::store {
-
-class DbThread;
 
 struct RunQuery {
   std::string job;  // empty: all jobs
@@ -58,7 +57,175 @@ struct Retention {
   int keep_per_job = 0;  // 0: no count limit
 };
 
-class Store {
+// The store is made of role interfaces, so that a part of the host depends only on what it
+// uses (MailOutbox on the outbox, EventPump on the events) and a backend's operations are
+// grouped by what they serve.
+
+// The runs' life: claims, starts, outcomes, retries and retention (the scheduler's).
+class RunLedger {
+ public:
+  virtual ~RunLedger() = default;
+  // Claims slots by inserting their run rows, all in one transaction; durable when it returns.
+  // For each run: its id, or nothing if this (job, slot, attempt) was claimed before.
+  virtual Result<std::vector<std::optional<int64_t>>> claim_batch(const std::vector<NewRun>& runs) = 0;
+  virtual Result<std::optional<int64_t>> claim(const NewRun& run) = 0;
+  // A queued run started on a worker (queued write).
+  virtual void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) = 0;
+  // Records how a run ended, its pending retry and its key-value writes, and updates the
+  // job's counters, all in one transaction (queued write).
+  virtual void finish(int64_t run_id, const std::string& job, const RunOutcome& outcome) = 0;
+  // Remembers the last slot fired and the next one (queued write).
+  virtual void record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) = 0;
+  // At start: runs a dead host left queued or running become interrupted; returns them.
+  virtual std::vector<RunRecord> recover_unfinished(int64_t now) = 0;
+  // Runs whose retry is pending (retry_at set and not yet claimed), the soonest due first.
+  virtual std::vector<RunRecord> pending_retries() = 0;
+  // Sets (or with nothing, drops) a run's pending retry, appending `note` (if any) to its notes.
+  virtual Status set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) = 0;
+  // The slots of `job` in [from, to] whose first attempt was claimed (ran, runs or was skipped).
+  virtual std::set<int64_t> claimed_slots(const std::string& job, int64_t from, int64_t to) = 0;
+  // Deletes finished runs beyond the retention; returns how many.
+  virtual int64_t prune(const Retention& retention, int64_t now) = 0;
+  // Whether other hosts share this store (PostgreSQL): retries may then appear that another
+  // host's reaper created, so the scheduler polls pending_retries().
+  virtual bool shared() const { return false; }
+  // Runs of this host to stop now, each returned once: their leases could not be renewed and
+  // expire soon, after which another host may run them again. Empty on a store no one shares.
+  virtual std::vector<int64_t> take_lost_runs() { return {}; }
+};
+
+// What the API, the command line and a run's history read.
+class RunReader {
+ public:
+  virtual ~RunReader() = default;
+  virtual std::optional<JobState> job_state(const std::string& job) = 0;
+  virtual std::vector<JobState> job_states() = 0;
+  // The states of these jobs, in their order (nothing for a job never seen).
+  virtual std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) = 0;
+  virtual std::vector<RunRecord> runs(const RunQuery& query) = 0;
+  virtual std::optional<RunRecord> run(int64_t id) = 0;
+  // For each window start (nothing: all time), the runs of `job` that finished in it; one
+  // pass over the job's runs for all windows.
+  virtual Result<std::vector<RunStats>> run_stats(const std::string& job,
+                                                  const std::vector<std::optional<int64_t>>& since) = 0;
+  virtual Result<int64_t> outbox_size() = 0;
+  virtual Result<int64_t> approvals_count(ApprovalStatus status) = 0;
+  // Newest first; empty target: all.
+  virtual Result<std::vector<AuditEntry>> audit_log(const std::string& target, int limit) = 0;
+};
+
+// The per-job key-value store; values are JSON text.
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+  virtual Result<std::optional<std::string>> kv_get(const std::string& job, const std::string& key) = 0;
+  virtual Status kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now) = 0;
+  virtual Status kv_delete(const std::string& job, const std::string& key) = 0;
+};
+
+// How long a host may take to send a mail it took from the outbox: longer than any SMTP
+// exchange (each step times out after smtp.timeout, 30 s by default).
+constexpr int64_t kOutboxLockMs = 10 * 60 * 1000;
+
+// The mail outbox: undelivered mail waiting for its next attempt.
+class OutboxStore {
+ public:
+  virtual ~OutboxStore() = default;
+  virtual Result<int64_t> outbox_add(const OutboxMail& mail, int64_t now) = 0;
+  // Takes the mail due at `now`: each returned mail is locked for kOutboxLockMs (until its
+  // outbox_retry_at or outbox_remove), so hosts sharing a store never send one mail twice at
+  // once, and one that dies mid-send leaves it to another after the lock runs out.
+  virtual Result<std::vector<OutboxMail>> outbox_due(int64_t now, int limit) = 0;
+  virtual std::optional<int64_t> outbox_next_attempt() = 0;
+  virtual Status outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error) = 0;
+  virtual Status outbox_remove(int64_t id) = 0;
+  // Appends a line to a run's notes (what happened after it, such as a mail given up on).
+  virtual Status run_add_note(int64_t run_id, const std::string& note) = 0;
+};
+
+// Approvals. Each change is one transaction; a decision and the event announcing it commit
+// together. Failures name the approval and its current status:
+//   approval 3 is EXECUTED; only a PENDING approval can be approved
+class ApprovalStore {
+ public:
+  virtual ~ApprovalStore() = default;
+  // Returns the job's open (PENDING or APPROVED) approval for (kind, key) if there is one,
+  // unchanged (created = false); with `once`, else its newest EXECUTED one; else records a new
+  // PENDING one. The look and the insert are one statement: race-free across connections.
+  virtual Result<RequestedApproval> approval_request(const ApprovalAsk& ask, int64_t now) = 0;
+  Result<RequestedApproval> approval_request(const std::string& job, const std::string& kind, const std::string& key,
+                                             const std::string& title, const std::string& payload_json, int64_t now) {
+    return approval_request(ApprovalAsk{job, kind, key, title, payload_json, "", false}, now);
+  }
+  virtual Result<std::vector<Approval>> approvals(const ApprovalQuery& query) = 0;  // newest first
+  virtual Result<std::optional<Approval>> approval(int64_t id) = 0;
+  virtual Result<std::optional<Approval>> approval_open(const std::string& job, const std::string& kind,
+                                                        const std::string& key) = 0;
+  // PENDING -> `decision` (only kApproved for now); fires approval.approved. The older (smaller
+  // id) PENDING or APPROVED approvals of the same job, kind and group become SUPERSEDED in the same
+  // transaction, each with an approval.superseded event. A non-empty `actor` (the token's
+  // name, or cli:USER) also writes the audit_log row in that transaction.
+  virtual Result<Approval> approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,
+                                           const std::string& note, int64_t now, const std::string& actor = "") = 0;
+  // Deletes a PENDING or APPROVED approval, so the next check may ask again; fires
+  // approval.cancelled (and audits, as approval_decide). Returns the approval as it was.
+  virtual Result<Approval> approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
+                                           const std::string& actor = "") = 0;
+  // APPROVED -> kExecuted, kFailed or kSuperseded, appending `notes` to the approval's notes;
+  // sets closed_at, and executed_at only for kExecuted.
+  virtual Result<Approval> approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now) = 0;
+};
+
+// Host events for the daemon to deliver (approval.approved, ...).
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+  // Undelivered events with an id above `last_id`, oldest first (pass 0 at start, then the
+  // last id seen).
+  virtual Result<std::vector<Event>> events_after(int64_t last_id, int limit) = 0;
+  // Marks an event delivered before its jobs are fired: true if this call did, false if it
+  // was already (another host sharing the store took it), so each event fires its jobs once.
+  virtual Result<bool> event_delivered(int64_t id, int64_t now) = 0;
+};
+
+// The admin API's writes. Each change is durable when it returns.
+class AdminStore {
+ public:
+  virtual ~AdminStore() = default;
+  // enabled: set at runtime; nothing: as the definition says.
+  virtual Status set_enabled_override(const std::string& job, std::optional<bool> enabled) = 0;
+  // A schedule set over the API as JSON ({"cron", "timezone"}); empty: back to the definition's.
+  virtual Status set_schedule_override(const std::string& job, const std::string& json) = 0;
+  virtual Result<std::vector<RegisteredJob>> registered_jobs() = 0;
+  virtual Status save_registered_job(const RegisteredJob& job) = 0;  // insert or replace
+  virtual Status delete_registered_job(const std::string& name) = 0;
+  virtual Status audit(const AuditEntry& entry) = 0;
+};
+
+// Whether writes reach the store (/health) and waiting for them.
+class StoreHealth {
+ public:
+  virtual ~StoreHealth() = default;
+  // Takes and releases the write lock: fails when the store cannot be written.
+  virtual Status check_writable() = 0;
+  // Waits until every queued write has been tried: committed, or kept for a retry after a
+  // failed commit (the state file full or locked); write_health() tells which.
+  virtual void flush() = 0;
+  // Failing commits and claims, writes waiting for a retry or lost (for /health).
+  virtual WriteHealth write_health() const = 0;
+};
+
+// The whole store, for the parts that use most of it (the scheduler, the admin API's context)
+// and for the owner that opens it: the open* factories return the SQLite backend
+// (store/sqlite_store.hpp).
+class Store : public RunLedger,
+              public RunReader,
+              public KvStore,
+              public OutboxStore,
+              public ApprovalStore,
+              public EventStore,
+              public AdminStore,
+              public StoreHealth {
  public:
   // Opens (creating) the state file for a daemon: takes an exclusive lock on the file itself
   // (store/host_lock.hpp) so a second host refuses to start whatever name it reaches the file
@@ -73,117 +240,6 @@ class Store {
   static Result<std::unique_ptr<Store>> open_client(const std::filesystem::path& path);
   // A private in-memory copy of `path` (empty if it does not exist): writes go nowhere real.
   static Result<std::unique_ptr<Store>> open_scratch_copy(const std::filesystem::path& path);
-  ~Store();
-
-  // Claims slots by inserting their run rows, all in one transaction; durable when it returns.
-  // For each run: its id, or nothing if this (job, slot, attempt) was claimed before.
-  Result<std::vector<std::optional<int64_t>>> claim_batch(const std::vector<NewRun>& runs);
-  Result<std::optional<int64_t>> claim(const NewRun& run);
-  // A queued run started on a worker (queued write).
-  void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms);
-  // Records how a run ended, its pending retry and its key-value writes, and updates the
-  // job's counters, all in one transaction (queued write).
-  void finish(int64_t run_id, const std::string& job, const RunOutcome& outcome);
-  // Remembers the last slot fired and the next one (queued write).
-  void record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
-  // At start: runs a dead host left queued or running become interrupted; returns them.
-  std::vector<RunRecord> recover_unfinished(int64_t now);
-  // Runs whose retry is pending (retry_at set and not yet claimed), the soonest due first.
-  std::vector<RunRecord> pending_retries();
-  // Sets (or with nothing, drops) a run's pending retry, appending `note` (if any) to its notes.
-  Status set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note);
-  // The slots of `job` in [from, to] whose first attempt was claimed (ran, runs or was skipped).
-  std::set<int64_t> claimed_slots(const std::string& job, int64_t from, int64_t to);
-  // Deletes finished runs beyond the retention; returns how many.
-  int64_t prune(const Retention& retention, int64_t now);
-
-  std::optional<JobState> job_state(const std::string& job);
-  std::vector<JobState> job_states();
-  // The states of these jobs, in their order (nothing for a job never seen).
-  std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs);
-  std::vector<RunRecord> runs(const RunQuery& query);
-  std::optional<RunRecord> run(int64_t id);
-
-  // The per-job key-value store; values are JSON text.
-  Result<std::optional<std::string>> kv_get(const std::string& job, const std::string& key);
-  Status kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now);
-  Status kv_delete(const std::string& job, const std::string& key);
-
-  // The mail outbox (store/outbox.cpp): undelivered mail waiting for its next attempt.
-  Result<int64_t> outbox_add(const OutboxMail& mail, int64_t now);
-  Result<std::vector<OutboxMail>> outbox_due(int64_t now, int limit);
-  std::optional<int64_t> outbox_next_attempt();
-  Status outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error);
-  Status outbox_remove(int64_t id);
-  // Appends a line to a run's notes (what happened after it, such as a mail given up on).
-  Status run_add_note(int64_t run_id, const std::string& note);
-
-  // Approvals (store/approvals.cpp). Each change is one transaction; a decision and the event
-  // announcing it commit together. Failures name the approval and its current status:
-  //   approval 3 is EXECUTED; only a PENDING approval can be approved
-  // Returns the job's open (PENDING or APPROVED) approval for (kind, key) if there is one,
-  // unchanged (created = false); with `once`, else its newest EXECUTED one; else records a new
-  // PENDING one. The look and the insert are one statement: race-free across connections.
-  Result<RequestedApproval> approval_request(const ApprovalAsk& ask, int64_t now);
-  Result<RequestedApproval> approval_request(const std::string& job, const std::string& kind, const std::string& key,
-                                             const std::string& title, const std::string& payload_json, int64_t now) {
-    return approval_request(ApprovalAsk{job, kind, key, title, payload_json, "", false}, now);
-  }
-  Result<std::vector<Approval>> approvals(const ApprovalQuery& query);  // newest first
-  Result<std::optional<Approval>> approval(int64_t id);
-  Result<std::optional<Approval>> approval_open(const std::string& job, const std::string& kind, const std::string& key);
-  // PENDING -> `decision` (only kApproved for now); fires approval.approved. The older (smaller
-  // id) PENDING or APPROVED approvals of the same job, kind and group become SUPERSEDED in the same
-  // transaction, each with an approval.superseded event. A non-empty `actor` (the token's
-  // name, or cli:USER) also writes the audit_log row in that transaction.
-  Result<Approval> approval_decide(int64_t id, ApprovalStatus decision, const std::string& by, const std::string& note,
-                                   int64_t now, const std::string& actor = "");
-  // Deletes a PENDING or APPROVED approval, so the next check may ask again; fires
-  // approval.cancelled (and audits, as approval_decide). Returns the approval as it was.
-  Result<Approval> approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
-                                   const std::string& actor = "");
-  // APPROVED -> kExecuted, kFailed or kSuperseded, appending `notes` to the approval's notes;
-  // sets closed_at, and executed_at only for kExecuted.
-  Result<Approval> approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now);
-
-  // The admin API's half (store/admin.cpp). Each change is durable when it returns.
-  // enabled: set at runtime; nothing: as the definition says.
-  Status set_enabled_override(const std::string& job, std::optional<bool> enabled);
-  // A schedule set over the API as JSON ({"cron", "timezone"}); empty: back to the definition's.
-  Status set_schedule_override(const std::string& job, const std::string& json);
-  Result<std::vector<RegisteredJob>> registered_jobs();
-  Status save_registered_job(const RegisteredJob& job);  // insert or replace
-  Status delete_registered_job(const std::string& name);
-  Status audit(const AuditEntry& entry);
-  // Newest first; empty target: all.
-  Result<std::vector<AuditEntry>> audit_log(const std::string& target, int limit);
-  // For each window start (nothing: all time), the runs of `job` that finished in it; one
-  // pass over the job's runs for all windows.
-  Result<std::vector<RunStats>> run_stats(const std::string& job, const std::vector<std::optional<int64_t>>& since);
-  Result<int64_t> outbox_size();
-  Result<int64_t> approvals_count(ApprovalStatus status);
-  // Takes and releases the write lock: fails when the file cannot be written.
-  Status check_writable();
-
-  // Host events for the daemon to deliver: undelivered ones with an id above `last_id`, oldest
-  // first (pass 0 at start, then the last id seen).
-  Result<std::vector<Event>> events_after(int64_t last_id, int limit);
-  Status event_delivered(int64_t id, int64_t now);
-
-  // Waits until every queued write has been tried: committed, or kept for a retry after a
-  // failed commit (the state file full or locked); write_health() tells which.
-  void flush();
-  // Failing commits and claims, writes waiting for a retry or lost (for /health).
-  WriteHealth write_health() const;
-
- private:
-  Store(std::unique_ptr<DbThread> db, int lock_fd);
-  void upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
-  void apply_kv_write(const std::string& job, const KvWrite& write, int64_t now);
-  std::unique_ptr<DbThread> db_;
-  int lock_fd_;
-
-
 };
 
 }  // namespace cronhost::store

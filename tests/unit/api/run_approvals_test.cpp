@@ -1,8 +1,9 @@
 // api::RunApprovals from C++, as the plugin vtable will call it: the two steps (check, then
-// act), the run's clock, and the dry-run rule, against a real state file.
+// act), the run's clock, and the dry-run rule, against a real state store (each backend).
 #include <catch2/catch.hpp>
 
 #include "../support/fake_clock.hpp"
+#include "../store/backends.hpp"
 #include "../support/temp_dir.hpp"
 #include "api/approvals.hpp"
 
@@ -13,9 +14,10 @@ namespace {
 
 constexpr int64_t kNow = 1'800'000'000'000;  // 2027-01-15, any fixed time
 
+template <typename Backend = test::SqliteBackend>
 struct Fixture {
-  test::TempDir dir;
-  std::unique_ptr<store::Store> store = store::Store::open(dir.path() / "state.db").value();
+  Backend backend;
+  std::unique_ptr<store::Store> store = backend.open();
   test::FakeClock clock{kNow};
   api::Redactor redactor;
   config::JobSpec job{.name = "version-check",
@@ -29,8 +31,8 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("RunApprovals: request stamps the run's clock and redacts what it stores", "[api][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("RunApprovals: request stamps the run's clock and redacts what it stores", "[api][approvals]") {
+  Fixture<Backend> f;
   f.redactor.add("ghp_secret_token");
   api::EffectLog live;
   api::RunApprovals approvals(f.job, f.store.get(), live, f.redactor, f.clock);
@@ -59,7 +61,7 @@ TEST_CASE("RunApprovals: request stamps the run's clock and redacts what it stor
 }
 
 TEST_CASE("RunApprovals: check_* name the field and what it must be", "[api][approvals]") {
-  Fixture f;
+  Fixture<> f;
   api::EffectLog live;
   api::RunApprovals approvals(f.job, f.store.get(), live, f.redactor, f.clock);
   auto empty_kind = f.ask("1.0");
@@ -80,8 +82,8 @@ TEST_CASE("RunApprovals: check_* name the field and what it must be", "[api][app
   CHECK(*own->jobs == std::vector<std::string>{"version-check"});
 }
 
-TEST_CASE("RunApprovals: a dry run captures request and mark and writes nothing", "[api][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("RunApprovals: a dry run captures request and mark and writes nothing", "[api][approvals]") {
+  Fixture<Backend> f;
   api::EffectLog live;
   api::RunApprovals writer(f.job, f.store.get(), live, f.redactor, f.clock);
   auto approved = writer.request(*writer.check_request(f.ask("1.0")));
@@ -108,7 +110,7 @@ TEST_CASE("RunApprovals: a dry run captures request and mark and writes nothing"
 }
 
 TEST_CASE("RunApprovals: without a state file every action says so", "[api][approvals]") {
-  Fixture f;
+  Fixture<> f;
   api::EffectLog live;
   api::RunApprovals approvals(f.job, nullptr, live, f.redactor, f.clock);
   CHECK_FALSE(approvals.has_store());

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "../support/fake_clock.hpp"
+#include "../store/backends.hpp"
 #include "../support/temp_dir.hpp"
 #include "api/run_history.hpp"
 
@@ -35,9 +36,9 @@ TEST_CASE("RunHistory: since, status and limit are checked and defaulted", "[api
   CHECK(history.runs(*plain).message() == "this run has no state file");
 }
 
-TEST_CASE("RunHistory: runs come newest first as JSON with RFC 3339 times", "[api][host]") {
-  test::TempDir dir;
-  auto state = store::Store::open(dir.path() / "state.db").value();
+STORE_CONTRACT_TEST("RunHistory: runs come newest first as JSON with RFC 3339 times", "[api][host]") {
+  Backend backend;
+  auto state = backend.open();
   const int64_t first = *state->claim({.job = "a", .scheduled_for = 1'000'000, .started_at = 1'000'000}).value();
   const int64_t second = *state->claim({.job = "b", .scheduled_for = 2'000'000, .started_at = 2'000'000}).value();
   state->finish(first, "a", {store::RunStatus::kFailed, 1'003'000, 3000, "", "boom", "", false});

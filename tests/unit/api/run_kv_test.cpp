@@ -1,15 +1,16 @@
 // A run's key-value writes: seen by the run at once, committed only with its outcome.
 #include <catch2/catch.hpp>
 
+#include "../store/backends.hpp"
 #include "../support/temp_dir.hpp"
 #include "api/run_kv.hpp"
 #include "store/state_store.hpp"
 
 using namespace cronhost;
 
-TEST_CASE("a run reads its own writes, the store sees them only with the outcome", "[api][kv]") {
-  test::TempDir dir;
-  auto store = store::Store::open(dir.path() / "state.db").value();
+STORE_CONTRACT_TEST("a run reads its own writes, the store sees them only with the outcome", "[api][kv]") {
+  Backend backend;
+  auto store = backend.open();
   REQUIRE(store->kv_put("job", "kept", "\"old\"", 1));
   REQUIRE(store->kv_put("job", "gone", "1", 1));
 

@@ -294,3 +294,94 @@ TEST_CASE("host config: a MySQL URL the engine could not read is refused at load
     CHECK(config::error_count(diagnostics) == 0);
   }
 }
+
+TEST_CASE("host config: state is a SQLite file, or PostgreSQL as a URL or a mapping with a secret password", "[config][host]") {
+  test::TempDir dir;
+  ::setenv("CRONHOST_TEST_STATE_PW", "state-secret-89", 1);
+  Diagnostics diagnostics;
+  auto file = load_host_config(dir.write("etc/a.yaml", "state: data/cronhost.db\n"), diagnostics);
+  REQUIRE(file);
+  CHECK(file->state_file == dir.path() / "etc/data/cronhost.db");
+  CHECK_FALSE(file->state_server);
+
+  auto url = load_host_config(dir.write("etc/b.yaml", "state: postgresql://cronhost@db:5432/cronhost\n"), diagnostics);
+  REQUIRE(url);
+  REQUIRE(url->state_server);
+  CHECK(url->state_server->engine == DbEngine::kPostgresql);
+  CHECK(url->state_server->url == "postgresql://cronhost@db:5432/cronhost");
+  CHECK(url->state_server->password.empty());  // libpq's own: PGPASSWORD, ~/.pgpass
+
+  dir.write("etc/ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  auto mapping = load_host_config(dir.write("etc/c.yaml",
+                                            "state:\n"
+                                            "  postgresql: postgres://cronhost@db/cronhost\n"
+                                            "  password: ${env:CRONHOST_TEST_STATE_PW}\n"
+                                            "  tls: {mode: verify-full, ca: ca.pem}\n"
+                                            "  connect_timeout: 4s\n"),
+                                  diagnostics);
+  INFO((diagnostics.empty() ? std::string() : diagnostics[0].format()));
+  REQUIRE(diagnostics.empty());
+  REQUIRE(mapping);
+  REQUIRE(mapping->state_server);
+  CHECK(mapping->state_server->url == "postgres://cronhost@db/cronhost");
+  CHECK(mapping->state_server->password == "state-secret-89");
+  CHECK(mapping->state_server->tls.mode == "verify-full");
+  CHECK(mapping->state_server->tls.ca == dir.path() / "etc/ca.pem");
+  CHECK(mapping->state_server->connect_timeout == std::chrono::seconds(4));
+  const auto& secrets = mapping->secrets;
+  CHECK(std::find(secrets.begin(), secrets.end(), "state-secret-89") != secrets.end());
+  ::unsetenv("CRONHOST_TEST_STATE_PW");
+}
+
+TEST_CASE("host config: a state password in the URL or in plain text, or a state mapping without a server, is refused", "[config][host]") {
+  test::TempDir dir;
+  for (const auto& [yaml, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"state: 'postgresql://cron:hunter2@db/cronhost'\n",
+            ":1:9: error: state: the URL holds a password; write state: {postgresql: URL, password: \"${env:NAME}\"} "
+            "(or ${file:PATH}), or set PGPASSWORD, so it is never shown"},
+           {"state: {postgresql: 'postgresql://cron@db/cronhost?password=hunter2'}\n",
+            ":1:22: error: state.postgresql: the URL holds a password; give it as password: \"${env:NAME}\" or "
+            "\"${file:PATH}\" instead, so it is never shown"},
+           {"state: {postgresql: 'postgresql://cron@db/cronhost', password: hunter2}\n",
+            ":1:64: error: state.password: is written in plain text; give it as ${env:NAME} or ${file:PATH}"},
+       }) {
+    Diagnostics diagnostics;
+    INFO(yaml);
+    CHECK_FALSE(load_host_config(dir.write("cronhost.yaml", yaml), diagnostics));
+    REQUIRE(diagnostics.size() == 1);
+    const std::string text = diagnostics[0].format();
+    CHECK(text.substr((dir.path() / "cronhost.yaml").string().size()) == problem);
+    CHECK(text.find("hunter2") == std::string::npos);
+  }
+  for (const std::string yaml : {"state: {sqlite: a.db}\n", "state: {postgresql: 'mysql://db/x'}\n",
+                                 "state: {postgresql: 'postgresql://db/x', readonly: true}\n", "state: ''\n"}) {
+    Diagnostics diagnostics;
+    INFO(yaml);
+    CHECK_FALSE(load_host_config(dir.write("cronhost.yaml", yaml), diagnostics));
+    REQUIRE_FALSE(diagnostics.empty());
+    CHECK_THAT(diagnostics[0].format(), Catch::Contains("state"));
+  }
+}
+
+TEST_CASE("host config: cluster.lease defaults to 5s and must be at least 1s", "[config][host]") {
+  test::TempDir dir;
+  Diagnostics diagnostics;
+  auto defaults = load_host_config(dir.write("none.yaml", "workers: 2\n"), diagnostics);
+  REQUIRE(defaults);
+  CHECK(defaults->cluster_lease == std::chrono::seconds(5));
+  auto set = load_host_config(dir.write("set.yaml", "cluster: {lease: 2s}\n"), diagnostics);
+  REQUIRE(set);
+  CHECK(set->cluster_lease == std::chrono::seconds(2));
+  REQUIRE(diagnostics.empty());
+
+  const auto short_file = dir.write("short.yaml", "workers: 2\ncluster: {lease: 500ms}\n");
+  CHECK_FALSE(load_host_config(short_file, diagnostics));
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].format() == short_file.string() +
+                                       ":2:18: error: cluster.lease: 500 ms is too short: expected at least 1s "
+                                       "(renewals come every second)");
+  Diagnostics typo;
+  CHECK_FALSE(load_host_config(dir.write("typo.yaml", "cluster: {leese: 2s}\n"), typo));
+  REQUIRE(typo.size() == 1);
+  CHECK_THAT(typo[0].format(), Catch::Contains("unknown key 'leese' in cluster, did you mean 'lease'?"));
+}

@@ -1,6 +1,6 @@
-// Approvals in the state file: one open approval per (kind, key), decisions only from the
-// right status, an event committed with each decision, and the command line's connection
-// writing while a daemon holds the file.
+// Approvals in the state store, on every backend (store/backends.hpp): one open approval per
+// (kind, key), decisions only from the right status, an event committed with each decision,
+// and the command line's connection writing while a daemon holds the store.
 #include <SQLiteCpp/Database.h>
 
 #include <catch2/catch.hpp>
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "../support/temp_dir.hpp"
+#include "backends.hpp"
 #include "store/state_store.hpp"
 
 using namespace cronhost;
@@ -17,24 +18,22 @@ namespace {
 
 constexpr int64_t kNow = 1'777'777'777'000;
 
+template <typename Backend>
 struct Fixture {
-  test::TempDir dir;
-  std::filesystem::path path = dir.path() / "state.db";
-  std::unique_ptr<Store> store = Store::open(path).value();
+  Backend backend;
+  std::unique_ptr<Store> store = backend.open();
 
   RequestedApproval request(const std::string& key, const std::string& payload = R"({"image":"acme/app"})") {
     return store->approval_request("version-check", "update", key, "Update to " + key, payload, kNow).value();
   }
-  int64_t count(const std::string& sql) const {
-    SQLite::Database db(path.string());
-    return db.execAndGet(sql).getInt64();
-  }
+  int64_t count(const std::string& sql) const { return backend.scalar(sql); }
+  std::unique_ptr<Store> client() { return backend.second_connection(); }
 };
 
 }  // namespace
 
-TEST_CASE("a request is recorded once while it is open", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("a request is recorded once while it is open", "[store][approvals]") {
+  Fixture<Backend> f;
   auto first = f.request("0.1.5");
   CHECK(first.created);
   CHECK(first.approval.id > 0);
@@ -67,9 +66,9 @@ TEST_CASE("a request is recorded once while it is open", "[store][approvals]") {
   CHECK(f.count("SELECT count(*) FROM approvals") == 4);
 }
 
-TEST_CASE("concurrent requests for the same key make one approval", "[store][approvals]") {
-  Fixture f;
-  auto client = Store::open_client(f.path).value();
+STORE_CONTRACT_TEST("concurrent requests for the same key make one approval", "[store][approvals]") {
+  Fixture<Backend> f;
+  auto client = f.client();
   std::vector<std::thread> threads;
   std::atomic<int> created{0};
   for (int i = 0; i < 8; ++i)
@@ -82,8 +81,8 @@ TEST_CASE("concurrent requests for the same key make one approval", "[store][app
   CHECK(f.count("SELECT count(*) FROM approvals") == 1);
 }
 
-TEST_CASE("approve, then mark executed or failed, each only from the right status", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("approve, then mark executed or failed, each only from the right status", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t id = f.request("0.1.5").approval.id;
 
   auto early = f.store->approval_mark(id, ApprovalStatus::kExecuted, "too soon", kNow);
@@ -124,8 +123,8 @@ TEST_CASE("approve, then mark executed or failed, each only from the right statu
   CHECK_FALSE(f.store->approval_decide(f.request("0.1.7").approval.id, ApprovalStatus::kApproved, "", "", kNow));
 }
 
-TEST_CASE("cancel deletes the approval so the next request asks again", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("cancel deletes the approval so the next request asks again", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t pending = f.request("0.1.5").approval.id;
   auto cancelled = f.store->approval_cancel(pending, "alice", "", kNow).value();
   CHECK(cancelled.id == pending);
@@ -149,8 +148,8 @@ TEST_CASE("cancel deletes the approval so the next request asks again", "[store]
   CHECK(f.store->approval(executed).value());
 }
 
-TEST_CASE("each decision commits its event, failed ones leave none", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("each decision commits its event, failed ones leave none", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t a = f.request("0.1.5").approval.id;
   const int64_t b = f.request("0.1.6").approval.id;
   f.store->approval_decide(a, ApprovalStatus::kApproved, "alice", "after 18:00", kNow + 1).value();
@@ -184,15 +183,50 @@ TEST_CASE("each decision commits its event, failed ones leave none", "[store][ap
   // The daemon's cursor: undelivered events after the last id it saw.
   CHECK(f.store->events_after(events[0].id, 10).value().size() == 1);
   CHECK(f.store->events_after(0, 1).value().size() == 1);
-  REQUIRE(f.store->event_delivered(events[0].id, kNow + 100));
+  CHECK(f.store->event_delivered(events[0].id, kNow + 100).value());
   auto left = f.store->events_after(0, 10).value();
   REQUIRE(left.size() == 1);
   CHECK(left[0].id == events[1].id);
   CHECK_FALSE(f.store->event_delivered(999, kNow));
+  // Taken once: a second host (here a second connection) marking it finds it delivered, and
+  // the first delivery's time stays.
+  auto other = f.backend.second_connection();
+  CHECK_FALSE(other->event_delivered(events[0].id, kNow + 200).value());
+  CHECK(f.backend.scalar("SELECT delivered_at FROM events WHERE id = " + std::to_string(events[0].id)) == kNow + 100);
 }
 
-TEST_CASE("list filters by kind, status and job, newest first", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("an event run's claim delivers its event, and a job runs once per event", "[store][approvals]") {
+  Fixture<Backend> f;
+  f.store->approval_decide(f.request("0.1.5").approval.id, ApprovalStatus::kApproved, "alice", "", kNow + 1).value();
+  const auto events = f.store->events_after(0, 10).value();
+  REQUIRE(events.size() == 1);
+  const int64_t event = events[0].id;
+  auto event_run = [&](const std::string& job) {
+    return NewRun{.job = job, .trigger = Trigger::kEvent, .scheduled_for = kNow + 2, .status = RunStatus::kQueued,
+                  .started_at = kNow + 2, .event_json = R"({"name":"approval.approved"})", .event_id = event};
+  };
+  // Fired twice (two hosts, or again after a claim that failed): one run per job.
+  const auto first = f.store->claim_batch({event_run("deploy"), event_run("notify")}).value();
+  REQUIRE(first.size() == 2);
+  CHECK(first[0]);
+  CHECK(first[1]);
+  CHECK(f.store->events_after(0, 10).value().empty());  // delivered in the claims' transaction
+  CHECK(f.backend.scalar("SELECT delivered_at FROM events WHERE id = " + std::to_string(event)) == kNow + 2);
+  auto other = f.backend.second_connection();
+  CHECK_FALSE(other->claim(event_run("deploy")).value());
+  CHECK_FALSE(f.store->claim(event_run("notify")).value());
+  CHECK(f.backend.scalar("SELECT count(*) FROM runs WHERE event_id = " + std::to_string(event)) == 2);
+  // Its retries are not event runs: the second attempt goes in.
+  NewRun retry = event_run("deploy");
+  retry.trigger = Trigger::kRetry;
+  retry.attempt = 2;
+  retry.event_id.reset();
+  retry.retry_of = *first[0];
+  CHECK(f.store->claim(retry).value());
+}
+
+STORE_CONTRACT_TEST("list filters by kind, status and job, newest first", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t a = f.request("0.1.5").approval.id;
   const int64_t b = f.request("0.1.6").approval.id;
   f.store->approval_request("backup-check", "restore", "2026-05-01", "Restore", "{}", kNow).value();
@@ -220,8 +254,8 @@ TEST_CASE("list filters by kind, status and job, newest first", "[store][approva
   CHECK(f.store->approvals({.jobs = std::vector<std::string>{}}).value().empty());
 }
 
-TEST_CASE("the same kind and key asked by two jobs are two approvals", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("the same kind and key asked by two jobs are two approvals", "[store][approvals]") {
+  Fixture<Backend> f;
   const auto first = f.store->approval_request("version-check", "update", "0.1.5", "t", "{}", kNow).value();
   const auto other = f.store->approval_request("staging-check", "update", "0.1.5", "t", "{}", kNow).value();
   const auto again = f.store->approval_request("version-check", "update", "0.1.5", "t", "{}", kNow).value();
@@ -258,27 +292,30 @@ TEST_CASE("approval_to_json shows times as RFC 3339 and absent values as null", 
   CHECK_FALSE(parse_approval_status("DONE"));
 }
 
-TEST_CASE("the command line writes while a daemon holds the state file", "[store][approvals]") {
-  Fixture f;  // f.store is the daemon: it holds the lock
-  REQUIRE_FALSE(Store::open(f.path));
+STORE_CONTRACT_TEST("the command line writes while a daemon holds the state", "[store][approvals]") {
+  Fixture<Backend> f;  // f.store is the daemon: it holds the lock
   const int64_t id = f.request("0.1.5").approval.id;
 
-  auto client = Store::open_client(f.path);
-  REQUIRE(client);
+  auto client = f.client();
   // The daemon keeps writing (queued run rows) while the client decides.
   NewRun run{.job = "version-check", .scheduled_for = kNow, .started_at = kNow};
   for (int i = 0; i < 50; ++i) {
     run.scheduled_for = kNow + i;
     f.store->claim(run).value();
   }
-  auto approved = client.value()->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow);
+  auto approved = client->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow);
   REQUIRE(approved);
   CHECK(f.store->approval(id).value()->status == ApprovalStatus::kApproved);  // the daemon sees it
   CHECK(f.store->events_after(0, 10).value().size() == 1);
-  client.value()->approval_cancel(id, "alice", "", kNow).value();
+  client->approval_cancel(id, "alice", "", kNow).value();
   CHECK_FALSE(f.store->approval(id).value());
   CHECK(f.count("SELECT count(*) FROM runs") == 50);
+}
 
+TEST_CASE("the command line refuses a missing or old state file, and a second daemon the held one", "[store][approvals]") {
+  test::SqliteBackend backend;
+  auto daemon = backend.open();
+  REQUIRE_FALSE(Store::open(backend.path));
   test::TempDir other;
   CHECK(Store::open_client(other.path() / "missing.db").message().find("no state file at") == 0);
   {
@@ -302,8 +339,8 @@ RequestedApproval ask_update(Store& store, const std::string& version, bool once
 
 }  // namespace
 
-TEST_CASE("approving a newer approval supersedes the older open ones of its group", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("approving a newer approval supersedes the older open ones of its group", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t v16 = ask_update(*f.store, "0.1.6").approval.id;
   const int64_t v17 = ask_update(*f.store, "0.1.7").approval.id;
   const int64_t v18 = ask_update(*f.store, "0.1.8").approval.id;
@@ -350,8 +387,8 @@ TEST_CASE("approving a newer approval supersedes the older open ones of its grou
   CHECK(superseded["group"] == "acme/app");
 }
 
-TEST_CASE("approving an older version leaves a newer pending one open", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("approving an older version leaves a newer pending one open", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t v16 = ask_update(*f.store, "0.1.6").approval.id;
   const int64_t v18 = ask_update(*f.store, "0.1.8").approval.id;
   f.store->approval_decide(v16, ApprovalStatus::kApproved, "alice", "", kNow + 1).value();
@@ -359,8 +396,8 @@ TEST_CASE("approving an older version leaves a newer pending one open", "[store]
   CHECK(f.store->approval(v16).value()->status == ApprovalStatus::kApproved);
 }
 
-TEST_CASE("a request made once is answered by the approval executed for its key", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("a request made once is answered by the approval executed for its key", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t id = ask_update(*f.store, "0.1.5", true).approval.id;
   f.store->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow).value();
   f.store->approval_mark(id, ApprovalStatus::kExecuted, "deployed", kNow + 1).value();
@@ -375,9 +412,9 @@ TEST_CASE("a request made once is answered by the approval executed for its key"
   CHECK(ask_update(*f.store, "0.1.6", true).created);  // another key
 }
 
-TEST_CASE("concurrent once requests racing an execution never reopen the executed key", "[store][approvals]") {
-  Fixture f;
-  auto client = Store::open_client(f.path).value();
+STORE_CONTRACT_TEST("concurrent once requests racing an execution never reopen the executed key", "[store][approvals]") {
+  Fixture<Backend> f;
+  auto client = f.client();
   const int64_t id = ask_update(*f.store, "0.2.0", true).approval.id;
   f.store->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow).value();
   std::vector<std::thread> threads;
@@ -390,8 +427,8 @@ TEST_CASE("concurrent once requests racing an execution never reopen the execute
   CHECK(f.store->approval(id).value()->status == ApprovalStatus::kExecuted);
 }
 
-TEST_CASE("a failed approval has a closing time but no execution time", "[store][approvals]") {
-  Fixture f;
+STORE_CONTRACT_TEST("a failed approval has a closing time but no execution time", "[store][approvals]") {
+  Fixture<Backend> f;
   const int64_t id = f.request("0.1.5").approval.id;
   f.store->approval_decide(id, ApprovalStatus::kApproved, "alice", "", kNow).value();
   auto failed = f.store->approval_mark(id, ApprovalStatus::kFailed, "webhook 500", kNow + 7).value();
@@ -409,9 +446,9 @@ TEST_CASE("a failed approval has a closing time but no execution time", "[store]
   CHECK(executed.closed_at == kNow + 9);
 }
 
-TEST_CASE("an audited decision writes its audit row in the same transaction", "[store][approvals]") {
-  Fixture f;
-  auto client = Store::open_client(f.path).value();
+STORE_CONTRACT_TEST("an audited decision writes its audit row in the same transaction", "[store][approvals]") {
+  Fixture<Backend> f;
+  auto client = f.client();
   const int64_t a = f.request("0.1.5").approval.id;
   const int64_t b = f.request("0.1.6").approval.id;
   client->approval_decide(a, ApprovalStatus::kApproved, "alice", "go", kNow, "cli:ops").value();

@@ -1,6 +1,6 @@
-// The mail outbox half of the Store: rows written by mail.send when a delivery failed, read
+// The mail outbox half of the SQLite store: rows written by mail.send when a delivery failed, read
 // and retried by the host's MailOutbox.
-#include "store/state_store.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -8,7 +8,7 @@
 
 namespace cronhost::store {
 
-Result<int64_t> Store::outbox_add(const OutboxMail& mail, int64_t now) {
+Result<int64_t> SqliteStore::outbox_add(const OutboxMail& mail, int64_t now) {
   try {
     return db_->call([&](SQLite::Database& db) {
       SQLite::Statement q(db,
@@ -29,14 +29,16 @@ Result<int64_t> Store::outbox_add(const OutboxMail& mail, int64_t now) {
   }
 }
 
-Result<std::vector<OutboxMail>> Store::outbox_due(int64_t now, int limit) {
+Result<std::vector<OutboxMail>> SqliteStore::outbox_due(int64_t now, int limit) {
   try {
     return db_->call([&](SQLite::Database& db) {
       SQLite::Statement q(db,
                           "SELECT id, job, run_id, message, attempts, next_attempt_at, last_error FROM outbox "
-                          "WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?");
+                          "WHERE next_attempt_at <= ? AND (locked_until IS NULL OR locked_until <= ?) "
+                          "ORDER BY next_attempt_at, id LIMIT ?");
       q.bind(1, now);
-      q.bind(2, limit);
+      q.bind(2, now);
+      q.bind(3, limit);
       std::vector<OutboxMail> due;
       while (q.executeStep()) {
         OutboxMail m;
@@ -49,6 +51,13 @@ Result<std::vector<OutboxMail>> Store::outbox_due(int64_t now, int limit) {
         m.last_error = q.getColumn(6).getString();
         due.push_back(std::move(m));
       }
+      SQLite::Statement lock(db, "UPDATE outbox SET locked_until = ? WHERE id = ?");
+      for (const OutboxMail& m : due) {
+        lock.reset();
+        lock.bind(1, now + kOutboxLockMs);
+        lock.bind(2, m.id);
+        lock.exec();
+      }
       return due;
     });
   } catch (const std::exception& e) {
@@ -56,10 +65,10 @@ Result<std::vector<OutboxMail>> Store::outbox_due(int64_t now, int limit) {
   }
 }
 
-std::optional<int64_t> Store::outbox_next_attempt() {
+std::optional<int64_t> SqliteStore::outbox_next_attempt() {
   try {
     return db_->call([](SQLite::Database& db) -> std::optional<int64_t> {
-      SQLite::Statement q(db, "SELECT MIN(next_attempt_at) FROM outbox");
+      SQLite::Statement q(db, "SELECT MIN(max(next_attempt_at, coalesce(locked_until, 0))) FROM outbox");
       if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
       return q.getColumn(0).getInt64();
     });
@@ -68,10 +77,11 @@ std::optional<int64_t> Store::outbox_next_attempt() {
   }
 }
 
-Status Store::outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error) {
+Status SqliteStore::outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error) {
   try {
     db_->call([&](SQLite::Database& db) {
-      SQLite::Statement q(db, "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?");
+      SQLite::Statement q(db, "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, locked_until = NULL "
+                              "WHERE id = ?");
       q.bind(1, attempts);
       q.bind(2, next_attempt_at);
       q.bind(3, error);
@@ -84,7 +94,7 @@ Status Store::outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at,
   }
 }
 
-Status Store::outbox_remove(int64_t id) {
+Status SqliteStore::outbox_remove(int64_t id) {
   try {
     db_->call([&](SQLite::Database& db) {
       SQLite::Statement q(db, "DELETE FROM outbox WHERE id = ?");
@@ -97,7 +107,7 @@ Status Store::outbox_remove(int64_t id) {
   }
 }
 
-Status Store::run_add_note(int64_t run_id, const std::string& note) {
+Status SqliteStore::run_add_note(int64_t run_id, const std::string& note) {
   try {
     db_->call([&](SQLite::Database& db) {
       SQLite::Statement q(db, "UPDATE runs SET notes = COALESCE(notes || char(10), '') || ? WHERE id = ?");

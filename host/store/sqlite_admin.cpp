@@ -1,4 +1,4 @@
-// The admin API's half of the Store: runtime overrides, jobs registered over HTTP, the audit
+// The admin API's half of the SQLite store: runtime overrides, jobs registered over HTTP, the audit
 // log, run statistics and the counts /health and /metrics show. Each call runs inside the
 // database thread's transaction and returns once it committed.
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "store/db_thread.hpp"
-#include "store/state_store.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace cronhost::store {
 namespace {
@@ -41,7 +41,7 @@ int64_t percentile(const std::vector<int64_t>& values, double q) {
 
 }  // namespace
 
-Status Store::set_enabled_override(const std::string& job, std::optional<bool> enabled) {
+Status SqliteStore::set_enabled_override(const std::string& job, std::optional<bool> enabled) {
   return attempt_status(*db_, "cannot save the job's enabled state", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "INSERT INTO job_state (job, enabled_override) VALUES (?, ?) "
@@ -52,7 +52,7 @@ Status Store::set_enabled_override(const std::string& job, std::optional<bool> e
   });
 }
 
-Status Store::set_schedule_override(const std::string& job, const std::string& json) {
+Status SqliteStore::set_schedule_override(const std::string& job, const std::string& json) {
   return attempt_status(*db_, "cannot save the job's schedule", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "INSERT INTO job_state (job, schedule_override) VALUES (?, ?) "
@@ -63,7 +63,7 @@ Status Store::set_schedule_override(const std::string& job, const std::string& j
   });
 }
 
-Result<std::vector<RegisteredJob>> Store::registered_jobs() {
+Result<std::vector<RegisteredJob>> SqliteStore::registered_jobs() {
   return attempt<std::vector<RegisteredJob>>(*db_, "cannot read the registered jobs", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT name, definition, registered_by, registered_at, updated_at FROM registered_jobs "
                             "ORDER BY name");
@@ -75,7 +75,7 @@ Result<std::vector<RegisteredJob>> Store::registered_jobs() {
   });
 }
 
-Status Store::save_registered_job(const RegisteredJob& job) {
+Status SqliteStore::save_registered_job(const RegisteredJob& job) {
   return attempt_status(*db_, "cannot save the registered job", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "INSERT INTO registered_jobs (name, definition, registered_by, registered_at, updated_at) "
@@ -90,7 +90,7 @@ Status Store::save_registered_job(const RegisteredJob& job) {
   });
 }
 
-Status Store::delete_registered_job(const std::string& name) {
+Status SqliteStore::delete_registered_job(const std::string& name) {
   return attempt_status(*db_, "cannot delete the registered job", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "DELETE FROM registered_jobs WHERE name = ?");
     q.bind(1, name);
@@ -102,7 +102,7 @@ Status Store::delete_registered_job(const std::string& name) {
   });
 }
 
-Status Store::audit(const AuditEntry& entry) {
+Status SqliteStore::audit(const AuditEntry& entry) {
   return attempt_status(*db_, "cannot write the audit log", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)");
     q.bind(1, entry.at);
@@ -114,7 +114,7 @@ Status Store::audit(const AuditEntry& entry) {
   });
 }
 
-Result<std::vector<AuditEntry>> Store::audit_log(const std::string& target, int limit) {
+Result<std::vector<AuditEntry>> SqliteStore::audit_log(const std::string& target, int limit) {
   return attempt<std::vector<AuditEntry>>(*db_, "cannot read the audit log", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT id, at, actor, action, target, detail FROM audit_log "
                             "WHERE ?1 = '' OR target = ?1 ORDER BY id DESC LIMIT ?2");
@@ -129,7 +129,7 @@ Result<std::vector<AuditEntry>> Store::audit_log(const std::string& target, int 
   });
 }
 
-Result<std::vector<RunStats>> Store::run_stats(const std::string& job, const std::vector<std::optional<int64_t>>& since) {
+Result<std::vector<RunStats>> SqliteStore::run_stats(const std::string& job, const std::vector<std::optional<int64_t>>& since) {
   return attempt<std::vector<RunStats>>(*db_, "cannot read the run statistics", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT finished_at, status, duration_ms, lateness_ms, items_processed, items_succeeded, "
@@ -175,13 +175,13 @@ Result<std::vector<RunStats>> Store::run_stats(const std::string& job, const std
   });
 }
 
-Result<int64_t> Store::outbox_size() {
+Result<int64_t> SqliteStore::outbox_size() {
   return attempt<int64_t>(*db_, "cannot count the outbox", [&](SQLite::Database& db) {
     return db.execAndGet("SELECT count(*) FROM outbox").getInt64();
   });
 }
 
-Result<int64_t> Store::approvals_count(ApprovalStatus status) {
+Result<int64_t> SqliteStore::approvals_count(ApprovalStatus status) {
   return attempt<int64_t>(*db_, "cannot count the approvals", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT count(*) FROM approvals WHERE status = ?");
     q.bind(1, std::string(to_string(status)));
@@ -190,7 +190,7 @@ Result<int64_t> Store::approvals_count(ApprovalStatus status) {
   });
 }
 
-Status Store::check_writable() {
+Status SqliteStore::check_writable() {
   // Every call runs in the database thread's write transaction; a one-row rewrite makes its
   // commit reach the disk, so a full disk or a read-only file shows here.
   return attempt_status(*db_, "the state file cannot be written", [&](SQLite::Database& db) {

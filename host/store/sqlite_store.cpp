@@ -1,4 +1,4 @@
-#include "store/state_store.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/Database.h>
@@ -113,9 +113,9 @@ constexpr uint64_t kWalLimitBytes = uint64_t{16} << 20;
 
 }  // namespace
 
-Store::Store(std::unique_ptr<DbThread> db, int lock_fd) : db_(std::move(db)), lock_fd_(lock_fd) {}
+SqliteStore::SqliteStore(std::unique_ptr<DbThread> db, int lock_fd) : db_(std::move(db)), lock_fd_(lock_fd) {}
 
-Store::~Store() {
+SqliteStore::~SqliteStore() {
   // Queued writes run while db_ still points at the thread (they prepare statements through
   // it); reset() alone would null db_ first, then drain.
   if (db_) db_->flush();
@@ -136,7 +136,7 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
     // lower lateness, since its fsyncs stall the writer's appends all the same.)
     DbThread::Limits limits;
     limits.wal_limit_bytes = kWalLimitBytes;
-    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), true, limits), *lock));
+    return std::unique_ptr<Store>(new SqliteStore(std::make_unique<DbThread>(std::move(db), true, limits), *lock));
   } catch (const std::exception& e) {
     ::close(*lock);
     return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
@@ -150,7 +150,7 @@ Result<std::unique_ptr<Store>> Store::open_readonly(const fs::path& path) {
   try {
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY);
     configure(*db, false);
-    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), false), -1));
+    return std::unique_ptr<Store>(new SqliteStore(std::make_unique<DbThread>(std::move(db), false), -1));
   } catch (const std::exception& e) {
     return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
   }
@@ -172,9 +172,9 @@ Result<std::unique_ptr<Store>> Store::open_client(const fs::path& path) {
           "the state file " + path.string() + " is at schema version " + std::to_string(version) + ", this cronhost " +
           (version < known ? "needs " + std::to_string(known) + ": start the host once (cronhost run) to upgrade it"
                            : "knows only " + std::to_string(known) + ": use the newer cronhost"));
-    // Not transactional: each write opens its own BEGIN IMMEDIATE (store/approvals.cpp), which
+    // Not transactional: each write opens its own BEGIN IMMEDIATE (store/sqlite_approvals.cpp), which
     // waits for the daemon's write lock instead of failing on a snapshot the daemon moved on from.
-    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), false), -1));
+    return std::unique_ptr<Store>(new SqliteStore(std::make_unique<DbThread>(std::move(db), false), -1));
   } catch (const std::exception& e) {
     return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
   }
@@ -191,13 +191,24 @@ Result<std::unique_ptr<Store>> Store::open_scratch_copy(const fs::path& path) {
       backup.executeStep();
     }
     migrate(*db);
-    return std::unique_ptr<Store>(new Store(std::make_unique<DbThread>(std::move(db), true), -1));
+    return std::unique_ptr<Store>(new SqliteStore(std::make_unique<DbThread>(std::move(db), true), -1));
   } catch (const std::exception& e) {
     return Result<std::unique_ptr<Store>>::error("state file " + path.string() + ": " + e.what());
   }
 }
 
-Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector<NewRun>& runs) {
+Result<std::unique_ptr<Store>> SqliteStore::open_seeded_scratch(const std::function<void(SQLite::Database&)>& seed) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    migrate(*db);
+    seed(*db);
+    return std::unique_ptr<Store>(new SqliteStore(std::make_unique<DbThread>(std::move(db), true), -1));
+  } catch (const std::exception& e) {
+    return Result<std::unique_ptr<Store>>::error(std::string("dry-run state: ") + e.what());
+  }
+}
+
+Result<std::vector<std::optional<int64_t>>> SqliteStore::claim_batch(const std::vector<NewRun>& runs) {
   try {
     return db_->call([this, &runs](SQLite::Database& db) {
       std::vector<std::optional<int64_t>> ids;
@@ -205,8 +216,8 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
       for (const NewRun& run : runs) {
         SQLite::Statement& q = db_->statement(
             "INSERT OR IGNORE INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, "
-            "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params, event) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params, event, event_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         const bool skipped = run.status == RunStatus::kSkipped;
         const bool started = run.status != RunStatus::kQueued;
         q.bind(1, run.job);
@@ -228,6 +239,7 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
         if (!run.triggered_by.empty()) q.bind(13, run.triggered_by);
         if (!run.params_json.empty()) q.bind(14, run.params_json);
         if (!run.event_json.empty()) q.bind(15, run.event_json);
+        if (run.event_id) q.bind(16, *run.event_id);
         if (q.exec() == 0) {
           ids.push_back(std::nullopt);
           continue;
@@ -237,6 +249,12 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
           SQLite::Statement& t = db_->statement("UPDATE runs SET retry_at = NULL WHERE id = ?");
           t.bind(1, *run.retry_of);
           t.exec();
+        }
+        if (run.event_id) {  // delivered with its run, in one transaction
+          SQLite::Statement& e = db_->statement("UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL");
+          e.bind(1, run.started_at);
+          e.bind(2, *run.event_id);
+          e.exec();
         }
         if (run.record_slot) upsert_last_slot(run.job, run.record_position.value_or(run.scheduled_for), run.next_fire);
         if (skipped) {
@@ -256,13 +274,13 @@ Result<std::vector<std::optional<int64_t>>> Store::claim_batch(const std::vector
   }
 }
 
-Result<std::optional<int64_t>> Store::claim(const NewRun& run) {
+Result<std::optional<int64_t>> SqliteStore::claim(const NewRun& run) {
   auto ids = claim_batch({run});
   if (!ids) return Result<std::optional<int64_t>>::error(ids.message());
   return ids.value().front();
 }
 
-void Store::mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) {
+void SqliteStore::mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) {
   db_->post([this, run_id, started_at, lateness_ms](SQLite::Database&) {
     SQLite::Statement& q =
         db_->statement("UPDATE runs SET status = 'running', started_at = ?, lateness_ms = ? WHERE id = ? AND status = 'queued'");
@@ -274,7 +292,7 @@ void Store::mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms
 }
 
 // On the database thread only.
-void Store::upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
+void SqliteStore::upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
   SQLite::Statement& q = db_->statement(
       "INSERT INTO job_state (job, last_slot, next_fire) VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE "
       "SET last_slot = max(coalesce(last_slot, 0), excluded.last_slot), next_fire = excluded.next_fire");
@@ -285,7 +303,7 @@ void Store::upsert_last_slot(const std::string& job, int64_t slot, std::optional
 }
 
 // On the database thread only.
-void Store::apply_kv_write(const std::string& job, const KvWrite& write, int64_t now) {
+void SqliteStore::apply_kv_write(const std::string& job, const KvWrite& write, int64_t now) {
   if (!write.value_json) {
     SQLite::Statement& q = db_->statement("DELETE FROM kv WHERE job = ? AND key = ?");
     q.bind(1, job);
@@ -301,7 +319,7 @@ void Store::apply_kv_write(const std::string& job, const KvWrite& write, int64_t
   q.exec();
 }
 
-void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) {
+void SqliteStore::finish(int64_t run_id, const std::string& job, const RunOutcome& o) {
   db_->post([this, run_id, job, o](SQLite::Database&) {
     SQLite::Statement& q = db_->statement(
         "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, result = ?, error = ?, output = ?, "
@@ -337,11 +355,11 @@ void Store::finish(int64_t run_id, const std::string& job, const RunOutcome& o) 
   });
 }
 
-void Store::record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
+void SqliteStore::record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
   db_->post([this, job, slot, next_fire](SQLite::Database&) { upsert_last_slot(job, slot, next_fire); });
 }
 
-std::vector<RunRecord> Store::recover_unfinished(int64_t now) {
+std::vector<RunRecord> SqliteStore::recover_unfinished(int64_t now) {
   return db_->call([now](SQLite::Database& db) {
     std::vector<RunRecord> found;
     SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE status IN ('queued', 'running') ORDER BY id");
@@ -358,7 +376,7 @@ std::vector<RunRecord> Store::recover_unfinished(int64_t now) {
   });
 }
 
-std::vector<RunRecord> Store::pending_retries() {
+std::vector<RunRecord> SqliteStore::pending_retries() {
   return db_->call([](SQLite::Database& db) {
     std::vector<RunRecord> found;
     SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE retry_at IS NOT NULL ORDER BY retry_at, id");
@@ -367,7 +385,7 @@ std::vector<RunRecord> Store::pending_retries() {
   });
 }
 
-Status Store::set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) {
+Status SqliteStore::set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) {
   try {
     db_->call([&](SQLite::Database& db) {
       SQLite::Statement q(db,
@@ -384,7 +402,7 @@ Status Store::set_retry(int64_t run_id, std::optional<int64_t> retry_at, const s
   }
 }
 
-std::set<int64_t> Store::claimed_slots(const std::string& job, int64_t from, int64_t to) {
+std::set<int64_t> SqliteStore::claimed_slots(const std::string& job, int64_t from, int64_t to) {
   return db_->call([&](SQLite::Database& db) {
     std::set<int64_t> slots;
     SQLite::Statement q(db,
@@ -398,7 +416,7 @@ std::set<int64_t> Store::claimed_slots(const std::string& job, int64_t from, int
   });
 }
 
-int64_t Store::prune(const Retention& retention, int64_t now) {
+int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
   return db_->call([retention, now](SQLite::Database& db) -> int64_t {
     int64_t removed = 0;
     if (retention.keep_days > 0) {
@@ -420,9 +438,9 @@ int64_t Store::prune(const Retention& retention, int64_t now) {
 // Prepared once per connection (the API asks for one job's state thousands of times a second).
 const std::string kJobStateSql = std::string("SELECT ") + kJobStateColumns + " FROM job_state WHERE job = ?";
 
-std::optional<JobState> Store::job_state(const std::string& job) { return job_states({job}).front(); }
+std::optional<JobState> SqliteStore::job_state(const std::string& job) { return job_states({job}).front(); }
 
-std::vector<std::optional<JobState>> Store::job_states(const std::vector<std::string>& jobs) {
+std::vector<std::optional<JobState>> SqliteStore::job_states(const std::vector<std::string>& jobs) {
   return db_->call([this, &jobs](SQLite::Database&) {
     std::vector<std::optional<JobState>> out;
     out.reserve(jobs.size());
@@ -436,7 +454,7 @@ std::vector<std::optional<JobState>> Store::job_states(const std::vector<std::st
   });
 }
 
-std::vector<JobState> Store::job_states() {
+std::vector<JobState> SqliteStore::job_states() {
   return db_->call([](SQLite::Database& db) {
     std::vector<JobState> out;
     SQLite::Statement q(db, std::string("SELECT ") + kJobStateColumns + " FROM job_state ORDER BY job");
@@ -445,7 +463,7 @@ std::vector<JobState> Store::job_states() {
   });
 }
 
-std::vector<RunRecord> Store::runs(const RunQuery& query) {
+std::vector<RunRecord> SqliteStore::runs(const RunQuery& query) {
   return db_->call([&query](SQLite::Database& db) {
     std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1 = 1";
     if (!query.job.empty()) sql += " AND job = :job";
@@ -465,7 +483,7 @@ std::vector<RunRecord> Store::runs(const RunQuery& query) {
   });
 }
 
-std::optional<RunRecord> Store::run(int64_t id) {
+std::optional<RunRecord> SqliteStore::run(int64_t id) {
   return db_->call([id](SQLite::Database& db) -> std::optional<RunRecord> {
     SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
     q.bind(1, id);
@@ -474,7 +492,7 @@ std::optional<RunRecord> Store::run(int64_t id) {
   });
 }
 
-Result<std::optional<std::string>> Store::kv_get(const std::string& job, const std::string& key) {
+Result<std::optional<std::string>> SqliteStore::kv_get(const std::string& job, const std::string& key) {
   try {
     return db_->call([&](SQLite::Database& db) -> std::optional<std::string> {
       SQLite::Statement q(db, "SELECT value FROM kv WHERE job = ? AND key = ?");
@@ -488,7 +506,7 @@ Result<std::optional<std::string>> Store::kv_get(const std::string& job, const s
   }
 }
 
-Status Store::kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now) {
+Status SqliteStore::kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now) {
   try {
     db_->call([&](SQLite::Database& db) {
       SQLite::Statement q(db, "INSERT OR REPLACE INTO kv (job, key, value, updated_at) VALUES (?, ?, ?, ?)");
@@ -504,7 +522,7 @@ Status Store::kv_put(const std::string& job, const std::string& key, const std::
   }
 }
 
-Status Store::kv_delete(const std::string& job, const std::string& key) {
+Status SqliteStore::kv_delete(const std::string& job, const std::string& key) {
   try {
     db_->call([&](SQLite::Database& db) {
       SQLite::Statement q(db, "DELETE FROM kv WHERE job = ? AND key = ?");
@@ -518,8 +536,8 @@ Status Store::kv_delete(const std::string& job, const std::string& key) {
   }
 }
 
-void Store::flush() { db_->flush(); }
+void SqliteStore::flush() { db_->flush(); }
 
-WriteHealth Store::write_health() const { return db_->health(); }
+WriteHealth SqliteStore::write_health() const { return db_->health(); }
 
 }  // namespace cronhost::store

@@ -1,4 +1,4 @@
-// The Store's approvals and host events (declared in store/state_store.hpp). Every method runs
+// The SQLite store's approvals and host events (store/sqlite_store.hpp). Every method runs
 // as one task on the database thread; a change and the event announcing it are one
 // transaction, so a decision is never half recorded.
 #include <SQLiteCpp/Database.h>
@@ -9,7 +9,7 @@
 
 #include "store/column_values.hpp"
 #include "store/db_thread.hpp"
-#include "store/state_store.hpp"
+#include "store/sqlite_store.hpp"
 #include "util/time_format.hpp"
 
 namespace cronhost::store {
@@ -207,7 +207,7 @@ nlohmann::json approval_to_json(const Approval& a) {
           {"superseded_by", a.superseded_by ? nlohmann::json(*a.superseded_by) : nlohmann::json(nullptr)}};
 }
 
-Result<RequestedApproval> Store::approval_request(const ApprovalAsk& ask, int64_t now) {
+Result<RequestedApproval> SqliteStore::approval_request(const ApprovalAsk& ask, int64_t now) {
   return on_db_thread<RequestedApproval>(*db_, [&](SQLite::Database& db) -> Result<RequestedApproval> {
     WriteScope scope(db);
     // One statement that writes only when no open approval exists (with `once`: nor an
@@ -239,7 +239,7 @@ Result<RequestedApproval> Store::approval_request(const ApprovalAsk& ask, int64_
   });
 }
 
-Result<std::vector<Approval>> Store::approvals(const ApprovalQuery& query) {
+Result<std::vector<Approval>> SqliteStore::approvals(const ApprovalQuery& query) {
   return on_db_thread<std::vector<Approval>>(*db_, [&query](SQLite::Database& db) -> Result<std::vector<Approval>> {
     std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE 1 = 1";
     if (!query.kind.empty()) sql += " AND kind = :kind";
@@ -266,19 +266,19 @@ Result<std::vector<Approval>> Store::approvals(const ApprovalQuery& query) {
   });
 }
 
-Result<std::optional<Approval>> Store::approval(int64_t id) {
+Result<std::optional<Approval>> SqliteStore::approval(int64_t id) {
   return on_db_thread<std::optional<Approval>>(
       *db_, [id](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_by_id(db, id); });
 }
 
-Result<std::optional<Approval>> Store::approval_open(const std::string& job, const std::string& kind,
-                                                     const std::string& key) {
+Result<std::optional<Approval>> SqliteStore::approval_open(const std::string& job, const std::string& kind,
+                                                           const std::string& key) {
   return on_db_thread<std::optional<Approval>>(
       *db_, [&](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_open(db, job, kind, key); });
 }
 
-Result<Approval> Store::approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,
-                                        const std::string& note, int64_t now, const std::string& actor) {
+Result<Approval> SqliteStore::approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,
+                                              const std::string& note, int64_t now, const std::string& actor) {
   if (decision != ApprovalStatus::kApproved)
     return Result<Approval>::error("an approval can only be decided APPROVED (cancel it to refuse it)");
   if (by.empty()) return Result<Approval>::error("approving needs the name of who decides");
@@ -302,8 +302,8 @@ Result<Approval> Store::approval_decide(int64_t id, ApprovalStatus decision, con
   });
 }
 
-Result<Approval> Store::approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
-                                        const std::string& actor) {
+Result<Approval> SqliteStore::approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
+                                              const std::string& actor) {
   if (by.empty()) return Result<Approval>::error("cancelling needs the name of who cancels");
   return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
     WriteScope scope(db);
@@ -323,7 +323,7 @@ Result<Approval> Store::approval_cancel(int64_t id, const std::string& by, const
   });
 }
 
-Result<Approval> Store::approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now) {
+Result<Approval> SqliteStore::approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now) {
   if (outcome != ApprovalStatus::kExecuted && outcome != ApprovalStatus::kFailed &&
       outcome != ApprovalStatus::kSuperseded)
     return Result<Approval>::error("an approval can only be marked EXECUTED, FAILED or SUPERSEDED");
@@ -347,7 +347,7 @@ Result<Approval> Store::approval_mark(int64_t id, ApprovalStatus outcome, const 
   });
 }
 
-Result<std::vector<Event>> Store::events_after(int64_t last_id, int limit) {
+Result<std::vector<Event>> SqliteStore::events_after(int64_t last_id, int limit) {
   return on_db_thread<std::vector<Event>>(*db_, [=](SQLite::Database& db) -> Result<std::vector<Event>> {
     SQLite::Statement q(db,
                         "SELECT id, name, payload, created_at, delivered_at FROM events "
@@ -362,15 +362,18 @@ Result<std::vector<Event>> Store::events_after(int64_t last_id, int limit) {
   });
 }
 
-Status Store::event_delivered(int64_t id, int64_t now) {
-  auto done = on_db_thread<bool>(*db_, [=](SQLite::Database& db) -> Result<bool> {
-    SQLite::Statement q(db, "UPDATE events SET delivered_at = coalesce(delivered_at, ?) WHERE id = ?");
+Result<bool> SqliteStore::event_delivered(int64_t id, int64_t now) {
+  return on_db_thread<bool>(*db_, [=](SQLite::Database& db) -> Result<bool> {
+    SQLite::Statement q(db, "UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL");
     q.bind(1, now);
     q.bind(2, id);
-    if (q.exec() == 0) return Result<bool>::error("no event " + std::to_string(id));
-    return true;
+    if (q.exec() == 1) return true;
+    SQLite::Statement known(db, "SELECT count(*) FROM events WHERE id = ?");
+    known.bind(1, id);
+    known.executeStep();
+    if (known.getColumn(0).getInt64() == 0) return Result<bool>::error("no event " + std::to_string(id));
+    return false;
   });
-  return done ? Status::ok() : Status::error(done.message());
 }
 
 }  // namespace cronhost::store

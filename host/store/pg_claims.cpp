@@ -1,0 +1,166 @@
+#include "store/pg_claims.hpp"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <tuple>
+
+#include "store/pg_values.hpp"
+
+namespace cronhost::store {
+namespace {
+
+using namespace pg;
+
+// Schedule, catch-up and retry runs are unique per (job, slot, attempt) (the runs_slot index):
+// their ids can be matched back by that key.
+bool slot_run(const NewRun& run) {
+  return run.trigger == Trigger::kSchedule || run.trigger == Trigger::kCatchup || run.trigger == Trigger::kRetry;
+}
+
+using SlotKey = std::tuple<std::string, int64_t, int64_t>;
+
+// The columns a claim writes, one array per column, in the INSERT's order.
+struct ClaimColumns {
+  std::vector<PgParam> job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, started_at, lateness_ms,
+      error, finished_at, duration_ms, triggered_by, params, event, event_id, owner;
+  const ClaimOwner& claimer;
+
+  explicit ClaimColumns(const ClaimOwner& claimer) : claimer(claimer) {}
+  void add(const NewRun& run) {
+    const bool skipped = run.status == RunStatus::kSkipped;
+    const bool started = run.status != RunStatus::kQueued;
+    job.push_back(param(run.job));
+    trigger.push_back(param(std::string(to_string(run.trigger))));
+    scheduled_for.push_back(param(run.scheduled_for));
+    attempt.push_back(param(int64_t{run.attempt}));
+    first_run_id.push_back(param(run.first_run_id));
+    status.push_back(param(std::string(to_string(run.status))));
+    queued_at.push_back(param(run.started_at));
+    started_at.push_back(started ? param(run.started_at) : std::nullopt);
+    lateness_ms.push_back(started ? param(run.lateness_ms) : std::nullopt);
+    error.push_back(text_or_null(run.error));
+    finished_at.push_back(skipped ? param(run.started_at) : std::nullopt);
+    duration_ms.push_back(skipped ? param(int64_t{0}) : std::nullopt);
+    triggered_by.push_back(text_or_null(run.triggered_by));
+    params.push_back(text_or_null(run.params_json));
+    event.push_back(text_or_null(run.event_json));
+    event_id.push_back(param(run.event_id));
+    owner.push_back(skipped ? std::nullopt : text_or_null(claimer.id));  // a skipped slot is final: nothing to own
+  }
+  std::vector<PgParam> arrays() const {
+    return {array(job),         array(trigger),    array(scheduled_for), array(attempt),      array(first_run_id),
+            array(status),      array(queued_at),  array(started_at),    array(lateness_ms),  array(error),
+            array(finished_at), array(duration_ms), array(triggered_by), array(params),       array(event),
+            array(event_id),    array(owner),      text_or_null(claimer.host), param(claimer.lease_ms)};
+  }
+};
+
+// No conflict target: the partial unique indexes runs_slot and runs_event_once decide, as
+// INSERT OR IGNORE.
+constexpr const char* kInsertRuns =
+    "INSERT INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, started_at, "
+    "lateness_ms, error, finished_at, duration_ms, triggered_by, params, event, event_id, owner, host, fence, "
+    "lease_until) "
+    "SELECT u.*, $18::text, CASE WHEN u.owner IS NULL THEN 0 ELSE 1 END, "
+    "CASE WHEN u.owner IS NULL THEN NULL ELSE now() + $19::bigint * interval '1 millisecond' END "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::bigint[], $6::text[], $7::bigint[], "
+    "$8::bigint[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[], "
+    "$16::bigint[], $17::text[]) AS u(job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, "
+    "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params, event, event_id, owner) "
+    "ON CONFLICT DO NOTHING RETURNING id, job, scheduled_for, attempt";
+
+// Inserts the slot runs `order` picks (sorted by key, so that hosts claiming the same slots
+// wait for each other in one order rather than deadlock) and fills their ids.
+void insert_slot_runs(PgSession& db, const std::vector<NewRun>& runs, const std::vector<size_t>& order,
+                      const ClaimOwner& owner, std::vector<std::optional<int64_t>>& ids) {
+  ClaimColumns columns(owner);
+  for (size_t i : order) columns.add(runs[i]);
+  std::map<SlotKey, int64_t> inserted;
+  for (const PgRow& row : db.run(kInsertRuns, columns.arrays()).rows)
+    inserted.emplace(SlotKey{text(row[1]), integer(row[2]), integer(row[3])}, integer(row[0]));
+  for (size_t i : order) {  // a key twice in one batch: the first took the row, as one by one
+    auto it = inserted.find(SlotKey{runs[i].job, runs[i].scheduled_for, runs[i].attempt});
+    if (it == inserted.end()) continue;
+    ids[i] = it->second;
+    inserted.erase(it);
+  }
+}
+
+// Manual, after and event runs may share a key: one statement each (they come a few at a time).
+void insert_other_run(PgSession& db, const NewRun& run, const ClaimOwner& owner, std::optional<int64_t>& id) {
+  ClaimColumns columns(owner);
+  columns.add(run);
+  const PgRows rows = db.run(kInsertRuns, columns.arrays());
+  if (!rows.rows.empty()) id = integer(rows.rows[0][0]);
+}
+
+// What the claimed runs change besides their rows, one statement per kind: their pending
+// retries taken, each job's last slot and next fire, and a skipped slot as the job's last status.
+void record_claims(PgSession& db, const std::vector<NewRun>& runs, const std::vector<std::optional<int64_t>>& ids) {
+  std::vector<PgParam> retried, events;
+  // Per job, as the runs one by one would leave it: the furthest position, the last next fire.
+  std::map<std::string, std::pair<int64_t, std::optional<int64_t>>> slots;
+  std::map<std::string, int64_t> skipped;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!ids[i]) continue;
+    const NewRun& run = runs[i];
+    if (run.retry_of) retried.push_back(param(*run.retry_of));
+    if (run.event_id) events.push_back(param(*run.event_id));
+    if (run.record_slot) {
+      const int64_t position = run.record_position.value_or(run.scheduled_for);
+      auto [it, fresh] = slots.try_emplace(run.job, position, run.next_fire);
+      if (!fresh) it->second = {std::max(it->second.first, position), run.next_fire};
+    }
+    if (run.status == RunStatus::kSkipped) skipped[run.job] = run.started_at;
+  }
+  if (!retried.empty()) db.run("UPDATE runs SET retry_at = NULL WHERE id = ANY($1::bigint[])", {array(retried)});
+  if (!events.empty())  // delivered with their runs, in one transaction
+    db.run("UPDATE events SET delivered_at = $2::bigint WHERE id = ANY($1::bigint[]) AND delivered_at IS NULL",
+           {array(events), param(runs.front().started_at)});
+  if (!slots.empty()) {
+    std::vector<PgParam> jobs, positions, next_fires;
+    for (const auto& [job, slot] : slots) {  // sorted by job: one lock order across hosts
+      jobs.push_back(param(job));
+      positions.push_back(param(slot.first));
+      next_fires.push_back(param(slot.second));
+    }
+    db.run("INSERT INTO job_state (job, last_slot, next_fire) "
+           "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) ON CONFLICT (job) "
+           "DO UPDATE SET last_slot = GREATEST(coalesce(job_state.last_slot, 0), excluded.last_slot), "
+           "next_fire = excluded.next_fire",
+           {array(jobs), array(positions), array(next_fires)});
+  }
+  if (!skipped.empty()) {
+    std::vector<PgParam> jobs, times;
+    for (const auto& [job, at] : skipped) {
+      jobs.push_back(param(job));
+      times.push_back(param(at));
+    }
+    db.run("INSERT INTO job_state (job, last_status, last_finished_at) "
+           "SELECT job, 'skipped', at FROM unnest($1::text[], $2::bigint[]) AS u(job, at) ON CONFLICT (job) "
+           "DO UPDATE SET last_status = 'skipped', last_finished_at = excluded.last_finished_at",
+           {array(jobs), array(times)});
+  }
+}
+
+}  // namespace
+
+std::vector<std::optional<int64_t>> insert_claims(PgSession& db, const std::vector<NewRun>& runs,
+                                                  const ClaimOwner& owner) {
+  std::vector<std::optional<int64_t>> ids(runs.size());
+  std::vector<size_t> slot_order;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (slot_run(runs[i])) slot_order.push_back(i);
+    else insert_other_run(db, runs[i], owner, ids[i]);
+  }
+  std::stable_sort(slot_order.begin(), slot_order.end(), [&runs](size_t a, size_t b) {
+    return std::tie(runs[a].job, runs[a].scheduled_for, runs[a].attempt) <
+           std::tie(runs[b].job, runs[b].scheduled_for, runs[b].attempt);
+  });
+  if (!slot_order.empty()) insert_slot_runs(db, runs, slot_order, owner, ids);
+  record_claims(db, runs, ids);
+  return ids;
+}
+
+}  // namespace cronhost::store

@@ -1,0 +1,128 @@
+// The PostgreSQL backend of the state store (store/state_store.hpp): the same tables as the
+// SQLite file (schemas/migrations/postgres), the same operations with the same meaning and the
+// same error messages. Several daemons may share one database (issue 14, step 4): each owns the
+// runs it claimed under a lease it renews every second (store/pg_cluster.hpp), writes a run only
+// with the owner and fence it claimed it with, and reaps the runs of hosts whose leases expired.
+// All other access goes through one writer thread and its connection (store/pg_writer.hpp), so
+// a PgStore may be used from any thread; posted writes are grouped into one transaction and kept
+// for a retry while the server is away; waited calls fail fast meanwhile.
+#pragma once
+#include <memory>
+
+#include <atomic>
+#include <chrono>
+
+#include "config/host_config.hpp"
+#include "store/pg_cluster.hpp"
+#include "store/open_store.hpp"
+#include "store/state_store.hpp"
+
+namespace cronhost::store {
+
+// Opens the state database `settings` names (engine PostgreSQL) for `mode`:
+//   kDaemon  applies pending migrations, then joins the hosts sharing the database: a hosts row
+//            with a random id, leases of length `lease` on the runs it claims, renewed every
+//            second on a connection of its own, and the reaper of other hosts' expired leases.
+//   kReader  reads only (read-only transactions); kClient short writes. Neither migrates nor
+//            owns runs; both refuse a database at another schema version than this build's.
+//   kScratch is not served here: open_store() gives a dry run on PostgreSQL an in-memory copy
+//            (store/pg_scratch.hpp).
+// Fails with the url (never the password) and the reason when the server cannot be reached.
+Result<std::unique_ptr<Store>> open_pg_store(const config::DatabaseSettings& settings, OpenMode mode,
+                                             std::chrono::milliseconds lease = std::chrono::seconds(5));
+
+class PgWriter;
+
+class PgStore final : public Store {
+ public:
+  ~PgStore() override;
+
+  // Runs: claims, starts, outcomes, retries and retention (store/pg_store.cpp).
+  Result<std::vector<std::optional<int64_t>>> claim_batch(const std::vector<NewRun>& runs) override;
+  Result<std::optional<int64_t>> claim(const NewRun& run) override;
+  void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) override;
+  void finish(int64_t run_id, const std::string& job, const RunOutcome& outcome) override;
+  void record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) override;
+  std::vector<RunRecord> recover_unfinished(int64_t now) override;
+  std::vector<RunRecord> pending_retries() override;
+  Status set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) override;
+  std::set<int64_t> claimed_slots(const std::string& job, int64_t from, int64_t to) override;
+  int64_t prune(const Retention& retention, int64_t now) override;
+  bool shared() const override { return heartbeat_ != nullptr; }
+  std::vector<int64_t> take_lost_runs() override;
+
+  // The cluster's figures (for /metrics later): finishes refused because the run had been
+  // reaped meanwhile, and runs this host reaped.
+  int64_t late_completions_refused() const { return refused_.load(); }
+  int64_t runs_reaped() const { return heartbeat_ ? heartbeat_->runs_reaped() : 0; }
+  // This daemon's hostname/pid (runs.host) and random id (runs.owner); empty for other modes.
+  const std::string& host_name() const { return me_.name; }
+  const std::string& host_id() const { return me_.id; }
+  // Stops renewing leases and reaping, as a paused or cut-off host would (tests).
+  void stop_renewing() {
+    if (heartbeat_) heartbeat_->stop_renewing();
+  }
+
+  std::optional<JobState> job_state(const std::string& job) override;
+  std::vector<JobState> job_states() override;
+  std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) override;
+  std::vector<RunRecord> runs(const RunQuery& query) override;
+  std::optional<RunRecord> run(int64_t id) override;
+
+  Result<std::optional<std::string>> kv_get(const std::string& job, const std::string& key) override;
+  Status kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now) override;
+  Status kv_delete(const std::string& job, const std::string& key) override;
+
+  // The mail outbox (store/pg_outbox.cpp).
+  Result<int64_t> outbox_add(const OutboxMail& mail, int64_t now) override;
+  Result<std::vector<OutboxMail>> outbox_due(int64_t now, int limit) override;
+  std::optional<int64_t> outbox_next_attempt() override;
+  Status outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error) override;
+  Status outbox_remove(int64_t id) override;
+  Status run_add_note(int64_t run_id, const std::string& note) override;
+
+  // Approvals and host events (store/pg_approvals.cpp).
+  using Store::approval_request;
+  Result<RequestedApproval> approval_request(const ApprovalAsk& ask, int64_t now) override;
+  Result<std::vector<Approval>> approvals(const ApprovalQuery& query) override;
+  Result<std::optional<Approval>> approval(int64_t id) override;
+  Result<std::optional<Approval>> approval_open(const std::string& job, const std::string& kind,
+                                                const std::string& key) override;
+  Result<Approval> approval_decide(int64_t id, ApprovalStatus decision, const std::string& by, const std::string& note,
+                                   int64_t now, const std::string& actor) override;
+  Result<Approval> approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
+                                   const std::string& actor) override;
+  Result<Approval> approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now) override;
+  Result<std::vector<Event>> events_after(int64_t last_id, int limit) override;
+  Result<bool> event_delivered(int64_t id, int64_t now) override;
+
+  // The admin API's half (store/pg_admin.cpp).
+  Status set_enabled_override(const std::string& job, std::optional<bool> enabled) override;
+  Status set_schedule_override(const std::string& job, const std::string& json) override;
+  Result<std::vector<RegisteredJob>> registered_jobs() override;
+  Status save_registered_job(const RegisteredJob& job) override;
+  Status delete_registered_job(const std::string& name) override;
+  Status audit(const AuditEntry& entry) override;
+  Result<std::vector<AuditEntry>> audit_log(const std::string& target, int limit) override;
+  Result<std::vector<RunStats>> run_stats(const std::string& job,
+                                          const std::vector<std::optional<int64_t>>& since) override;
+  Result<int64_t> outbox_size() override;
+  Result<int64_t> approvals_count(ApprovalStatus status) override;
+  Status check_writable() override;
+
+  void flush() override;
+  WriteHealth write_health() const override;
+
+ private:
+  friend Result<std::unique_ptr<Store>> open_pg_store(const config::DatabaseSettings&, OpenMode,
+                                                      std::chrono::milliseconds);
+  explicit PgStore(std::unique_ptr<PgWriter> db);
+
+  std::unique_ptr<PgWriter> db_;
+  PgHostIdentity me_;  // constant after open; empty id: not a daemon (no owner, no fences)
+  OwnedRuns owned_;
+  std::unique_ptr<PgHeartbeat> heartbeat_;  // daemons only; uses owned_, so declared after it
+  std::atomic<int64_t> refused_{0};
+};
+
+}  // namespace cronhost::store

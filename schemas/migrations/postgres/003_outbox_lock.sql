@@ -1,0 +1,4 @@
+-- A mail being sent is locked by the host sending it (Unix ms by the server's clock; NULL:
+-- free), so that hosts sharing this state send each mail once; a host that dies mid-send
+-- leaves a lock that runs out, and another host sends it then.
+ALTER TABLE outbox ADD COLUMN locked_until bigint;

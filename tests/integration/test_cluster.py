@@ -1,0 +1,177 @@
+"""Three `cronhost run` hosts on one PostgreSQL state (issue 14, step 4), on a PostgreSQL 15 of the
+test's own, with a 2 s lease: every slot runs once whoever claims it, a host killed mid-run has
+its run interrupted and retried on another host within the lease and a few seconds, and a host
+paused past its lease has its late result refused."""
+import datetime
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from daemon_site import BIN, Site, dbserver, wait_for
+
+EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
+LEASE_S = 2
+
+
+def once_at(when):
+    """A cron that fires at `when` (UTC, whole seconds), once in the test's time."""
+    return 'schedule: {cron: "%d %d %d * * *"}\n' % (when.second, when.minute, when.hour)
+
+
+class Host:
+    """One `cronhost run` on the site's jobs and state, with a log of its own."""
+
+    def __init__(self, site, n):
+        self.site = site
+        self.log_path = os.path.join(site.root, "host%d.log" % n)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "run", "--jobs", os.path.join(site.root, "jobs.d"), "--state", site.state,
+             "--config", os.path.join(site.root, "cronhost.yaml")],
+            stdout=self.log, stderr=self.log, env={**os.environ, **site.env})
+
+    def started(self):
+        return "cronhost started" in self.log_text() or self.proc.poll() is not None
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def end(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+class ClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = dbserver.DbServer("postgres")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.site = Site(config="workers: 4\nshutdown_grace: 2s\ncluster: {lease: %ds}\n" % LEASE_S,
+                         server=self.server)
+        self.addCleanup(self.site.cleanup)
+        self.hosts = []
+
+    def start_hosts(self, n=3):
+        for i in range(n):
+            host = Host(self.site, i)
+            self.hosts.append(host)
+            self.addCleanup(host.end)
+        for host in self.hosts:
+            wait_for(host.started, timeout=30, what="the hosts to start")
+            self.assertIsNone(host.proc.poll(), host.log_text())
+
+    def host_of(self, run):
+        pid = int(run["host"].rsplit("/", 1)[1])
+        return next(h for h in self.hosts if h.proc.pid == pid)
+
+    def assert_one_success_per_slot(self):
+        s = self.site
+        self.assertEqual(s.query("SELECT job, scheduled_for, attempt FROM runs WHERE trigger IN "
+                                 "('schedule', 'catchup', 'retry') GROUP BY 1, 2, 3 HAVING count(*) > 1"), [])
+        self.assertEqual(s.query("SELECT job, scheduled_for FROM runs WHERE status = 'succeeded' AND trigger IN "
+                                 "('schedule', 'catchup', 'retry') GROUP BY 1, 2 HAVING count(*) > 1"), [])
+
+    def test_every_slot_runs_once_across_three_hosts(self):
+        s = self.site
+        for i in range(20):
+            s.job("tick%02d" % i, EVERY_SECOND + "run: {lua: scripts/tick.lua}\n")
+        s.write("scripts/tick.lua", "local n = (state.get('n') or 0) + 1 state.put('n', n) return {n = n}\n")
+        self.start_hosts()
+        time.sleep(20)
+        self.stopped_ms = int(time.time() * 1000)
+        for host in self.hosts:
+            host.proc.send_signal(signal.SIGTERM)
+        for host in self.hosts:
+            self.assertEqual(host.proc.wait(timeout=30), 0, host.log_text()[-3000:])
+        self.assert_one_success_per_slot()
+        ran = s.query("SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM runs WHERE status = 'succeeded'")[0]
+        self.assertGreaterEqual(ran["n"], 20 * 12)  # the hosts take a few seconds to start
+        self.assertGreaterEqual(ran["hosts"], 2)
+        # No slot was lost between a job's first and last run: each second ran on some host.
+        for job in ["tick%02d" % i for i in range(20)]:
+            slots = [r["scheduled_for"] for r in s.query(
+                "SELECT scheduled_for FROM runs WHERE job = ? AND status = 'succeeded' ORDER BY 1", job)]
+            self.assertEqual(slots, list(range(slots[0], slots[-1] + 1000, 1000)), job)
+        # Live hosts keep their leases: nothing was reaped or refused.
+        reaped = s.query("SELECT id, job, host, queued_at, started_at, finished_at FROM runs WHERE "
+                         "status = 'interrupted' AND error LIKE '%lost its lease%'")
+        self.assertEqual(reaped, [], "stopped at %d; %s" % (self.stopped_ms, "\n".join(
+            "%s: %s" % (h.proc.pid, [l for l in h.log_text().splitlines() if "lease" in l or "reaped" in l][:5])
+            for h in self.hosts)))
+        for host in self.hosts:
+            self.assertNotIn("late completion refused", host.log_text())
+        # The kv counter saw each success once: a job's n is its number of successes.
+        for row in s.query("SELECT job, value FROM kv WHERE key = 'n'"):
+            succeeded = s.query("SELECT count(*) AS n FROM runs WHERE job = ? AND status = 'succeeded'", row["job"])
+            self.assertEqual(int(row["value"]), succeeded[0]["n"], row["job"])
+
+    def test_a_host_killed_mid_run_has_its_run_retried_on_another(self):
+        s = self.site
+        at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=8)
+        s.job("long", once_at(at) + "run: {lua: scripts/long.lua}\ntimeout: 2m\nretries: {attempts: 2, backoff: 1s}\n",
+              "sleep(30) return 1\n")
+        s.job("tick", EVERY_SECOND + "run: {lua: scripts/tick.lua}\n", "return 1\n")
+        self.start_hosts()
+        wait_for(lambda: [r for r in s.runs("long") if r["status"] == "running"], timeout=20, what="the long run")
+        first = [r for r in s.runs("long") if r["status"] == "running"][0]
+        victim = self.host_of(first)
+        killed_at_ms = int(time.time() * 1000)
+        victim.proc.kill()
+        victim.proc.wait(timeout=10)
+
+        def retry_started():
+            return [r for r in s.runs("long") if r["attempt"] == 2 and r["started_at"] is not None]
+        wait_for(retry_started, timeout=LEASE_S + 8, what="the retry to start")
+        retry = retry_started()[0]
+        latency_ms = retry["started_at"] - killed_at_ms
+        print("\nreap latency (kill -9 to retry started): %d ms" % latency_ms)
+        self.assertLess(latency_ms, (LEASE_S + 3) * 1000)
+        self.assertNotEqual(retry["host"], first["host"])
+        interrupted = s.query("SELECT * FROM runs WHERE id = ?", first["id"])[0]
+        self.assertEqual(interrupted["status"], "interrupted")
+        self.assertEqual(interrupted["error"], "the host %s lost its lease during the run" % first["host"])
+        # Firing never stopped: the other hosts kept running the every-second job.
+        ticks = s.query("SELECT count(*) AS n FROM runs WHERE job = 'tick' AND status = 'succeeded' AND "
+                        "scheduled_for > ?", killed_at_ms)[0]["n"]
+        self.assertGreaterEqual(ticks, (retry["started_at"] - killed_at_ms) // 1000 - 1)
+        self.assert_one_success_per_slot()
+
+    def test_a_host_paused_past_its_lease_has_its_result_refused(self):
+        s = self.site
+        at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=8)
+        s.job("paused", once_at(at) + "run: {lua: scripts/paused.lua}\ntimeout: 2m\nretries: {attempts: 2, backoff: 1s}\n",
+              "state.put('done', (state.get('done') or 0) + 1) sleep(6) return 1\n")
+        self.start_hosts()
+        wait_for(lambda: [r for r in s.runs("paused") if r["status"] == "running"], timeout=20, what="the run")
+        first = [r for r in s.runs("paused") if r["status"] == "running"][0]
+        paused = self.host_of(first)
+        paused.proc.send_signal(signal.SIGSTOP)
+        time.sleep(2 * LEASE_S)
+        reaped = s.query("SELECT status, error FROM runs WHERE id = ?", first["id"])[0]
+        paused.proc.send_signal(signal.SIGCONT)
+        self.assertEqual(reaped["status"], "interrupted")
+        wait_for(lambda: "late completion refused" in paused.log_text(), timeout=15,
+                 what="the paused host's completion to be refused")
+        wait_for(lambda: [r for r in s.runs("paused") if r["attempt"] == 2 and r["status"] == "succeeded"],
+                 timeout=20, what="the retry to succeed")
+        retry = [r for r in s.runs("paused") if r["attempt"] == 2][0]
+        self.assertNotEqual(retry["host"], first["host"])
+        self.assertEqual(s.query("SELECT status FROM runs WHERE id = ?", first["id"])[0]["status"], "interrupted")
+        # The refused completion took its kv write with it: only the retry's counted.
+        self.assertEqual(s.query("SELECT value FROM kv WHERE job = 'paused' AND key = 'done'")[0]["value"], "1")
+        self.assert_one_success_per_slot()
+
+
+if __name__ == "__main__":
+    unittest.main()
