@@ -128,6 +128,7 @@ class Scheduler {
     std::string triggered_by;                      // manual runs: who asked
     std::shared_ptr<const nlohmann::json> params;  // manual runs: merged over the job's params
     std::optional<int64_t> retry_of;               // a retry: the run of the attempt before
+    int64_t head_start_ms = 0;  // how far due_ms was pushed back for the host that claims it first
     bool operator>(const Fire& other) const {
       return due_ms != other.due_ms ? due_ms > other.due_ms : sequence > other.sequence;
     }
@@ -158,6 +159,9 @@ class Scheduler {
 
   void loop();
   void push_locked(Fire fire);
+  // On a shared store, a slot another host claims first (rendezvous) goes back kHeadStartMs:
+  // true if `fire` was pushed back so.
+  bool leave_to_first_claimer_locked(Fire& fire);
   std::optional<Decision> decide_locked(const Fire& fire);
   void claim_and_submit(std::vector<Decision>& batch, int64_t now);
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);

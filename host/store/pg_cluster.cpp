@@ -134,6 +134,14 @@ void PgHeartbeat::beat() {
   try {
     session_->run("UPDATE hosts SET heartbeat_at = now() WHERE id = $1", {param(me_.id)});
     owned_.alive(sent, me_.lease);
+    // Who else is alive, for the rendezvous of slots: a host whose heartbeat is a lease old
+    // is dead to the others, who then claim its jobs' slots without waiting a head start.
+    std::vector<std::string> alive;
+    for (const auto& row : session_->run("SELECT id FROM hosts WHERE stopped_at IS NULL AND heartbeat_at > "
+                                         "now() - $1::bigint * interval '1 millisecond'",
+                                         {param(int64_t{me_.lease.count()})}).rows)
+      alive.push_back(text(row[0]));
+    live_.set(std::move(alive));
     // An expired lease_until is still renewed while owner and fence are ours: after an outage
     // shorter than a lease plus the reapers' wait, the runs simply go on.
     auto rows = session_->run(

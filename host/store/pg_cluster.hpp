@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config/host_config.hpp"
+#include "store/rendezvous.hpp"
 
 namespace cronhost::store {
 
@@ -87,6 +88,8 @@ class PgHeartbeat {
   // like to the others (tests).
   void stop_renewing();
   int64_t runs_reaped() const { return reaped_.load(); }
+  // The hosts alive at the last round (this one included once its heartbeat landed).
+  const LiveHosts& live_hosts() const { return live_; }
 
  private:
   void loop();
@@ -98,6 +101,7 @@ class PgHeartbeat {
   std::unique_ptr<PgSession> session_;         // the thread only (after the constructor)
   std::atomic<int64_t> connected_at_ns_{0};    // steady time of the session's last connect
   std::atomic<int64_t> reaped_{0};
+  LiveHosts live_;
   std::atomic<bool> renewing_{true};
   bool failing_ = false;  // the thread only: renewals fail (logged once per streak)
   std::mutex mutex_;

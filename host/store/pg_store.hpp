@@ -50,6 +50,9 @@ class PgStore final : public Store {
   int64_t prune(const Retention& retention, int64_t now) override;
   bool shared() const override { return heartbeat_ != nullptr; }
   std::vector<int64_t> take_lost_runs() override;
+  bool claims_first(const std::string& job) const override {
+    return !heartbeat_ || heartbeat_->live_hosts().first_to_claim(job, me_.id);
+  }
 
   // The cluster's figures (for /metrics later): finishes refused because the run had been
   // reaped meanwhile, and runs this host reaped.

@@ -92,6 +92,12 @@ class RunLedger {
   // Runs of this host to stop now, each returned once: their leases could not be renewed and
   // expire soon, after which another host may run them again. Empty on a store no one shares.
   virtual std::vector<int64_t> take_lost_runs() { return {}; }
+  // Whether this host claims `job`'s slots first; the other hosts of a shared store wait a
+  // head start before claiming them too (store/rendezvous.hpp). Always true unshared.
+  virtual bool claims_first(const std::string& job) const {
+    (void)job;
+    return true;
+  }
 };
 
 // What the API, the command line and a run's history read.
