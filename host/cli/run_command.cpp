@@ -14,6 +14,8 @@
 #include "config/host_config_changes.hpp"
 #include "config/job_catalog.hpp"
 #include "config/live_host_config.hpp"
+#include "dispatch/catalog_watch.hpp"
+#include "dispatch/definition_watch.hpp"
 #include "dispatch/event_pump.hpp"
 #include "dispatch/job_registry.hpp"
 #include "dispatch/table_source_reader.hpp"
@@ -24,6 +26,8 @@
 #include "plugin/plugin_job.hpp"
 #include "server/api_server.hpp"
 #include "store/open_store.hpp"
+#include "store/pg_cluster_status.hpp"
+#include "store/pg_store.hpp"
 #include "util/log.hpp"
 
 namespace cronhost::cli {
@@ -171,6 +175,20 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       scheduler.shutdown(std::chrono::milliseconds(0));
       return kExitFailed;
     }
+    // Hosts sharing a PostgreSQL state: overrides and registrations made through another
+    // host's API reach this one within a second, job definitions are compared between hosts,
+    // and /health and /metrics show the cluster.
+    const bool shared = store.value()->shared();
+    dispatch::CatalogWatch catalog_watch(*reader.value(), registry);
+    dispatch::DefinitionWatch definitions(*store.value(), registry);
+    std::optional<store::PgClusterStatus> cluster;
+    auto* pg_store = dynamic_cast<store::PgStore*>(store.value().get());
+    auto* pg_reader = dynamic_cast<store::PgStore*>(reader.value().get());
+    if (shared && pg_store && pg_reader) cluster.emplace(*pg_store, *pg_reader);
+    if (shared) {
+      catalog_watch.start();
+      definitions.start();
+    }
     // The API answers once the scheduler has every job (a trigger right after the port file
     // appears must find its job).
     server::ReloadCounters reloads;
@@ -178,7 +196,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (config.server.enabled) {
       log_token_problems(config.server);
       api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads,
-                                    &table_sources});
+                                    &table_sources, cluster ? &*cluster : nullptr, shared ? &definitions : nullptr});
       if (auto started = api->start(); !started) {
         log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});
         scheduler.shutdown(std::chrono::milliseconds(0));
@@ -259,6 +277,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       }
     }
     if (api) api->stop();
+    catalog_watch.stop();
+    definitions.stop();
     events.stop();
     table_sources.stop();
     scheduler.shutdown(live.current()->shutdown_grace);

@@ -75,13 +75,7 @@ void JobRegistry::start(const std::vector<std::shared_ptr<const config::JobSpec>
     } else {
       log_event(spdlog::level::err, "cannot read the registered jobs", {{"error", registered.message()}});
     }
-    for (const auto& state : reader_.job_states()) {
-      Overrides o;
-      o.enabled = state.enabled_override;
-      if (!state.schedule_override.empty()) o.schedule = nlohmann::json::parse(state.schedule_override, nullptr, false);
-      if (o.schedule.is_discarded()) o.schedule = nullptr;
-      if (o.enabled || !o.schedule.is_null()) overrides_[state.job] = std::move(o);
-    }
+    overrides_ = overrides_of(reader_.job_states());
     all = all_effective_locked();
   }
   scheduler_.start(all);
@@ -94,6 +88,78 @@ void JobRegistry::reload(const std::vector<std::shared_ptr<const config::JobSpec
   files_.clear();
   for (const auto& spec : file_jobs) files_[spec->name] = spec;
   scheduler_.reload(all_effective_locked());
+}
+
+std::map<std::string, JobRegistry::Overrides> JobRegistry::overrides_of(const std::vector<store::JobState>& states) {
+  std::map<std::string, Overrides> overrides;
+  for (const auto& state : states) {
+    Overrides o;
+    o.enabled = state.enabled_override;
+    if (!state.schedule_override.empty()) o.schedule = nlohmann::json::parse(state.schedule_override, nullptr, false);
+    if (o.schedule.is_discarded()) o.schedule = nullptr;
+    if (o.enabled || !o.schedule.is_null()) overrides[state.job] = std::move(o);
+  }
+  return overrides;
+}
+
+Status JobRegistry::refresh() {
+  // Read before taking the lock: the API's threads wait on it. A change made here meanwhile
+  // raises the version again, so the next refresh reads it.
+  uint64_t writes_before = 0;
+  {
+    std::lock_guard lock(mutex_);
+    writes_before = local_writes_;
+  }
+  auto registered = admin_.registered_jobs();
+  if (!registered) return Status::error(registered.message());
+  auto states = admin_.job_overrides();
+  if (!states) return Status::error(states.message());
+  std::map<std::string, Overrides> overrides = overrides_of(states.value());
+  std::lock_guard lock(mutex_);
+  // A change made through this host's API after the reads above would be undone by them; it
+  // raised the version, so the next refresh reads it with the rest.
+  if (local_writes_ != writes_before) return Status::ok();
+  std::set<std::string> changed;
+  std::set<std::string> saved;
+  for (const auto& job : registered.value()) {
+    saved.insert(job.name);
+    const auto posted = nlohmann::json::parse(job.definition_json, nullptr, false);
+    const auto existing = registered_.find(job.name);
+    if (existing != registered_.end() && *existing->second.posted == posted) continue;
+    if (files_.count(job.name)) continue;  // the file wins, as at start
+    config::Diagnostics diagnostics;
+    auto loaded = load_registered(job.definition_json, diagnostics);
+    if (!loaded) {  // another host's registration.urls allow what ours do not, say
+      if (refused_[job.name] != job.definition_json)
+        log_event(spdlog::level::err, "a job registered on another host does not load here; leaving it out",
+                  {{"job", job.name}, {"problem", diagnostics_text(diagnostics)}});
+      refused_[job.name] = job.definition_json;
+      continue;
+    }
+    refused_.erase(job.name);
+    registered_[job.name] = std::move(*loaded);
+    changed.insert(job.name);
+  }
+  for (auto it = registered_.begin(); it != registered_.end();) {
+    if (saved.count(it->first)) {
+      ++it;
+      continue;
+    }
+    changed.insert(it->first);
+    it = registered_.erase(it);
+  }
+  for (const auto& [name, o] : overrides)
+    if (auto it = overrides_.find(name); it == overrides_.end() || !(it->second == o)) changed.insert(name);
+  for (const auto& [name, o] : overrides_)
+    if (!overrides.count(name)) changed.insert(name);
+  overrides_ = std::move(overrides);
+  for (const auto& name : changed) {
+    // A job unknown here (another host's job file) has overrides to keep, nothing to apply.
+    if (!defined_locked(name) && !views_.count(name)) continue;
+    log_event(spdlog::level::info, "job changed on another host", {{"job", name}});
+    apply_locked(name);
+  }
+  return Status::ok();
 }
 
 std::shared_ptr<const config::JobSpec> JobRegistry::defined_locked(const std::string& name) const {
@@ -119,6 +185,7 @@ std::shared_ptr<const config::JobSpec> JobRegistry::effective_locked(const std::
 }
 
 std::vector<std::shared_ptr<const config::JobSpec>> JobRegistry::all_effective_locked() {
+  ++generation_;
   views_.clear();
   std::vector<std::shared_ptr<const config::JobSpec>> all;
   const auto add = [&](const std::string& name) { all.push_back((views_[name] = make_view_locked(name)).spec); };
@@ -132,6 +199,7 @@ std::vector<std::shared_ptr<const config::JobSpec>> JobRegistry::all_effective_l
 
 // After a change to one job: the scheduler runs its new effective definition.
 void JobRegistry::apply_locked(const std::string& name) {
+  ++generation_;
   if (!defined_locked(name)) {
     views_.erase(name);
     scheduler_.remove(name);
@@ -180,6 +248,7 @@ Change JobRegistry::set_enabled(const std::string& name, bool enabled) {
   std::lock_guard lock(mutex_);
   if (!views_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
   if (auto saved = admin_.set_enabled_override(name, enabled); !saved) return Change::refused(Problem::kFailed, saved.message());
+  ++local_writes_;
   overrides_[name].enabled = enabled;
   apply_locked(name);
   return {};
@@ -195,6 +264,7 @@ Change JobRegistry::set_schedule(const std::string& name, const nlohmann::json& 
     return Change::refused(Problem::kInvalid, "the schedule never fires again");
   if (auto saved = admin_.set_schedule_override(name, schedule.dump()); !saved)
     return Change::refused(Problem::kFailed, saved.message());
+  ++local_writes_;
   overrides_[name].schedule = schedule;
   apply_locked(name);
   return {};
@@ -204,6 +274,7 @@ Change JobRegistry::reset_schedule(const std::string& name) {
   std::lock_guard lock(mutex_);
   if (!views_.count(name)) return Change::refused(Problem::kNotFound, "no job named \"" + name + "\"");
   if (auto saved = admin_.set_schedule_override(name, ""); !saved) return Change::refused(Problem::kFailed, saved.message());
+  ++local_writes_;
   if (auto it = overrides_.find(name); it != overrides_.end()) it->second.schedule = nullptr;
   apply_locked(name);
   return {};
@@ -267,6 +338,7 @@ Change JobRegistry::register_job(const std::string& body, const std::string& by)
   const int64_t now = now_ms();
   if (auto saved = admin_.save_registered_job({name, loaded->posted->dump(), by, now, now}); !saved)
     return Change::refused(Problem::kFailed, saved.message());
+  ++local_writes_;
   change.created = existing == registered_.end();
   change.updated = !change.created;
   registered_[name] = std::move(*loaded);
@@ -286,6 +358,7 @@ Change JobRegistry::unregister(const std::string& name) {
                                                    "; only jobs registered over the API can be deleted");
   if (!registered_.count(name)) return Change::refused(Problem::kNotFound, "no registered job named \"" + name + "\"");
   if (auto deleted = admin_.delete_registered_job(name); !deleted) return Change::refused(Problem::kFailed, deleted.message());
+  ++local_writes_;
   registered_.erase(name);
   overrides_.erase(name);
   apply_locked(name);

@@ -3,6 +3,7 @@
 // API (enabled, schedule) are applied on top and persisted; the scheduler gets the result.
 // Thread-safe: the API's threads and the daemon's signal thread call it.
 #pragma once
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,12 @@ class JobRegistry {
   void start(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);
   // New job files (SIGHUP). A file job takes its name back from a registered one.
   void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);
+  // Reads the registered jobs and overrides from the store again and applies those that
+  // changed: another host sharing the store changed them over its API (catalog_watch.hpp).
+  // Fails, changing nothing, when the store cannot be read.
+  Status refresh();
+  // Raised by each change to the jobs the registry holds (for definition_watch.hpp).
+  uint64_t generation() const { return generation_.load(); }
 
   std::optional<JobView> find(const std::string& name) const;
   // The jobs whose names start with `prefix`, sorted by name.
@@ -74,6 +81,7 @@ class JobRegistry {
   struct Overrides {
     std::optional<bool> enabled;
     nlohmann::json schedule;  // null: none
+    bool operator==(const Overrides&) const = default;
   };
   struct Registered {
     std::shared_ptr<const config::JobSpec> spec;
@@ -91,6 +99,7 @@ class JobRegistry {
   std::vector<std::shared_ptr<const config::JobSpec>> all_effective_locked();
   void apply_locked(const std::string& name);
   std::optional<Registered> load_registered(const std::string& body, config::Diagnostics& diagnostics) const;
+  static std::map<std::string, Overrides> overrides_of(const std::vector<store::JobState>& states);
 
   store::AdminStore& admin_;
   store::RunReader& reader_;
@@ -106,6 +115,10 @@ class JobRegistry {
   // What the scheduler runs and the API shows, by name; rebuilt for a job when it changes, so
   // listing 10,000 jobs copies views instead of recomputing them.
   std::map<std::string, JobView, std::less<>> views_;
+  std::atomic<uint64_t> generation_{0};  // raised whenever views_ changes
+  // Registrations another host saved that do not load here, by name and definition: said once.
+  std::map<std::string, std::string> refused_;  // guarded by mutex_
+  uint64_t local_writes_ = 0;  // guarded by mutex_: overrides and registrations saved through this host
 };
 
 // The schedule an override describes, in the job's zone unless it names one; or why not.

@@ -5,11 +5,13 @@
 #include <string>
 
 #include "config/host_config.hpp"
+#include "dispatch/definition_watch.hpp"
 #include "dispatch/job_registry.hpp"
 #include "dispatch/run_metrics.hpp"
 #include "dispatch/scheduler.hpp"
 #include "dispatch/table_source_reader.hpp"
 #include "server/auth.hpp"
+#include "store/pg_cluster_status.hpp"
 #include "store/state_store.hpp"
 
 namespace cronhost::server {
@@ -29,6 +31,10 @@ struct ApiContext {
   const dispatch::RunMetrics& metrics;
   const ReloadCounters& reloads;
   const dispatch::TableSourceReader* table_sources = nullptr;  // for /health; null: none
+  // Hosts sharing a PostgreSQL state: /health's cluster object and the cronhost_cluster_*
+  // metrics; null on SQLite.
+  store::PgClusterStatus* cluster = nullptr;
+  const dispatch::DefinitionWatch* definitions = nullptr;  // /health's warnings; null: none
 
   // Records an audited action (trigger, enable, approve, ...) with the caller's name; a
   // failure to write it is logged, not returned: the action already happened.

@@ -1,5 +1,8 @@
-// /health (liveness of the scheduler loop and the state file), /metrics (Prometheus text)
-// and /api/whoami.
+// /health (liveness of the scheduler loop and the state file; with a shared PostgreSQL state,
+// the cluster and the jobs whose definitions differ between hosts), /metrics (Prometheus
+// text) and /api/whoami.
+#include <cstdio>
+
 #include "server/http_json.hpp"
 #include "server/routes.hpp"
 #include "util/clock.hpp"
@@ -12,6 +15,27 @@ constexpr int64_t kStuckLoopMs = 10'000;
 // A failed commit or claim keeps /health at 503 this long: an every-second job claims each
 // second, so a disk that stays full keeps it there, and a cured one clears within seconds.
 constexpr int64_t kRecentFailureMs = 5'000;
+
+// The hosts sharing a PostgreSQL state as this host sees them (the database's part at most a
+// second old). A database that cannot be read is already a problem of the state above.
+nlohmann::json cluster_json(const store::ClusterStatus& c) {
+  nlohmann::json out = {{"host", c.host},
+                        {"id", c.id},
+                        {"runs_reaped", c.runs_reaped},
+                        {"late_completions_refused", c.late_completions_refused},
+                        {"claim_conflicts", c.claim_conflicts},
+                        {"reaper_ready", c.reaper_ready}};
+  if (!c.counts) {
+    out["error"] = c.error;
+    return out;
+  }
+  out["hosts_alive"] = c.counts->hosts_alive;
+  out["leases_held"] = {{"this_host", c.counts->leases_held_here}, {"all", c.counts->leases_held}};
+  out["queue_depth"] = c.counts->queue_depth;
+  out["queue_oldest_age_ms"] = c.counts->queue_oldest_age_ms;
+  out["read_ms_ago"] = c.counts_age_ms;
+  return out;
+}
 
 void health(const ApiContext& ctx, httplib::Response& res) {
   const auto status = ctx.scheduler.status();
@@ -54,6 +78,12 @@ void health(const ApiContext& ctx, httplib::Response& res) {
                                               {"jobs", source.jobs},
                                               {"error", source.error.empty() ? nlohmann::json() : nlohmann::json(source.error)},
                                               {"rows_left_out", source.problems}};
+  if (ctx.cluster) body["cluster"] = cluster_json(ctx.cluster->read());
+  // Jobs whose definitions differ between hosts: said, but the host itself is fine (an
+  // orchestrator restarting it would not make the files agree).
+  if (ctx.definitions)
+    for (const auto& drift : ctx.definitions->drifts())
+      body["warnings"].push_back(dispatch::DefinitionWatch::describe(drift));
   if (!problems.empty()) body["problems"] = problems;
   reply(res, problems.empty() ? 200 : 503, body);
 }
@@ -66,6 +96,38 @@ void gauge(std::string& out, const char* name, const char* help, int64_t value) 
 void counter(std::string& out, const char* name, const char* help, uint64_t value) {
   out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
          std::to_string(value) + "\n";
+}
+
+// The cluster's gauges come from the database (left out while it cannot be read); the
+// counters are this host's own since it started.
+std::string seconds(int64_t ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", static_cast<double>(ms) / 1000.0);
+  return text;
+}
+
+void cluster_metrics(const store::ClusterStatus& c, std::string& out) {
+  if (c.counts) {
+    gauge(out, "cronhost_cluster_hosts_alive", "Hosts sharing the state whose heartbeat is younger than a lease.",
+          c.counts->hosts_alive);
+    out += "# HELP cronhost_cluster_leases_held Unfinished runs under an unexpired lease: this host's, and all hosts'.\n"
+           "# TYPE cronhost_cluster_leases_held gauge\n"
+           "cronhost_cluster_leases_held{owner=\"this_host\"} " + std::to_string(c.counts->leases_held_here) + "\n"
+           "cronhost_cluster_leases_held{owner=\"all\"} " + std::to_string(c.counts->leases_held) + "\n";
+    gauge(out, "cronhost_cluster_queue_depth", "Runs queued (claimed, not started) by any host.", c.counts->queue_depth);
+    out += "# HELP cronhost_cluster_queue_oldest_age_seconds Age of the oldest queued run (0: none).\n"
+           "# TYPE cronhost_cluster_queue_oldest_age_seconds gauge\n"
+           "cronhost_cluster_queue_oldest_age_seconds " + seconds(c.counts->queue_oldest_age_ms) + "\n";
+  }
+  gauge(out, "cronhost_cluster_reaper_ready", "1 when this host's reaper reaps expired leases in its next round.",
+        c.reaper_ready ? 1 : 0);
+  counter(out, "cronhost_cluster_runs_reaped_total", "Runs of dead hosts this host's reaper interrupted.",
+          static_cast<uint64_t>(c.runs_reaped));
+  counter(out, "cronhost_cluster_late_completions_refused_total",
+          "Results of this host refused because the run had been reaped meanwhile.",
+          static_cast<uint64_t>(c.late_completions_refused));
+  counter(out, "cronhost_cluster_claim_conflicts_total", "Claims of this host another host's claim had taken first.",
+          static_cast<uint64_t>(c.claim_conflicts));
 }
 
 void metrics(const ApiContext& ctx, httplib::Response& res) {
@@ -92,6 +154,7 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
   counter(out, "cronhost_reloads_total", "Reloads (SIGHUP).", ctx.reloads.reloads.load());
   counter(out, "cronhost_reload_failures_total", "Reloads where the config or a job file had errors.",
           ctx.reloads.failures.load());
+  if (ctx.cluster) cluster_metrics(ctx.cluster->read(), out);
   ctx.metrics.render(out);
   res.status = 200;
   res.set_content(out, "text/plain; version=0.0.4");

@@ -101,7 +101,8 @@ nlohmann::json run_summary(const store::RunRecord& run) {
           {"duration_ms", run.duration_ms ? nlohmann::json(*run.duration_ms) : nlohmann::json()},
           {"lateness_ms", run.lateness_ms ? nlohmann::json(*run.lateness_ms) : nlohmann::json()},
           {"error", text_or_null(run.error)},
-          {"items", items_json(run.items)}};
+          {"items", items_json(run.items)},
+          {"host", text_or_null(run.host)}};  // which host claimed it; null on a SQLite state
 }
 
 nlohmann::json run_detail(const store::RunRecord& run) {

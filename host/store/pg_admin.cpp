@@ -1,7 +1,7 @@
 // The admin API's half of the PostgreSQL store (store/sqlite_admin.cpp translated): runtime
-// overrides, jobs registered over HTTP, the audit log, run statistics and the counts /health
-// and /metrics show. Each call runs inside the writer thread's transaction and returns once
-// it committed.
+// overrides and jobs registered over HTTP (each raising the catalog version the other hosts
+// watch), the audit log, run statistics and the counts /health and /metrics show. Each call
+// runs inside the writer thread's transaction and returns once it committed.
 #include <algorithm>
 #include <cmath>
 
@@ -40,6 +40,10 @@ int64_t percentile(const std::vector<int64_t>& values, double q) {
   return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
 }
 
+// Raised in the transaction of each change to jobs: the other hosts reload them when it moves
+// (dispatch/catalog_watch.hpp).
+void bump_catalog(PgSession& db) { db.run("UPDATE catalog_version SET version = version + 1 WHERE id = 1"); }
+
 }  // namespace
 
 Status PgStore::set_enabled_override(const std::string& job, std::optional<bool> enabled) {
@@ -47,6 +51,7 @@ Status PgStore::set_enabled_override(const std::string& job, std::optional<bool>
     db.run("INSERT INTO job_state (job, enabled_override) VALUES ($1, $2::boolean) "
            "ON CONFLICT (job) DO UPDATE SET enabled_override = excluded.enabled_override",
            {param(job), enabled ? param_bool(*enabled) : std::nullopt});
+    bump_catalog(db);
   });
 }
 
@@ -55,6 +60,7 @@ Status PgStore::set_schedule_override(const std::string& job, const std::string&
     db.run("INSERT INTO job_state (job, schedule_override) VALUES ($1, $2) "
            "ON CONFLICT (job) DO UPDATE SET schedule_override = excluded.schedule_override",
            {param(job), text_or_null(json)});
+    bump_catalog(db);
   });
 }
 
@@ -76,6 +82,7 @@ Status PgStore::save_registered_job(const RegisteredJob& job) {
            "definition = excluded.definition, registered_by = excluded.registered_by, updated_at = excluded.updated_at",
            {param(job.name), param(job.definition_json), param(job.registered_by), param(job.registered_at),
             param(job.updated_at)});
+    bump_catalog(db);
   });
 }
 
@@ -84,6 +91,29 @@ Status PgStore::delete_registered_job(const std::string& name) {
     db.run("DELETE FROM registered_jobs WHERE name = $1", {param(name)});
     // Overrides belong to the job: a later job of the same name starts clean.
     db.run("UPDATE job_state SET enabled_override = NULL, schedule_override = NULL WHERE job = $1", {param(name)});
+    bump_catalog(db);
+  });
+}
+
+Result<int64_t> PgStore::catalog_version() {
+  return attempt<int64_t>(*db_, "cannot read the catalog version", [&](PgSession& db) {
+    return integer(db.run("SELECT version FROM catalog_version WHERE id = 1").rows.at(0).at(0));
+  });
+}
+
+Result<std::vector<JobState>> PgStore::job_overrides() {
+  return attempt<std::vector<JobState>>(*db_, "cannot read the jobs' overrides", [&](PgSession& db) {
+    std::vector<JobState> states;
+    for (const auto& row : db.run("SELECT job, enabled_override, schedule_override FROM job_state "
+                                  "WHERE enabled_override IS NOT NULL OR schedule_override IS NOT NULL ORDER BY job")
+                               .rows) {
+      JobState state;
+      state.job = text(row[0]);
+      if (row[1]) state.enabled_override = boolean(row[1]);
+      state.schedule_override = text(row[2]);
+      states.push_back(std::move(state));
+    }
+    return states;
   });
 }
 

@@ -119,6 +119,11 @@ PgHeartbeat::~PgHeartbeat() {
 
 void PgHeartbeat::stop_renewing() { renewing_ = false; }
 
+bool PgHeartbeat::reaper_ready() const {
+  return renewing_ && !failing_ &&
+         steady_ns(steady_clock::now()) - connected_at_ns_.load() >= std::chrono::nanoseconds(me_.lease).count();
+}
+
 void PgHeartbeat::loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {

@@ -41,6 +41,16 @@ std::chrono::milliseconds renew_every(std::chrono::milliseconds lease);
 // when that is shorter (a 1 s lease renewed every 250 ms is given up after 750 ms).
 std::chrono::milliseconds stop_before_lease_ends(std::chrono::milliseconds lease);
 
+// The cluster as the database sees it now (store/pg_cluster_status.hpp reads it).
+struct ClusterCounts {
+  int64_t hosts_alive = 0;         // hosts not stopped whose heartbeat is younger than a lease
+  int64_t leases_held = 0;         // unfinished runs under an unexpired lease, by any host
+  int64_t leases_held_here = 0;    // of which this host's
+  int64_t queue_depth = 0;         // runs queued (claimed, not started), by any host
+  int64_t queue_oldest_age_ms = 0; // the oldest of them, since it was queued (0: none)
+  bool server_up_a_lease = false;  // the server has been up a lease: the reapers may reap
+};
+
 class OwnedRuns {
  public:
   // A run this host claimed (fence 1 after a claim).
@@ -90,6 +100,9 @@ class PgHeartbeat {
   int64_t runs_reaped() const { return reaped_.load(); }
   // The hosts alive at the last round (this one included once its heartbeat landed).
   const LiveHosts& live_hosts() const { return live_; }
+  // Whether this host's reaper reaps in its next round: renewing, and its connection has been
+  // up a lease (the server's own uptime is the database's to tell: ClusterCounts).
+  bool reaper_ready() const;
 
  private:
   void loop();
@@ -103,7 +116,7 @@ class PgHeartbeat {
   std::atomic<int64_t> reaped_{0};
   LiveHosts live_;
   std::atomic<bool> renewing_{true};
-  bool failing_ = false;  // the thread only: renewals fail (logged once per streak)
+  std::atomic<bool> failing_{false};  // written by the thread: renewals fail (logged once per streak)
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_

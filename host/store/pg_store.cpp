@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "store/pg_claims.hpp"
 #include "store/pg_migrations.hpp"
 #include "store/pg_schema.hpp"
@@ -21,7 +23,7 @@ using namespace pg;
 constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
     "lateness_ms, result, error, output, output_truncated, notes, triggered_by, items_processed, items_succeeded, "
-    "items_failed, params, retry_at, event";
+    "items_failed, params, retry_at, event, host";
 
 RunRecord read_run(const PgRow& row) {
   RunRecord r;
@@ -46,6 +48,7 @@ RunRecord read_run(const PgRow& row) {
   r.params_json = text(row[20]);
   r.retry_at = optional_int(row[21]);
   r.event_json = text(row[22]);
+  r.host = text(row[23]);
   return r;
 }
 
@@ -154,6 +157,13 @@ PgStore::PgStore(std::unique_ptr<PgWriter> db) : db_(std::move(db)) {}
 
 PgStore::~PgStore() {
   if (db_) db_->flush();
+  if (heartbeat_ && db_) {  // a stopped host's definitions are no one's to compare with
+    try {
+      db_->call([this](PgSession& db) { db.run("DELETE FROM job_definitions WHERE host = $1", {param(me_.id)}); });
+    } catch (const std::exception& e) {
+      log_event(spdlog::level::warn, "cannot remove this host's job definitions", {{"error", e.what()}});
+    }
+  }
   heartbeat_.reset();
   db_.reset();
 }
@@ -168,6 +178,8 @@ Result<std::vector<std::optional<int64_t>>> PgStore::claim_batch(const std::vect
     // Claimed by this host: owned, fenced and leased from now on (no owner: a client's claim).
     const ClaimOwner owner{me_.name, me_.id, me_.lease.count()};
     auto ids = db_->call([&runs, &owner](PgSession& db) { return insert_claims(db, runs, owner); });
+    // Another claim had the row already (another host's, mostly): a conflict, for /metrics.
+    conflicts_ += std::count(ids.begin(), ids.end(), std::nullopt);
     if (heartbeat_)  // owned from now on: renewed, fenced, stopped if the lease is lost
       for (size_t i = 0; i < ids.size(); ++i)
         if (ids[i] && runs[i].status != RunStatus::kSkipped) owned_.add(*ids[i], 1);

@@ -54,10 +54,17 @@ class PgStore final : public Store {
     return !heartbeat_ || heartbeat_->live_hosts().first_to_claim(job, me_.id);
   }
 
-  // The cluster's figures (for /metrics later): finishes refused because the run had been
-  // reaped meanwhile, and runs this host reaped.
+  // The cluster's figures (/health, /metrics): finishes refused because the run had been
+  // reaped meanwhile, runs this host reaped, slots it claimed that another claim had taken
+  // first, and whether its reaper is ready.
   int64_t late_completions_refused() const { return refused_.load(); }
   int64_t runs_reaped() const { return heartbeat_ ? heartbeat_->runs_reaped() : 0; }
+  int64_t claim_conflicts() const { return conflicts_.load(); }
+  bool reaper_ready() const { return heartbeat_ && heartbeat_->reaper_ready(); }
+  std::chrono::milliseconds lease() const { return me_.lease; }
+  // Hosts alive, leases and the queue as the database sees them now, for the host `host_id`
+  // and hosts whose heartbeat is younger than `lease` (store/pg_cluster_status.cpp).
+  Result<ClusterCounts> cluster_counts(const std::string& host_id, std::chrono::milliseconds lease);
   // This daemon's hostname/pid (runs.host) and random id (runs.owner); empty for other modes.
   const std::string& host_name() const { return me_.name; }
   const std::string& host_id() const { return me_.id; }
@@ -106,6 +113,12 @@ class PgStore final : public Store {
   Status save_registered_job(const RegisteredJob& job) override;
   Status delete_registered_job(const std::string& name) override;
   Status audit(const AuditEntry& entry) override;
+  // Hosts keeping one catalog: the version admin writes raise (store/pg_admin.cpp), and the
+  // definition hashes each daemon publishes (store/pg_definitions.cpp).
+  Result<int64_t> catalog_version() override;
+  Result<std::vector<JobState>> job_overrides() override;
+  Status publish_definitions(const std::vector<DefinitionHash>& hashes) override;
+  Result<std::vector<DefinitionDrift>> definition_drift() override;
   Result<std::vector<AuditEntry>> audit_log(const std::string& target, int limit) override;
   Result<std::vector<RunStats>> run_stats(const std::string& job,
                                           const std::vector<std::optional<int64_t>>& since) override;
@@ -126,6 +139,7 @@ class PgStore final : public Store {
   OwnedRuns owned_;
   std::unique_ptr<PgHeartbeat> heartbeat_;  // daemons only; uses owned_, so declared after it
   std::atomic<int64_t> refused_{0};
+  std::atomic<int64_t> conflicts_{0};
 };
 
 }  // namespace cronhost::store

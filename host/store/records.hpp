@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cronhost::store {
@@ -93,6 +94,7 @@ struct RunRecord {
   std::string params_json;  // a manual run's params override; empty: none
   std::optional<int64_t> retry_at;  // a retry waiting for this time
   std::string event_json;   // an event run's {name, payload}; empty: none
+  std::string host;  // the host that claimed it (hostname/pid; PostgreSQL only, empty on SQLite)
 };
 
 // A mail in the outbox: the message as JSON (api::to_json) and its delivery attempts.
@@ -169,6 +171,19 @@ struct RegisteredJob {
   std::string definition_json;
   std::string registered_by;
   int64_t registered_at = 0, updated_at = 0;
+};
+
+// A job's definition as one host loaded it, hashed (dispatch/definition_watch.hpp): hosts
+// sharing a store compare them, so a job that differs between them is said, not silent.
+struct DefinitionHash {
+  std::string job;
+  std::string hash;
+};
+
+// A job whose definition differs between live hosts: each host's name and hash, by name.
+struct DefinitionDrift {
+  std::string job;
+  std::vector<std::pair<std::string, std::string>> hosts;  // (host name, hash)
 };
 
 // One audited action over the API (job.trigger, job.enable, approval.approve, ...).

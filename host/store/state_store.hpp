@@ -206,6 +206,24 @@ class AdminStore {
   virtual Status save_registered_job(const RegisteredJob& job) = 0;  // insert or replace
   virtual Status delete_registered_job(const std::string& name) = 0;
   virtual Status audit(const AuditEntry& entry) = 0;
+
+  // What hosts sharing the store (PostgreSQL) need to keep one catalog; a store no one shares
+  // (SQLite) has nothing to tell and keeps nothing.
+  // A number each change above (overrides, registrations) raises in its own transaction: a
+  // host that sees it move reloads them (dispatch/catalog_watch.hpp). 0: never changes.
+  virtual Result<int64_t> catalog_version() { return int64_t{0}; }
+  // Every job's runtime overrides (the job states with enabled_override or schedule_override
+  // set), read again when catalog_version() moves. Only a shared store implements it.
+  virtual Result<std::vector<JobState>> job_overrides() {
+    return Result<std::vector<JobState>>::error("the state is not shared: overrides are read once, at start");
+  }
+  // Replaces this host's published definition hashes with `hashes` (all its jobs).
+  virtual Status publish_definitions(const std::vector<DefinitionHash>& hashes) {
+    (void)hashes;
+    return Status::ok();
+  }
+  // The jobs whose hashes differ between live hosts, by job.
+  virtual Result<std::vector<DefinitionDrift>> definition_drift() { return std::vector<DefinitionDrift>{}; }
 };
 
 // Whether writes reach the store (/health) and waiting for them.

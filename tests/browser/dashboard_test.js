@@ -288,6 +288,9 @@ async function run(page) {
     await row.waitFor();
     check((await text(row.locator('a.job-link'))) === jobName, 'the run row does not link its job');
     check((await row.getAttribute('data-status')) === 'succeeded', 'the earlier run is not succeeded here');
+    // Which host ran it: a column of its own (empty here: one host on a SQLite state).
+    check((await page.locator('#runs-table th.col-host').count()) === 1, 'the runs table has no Host column');
+    check((await row.locator('td.col-host').count()) === 1, 'the run row has no Host cell');
     // A run started elsewhere shows up and ends without a reload.
     const { run_id: id } = await apiCall('POST', `/api/jobs/${encodeURIComponent(jobName)}/trigger`);
     await until(page, `run #${id} to appear and finish`, ([i, final]) =>

@@ -23,6 +23,7 @@ function runRow(run) {
     h('td', { class: 'num' }, `#${run.id}`),
     h('td', {}, statusBadge(run.status)),
     h('td', { class: 'col-trigger' }, `${run.trigger}${by}`, run.attempt > 1 ? ` (attempt ${run.attempt})` : ''),
+    h('td', { class: 'col-host clip', title: run.host ?? '' }, run.host ?? ''),
     h('td', {}, timeEl(run.started_at ?? run.scheduled_for)),
     h('td', { class: 'num' }, runDuration(run)),
     h('td', { class: 'col-error clip', title: run.error ?? '' }, run.error ?? ''));
@@ -46,6 +47,7 @@ export function createHistory(name, signal, onChange) {
       h('div', { class: 'table-wrap' },
         h('table', { id: 'history', class: 'table' },
           h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'Status'), h('th', { class: 'col-trigger' }, 'Trigger'),
+                                  h('th', { class: 'col-host', title: 'The host that ran it (empty: one host, SQLite state)' }, 'Host'),
                                   h('th', {}, 'Started'), h('th', { class: 'num' }, 'Duration'),
                                   h('th', { class: 'col-error' }, 'Error'))),
           body)),

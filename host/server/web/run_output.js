@@ -19,6 +19,7 @@ function details(run) {
     h('dl', { class: 'facts' },
       field('Job', h('a', { href: jobHref(run.job) }, run.job)),
       field('Trigger', `${run.trigger}${by}`, run.attempt > 1 ? ` (attempt ${run.attempt})` : ''),
+      run.host ? field('Host', run.host) : null,
       field('Scheduled for', timeEl(run.scheduled_for)),
       field('Started', timeEl(run.started_at)),
       field('Finished', timeEl(run.finished_at)),

@@ -19,6 +19,7 @@ function runRow(run) {
     h('td', { class: 'col-name' }, h('a', { href: jobHref(run.job), class: 'job-link' }, run.job)),
     h('td', {}, statusBadge(run.status)),
     h('td', { class: 'col-trigger' }, `${run.trigger}${by}`),
+    h('td', { class: 'col-host clip', title: run.host ?? '' }, run.host ?? ''),
     h('td', {}, timeEl(run.started_at ?? run.scheduled_for)),
     h('td', { class: 'num' }, runDuration(run)),
     h('td', { class: 'col-error clip', title: run.error ?? '' }, run.error ?? ''));
@@ -44,7 +45,9 @@ export function render(view, { signal }) {
     h('div', { class: 'table-wrap' },
       h('table', { id: 'runs-table', class: 'table' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', { class: 'col-name' }, 'Job'), h('th', {}, 'Status'),
-                                h('th', { class: 'col-trigger' }, 'Trigger'), h('th', {}, 'Started'),
+                                h('th', { class: 'col-trigger' }, 'Trigger'),
+                                h('th', { class: 'col-host', title: 'The host that ran it (empty: one host, SQLite state)' }, 'Host'),
+                                h('th', {}, 'Started'),
                                 h('th', { class: 'num' }, 'Duration'), h('th', { class: 'col-error' }, 'Error'))),
         body)),
     empty, h('div', { class: 'more' }, older), output.panel);

@@ -29,8 +29,9 @@ const std::set<std::pair<std::string, std::string>> kPostgresOnlyColumns = {
     {"runs", "lease_until"},
 };
 // Bookkeeping tables of one backend (SQLite's own sqlite_* tables are left out when listing).
-// cronhost_schema: PRAGMA user_version in SQLite; hosts: the daemons sharing the database.
-const std::set<std::string> kPostgresOnlyTables = {"cronhost_schema", "hosts"};
+// cronhost_schema: PRAGMA user_version in SQLite; hosts: the daemons sharing the database;
+// catalog_version and job_definitions: what keeps their jobs alike (005_catalog.sql).
+const std::set<std::string> kPostgresOnlyTables = {"cronhost_schema", "hosts", "catalog_version", "job_definitions"};
 
 struct Column {
   std::string type;  // SQLite's declared type, or PostgreSQL's data_type
