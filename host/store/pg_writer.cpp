@@ -82,6 +82,7 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
     std::exception_ptr item_error;
     try {
       session.run("BEGIN");
+      tally_.clear();  // a batch run again after a rollback gathers its changes again
       for (size_t i = 0; i < items.size() && failed == items.size(); ++i) {
         try {
           items[i].task(session);
@@ -93,6 +94,7 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
         }
       }
       if (failed == items.size()) {
+        tally_.write(session);
         session.run("COMMIT");
         return nullptr;
       }
