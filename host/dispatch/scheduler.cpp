@@ -29,6 +29,11 @@ constexpr int kMaxCatchupScan = 100'000;
 
 // The loop wakes at least this often, so /health can tell a live loop from a stuck one.
 constexpr int64_t kTickMs = 1000;
+// On a shared store, lost leases and the retries of reaped runs are looked at this often: a
+// host killed mid-run had its retry running 5.9-7.0 s after the kill with a 5 s lease when
+// this was 1 s (the bound is 7 s), since the lease, the reaper's round and this poll
+// add up.
+constexpr int64_t kClusterPollMs = 250;
 // Slots failed claims left are caught up after the next claim that succeeds, or tried this
 // often when none comes (jobs that fire rarely).
 constexpr int64_t kUnclaimedRetryMs = 5000;
@@ -290,14 +295,15 @@ void Scheduler::loop() {
       continue;
     }
     if (steady_ms >= next_cluster_poll_ms_ && store_.shared()) {
-      next_cluster_poll_ms_ = steady_ms + kTickMs;
+      next_cluster_poll_ms_ = steady_ms + kClusterPollMs;
       lock.unlock();  // store calls without the lock
       poll_cluster(now);
       lock.lock();
       continue;
     }
     if (queue_.empty() || queue_.top().due_ms > now) {
-      const int64_t until = queue_.empty() ? now + kTickMs : std::min(queue_.top().due_ms, now + kTickMs);
+      const int64_t tick = store_.shared() ? kClusterPollMs : kTickMs;
+      const int64_t until = queue_.empty() ? now + tick : std::min(queue_.top().due_ms, now + tick);
       clock_.wait_until(wake_, lock, until);
       continue;
     }
