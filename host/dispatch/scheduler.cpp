@@ -1,6 +1,7 @@
 #include "dispatch/scheduler.hpp"
 
 #include <random>
+#include <utility>
 
 #include "api/db_writeback.hpp"
 #include "api/permissions.hpp"
@@ -34,6 +35,19 @@ constexpr int64_t kTickMs = 1000;
 // machine), short enough that a dead host's slots fire late by at most this until the others
 // see its heartbeat stop.
 constexpr int64_t kHeadStartMs = 500;
+// On a shared store, lost leases and the retries of reaped runs are looked at this often: a
+// host killed mid-run had its retry running 5.9-7.0 s after the kill with a 5 s lease when
+// this was 1 s (the bound is 7 s), since the lease, the reaper's round and this poll
+// add up.
+constexpr int64_t kClusterPollMs = 250;
+// Slots failed claims left are caught up after the next claim that succeeds, or tried this
+// often when none comes (jobs that fire rarely).
+constexpr int64_t kUnclaimedRetryMs = 5000;
+
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 bool after_matches(const std::string& wanted, RunStatus status) {
   if (wanted == "succeeded") return status == RunStatus::kSucceeded;
@@ -130,6 +144,54 @@ void Scheduler::poll_cluster(int64_t now) {
   auto pending = store_.pending_retries();
   std::lock_guard lock(mutex_);
   if (!stopping_) queue_pending_retries_locked(now, pending);
+}
+
+void Scheduler::catch_up_unclaimed(int64_t now) {
+  std::map<std::string, int64_t> from;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, entry] : jobs_)
+      if (entry.unclaimed_from) from.emplace(name, *std::exchange(entry.unclaimed_from, std::nullopt));
+    unclaimed_ = false;
+  }
+  // Claimed meanwhile by another host (or by a claim that committed though its reply was lost).
+  std::map<std::string, std::set<int64_t>> claimed;
+  for (const auto& [name, first] : from) claimed[name] = store_.claimed_slots(name, first, now);
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  for (const auto& [name, first] : from) {
+    auto it = jobs_.find(name);
+    if (it == jobs_.end()) continue;
+    JobEntry& entry = it->second;
+    const config::JobSpec& spec = *entry.spec;
+    if (!spec.enabled || !spec.schedule.fires_by_time() || spec.catchup.policy == config::CatchupPolicy::kSkip) {
+      log_event(spdlog::level::warn, "slots whose claims failed are not caught up",
+                {{"job", name}, {"from", iso(first, spec)},
+                 {"policy", std::string(config::to_string(spec.catchup.policy))}});
+      continue;
+    }
+    // Up to the last slot dispatched: later ones fire as usual.
+    const int64_t start = std::max(first, now - spec.catchup.window.count());
+    std::vector<int64_t> missed;
+    auto slot = spec.schedule.next(to_instant(start - 1000));
+    for (int scanned = 0; slot && to_ms(*slot) <= std::min(now, entry.last_fired_slot) && scanned < kMaxCatchupScan;
+         ++scanned) {
+      const int64_t ms = to_ms(*slot);
+      if (!claimed[name].count(ms) && !entry.pending_catchup.count(ms)) missed.push_back(ms);
+      slot = spec.schedule.next(*slot);
+    }
+    if (missed.empty()) continue;
+    const size_t keep =
+        spec.catchup.policy == config::CatchupPolicy::kLatest ? 1 : static_cast<size_t>(spec.catchup.max_runs);
+    const size_t skip = missed.size() > keep ? missed.size() - keep : 0;
+    log_event(spdlog::level::info, "catching up slots whose claims failed",
+              {{"job", name}, {"missed", missed.size()}, {"running", missed.size() - skip},
+               {"policy", std::string(config::to_string(spec.catchup.policy))}});
+    for (size_t i = skip; i < missed.size(); ++i) {
+      entry.pending_catchup.insert(missed[i]);
+      push_locked(Fire{now, missed[i], name, entry.generation, Trigger::kCatchup});
+    }
+  }
 }
 
 void Scheduler::install_locked(const std::shared_ptr<const config::JobSpec>& spec_ptr, int64_t now) {
@@ -230,17 +292,24 @@ void Scheduler::loop() {
     const int64_t now = clock_.now_ms();
     last_tick_ms_.store(now, std::memory_order_relaxed);
     // Leases run on real time whatever clock the schedule uses (a fake one in tests).
-    const int64_t steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now().time_since_epoch()).count();
+    const int64_t steady_ms = steady_now_ms();
+    if (unclaimed_ && steady_ms >= next_unclaimed_try_ms_) {
+      next_unclaimed_try_ms_ = steady_ms + kUnclaimedRetryMs;
+      lock.unlock();  // store calls without the lock
+      catch_up_unclaimed(now);
+      lock.lock();
+      continue;
+    }
     if (steady_ms >= next_cluster_poll_ms_ && store_.shared()) {
-      next_cluster_poll_ms_ = steady_ms + kTickMs;
+      next_cluster_poll_ms_ = steady_ms + kClusterPollMs;
       lock.unlock();  // store calls without the lock
       poll_cluster(now);
       lock.lock();
       continue;
     }
     if (queue_.empty() || queue_.top().due_ms > now) {
-      const int64_t until = queue_.empty() ? now + kTickMs : std::min(queue_.top().due_ms, now + kTickMs);
+      const int64_t tick = store_.shared() ? kClusterPollMs : kTickMs;
+      const int64_t until = queue_.empty() ? now + tick : std::min(queue_.top().due_ms, now + tick);
       clock_.wait_until(wake_, lock, until);
       continue;
     }
@@ -344,6 +413,18 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     std::lock_guard lock(mutex_);  // claimed here or elsewhere: its retry_at is gone either way
     for (const Decision& d : batch)
       if (d.fire.retry_of) queued_retries_.erase(*d.fire.retry_of);
+    if (ids) {
+      next_unclaimed_try_ms_ = 0;  // claims work: catch up what failed ones left, now
+    } else {
+      for (const Decision& d : batch) {
+        if (d.fire.trigger != Trigger::kSchedule && d.fire.trigger != Trigger::kCatchup) continue;
+        auto entry = jobs_.find(d.fire.job);
+        if (entry == jobs_.end()) continue;
+        auto& from = entry->second.unclaimed_from;
+        from = std::min(from.value_or(d.fire.slot_ms), d.fire.slot_ms);
+        unclaimed_ = true;
+      }
+    }
   }
   if (!ids) log_event(spdlog::level::err, "cannot record runs in the state file", {{"error", ids.message()}});
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -146,6 +146,10 @@ class Scheduler {
     // Catch-up slots queued or waiting and not yet claimed: the recorded catch-up position
     // stays before the oldest, so a crash while they are worked through loses none of them.
     std::set<int64_t> pending_catchup;
+    // The first slot whose claim failed (the state database away, a connection cut): caught
+    // up, by the job's catch-up policy, once claims succeed again, so no slot is lost to an
+    // outage shorter than the catch-up window.
+    std::optional<int64_t> unclaimed_from;
   };
 
   // A due fire after the concurrency rule: to run (with its ActiveRun) or to record as skipped.
@@ -181,6 +185,8 @@ class Scheduler {
   // On a shared store, once a second: stops the runs whose leases were lost and queues the
   // retries other hosts' reapers recorded.
   void poll_cluster(int64_t now);
+  // Queues the slots failed claims left (JobEntry::unclaimed_from) that no host claimed since.
+  void catch_up_unclaimed(int64_t now);
   std::optional<int64_t> retry_due(const config::JobSpec& spec, const Fire& fire, store::RunStatus status, int64_t now);
   void write_back(const config::JobSpec& spec, const config::HostConfig* host, int64_t run_id, int64_t started,
                   int64_t finished, store::RunStatus status);
@@ -201,6 +207,8 @@ class Scheduler {
   // forgotten at its claim.
   std::set<int64_t> queued_retries_;
   int64_t next_cluster_poll_ms_ = 0;  // loop thread only; steady clock
+  bool unclaimed_ = false;            // guarded by mutex_: some job has unclaimed_from
+  int64_t next_unclaimed_try_ms_ = 0;  // guarded by mutex_; steady clock: 0 once a claim succeeded
   size_t in_flight_ = 0;  // submitted to the pool and not finished
   std::atomic<size_t> running_{0};  // of those, started on a worker
   std::atomic<int64_t> last_tick_ms_{0};

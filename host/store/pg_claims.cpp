@@ -95,59 +95,29 @@ void insert_other_run(PgSession& db, const NewRun& run, const ClaimOwner& owner,
   if (!rows.rows.empty()) id = integer(rows.rows[0][0]);
 }
 
-// What the claimed runs change besides their rows, one statement per kind: their pending
-// retries taken, each job's last slot and next fire, and a skipped slot as the job's last status.
-void record_claims(PgSession& db, const std::vector<NewRun>& runs, const std::vector<std::optional<int64_t>>& ids) {
+// What the claimed runs change besides their rows: their pending retries taken and their
+// events delivered (one statement each), each job's last slot, next fire and skips (the tally).
+void record_claims(PgSession& db, const std::vector<NewRun>& runs, const std::vector<std::optional<int64_t>>& ids,
+                   PgJobStateTally& tally) {
   std::vector<PgParam> retried, events;
-  // Per job, as the runs one by one would leave it: the furthest position, the last next fire.
-  std::map<std::string, std::pair<int64_t, std::optional<int64_t>>> slots;
-  std::map<std::string, int64_t> skipped;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (!ids[i]) continue;
     const NewRun& run = runs[i];
     if (run.retry_of) retried.push_back(param(*run.retry_of));
     if (run.event_id) events.push_back(param(*run.event_id));
-    if (run.record_slot) {
-      const int64_t position = run.record_position.value_or(run.scheduled_for);
-      auto [it, fresh] = slots.try_emplace(run.job, position, run.next_fire);
-      if (!fresh) it->second = {std::max(it->second.first, position), run.next_fire};
-    }
-    if (run.status == RunStatus::kSkipped) skipped[run.job] = run.started_at;
+    if (run.record_slot) tally.fired(run.job, run.record_position.value_or(run.scheduled_for), run.next_fire);
+    if (run.status == RunStatus::kSkipped) tally.skipped(run.job, run.started_at);
   }
   if (!retried.empty()) db.run("UPDATE runs SET retry_at = NULL WHERE id = ANY($1::bigint[])", {array(retried)});
   if (!events.empty())  // delivered with their runs, in one transaction
     db.run("UPDATE events SET delivered_at = $2::bigint WHERE id = ANY($1::bigint[]) AND delivered_at IS NULL",
            {array(events), param(runs.front().started_at)});
-  if (!slots.empty()) {
-    std::vector<PgParam> jobs, positions, next_fires;
-    for (const auto& [job, slot] : slots) {  // sorted by job: one lock order across hosts
-      jobs.push_back(param(job));
-      positions.push_back(param(slot.first));
-      next_fires.push_back(param(slot.second));
-    }
-    db.run("INSERT INTO job_state (job, last_slot, next_fire) "
-           "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) ON CONFLICT (job) "
-           "DO UPDATE SET last_slot = GREATEST(coalesce(job_state.last_slot, 0), excluded.last_slot), "
-           "next_fire = excluded.next_fire",
-           {array(jobs), array(positions), array(next_fires)});
-  }
-  if (!skipped.empty()) {
-    std::vector<PgParam> jobs, times;
-    for (const auto& [job, at] : skipped) {
-      jobs.push_back(param(job));
-      times.push_back(param(at));
-    }
-    db.run("INSERT INTO job_state (job, last_status, last_finished_at) "
-           "SELECT job, 'skipped', at FROM unnest($1::text[], $2::bigint[]) AS u(job, at) ON CONFLICT (job) "
-           "DO UPDATE SET last_status = 'skipped', last_finished_at = excluded.last_finished_at",
-           {array(jobs), array(times)});
-  }
 }
 
 }  // namespace
 
 std::vector<std::optional<int64_t>> insert_claims(PgSession& db, const std::vector<NewRun>& runs,
-                                                  const ClaimOwner& owner) {
+                                                  const ClaimOwner& owner, PgJobStateTally& tally) {
   std::vector<std::optional<int64_t>> ids(runs.size());
   std::vector<size_t> slot_order;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -159,7 +129,7 @@ std::vector<std::optional<int64_t>> insert_claims(PgSession& db, const std::vect
            std::tie(runs[b].job, runs[b].scheduled_for, runs[b].attempt);
   });
   if (!slot_order.empty()) insert_slot_runs(db, runs, slot_order, owner, ids);
-  record_claims(db, runs, ids);
+  record_claims(db, runs, ids, tally);
   return ids;
 }
 

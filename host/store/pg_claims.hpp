@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "store/pg_job_state_tally.hpp"
 #include "store/pg_session.hpp"
 #include "store/records.hpp"
 
@@ -20,7 +21,8 @@ struct ClaimOwner {
 };
 
 // For each run, in order: its new id, or nothing if its (job, slot, attempt) was claimed before.
+// The claims' job_state changes (slots fired, skips) go to `tally`, written at the commit.
 std::vector<std::optional<int64_t>> insert_claims(PgSession& db, const std::vector<NewRun>& runs,
-                                                  const ClaimOwner& owner);
+                                                  const ClaimOwner& owner, PgJobStateTally& tally);
 
 }  // namespace cronhost::store

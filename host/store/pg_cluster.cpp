@@ -149,11 +149,18 @@ void PgHeartbeat::beat() {
     live_.set(std::move(alive));
     // An expired lease_until is still renewed while owner and fence are ours: after an outage
     // shorter than a lease plus the reapers' wait, the runs simply go on.
+    // A row locked meanwhile is skipped, not waited for: it is our own writer's (finishing or
+    // starting the run, its transaction perhaps waiting behind another host's), and waiting
+    // made renewals queue behind it, or deadlock with it. It still counts as ours (the
+    // snapshot says so) and the reapers leave it alone while our heartbeat is fresh.
     auto rows = session_->run(
-        "UPDATE runs SET lease_until = now() + $2::bigint * interval '1 millisecond' "
-        "WHERE owner = $1 AND status IN ('queued', 'running') RETURNING id",
+        "WITH mine AS (SELECT id FROM runs WHERE owner = $1 AND status IN ('queued', 'running')), "
+        "free AS (SELECT r.id FROM runs r JOIN mine USING (id) WHERE r.owner = $1 FOR UPDATE OF r SKIP LOCKED), "
+        "renewed AS (UPDATE runs r SET lease_until = now() + $2::bigint * interval '1 millisecond' FROM free "
+        "WHERE r.id = free.id RETURNING r.id) "
+        "SELECT id FROM mine",
         {param(me_.id), param(int64_t{me_.lease.count()})});
-    std::set<int64_t> renewed;
+    std::set<int64_t> renewed;  // still ours: renewed now, or held by our own writer
     for (const auto& row : rows.rows) renewed.insert(integer(row[0]));
     owned_.renewed(sent, me_.lease, renewed);
     if (failing_) log_event(spdlog::level::info, "lease renewals succeed again", {{"host", me_.name}});

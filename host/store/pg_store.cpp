@@ -78,13 +78,6 @@ std::vector<RunRecord> read_runs(const PgRows& rows) {
   return out;
 }
 
-void upsert_last_slot(PgSession& db, const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
-  db.run("INSERT INTO job_state (job, last_slot, next_fire) VALUES ($1, $2::bigint, $3::bigint) ON CONFLICT (job) "
-         "DO UPDATE SET last_slot = GREATEST(coalesce(job_state.last_slot, 0), excluded.last_slot), "
-         "next_fire = excluded.next_fire",
-         {param(job), param(slot), param(next_fire)});
-}
-
 void put_kv(PgSession& db, const std::string& job, const std::string& key, const std::string& json, int64_t now) {
   db.run("INSERT INTO kv (job, key, value, updated_at) VALUES ($1, $2, $3, $4::bigint) ON CONFLICT (job, key) "
          "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -177,7 +170,8 @@ Result<std::vector<std::optional<int64_t>>> PgStore::claim_batch(const std::vect
   try {
     // Claimed by this host: owned, fenced and leased from now on (no owner: a client's claim).
     const ClaimOwner owner{me_.name, me_.id, me_.lease.count()};
-    auto ids = db_->call([&runs, &owner](PgSession& db) { return insert_claims(db, runs, owner); });
+    PgWriter& writer = *db_;
+    auto ids = db_->call([&runs, &owner, &writer](PgSession& db) { return insert_claims(db, runs, owner, writer.tally()); });
     // Another claim had the row already (another host's, mostly): a conflict, for /metrics.
     conflicts_ += std::count(ids.begin(), ids.end(), std::nullopt);
     if (heartbeat_)  // owned from now on: renewed, fenced, stopped if the lease is lost
@@ -261,19 +255,12 @@ void PgStore::finish(int64_t run_id, const std::string& job, const RunOutcome& o
       if (write.value_json) put_kv(db, job, write.key, *write.value_json, o.finished_at);
       else delete_kv(db, job, write.key);
     }
-    const bool ok = o.status == RunStatus::kSucceeded;
-    db.run("INSERT INTO job_state (job, runs, successes, failures, last_status, last_finished_at) "
-           "VALUES ($1, 1, $2::bigint, $3::bigint, $4, $5::bigint) ON CONFLICT (job) DO UPDATE SET "
-           "runs = job_state.runs + 1, successes = job_state.successes + excluded.successes, "
-           "failures = job_state.failures + excluded.failures, last_status = excluded.last_status, "
-           "last_finished_at = excluded.last_finished_at",
-           {param(job), param(int64_t{ok ? 1 : 0}), param(int64_t{ok ? 0 : 1}), param(std::string(to_string(o.status))),
-            param(o.finished_at)});
+    db_->tally().finished(job, o.status == RunStatus::kSucceeded, std::string(to_string(o.status)), o.finished_at);
   });
 }
 
 void PgStore::record_fire(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
-  db_->post([job, slot, next_fire](PgSession& db) { upsert_last_slot(db, job, slot, next_fire); });
+  db_->post([this, job, slot, next_fire](PgSession&) { db_->tally().fired(job, slot, next_fire); });
 }
 
 // The interface returns these without a Status (the SQLite store throws on failure): a

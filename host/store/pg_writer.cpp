@@ -77,14 +77,20 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
       spdlog::debug("state database rollback failed: {}", e.what());
     }
   };
+  // The job_state changes are written once, at the end, in job order; when that statement
+  // fails on its own (a row the table refuses), the batch runs again writing them after each
+  // task, so the task that brought the bad change is the one that fails.
+  bool tally_per_task = false;
   while (!items.empty()) {
     size_t failed = items.size();
     std::exception_ptr item_error;
     try {
       session.run("BEGIN");
+      tally_.clear();  // a batch run again after a rollback gathers its changes again
       for (size_t i = 0; i < items.size() && failed == items.size(); ++i) {
         try {
           items[i].task(session);
+          if (tally_per_task) tally_.write(session);
         } catch (const PgError& e) {
           if (e.worth_retrying()) throw;  // the whole batch: kept and retried
           failed = i, item_error = std::current_exception();
@@ -93,6 +99,14 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
         }
       }
       if (failed == items.size()) {
+        try {
+          tally_.write(session);
+        } catch (const PgError& e) {
+          if (e.worth_retrying() || tally_per_task) throw;
+          roll_back();
+          tally_per_task = true;
+          continue;
+        }
         session.run("COMMIT");
         return nullptr;
       }

@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #include "store/db_thread.hpp"  // DbThreadLimits: the same limits for both backends
+#include "store/pg_job_state_tally.hpp"
 #include "store/pg_session.hpp"
 #include "store/write_health.hpp"
 
@@ -74,6 +75,9 @@ class PgWriter {
   // Waits until everything queued so far has been tried: committed, or kept for a retry.
   void flush();
   WriteHealth health() const;
+  // The job_state changes of the transaction being written, written just before its COMMIT
+  // in job order. For tasks only (the writer thread).
+  PgJobStateTally& tally() { return tally_; }
 
  private:
   struct Item {
@@ -93,6 +97,7 @@ class PgWriter {
   std::unique_ptr<PgSession> session_;  // writer thread only
   const DbThreadLimits limits_;
   std::deque<Item> retained_;  // writer thread only: posted writes to retry, oldest first
+  PgJobStateTally tally_;      // writer thread only: the open transaction's job_state changes
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable drained_;
