@@ -29,6 +29,10 @@ constexpr int kMaxCatchupScan = 100'000;
 // The loop wakes at least this often, so /health can tell a live loop from a stuck one.
 constexpr int64_t kTickMs = 1000;
 
+// A run owed (catch-up, retry) whose job is running on another host is tried again this much
+// later: a lease renewal's period, so it starts within a second of the other run's end.
+constexpr int64_t kBusyWaitMs = 1000;
+
 bool after_matches(const std::string& wanted, RunStatus status) {
   if (wanted == "succeeded") return status == RunStatus::kSucceeded;
   if (wanted == "failed") return status == RunStatus::kFailed || status == RunStatus::kTimedOut;
@@ -318,18 +322,25 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
       claim.record_position = d.record_position;
       if (auto next = d.spec->schedule.next(to_instant(f.slot_ms))) claim.next_fire = to_ms(*next);
     }
+    // Checked here in memory; the store checks it across the hosts that share it.
+    claim.exclusive = d.active && d.spec->concurrency == config::Concurrency::kForbid;
     claims.push_back(std::move(claim));
   }
   auto ids = store_.claim_batch(claims);
+  const auto busy = [&ids](size_t i) {
+    return ids && ids.value()[i].kind == store::ClaimResult::Kind::kBusyElsewhere;
+  };
   {
     std::lock_guard lock(mutex_);  // claimed here or elsewhere: its retry_at is gone either way
-    for (const Decision& d : batch)
-      if (d.fire.retry_of) queued_retries_.erase(*d.fire.retry_of);
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (batch[i].fire.retry_of && !busy(i)) queued_retries_.erase(*batch[i].fire.retry_of);
   }
   if (!ids) log_event(spdlog::level::err, "cannot record runs in the state file", {{"error", ids.message()}});
+  std::vector<size_t> skipped_here;  // busy elsewhere: their slots recorded skipped
   for (size_t i = 0; i < batch.size(); ++i) {
     Decision& d = batch[i];
-    const std::optional<int64_t> id = ids ? ids.value()[i] : std::nullopt;
+    const std::optional<int64_t> id =
+        ids && ids.value()[i].claimed() ? std::optional<int64_t>(ids.value()[i].id) : std::nullopt;
     if (!d.active) {
       if (id && options_.metrics) options_.metrics->skipped(d.fire.job);
       if (id)
@@ -337,6 +348,15 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
                   {{"job", d.fire.job}, {"run", *id}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)},
                    {"reason", d.skip_reason}});
       continue;
+    }
+    if (busy(i)) {
+      const std::string& host = ids.value()[i].busy_host;
+      d.skip_reason = "the previous run is still going (concurrency: forbid) on host " +
+                      (host.empty() ? std::string("another host") : host);
+      finished(*d.spec, d.fire, std::nullopt, std::nullopt, d.active);
+      if (d.fire.trigger == Trigger::kSchedule) skipped_here.push_back(i);
+      else if (d.fire.trigger != Trigger::kManual) wait_for_other_host(d.fire, host);
+      continue;  // a manual run: refused with the reason (trigger())
     }
     if (!id) {
       if (ids && d.fire.event_id)
@@ -351,6 +371,47 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     pool_->submit([this, spec = d.spec, fire = d.fire, active = d.active, run_id = *id] {
       execute(spec, fire, active, run_id);
     });
+  }
+  if (!skipped_here.empty()) record_skipped(batch, claims, skipped_here);
+}
+
+void Scheduler::wait_for_other_host(Fire fire, const std::string& host) {
+  // A catch-up slot, a retry, an event's or an after: run is owed: it waits for the job's run
+  // on the other host and is tried again, rather than dropped.
+  log_event(spdlog::level::info, "waiting for the job's run on another host",
+            {{"job", fire.job}, {"host", host}, {"trigger", std::string(store::to_string(fire.trigger))},
+             {"in_ms", kBusyWaitMs}});
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  auto it = jobs_.find(fire.job);
+  if (it == jobs_.end()) return;
+  if (fire.trigger == Trigger::kCatchup) it->second.pending_catchup.insert(fire.slot_ms);
+  fire.due_ms = clock_.now_ms() + kBusyWaitMs;
+  push_locked(std::move(fire));
+}
+
+void Scheduler::record_skipped(const std::vector<Decision>& batch, std::vector<store::NewRun>& claims,
+                               const std::vector<size_t>& which) {
+  std::vector<store::NewRun> skipped;
+  for (size_t i : which) {
+    store::NewRun run = std::move(claims[i]);
+    run.status = RunStatus::kSkipped;
+    run.error = batch[i].skip_reason;
+    run.exclusive = false;
+    skipped.push_back(std::move(run));
+  }
+  auto ids = store_.claim_batch(skipped);
+  if (!ids) {
+    log_event(spdlog::level::err, "cannot record runs in the state file", {{"error", ids.message()}});
+    return;
+  }
+  for (size_t k = 0; k < which.size(); ++k) {
+    if (!ids.value()[k].claimed()) continue;  // another host recorded the slot first
+    const Decision& d = batch[which[k]];
+    if (options_.metrics) options_.metrics->skipped(d.fire.job);
+    log_event(spdlog::level::warn, "slot skipped",
+              {{"job", d.fire.job}, {"run", ids.value()[k].id}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)},
+               {"reason", d.skip_reason}});
   }
 }
 
@@ -587,6 +648,8 @@ Triggered Scheduler::trigger(const std::string& job, const nlohmann::json& param
   std::vector<Decision> batch{*decision};
   claim_and_submit(batch, now);
   const int64_t id = batch.front().active->run_id;
+  if (id == 0 && !batch.front().skip_reason.empty())  // running on another host
+    return {0, Refusal::kConcurrency, batch.front().skip_reason};
   if (id == 0) return {0, Refusal::kNotRecorded, "the run could not be recorded in the state file"};
   return {id};
 }

@@ -159,7 +159,13 @@ class Scheduler {
   void loop();
   void push_locked(Fire fire);
   std::optional<Decision> decide_locked(const Fire& fire);
+  // Claims the batch and submits what it won. A forbid job busy on another host: its schedule
+  // slot is recorded skipped (record_skipped), a manual run refused (skip_reason set), anything
+  // else waits (wait_for_other_host).
   void claim_and_submit(std::vector<Decision>& batch, int64_t now);
+  void wait_for_other_host(Fire fire, const std::string& host);
+  void record_skipped(const std::vector<Decision>& batch, std::vector<store::NewRun>& claims,
+                      const std::vector<size_t>& which);
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
   void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);

@@ -163,25 +163,25 @@ std::vector<int64_t> PgStore::take_lost_runs() {
   return owned_.take_lost(std::chrono::steady_clock::now());
 }
 
-Result<std::vector<std::optional<int64_t>>> PgStore::claim_batch(const std::vector<NewRun>& runs) {
+Result<std::vector<ClaimResult>> PgStore::claim_batch(const std::vector<NewRun>& runs) {
   try {
     // Claimed by this host: owned, fenced and leased from now on (no owner: a client's claim).
     const ClaimOwner owner{me_.name, me_.id, me_.lease.count()};
     auto ids = db_->call([&runs, &owner](PgSession& db) { return insert_claims(db, runs, owner); });
     if (heartbeat_)  // owned from now on: renewed, fenced, stopped if the lease is lost
       for (size_t i = 0; i < ids.size(); ++i)
-        if (ids[i] && runs[i].status != RunStatus::kSkipped) owned_.add(*ids[i], 1);
+        if (ids[i].claimed() && runs[i].status != RunStatus::kSkipped) owned_.add(ids[i].id, 1);
     return ids;
   } catch (const std::exception& e) {
-    return Result<std::vector<std::optional<int64_t>>>::error(std::string("claiming slots in the state file failed: ") +
-                                                              e.what());
+    return Result<std::vector<ClaimResult>>::error(std::string("claiming slots in the state file failed: ") + e.what());
   }
 }
 
 Result<std::optional<int64_t>> PgStore::claim(const NewRun& run) {
   auto ids = claim_batch({run});
   if (!ids) return Result<std::optional<int64_t>>::error(ids.message());
-  return ids.value().front();
+  const ClaimResult& claimed = ids.value().front();
+  return claimed.claimed() ? std::optional<int64_t>(claimed.id) : std::nullopt;
 }
 
 // A daemon writes a run only as its owner with the fence of its claim ("AND owner = $o AND
