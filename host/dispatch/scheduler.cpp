@@ -79,6 +79,7 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
 }
 
 void Scheduler::queue_pending_retries_locked(int64_t now, const std::vector<store::RunRecord>& pending) {
+  if (options_.role == HostRole::kExecutor) return;  // claimed by the scheduler hosts, then taken
   for (const auto& run : pending) {
     if (queued_retries_.count(run.id)) continue;
     auto it = jobs_.find(run.job);
@@ -151,6 +152,7 @@ void Scheduler::index_followers_locked() {
 }
 
 void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms) {
+  if (options_.role == HostRole::kExecutor) return;  // the scheduler hosts fire
   const auto& schedule = entry.spec->schedule;
   auto next = schedule.next(to_instant(after_ms));
   if (!next) return;
@@ -161,7 +163,7 @@ void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name
 void Scheduler::queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
                                      const std::optional<store::JobState>& state) {
   const config::JobSpec& spec = *entry.spec;
-  if (!spec.schedule.fires_by_time()) return;
+  if (!spec.schedule.fires_by_time() || options_.role == HostRole::kExecutor) return;
   if (!state || !state->last_slot) {
     // First sight of this job: downtime is counted from now on.
     store_.record_fire(name, now, std::nullopt);
@@ -234,6 +236,18 @@ void Scheduler::loop() {
       next_cluster_poll_ms_ = steady_ms + kTickMs;
       lock.unlock();  // store calls without the lock
       poll_cluster(now);
+      lock.lock();
+      continue;
+    }
+    if (options_.role == HostRole::kExecutor) {
+      if (!queued_signal_ && steady_ms < next_take_ms_) {
+        clock_.wait_until(wake_, lock, now + std::min(kTickMs, next_take_ms_ - steady_ms));
+        continue;
+      }
+      queued_signal_ = false;
+      next_take_ms_ = steady_ms + kTickMs;  // a NOTIFY lost (reconnecting) waits a second at most
+      lock.unlock();
+      take_queued_runs();
       lock.lock();
       continue;
     }
@@ -368,11 +382,58 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
       continue;
     }
     d.active->run_id = *id;
+    if (options_.role == HostRole::kScheduler) {  // queued for the executors
+      finished(*d.spec, d.fire, std::nullopt, std::nullopt, d.active);
+      continue;
+    }
     pool_->submit([this, spec = d.spec, fire = d.fire, active = d.active, run_id = *id] {
       execute(spec, fire, active, run_id);
     });
   }
   if (!skipped_here.empty()) record_skipped(batch, claims, skipped_here);
+}
+
+void Scheduler::wake_queued() {
+  {
+    std::lock_guard lock(mutex_);
+    queued_signal_ = true;
+  }
+  wake_.notify_one();
+}
+
+void Scheduler::take_queued_runs() {
+  size_t free = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    free = static_cast<size_t>(options_.workers) > in_flight_ ? options_.workers - in_flight_ : 0;
+  }
+  if (free == 0 || !options_.take_queued) return;
+  const auto runs = options_.take_queued(static_cast<int>(free));
+  const int64_t now = clock_.now_ms();
+  std::lock_guard lock(mutex_);
+  if (runs.size() == free) queued_signal_ = true;  // more may wait: take again once a worker frees
+  for (const store::RunRecord& run : runs) {
+    Fire fire{run.trigger == Trigger::kSchedule || run.trigger == Trigger::kCatchup ? run.scheduled_for : now,
+              run.scheduled_for, run.job, 0, run.trigger, run.attempt, run.first_run_id};
+    fire.triggered_by = run.triggered_by;
+    if (!run.params_json.empty())
+      fire.params = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.params_json, nullptr, false));
+    if (!run.event_json.empty())
+      fire.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
+    auto it = jobs_.find(run.job);
+    if (it == jobs_.end()) {  // the scheduler knows a job this executor does not: say so, and retry nowhere
+      store_.finish(run.id, run.job,
+                    store::RunOutcome{RunStatus::kFailed, now, 0, "", "the job is not defined on this executor", "", false});
+      log_event(spdlog::level::err, "queued run of an unknown job", {{"job", run.job}, {"run", run.id}});
+      continue;
+    }
+    auto active = std::make_shared<ActiveRun>();
+    active->run_id = run.id;
+    active_[run.job].push_back(active);
+    ++in_flight_;
+    pool_->submit([this, spec = it->second.spec, fire, active, run_id = run.id] { execute(spec, fire, active, run_id); });
+  }
 }
 
 void Scheduler::wait_for_other_host(Fire fire, const std::string& host) {
@@ -533,6 +594,11 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     if (waiting->second.empty()) waiting_.erase(waiting);
     next.due_ms = clock_.now_ms();
     push_locked(next);
+  }
+  if (options_.role == HostRole::kExecutor) {  // a worker is free: take the next queued run
+    queued_signal_ = true;
+    wake_.notify_one();
+    return;  // retries: recorded with the outcome; the scheduler hosts claim them
   }
   if (!status || !run_id || stopping_) return;
 

@@ -30,6 +30,13 @@ namespace cronhost::dispatch {
 
 class RunMetrics;
 
+// What a host does among those sharing a PostgreSQL state (cronhost run --role).
+enum class HostRole {
+  kAll,        // fires the jobs and runs what it claims
+  kScheduler,  // fires the jobs: its claims are queued runs for the executors; runs nothing
+  kExecutor,   // fires nothing: runs the queued runs it takes (SchedulerOptions::take_queued)
+};
+
 struct SchedulerOptions {
   int workers = 2;
   run::RunLimits limits;
@@ -39,6 +46,10 @@ struct SchedulerOptions {
   std::function<run::RunResult(run::RunContext&)> run;
   RunMetrics* metrics = nullptr;  // counts runs and times them; null: not counted
   const Clock* clock = nullptr;   // null: the system clock (tests pass one they move)
+  HostRole role = HostRole::kAll;
+  // An executor's source of runs: takes up to `limit` queued runs, owned by this host from then
+  // on. Called on wake_queued() and at least every second.
+  std::function<std::vector<store::RunRecord>(int limit)> take_queued;
 };
 
 // A manual run asked for: its id once recorded, or why none started.
@@ -97,6 +108,8 @@ class Scheduler {
   // the job's trigger_params do not allow, the job's concurrency rule (the message says why),
   // the host stopping, or the state file failing.
   Triggered trigger(const std::string& job, const nlohmann::json& params, const std::string& by);
+  // An executor: queued runs may be waiting (a NOTIFY came); take them now.
+  void wake_queued();
   // Asks a queued or running run to stop (it ends as cancelled). False: it is not in flight.
   bool cancel(int64_t run_id);
   // Runs in flight per job (only jobs with some), and of one job.
@@ -183,6 +196,8 @@ class Scheduler {
   // On a shared store, once a second: stops the runs whose leases were lost and queues the
   // retries other hosts' reapers recorded.
   void poll_cluster(int64_t now);
+  // An executor: takes queued runs for its free workers and starts them (loop thread, unlocked).
+  void take_queued_runs();
   std::optional<int64_t> retry_due(const config::JobSpec& spec, const Fire& fire, store::RunStatus status, int64_t now);
   void write_back(const config::JobSpec& spec, const config::HostConfig* host, int64_t run_id, int64_t started,
                   int64_t finished, store::RunStatus status);
@@ -203,6 +218,8 @@ class Scheduler {
   // forgotten at its claim.
   std::set<int64_t> queued_retries_;
   int64_t next_cluster_poll_ms_ = 0;  // loop thread only; steady clock
+  int64_t next_take_ms_ = 0;          // loop thread only; steady clock: an executor's poll
+  bool queued_signal_ = false;        // an executor: runs may be waiting (guarded by mutex_)
   size_t in_flight_ = 0;  // submitted to the pool and not finished
   std::atomic<size_t> running_{0};  // of those, started on a worker
   std::atomic<int64_t> last_tick_ms_{0};

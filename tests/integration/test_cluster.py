@@ -28,13 +28,13 @@ def once_at(when):
 class Host:
     """One `cronhost run` on the site's jobs and state, with a log of its own."""
 
-    def __init__(self, site, n, config="cronhost.yaml"):
+    def __init__(self, site, n, config="cronhost.yaml", extra=()):
         self.site = site
         self.log_path = os.path.join(site.root, "host%d.log" % n)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, "run", "--jobs", os.path.join(site.root, "jobs.d"), "--state", site.state,
-             "--config", os.path.join(site.root, config)],
+             "--config", os.path.join(site.root, config), *extra],
             stdout=self.log, stderr=self.log, env={**os.environ, **site.env})
 
     def started(self):
