@@ -411,7 +411,8 @@ void Scheduler::take_queued_runs() {
   if (free == 0 || !options_.take_queued) return;
   const auto runs = options_.take_queued(static_cast<int>(free));
   const int64_t now = clock_.now_ms();
-  std::lock_guard lock(mutex_);
+  std::vector<store::RunRecord> unknown;  // finished after the lock: no store calls under it
+  std::unique_lock lock(mutex_);
   if (runs.size() == free) queued_signal_ = true;  // more may wait: take again once a worker frees
   for (const store::RunRecord& run : runs) {
     Fire fire{run.trigger == Trigger::kSchedule || run.trigger == Trigger::kCatchup ? run.scheduled_for : now,
@@ -422,10 +423,8 @@ void Scheduler::take_queued_runs() {
     if (!run.event_json.empty())
       fire.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
     auto it = jobs_.find(run.job);
-    if (it == jobs_.end()) {  // the scheduler knows a job this executor does not: say so, and retry nowhere
-      store_.finish(run.id, run.job,
-                    store::RunOutcome{RunStatus::kFailed, now, 0, "", "the job is not defined on this executor", "", false});
-      log_event(spdlog::level::err, "queued run of an unknown job", {{"job", run.job}, {"run", run.id}});
+    if (it == jobs_.end()) {
+      unknown.push_back(run);
       continue;
     }
     auto active = std::make_shared<ActiveRun>();
@@ -433,6 +432,12 @@ void Scheduler::take_queued_runs() {
     active_[run.job].push_back(active);
     ++in_flight_;
     pool_->submit([this, spec = it->second.spec, fire, active, run_id = run.id] { execute(spec, fire, active, run_id); });
+  }
+  lock.unlock();
+  for (const store::RunRecord& run : unknown) {  // the scheduler knows a job this executor does not: say so
+    store_.finish(run.id, run.job,
+                  store::RunOutcome{RunStatus::kFailed, now, 0, "", "the job is not defined on this executor", "", false});
+    log_event(spdlog::level::err, "queued run of an unknown job", {{"job", run.job}, {"run", run.id}});
   }
 }
 
