@@ -53,7 +53,7 @@ double run(const Options& o, std::vector<std::unique_ptr<store::Store>>& hosts, 
           std::fprintf(stderr, "claim failed: %s\n", ids.message().c_str());
           std::exit(1);
         }
-        for (const auto& id : ids.value()) wins[h] += id.has_value();
+        for (const auto& id : ids.value()) wins[h] += id.claimed();
       }
     });
   for (auto& t : threads) t.join();

@@ -106,7 +106,7 @@ void PgListener::loop() {
     if (error.empty() && PQsetnonblocking(conn.get(), 1) != 0) error = trimmed(PQerrorMessage(conn.get()));
     if (error.empty()) error = send_listen(conn.get(), channel_, Clock::now() + settings_.connect_timeout, stopping_);
     if (error.empty()) {
-      log_event(spdlog::level::info, "a table source listens for NOTIFY", {{"source", source_}, {"channel", channel_}});
+      log_event(spdlog::level::info, "listening for NOTIFY", {{"source", source_}, {"channel", channel_}});
       last_error.clear();
       retry = kFirstRetry;
       on_notify_();  // NOTIFYs sent while not listening are lost: read once now

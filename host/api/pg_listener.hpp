@@ -1,5 +1,6 @@
 // A connection of its own to a PostgreSQL database that LISTENs on one channel, for a table
-// source's listen: (dispatch/table_source_reader.hpp). Its own thread: connecting, waiting
+// source's listen: (dispatch/table_source_reader.hpp) and an executor's queued runs
+// (cli/run_command.cpp). Its own thread: connecting, waiting
 // and reconnecting never hold up the scheduler or the reader.
 //
 // on_notify is called (on the listener's thread) for each NOTIFY on the channel and after each

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "api/mail_outbox.hpp"
+#include "api/pg_listener.hpp"
 #include "cli/commands.hpp"
 #include "config/host_config_changes.hpp"
 #include "config/job_catalog.hpp"
@@ -104,11 +105,16 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
   auto* cmd = app.add_subcommand("run", "Run the host: fire the jobs in the jobs folder until SIGTERM");
   auto state = std::make_shared<std::string>();
   auto log_format = std::make_shared<std::string>();
+  auto role = std::make_shared<std::string>("all");
+  cmd->add_option("--role", *role,
+                  "all (fire and run), scheduler (fire: queue runs for executors) or executor (run queued runs); "
+                  "other than all needs the state in PostgreSQL")
+      ->check(CLI::IsMember({"all", "scheduler", "executor"}));
   cmd->add_option("--state", *state, "State file or postgresql:// URL (default: from the config, else ./cronhost.db)");
   cmd->add_option("--log-format", *log_format, "text or json (default: from the config, else text)")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->footer("SIGHUP reloads the jobs and the config; SIGTERM or SIGINT stops after running runs finish.");
-  return [state, log_format, &common]() -> int {
+  return [state, log_format, role, &common]() -> int {
     // Before any secret is read: the host's memory, environment and /proc files are then
     // closed to other processes of its user (isolated plugins among them) unless they have
     // CAP_SYS_PTRACE, which runners never have. Also: no core dumps of the host.
@@ -133,6 +139,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitUsage;
     }
     const store::StateLocation where = store::state_location(config, *state);
+    if (*role != "all" && !where.server) {
+      std::cerr << "cronhost: error: --role " << *role << " needs the state in PostgreSQL (state: postgresql://...); "
+                << "the state here is the file " << where.file.string() << ", which one host runs: use --role all\n";
+      return kExitUsage;
+    }
     // The host's own files (plugin snapshots, the mail dead-letter file) are named after the
     // state file, which names them even when the state is in PostgreSQL.
     const std::filesystem::path& state_path = where.file;
@@ -159,9 +170,22 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path(), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
-    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
-                                                   [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
-                                                   &metrics});
+    dispatch::SchedulerOptions options{config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
+                                       [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
+                                       &metrics};
+    auto* pg_store = dynamic_cast<store::PgStore*>(store.value().get());
+    if (pg_store) {
+      if (auto recorded = pg_store->set_role(*role); !recorded) {
+        log_event(spdlog::level::critical, "cannot start", {{"error", recorded.message()}});
+        return kExitFailed;
+      }
+    }
+    options.role = *role == "scheduler" ? dispatch::HostRole::kScheduler
+                   : *role == "executor" ? dispatch::HostRole::kExecutor
+                                         : dispatch::HostRole::kAll;
+    if (options.role == dispatch::HostRole::kExecutor)
+      options.take_queued = [pg_store](int limit) { return pg_store->take_queued(limit); };
+    dispatch::Scheduler scheduler(*store.value(), options);
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
     dispatch::JobRegistry registry(*store.value(), *store.value(), scheduler, config.server.registration_urls);
@@ -208,15 +232,20 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
               {{"landlock", plugin::landlock_summary()}});
     log_event(plugin::pids_cgroup_base() ? spdlog::level::info : spdlog::level::warn, "plugin isolation: threads",
               {{"threads", plugin::pids_cgroup_summary(plugin::kMaxRunTasks)}});
+    // An executor wakes on the schedulers' NOTIFY (its own connection, opened again when it
+    // drops); its loop also looks every second.
+    std::optional<api::PgListener> queued;
+    if (options.role == dispatch::HostRole::kExecutor)
+      queued.emplace("queued runs", *where.server, store::PgStore::kQueuedChannel, [&scheduler] { scheduler.wake_queued(); });
     log_event(spdlog::level::info, "cronhost started",
-              {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers},
+              {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers}, {"role", *role},
                {"state", store::describe(where)}, {"jobs_dir", context->jobs_dir.string()}});
     jobs.clear();
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     auto outbox_config = live.current();    // the snapshot the outbox reads its settings from
     if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
     dispatch::EventPump events(*store.value(), scheduler);  // approvals made on the command line fire jobs
-    events.start();
+    if (options.role != dispatch::HostRole::kExecutor) events.start();  // the schedulers claim events' runs
     table_sources.set_sources(catalog.sources(), live.current(), context->load_options);
     table_sources.start();
 
@@ -279,6 +308,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (api) api->stop();
     catalog_watch.stop();
     definitions.stop();
+    queued.reset();
     events.stop();
     table_sources.stop();
     scheduler.shutdown(live.current()->shutdown_grace);

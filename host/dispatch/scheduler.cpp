@@ -49,6 +49,10 @@ int64_t steady_now_ms() {
       .count();
 }
 
+// A run owed (catch-up, retry) whose job is running on another host is tried again this much
+// later: a lease renewal's period, so it starts within a second of the other run's end.
+constexpr int64_t kBusyWaitMs = 1000;
+
 bool after_matches(const std::string& wanted, RunStatus status) {
   if (wanted == "succeeded") return status == RunStatus::kSucceeded;
   if (wanted == "failed") return status == RunStatus::kFailed || status == RunStatus::kTimedOut;
@@ -95,6 +99,7 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
 }
 
 void Scheduler::queue_pending_retries_locked(int64_t now, const std::vector<store::RunRecord>& pending) {
+  if (options_.role == HostRole::kExecutor) return;  // claimed by the scheduler hosts, then taken
   for (const auto& run : pending) {
     if (queued_retries_.count(run.id)) continue;
     auto it = jobs_.find(run.job);
@@ -215,6 +220,7 @@ void Scheduler::index_followers_locked() {
 }
 
 void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms) {
+  if (options_.role == HostRole::kExecutor) return;  // the scheduler hosts fire
   const auto& schedule = entry.spec->schedule;
   auto next = schedule.next(to_instant(after_ms));
   if (!next) return;
@@ -225,7 +231,7 @@ void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name
 void Scheduler::queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
                                      const std::optional<store::JobState>& state) {
   const config::JobSpec& spec = *entry.spec;
-  if (!spec.schedule.fires_by_time()) return;
+  if (!spec.schedule.fires_by_time() || options_.role == HostRole::kExecutor) return;
   if (!state || !state->last_slot) {
     // First sight of this job: downtime is counted from now on.
     store_.record_fire(name, now, std::nullopt);
@@ -304,6 +310,18 @@ void Scheduler::loop() {
       next_cluster_poll_ms_ = steady_ms + kClusterPollMs;
       lock.unlock();  // store calls without the lock
       poll_cluster(now);
+      lock.lock();
+      continue;
+    }
+    if (options_.role == HostRole::kExecutor) {
+      if (!queued_signal_ && steady_ms < next_take_ms_) {
+        clock_.wait_until(wake_, lock, now + std::min(kTickMs, next_take_ms_ - steady_ms));
+        continue;
+      }
+      queued_signal_ = false;
+      next_take_ms_ = steady_ms + kTickMs;  // a NOTIFY lost (reconnecting) waits a second at most
+      lock.unlock();
+      take_queued_runs();
       lock.lock();
       continue;
     }
@@ -406,13 +424,18 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
       claim.record_position = d.record_position;
       if (auto next = d.spec->schedule.next(to_instant(f.slot_ms))) claim.next_fire = to_ms(*next);
     }
+    // Checked here in memory; the store checks it across the hosts that share it.
+    claim.exclusive = d.active && d.spec->concurrency == config::Concurrency::kForbid;
     claims.push_back(std::move(claim));
   }
   auto ids = store_.claim_batch(claims);
+  const auto busy = [&ids](size_t i) {
+    return ids && ids.value()[i].kind == store::ClaimResult::Kind::kBusyElsewhere;
+  };
   {
     std::lock_guard lock(mutex_);  // claimed here or elsewhere: its retry_at is gone either way
-    for (const Decision& d : batch)
-      if (d.fire.retry_of) queued_retries_.erase(*d.fire.retry_of);
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (batch[i].fire.retry_of && !busy(i)) queued_retries_.erase(*batch[i].fire.retry_of);
     if (ids) {
       next_unclaimed_try_ms_ = 0;  // claims work: catch up what failed ones left, now
     } else {
@@ -427,9 +450,11 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
     }
   }
   if (!ids) log_event(spdlog::level::err, "cannot record runs in the state file", {{"error", ids.message()}});
+  std::vector<size_t> skipped_here;  // busy elsewhere: their slots recorded skipped
   for (size_t i = 0; i < batch.size(); ++i) {
     Decision& d = batch[i];
-    const std::optional<int64_t> id = ids ? ids.value()[i] : std::nullopt;
+    const std::optional<int64_t> id =
+        ids && ids.value()[i].claimed() ? std::optional<int64_t>(ids.value()[i].id) : std::nullopt;
     if (!d.active) {
       if (id && options_.metrics) options_.metrics->skipped(d.fire.job);
       if (id)
@@ -437,6 +462,15 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
                   {{"job", d.fire.job}, {"run", *id}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)},
                    {"reason", d.skip_reason}});
       continue;
+    }
+    if (busy(i)) {
+      const std::string& host = ids.value()[i].busy_host;
+      d.skip_reason = "the previous run is still going (concurrency: forbid) on host " +
+                      (host.empty() ? std::string("another host") : host);
+      finished(*d.spec, d.fire, std::nullopt, std::nullopt, d.active);
+      if (d.fire.trigger == Trigger::kSchedule) skipped_here.push_back(i);
+      else if (d.fire.trigger != Trigger::kManual) wait_for_other_host(d.fire, host);
+      continue;  // a manual run: refused with the reason (trigger())
     }
     if (!id) {
       if (ids && d.fire.event_id)
@@ -448,9 +482,102 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
       continue;
     }
     d.active->run_id = *id;
+    if (options_.role == HostRole::kScheduler) {  // queued for the executors
+      finished(*d.spec, d.fire, std::nullopt, std::nullopt, d.active);
+      continue;
+    }
     pool_->submit([this, spec = d.spec, fire = d.fire, active = d.active, run_id = *id] {
       execute(spec, fire, active, run_id);
     });
+  }
+  if (!skipped_here.empty()) record_skipped(batch, claims, skipped_here);
+}
+
+void Scheduler::wake_queued() {
+  {
+    std::lock_guard lock(mutex_);
+    queued_signal_ = true;
+  }
+  wake_.notify_one();
+}
+
+void Scheduler::take_queued_runs() {
+  size_t free = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    free = static_cast<size_t>(options_.workers) > in_flight_ ? options_.workers - in_flight_ : 0;
+  }
+  if (free == 0 || !options_.take_queued) return;
+  const auto runs = options_.take_queued(static_cast<int>(free));
+  const int64_t now = clock_.now_ms();
+  std::vector<store::RunRecord> unknown;  // finished after the lock: no store calls under it
+  std::unique_lock lock(mutex_);
+  if (runs.size() == free) queued_signal_ = true;  // more may wait: take again once a worker frees
+  for (const store::RunRecord& run : runs) {
+    Fire fire{run.trigger == Trigger::kSchedule || run.trigger == Trigger::kCatchup ? run.scheduled_for : now,
+              run.scheduled_for, run.job, 0, run.trigger, run.attempt, run.first_run_id};
+    fire.triggered_by = run.triggered_by;
+    if (!run.params_json.empty())
+      fire.params = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.params_json, nullptr, false));
+    if (!run.event_json.empty())
+      fire.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
+    auto it = jobs_.find(run.job);
+    if (it == jobs_.end()) {
+      unknown.push_back(run);
+      continue;
+    }
+    auto active = std::make_shared<ActiveRun>();
+    active->run_id = run.id;
+    active_[run.job].push_back(active);
+    ++in_flight_;
+    pool_->submit([this, spec = it->second.spec, fire, active, run_id = run.id] { execute(spec, fire, active, run_id); });
+  }
+  lock.unlock();
+  for (const store::RunRecord& run : unknown) {  // the scheduler knows a job this executor does not: say so
+    store_.finish(run.id, run.job,
+                  store::RunOutcome{RunStatus::kFailed, now, 0, "", "the job is not defined on this executor", "", false});
+    log_event(spdlog::level::err, "queued run of an unknown job", {{"job", run.job}, {"run", run.id}});
+  }
+}
+
+void Scheduler::wait_for_other_host(Fire fire, const std::string& host) {
+  // A catch-up slot, a retry, an event's or an after: run is owed: it waits for the job's run
+  // on the other host and is tried again, rather than dropped.
+  log_event(spdlog::level::info, "waiting for the job's run on another host",
+            {{"job", fire.job}, {"host", host}, {"trigger", std::string(store::to_string(fire.trigger))},
+             {"in_ms", kBusyWaitMs}});
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  auto it = jobs_.find(fire.job);
+  if (it == jobs_.end()) return;
+  if (fire.trigger == Trigger::kCatchup) it->second.pending_catchup.insert(fire.slot_ms);
+  fire.due_ms = clock_.now_ms() + kBusyWaitMs;
+  push_locked(std::move(fire));
+}
+
+void Scheduler::record_skipped(const std::vector<Decision>& batch, std::vector<store::NewRun>& claims,
+                               const std::vector<size_t>& which) {
+  std::vector<store::NewRun> skipped;
+  for (size_t i : which) {
+    store::NewRun run = std::move(claims[i]);
+    run.status = RunStatus::kSkipped;
+    run.error = batch[i].skip_reason;
+    run.exclusive = false;
+    skipped.push_back(std::move(run));
+  }
+  auto ids = store_.claim_batch(skipped);
+  if (!ids) {
+    log_event(spdlog::level::err, "cannot record runs in the state file", {{"error", ids.message()}});
+    return;
+  }
+  for (size_t k = 0; k < which.size(); ++k) {
+    if (!ids.value()[k].claimed()) continue;  // another host recorded the slot first
+    const Decision& d = batch[which[k]];
+    if (options_.metrics) options_.metrics->skipped(d.fire.job);
+    log_event(spdlog::level::warn, "slot skipped",
+              {{"job", d.fire.job}, {"run", ids.value()[k].id}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)},
+               {"reason", d.skip_reason}});
   }
 }
 
@@ -574,6 +701,11 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     next.head_start_ms = 0;
     push_locked(next);
   }
+  if (options_.role == HostRole::kExecutor) {  // a worker is free: take the next queued run
+    queued_signal_ = true;
+    wake_.notify_one();
+    return;  // retries: recorded with the outcome; the scheduler hosts claim them
+  }
   if (!status || !run_id || stopping_) return;
 
   const int64_t now = clock_.now_ms();
@@ -689,6 +821,8 @@ Triggered Scheduler::trigger(const std::string& job, const nlohmann::json& param
   std::vector<Decision> batch{*decision};
   claim_and_submit(batch, now);
   const int64_t id = batch.front().active->run_id;
+  if (id == 0 && !batch.front().skip_reason.empty())  // running on another host
+    return {0, Refusal::kConcurrency, batch.front().skip_reason};
   if (id == 0) return {0, Refusal::kNotRecorded, "the run could not be recorded in the state file"};
   return {id};
 }

@@ -30,6 +30,13 @@ namespace cronhost::dispatch {
 
 class RunMetrics;
 
+// What a host does among those sharing a PostgreSQL state (cronhost run --role).
+enum class HostRole {
+  kAll,        // fires the jobs and runs what it claims
+  kScheduler,  // fires the jobs: its claims are queued runs for the executors; runs nothing
+  kExecutor,   // fires nothing: runs the queued runs it takes (SchedulerOptions::take_queued)
+};
+
 struct SchedulerOptions {
   int workers = 2;
   run::RunLimits limits;
@@ -39,6 +46,10 @@ struct SchedulerOptions {
   std::function<run::RunResult(run::RunContext&)> run;
   RunMetrics* metrics = nullptr;  // counts runs and times them; null: not counted
   const Clock* clock = nullptr;   // null: the system clock (tests pass one they move)
+  HostRole role = HostRole::kAll;
+  // An executor's source of runs: takes up to `limit` queued runs, owned by this host from then
+  // on. Called on wake_queued() and at least every second.
+  std::function<std::vector<store::RunRecord>(int limit)> take_queued;
 };
 
 // A manual run asked for: its id once recorded, or why none started.
@@ -97,6 +108,8 @@ class Scheduler {
   // the job's trigger_params do not allow, the job's concurrency rule (the message says why),
   // the host stopping, or the state file failing.
   Triggered trigger(const std::string& job, const nlohmann::json& params, const std::string& by);
+  // An executor: queued runs may be waiting (a NOTIFY came); take them now.
+  void wake_queued();
   // Asks a queued or running run to stop (it ends as cancelled). False: it is not in flight.
   bool cancel(int64_t run_id);
   // Runs in flight per job (only jobs with some), and of one job.
@@ -167,7 +180,13 @@ class Scheduler {
   // true if `fire` was pushed back so.
   bool leave_to_first_claimer_locked(Fire& fire);
   std::optional<Decision> decide_locked(const Fire& fire);
+  // Claims the batch and submits what it won. A forbid job busy on another host: its schedule
+  // slot is recorded skipped (record_skipped), a manual run refused (skip_reason set), anything
+  // else waits (wait_for_other_host).
   void claim_and_submit(std::vector<Decision>& batch, int64_t now);
+  void wait_for_other_host(Fire fire, const std::string& host);
+  void record_skipped(const std::vector<Decision>& batch, std::vector<store::NewRun>& claims,
+                      const std::vector<size_t>& which);
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
   void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
@@ -187,6 +206,8 @@ class Scheduler {
   void poll_cluster(int64_t now);
   // Queues the slots failed claims left (JobEntry::unclaimed_from) that no host claimed since.
   void catch_up_unclaimed(int64_t now);
+  // An executor: takes queued runs for its free workers and starts them (loop thread, unlocked).
+  void take_queued_runs();
   std::optional<int64_t> retry_due(const config::JobSpec& spec, const Fire& fire, store::RunStatus status, int64_t now);
   void write_back(const config::JobSpec& spec, const config::HostConfig* host, int64_t run_id, int64_t started,
                   int64_t finished, store::RunStatus status);
@@ -209,6 +230,8 @@ class Scheduler {
   int64_t next_cluster_poll_ms_ = 0;  // loop thread only; steady clock
   bool unclaimed_ = false;            // guarded by mutex_: some job has unclaimed_from
   int64_t next_unclaimed_try_ms_ = 0;  // guarded by mutex_; steady clock: 0 once a claim succeeded
+  int64_t next_take_ms_ = 0;          // loop thread only; steady clock: an executor's poll
+  bool queued_signal_ = false;        // an executor: runs may be waiting (guarded by mutex_)
   size_t in_flight_ = 0;  // submitted to the pool and not finished
   std::atomic<size_t> running_{0};  // of those, started on a worker
   std::atomic<int64_t> last_tick_ms_{0};

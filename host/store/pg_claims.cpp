@@ -23,7 +23,7 @@ using SlotKey = std::tuple<std::string, int64_t, int64_t>;
 // The columns a claim writes, one array per column, in the INSERT's order.
 struct ClaimColumns {
   std::vector<PgParam> job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, started_at, lateness_ms,
-      error, finished_at, duration_ms, triggered_by, params, event, event_id, owner;
+      error, finished_at, duration_ms, triggered_by, params, event, event_id, owner, exclusive;
   const ClaimOwner& claimer;
 
   explicit ClaimColumns(const ClaimOwner& claimer) : claimer(claimer) {}
@@ -47,33 +47,74 @@ struct ClaimColumns {
     event.push_back(text_or_null(run.event_json));
     event_id.push_back(param(run.event_id));
     owner.push_back(skipped ? std::nullopt : text_or_null(claimer.id));  // a skipped slot is final: nothing to own
+    exclusive.push_back(param_bool(run.exclusive && !skipped));
   }
   std::vector<PgParam> arrays() const {
     return {array(job),         array(trigger),    array(scheduled_for), array(attempt),      array(first_run_id),
             array(status),      array(queued_at),  array(started_at),    array(lateness_ms),  array(error),
             array(finished_at), array(duration_ms), array(triggered_by), array(params),       array(event),
-            array(event_id),    array(owner),      text_or_null(claimer.host), param(claimer.lease_ms)};
+            array(event_id),    array(owner),      array(exclusive),     text_or_null(claimer.host),
+            param(claimer.lease_ms)};
   }
 };
 
-// No conflict target: the partial unique indexes runs_slot and runs_event_once decide, as
-// INSERT OR IGNORE.
+// No conflict target: the partial unique indexes runs_slot, runs_event_once and runs_exclusive
+// decide, as INSERT OR IGNORE (classify_refused tells which).
 constexpr const char* kInsertRuns =
     "INSERT INTO runs (job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, started_at, "
-    "lateness_ms, error, finished_at, duration_ms, triggered_by, params, event, event_id, owner, host, fence, "
-    "lease_until) "
-    "SELECT u.*, $18::text, CASE WHEN u.owner IS NULL THEN 0 ELSE 1 END, "
-    "CASE WHEN u.owner IS NULL THEN NULL ELSE now() + $19::bigint * interval '1 millisecond' END "
+    "lateness_ms, error, finished_at, duration_ms, triggered_by, params, event, event_id, owner, exclusive, host, "
+    "fence, lease_until) "
+    "SELECT u.*, $19::text, CASE WHEN u.owner IS NULL THEN 0 ELSE 1 END, "
+    "CASE WHEN u.owner IS NULL THEN NULL ELSE now() + $20::bigint * interval '1 millisecond' END "
     "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::bigint[], $6::text[], $7::bigint[], "
     "$8::bigint[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[], "
-    "$16::bigint[], $17::text[]) AS u(job, trigger, scheduled_for, attempt, first_run_id, status, queued_at, "
-    "started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params, event, event_id, owner) "
+    "$16::bigint[], $17::text[], $18::boolean[]) AS u(job, trigger, scheduled_for, attempt, first_run_id, status, "
+    "queued_at, started_at, lateness_ms, error, finished_at, duration_ms, triggered_by, params, event, event_id, "
+    "owner, exclusive) "
     "ON CONFLICT DO NOTHING RETURNING id, job, scheduled_for, attempt";
+
+// For refused exclusive runs (u.i: 1-based in the arrays): whether their slot or event was
+// claimed before (then that index refused them: already ran), and the host of the job's
+// exclusive run still going (else runs_exclusive refused them: busy elsewhere). Statements see
+// what committed before they started, and the refusing row had committed (ON CONFLICT waits).
+constexpr const char* kClassifyRefused =
+    "SELECT u.i, "
+    "EXISTS (SELECT 1 FROM runs r WHERE u.trigger IN ('schedule', 'catchup', 'retry') AND r.job = u.job "
+    "AND r.trigger IN ('schedule', 'catchup', 'retry') AND r.scheduled_for = u.slot AND r.attempt = u.attempt) "
+    "OR EXISTS (SELECT 1 FROM runs r WHERE u.trigger = 'event' AND r.job = u.job AND r.trigger = 'event' "
+    "AND r.event_id = u.event_id), "
+    "(SELECT r.host FROM runs r WHERE r.job = u.job AND r.exclusive AND r.status IN ('queued', 'running') LIMIT 1) "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::bigint[]) WITH ORDINALITY "
+    "AS u(job, trigger, slot, attempt, event_id, i)";
+
+// Tells the refused exclusive runs apart: already ran, or busy elsewhere with the host.
+void classify_refused(PgSession& db, const std::vector<NewRun>& runs, std::vector<ClaimResult>& results) {
+  std::vector<size_t> refused;
+  std::vector<PgParam> job, trigger, slot, attempt, event_id;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (results[i].claimed() || !runs[i].exclusive || runs[i].status == RunStatus::kSkipped) continue;
+    refused.push_back(i);
+    job.push_back(param(runs[i].job));
+    trigger.push_back(param(std::string(to_string(runs[i].trigger))));
+    slot.push_back(param(runs[i].scheduled_for));
+    attempt.push_back(param(int64_t{runs[i].attempt}));
+    event_id.push_back(param(runs[i].event_id));
+  }
+  if (refused.empty()) return;
+  const PgRows rows =
+      db.run(kClassifyRefused, {array(job), array(trigger), array(slot), array(attempt), array(event_id)});
+  for (const PgRow& row : rows.rows) {
+    if (boolean(row[1])) continue;  // already ran
+    ClaimResult& result = results[refused[static_cast<size_t>(integer(row[0]) - 1)]];
+    result.kind = ClaimResult::Kind::kBusyElsewhere;
+    result.busy_host = text(row[2]);  // empty: that run ended meanwhile
+  }
+}
 
 // Inserts the slot runs `order` picks (sorted by key, so that hosts claiming the same slots
 // wait for each other in one order rather than deadlock) and fills their ids.
 void insert_slot_runs(PgSession& db, const std::vector<NewRun>& runs, const std::vector<size_t>& order,
-                      const ClaimOwner& owner, std::vector<std::optional<int64_t>>& ids) {
+                      const ClaimOwner& owner, std::vector<ClaimResult>& ids) {
   ClaimColumns columns(owner);
   for (size_t i : order) columns.add(runs[i]);
   std::map<SlotKey, int64_t> inserted;
@@ -82,26 +123,26 @@ void insert_slot_runs(PgSession& db, const std::vector<NewRun>& runs, const std:
   for (size_t i : order) {  // a key twice in one batch: the first took the row, as one by one
     auto it = inserted.find(SlotKey{runs[i].job, runs[i].scheduled_for, runs[i].attempt});
     if (it == inserted.end()) continue;
-    ids[i] = it->second;
+    ids[i] = {ClaimResult::Kind::kClaimed, it->second};
     inserted.erase(it);
   }
 }
 
 // Manual, after and event runs may share a key: one statement each (they come a few at a time).
-void insert_other_run(PgSession& db, const NewRun& run, const ClaimOwner& owner, std::optional<int64_t>& id) {
+void insert_other_run(PgSession& db, const NewRun& run, const ClaimOwner& owner, ClaimResult& id) {
   ClaimColumns columns(owner);
   columns.add(run);
   const PgRows rows = db.run(kInsertRuns, columns.arrays());
-  if (!rows.rows.empty()) id = integer(rows.rows[0][0]);
+  if (!rows.rows.empty()) id = {ClaimResult::Kind::kClaimed, integer(rows.rows[0][0])};
 }
 
 // What the claimed runs change besides their rows: their pending retries taken and their
 // events delivered (one statement each), each job's last slot, next fire and skips (the tally).
-void record_claims(PgSession& db, const std::vector<NewRun>& runs, const std::vector<std::optional<int64_t>>& ids,
+void record_claims(PgSession& db, const std::vector<NewRun>& runs, const std::vector<ClaimResult>& ids,
                    PgJobStateTally& tally) {
   std::vector<PgParam> retried, events;
   for (size_t i = 0; i < runs.size(); ++i) {
-    if (!ids[i]) continue;
+    if (!ids[i].claimed()) continue;
     const NewRun& run = runs[i];
     if (run.retry_of) retried.push_back(param(*run.retry_of));
     if (run.event_id) events.push_back(param(*run.event_id));
@@ -116,9 +157,9 @@ void record_claims(PgSession& db, const std::vector<NewRun>& runs, const std::ve
 
 }  // namespace
 
-std::vector<std::optional<int64_t>> insert_claims(PgSession& db, const std::vector<NewRun>& runs,
-                                                  const ClaimOwner& owner, PgJobStateTally& tally) {
-  std::vector<std::optional<int64_t>> ids(runs.size());
+std::vector<ClaimResult> insert_claims(PgSession& db, const std::vector<NewRun>& runs, const ClaimOwner& owner,
+                                       PgJobStateTally& tally) {
+  std::vector<ClaimResult> ids(runs.size());
   std::vector<size_t> slot_order;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (slot_run(runs[i])) slot_order.push_back(i);
@@ -129,6 +170,7 @@ std::vector<std::optional<int64_t>> insert_claims(PgSession& db, const std::vect
            std::tie(runs[b].job, runs[b].scheduled_for, runs[b].attempt);
   });
   if (!slot_order.empty()) insert_slot_runs(db, runs, slot_order, owner, ids);
+  classify_refused(db, runs, ids);
   record_claims(db, runs, ids, tally);
   return ids;
 }

@@ -9,6 +9,7 @@
 #include "store/pg_job_state_tally.hpp"
 #include "store/pg_session.hpp"
 #include "store/records.hpp"
+#include "store/state_store.hpp"
 
 namespace cronhost::store {
 
@@ -20,9 +21,11 @@ struct ClaimOwner {
   int64_t lease_ms = 0;
 };
 
-// For each run, in order: its new id, or nothing if its (job, slot, attempt) was claimed before.
-// The claims' job_state changes (slots fired, skips) go to `tally`, written at the commit.
-std::vector<std::optional<int64_t>> insert_claims(PgSession& db, const std::vector<NewRun>& runs,
-                                                  const ClaimOwner& owner, PgJobStateTally& tally);
+// For each run, in order: its new id; or already ran, if its (job, slot, attempt) or its event
+// was claimed before; or, for an exclusive run, busy elsewhere if the job has an exclusive run
+// queued or running (runs_exclusive), with that run's host. The claims' job_state changes
+// (slots fired, skips) go to `tally`, written at the commit.
+std::vector<ClaimResult> insert_claims(PgSession& db, const std::vector<NewRun>& runs, const ClaimOwner& owner,
+                                       PgJobStateTally& tally);
 
 }  // namespace cronhost::store

@@ -139,11 +139,12 @@ void PgHeartbeat::beat() {
   try {
     session_->run("UPDATE hosts SET heartbeat_at = now() WHERE id = $1", {param(me_.id)});
     owned_.alive(sent, me_.lease);
-    // Who else is alive, for the rendezvous of slots: a host whose heartbeat is a lease old
-    // is dead to the others, who then claim its jobs' slots without waiting a head start.
+    // Who else claims slots, for their rendezvous: a host whose heartbeat is a lease old is
+    // dead to the others, who then claim its jobs' slots without a head start. Executors
+    // claim no slots, so they are no one's first claimer.
     std::vector<std::string> alive;
-    for (const auto& row : session_->run("SELECT id FROM hosts WHERE stopped_at IS NULL AND heartbeat_at > "
-                                         "now() - $1::bigint * interval '1 millisecond'",
+    for (const auto& row : session_->run("SELECT id FROM hosts WHERE stopped_at IS NULL AND role <> 'executor' "
+                                         "AND heartbeat_at > now() - $1::bigint * interval '1 millisecond'",
                                          {param(int64_t{me_.lease.count()})}).rows)
       alive.push_back(text(row[0]));
     live_.set(std::move(alive));

@@ -146,6 +146,16 @@ Result<std::unique_ptr<Store>> open_pg_store(const config::DatabaseSettings& set
   return std::unique_ptr<Store>(std::move(store));
 }
 
+// Queued runs nobody owns were claimed for the executors: wake them, in the claim's transaction
+// (PostgreSQL delivers the NOTIFY at its commit, never for a claim rolled back).
+static void announce_queued(PgSession& db, const std::vector<NewRun>& runs, const std::vector<ClaimResult>& claimed) {
+  for (size_t i = 0; i < runs.size(); ++i)
+    if (claimed[i].claimed() && runs[i].status == RunStatus::kQueued) {
+      db.run(std::string("SELECT pg_notify('") + PgStore::kQueuedChannel + "', '')");
+      return;
+    }
+}
+
 PgStore::PgStore(std::unique_ptr<PgWriter> db) : db_(std::move(db)) {}
 
 PgStore::~PgStore() {
@@ -166,28 +176,71 @@ std::vector<int64_t> PgStore::take_lost_runs() {
   return owned_.take_lost(std::chrono::steady_clock::now());
 }
 
-Result<std::vector<std::optional<int64_t>>> PgStore::claim_batch(const std::vector<NewRun>& runs) {
+Result<std::vector<ClaimResult>> PgStore::claim_batch(const std::vector<NewRun>& runs) {
   try {
     // Claimed by this host: owned, fenced and leased from now on (no owner: a client's claim).
-    const ClaimOwner owner{me_.name, me_.id, me_.lease.count()};
+    const bool unowned = claims_unowned_.load();
+    const ClaimOwner owner{me_.name, unowned ? "" : me_.id, me_.lease.count()};
     PgWriter& writer = *db_;
-    auto ids = db_->call([&runs, &owner, &writer](PgSession& db) { return insert_claims(db, runs, owner, writer.tally()); });
+    auto ids = db_->call([&runs, &owner, &writer](PgSession& db) {
+      auto claimed = insert_claims(db, runs, owner, writer.tally());
+      if (owner.id.empty()) announce_queued(db, runs, claimed);
+      return claimed;
+    });
     // Another claim had the row already (another host's, mostly): a conflict, for /metrics.
-    conflicts_ += std::count(ids.begin(), ids.end(), std::nullopt);
-    if (heartbeat_)  // owned from now on: renewed, fenced, stopped if the lease is lost
+    conflicts_ += std::count_if(ids.begin(), ids.end(), [](const ClaimResult& r) { return !r.claimed(); });
+    if (heartbeat_ && !unowned)  // owned from now on: renewed, fenced, stopped if the lease is lost
       for (size_t i = 0; i < ids.size(); ++i)
-        if (ids[i] && runs[i].status != RunStatus::kSkipped) owned_.add(*ids[i], 1);
+        if (ids[i].claimed() && runs[i].status != RunStatus::kSkipped) owned_.add(ids[i].id, 1);
     return ids;
   } catch (const std::exception& e) {
-    return Result<std::vector<std::optional<int64_t>>>::error(std::string("claiming slots in the state file failed: ") +
-                                                              e.what());
+    return Result<std::vector<ClaimResult>>::error(std::string("claiming slots in the state file failed: ") + e.what());
   }
 }
 
 Result<std::optional<int64_t>> PgStore::claim(const NewRun& run) {
   auto ids = claim_batch({run});
   if (!ids) return Result<std::optional<int64_t>>::error(ids.message());
-  return ids.value().front();
+  const ClaimResult& claimed = ids.value().front();
+  return claimed.claimed() ? std::optional<int64_t>(claimed.id) : std::nullopt;
+}
+
+Status PgStore::set_role(const std::string& role) {
+  claims_unowned_ = role == "scheduler";
+  if (me_.id.empty()) return Status::ok();
+  try {
+    db_->call([this, &role](PgSession& db) {
+      db.run("UPDATE hosts SET role = $1 WHERE id = $2", {param(role), param(me_.id)});
+      return 0;
+    });
+    return Status::ok();
+  } catch (const std::exception& e) {
+    return Status::error("state database: cannot record this host's role: " + std::string(e.what()));
+  }
+}
+
+std::vector<RunRecord> PgStore::take_queued(int limit) {
+  if (limit <= 0 || me_.id.empty()) return {};
+  try {
+    const PgRows rows = db_->call([this, limit](PgSession& db) {
+      return db.run(std::string("UPDATE runs SET owner = $1, host = $2, fence = fence + 1, "
+                                "lease_until = now() + $3::bigint * interval '1 millisecond' "
+                                "WHERE id IN (SELECT id FROM runs WHERE status = 'queued' AND owner IS NULL "
+                                "ORDER BY id LIMIT $4::bigint FOR UPDATE SKIP LOCKED) RETURNING ") +
+                        kRunColumns + ", fence",
+                    {param(me_.id), param(me_.name), param(int64_t{me_.lease.count()}), param(int64_t{limit})});
+    });
+    std::vector<RunRecord> taken;
+    for (const PgRow& row : rows.rows) {
+      taken.push_back(read_run(row));
+      owned_.add(taken.back().id, integer(row[23]));  // renewed, fenced, stopped if the lease is lost
+    }
+    std::sort(taken.begin(), taken.end(), [](const RunRecord& a, const RunRecord& b) { return a.id < b.id; });
+    return taken;
+  } catch (const std::exception& e) {
+    spdlog::error("taking queued runs from the state database failed: {}", e.what());
+    return {};
+  }
 }
 
 // A daemon writes a run only as its owner with the fence of its claim ("AND owner = $o AND

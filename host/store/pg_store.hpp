@@ -38,7 +38,7 @@ class PgStore final : public Store {
   ~PgStore() override;
 
   // Runs: claims, starts, outcomes, retries and retention (store/pg_store.cpp).
-  Result<std::vector<std::optional<int64_t>>> claim_batch(const std::vector<NewRun>& runs) override;
+  Result<std::vector<ClaimResult>> claim_batch(const std::vector<NewRun>& runs) override;
   Result<std::optional<int64_t>> claim(const NewRun& run) override;
   void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) override;
   void finish(int64_t run_id, const std::string& job, const RunOutcome& outcome) override;
@@ -68,6 +68,16 @@ class PgStore final : public Store {
   // This daemon's hostname/pid (runs.host) and random id (runs.owner); empty for other modes.
   const std::string& host_name() const { return me_.name; }
   const std::string& host_id() const { return me_.id; }
+  // cronhost run --role: "all" (the default), "scheduler" or "executor", recorded in hosts.role.
+  // A scheduler's claims are queued runs nobody owns (no owner, fence 0, no lease), announced
+  // by a NOTIFY on kQueuedChannel in the claim's transaction; executors take them.
+  Status set_role(const std::string& role);
+  // An executor's take: up to `limit` queued runs nobody owns, oldest first, each once across
+  // executors (FOR UPDATE SKIP LOCKED), owned by this host from now on (owner, fence + 1, a
+  // lease, runs.host). Fails: logged, nothing taken.
+  std::vector<RunRecord> take_queued(int limit);
+  static constexpr const char* kQueuedChannel = "cronhost_queued";
+
   // Stops renewing leases and reaping, as a paused or cut-off host would (tests).
   void stop_renewing() {
     if (heartbeat_) heartbeat_->stop_renewing();
@@ -140,6 +150,7 @@ class PgStore final : public Store {
   std::unique_ptr<PgHeartbeat> heartbeat_;  // daemons only; uses owned_, so declared after it
   std::atomic<int64_t> refused_{0};
   std::atomic<int64_t> conflicts_{0};
+  std::atomic<bool> claims_unowned_{false};  // a scheduler: its claims are for the executors
 };
 
 }  // namespace cronhost::store

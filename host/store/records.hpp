@@ -54,6 +54,10 @@ struct NewRun {
   // still waiting to run (catch-up), so the position must not pass them.
   std::optional<int64_t> record_position;
   std::optional<int64_t> next_fire;
+  // A run of a `concurrency: forbid` job: on a shared store (PostgreSQL) at most one such run
+  // of the job is queued or running across all hosts (runs_exclusive); the claim of a second
+  // is refused as busy elsewhere.
+  bool exclusive = false;
 };
 
 // A run's write to its job's key-value store: a JSON value, or nothing to delete the key.

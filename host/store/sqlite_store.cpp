@@ -208,10 +208,11 @@ Result<std::unique_ptr<Store>> SqliteStore::open_seeded_scratch(const std::funct
   }
 }
 
-Result<std::vector<std::optional<int64_t>>> SqliteStore::claim_batch(const std::vector<NewRun>& runs) {
+// One host owns the file (its lock), so an exclusive run is never busy elsewhere here.
+Result<std::vector<ClaimResult>> SqliteStore::claim_batch(const std::vector<NewRun>& runs) {
   try {
     return db_->call([this, &runs](SQLite::Database& db) {
-      std::vector<std::optional<int64_t>> ids;
+      std::vector<ClaimResult> ids;
       ids.reserve(runs.size());
       for (const NewRun& run : runs) {
         SQLite::Statement& q = db_->statement(
@@ -241,10 +242,10 @@ Result<std::vector<std::optional<int64_t>>> SqliteStore::claim_batch(const std::
         if (!run.event_json.empty()) q.bind(15, run.event_json);
         if (run.event_id) q.bind(16, *run.event_id);
         if (q.exec() == 0) {
-          ids.push_back(std::nullopt);
+          ids.push_back({ClaimResult::Kind::kAlreadyRan});
           continue;
         }
-        ids.push_back(db.getLastInsertRowid());
+        ids.push_back({ClaimResult::Kind::kClaimed, db.getLastInsertRowid()});
         if (run.retry_of) {  // the pending retry is taken, in the same transaction as its claim
           SQLite::Statement& t = db_->statement("UPDATE runs SET retry_at = NULL WHERE id = ?");
           t.bind(1, *run.retry_of);
@@ -269,15 +270,15 @@ Result<std::vector<std::optional<int64_t>>> SqliteStore::claim_batch(const std::
       return ids;
     });
   } catch (const std::exception& e) {
-    return Result<std::vector<std::optional<int64_t>>>::error(std::string("claiming slots in the state file failed: ") +
-                                                              e.what());
+    return Result<std::vector<ClaimResult>>::error(std::string("claiming slots in the state file failed: ") + e.what());
   }
 }
 
 Result<std::optional<int64_t>> SqliteStore::claim(const NewRun& run) {
   auto ids = claim_batch({run});
   if (!ids) return Result<std::optional<int64_t>>::error(ids.message());
-  return ids.value().front();
+  const ClaimResult& claimed = ids.value().front();
+  return claimed.claimed() ? std::optional<int64_t>(claimed.id) : std::nullopt;
 }
 
 void SqliteStore::mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) {

@@ -26,7 +26,7 @@ class SqliteStore final : public Store {
   static Result<std::unique_ptr<Store>> open_seeded_scratch(const std::function<void(SQLite::Database&)>& seed);
 
   // Runs: claims, starts, outcomes, retries and retention (store/sqlite_store.cpp).
-  Result<std::vector<std::optional<int64_t>>> claim_batch(const std::vector<NewRun>& runs) override;
+  Result<std::vector<ClaimResult>> claim_batch(const std::vector<NewRun>& runs) override;
   Result<std::optional<int64_t>> claim(const NewRun& run) override;
   void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) override;
   void finish(int64_t run_id, const std::string& job, const RunOutcome& outcome) override;

@@ -57,6 +57,19 @@ struct Retention {
   int keep_per_job = 0;  // 0: no count limit
 };
 
+// One run's claim: its new id, or why there is none.
+struct ClaimResult {
+  enum class Kind {
+    kClaimed,
+    kAlreadyRan,     // its (job, slot, attempt), or its event, was claimed before
+    kBusyElsewhere,  // an exclusive run (NewRun::exclusive) of the job is queued or running
+  };
+  Kind kind = Kind::kAlreadyRan;
+  int64_t id = 0;         // kClaimed: the run's id
+  std::string busy_host;  // kBusyElsewhere: the host of the run going (empty if it ended meanwhile)
+  bool claimed() const { return kind == Kind::kClaimed; }
+};
+
 // The store is made of role interfaces, so that a part of the host depends only on what it
 // uses (MailOutbox on the outbox, EventPump on the events) and a backend's operations are
 // grouped by what they serve.
@@ -66,8 +79,9 @@ class RunLedger {
  public:
   virtual ~RunLedger() = default;
   // Claims slots by inserting their run rows, all in one transaction; durable when it returns.
-  // For each run: its id, or nothing if this (job, slot, attempt) was claimed before.
-  virtual Result<std::vector<std::optional<int64_t>>> claim_batch(const std::vector<NewRun>& runs) = 0;
+  // For each run, in order: claimed with its id, or already ran (this (job, slot, attempt) was
+  // claimed before), or busy elsewhere (only an exclusive run on a shared store).
+  virtual Result<std::vector<ClaimResult>> claim_batch(const std::vector<NewRun>& runs) = 0;
   virtual Result<std::optional<int64_t>> claim(const NewRun& run) = 0;
   // A queued run started on a worker (queued write).
   virtual void mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) = 0;

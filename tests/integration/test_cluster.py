@@ -1,13 +1,18 @@
 """Three `cronhost run` hosts on one PostgreSQL state (issue 14, step 4), on a PostgreSQL 15 of the
 test's own, with a 2 s lease: every slot runs once whoever claims it, a host killed mid-run has
-its run interrupted and retried on another host within the lease and a few seconds, and a host
-paused past its lease has its late result refused."""
+its run interrupted and retried on another host within the lease and a few seconds, a host
+paused past its lease has its late result refused, and a `concurrency: forbid` job never runs
+on two hosts at once."""
 import datetime
+import json
 import os
+import secrets
 import signal
 import subprocess
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from daemon_site import BIN, Site, dbserver, wait_for
 
@@ -23,13 +28,13 @@ def once_at(when):
 class Host:
     """One `cronhost run` on the site's jobs and state, with a log of its own."""
 
-    def __init__(self, site, n):
+    def __init__(self, site, n, config="cronhost.yaml", extra=()):
         self.site = site
         self.log_path = os.path.join(site.root, "host%d.log" % n)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, "run", "--jobs", os.path.join(site.root, "jobs.d"), "--state", site.state,
-             "--config", os.path.join(site.root, "cronhost.yaml")],
+             "--config", os.path.join(site.root, config), *extra],
             stdout=self.log, stderr=self.log, env={**os.environ, **site.env})
 
     def started(self):
@@ -62,9 +67,9 @@ class ClusterTest(unittest.TestCase):
         self.addCleanup(self.site.cleanup)
         self.hosts = []
 
-    def start_hosts(self, n=3):
+    def start_hosts(self, n=3, configs=()):
         for i in range(n):
-            host = Host(self.site, i)
+            host = Host(self.site, i, *configs[i:i + 1])
             self.hosts.append(host)
             self.addCleanup(host.end)
         for host in self.hosts:
@@ -190,6 +195,76 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(s.query("SELECT status FROM runs WHERE id = ?", first["id"])[0]["status"], "interrupted")
         # The refused completion took its kv write with it: only the retry's counted.
         self.assertEqual(s.query("SELECT value FROM kv WHERE job = 'paused' AND key = 'done'")[0]["value"], "1")
+        self.assert_one_success_per_slot()
+
+    def test_forbid_holds_across_hosts(self):
+        s = self.site
+        s.job("forbid", EVERY_SECOND + "run: {lua: scripts/forbid.lua}\nconcurrency: forbid\ntimeout: 1m\n",
+              "sleep(2.5) return 1\n")
+        # Host 0 serves the admin API, to ask it for a manual run while the job runs elsewhere.
+        token = secrets.token_hex(16)
+        s.write("token", token + "\n")
+        port_file = os.path.join(s.root, "host0.port")
+        s.write("cronhost-api.yaml", "workers: 4\nshutdown_grace: 2s\ncluster: {lease: %ds}\nserver:\n"
+                '  listen: "127.0.0.1:0"\n  port_file: "%s"\n  tokens:\n'
+                '    - {name: alice, role: admin, token: "${file:%s/token}"}\n' % (LEASE_S, port_file, s.root))
+        self.start_hosts(configs=["cronhost-api.yaml"])
+        def read_port():
+            if not os.path.exists(port_file):
+                return None
+            with open(port_file) as f:
+                return f.read().strip()
+        port = wait_for(read_port, timeout=10, what="host 0's API port")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def trigger():
+            request = urllib.request.Request("http://127.0.0.1:%s/api/jobs/forbid/trigger" % port, method="POST",
+                                             headers={"Authorization": "Bearer " + token})
+            try:
+                with opener.open(request, timeout=15) as reply:
+                    return reply.status, json.loads(reply.read())
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read())
+
+        # A manual run while another host runs the job: 409, naming that host.
+        elsewhere = None
+        deadline = time.time() + 15
+        answers = []
+        while elsewhere is None and time.time() < deadline:
+            status, body = trigger()
+            answers.append((status, body))
+            self.assertIn(status, (202, 409), body)
+            if status == 409 and "on host" in body["error"]["message"]:
+                elsewhere = body
+            time.sleep(0.4)
+        self.assertIsNotNone(elsewhere, "no 409 naming another host in 15 s: %s" % answers)
+        self.assertEqual(elsewhere["error"]["code"], "conflict")
+        self.assertIn("(concurrency: forbid) on host ", elsewhere["error"]["message"])
+        time.sleep(max(0.0, deadline - time.time()))  # 15 s of firing in all
+        for host in self.hosts:
+            host.proc.send_signal(signal.SIGTERM)
+        for host in self.hosts:
+            self.assertEqual(host.proc.wait(timeout=30), 0, host.log_text()[-3000:])
+
+        ran = s.query("SELECT id, host, queued_at, started_at, finished_at FROM runs WHERE job = 'forbid' AND "
+                      "started_at IS NOT NULL AND status <> 'skipped' ORDER BY started_at")
+        self.assertGreaterEqual(len(ran), 4)  # one every ~2.5 s
+        self.assertGreaterEqual(len({r["host"] for r in ran}), 2)
+        for before, after in zip(ran, ran[1:]):
+            self.assertIsNotNone(before["finished_at"], before)
+            self.assertGreaterEqual(after["started_at"], before["finished_at"], (before, after))
+        # Every other slot was skipped while a run went, saying why: the host running it says
+        # so plainly (it knows first), the others name that host.
+        skipped = s.query("SELECT host, queued_at, error FROM runs WHERE job = 'forbid' AND status = 'skipped'")
+        self.assertGreaterEqual(len(skipped), 4)
+        for row in skipped:
+            self.assertTrue(row["error"].startswith("the previous run is still going (concurrency: forbid)"), row)
+            going = [r for r in ran if r["queued_at"] <= row["queued_at"] <= r["finished_at"] + 500]
+            self.assertTrue(going, row)
+            if " on host " in row["error"]:
+                self.assertEqual(row["error"].rsplit(" on host ", 1)[1], going[0]["host"], row)
+            else:
+                self.assertEqual(row["host"], going[0]["host"], row)
         self.assert_one_success_per_slot()
 
 

@@ -208,8 +208,8 @@ STORE_CONTRACT_TEST("an event run's claim delivers its event, and a job runs onc
   // Fired twice (two hosts, or again after a claim that failed): one run per job.
   const auto first = f.store->claim_batch({event_run("deploy"), event_run("notify")}).value();
   REQUIRE(first.size() == 2);
-  CHECK(first[0]);
-  CHECK(first[1]);
+  CHECK(first[0].claimed());
+  CHECK(first[1].claimed());
   CHECK(f.store->events_after(0, 10).value().empty());  // delivered in the claims' transaction
   CHECK(f.backend.scalar("SELECT delivered_at FROM events WHERE id = " + std::to_string(event)) == kNow + 2);
   auto other = f.backend.second_connection();
@@ -221,7 +221,7 @@ STORE_CONTRACT_TEST("an event run's claim delivers its event, and a job runs onc
   retry.trigger = Trigger::kRetry;
   retry.attempt = 2;
   retry.event_id.reset();
-  retry.retry_of = *first[0];
+  retry.retry_of = first[0].id;
   CHECK(f.store->claim(retry).value());
 }
 

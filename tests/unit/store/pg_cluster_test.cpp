@@ -71,7 +71,7 @@ TEST_CASE("PostgreSQL cluster: three hosts claiming the same slots get exactly o
           continue;
         }
         for (const auto& id : ids.value())
-          if (id) ++won, ++won_by_id[*id];
+          if (id.claimed()) ++won, ++won_by_id[id.id];
       }
     });
   for (auto& t : threads) t.join();

@@ -27,6 +27,9 @@ const std::set<std::pair<std::string, std::string>> kPostgresOnlyColumns = {
     {"runs", "owner"},
     {"runs", "fence"},
     {"runs", "lease_until"},
+    // A run of a concurrency: forbid job, one at a time across hosts (006_exclusive_runs.sql);
+    // one host per SQLite file checks that in memory.
+    {"runs", "exclusive"},
 };
 // Bookkeeping tables of one backend (SQLite's own sqlite_* tables are left out when listing).
 // cronhost_schema: PRAGMA user_version in SQLite; hosts: the daemons sharing the database;

@@ -211,7 +211,7 @@ TEST_CASE("the WAL stays bounded under a steady stream of runs", "[store]") {
     for (int i = 0; i < 100; ++i) claims.push_back(::slot("job" + std::to_string(i), ++slot * 1000));
     const auto ids = store->claim_batch(claims).value();
     for (const auto& id : ids)
-      store->finish(*id, "job", RunOutcome{RunStatus::kSucceeded, slot, 1, R"({"ok":true})", "", "line\n", false});
+      store->finish(id.id, "job", RunOutcome{RunStatus::kSucceeded, slot, 1, R"({"ok":true})", "", "line\n", false});
   }
   store->flush();
   // 20,000 runs write well over 100 MB of WAL frames; checkpoints must keep reusing the file.
@@ -237,14 +237,14 @@ STORE_CONTRACT_TEST("a claim batch gives each run its own id or nothing, whateve
   const std::vector<NewRun> batch{b1, manual, a2, a1, a1_again, manual_twin, odd, skipped};
   const auto ids = store->claim_batch(batch).value();
   REQUIRE(ids.size() == batch.size());
-  CHECK_FALSE(ids[4]);  // the second (a, 1000) in the batch: the first took the slot
+  CHECK(ids[4].kind == ClaimResult::Kind::kAlreadyRan);  // the second (a, 1000) in the batch: the first took the slot
   std::set<int64_t> distinct;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (i == 4) continue;
     INFO("run " << i);
-    REQUIRE(ids[i]);
-    distinct.insert(*ids[i]);
-    const auto row = store->run(*ids[i]);
+    REQUIRE(ids[i].claimed());
+    distinct.insert(ids[i].id);
+    const auto row = store->run(ids[i].id);
     REQUIRE(row);
     CHECK(row->job == batch[i].job);
     CHECK(row->trigger == batch[i].trigger);
@@ -260,8 +260,8 @@ STORE_CONTRACT_TEST("a claim batch gives each run its own id or nothing, whateve
   CHECK(store->job_state("c")->last_status == "skipped");
   // Again: every slot is taken, the manual runs are new runs.
   const auto again = store->claim_batch(batch).value();
-  for (size_t i : {0, 2, 3, 4, 6, 7}) CHECK_FALSE(again[i]);
-  CHECK(again[1]);
-  CHECK(again[5]);
+  for (size_t i : {0, 2, 3, 4, 6, 7}) CHECK(again[i].kind == ClaimResult::Kind::kAlreadyRan);
+  CHECK(again[1].claimed());
+  CHECK(again[5].claimed());
   CHECK(backend.scalar("SELECT count(*) FROM runs") == 9);
 }
