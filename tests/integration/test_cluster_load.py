@@ -191,8 +191,11 @@ class ClusterOutageTest(unittest.TestCase):
         load.stop_hosts()
         figures = load.slot_figures()
         late = load.lateness(started_ms)
-        print("\nconnections cut %d times (%d backends): %s; lateness p50 %s ms, p99 %s ms, max %s ms"
-              % (cuts, backends, figures, late["p50"], late["p99"], late["max"]))
+        failed_claims = len(load.log_lines("cannot record runs"))
+        caught_up = load.query("SELECT count(*) AS n FROM runs WHERE trigger = 'catchup'")[0]["n"]
+        print("\nconnections cut %d times (%d backends): %s; %d claim batches failed, %d slots caught up; "
+              "lateness p50 %s ms, p99 %s ms, max %s ms"
+              % (cuts, backends, figures, failed_claims, caught_up, late["p50"], late["p99"], late["max"]))
         self.assertGreaterEqual(backends, cuts * 3)
         load.assert_exactly_once(figures)
         load.assert_nothing_reaped_or_refused()
