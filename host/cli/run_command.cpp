@@ -206,7 +206,6 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     dispatch::CatalogWatch catalog_watch(*reader.value(), registry);
     dispatch::DefinitionWatch definitions(*store.value(), registry);
     std::optional<store::PgClusterStatus> cluster;
-    auto* pg_store = dynamic_cast<store::PgStore*>(store.value().get());
     auto* pg_reader = dynamic_cast<store::PgStore*>(reader.value().get());
     if (shared && pg_store && pg_reader) cluster.emplace(*pg_store, *pg_reader);
     if (shared) {
