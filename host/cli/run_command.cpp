@@ -24,7 +24,9 @@
 #include "plugin/plugin_job.hpp"
 #include "server/api_server.hpp"
 #include "store/open_store.hpp"
+#include "store/pg_store.hpp"
 #include "util/log.hpp"
+#include "util/offset_clock.hpp"
 
 namespace cronhost::cli {
 namespace {
@@ -155,9 +157,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path(), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
-    dispatch::Scheduler scheduler(*store.value(), {config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
-                                                   [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
-                                                   &metrics});
+    dispatch::SchedulerOptions scheduling{config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
+                                          [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
+                                          &metrics};
+    // Hosts sharing a PostgreSQL state fire by the server's clock: one host's clock being off
+    // must not fire slots early there, nor late.
+    if (const auto* pg = dynamic_cast<const store::PgStore*>(store.value().get())) scheduling.clock = &pg->clock();
+    dispatch::Scheduler scheduler(*store.value(), scheduling);
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
     dispatch::JobRegistry registry(*store.value(), *store.value(), scheduler, config.server.registration_urls);
