@@ -193,14 +193,17 @@ class ClusterChaosTest(unittest.TestCase):
         # the host held.
         reaped = s.query("SELECT job, scheduled_for, attempt, host, finished_at FROM runs WHERE status = 'interrupted' "
                          "AND error LIKE '%lost its lease%'")
+        # A retry's row (its claim) is what the reaper owes; it may itself have been taken by a
+        # later fault before it started.
         retries = {(r["job"], r["scheduled_for"], r["attempt"]): r["started_at"] for r in s.query(
-            "SELECT job, scheduled_for, attempt, started_at FROM runs WHERE trigger = 'retry' AND started_at IS NOT NULL")}
+            "SELECT job, scheduled_for, attempt, started_at FROM runs WHERE trigger = 'retry'")}
         attempts = {"slow": 5, "flaky": 2}
         crash_retry, pause_retry, no_retry = [], [], []
         for r in reaped:
             allowed = attempts.get(r["job"].rstrip("0123456789"), 1)
-            started = retries.get((r["job"], r["scheduled_for"], r["attempt"] + 1))
-            if r["attempt"] < allowed and started is None:
+            key = (r["job"], r["scheduled_for"], r["attempt"] + 1)
+            started = retries.get(key)
+            if r["attempt"] < allowed and key not in retries:
                 no_retry.append(r)
             # The fault that took the run away: its host's last kill or pause before the reap.
             cause = [f for f in self.faults if f[0] in ("kill9", "sigstop") and f[3] == r["host"] and f[1] <= r["finished_at"]]
