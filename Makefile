@@ -75,7 +75,6 @@ run: build admin.token
 admin.token:
 	umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' > $@
 
-# Figures in README ("Performance"). The dispatch runs take about three minutes in all.
 # Three hosts on one PostgreSQL state under random faults (kill -9, SIGSTOP past the lease,
 # pg_terminate_backend, PostgreSQL killed and restarted) for CHAOS_MINUTES; prints the figures.
 CHAOS_MINUTES ?= 30
@@ -83,6 +82,7 @@ chaos: build
 	cd tests/integration && CHAOS_MINUTES=$(CHAOS_MINUTES) CRONHOST_BIN=$(abspath $(BUILD))/cronhost \
 	  /usr/bin/python3 -m unittest -v test_cluster_chaos.ClusterChaosTest
 
+# Figures in README ("Performance"). The dispatch runs take about three minutes in all.
 bench: build
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/run_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
