@@ -232,7 +232,11 @@ class ClusterChaosTest(unittest.TestCase):
         self.assertEqual(doubled, [])
         self.assertEqual(counted_wrong, {})
         self.assertEqual(unfinished, [])
-        self.assertEqual(missed[:10], [], "%d slots missed" % len(missed))
+        def around(ms):  # the faults near a slot, in seconds from it
+            return ["%s %+.1f..%+.1f s %s" % (f[0], (f[1] - ms) / 1000, (f[2] - ms) / 1000, f[3])
+                    for f in self.faults if f[1] - 10000 <= ms <= f[2] + 10000]
+        self.assertEqual(missed[:10], [], "%d slots missed; faults around the first: %s"
+                         % (len(missed), around(missed[0][1]) if missed else []))
         self.assertEqual(no_retry[:5], [], "reaped runs without a retry")
         self.assertLess(percentile(late_calm, 99), 1000)
 
