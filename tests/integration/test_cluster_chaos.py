@@ -23,8 +23,10 @@ LEASE_S = 2
 TICKS = 30
 SLOW = 4
 FLAKY = 2
-# Slots due from a server's kill until this long after it answers again are the outage's:
-# the hosts reconnect (100 ms doubling to 1 s) and catch up per the job's policy.
+# Slots due from this long before a server's kill until OUTAGE_TAIL_MS after it answers again
+# are the outage's: a claim in flight at the kill (waiting, say, behind a paused host's locks)
+# fails and is not tried again; the hosts reconnect (100 ms doubling to 1 s).
+OUTAGE_HEAD_MS = 3000
 OUTAGE_TAIL_MS = 5000
 # A read that failed (the server away) fails the run: `nil` there is not "never set".
 COUNTER = "local n, err = state.get('n')\nif err then error(err) end\nn = n or 0\nassert(state.put('n', n + 1))\nreturn n + 1\n"
@@ -139,7 +141,7 @@ class ClusterChaosTest(unittest.TestCase):
 
     def report(self, began, ended):
         s = self.site
-        outages = [(f[1] - 1000, f[2] + OUTAGE_TAIL_MS) for f in self.faults if f[0] == "pg_restart"]
+        outages = [(f[1] - OUTAGE_HEAD_MS, f[2] + OUTAGE_TAIL_MS) for f in self.faults if f[0] == "pg_restart"]
 
         def in_outage(ms):
             return any(a <= ms <= b for a, b in outages)
