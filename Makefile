@@ -12,9 +12,10 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
-        libpq-dev libmariadb-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client
+        libpq-dev libmariadb-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client \
+        faketime
 
-.PHONY: all deps browser-deps build test test-db unit-asan run bench fuzz clean
+.PHONY: all deps browser-deps build test test-db unit-asan run bench chaos fuzz clean
 
 all: build
 
@@ -73,6 +74,13 @@ run: build admin.token
 
 admin.token:
 	umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' > $@
+
+# Three hosts on one PostgreSQL state under random faults (kill -9, SIGSTOP past the lease,
+# pg_terminate_backend, PostgreSQL killed and restarted) for CHAOS_MINUTES; prints the figures.
+CHAOS_MINUTES ?= 30
+chaos: build
+	cd tests/integration && CHAOS_MINUTES=$(CHAOS_MINUTES) CRONHOST_BIN=$(abspath $(BUILD))/cronhost \
+	  /usr/bin/python3 -m unittest -v test_cluster_chaos.ClusterChaosTest
 
 # Figures in README ("Performance"). The dispatch runs take about three minutes in all.
 bench: build

@@ -30,6 +30,7 @@
 #include "store/pg_cluster_status.hpp"
 #include "store/pg_store.hpp"
 #include "util/log.hpp"
+#include "util/offset_clock.hpp"
 
 namespace cronhost::cli {
 namespace {
@@ -185,6 +186,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                                          : dispatch::HostRole::kAll;
     if (options.role == dispatch::HostRole::kExecutor)
       options.take_queued = [pg_store](int limit) { return pg_store->take_queued(limit); };
+    // Hosts sharing a PostgreSQL state fire by the server's clock: one host's clock being off
+    // must not fire slots early there, nor late.
+    if (pg_store) options.clock = &pg_store->clock();
     dispatch::Scheduler scheduler(*store.value(), options);
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.

@@ -853,11 +853,12 @@ size_t Scheduler::running(const std::string& job) const {
 }
 
 SchedulerStatus Scheduler::status() const {
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_ms();  // the clock last_tick_ms_ and the runs' times are on
   std::lock_guard lock(mutex_);
   const size_t running = running_.load(std::memory_order_relaxed);
   SchedulerStatus status{jobs_.size(), running, in_flight_ > running ? in_flight_ - running : 0,
                          last_tick_ms_.load(std::memory_order_relaxed)};
+  status.loop_age_ms = std::max<int64_t>(0, now - status.last_tick_ms);
   for (const auto& [job, runs] : active_)
     for (const auto& run : runs)
       if (const int64_t deadline = run->deadline_ms.load(); deadline && now - deadline > kOverdueMs)
@@ -895,7 +896,7 @@ void Scheduler::shutdown(std::chrono::milliseconds grace) {
   for (const auto& [name, runs] : active_)
     for (const auto& run : runs) stuck.push_back({name, run->run_id.load(), run->started_ms.load()});
   lock.unlock();
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_ms();  // the clock last_tick_ms_ and the runs' times are on
   for (const auto& run : stuck) {
     log_event(spdlog::level::err, "run abandoned at shutdown: it did not stop when interrupted",
               {{"job", run.job}, {"run", run.run_id}, {"running_ms", run.started_ms ? now - run.started_ms : 0}});

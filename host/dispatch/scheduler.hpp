@@ -74,6 +74,7 @@ struct SchedulerStatus {
   size_t running = 0;  // started on a worker and not finished
   size_t queued = 0;   // claimed, waiting for a worker
   int64_t last_tick_ms = 0;  // when the loop last woke (it wakes at least every second)
+  int64_t loop_age_ms = 0;   // since then, on the scheduler's clock (which may be the database's)
   std::vector<OverdueRun> overdue;  // runs more than kOverdueMs past their deadline
 };
 

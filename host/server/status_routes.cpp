@@ -39,7 +39,7 @@ nlohmann::json cluster_json(const store::ClusterStatus& c) {
 
 void health(const ApiContext& ctx, httplib::Response& res) {
   const auto status = ctx.scheduler.status();
-  const int64_t loop_age = std::max<int64_t>(0, now_ms() - status.last_tick_ms);
+  const int64_t loop_age = status.loop_age_ms;
   std::vector<std::string> problems;
   if (loop_age > kStuckLoopMs)
     problems.push_back("the scheduler loop has not run for " + std::to_string(loop_age / 1000) + " s");

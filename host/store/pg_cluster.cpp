@@ -8,6 +8,7 @@
 #include "store/pg_session.hpp"
 #include "store/pg_values.hpp"
 #include "util/log.hpp"
+#include "util/offset_clock.hpp"
 
 namespace cronhost::store {
 namespace {
@@ -15,6 +16,14 @@ namespace {
 using namespace pg;
 using std::chrono::steady_clock;
 
+
+// An offset past this is logged: a second is more than NTP ever leaves, and more than the
+// lateness a host's slots may have.
+constexpr int64_t kClockOffLogMs = 1000;
+
+int64_t system_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 int64_t steady_ns(SteadyTime t) { return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(); }
 
@@ -88,8 +97,8 @@ SteadyTime OwnedRuns::valid_until() const {
   return valid_until_;
 }
 
-PgHeartbeat::PgHeartbeat(config::DatabaseSettings settings, PgHostIdentity me, OwnedRuns& owned)
-    : me_(std::move(me)), owned_(owned) {
+PgHeartbeat::PgHeartbeat(config::DatabaseSettings settings, PgHostIdentity me, OwnedRuns& owned, OffsetClock* clock)
+    : me_(std::move(me)), owned_(owned), clock_(clock), samples_(std::make_unique<OffsetSamples>()) {
   // The reaper waits one lease after each (re)connect: a host that was cut off from the
   // server as long as we were has had no chance to renew yet.
   session_ = std::make_unique<PgSession>(std::move(settings), "heartbeat", [this](PgSession&) {
@@ -99,6 +108,9 @@ PgHeartbeat::PgHeartbeat(config::DatabaseSettings settings, PgHostIdentity me, O
   const SteadyTime sent = steady_clock::now();
   session_->run("INSERT INTO hosts (id, name) VALUES ($1, $2)", {param(me_.id), param(me_.name)});
   owned_.renewed(sent, me_.lease, {});
+  // Before the scheduler computes its first slots: a host whose clock is off must not start
+  // from a wrong "now".
+  read_server_clock();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -137,6 +149,7 @@ void PgHeartbeat::loop() {
 void PgHeartbeat::beat() {
   const SteadyTime sent = steady_clock::now();
   try {
+    read_server_clock();
     session_->run("UPDATE hosts SET heartbeat_at = now() WHERE id = $1", {param(me_.id)});
     owned_.alive(sent, me_.lease);
     // Who else claims slots, for their rendezvous: a host whose heartbeat is a lease old is
@@ -181,6 +194,27 @@ void PgHeartbeat::beat() {
   } catch (const std::exception& e) {
     log_event(spdlog::level::warn, "reaping expired leases failed", {{"error", e.what()}});
   }
+}
+
+void PgHeartbeat::read_server_clock() {
+  if (!clock_) return;
+  const int64_t sent = system_us();
+  auto rows = session_->run("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint");
+  const int64_t received = system_us();
+  samples_->add(sent, integer(rows.rows.at(0)[0]), received);
+  const int64_t offset_us = *samples_->median();
+  clock_->set_offset_us(offset_us);
+  const int64_t offset_ms = offset_us / 1000;
+  const bool off = offset_ms > kClockOffLogMs || offset_ms < -kClockOffLogMs;
+  if (off && !clock_off_)
+    log_event(spdlog::level::warn,
+              "this host's clock is off from the database's by " + std::to_string(offset_ms) +
+                  " ms; its schedule follows the database's clock",
+              {{"host", me_.name}, {"offset_ms", offset_ms}});
+  else if (!off && clock_off_)
+    log_event(spdlog::level::info, "this host's clock agrees with the database's again",
+              {{"host", me_.name}, {"offset_ms", offset_ms}});
+  clock_off_ = off;
 }
 
 void PgHeartbeat::reap() {

@@ -1,7 +1,8 @@
 // Several daemons on one PostgreSQL state (issue 14, step 4): what a host keeps to own its runs
 // there. OwnedRuns is the host's list of claimed, unfinished runs with their fences and which
 // of them it must stop; PgHeartbeat is a thread with its own connection that, every second,
-// marks the host alive, renews its runs' leases and reaps other hosts' expired ones.
+// marks the host alive, renews its runs' leases and reaps other hosts' expired ones, and reads
+// the server's clock so the host fires by the database's time (util/offset_clock.hpp).
 // Both are thread-safe.
 #pragma once
 #include <atomic>
@@ -18,6 +19,11 @@
 
 #include "config/host_config.hpp"
 #include "store/rendezvous.hpp"
+
+namespace cronhost {
+class OffsetClock;    // util/offset_clock.hpp (not included: its Clock would clash with tests'
+class OffsetSamples;  // `using Clock = std::chrono::steady_clock` under `using namespace cronhost`)
+}  // namespace cronhost
 
 namespace cronhost::store {
 
@@ -88,8 +94,10 @@ class OwnedRuns {
 class PgHeartbeat {
  public:
   // Inserts the hosts row (fails: the error, as a thrown PgError, from the constructor's
-  // caller's check) and starts the thread. `owned` must outlive this object.
-  PgHeartbeat(config::DatabaseSettings settings, PgHostIdentity me, OwnedRuns& owned);
+  // caller's check) and starts the thread. `owned` must outlive this object. `clock`, if
+  // given (it must outlive this object too), is set to the server's clock from the first
+  // reading here on, and follows it each round.
+  PgHeartbeat(config::DatabaseSettings settings, PgHostIdentity me, OwnedRuns& owned, OffsetClock* clock = nullptr);
   ~PgHeartbeat();  // stops the thread and sets the hosts row's stopped_at
   PgHeartbeat(const PgHeartbeat&) = delete;
   PgHeartbeat& operator=(const PgHeartbeat&) = delete;
@@ -108,6 +116,7 @@ class PgHeartbeat {
   void loop();
   void beat();  // one round: heartbeat and renewals, then the reaper if ready
   void reap();
+  void read_server_clock();  // one reading into samples_, the median into clock_
 
   const PgHostIdentity me_;
   OwnedRuns& owned_;
@@ -117,6 +126,9 @@ class PgHeartbeat {
   LiveHosts live_;
   std::atomic<bool> renewing_{true};
   std::atomic<bool> failing_{false};  // written by the thread: renewals fail (logged once per streak)
+  OffsetClock* const clock_;
+  std::unique_ptr<OffsetSamples> samples_;  // the thread only (after the constructor)
+  bool clock_off_ = false;   // the thread only: the offset is past kClockOffLogMs (logged once per streak)
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_

@@ -14,6 +14,7 @@
 #include "store/pg_values.hpp"
 #include "store/pg_writer.hpp"
 #include "util/log.hpp"
+#include "util/offset_clock.hpp"
 
 namespace cronhost::store {
 namespace {
@@ -136,12 +137,13 @@ Result<std::unique_ptr<Store>> open_pg_store(const config::DatabaseSettings& set
   if (mode == OpenMode::kDaemon) {
     store->me_ = new_host_identity(lease);
     try {
-      store->heartbeat_ = std::make_unique<PgHeartbeat>(connection, store->me_, store->owned_);
+      store->heartbeat_ = std::make_unique<PgHeartbeat>(connection, store->me_, store->owned_, store->clock_.get());
     } catch (const std::exception& e) {
       return Opened::error("state database " + settings.url + ": cannot join its hosts: " + e.what());
     }
     log_event(spdlog::level::info, "joined the hosts of the state database",
-              {{"host", store->me_.name}, {"id", store->me_.id}, {"lease_ms", lease.count()}});
+              {{"host", store->me_.name}, {"id", store->me_.id}, {"lease_ms", lease.count()},
+               {"clock_offset_ms", store->clock_offset_ms()}});
   }
   return std::unique_ptr<Store>(std::move(store));
 }
@@ -156,7 +158,9 @@ static void announce_queued(PgSession& db, const std::vector<NewRun>& runs, cons
     }
 }
 
-PgStore::PgStore(std::unique_ptr<PgWriter> db) : db_(std::move(db)) {}
+PgStore::PgStore(std::unique_ptr<PgWriter> db) : db_(std::move(db)), clock_(std::make_unique<OffsetClock>()) {}
+
+int64_t PgStore::clock_offset_ms() const { return clock_->offset_ms(); }
 
 PgStore::~PgStore() {
   if (db_) db_->flush();

@@ -78,6 +78,12 @@ class PgStore final : public Store {
   std::vector<RunRecord> take_queued(int limit);
   static constexpr const char* kQueuedChannel = "cronhost_queued";
 
+  // The clock a daemon fires by: the host's clock corrected to the server's, read each
+  // heartbeat (util/offset_clock.hpp), so a host whose clock is off fires slots on time.
+  // Other modes: the host's clock.
+  const OffsetClock& clock() const { return *clock_; }
+  // The server's clock minus this host's (median of the last readings); 0 for other modes.
+  int64_t clock_offset_ms() const;
   // Stops renewing leases and reaping, as a paused or cut-off host would (tests).
   void stop_renewing() {
     if (heartbeat_) heartbeat_->stop_renewing();
@@ -147,7 +153,8 @@ class PgStore final : public Store {
   std::unique_ptr<PgWriter> db_;
   PgHostIdentity me_;  // constant after open; empty id: not a daemon (no owner, no fences)
   OwnedRuns owned_;
-  std::unique_ptr<PgHeartbeat> heartbeat_;  // daemons only; uses owned_, so declared after it
+  std::unique_ptr<OffsetClock> clock_;  // never null; set by heartbeat_
+  std::unique_ptr<PgHeartbeat> heartbeat_;  // daemons only; uses owned_ and clock_, so declared after them
   std::atomic<int64_t> refused_{0};
   std::atomic<int64_t> conflicts_{0};
   std::atomic<bool> claims_unowned_{false};  // a scheduler: its claims are for the executors
