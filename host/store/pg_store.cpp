@@ -25,6 +25,7 @@ constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
     "lateness_ms, result, error, output, output_truncated, notes, triggered_by, items_processed, items_succeeded, "
     "items_failed, params, retry_at, event, host";
+constexpr size_t kRunColumnCount = 24;  // a column after kRunColumns is row[kRunColumnCount]
 
 RunRecord read_run(const PgRow& row) {
   RunRecord r;
@@ -237,7 +238,7 @@ std::vector<RunRecord> PgStore::take_queued(int limit) {
     std::vector<RunRecord> taken;
     for (const PgRow& row : rows.rows) {
       taken.push_back(read_run(row));
-      owned_.add(taken.back().id, integer(row[23]));  // renewed, fenced, stopped if the lease is lost
+      owned_.add(taken.back().id, integer(row[kRunColumnCount]));  // the fence  // renewed, fenced, stopped if the lease is lost
     }
     std::sort(taken.begin(), taken.end(), [](const RunRecord& a, const RunRecord& b) { return a.id < b.id; });
     return taken;
