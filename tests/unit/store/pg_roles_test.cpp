@@ -41,7 +41,7 @@ bool wait_until(const std::function<bool()>& done, milliseconds limit) {
 
 }  // namespace
 
-TEST_CASE("PostgreSQL roles: a scheduler queues runs nobody owns and says so; an executor takes them",
+TEST_CASE("PostgreSQL roles: a scheduler queues runs nobody owns and says so, and an executor takes them",
           "[store][db][roles]") {
   auto settings = test::fresh_pg_database();
   std::atomic<int> notified{0};
