@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import shutil
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import dbserver  # noqa: E402
@@ -43,6 +44,19 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class PostgresTestCase(unittest.TestCase):
+    """A test class with a PostgreSQL 15 of its own (tests/support/dbserver.py), started once
+    for its tests and stopped after them: `self.server`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = dbserver.DbServer("postgres")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
 
 
 class Site:

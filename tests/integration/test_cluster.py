@@ -14,7 +14,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from daemon_site import BIN, Site, dbserver, wait_for
+from daemon_site import BIN, PostgresTestCase, Site, wait_for
 
 EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
 LEASE_S = 2
@@ -52,15 +52,7 @@ class Host:
         self.log.close()
 
 
-class ClusterTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class ClusterTest(PostgresTestCase):
     def setUp(self):
         self.site = Site(config="workers: 4\nshutdown_grace: 2s\ncluster: {lease: %ds}\n" % LEASE_S,
                          server=self.server)

@@ -6,7 +6,6 @@ metrics are sane on every host and change when a host is killed with kill -9 and
 reaped; runs name the host that ran them. Lease 2 s, on a PostgreSQL 15 of the test's own."""
 import datetime
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -15,7 +14,7 @@ import time
 import unittest
 
 from api_client import ApiClient
-from daemon_site import BIN, Site, dbserver, wait_for
+from daemon_site import BIN, PostgresTestCase, Site, wait_for
 
 LEASE_S = 2
 EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
@@ -102,15 +101,7 @@ class Host:
         self.log.close()
 
 
-class ClusterAdminTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class ClusterAdminTest(PostgresTestCase):
     def setUp(self):
         self.site = Site(server=self.server)
         self.addCleanup(self.site.cleanup)

@@ -9,7 +9,7 @@ import signal
 import time
 import unittest
 
-from daemon_site import Site, dbserver, wait_for
+from daemon_site import PostgresTestCase, Site, wait_for
 from test_cluster import Host
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
@@ -60,15 +60,7 @@ class SkewedHost(Host):
 
 
 @unittest.skipUnless(os.path.exists(FAKETIME_LIB), "libfaketime is not installed (apt-get install faketime)")
-class ClusterClockTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class ClusterClockTest(PostgresTestCase):
     def setUp(self):
         self.site = Site(config="workers: 4\nshutdown_grace: 2s\ncluster: {lease: 2s}\n", server=self.server)
         self.addCleanup(self.site.cleanup)

@@ -5,11 +5,10 @@ checks every slot between a job's first and last run has exactly one row, none t
 and prints the figures the README quotes (fire lateness, per-host counts, recovery times)."""
 import datetime
 import signal
-import threading
 import time
 import unittest
 
-from daemon_site import Site, dbserver, wait_for
+from daemon_site import PostgresTestCase, Site, wait_for
 from test_cluster import Host, once_at
 
 EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
@@ -107,16 +106,8 @@ class LoadSite:
         return [line for h in self.hosts for line in h.log_text().splitlines() if any(w in line for w in words)]
 
 
-class ClusterScaleTest(unittest.TestCase):
+class ClusterScaleTest(PostgresTestCase):
     JOBS, SECONDS = 300, 60
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
 
     def test_300_every_second_jobs_on_three_hosts_fire_each_slot_once(self):
         load = LoadSite(self, self.server, 3, self.JOBS, EVERY_SECOND + "run: {lua: scripts/tick.lua}\n")
@@ -142,15 +133,7 @@ class ClusterScaleTest(unittest.TestCase):
         load.assert_counters()
 
 
-class ClusterOutageTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class ClusterOutageTest(PostgresTestCase):
     def test_server_killed_and_restarted_under_three_hosts(self):
         # kill -9 of the postmaster and its children, then a start on the same data and port:
         # what `pg_ctl restart -m immediate` does, with crash recovery.

@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from daemon_site import BIN, Site, dbserver, wait_for
+from daemon_site import BIN, PostgresTestCase, Site, wait_for
 from test_cluster import EVERY_SECOND, LEASE_S, Host, once_at
 
 
@@ -23,15 +23,7 @@ class RoleHost(Host):
         super().__init__(site, n, extra=["--role", role])
 
 
-class RolesTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class RolesTest(PostgresTestCase):
     def setUp(self):
         self.site = Site(config="workers: 4\nshutdown_grace: 2s\ncluster: {lease: %ds}\n" % LEASE_S,
                          server=self.server)

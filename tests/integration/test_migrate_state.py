@@ -9,13 +9,10 @@ import hashlib
 import itertools
 import os
 import subprocess
-import sys
 import unittest
 
-from daemon_site import BIN, Site, wait_for
+from daemon_site import BIN, PostgresTestCase, Site, wait_for
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-import dbserver  # noqa: E402
 
 EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
 # Output with a tab, a newline, a backslash and text beyond ASCII, which COPY must escape.
@@ -24,15 +21,7 @@ TICK = ("local n = (state.get('n') or 0) + 1 state.put('n', n)\n"
 DATABASES = itertools.count(1)
 
 
-class MigrateStateTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class MigrateStateTest(PostgresTestCase):
     def setUp(self):
         self.site = Site()
         self.addCleanup(self.site.cleanup)

@@ -10,20 +10,12 @@ import unittest
 import urllib.error
 import urllib.request
 
-from daemon_site import BIN, Site, dbserver, wait_for
+from daemon_site import BIN, PostgresTestCase, Site, wait_for
 
 EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
 
 
-class PostgresStateTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = dbserver.DbServer("postgres")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
+class PostgresStateTest(PostgresTestCase):
     def setUp(self):
         self.site = Site(server=self.server)
         self.addCleanup(self.site.cleanup)
