@@ -1,8 +1,11 @@
--- nightly-backup: a backup of the app database into the backup folder, gzipped, older backups
--- pruned, and a report mailed with the backup attached (when small enough). Whatever engine
--- the host config gives `app`: SQLite through the online backup (a .db.gz the sqlite3 shell
--- opens), PostgreSQL and MySQL/MariaDB through db.dump (a .sql.gz that psql or mariadb
--- restores). On failure the run fails; the last attempt mails the error first.
+-- nightly-backup: a backup of the app database into the backup folder, gzipped, optionally
+-- uploaded to an object store (params.store, a storage: entry of the host config), older
+-- backups pruned here and there, and a report mailed with the backup attached (when small
+-- enough). Whatever engine the host config gives `app`: SQLite through the online backup (a
+-- .db.gz the sqlite3 shell opens), PostgreSQL and MySQL/MariaDB through db.dump (a .sql.gz
+-- that psql or mariadb restores). The report goes to params.recipients, or to the addresses
+-- params.recipients_query reads from the app's own database. On failure the run fails; the
+-- last attempt mails the error first.
 local templates = require("templates")
 local p = job.params
 local folder = p.folder or job.allow.files[1]
@@ -71,9 +74,45 @@ local function is_sqlite()
   return conn ~= nil and conn:query("SELECT sqlite_version() AS v") ~= nil
 end
 
+-- The backup to the object store, as PREFIX + its file name; older ones there pruned as here.
+local function upload(result)
+  local name = result.file:match("[^/]+$")
+  local key = (p.store_prefix or "") .. name
+  local up = assert(storage.put(p.store, key, {path = result.file},
+                                {content_type = "application/gzip",
+                                 metadata = {database = p.database, engine = result.engine}}))
+  local pruned = assert(storage.prune(p.store, (p.store_prefix or "") .. p.database .. "-",
+                                      {older_than = p.keep_days * 86400}))
+  result.location, result.parts, result.remote_pruned = p.store .. ":" .. key, up.parts, #pruned
+end
+
 local function backup()
-  if is_sqlite() then return backup_sqlite() end
-  return backup_server()
+  local result = is_sqlite() and backup_sqlite() or backup_server()
+  if (p.store or "") ~= "" then upload(result) end
+  return result
+end
+
+-- The listed recipients, or those the configured query reads from the app's database (the
+-- `email` column, or the only one): a team's admins as its app knows them. Nobody found, or a
+-- database that cannot be read (the failure mail of a backup of a database that is down),
+-- falls back to the list.
+local function recipients()
+  if (p.recipients_query or "") == "" then return p.recipients end
+  local ok, found = pcall(function()
+    local conn <close> = assert(db.open(p.database))
+    local list = {}
+    for _, row in ipairs(assert(conn:query(p.recipients_query))) do
+      local only
+      for _, v in pairs(row) do only = only == nil and v or false end
+      local address = row.email or only
+      if type(address) == "string" and address ~= "" then list[#list + 1] = address end
+    end
+    return list
+  end)
+  if ok and #found > 0 then return found end
+  log.warn("recipients_query gave no recipients (", ok and "no rows" or tostring(found), "); mailing ",
+           table.concat(p.recipients, ", "))
+  return p.recipients
 end
 
 local ok, result = pcall(backup)
@@ -81,7 +120,7 @@ if not ok then
   local why = tostring(result)
   if job.attempt >= job.max_attempts then
     local m = templates.backup_failure{database = p.database, attempts = job.attempt, error = why}
-    mail.send{to = p.recipients, subject = m.subject, text = m.text, html = m.html}
+    mail.send{to = recipients(), subject = m.subject, text = m.text, html = m.html}
   end
   error("backup of " .. p.database .. " failed: " .. why, 0)
 end
@@ -89,10 +128,11 @@ end
 result.seconds = os.time() - started
 result.database = p.database
 result.attached = result.bytes <= p.attach_max_mb * 1048576
+result.id = job.run_id
 local m = templates.backup_success(result)
-local sent = assert(mail.send{to = p.recipients, subject = m.subject, text = m.text, html = m.html,
+local sent = assert(mail.send{to = recipients(), subject = m.subject, text = m.text, html = m.html,
                               attachments = result.attached and {{path = result.file}} or nil})
-log.info("backed up ", p.database, " (", result.engine, ") to ", result.file, " (",
+log.info("backed up ", p.database, " (", result.engine, ") to ", result.location or result.file, " (",
          templates.size(result.bytes, result.estimated), ")")
 return {file = result.file, engine = result.engine, bytes = result.bytes, pruned = result.pruned,
-        mail = sent.sent and "sent" or "queued"}
+        location = result.location, remote_pruned = result.remote_pruned, mail = sent.sent and "sent" or "queued"}

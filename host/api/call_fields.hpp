@@ -7,6 +7,7 @@
 #include "api/db_dump.hpp"
 #include "api/mail_request.hpp"
 #include "api/run_http.hpp"
+#include "api/run_storage.hpp"
 #include "util/printable.hpp"
 
 namespace cronhost::api {
@@ -52,6 +53,24 @@ ApprovalAskArgs read_ask_fields(const Args& args) {
   given.once = args.boolean("once").value_or(false);
   given.title = *args.string("title", true);
   return given;
+}
+
+// storage.put's source ({path} or {content}) and options ({content_type, metadata}).
+template <class Args>
+StorageSource read_storage_source(const Args& args) {
+  return StorageSource{args.string("path"), args.string("content")};
+}
+template <class Args>
+PutOptions read_storage_put_options(const Args& args) {
+  PutOptions options;
+  options.content_type = args.string("content_type").value_or(options.content_type);
+  options.metadata = args.string_map("metadata");
+  return options;
+}
+
+template <class Args>
+StoragePruneOptions read_storage_prune_options(const Args& args) {
+  return StoragePruneOptions{args.number("older_than"), args.number("keep")};
 }
 
 }  // namespace cronhost::api

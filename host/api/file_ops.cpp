@@ -42,7 +42,7 @@ Result<TempFile> TempFile::create(int folder, std::string name) {
     std::snprintf(suffix, sizeof suffix, ".tmp-%08x", random());
     std::string temp_name = "." + name + suffix;
     // O_EXCL with mode 0666 rather than mkstemp: the umask applies, as to any new file.
-    const int fd = ::openat(own.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    const int fd = ::openat(own.get(), temp_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0 && errno == EEXIST) continue;
     if (fd < 0) return Result<TempFile>::error(errno_text(errno));
     if (replacing) ::fchmod(fd, existing.st_mode & 07777);

@@ -38,6 +38,8 @@ class TempFile {
   // reaches this folder whatever happens to its path meanwhile.
   std::string proc_path() const;
   Status write(std::string_view data);
+  // The open file (read and write), for writers that stream into it themselves.
+  int fd() const { return fd_; }
   // Gives up the descriptor, for writers that open the file by name.
   void close_descriptor();
   // Syncs the file, renames it over the target and syncs the folder, so the new file

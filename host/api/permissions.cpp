@@ -157,6 +157,11 @@ Status check_db(const config::JobSpec& job, std::string_view name) {
   return Status::error(denied(job, "db", "database " + std::string(name)));
 }
 
+Status check_storage(const config::JobSpec& job, std::string_view name) {
+  if (std::find(job.allow.storage.begin(), job.allow.storage.end(), name) != job.allow.storage.end()) return Status::ok();
+  return Status::error(denied(job, "storage", "store " + std::string(name)));
+}
+
 Status check_registry(const config::JobSpec& job, std::string_view image) {
   for (const auto& pattern : job.allow.registry)
     if (glob_match(pattern, image)) return Status::ok();

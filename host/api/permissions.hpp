@@ -20,6 +20,7 @@ Result<std::string> normalize_http_url(std::string_view url);
 Result<std::string> check_http(const config::JobSpec& job, std::string_view url);
 Status check_mail(const config::JobSpec& job, const std::vector<std::string>& recipients);
 Status check_db(const config::JobSpec& job, std::string_view name);
+Status check_storage(const config::JobSpec& job, std::string_view name);
 // allow.files is checked where the file is opened: api/beneath.hpp.
 // `image` as host/repository (ghcr.io/acme/app).
 Status check_registry(const config::JobSpec& job, std::string_view image);

@@ -13,6 +13,7 @@ void open_all(lua_State* L) {
   open_registry(L);
   open_db(L);
   open_files(L);
+  open_storage(L);
   open_mail(L);
   open_host(L);
 }

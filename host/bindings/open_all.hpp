@@ -17,6 +17,7 @@ void open_mail(lua_State* L);      // mail.send
 void open_host(lua_State* L);      // host.runs
 void open_db(lua_State* L);     // db.open; conn:query/exec/transaction/backup/close
 void open_files(lua_State* L);  // files.list/stat/read/write/remove/gzip/prune
+void open_storage(lua_State* L);  // storage.put/get/list/delete/prune
 
 void open_all(lua_State* L);
 

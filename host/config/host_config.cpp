@@ -84,6 +84,55 @@ std::optional<DatabaseSettings> read_database(const YamlDocument& doc, const std
   return settings;
 }
 
+// One entry of storage:. Secret keys and SAS tokens come only as secrets (${env:}/${file:}).
+std::optional<StorageSettings> read_storage(const YamlDocument& doc, const std::string& pointer, const nlohmann::json& entry,
+                                            Diagnostics& diagnostics) {
+  const std::string key = pointer_to_key(pointer);
+  const size_t errors_before = error_count(diagnostics);
+  const auto must_be_secret = [&](const std::string& field) {
+    const std::string at = pointer + "/" + field;
+    if (doc.is_secret(at)) return;
+    diagnostics.push_back(doc.error_at(doc.text_position(at), pointer_to_key(at) +
+                                                                  ": is written in plain text; give it as ${env:NAME} or ${file:PATH}"));
+  };
+  StorageSettings settings;
+  if (entry.contains("s3") == entry.contains("azure_blob")) {
+    diagnostics.push_back(doc.error_at(doc.key_position(pointer), key + ": expected exactly one of s3 or azure_blob"));
+    return std::nullopt;
+  }
+  if (entry.contains("s3")) {
+    const auto& s3 = entry["s3"];
+    settings.kind = StorageSettings::Kind::kS3;
+    settings.s3.endpoint = s3["endpoint"].get<std::string>();
+    while (settings.s3.endpoint.back() == '/') settings.s3.endpoint.pop_back();
+    settings.s3.region = s3.value("region", settings.s3.region);
+    settings.s3.bucket = s3["bucket"].get<std::string>();
+    settings.s3.access_key = s3["access_key"].get<std::string>();
+    settings.s3.secret_key = s3["secret_key"].get<std::string>();
+    settings.s3.path_style = s3.value("path_style", false);
+    must_be_secret("s3/secret_key");
+  } else {
+    const auto& az = entry["azure_blob"];
+    settings.kind = StorageSettings::Kind::kAzureBlob;
+    settings.azure.account = az["account"].get<std::string>();
+    settings.azure.container = az["container"].get<std::string>();
+    settings.azure.key = az.value("key", "");
+    settings.azure.sas = az.value("sas", "");
+    settings.azure.endpoint = az.value("endpoint", "https://" + settings.azure.account + ".blob.core.windows.net");
+    while (settings.azure.endpoint.back() == '/') settings.azure.endpoint.pop_back();
+    if (settings.azure.key.empty() == settings.azure.sas.empty())
+      diagnostics.push_back(doc.error_at(doc.key_position(pointer + "/azure_blob"),
+                                         key + ".azure_blob: expected exactly one of key or sas"));
+    else
+      must_be_secret(settings.azure.key.empty() ? "azure_blob/sas" : "azure_blob/key");
+    while (!settings.azure.sas.empty() && settings.azure.sas.front() == '?') settings.azure.sas.erase(0, 1);
+  }
+  settings.part_size = static_cast<size_t>(entry.value("part_size_mb", 16)) << 20;
+  settings.multipart_threshold = static_cast<size_t>(entry.value("multipart_threshold_mb", 64)) << 20;
+  if (error_count(diagnostics) != errors_before) return std::nullopt;
+  return settings;
+}
+
 // run_as: "uid:gid" as given, or a user name looked up here (at load, not in every runner).
 Result<std::string> resolve_run_as(const std::string& text) {
   if (text.rfind("0:", 0) == 0) return Result<std::string>::error(text + " is root (expected a user without privileges)");
@@ -296,6 +345,10 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
       if (!r.password.empty()) config.secrets.push_back(r.password);
       config.registries[host] = std::move(r);
     }
+  if (root.contains("storage"))
+    for (const auto& [name, entry] : root["storage"].items())
+      if (auto settings = read_storage(*doc, pointer_append("/storage", name), entry, diagnostics))
+        config.storage[name] = std::move(*settings);
   if (root.contains("http")) {
     const auto& http = root["http"];
     if (http.contains("ca_file")) config.http.ca_file = file_at(http["ca_file"]);

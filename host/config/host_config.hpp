@@ -65,6 +65,31 @@ struct RegistrySettings {
   std::string user, password;
 };
 
+// An object store jobs may reach by name (storage:, allow.storage). Keys, secret keys and SAS
+// tokens are secrets: given only as ${env:}/${file:}, redacted wherever they could show.
+struct S3Settings {
+  std::string endpoint;  // https://s3.REGION.amazonaws.com or an S3-compatible server
+  std::string region = "us-east-1";
+  std::string bucket;
+  std::string access_key, secret_key;
+  bool path_style = false;  // ENDPOINT/BUCKET/KEY instead of BUCKET.ENDPOINT-HOST/KEY
+};
+struct AzureBlobSettings {
+  std::string account, container;
+  std::string key;       // the account's Shared Key (base64), or
+  std::string sas;       // a shared access signature (the query string, with or without '?')
+  std::string endpoint;  // default https://ACCOUNT.blob.core.windows.net
+};
+struct StorageSettings {
+  enum class Kind { kS3, kAzureBlob } kind = Kind::kS3;
+  S3Settings s3;
+  AzureBlobSettings azure;
+  // Files above multipart_threshold go up in parts (S3 multipart, Azure blocks) of part_size
+  // (grown for files that would need more than 10,000 parts). One part is in memory at a time.
+  size_t part_size = size_t{16} << 20;
+  size_t multipart_threshold = size_t{64} << 20;
+};
+
 // Limits of the http API.
 struct HttpSettings {
   std::filesystem::path ca_file;  // extra CA bundle; empty: the system's
@@ -115,6 +140,7 @@ struct HostConfig {
   std::optional<SmtpSettings> smtp;
   std::map<std::string, DatabaseSettings> databases;
   std::map<std::string, RegistrySettings> registries;
+  std::map<std::string, StorageSettings> storage;
   HttpSettings http;
   ServerSettings server;
   std::vector<std::string> secrets;  // values never to print: passwords and ${env:}/${file:} values

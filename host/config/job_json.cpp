@@ -20,7 +20,8 @@ nlohmann::json allow_to_json(const Allowlist& allow) {
           {"mail", allow.mail_anyone ? nlohmann::json(true) : nlohmann::json(allow.mail)},
           {"db", allow.db},
           {"files", files},
-          {"registry", allow.registry}};
+          {"registry", allow.registry},
+          {"storage", allow.storage}};
 }
 
 nlohmann::json runner_to_json(const JobSpec& job) {

@@ -340,6 +340,7 @@ class JobReader {
     }
     allow.registry = strings("/allow/registry");
     allow.approvals = strings("/allow/approvals");
+    allow.storage = strings("/allow/storage");
     return allow;
   }
 

@@ -41,6 +41,7 @@ struct Allowlist {
   std::vector<std::filesystem::path> files;        // folders, absolute and normalized
   std::vector<std::string> registry;               // image patterns such as ghcr.io/acme/*
   std::vector<std::string> approvals;              // jobs whose approvals it may use besides its own; "*": all
+  std::vector<std::string> storage;                // object store names from the host config
 };
 
 // run: {http: ...}: the host calls a service with a JobContext and reads its JobResult.

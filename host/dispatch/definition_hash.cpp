@@ -23,9 +23,11 @@ nlohmann::json trigger_params_json(const config::TriggerParams& params) {
 nlohmann::json allow_json(const config::Allowlist& allow) {
   nlohmann::json files = nlohmann::json::array();
   for (const auto& folder : allow.files) files.push_back(folder.string());
-  return {{"http", allow.http},          {"mail_anyone", allow.mail_anyone}, {"mail", allow.mail},
-          {"db", allow.db},              {"files", files},                   {"registry", allow.registry},
-          {"approvals", allow.approvals}};
+  nlohmann::json out = {{"http", allow.http}, {"mail_anyone", allow.mail_anyone}, {"mail", allow.mail},
+                        {"db", allow.db},     {"files", files},                   {"registry", allow.registry},
+                        {"approvals", allow.approvals}};
+  if (!allow.storage.empty()) out["storage"] = allow.storage;  // absent when unused: older hosts' hashes stay equal
+  return out;
 }
 
 nlohmann::json runner_json(const config::JobSpec& job) {

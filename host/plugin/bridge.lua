@@ -16,7 +16,7 @@ end
 -- What isolated Lua runs reach through lua_call: the Lua API but db (its connections are
 -- handles; they use db_query and friends) and job (sent once, as JSON).
 local proxied = {state = true, mail = true, registry = true, approvals = true, semver = true, host = true, files = true,
-                 http = true, log = true}
+                 http = true, log = true, storage = true}
 
 -- A result without its functions (an HTTP response's json method), which cannot cross.
 local function plain(value)

@@ -33,8 +33,10 @@ enum class Op : uint8_t {
   kLuaCall,        // a: "module.function", b: packed arguments -> packed results (see client.lua)
   // ABI 1.2 (and isolated Lua's db.dump):
   kDbDump,         // a: db, b: options JSON {"path","format","gzip"} -> outcome JSON
+  // ABI 1.3:
+  kStorage,        // a: op, b: args JSON {"store", ...} -> JSON
 };
-constexpr uint8_t kLastOp = static_cast<uint8_t>(Op::kDbDump);
+constexpr uint8_t kLastOp = static_cast<uint8_t>(Op::kStorage);
 
 std::string_view op_name(Op op);
 

@@ -48,6 +48,7 @@ module("approvals", {"request", "list", "get", "mark_executed", "mark_failed", "
 module("semver", {"parse", "compare", "satisfies", "latest"})
 module("host", {"runs"})
 module("files", {"list", "stat", "remove", "write", "read", "gzip", "prune"})
+module("storage", {"put", "get", "list", "delete", "prune"})
 
 -- http: responses get their json() method back (functions do not cross).
 local function response_json(r)

@@ -115,6 +115,10 @@ int host_db_dump(cronhost_run_t* run, const char* db, size_t db_len, const char*
   return serve(run, Op::kDbDump, {{db, db_len}, {options, options_len}}, out);
 }
 
+int host_storage(cronhost_run_t* run, const char* op, size_t op_len, const char* args, size_t args_len, cronhost_buf_t* out) {
+  return serve(run, Op::kStorage, {{op, op_len}, {args, args_len}}, out);
+}
+
 int host_files(cronhost_run_t* run, const char* op, size_t op_len, const char* args, size_t args_len, cronhost_buf_t* out) {
   return serve(run, Op::kFiles, {{op, op_len}, {args, args_len}}, out);
 }
@@ -165,7 +169,7 @@ const cronhost_host_api_t kTable = {
     host_state_put,       host_state_delete,           host_http,    host_mail,         host_db_query,
     host_db_exec,         host_db_backup,              host_files,   host_registry_tags, host_registry_latest,
     host_approvals,       host_set_result,             host_set_error, host_last_error, host_should_stop,
-    host_free_buf,        host_time_left_ms,           host_db_dump,
+    host_free_buf,        host_time_left_ms,           host_db_dump,    host_storage,
 };
 
 }  // namespace
@@ -193,6 +197,7 @@ std::string_view op_name(Op op) {
     case Op::kJob: return "job";
     case Op::kLuaCall: return "lua_call";
     case Op::kDbDump: return "db_dump";
+    case Op::kStorage: return "storage";
   }
   return "unknown";
 }

@@ -37,6 +37,7 @@ Reply HostCalls::dispatch(const Call& call) {
     case Op::kDbExec: return db_exec(call);
     case Op::kDbBackup: return db_backup(call);
     case Op::kDbDump: return db_dump(call);
+    case Op::kStorage: return storage(call);
     case Op::kFiles: return files(call);
     case Op::kRegistryTags: return registry_tags(call);
     case Op::kRegistryLatest: return registry_latest(call);

@@ -29,7 +29,7 @@ class HostCalls {
   HostCalls(const HostCalls&) = delete;
   HostCalls& operator=(const HostCalls&) = delete;
 
-  // One of the capability ops (kStateGet ... kApprovals, kDbDump); EINVAL for any other.
+  // One of the capability ops (kStateGet ... kApprovals, kDbDump, kStorage); EINVAL for any other.
   Reply serve(const Call& call);
 
  private:
@@ -43,6 +43,7 @@ class HostCalls {
   Reply registry_latest(const Call& call);
   Reply approvals(const Call& call);
   Reply files(const Call& call);  // host_calls_files.cpp
+  Reply storage(const Call& call);  // host_calls_storage.cpp
   Reply db_query(const Call& call);  // host_calls_db.cpp, as the db_* below
   Reply db_exec(const Call& call);
   Reply db_backup(const Call& call);

@@ -34,9 +34,15 @@ local function message(subject, intro, rows, outro)
 end
 
 -- d: database, engine, file, bytes, estimated, source_bytes (SQLite), dump_ms and table_count
--- (servers), seconds, pruned, attached, tables ({name, rows}), rows_note (why rows are missing).
+-- (servers), seconds, pruned, attached, tables ({name, rows}), rows_note (why rows are missing),
+-- id (the run), location, parts and remote_pruned (when uploaded to an object store).
 function M.backup_success(d)
   local rows = {{"Database", d.database}, {"Engine", d.engine}, {"File", d.file}, {"Size", M.size(d.bytes, d.estimated)}}
+  if d.id then table.insert(rows, 1, {"Backup id", d.id}) end
+  if d.location then
+    rows[#rows + 1] = {"Uploaded to", d.location}
+    rows[#rows + 1] = {"Remote removed", d.remote_pruned}
+  end
   if d.source_bytes then rows[#rows + 1] = {"Uncompressed", M.size(d.source_bytes)} end
   rows[#rows + 1] = {"Duration", d.seconds .. " s" .. (d.dump_ms and string.format(" (dump %.1f s)", d.dump_ms / 1000) or "")}
   if d.table_count then rows[#rows + 1] = {"Tables", d.table_count} end

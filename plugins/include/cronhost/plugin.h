@@ -21,6 +21,7 @@
  *   1.0  the first version
  *   1.1  cronhost_plugin_t.description; cronhost_host_api_t.time_left_ms
  *   1.2  cronhost_host_api_t.db_dump
+ *   1.3  cronhost_host_api_t.storage
  *
  * Calls. Every host call takes the run handle given to run(), is made from the thread that
  * called run() (or threads it started, one call at a time), and returns a cronhost_status_t.
@@ -49,7 +50,7 @@ extern "C" {
 #endif
 
 #define CRONHOST_ABI_MAJOR 1
-#define CRONHOST_ABI_MINOR 2
+#define CRONHOST_ABI_MINOR 3
 #define CRONHOST_ABI_VERSION ((uint32_t)((CRONHOST_ABI_MAJOR << 16) | CRONHOST_ABI_MINOR))
 
 /* The entry point's name, for dlsym. */
@@ -172,6 +173,17 @@ typedef struct cronhost_host_api_t {
    * EDENIED: db not in allow.db or path outside allow.files; EFAILED: the tool failed. */
   int (*db_dump)(cronhost_run_t *run, const char *db, size_t db_len, const char *options_json, size_t options_len,
                  cronhost_buf_t *info_json);
+
+  /* 1.3: object stores the host config names (storage:), as the Lua storage.*: op is "put",
+   * "get", "list", "delete" or "prune"; args_json {"store", ...} with the Lua call's fields:
+   * put {"store","key","path" or "content","content_type","metadata"} -> {"key","bytes","parts"};
+   * get {"store","key","path"} -> {"path","bytes"}; list {"store","prefix"} ->
+   * [{"key","size","modified"}]; delete {"store","key"} -> true; prune {"store","prefix",
+   * "older_than","keep"} -> the deleted keys. "dry_run": true when captured, not performed.
+   * EDENIED: store not in allow.storage or path outside allow.files; EFAILED: the store said
+   * no or could not be reached ("storage: NAME: <what the store said>"). */
+  int (*storage)(cronhost_run_t *run, const char *op, size_t op_len, const char *args_json, size_t args_len,
+                 cronhost_buf_t *out);
 } cronhost_host_api_t;
 
 typedef struct cronhost_plugin_t {

@@ -1,0 +1,172 @@
+#include "api/azure_blob_store.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <future>
+#include <pugixml.hpp>
+
+#include "api/azure_shared_key.hpp"
+#include "api/storage_parts.hpp"
+#include "util/base64.hpp"
+#include "util/percent.hpp"
+
+namespace cronhost::api {
+namespace {
+
+std::string http_date_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buffer;
+}
+
+class AzureBlobStore final : public ObjectStore {
+ public:
+  AzureBlobStore(const config::StorageSettings& settings, StorageTransfer& transfer)
+      : settings_(settings), az_(settings.azure), transfer_(transfer) {}
+
+  Result<PutOutcome> put(const std::string& key, const PutSource& source, const PutOptions& options) override {
+    if (source.fd >= 0 && source.size > settings_.multipart_threshold) return put_blocks(key, source, options);
+    auto md5 = source.fd < 0 ? Result<std::string>(md5_of_bytes(source.bytes)) : md5_of_range(source.fd, 0, source.size);
+    if (!md5) return Status::error(md5.message());
+    Headers headers = {{"x-ms-blob-type", "BlockBlob"}, {"content-md5", base64_encode(md5.value())}};
+    add_blob_headers(headers, options);
+    const StorageBody body = source.fd < 0 ? StorageBody{-1, 0, 0, source.bytes} : StorageBody{source.fd, 0, source.size, {}};
+    auto answered = send("PUT", key, "", std::move(headers), body);
+    if (!answered) return Status::error(answered.message());
+    return PutOutcome{source.total(), 1};
+  }
+
+  Result<uint64_t> get(const std::string& key, int fd) override {
+    auto answered = send("GET", key, "", {}, {}, fd);
+    if (!answered) return Status::error(answered.message());
+    // The blob's MD5, when it was stored with one (Put Blob, or x-ms-blob-content-md5).
+    if (const std::string stored = answered->header("content-md5"); !stored.empty()) {
+      auto md5 = md5_of_range(fd, 0, answered->downloaded);
+      if (!md5) return Status::error("GET " + key + ": " + md5.message());
+      if (base64_encode(md5.value()) != stored)
+        return Status::error("GET " + key + ": the download's MD5 " + base64_encode(md5.value()) + " is not the blob's " + stored);
+    }
+    return answered->downloaded;
+  }
+
+  Result<std::vector<ObjectInfo>> list(const std::string& prefix) override {
+    std::vector<ObjectInfo> out;
+    for (std::string marker;;) {
+      std::string query = "comp=list";
+      if (!marker.empty()) query += "&marker=" + percent_encoded(marker);
+      query += "&prefix=" + percent_encoded(prefix) + "&restype=container";
+      auto answered = send("GET", std::nullopt, query, {});
+      if (!answered) return Status::error(answered.message());
+      pugi::xml_document doc;
+      if (!doc.load_buffer(answered->body.data(), answered->body.size()) || !doc.child("EnumerationResults"))
+        return Status::error("list " + prefix + ": the answer is not an EnumerationResults document");
+      const pugi::xml_node results = doc.child("EnumerationResults");
+      for (const pugi::xml_node blob : results.child("Blobs").children("Blob")) {
+        const pugi::xml_node properties = blob.child("Properties");
+        out.push_back({blob.child_value("Name"), std::strtoull(properties.child_value("Content-Length"), nullptr, 10),
+                       parse_store_time(properties.child_value("Last-Modified"))});
+      }
+      marker = results.child_value("NextMarker");
+      if (marker.empty()) return out;
+    }
+  }
+
+  Status remove(const std::string& key) override {
+    auto answered = transfer_.perform(request("DELETE", key, "", {}));
+    if (!answered) return Status::error(answered.message());
+    if (answered->status / 100 != 2 && answered->status != 404)
+      return Status::error("DELETE " + key + ": " + store_error(answered->status, answered->body, answered->header("x-ms-error-code")));
+    return Status::ok();
+  }
+
+ private:
+  // The container's URL, or a blob's; with the SAS appended when the store uses one.
+  std::string url(const std::optional<std::string>& key, const std::string& query) const {
+    std::string out = az_.endpoint + "/" + az_.container;
+    if (key) out += "/" + encoded_key(*key);
+    std::string q = query;
+    if (!az_.sas.empty()) q += (q.empty() ? "" : "&") + az_.sas;
+    return q.empty() ? out : out + "?" + q;
+  }
+
+  StorageRequest request(std::string method, const std::optional<std::string>& key, const std::string& query,
+                         Headers headers, StorageBody body = {}, int download_fd = -1) const {
+    StorageRequest r;
+    r.method = std::move(method);
+    r.url = url(key, query);
+    r.headers = std::move(headers);
+    r.headers.emplace_back("x-ms-date", http_date_now());
+    r.headers.emplace_back("x-ms-version", kAzureBlobVersion);
+    if (r.method == "PUT") r.headers.emplace_back("content-length", std::to_string(body.size()));
+    r.body = body;
+    r.download_fd = download_fd;
+    return r;
+  }
+
+  static void add_blob_headers(Headers& headers, const PutOptions& options) {
+    headers.emplace_back("x-ms-blob-content-type", options.content_type);
+    for (const auto& [name, value] : options.metadata) headers.emplace_back("x-ms-meta-" + name, value);
+  }
+
+  // Signed (Shared Key), sent, and refused unless 2xx.
+  Result<StorageResponse> send(std::string method, const std::optional<std::string>& key, const std::string& query,
+                               Headers headers, StorageBody body = {}, int download_fd = -1) {
+    StorageRequest r = request(method, key, query, std::move(headers), body, download_fd);
+    const std::string what = method + " " + (key ? *key : "the container listing");
+    if (!az_.key.empty()) {
+      auto authorization = shared_key_authorization(r.method, az_.account, az_.key, r.url, r.headers);
+      if (!authorization) return Status::error(what + ": " + authorization.message());
+      r.headers.emplace_back("authorization", authorization.value());
+    }
+    auto answered = transfer_.perform(r);
+    if (!answered) return answered;
+    if (answered->status / 100 != 2)
+      return Status::error(what + ": " + store_error(answered->status, answered->body, answered->header("x-ms-error-code")));
+    return answered;
+  }
+
+  Result<PutOutcome> put_blocks(const std::string& key, const PutSource& source, const PutOptions& options) {
+    const std::vector<PartRange> parts = plan_parts(source.size, settings_.part_size, 50'000);
+    const auto hash = [fd = source.fd](PartRange part) { return md5_of_range(fd, part.offset, part.length); };
+    std::future<Result<std::string>> next = std::async(std::launch::async, hash, parts[0]);
+    std::string block_list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
+    for (size_t i = 0; i < parts.size(); ++i) {
+      auto md5 = next.get();
+      if (!md5) return Status::error(md5.message());
+      if (i + 1 < parts.size()) next = std::async(std::launch::async, hash, parts[i + 1]);
+      // Block ids: base64 of equal-length text, as the service requires within a blob.
+      char id_text[16];
+      std::snprintf(id_text, sizeof id_text, "block-%06zu", i);
+      const std::string id = base64_encode(id_text);
+      auto answered = send("PUT", key, "blockid=" + percent_encoded(id) + "&comp=block",
+                           {{"content-md5", base64_encode(md5.value())}}, {source.fd, parts[i].offset, parts[i].length, {}});
+      if (!answered) {
+        if (next.valid()) next.wait();  // the hashing thread reads source.fd: let it finish first
+        return Status::error(answered.message() + " (block " + std::to_string(i + 1) + " of " + std::to_string(parts.size()) + ")");
+      }
+      block_list += "<Latest>" + id + "</Latest>";
+    }
+    block_list += "</BlockList>";
+    Headers headers = {{"content-md5", base64_encode(md5_of_bytes(block_list))}};
+    add_blob_headers(headers, options);
+    auto committed = send("PUT", key, "comp=blocklist", std::move(headers), {-1, 0, 0, block_list});
+    if (!committed) return Status::error(committed.message());
+    return PutOutcome{source.size, static_cast<int>(parts.size())};
+  }
+
+  const config::StorageSettings& settings_;
+  const config::AzureBlobSettings& az_;
+  StorageTransfer& transfer_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectStore> make_azure_blob_store(const config::StorageSettings& settings, StorageTransfer& transfer) {
+  return std::make_unique<AzureBlobStore>(settings, transfer);
+}
+
+}  // namespace cronhost::api

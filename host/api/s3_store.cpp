@@ -1,0 +1,188 @@
+#include "api/s3_store.hpp"
+
+#include <future>
+#include <pugixml.hpp>
+
+#include "api/storage_parts.hpp"
+#include "util/base64.hpp"
+#include "util/percent.hpp"
+
+namespace cronhost::api {
+namespace {
+
+class S3Store final : public ObjectStore {
+ public:
+  S3Store(const config::StorageSettings& settings, StorageTransfer& transfer)
+      : settings_(settings), s3_(settings.s3), transfer_(transfer) {}
+
+  Result<PutOutcome> put(const std::string& key, const PutSource& source, const PutOptions& options) override {
+    if (source.fd < 0 || source.size <= settings_.multipart_threshold) {
+      auto md5 = source.fd < 0 ? Result<std::string>(md5_of_bytes(source.bytes)) : md5_of_range(source.fd, 0, source.size);
+      if (!md5) return Status::error(md5.message());
+      StorageRequest request = make("PUT", key, "");
+      add_object_headers(request, options);
+      request.headers.emplace_back("content-md5", base64_encode(md5.value()));
+      request.body = source.fd < 0 ? StorageBody{-1, 0, 0, source.bytes} : StorageBody{source.fd, 0, source.size, {}};
+      if (auto answered = expect(request, "PUT " + key); !answered) return Status::error(answered.message());
+      return PutOutcome{source.total(), 1};
+    }
+    return put_multipart(key, source, options);
+  }
+
+  Result<uint64_t> get(const std::string& key, int fd) override {
+    StorageRequest request = make("GET", key, "");
+    request.download_fd = fd;
+    auto answered = expect(request, "GET " + key);
+    if (!answered) return Status::error(answered.message());
+    // A single-part upload's ETag is the object's MD5 (a multipart one's has a "-N" suffix).
+    std::string etag = answered->header("etag");
+    if (etag.size() == 34 && etag.front() == '"') etag = etag.substr(1, 32);
+    if (etag.size() == 32 && etag.find_first_not_of("0123456789abcdef") == std::string::npos) {
+      auto md5 = md5_of_range(fd, 0, answered->downloaded);
+      if (!md5) return Status::error("GET " + key + ": " + md5.message());
+      if (hex_of(md5.value()) != etag)
+        return Status::error("GET " + key + ": the download's MD5 " + hex_of(md5.value()) + " is not the object's " + etag);
+    }
+    return answered->downloaded;
+  }
+
+  Result<std::vector<ObjectInfo>> list(const std::string& prefix) override {
+    std::vector<ObjectInfo> out;
+    for (std::string token;;) {
+      // Parameters sorted and encoded: libcurl signs the query as it is written.
+      std::string query = token.empty() ? "" : "continuation-token=" + percent_encoded(token) + "&";
+      query += "list-type=2&prefix=" + percent_encoded(prefix);
+      StorageRequest request = make("GET", "", query);
+      auto answered = expect(request, "list " + prefix);
+      if (!answered) return Status::error(answered.message());
+      pugi::xml_document doc;
+      if (!doc.load_buffer(answered->body.data(), answered->body.size()) || !doc.child("ListBucketResult"))
+        return Status::error("list " + prefix + ": the answer is not a ListBucketResult document");
+      const pugi::xml_node result = doc.child("ListBucketResult");
+      for (const pugi::xml_node item : result.children("Contents"))
+        out.push_back({item.child_value("Key"), std::strtoull(item.child_value("Size"), nullptr, 10),
+                       parse_store_time(item.child_value("LastModified"))});
+      token = result.child_value("NextContinuationToken");
+      if (std::string_view(result.child_value("IsTruncated")) != "true" || token.empty()) return out;
+    }
+  }
+
+  Status remove(const std::string& key) override {
+    StorageRequest request = make("DELETE", key, "");
+    auto answered = transfer_.perform(request);
+    if (!answered) return Status::error(answered.message());
+    if (answered->status / 100 != 2 && answered->status != 404)
+      return Status::error("DELETE " + key + ": " + store_error(answered->status, answered->body));
+    return Status::ok();
+  }
+
+ private:
+  std::string url(const std::string& key, const std::string& query) const {
+    std::string base = s3_.endpoint;
+    if (s3_.path_style) {
+      base += "/" + s3_.bucket;
+    } else {
+      const size_t host = base.find("://") + 3;
+      base.insert(host, s3_.bucket + ".");
+    }
+    std::string out = base + "/" + encoded_key(key);
+    if (!query.empty()) out += "?" + query;
+    return out;
+  }
+
+  StorageRequest make(std::string method, const std::string& key, const std::string& query) const {
+    StorageRequest request;
+    request.method = std::move(method);
+    request.url = url(key, query);
+    request.headers.emplace_back("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+    request.aws_sigv4 = "aws:amz:" + s3_.region + ":s3";
+    request.access_key = s3_.access_key;
+    request.secret_key = s3_.secret_key;
+    return request;
+  }
+
+  static void add_object_headers(StorageRequest& request, const PutOptions& options) {
+    request.headers.emplace_back("content-type", options.content_type);
+    for (const auto& [name, value] : options.metadata) request.headers.emplace_back("x-amz-meta-" + name, value);
+  }
+
+  // The response when its status is 2xx and (S3 answers some failures with 200) no <Error>.
+  Result<StorageResponse> expect(const StorageRequest& request, const std::string& what) {
+    auto answered = transfer_.perform(request);
+    if (!answered) return answered;
+    if (answered->status / 100 != 2 || answered->body.rfind("<Error>") != std::string::npos)
+      return Status::error(what + ": " + store_error(answered->status, answered->body));
+    return answered;
+  }
+
+  Result<PutOutcome> put_multipart(const std::string& key, const PutSource& source, const PutOptions& options) {
+    StorageRequest start = make("POST", key, "uploads=");
+    add_object_headers(start, options);
+    auto started = expect(start, "POST " + key + " (start a multipart upload)");
+    if (!started) return Status::error(started.message());
+    pugi::xml_document doc;
+    doc.load_buffer(started->body.data(), started->body.size());
+    const std::string upload_id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+    if (upload_id.empty()) return Status::error("POST " + key + ": the answer holds no UploadId");
+
+    auto sent = send_parts(key, upload_id, source);
+    if (!sent) {
+      abort_upload(key, upload_id);
+      return Status::error(sent.message());
+    }
+    std::string body = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < sent->size(); ++i)
+      body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + (*sent)[i] + "</ETag></Part>";
+    body += "</CompleteMultipartUpload>";
+    StorageRequest complete = make("POST", key, "uploadId=" + percent_encoded(upload_id));
+    complete.headers.emplace_back("content-type", "application/xml");
+    complete.body.bytes = body;
+    if (auto done = expect(complete, "POST " + key + " (complete the multipart upload)"); !done) {
+      abort_upload(key, upload_id);
+      return Status::error(done.message());
+    }
+    return PutOutcome{source.size, static_cast<int>(sent->size())};
+  }
+
+  // Each part's ETag. The next part's MD5 is computed on another thread while this one is sent.
+  Result<std::vector<std::string>> send_parts(const std::string& key, const std::string& upload_id, const PutSource& source) {
+    const std::vector<PartRange> parts = plan_parts(source.size, settings_.part_size);
+    const auto hash = [fd = source.fd](PartRange part) { return md5_of_range(fd, part.offset, part.length); };
+    std::future<Result<std::string>> next = std::async(std::launch::async, hash, parts[0]);
+    std::vector<std::string> etags;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      auto md5 = next.get();
+      if (!md5) return Status::error(md5.message());
+      if (i + 1 < parts.size()) next = std::async(std::launch::async, hash, parts[i + 1]);
+      const std::string number = std::to_string(i + 1);
+      StorageRequest request = make("PUT", key, "partNumber=" + number + "&uploadId=" + percent_encoded(upload_id));
+      request.headers.emplace_back("content-md5", base64_encode(md5.value()));
+      request.body = {source.fd, parts[i].offset, parts[i].length, {}};
+      auto answered = expect(request, "PUT " + key + " part " + number + " of " + std::to_string(parts.size()));
+      if (!answered) {
+        if (next.valid()) next.wait();  // the hashing thread reads source.fd: let it finish first
+        return Status::error(answered.message());
+      }
+      std::string etag = answered->header("etag");
+      if (etag.empty()) etag = "\"" + hex_of(md5.value()) + "\"";
+      etags.push_back(std::move(etag));
+    }
+    return etags;
+  }
+
+  void abort_upload(const std::string& key, const std::string& upload_id) {
+    (void)transfer_.perform(make("DELETE", key, "uploadId=" + percent_encoded(upload_id)));
+  }
+
+  const config::StorageSettings& settings_;
+  const config::S3Settings& s3_;
+  StorageTransfer& transfer_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectStore> make_s3_store(const config::StorageSettings& settings, StorageTransfer& transfer) {
+  return std::make_unique<S3Store>(settings, transfer);
+}
+
+}  // namespace cronhost::api

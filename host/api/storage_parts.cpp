@@ -1,0 +1,104 @@
+#include "api/storage_parts.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <openssl/evp.h>
+#include <pugixml.hpp>
+#include <unistd.h>
+
+#include "util/percent.hpp"
+#include "util/printable.hpp"
+
+namespace cronhost::api {
+
+std::vector<PartRange> plan_parts(uint64_t size, uint64_t part_size, uint64_t max_parts) {
+  if (part_size == 0) part_size = 1;
+  if ((size + part_size - 1) / part_size > max_parts) part_size = (size + max_parts - 1) / max_parts;
+  std::vector<PartRange> parts;
+  for (uint64_t at = 0; at < size; at += part_size) parts.push_back({at, std::min(part_size, size - at)});
+  if (parts.empty()) parts.push_back({0, 0});
+  return parts;
+}
+
+namespace {
+
+struct DigestDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
+Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length) {
+  std::unique_ptr<EVP_MD_CTX, DigestDeleter> ctx(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr);
+  std::vector<char> buffer(size_t{1} << 20);
+  for (uint64_t done = 0; done < length;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+    const ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::error(std::string("reading the file: ") + std::strerror(errno));
+    if (got == 0) return Status::error("the file ended early (it changed during the upload)");
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(got));
+    done += static_cast<uint64_t>(got);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &size);
+  return std::string(reinterpret_cast<char*>(digest), size);
+}
+
+std::string md5_of_bytes(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_md5(), nullptr);
+  return std::string(reinterpret_cast<char*>(digest), size);
+}
+
+std::string hex_of(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char c : raw) out += {kHex[c >> 4], kHex[c & 15]};
+  return out;
+}
+
+std::string encoded_key(std::string_view key) {
+  std::string out;
+  for (size_t start = 0;;) {
+    const size_t slash = key.find('/', start);
+    out += percent_encoded(key.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) return out;
+    out += '/';
+    start = slash + 1;
+  }
+}
+
+int64_t parse_store_time(std::string_view text) {
+  std::tm tm{};
+  const std::string s(text);
+  const char* end = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+  if (!end) return 0;
+  return static_cast<int64_t>(::timegm(&tm));
+}
+
+std::string store_error(long status, std::string_view body, std::string_view error_code_header) {
+  std::string out = std::to_string(status);
+  pugi::xml_document doc;
+  if (!body.empty() && doc.load_buffer(body.data(), body.size())) {
+    const pugi::xml_node error = doc.child("Error");
+    const std::string code = error.child_value("Code");
+    const std::string message = error.child_value("Message");
+    if (!code.empty() || !message.empty()) {
+      if (!code.empty()) out += " " + printable(code, 100);
+      // Azure's message carries a request id and time on further lines.
+      if (!message.empty()) out += ": " + printable(message.substr(0, message.find('\n')), 300);
+      return out;
+    }
+  }
+  if (!error_code_header.empty()) return out + " " + printable(error_code_header, 100);
+  const std::string_view first = body.substr(0, body.find('\n'));
+  return first.empty() ? out : out + ": " + printable(first, 300);
+}
+
+}  // namespace cronhost::api

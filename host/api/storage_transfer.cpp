@@ -1,0 +1,188 @@
+#include "api/storage_transfer.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <curl/curl.h>
+#include <memory>
+#include <unistd.h>
+
+namespace cronhost::api {
+namespace {
+
+constexpr size_t kMaxKeptBody = size_t{1} << 20;
+
+struct Transfer {
+  CURL* curl = nullptr;
+  const StorageRequest* request = nullptr;
+  StorageResponse response;
+  uint64_t sent = 0;      // of the body
+  std::string io_error;   // a local read or write that failed
+  const std::function<bool()>* cancelled = nullptr;
+};
+
+size_t on_read(char* buffer, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const StorageBody& body = t->request->body;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(size * count, body.size() - t->sent));
+  if (want == 0) return 0;
+  if (body.fd < 0) {
+    std::memcpy(buffer, body.bytes.data() + t->sent, want);
+    t->sent += want;
+    return want;
+  }
+  const ssize_t got = ::pread(body.fd, buffer, want, static_cast<off_t>(body.offset + t->sent));
+  if (got <= 0) {  // the file shrank or failed under us: never send a short body as if whole
+    t->io_error = got == 0 ? "the file ended early (it changed during the upload)" : std::strerror(errno);
+    return CURL_READFUNC_ABORT;
+  }
+  t->sent += static_cast<uint64_t>(got);
+  return static_cast<size_t>(got);
+}
+
+// libcurl rewinds the body when it must send it again (a redirect, a reused connection that closed).
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<uint64_t>(offset) > t->request->body.size()) return CURL_SEEKFUNC_FAIL;
+  t->sent = static_cast<uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (t->request->download_fd >= 0 && status >= 200 && status <= 299) {
+    for (size_t done = 0; done < n;) {
+      const ssize_t wrote = ::write(t->request->download_fd, data + done, n - done);
+      if (wrote < 0 && errno == EINTR) continue;
+      if (wrote <= 0) {
+        t->io_error = std::strerror(errno);
+        return 0;
+      }
+      done += static_cast<size_t>(wrote);
+    }
+    t->response.downloaded += n;
+    return n;
+  }
+  t->response.body.append(data, std::min(n, kMaxKeptBody - std::min(kMaxKeptBody, t->response.body.size())));
+  return n;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  std::string_view line(data, n);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue): start over
+    t->response.headers.clear();
+    return n;
+  }
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+  t->response.headers.emplace_back(std::move(name), std::string(value));
+  return n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  return (*t->cancelled)() ? 1 : 0;
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+}  // namespace
+
+std::string StorageResponse::header(std::string_view name) const {
+  for (const auto& [key, value] : headers)
+    if (key == name) return value;
+  return {};
+}
+
+StorageTransfer::StorageTransfer(std::string ca_file, std::chrono::steady_clock::time_point deadline,
+                                 std::function<bool()> cancelled)
+    : ca_file_(std::move(ca_file)), deadline_(deadline), cancelled_(std::move(cancelled)) {
+  ensure_curl_initialized();
+  curl_ = curl_easy_init();
+}
+
+StorageTransfer::~StorageTransfer() {
+  if (curl_) curl_easy_cleanup(curl_);
+}
+
+Result<StorageResponse> StorageTransfer::perform(const StorageRequest& request) {
+  using namespace std::chrono;
+  // The URL without its query: an Azure SAS rides there.
+  const std::string what = request.method + " " + request.url.substr(0, request.url.find('?')) + ": ";
+  if (!curl_) return Status::error("cannot start libcurl");
+  if (cancelled_()) return Status::error(what + "the run was cancelled");
+  // Rounded up, as in HttpClient: a transfer clipped to the deadline ends at or after it.
+  const auto left = ceil<milliseconds>(deadline_ - steady_clock::now());
+  if (left.count() <= 0) return Status::error(what + "the run's deadline has passed");
+
+  Transfer transfer;
+  transfer.curl = curl_;
+  transfer.request = &request;
+  transfer.cancelled = &cancelled_;
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  for (const auto& [name, value] : request.headers)
+    headers.reset(curl_slist_append(headers.release(), (name + ": " + value).c_str()));
+
+  CURL* c = curl_;
+  curl_easy_reset(c);  // keeps the connection cache
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(left.count(), 10'000)));
+  // A store that stops answering mid-transfer is given up after 60 s of under 1 byte/s.
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "cronhost/0.1");
+  if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
+  if (!request.aws_sigv4.empty()) {
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
+    curl_easy_setopt(c, CURLOPT_USERNAME, request.access_key.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, request.secret_key.c_str());
+  }
+  if (request.method == "PUT" || request.method == "POST") {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, &transfer);
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);  // fewer, larger reads and sends
+    if (request.method == "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "POST");
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (request.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+
+  const CURLcode code = curl_easy_perform(c);
+  if (!transfer.io_error.empty()) return Status::error(what + transfer.io_error);
+  if (code == CURLE_ABORTED_BY_CALLBACK) return Status::error(what + "the run was cancelled");
+  if (code == CURLE_OPERATION_TIMEDOUT)
+    return Status::error(what + (steady_clock::now() >= deadline_ ? "stopped at the run's deadline" : curl_easy_strerror(code)));
+  if (code != CURLE_OK) return Status::error(what + curl_easy_strerror(code));
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &transfer.response.status);
+  return std::move(transfer.response);
+}
+
+}  // namespace cronhost::api

@@ -1,0 +1,63 @@
+// HostCalls' storage call: the operation named by a, its arguments as a JSON object in b, over
+// api/run_storage, the code storage.* runs. Answers JSON in the Lua call's shapes.
+#include <algorithm>
+#include <chrono>
+
+#include "api/call_fields.hpp"
+#include "api/run_storage.hpp"
+#include "plugin/host_calls.hpp"
+#include "plugin/json_args.hpp"
+#include "plugin/json_reply.hpp"
+
+namespace cronhost::plugin {
+
+Reply HostCalls::storage(const Call& call) {
+  static const std::vector<std::string> kOps = {"delete", "get", "list", "prune", "put"};
+  const std::string& op = call.a;
+  if (std::find(kOps.begin(), kOps.end(), op) == kOps.end())
+    throw ArgumentError("storage: unknown operation '" + op + "' (one of delete, get, list, prune, put)");
+  const JsonArgs args(call.b, "storage: the arguments", "storage." + op,
+                      {"store", "key", "path", "content", "content_type", "metadata", "prefix", "older_than", "keep"});
+  const std::string store = *args.string("store", true);
+  api::RunStorage storage(ctx_.job, ctx_.host,
+                          api::DbRunScope{&ctx_.effects, &ctx_.redactor, ctx_.deadline, [this] { return ctx_.cancelled(); }},
+                          [] {
+                            return std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+                          });
+  const auto marked = [](nlohmann::json out, bool dry_run) {
+    if (dry_run) out["dry_run"] = true;
+    return out;
+  };
+
+  if (op == "put") {
+    auto put = storage.put(store, *args.string("key", true), api::read_storage_source(args),
+                           api::read_storage_put_options(args));
+    if (!put) return call_failed(put);
+    return json_reply(marked({{"key", put->key}, {"bytes", put->bytes}, {"parts", put->parts}}, put->dry_run));
+  }
+  if (op == "get") {
+    auto got = storage.get(store, *args.string("key", true), *args.string("path", true));
+    if (!got) return call_failed(got);
+    return json_reply(marked({{"path", got->path}, {"bytes", got->bytes}}, got->dry_run));
+  }
+  if (op == "list") {
+    auto listed = storage.list(store, args.string("prefix").value_or(""));
+    if (!listed) return call_failed(listed);
+    nlohmann::json out = nlohmann::json::array();
+    for (const api::ObjectInfo& object : listed.value())
+      out.push_back({{"key", object.key}, {"size", object.size}, {"modified", object.modified}});
+    return json_reply(out);
+  }
+  if (op == "delete") {
+    auto removed = storage.remove(store, *args.string("key", true));
+    if (!removed) return call_failed(removed);
+    return Reply::ok("true");
+  }
+  auto deleted = storage.prune(store, *args.string("prefix", true), api::read_storage_prune_options(args));
+  if (!deleted) return call_failed(deleted);
+  return json_reply(nlohmann::json(deleted.value()));
+}
+
+}  // namespace cronhost::plugin
