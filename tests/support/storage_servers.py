@@ -26,15 +26,38 @@ prints one JSON line (server.info(), or {"error": ...} and exit 1), then stays i
 foreground until SIGTERM/SIGINT or its stdin closes, and stops the server.
 
 Each server listens on 127.0.0.1 on a free port (taken again if another process grabbed it
-first) and keeps its objects in a fresh folder that goes with it. What the emulators check:
-s3rver checks the access key id (an unknown one gets 403 InvalidAccessKeyId) and needs
-x-amz-content-sha256, but NOT SigV4 signatures (its code: "unimplemented"), so signing is
-tested against storage_signing.verify_sigv4 with capture_server. Azurite checks Shared Key
-(a wrong key gets 403 AuthenticationFailed). The helpers here sign with storage_signing, an
-implementation independent of cronhost's.
+first) and keeps its objects in a fresh folder (beneath `parent`, default the temp folder)
+that goes with it; it dies with the thread that started it (PR_SET_PDEATHSIG). The helpers
+here sign with storage_signing, an implementation independent of cronhost's.
+
+What the emulators check and do, found with s3rver 3.7.1 and Azurite 3.35.0 on Node 20:
+- s3rver checks the access key id (an unknown one: 403 InvalidAccessKeyId) and needs
+  x-amz-content-sha256 (400 InvalidRequest without), but NOT SigV4 signatures (its code:
+  "unimplemented"; a wrong secret gets 200) and takes anonymous requests: test signing with
+  capture_server and storage_signing.verify_sigv4. It ignores Content-MD5 (a wrong one: 200,
+  no BadDigest) and x-amz-content-sha256's value, and does not decode aws-chunked bodies
+  (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): the chunk framing is stored as the object, with 200.
+  Multipart: ?uploads and ?uploads= both initiate; parts under 5 MiB are taken (S3 refuses
+  them with EntityTooSmall). ListObjectsV2 (list-type=2) answers KeyCount, IsTruncated and a
+  NextContinuationToken holding + / =, in namespace http://doc.s3.amazonaws.com/2006-03-01/
+  (not S3's http://s3.amazonaws.com/doc/2006-03-01/). Its tokens are DES-encrypted: node runs
+  it with --openssl-legacy-provider, else every truncated listing is a 500 InternalError.
+  A Host that is not an IP or localhost is read as a virtual-host bucket name.
+- Azurite checks Shared Key: a wrong key or no Authorization gets 403 AuthorizationFailure
+  (Azure says AuthenticationFailed). The canonicalized resource must hold the account twice
+  (/devstoreaccount1/devstoreaccount1/container/blob); the one-account form gets 403. It
+  takes only the x-ms-version values it lists (2021-08-06 yes, 2021-08-07 no: 400
+  InvalidHeaderValue), so neither --loose nor --skipApiVersionCheck is needed. It checks
+  Content-MD5 on Put Blob and Put Block (400 InvalidOperation "Provided contentMD5 doesn't
+  match", Azure says Md5Mismatch); Put Blob answers Content-MD5 (computed when not sent), Put
+  Block answers neither Content-MD5 nor x-ms-content-crc64 (Azure does), Put Block List
+  answers the MD5 of its XML body and stores x-ms-blob-content-md5 unchecked. Block ids of
+  different lengths in one blob: 400 InvalidBlobOrBlock. Names under 3 characters: 400
+  OutOfRangeInput.
 """
 import argparse
 import contextlib
+import ctypes
 import http.client
 import json
 import os
@@ -61,10 +84,17 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 30.0
 PORT_ATTEMPTS = 5
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class StorageServerError(RuntimeError):
     pass
+
+
+def _die_with_parent():
+    # In the child: a test process killed with -9 takes its emulator with it (as dbserver.py).
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port():
@@ -113,7 +143,7 @@ class _Emulator:
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     [NODE, *self.node_flags, self.script, *self.argv()], stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True,
+                    stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True, preexec_fn=_die_with_parent,
                     env={"PATH": "/usr/bin:/bin", "HOME": self.dir, "LANG": "C.UTF-8", "TZ": "UTC"})
             deadline = time.monotonic() + START_TIMEOUT
             while not _answers(self.port):
