@@ -15,7 +15,7 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         libpq-dev libmariadb-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client \
         faketime libpugixml-dev
 
-.PHONY: all deps browser-deps build test test-db unit-asan run bench chaos fuzz clean
+.PHONY: all deps browser-deps storage-deps build test test-db unit-asan run bench chaos fuzz clean
 
 all: build
 
@@ -35,6 +35,14 @@ browser-deps: deps
 	@[ -d tests/browser/node_modules/playwright-core ] || \
 	  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
+# The off-site backup tests' object stores: s3rver (S3) and azurite (Azure Blob) from npm,
+# pinned by tests/storage/package-lock.json, started by tests/support/storage_servers.py.
+storage-deps: deps
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	@[ -d tests/storage/node_modules/s3rver ] || \
+	  (cd tests/storage && npm ci --no-audit --no-fund --loglevel=error)
+
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -51,7 +59,7 @@ unit-asan: deps
 	cmake --build $(ASAN_BUILD) --target unit_tests
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 -E '^cli$$'
 
-test: build browser-deps
+test: build browser-deps storage-deps
 	cd $(BUILD) && ctest --output-on-failure -j2
 	$(MAKE) unit-asan
 
