@@ -76,7 +76,7 @@ class AzureBlobStore final : public ObjectStore {
   }
 
   Status remove(const std::string& key) override {
-    auto answered = transfer_.perform(request("DELETE", key, "", {}));
+    auto answered = signed_perform(request("DELETE", key, "", {}), "DELETE " + key);
     if (!answered) return Status::error(answered.message());
     if (answered->status / 100 != 2 && answered->status != 404)
       return Status::error("DELETE " + key + ": " + store_error(answered->status, answered->body, answered->header("x-ms-error-code")));
@@ -112,17 +112,23 @@ class AzureBlobStore final : public ObjectStore {
     for (const auto& [name, value] : options.metadata) headers.emplace_back("x-ms-meta-" + name, value);
   }
 
-  // Signed (Shared Key), sent, and refused unless 2xx.
-  Result<StorageResponse> send(std::string method, const std::optional<std::string>& key, const std::string& query,
-                               Headers headers, StorageBody body = {}, int download_fd = -1) {
-    StorageRequest r = request(method, key, query, std::move(headers), body, download_fd);
-    const std::string what = method + " " + (key ? *key : "the container listing");
+  // Signed with the Shared Key (a SAS is in the URL already) and sent; any status.
+  Result<StorageResponse> signed_perform(StorageRequest r, const std::string& what) {
     if (!az_.key.empty()) {
       auto authorization = shared_key_authorization(r.method, az_.account, az_.key, r.url, r.headers);
       if (!authorization) return Status::error(what + ": " + authorization.message());
       r.headers.emplace_back("authorization", authorization.value());
     }
     auto answered = transfer_.perform(r);
+    if (!answered) return Status::error(what + ": " + answered.message());
+    return answered;
+  }
+
+  // Signed, sent, and refused unless 2xx.
+  Result<StorageResponse> send(std::string method, const std::optional<std::string>& key, const std::string& query,
+                               Headers headers, StorageBody body = {}, int download_fd = -1) {
+    const std::string what = method + " " + (key ? *key : "the container listing");
+    auto answered = signed_perform(request(method, key, query, std::move(headers), body, download_fd), what);
     if (!answered) return answered;
     if (answered->status / 100 != 2)
       return Status::error(what + ": " + store_error(answered->status, answered->body, answered->header("x-ms-error-code")));

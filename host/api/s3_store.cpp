@@ -70,7 +70,7 @@ class S3Store final : public ObjectStore {
   Status remove(const std::string& key) override {
     StorageRequest request = make("DELETE", key, "");
     auto answered = transfer_.perform(request);
-    if (!answered) return Status::error(answered.message());
+    if (!answered) return Status::error("DELETE " + key + ": " + answered.message());
     if (answered->status / 100 != 2 && answered->status != 404)
       return Status::error("DELETE " + key + ": " + store_error(answered->status, answered->body));
     return Status::ok();
@@ -109,7 +109,7 @@ class S3Store final : public ObjectStore {
   // The response when its status is 2xx and (S3 answers some failures with 200) no <Error>.
   Result<StorageResponse> expect(const StorageRequest& request, const std::string& what) {
     auto answered = transfer_.perform(request);
-    if (!answered) return answered;
+    if (!answered) return Status::error(what + ": " + answered.message());
     if (answered->status / 100 != 2 || answered->body.rfind("<Error>") != std::string::npos)
       return Status::error(what + ": " + store_error(answered->status, answered->body));
     return answered;

@@ -119,13 +119,11 @@ StorageTransfer::~StorageTransfer() {
 
 Result<StorageResponse> StorageTransfer::perform(const StorageRequest& request) {
   using namespace std::chrono;
-  // The URL without its query: an Azure SAS rides there.
-  const std::string what = request.method + " " + request.url.substr(0, request.url.find('?')) + ": ";
   if (!curl_) return Status::error("cannot start libcurl");
-  if (cancelled_()) return Status::error(what + "the run was cancelled");
+  if (cancelled_()) return Status::error("the run was cancelled");
   // Rounded up, as in HttpClient: a transfer clipped to the deadline ends at or after it.
   const auto left = ceil<milliseconds>(deadline_ - steady_clock::now());
-  if (left.count() <= 0) return Status::error(what + "the run's deadline has passed");
+  if (left.count() <= 0) return Status::error("the run's deadline has passed");
 
   Transfer transfer;
   transfer.curl = curl_;
@@ -176,11 +174,11 @@ Result<StorageResponse> StorageTransfer::perform(const StorageRequest& request) 
   }
 
   const CURLcode code = curl_easy_perform(c);
-  if (!transfer.io_error.empty()) return Status::error(what + transfer.io_error);
-  if (code == CURLE_ABORTED_BY_CALLBACK) return Status::error(what + "the run was cancelled");
+  if (!transfer.io_error.empty()) return Status::error(transfer.io_error);
+  if (code == CURLE_ABORTED_BY_CALLBACK) return Status::error("the run was cancelled");
   if (code == CURLE_OPERATION_TIMEDOUT)
-    return Status::error(what + (steady_clock::now() >= deadline_ ? "stopped at the run's deadline" : curl_easy_strerror(code)));
-  if (code != CURLE_OK) return Status::error(what + curl_easy_strerror(code));
+    return Status::error(steady_clock::now() >= deadline_ ? "stopped at the run's deadline" : curl_easy_strerror(code));
+  if (code != CURLE_OK) return Status::error(curl_easy_strerror(code));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   return std::move(transfer.response);
 }

@@ -50,7 +50,8 @@ class StorageTransfer {
   StorageTransfer& operator=(const StorageTransfer&) = delete;
 
   // A response for every HTTP status; an error only when none arrived (refused, reset, TLS,
-  // the deadline, cancelled, a local read or write that failed).
+  // the deadline, cancelled, a local read or write that failed), saying only that: the
+  // caller names the request.
   Result<StorageResponse> perform(const StorageRequest& request);
 
  private:

@@ -80,7 +80,7 @@ TEST_CASE("storage: Azure's string to sign has the headers in order and the quer
 
 TEST_CASE("storage: keys, prefixes and metadata names that are refused", "[storage]") {
   CHECK(api::RunStorage::check_key("app/app-1.sql.gz"));
-  for (const std::string bad : {"", "/abs", "a//b", "a/../b", "./a", std::string("a\nb"), std::string(1025, 'k')}) {
+  for (const std::string& bad : std::vector<std::string>{"", "/abs", "a//b", "a/../b", "./a", "a\nb", std::string(1025, 'k')}) {
     INFO(bad);
     CHECK_FALSE(api::RunStorage::check_key(bad));
   }
@@ -157,7 +157,7 @@ TEST_CASE("host config: storage entries, and secrets only as ${env:} or ${file:}
   const auto& az = host->storage.at("offsite");
   CHECK(az.kind == config::StorageSettings::Kind::kAzureBlob);
   CHECK(az.azure.endpoint == "https://acme.blob.core.windows.net");
-  CHECK(std::count(host->secrets.begin(), host->secrets.end(), "s3-secret-value") == 1);
+  CHECK(std::count(host->secrets.begin(), host->secrets.end(), "s3-secret-value") >= 1);  // redacted everywhere
 
   for (const auto& [yaml, problem] : std::vector<std::pair<std::string, std::string>>{
            {"storage:\n  b: {s3: {endpoint: 'http://x', bucket: bkt, access_key: A, secret_key: hunter2}}\n",

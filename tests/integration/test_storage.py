@@ -1,0 +1,386 @@
+"""The storage API (storage.put/get/list/delete/prune) through the real daemon against real
+object stores: s3rver (S3) and Azurite (Azure Blob, which checks Shared Key), from npm
+(tests/storage, `make storage-deps`). s3rver checks no signature, so the SigV4 header cronhost
+sends is checked against an independent implementation (tests/support/storage_signing.py)
+on a capture server; Azure's Shared Key the same way. Faults come from a loopback proxy that
+cuts or throttles the connection."""
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import unittest
+
+from api_site import ApiSite, SiteTestCase
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import storage_servers  # noqa: E402
+import storage_signing  # noqa: E402
+from capture_server import CaptureServer  # noqa: E402
+
+
+def soon(seconds=1):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+
+
+def flow(value):
+    return json.dumps(value)  # JSON is YAML flow style
+
+
+class FaultProxy:
+    """Forwards 127.0.0.1:port to `target_port`; after `cut_after` bytes from the client it
+    closes both sides (the store goes away mid-upload); `rate` bytes/s throttles uploads."""
+
+    def __init__(self, target_port, cut_after=None, rate=None):
+        self.target_port, self.cut_after, self.rate = target_port, cut_after, rate
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.forwarded = 0
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, src, dst, upload):
+        try:
+            while True:
+                data = src.recv(16384 if not self.rate else 4096)
+                if not data:
+                    break
+                if upload:
+                    self.forwarded += len(data)
+                    if self.cut_after is not None and self.forwarded > self.cut_after:
+                        break
+                    if self.rate:
+                        time.sleep(len(data) / self.rate)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.closed = True
+        self.listener.close()
+
+
+class StorageCase:
+    """The tests every store kind passes; subclasses start the store (start_store) and say how
+    to read it back independently of cronhost (read, keys)."""
+
+    def setUp(self):
+        super().setUp()
+        self.store = self.start_store()
+
+    def tearDown(self):
+        super().tearDown()
+        self.store.stop()
+
+    def run_job(self, script, fragment=None, env=None, timeout="60s", isolation=None, allow=None, before_start=None):
+        """Runs `script` (its __DATA__ replaced by the allowed folder) once in the daemon against
+        the store; returns the finished run, its result parsed, the host's log beside it."""
+        default_fragment, default_env = self.store.host_config()
+        fragment = fragment or default_fragment
+        site = self.site = ApiSite("storage:\n  backups: " + flow(fragment) + "\n")
+        self.data = os.path.join(site.root, "data")
+        os.makedirs(self.data)
+        runner = "{lua: scripts/s.lua" + (f", isolation: {isolation}" if isolation else "") + "}"
+        allow = allow if allow is not None else f"  storage: [backups]\n  files: [{self.data}]\n"
+        site.job("s", f"schedule: {{at: '{soon(2)}'}}\nrun: {runner}\ntimeout: {timeout}\nallow:\n{allow}",
+                 script.replace("__DATA__", self.data))
+        if before_start:
+            before_start()
+        site.start(env=env if env is not None else default_env)
+        [run] = site.wait_run("s", timeout=120)
+        site.stop()
+        run = dict(run)
+        run["result"] = json.loads(run["result"]) if run.get("result") else None
+        run["log"] = site.log_text()
+        return run
+
+    def write_file(self, name, size, seed=1):
+        """A file of `size` bytes in the allowed folder (made in before_start); its bytes."""
+        path = os.path.join(self.data, name)
+        block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
+        out = bytearray()
+        for i in range(size // len(block) + 1):
+            out += block[:-8] + i.to_bytes(8, "big")
+        data = bytes(out[:size])
+        with open(path, "wb") as f:
+            f.write(data)
+        return data
+
+    def assertSucceeded(self, run):
+        self.assertEqual(run["status"], "succeeded", f"{run.get('error')}\n{run['log'][-3000:]}")
+
+    def test_put_get_list_delete_prune_round_trip(self):
+        run = self.run_job("""
+local d = "__DATA__"
+files.write(d .. "/report.txt", "hello world\\n")
+local a = assert(storage.put("backups", "app/report.txt", {path = d .. "/report.txt"},
+                             {content_type = "text/plain", metadata = {engine = "sqlite"}}))
+local b = assert(storage.put("backups", "app/nested/ü note+1.txt", {content = "from content"}))
+assert(storage.put("backups", "other/x.txt", {content = "x"}))
+local listed = assert(storage.list("backups", "app/"))
+local got = assert(storage.get("backups", "app/nested/ü note+1.txt", {path = d .. "/copy/note.txt"}))
+local text = files.read(d .. "/copy/note.txt")
+local missing, err = storage.get("backups", "app/none.txt", {path = d .. "/none.txt"})
+local leftover = files.list(d, "*none*")
+assert(storage.delete("backups", "app/report.txt"))
+assert(storage.delete("backups", "app/report.txt"))  -- gone already: still true
+local after = assert(storage.list("backups", "app/"))
+local young = assert(storage.prune("backups", "other/", {older_than = 3600}))
+local pruned = assert(storage.prune("backups", "", {keep = 1}))
+local keys = {}
+for _, o in ipairs(listed) do keys[#keys + 1] = {o.key, o.size, os.time() - o.modified < 600} end
+return {a = a, b = b, keys = keys, got = got, text = text, err = err, missing = missing == nil, after = #after,
+        leftover = #leftover, young = young, pruned = pruned}
+""")
+        self.assertSucceeded(run)
+        r = run["result"]
+        self.assertEqual(r["a"], {"key": "app/report.txt", "bytes": 12, "parts": 1})
+        self.assertEqual(r["b"]["bytes"], 12)
+        self.assertEqual(r["keys"], [["app/nested/ü note+1.txt", 12, True], ["app/report.txt", 12, True]])
+        self.assertEqual(r["got"], {"path": os.path.join(self.data, "copy/note.txt"), "bytes": 12})
+        self.assertEqual(r["text"], "from content")
+        self.assertTrue(r["missing"])
+        self.assertRegex(r["err"], r"^storage: backups: GET app/none.txt: 404")
+        self.assertEqual(r["leftover"], 0)  # a failed get leaves no file, not even a temporary one
+        self.assertEqual(r["after"], 1)
+        self.assertFalse(r["young"])        # younger than an hour: kept (an empty table is {} in JSON)
+        self.assertEqual(len(r["pruned"]), 1)  # the newest of the two left is kept
+        self.assertEqual(len(self.keys("")), 1)
+
+    def test_multipart_upload_of_a_file_above_the_threshold_is_byte_for_byte(self):
+        fragment, env = self.store.host_config()
+        fragment = {**fragment, "part_size_mb": 5, "multipart_threshold_mb": 5}
+        size = 12 * 1024 * 1024 + 12345
+        holder = {}
+        run = self.run_job("""
+local up = assert(storage.put("backups", "big/file.bin", {path = "__DATA__/big.bin"}))
+local got = assert(storage.get("backups", "big/file.bin", {path = "__DATA__/back.bin"}))
+return {up = up, got = got}
+""", fragment=fragment, env=env, before_start=lambda: holder.setdefault("data", self.write_file("big.bin", size)))
+        self.assertSucceeded(run)
+        self.assertEqual(run["result"]["up"], {"key": "big/file.bin", "bytes": size, "parts": 3})
+        self.assertEqual(run["result"]["got"]["bytes"], size)
+        stored = self.read("big/file.bin")
+        self.assertEqual(len(stored), size)
+        self.assertTrue(stored == holder["data"], "the stored object differs from the file")
+        with open(os.path.join(self.data, "back.bin"), "rb") as f:
+            self.assertTrue(f.read() == holder["data"], "the downloaded copy differs")
+
+    def test_a_wrong_key_is_refused_with_the_stores_message_and_never_shown(self):
+        fragment, env = self.wrong_key_config()
+        run = self.run_job("""
+local up, err = storage.put("backups", "k.txt", {content = "x"})
+local listed, lerr = storage.list("backups", "")
+return {up = up == nil, err = err, lerr = lerr}
+""", fragment=fragment, env=env)
+        self.assertSucceeded(run)
+        self.assertTrue(run["result"]["up"])
+        self.assertRegex(run["result"]["err"], self.wrong_key_message)
+        self.assertRegex(run["result"]["lerr"], r"^storage: backups: ")
+        for secret in env.values():
+            self.assertNotIn(secret, json.dumps(run["result"]) + run["log"])
+
+    def test_a_store_that_goes_away_mid_upload_reports_nothing_uploaded(self):
+        proxy = FaultProxy(self.store.port, cut_after=3 * 1024 * 1024)
+        self.addCleanup(proxy.close)
+        fragment, env = self.config_through(proxy.port)
+        size = 12 * 1024 * 1024
+        for multipart in (False, True):
+            with self.subTest(multipart=multipart):
+                proxy.forwarded = 0
+                frag = {**fragment, "part_size_mb": 5, "multipart_threshold_mb": 5} if multipart else fragment
+                key = "cut/multi.bin" if multipart else "cut/single.bin"
+                run = self.run_job(f"""
+local up, err = storage.put("backups", "{key}", {{path = "__DATA__/f.bin"}})
+return {{up = up, err = err}}
+""", fragment=frag, env=env, before_start=lambda: self.write_file("f.bin", size))
+                self.assertSucceeded(run)
+                self.assertIsNone(run["result"].get("up"))
+                self.assertRegex(run["result"]["err"], f"^storage: backups: PUT {key}")
+                if multipart or not self.keeps_cut_objects:
+                    self.assertNotIn(key, self.keys("cut/"))
+                else:  # s3rver stores what arrived of a PUT cut short (S3 refuses a short body)
+                    self.assertLess(len(self.read(key)), size)
+
+    def test_the_deadline_stops_a_slow_transfer(self):
+        proxy = FaultProxy(self.store.port, rate=256 * 1024)  # 12 MiB would take 48 s
+        self.addCleanup(proxy.close)
+        fragment, env = self.config_through(proxy.port)
+        # In parts: s3rver keeps what arrived of a single PUT cut short (S3 refuses a short
+        # body); a multipart upload that never completes shows nothing on either store.
+        fragment = {**fragment, "part_size_mb": 5, "multipart_threshold_mb": 5}
+        started = time.monotonic()
+        run = self.run_job("""
+local up, err = storage.put("backups", "slow/file.bin", {path = "__DATA__/f.bin"})
+return {up = up, err = err}
+""", fragment=fragment, env=env, timeout="3s", before_start=lambda: self.write_file("f.bin", 12 * 1024 * 1024))
+        self.assertLess(time.monotonic() - started, 30)
+        self.assertEqual(run["status"], "timed_out", run)
+        self.assertLess(run["duration_ms"], 6000)
+        self.assertEqual(self.keys("slow/"), [])
+
+    def test_isolated_lua_reaches_storage_through_the_host(self):
+        run = self.run_job("""
+assert(storage.put("backups", "iso/a.txt", {content = "isolated"}))
+local listed = assert(storage.list("backups", "iso/"))
+return {n = #listed, key = listed[1].key}
+""", isolation="process")
+        self.assertSucceeded(run)
+        self.assertEqual(run["result"], {"n": 1, "key": "iso/a.txt"})
+        self.assertEqual(self.read("iso/a.txt"), b"isolated")
+
+    def test_allowlists_are_enforced(self):
+        run = self.run_job("""
+local ok, err = pcall(storage.put, "backups", "a.txt", {content = "x"})
+return {ok = ok, err = err}
+""", allow="  files: [/tmp]\n")
+        self.assertSucceeded(run)
+        self.assertFalse(run["result"]["ok"])
+        self.assertIn("storage: store backups is not allowed for job s (allow.storage)", run["result"]["err"])
+        run = self.run_job("""
+local a_ok, a_err = pcall(storage.get, "backups", "a.txt", {path = "/etc/cronhost-should-not-exist"})
+local b_ok, b_err = pcall(storage.put, "backups", "a.txt", {path = "/etc/passwd"})
+local c_ok, c_err = pcall(storage.put, "backups", "../a.txt", {content = "x"})
+local d_ok, d_err = pcall(storage.list, "offsite", "")
+return {a = a_err, b = b_err, c = c_err, d = d_err, any = a_ok or b_ok or c_ok or d_ok}
+""")
+        self.assertSucceeded(run)
+        r = run["result"]
+        self.assertFalse(r["any"])
+        self.assertIn("(allow.files)", r["a"])
+        self.assertIn("(allow.files)", r["b"])
+        self.assertIn("storage.put: the key holds a '..' segment", r["c"])
+        self.assertIn("(allow.storage)", r["d"])
+        self.assertEqual(self.keys(""), [])
+
+    def test_dry_run_captures_store_key_and_size_and_uploads_nothing(self):
+        fragment, env = self.store.host_config()
+        site = self.site = ApiSite("storage:\n  backups: " + flow(fragment) + "\n")
+        data = os.path.join(site.root, "data")
+        os.makedirs(data)
+        with open(os.path.join(data, "f.bin"), "wb") as f:
+            f.write(b"z" * 1000)
+        site.lua_job("s", f"""
+assert(storage.put("backups", "dry/f.bin", {{path = "{data}/f.bin"}}))
+assert(storage.delete("backups", "dry/old.bin"))
+return #assert(storage.list("backups", ""))
+""", allow=f"  storage: [backups]\n  files: [{data}]\n")
+        for name, value in env.items():
+            os.environ[name] = value
+            self.addCleanup(os.environ.pop, name, None)
+        out = site.dry_run("s")
+        self.assertEqual(out["status"], "succeeded", out)
+        self.assertEqual([e["summary"] for e in out["effects"]],
+                         [f"put backups:dry/f.bin (1000 bytes) from {data}/f.bin", "delete backups:dry/old.bin"])
+        self.assertEqual(out["effects"][0]["detail"]["bytes"], 1000)
+        self.assertEqual(self.keys(""), [])
+
+
+class S3StorageTest(StorageCase, SiteTestCase):
+    wrong_key_message = r"^storage: backups: PUT k.txt: 403 InvalidAccessKeyId: "
+    keeps_cut_objects = True
+
+    def start_store(self):
+        return storage_servers.S3Server("backups").start()
+
+    def read(self, key):
+        return storage_servers.s3_get(self.store, key)
+
+    def keys(self, prefix):
+        return [k for k, _ in storage_servers.s3_list(self.store, prefix)]
+
+    def wrong_key_config(self):
+        fragment, env = self.store.host_config()
+        env = {**env, **{k: "WRONGKEY" for k in env if "KEY" in k and "SECRET" not in k}}
+        return fragment, env
+
+    def config_through(self, port):
+        fragment, env = self.store.host_config()
+        return {"s3": {**fragment["s3"], "endpoint": f"http://127.0.0.1:{port}"}}, env
+
+    def test_sigv4_signature_matches_an_independent_implementation(self):
+        capture = CaptureServer()
+        self.addCleanup(capture.close)
+        fragment, env = self.store.host_config()
+        fragment = {"s3": {**fragment["s3"], "endpoint": capture.endpoint}}
+        run = self.run_job("""
+assert(storage.put("backups", "sig/a b+c.txt", {content = "signed"}, {metadata = {who = "me"}}))
+assert(storage.list("backups", "sig/ x+y"))
+storage.delete("backups", "sig/a b+c.txt")
+return true
+""", fragment=fragment, env=env)
+        self.assertSucceeded(run)
+        secret = env[[k for k in env if "SECRET" in k][0]]
+        self.assertGreaterEqual(len(capture.requests), 3)
+        for r in capture.requests:
+            ok, expected = storage_signing.verify_sigv4(r.method, r.path, r.query, r.headers, secret)
+            self.assertTrue(ok, f"{r.method} {r.path}?{r.query}: sent {r.headers.get('authorization')}, expected {expected}")
+            self.assertIn("content-md5", storage_signing.parse_authorization(r.headers["authorization"])["signed_headers"]
+                          if r.method == "PUT" else ["content-md5"])
+
+
+class AzureStorageTest(StorageCase, SiteTestCase):
+    wrong_key_message = r"^storage: backups: PUT k.txt: 403 AuthorizationFailure"
+    keeps_cut_objects = False
+
+    def start_store(self):
+        return storage_servers.AzuriteServer("backups").start()
+
+    def read(self, key):
+        return storage_servers.azure_get(self.store, key)
+
+    def keys(self, prefix):
+        return [k for k, _ in storage_servers.azure_list(self.store, prefix)]
+
+    def wrong_key_config(self):
+        fragment, env = self.store.host_config()
+        import base64
+        return fragment, {k: base64.b64encode(b"not the account key at all").decode() for k in env}
+
+    def config_through(self, port):
+        fragment, env = self.store.host_config()
+        endpoint = fragment["azure_blob"]["endpoint"].replace(f":{self.store.port}", f":{port}")
+        return {"azure_blob": {**fragment["azure_blob"], "endpoint": endpoint}}, env
+
+    def test_shared_key_matches_an_independent_implementation(self):
+        capture = CaptureServer(answer=lambda r: (201, {}, b""))
+        self.addCleanup(capture.close)
+        fragment, env = self.store.host_config()
+        account = fragment["azure_blob"]["account"]
+        fragment = {"azure_blob": {**fragment["azure_blob"], "endpoint": f"{capture.endpoint}/{account}"}}
+        run = self.run_job("""
+assert(storage.put("backups", "sig/a b+c.txt", {content = "signed"}, {metadata = {who = "me"}}))
+storage.list("backups", "sig/ x+y")
+storage.delete("backups", "sig/a b+c.txt")
+storage.get("backups", "sig/a b+c.txt", {path = "__DATA__/got.txt"})
+return true
+""", fragment=fragment, env=env)
+        key = list(env.values())[0]
+        self.assertEqual([r.method for r in capture.requests], ["PUT", "GET", "DELETE", "GET"], run)
+        for r in capture.requests:
+            ok, expected = storage_signing.verify_shared_key(r.method, r.path, r.query, r.headers, account, key)
+            self.assertTrue(ok, f"{r.method} {r.path}?{r.query}: sent {r.headers.get('authorization')}, expected {expected}")
+
+
+if __name__ == "__main__":
+    unittest.main()
