@@ -82,7 +82,7 @@ local function upload(result)
                                 {content_type = "application/gzip",
                                  metadata = {database = p.database, engine = result.engine}}))
   local pruned = assert(storage.prune(p.store, (p.store_prefix or "") .. p.database .. "-",
-                                      {older_than = p.keep_days * 86400}))
+                                      {older_than = p.keep_days * 86400, keep = 1}))  -- never the one just sent
   result.location, result.parts, result.remote_pruned = p.store .. ":" .. key, up.parts, #pruned
 end
 

@@ -16,6 +16,7 @@ from api_site import ApiSite, SiteTestCase, services, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import dbserver  # noqa: E402
+import storage_servers  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TAGS = ["0.1.2", "0.1.3", "0.1.5", "0.2.0-rc.1", "latest", "sha-abc"]
@@ -395,6 +396,99 @@ class StockJobsTest(SiteTestCase):
 
     def test_backup_of_mariadb_by_mariadb_dump_restores_with_mariadb(self):
         self.check_server_backup("mariadb", "mysql", lambda argv: argv[:-2])
+
+    def offsite_backup_site(self, kind, store):
+        """server_backup_site uploading to `store` (a started s3rver or Azurite) as `offsite`,
+        prefix app/, the report going to the system_admin staff the app's own table lists."""
+        site, server = self.server_backup_site(kind)
+        server.app_sql(["CREATE TABLE staff (email varchar(100), role varchar(20))",
+                        "INSERT INTO staff VALUES ('ops@acme.test', 'system_admin'), ('dev@acme.test', 'developer'), "
+                        "('cto@acme.test', 'system_admin')"])
+        fragment, env = store.host_config()
+        with open(os.path.join(site.root, "cronhost.yaml"), "a") as f:
+            f.write("storage:\n  offsite: " + json.dumps(fragment) + "\n")
+        self.env(**env, BACKUP_STORE="offsite", BACKUP_STORE_PREFIX="app/",
+                 BACKUP_RECIPIENTS_QUERY="SELECT email FROM staff WHERE role = 'system_admin' ORDER BY email")
+        return site, server
+
+    def check_offsite_backup(self, kind, store, read, keys, age_object=None):
+        site, server = self.offsite_backup_site(kind, store)
+        if age_object:  # an upload of 40 days ago, which the run prunes, and one of 5 days ago, kept
+            for name, days in (("app/app-20200101T020000Z.sql.gz", 40), ("app/app-recent.sql.gz", 5)):
+                storage_servers.s3_put(store, name, gzip.compress(b"old"))
+                age_object(name, days)
+        site.start()
+        [run] = site.wait_run("nightly-backup", timeout=60)
+        site.stop()
+        self.assertEqual(run["status"], "succeeded", run)
+        [made] = [n for n in os.listdir(self.backups) if re.fullmatch(r"app-\d{8}T\d{6}Z\.sql\.gz", n)]
+        expected = ["app/" + made] + (["app/app-recent.sql.gz"] if age_object else [])
+        self.assertEqual(sorted(keys("app/")), sorted(expected))
+        # Restored from the copy downloaded from the store, by the engine's own client: the same rows.
+        packed = read("app/" + made)
+        with open(os.path.join(self.backups, made), "rb") as f:
+            self.assertTrue(packed == f.read(), "the stored copy differs from the local one")
+        server.sql("CREATE DATABASE restored")
+        argv, env = dbserver.client_command(server.info, "SELECT 1", database="restored")
+        restore = subprocess.run(argv[:-2], env=env, input=gzip.decompress(packed), capture_output=True, timeout=60)
+        self.assertEqual(restore.returncode, 0, restore.stderr)
+        self.assertEqual(server.sql("SELECT count(*) FROM orders", database="restored"), [("120",)])
+        self.assertEqual(server.sql("SELECT count(*) FROM users", database="restored"), [("2",)])
+        [mail] = self.smtp.wait_messages(1)
+        self.assertEqual(mail.envelope["rcpt_tos"], ["cto@acme.test", "ops@acme.test"])
+        text = mail.message.get_body(("plain",)).get_content()
+        self.assertIn(f"Backup id:       {run['id']}", text)
+        self.assertIn(f"Uploaded to:     offsite:app/{made}", text)
+        self.assertIn(f"Remote removed:  {1 if age_object else 0}", text)
+        self.assertIn("Rows in orders:  120", text)
+        for secret in store.host_config()[1].values():
+            self.assertNotIn(secret, text + site.log_text())
+
+    def test_backup_of_postgresql_uploaded_to_azure_blob_storage(self):
+        store = storage_servers.AzuriteServer("backups").start()
+        self.addCleanup(store.stop)
+        self.check_offsite_backup("postgres", store, lambda key: storage_servers.azure_get(store, key),
+                                  lambda prefix: [k for k, _ in storage_servers.azure_list(store, prefix)])
+
+    def test_backup_of_mariadb_uploaded_to_s3_and_old_uploads_pruned(self):
+        store = storage_servers.S3Server("backups").start()
+        self.addCleanup(store.stop)
+
+        def age(key, days):  # s3rver reports an object's file time as its Last-Modified
+            t = time.time() - days * 86400
+            os.utime(os.path.join(store.data, store.bucket, key + "._S3rver_object"), (t, t))
+
+        self.check_offsite_backup("mariadb", store, lambda key: storage_servers.s3_get(store, key),
+                                  lambda prefix: [k for k, _ in storage_servers.s3_list(store, prefix)], age_object=age)
+
+    def test_a_failed_upload_fails_the_backup_and_mails_the_error_to_the_admins(self):
+        store = storage_servers.S3Server("backups").start()
+        self.addCleanup(store.stop)
+        site, server = self.offsite_backup_site("postgres", store)
+        self.env(S3_KEY="NOT-A-KEY")
+        site.start()
+        [run] = site.wait_run("nightly-backup", timeout=60)
+        site.stop()
+        self.assertEqual(run["status"], "failed")
+        self.assertRegex(run["error"], r"backup of app failed: .*storage: offsite: PUT app/app-\d{8}T\d{6}Z\.sql\.gz: "
+                                       r"403 InvalidAccessKeyId")
+        [mail] = self.smtp.wait_messages(1)
+        self.assertEqual(mail.envelope["rcpt_tos"], ["cto@acme.test", "ops@acme.test"])
+        self.assertEqual(mail.message["Subject"], "Backup of app FAILED")
+        self.assertIn("403 InvalidAccessKeyId", mail.message.get_body(("plain",)).get_content())
+        self.assertEqual(storage_servers.s3_list(store, ""), [])
+
+    def test_dry_run_of_the_offsite_backup_shows_every_step(self):
+        store = storage_servers.S3Server("backups").start()
+        self.addCleanup(store.stop)
+        site, server = self.offsite_backup_site("postgres", store)
+        out = site.dry_run("nightly-backup")
+        self.assertEqual(out["status"], "succeeded", out)
+        self.assertEqual([e["kind"] for e in out["effects"]], ["db", "storage", "mail"])
+        self.assertRegex(out["effects"][1]["summary"], r"^put offsite:app/app-\d{8}T\d{6}Z\.sql\.gz \(0 bytes\) from .*\.sql\.gz$")
+        self.assertEqual(out["effects"][2]["detail"]["to"], ["cto@acme.test", "ops@acme.test"])
+        self.assertEqual(storage_servers.s3_list(store, ""), [])
+        self.assertEqual(os.listdir(self.backups), [])
 
     def test_session_cleanup_then_weekly_summary_from_history(self):
         site = self.backup_site()
