@@ -137,7 +137,10 @@ class AzureBlobStore final : public ObjectStore {
 
   Result<PutOutcome> put_blocks(const std::string& key, const PutSource& source, const PutOptions& options) {
     const std::vector<PartRange> parts = plan_parts(source.size, settings_.part_size, 50'000);
-    const auto hash = [fd = source.fd](PartRange part) { return md5_of_range(fd, part.offset, part.length); };
+    // The parts are hashed one after another, so the whole blob's MD5 comes with them: stored
+    // with the blob, a download is checked against it.
+    Md5 whole;
+    const auto hash = [fd = source.fd, &whole](PartRange part) { return md5_of_range(fd, part.offset, part.length, &whole); };
     std::future<Result<std::string>> next = std::async(std::launch::async, hash, parts[0]);
     std::string block_list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
     for (size_t i = 0; i < parts.size(); ++i) {
@@ -157,7 +160,8 @@ class AzureBlobStore final : public ObjectStore {
       block_list += "<Latest>" + id + "</Latest>";
     }
     block_list += "</BlockList>";
-    Headers headers = {{"content-md5", base64_encode(md5_of_bytes(block_list))}};
+    Headers headers = {{"content-md5", base64_encode(md5_of_bytes(block_list))},
+                       {"x-ms-blob-content-md5", base64_encode(whole.digest())}};
     add_blob_headers(headers, options);
     auto committed = send("PUT", key, "comp=blocklist", std::move(headers), {-1, 0, 0, block_list});
     if (!committed) return Status::error(committed.message());

@@ -21,17 +21,18 @@ std::vector<PartRange> plan_parts(uint64_t size, uint64_t part_size, uint64_t ma
   return parts;
 }
 
-namespace {
+Md5::Md5() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr); }
+Md5::~Md5() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Md5::update(const char* data, size_t size) { EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size); }
+std::string Md5::digest() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &size);
+  return std::string(reinterpret_cast<char*>(out), size);
+}
 
-struct DigestDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
-}  // namespace
-
-Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length) {
-  std::unique_ptr<EVP_MD_CTX, DigestDeleter> ctx(EVP_MD_CTX_new());
-  EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr);
+Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length, Md5* whole) {
+  Md5 part;
   std::vector<char> buffer(size_t{1} << 20);
   for (uint64_t done = 0; done < length;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
@@ -39,13 +40,11 @@ Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length) {
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return Status::error(std::string("reading the file: ") + std::strerror(errno));
     if (got == 0) return Status::error("the file ended early (it changed during the upload)");
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(got));
+    part.update(buffer.data(), static_cast<size_t>(got));
+    if (whole) whole->update(buffer.data(), static_cast<size_t>(got));
     done += static_cast<uint64_t>(got);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &size);
-  return std::string(reinterpret_cast<char*>(digest), size);
+  return part.digest();
 }
 
 std::string md5_of_bytes(std::string_view bytes) {

@@ -19,8 +19,23 @@ struct PartRange {
 // 10,000). An empty file is one empty part.
 std::vector<PartRange> plan_parts(uint64_t size, uint64_t part_size, uint64_t max_parts = 10'000);
 
-// MD5 of bytes `offset`..`offset+length` of `fd` (read with pread), as 16 raw bytes.
-Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length);
+// A running MD5 over several ranges read in order (a whole file hashed part by part).
+class Md5 {
+ public:
+  Md5();
+  ~Md5();
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+  void update(const char* data, size_t size);
+  std::string digest();  // 16 raw bytes; once
+
+ private:
+  void* ctx_;
+};
+
+// MD5 of bytes `offset`..`offset+length` of `fd` (read with pread), as 16 raw bytes; the same
+// bytes fed to `whole` too when given.
+Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length, Md5* whole = nullptr);
 std::string md5_of_bytes(std::string_view bytes);
 std::string hex_of(std::string_view raw);
 

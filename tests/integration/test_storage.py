@@ -362,6 +362,43 @@ class AzureStorageTest(StorageCase, SiteTestCase):
         endpoint = fragment["azure_blob"]["endpoint"].replace(f":{self.store.port}", f":{port}")
         return {"azure_blob": {**fragment["azure_blob"], "endpoint": endpoint}}, env
 
+    def account_sas(self, permissions):
+        """An account SAS for the Blob service (the 2020-12-06+ string to sign), good until 2099."""
+        import base64
+        import hmac
+        from urllib.parse import urlencode
+        fields = {"sv": "2021-08-06", "ss": "b", "srt": "sco", "sp": permissions, "se": "2099-01-01T00:00:00Z",
+                  "spr": "https,http"}
+        text = "\n".join([self.store.account, fields["sp"], fields["ss"], fields["srt"], "", fields["se"], "",
+                          fields["spr"], fields["sv"], "", ""])
+        sig = base64.b64encode(hmac.new(base64.b64decode(self.store.key), text.encode(), hashlib.sha256).digest())
+        return urlencode({**fields, "sig": sig.decode()})
+
+    def test_a_sas_instead_of_the_key(self):
+        fragment, _ = self.store.host_config()
+        sas_fragment = {"azure_blob": {**{k: v for k, v in fragment["azure_blob"].items() if k != "key"},
+                                       "sas": "${env:AZ_SAS}"}}
+        full, read_only = self.account_sas("rwdlac"), self.account_sas("rl")
+        run = self.run_job("""
+assert(storage.put("backups", "sas/a.txt", {content = "by sas"}))
+local listed = assert(storage.list("backups", "sas/"))
+local got = assert(storage.get("backups", "sas/a.txt", {path = "__DATA__/a.txt"}))
+assert(storage.delete("backups", "sas/a.txt"))
+return {n = #listed, text = files.read("__DATA__/a.txt"), left = #assert(storage.list("backups", "sas/"))}
+""", fragment=sas_fragment, env={"AZ_SAS": full})
+        self.assertSucceeded(run)
+        self.assertEqual(run["result"], {"n": 1, "text": "by sas", "left": 0})
+        run = self.run_job("""
+local up, err = storage.put("backups", "sas/b.txt", {content = "refused"})
+return {up = up == nil, err = err}
+""", fragment=sas_fragment, env={"AZ_SAS": read_only})
+        self.assertSucceeded(run)
+        self.assertTrue(run["result"]["up"])
+        self.assertRegex(run["result"]["err"], r"^storage: backups: PUT sas/b.txt: 403 ")
+        sig = read_only.split("sig=")[1]
+        self.assertNotIn(sig, run["log"] + json.dumps(run["result"]))
+        self.assertEqual(self.keys("sas/"), [])
+
     def test_shared_key_matches_an_independent_implementation(self):
         capture = CaptureServer(answer=lambda r: (201, {}, b""))
         self.addCleanup(capture.close)
