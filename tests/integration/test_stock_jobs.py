@@ -461,6 +461,29 @@ class StockJobsTest(SiteTestCase):
         self.check_offsite_backup("mariadb", store, lambda key: storage_servers.s3_get(store, key),
                                   lambda prefix: [k for k, _ in storage_servers.s3_list(store, prefix)], age_object=age)
 
+    def test_backup_of_sqlite_uploaded_to_s3(self):
+        store = storage_servers.S3Server("backups").start()
+        self.addCleanup(store.stop)
+        site = self.backup_site()
+        fragment, env = store.host_config()
+        with open(os.path.join(site.root, "cronhost.yaml"), "a") as f:
+            f.write("storage:\n  offsite: " + json.dumps(fragment) + "\n")
+        self.env(**env, BACKUP_STORE="offsite")
+        site.start()
+        [run] = site.wait_run("nightly-backup", timeout=60)
+        site.stop()
+        self.assertEqual(run["status"], "succeeded", run)
+        [made] = [n for n in os.listdir(self.backups) if re.fullmatch(r"app-\d{8}T\d{6}Z\.db\.gz", n)]
+        self.assertEqual([k for k, _ in storage_servers.s3_list(store, "")], [made])  # no prefix: the file name
+        copy = os.path.join(site.root, "copy.db")
+        with open(copy, "wb") as f:
+            f.write(gzip.decompress(storage_servers.s3_get(store, made)))
+        db = sqlite3.connect(copy)
+        self.assertEqual(db.execute("SELECT count(*) FROM users").fetchone()[0], 50)
+        db.close()
+        [mail] = self.smtp.wait_messages(1)
+        self.assertIn(f"Uploaded to:     offsite:{made}", mail.message.get_body(("plain",)).get_content())
+
     def test_a_failed_upload_fails_the_backup_and_mails_the_error_to_the_admins(self):
         store = storage_servers.S3Server("backups").start()
         self.addCleanup(store.stop)

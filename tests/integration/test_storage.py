@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from api_site import ApiSite, SiteTestCase
+from api_site import ApiSite, SiteTestCase, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import storage_servers  # noqa: E402
@@ -238,6 +238,27 @@ return {up = up, err = err}
         self.assertEqual(run["status"], "timed_out", run)
         self.assertLess(run["duration_ms"], 6000)
         self.assertEqual(self.keys("slow/"), [])
+
+    def test_a_cancelled_run_stops_its_transfer(self):
+        proxy = FaultProxy(self.store.port, rate=256 * 1024)
+        self.addCleanup(proxy.close)
+        fragment, env = self.config_through(proxy.port)
+        site = self.site = ApiSite("storage:\n  backups: " + flow(fragment) + "\n")
+        data = os.path.join(site.root, "data")
+        os.makedirs(data)
+        self.data = data
+        self.write_file("f.bin", 12 * 1024 * 1024)
+        site.job("s", f"schedule: {{at: '{soon(2)}'}}\nrun: {{lua: scripts/s.lua}}\ntimeout: 10m\n"
+                      f"allow:\n  storage: [backups]\n  files: [{data}]\n",
+                 f'return storage.put("backups", "cancel/f.bin", {{path = "{data}/f.bin"}})\n')
+        site.start(env=env)
+        wait_for(lambda: proxy.forwarded > 512 * 1024, timeout=30, what="the upload to start")
+        stopping = time.monotonic()
+        site.stop()  # SIGTERM: runs still going after shutdown_grace (2 s) are cancelled
+        self.assertLess(time.monotonic() - stopping, 6)
+        [run] = site.runs("s")
+        self.assertEqual(run["status"], "interrupted", dict(run))
+        self.assertNotIn("cancel/f.bin", self.keys("cancel/") if not self.keeps_cut_objects else [])
 
     def test_isolated_lua_reaches_storage_through_the_host(self):
         run = self.run_job("""
