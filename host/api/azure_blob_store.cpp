@@ -58,20 +58,24 @@ class AzureBlobStore final : public ObjectStore {
     for (std::string marker;;) {
       std::string query = "comp=list";
       if (!marker.empty()) query += "&marker=" + percent_encoded(marker);
-      query += "&prefix=" + percent_encoded(prefix) + "&restype=container";
+      query += "&maxresults=1000&prefix=" + percent_encoded(prefix) + "&restype=container";
       auto answered = send("GET", std::nullopt, query, {});
       if (!answered) return Status::error(answered.message());
       pugi::xml_document doc;
       if (!doc.load_buffer(answered->body.data(), answered->body.size()) || !doc.child("EnumerationResults"))
-        return Status::error("list " + prefix + ": the answer is not an EnumerationResults document");
+        return Status::error("list '" + prefix + "': the answer is not an EnumerationResults document");
       const pugi::xml_node results = doc.child("EnumerationResults");
       for (const pugi::xml_node blob : results.child("Blobs").children("Blob")) {
         const pugi::xml_node properties = blob.child("Properties");
         out.push_back({blob.child_value("Name"), std::strtoull(properties.child_value("Content-Length"), nullptr, 10),
                        parse_store_time(properties.child_value("Last-Modified"))});
       }
-      marker = results.child_value("NextMarker");
-      if (marker.empty()) return out;
+      const std::string next = results.child_value("NextMarker");
+      if (next.empty()) return out;
+      if (next == marker) return Status::error("list '" + prefix + "': the store answered the same page twice");
+      if (out.size() > kMaxListed)
+        return Status::error("list '" + prefix + "': more than " + std::to_string(kMaxListed) + " objects; give a longer prefix");
+      marker = next;
     }
   }
 

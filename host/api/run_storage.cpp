@@ -85,7 +85,8 @@ CallResult<StoragePutAnswer> RunStorage::put(const std::string& store, const std
     return R::misuse("storage.put: give the source as {path = ...} or {content = ...}");
   for (const auto& [name, value] : options.metadata) {
     if (auto ok = check_metadata_name(name); !ok) return R::misuse("storage.put: " + ok.message());
-    if (has_control(value)) return R::misuse("storage.put: metadata '" + name + "' holds a control character");
+    if (has_control(value) || std::any_of(value.begin(), value.end(), [](unsigned char c) { return c >= 0x80; }))
+      return R::misuse("storage.put: metadata '" + name + "' must be printable ASCII (the stores send it as an HTTP header)");
   }
   if (has_control(options.content_type)) return R::misuse("storage.put: content_type holds a control character");
 

@@ -34,8 +34,12 @@ class S3Store final : public ObjectStore {
     request.download_fd = fd;
     auto answered = expect(request, "GET " + key);
     if (!answered) return Status::error(answered.message());
-    // A single-part upload's ETag is the object's MD5 (a multipart one's has a "-N" suffix).
-    std::string etag = answered->header("etag");
+    // A single-part upload's ETag is the object's MD5 (a multipart one's has a "-N" suffix),
+    // unless the object is encrypted with KMS or a customer key: then it is something else.
+    const std::string encryption = answered->header("x-amz-server-side-encryption");
+    const bool etag_is_md5 = (encryption.empty() || encryption == "AES256") &&
+                             answered->header("x-amz-server-side-encryption-customer-algorithm").empty();
+    std::string etag = etag_is_md5 ? answered->header("etag") : "";
     if (etag.size() == 34 && etag.front() == '"') etag = etag.substr(1, 32);
     if (etag.size() == 32 && etag.find_first_not_of("0123456789abcdef") == std::string::npos) {
       auto md5 = md5_of_range(fd, 0, answered->downloaded);
@@ -51,19 +55,23 @@ class S3Store final : public ObjectStore {
     for (std::string token;;) {
       // Parameters sorted and encoded: libcurl signs the query as it is written.
       std::string query = token.empty() ? "" : "continuation-token=" + percent_encoded(token) + "&";
-      query += "list-type=2&prefix=" + percent_encoded(prefix);
+      query += "list-type=2&max-keys=1000&prefix=" + percent_encoded(prefix);
       StorageRequest request = make("GET", "", query);
-      auto answered = expect(request, "list " + prefix);
+      auto answered = expect(request, "list '" + prefix + "'");
       if (!answered) return Status::error(answered.message());
       pugi::xml_document doc;
       if (!doc.load_buffer(answered->body.data(), answered->body.size()) || !doc.child("ListBucketResult"))
-        return Status::error("list " + prefix + ": the answer is not a ListBucketResult document");
+        return Status::error("list '" + prefix + "': the answer is not a ListBucketResult document");
       const pugi::xml_node result = doc.child("ListBucketResult");
       for (const pugi::xml_node item : result.children("Contents"))
         out.push_back({item.child_value("Key"), std::strtoull(item.child_value("Size"), nullptr, 10),
                        parse_store_time(item.child_value("LastModified"))});
-      token = result.child_value("NextContinuationToken");
-      if (std::string_view(result.child_value("IsTruncated")) != "true" || token.empty()) return out;
+      const std::string next = result.child_value("NextContinuationToken");
+      if (std::string_view(result.child_value("IsTruncated")) != "true" || next.empty()) return out;
+      if (next == token) return Status::error("list '" + prefix + "': the store answered the same page twice");
+      if (out.size() > kMaxListed)
+        return Status::error("list '" + prefix + "': more than " + std::to_string(kMaxListed) + " objects; give a longer prefix");
+      token = next;
     }
   }
 

@@ -11,6 +11,9 @@
 
 namespace cronhost::api {
 
+// How many objects one list (or prune) reads at most: the listing is held in memory.
+inline constexpr size_t kMaxListed = 100'000;
+
 struct PartRange {
   uint64_t offset = 0, length = 0;
 };

@@ -10,7 +10,8 @@
 namespace cronhost::api {
 namespace {
 
-constexpr size_t kMaxKeptBody = size_t{1} << 20;
+// A listing page (1,000 keys of up to 1 KiB each, with their XML) fits; an error page surely.
+constexpr size_t kMaxKeptBody = size_t{8} << 20;
 
 struct Transfer {
   CURL* curl = nullptr;
@@ -66,7 +67,11 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     t->response.downloaded += n;
     return n;
   }
-  t->response.body.append(data, std::min(n, kMaxKeptBody - std::min(kMaxKeptBody, t->response.body.size())));
+  if (t->response.body.size() + n > kMaxKeptBody) {
+    t->io_error = "the answer is larger than 8 MiB";
+    return 0;
+  }
+  t->response.body.append(data, n);
   return n;
 }
 

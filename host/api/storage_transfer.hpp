@@ -29,7 +29,7 @@ struct StorageRequest {
   std::string url;   // path and query already encoded as they are signed
   Headers headers;   // names in lower case
   StorageBody body;  // PUT and POST only
-  int download_fd = -1;  // a 2xx response's body is written here (else kept, up to 1 MiB)
+  int download_fd = -1;  // a 2xx response's body is written here (else kept, up to 8 MiB)
   // S3: "aws:amz:REGION:s3" and the key pair libcurl signs with.
   std::string aws_sigv4, access_key, secret_key;
 };

@@ -260,6 +260,19 @@ return {up = up, err = err}
         self.assertEqual(run["status"], "interrupted", dict(run))
         self.assertNotIn("cancel/f.bin", self.keys("cancel/") if not self.keeps_cut_objects else [])
 
+    def test_list_and_prune_follow_every_page(self):
+        for i in range(1003):  # pages of 1,000
+            self.seed(f"many/{i:04d}.txt", b"x")
+        self.seed("other/keep.txt", b"y")
+        run = self.run_job("""
+local listed = assert(storage.list("backups", "many/"))
+local deleted = assert(storage.prune("backups", "many/", {keep = 0}))
+return {n = #listed, first = listed[1].key, last = listed[#listed].key, deleted = #deleted}
+""")
+        self.assertSucceeded(run)
+        self.assertEqual(run["result"], {"n": 1003, "first": "many/0000.txt", "last": "many/1002.txt", "deleted": 1003})
+        self.assertEqual(self.keys(""), ["other/keep.txt"])
+
     def test_isolated_lua_reaches_storage_through_the_host(self):
         run = self.run_job("""
 assert(storage.put("backups", "iso/a.txt", {content = "isolated"}))
@@ -338,6 +351,23 @@ class S3StorageTest(StorageCase, SiteTestCase):
     def config_through(self, port):
         fragment, env = self.store.host_config()
         return {"s3": {**fragment["s3"], "endpoint": f"http://127.0.0.1:{port}"}}, env
+
+    def seed(self, key, data):
+        storage_servers.s3_put(self.store, key, data)
+
+    def test_a_store_answering_the_same_page_forever_is_an_error(self):
+        page = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Contents><Key>a</Key><Size>1</Size>'
+                '<LastModified>2026-12-04T02:00:01.000Z</LastModified></Contents><IsTruncated>true</IsTruncated>'
+                '<NextContinuationToken>same</NextContinuationToken></ListBucketResult>').encode()
+        capture = CaptureServer(answer=lambda r: (200, {"Content-Type": "application/xml"}, page))
+        self.addCleanup(capture.close)
+        fragment, env = self.store.host_config()
+        run = self.run_job("""
+local listed, err = storage.list("backups", "")
+return {listed = listed == nil, err = err}
+""", fragment={"s3": {**fragment["s3"], "endpoint": capture.endpoint}}, env=env)
+        self.assertSucceeded(run)
+        self.assertEqual(run["result"], {"listed": True, "err": "storage: backups: list '': the store answered the same page twice"})
 
     def test_sigv4_signature_matches_an_independent_implementation(self):
         capture = CaptureServer()
@@ -419,6 +449,9 @@ return {up = up == nil, err = err}
         sig = read_only.split("sig=")[1]
         self.assertNotIn(sig, run["log"] + json.dumps(run["result"]))
         self.assertEqual(self.keys("sas/"), [])
+
+    def seed(self, key, data):
+        storage_servers.azure_put(self.store, key, data)
 
     def test_shared_key_matches_an_independent_implementation(self):
         capture = CaptureServer(answer=lambda r: (201, {}, b""))
