@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <future>
 #include <pugixml.hpp>
 
 #include "api/azure_shared_key.hpp"
@@ -144,25 +143,20 @@ class AzureBlobStore final : public ObjectStore {
     // The parts are hashed one after another, so the whole blob's MD5 comes with them: stored
     // with the blob, a download is checked against it.
     Md5 whole;
-    const auto hash = [fd = source.fd, &whole](PartRange part) { return md5_of_range(fd, part.offset, part.length, &whole); };
-    std::future<Result<std::string>> next = std::async(std::launch::async, hash, parts[0]);
     std::string block_list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
-    for (size_t i = 0; i < parts.size(); ++i) {
-      auto md5 = next.get();
-      if (!md5) return Status::error(md5.message());
-      if (i + 1 < parts.size()) next = std::async(std::launch::async, hash, parts[i + 1]);
+    auto sent = send_hashed_parts(source.fd, parts, &whole, [&](size_t i, PartRange part, const std::string& md5) {
       // Block ids: base64 of equal-length text, as the service requires within a blob.
       char id_text[16];
       std::snprintf(id_text, sizeof id_text, "block-%06zu", i);
       const std::string id = base64_encode(id_text);
       auto answered = send("PUT", key, "blockid=" + percent_encoded(id) + "&comp=block",
-                           {{"content-md5", base64_encode(md5.value())}}, {source.fd, parts[i].offset, parts[i].length, {}});
-      if (!answered) {
-        if (next.valid()) next.wait();  // the hashing thread reads source.fd: let it finish first
+                           {{"content-md5", base64_encode(md5)}}, {source.fd, part.offset, part.length, {}});
+      if (!answered)
         return Status::error(answered.message() + " (block " + std::to_string(i + 1) + " of " + std::to_string(parts.size()) + ")");
-      }
       block_list += "<Latest>" + id + "</Latest>";
-    }
+      return Status::ok();
+    });
+    if (!sent) return Status::error(sent.message());
     block_list += "</BlockList>";
     Headers headers = {{"content-md5", base64_encode(md5_of_bytes(block_list))},
                        {"x-ms-blob-content-md5", base64_encode(whole.digest())}};

@@ -1,6 +1,5 @@
 #include "api/s3_store.hpp"
 
-#include <future>
 #include <pugixml.hpp>
 
 #include "api/storage_parts.hpp"
@@ -152,29 +151,22 @@ class S3Store final : public ObjectStore {
     return PutOutcome{source.size, static_cast<int>(sent->size())};
   }
 
-  // Each part's ETag. The next part's MD5 is computed on another thread while this one is sent.
+  // Each part's ETag, for the completion.
   Result<std::vector<std::string>> send_parts(const std::string& key, const std::string& upload_id, const PutSource& source) {
     const std::vector<PartRange> parts = plan_parts(source.size, settings_.part_size);
-    const auto hash = [fd = source.fd](PartRange part) { return md5_of_range(fd, part.offset, part.length); };
-    std::future<Result<std::string>> next = std::async(std::launch::async, hash, parts[0]);
     std::vector<std::string> etags;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      auto md5 = next.get();
-      if (!md5) return Status::error(md5.message());
-      if (i + 1 < parts.size()) next = std::async(std::launch::async, hash, parts[i + 1]);
+    auto sent = send_hashed_parts(source.fd, parts, nullptr, [&](size_t i, PartRange part, const std::string& md5) {
       const std::string number = std::to_string(i + 1);
       StorageRequest request = make("PUT", key, "partNumber=" + number + "&uploadId=" + percent_encoded(upload_id));
-      request.headers.emplace_back("content-md5", base64_encode(md5.value()));
-      request.body = {source.fd, parts[i].offset, parts[i].length, {}};
+      request.headers.emplace_back("content-md5", base64_encode(md5));
+      request.body = {source.fd, part.offset, part.length, {}};
       auto answered = expect(request, "PUT " + key + " part " + number + " of " + std::to_string(parts.size()));
-      if (!answered) {
-        if (next.valid()) next.wait();  // the hashing thread reads source.fd: let it finish first
-        return Status::error(answered.message());
-      }
+      if (!answered) return Status::error(answered.message());
       std::string etag = answered->header("etag");
-      if (etag.empty()) etag = "\"" + hex_of(md5.value()) + "\"";
-      etags.push_back(std::move(etag));
-    }
+      etags.push_back(etag.empty() ? "\"" + hex_of(md5) + "\"" : etag);
+      return Status::ok();
+    });
+    if (!sent) return Status::error(sent.message());
     return etags;
   }
 

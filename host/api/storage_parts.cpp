@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <ctime>
 #include <openssl/evp.h>
 #include <pugixml.hpp>
@@ -45,6 +46,22 @@ Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length, Md5* 
     done += static_cast<uint64_t>(got);
   }
   return part.digest();
+}
+
+Status send_hashed_parts(int fd, const std::vector<PartRange>& parts, Md5* whole,
+                         const std::function<Status(size_t index, PartRange part, const std::string& md5)>& send) {
+  const auto hash = [fd, whole](PartRange part) { return md5_of_range(fd, part.offset, part.length, whole); };
+  std::future<Result<std::string>> next = std::async(std::launch::async, hash, parts[0]);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto md5 = next.get();
+    if (!md5) return Status::error(md5.message());
+    if (i + 1 < parts.size()) next = std::async(std::launch::async, hash, parts[i + 1]);
+    if (auto sent = send(i, parts[i], md5.value()); !sent) {
+      if (next.valid()) next.wait();  // the hashing thread reads fd: it finishes before the caller closes it
+      return sent;
+    }
+  }
+  return Status::ok();
 }
 
 std::string md5_of_bytes(std::string_view bytes) {

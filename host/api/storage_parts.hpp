@@ -3,6 +3,7 @@
 // timestamps and error documents the stores answer with. Plain functions; thread-safe.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,12 @@ class Md5 {
 Result<std::string> md5_of_range(int fd, uint64_t offset, uint64_t length, Md5* whole = nullptr);
 std::string md5_of_bytes(std::string_view bytes);
 std::string hex_of(std::string_view raw);
+
+// Calls `send(index, part, md5)` for each part of `fd` in order, stopping at the first error;
+// each part's MD5 (16 raw bytes) is computed on another thread while the one before is sent,
+// and fed to `whole` too when given.
+Status send_hashed_parts(int fd, const std::vector<PartRange>& parts, Md5* whole,
+                         const std::function<Status(size_t index, PartRange part, const std::string& md5)>& send);
 
 // An object key as a URL path: each '/'-separated segment percent-encoded (RFC 3986
 // unreserved characters kept), the way both stores and SigV4 want it.

@@ -7,6 +7,8 @@
 #include <memory>
 #include <unistd.h>
 
+#include "api/curl_callbacks.hpp"
+
 namespace cronhost::api {
 namespace {
 
@@ -75,34 +77,6 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const size_t n = size * count;
-  std::string_view line(data, n);
-  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue): start over
-    t->response.headers.clear();
-    return n;
-  }
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return n;
-  std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-  std::string_view value = line.substr(colon + 1);
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
-  t->response.headers.emplace_back(std::move(name), std::string(value));
-  return n;
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  return (*t->cancelled)() ? 1 : 0;
-}
-
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
 }  // namespace
 
 std::string StorageResponse::header(std::string_view name) const {
@@ -153,10 +127,10 @@ Result<StorageResponse> StorageTransfer::perform(const StorageRequest& request) 
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header<Transfer>);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_when_cancelled<Transfer>);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
   if (!request.aws_sigv4.empty()) {
     curl_easy_setopt(c, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());

@@ -62,4 +62,15 @@ Status check_request_header(std::string_view name, std::string_view value) {
   return Status::ok();
 }
 
+std::optional<std::pair<std::string, std::string>> parse_header_line(std::string_view line) {
+  const size_t colon = line.find(':');
+  if (line.rfind("HTTP/", 0) == 0 || colon == std::string_view::npos) return std::nullopt;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+  return std::make_pair(std::move(name), std::string(value));
+}
+
 }  // namespace cronhost
