@@ -1,7 +1,7 @@
 // HostCalls' storage call: the operation named by a, its arguments as a JSON object in b, over
 // api/run_storage, the code storage.* runs. Answers JSON in the Lua call's shapes.
-#include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "api/call_fields.hpp"
 #include "api/run_storage.hpp"
@@ -12,12 +12,18 @@
 namespace cronhost::plugin {
 
 Reply HostCalls::storage(const Call& call) {
-  static const std::vector<std::string> kOps = {"delete", "get", "list", "prune", "put"};
+  // Each operation's fields, as the Lua call's arguments and options.
+  static const std::map<std::string, std::vector<std::string>> kFields = {
+      {"put", {"store", "key", "path", "content", "content_type", "metadata"}},
+      {"get", {"store", "key", "path"}},
+      {"list", {"store", "prefix"}},
+      {"delete", {"store", "key"}},
+      {"prune", {"store", "prefix", "older_than", "keep"}}};
   const std::string& op = call.a;
-  if (std::find(kOps.begin(), kOps.end(), op) == kOps.end())
+  const auto fields = kFields.find(op);
+  if (fields == kFields.end())
     throw ArgumentError("storage: unknown operation '" + op + "' (one of delete, get, list, prune, put)");
-  const JsonArgs args(call.b, "storage: the arguments", "storage." + op,
-                      {"store", "key", "path", "content", "content_type", "metadata", "prefix", "older_than", "keep"});
+  const JsonArgs args(call.b, "storage: the arguments", "storage." + op, fields->second);
   const std::string store = *args.string("store", true);
   api::RunStorage storage(ctx_.job, ctx_.host,
                           api::DbRunScope{&ctx_.effects, &ctx_.redactor, ctx_.deadline, [this] { return ctx_.cancelled(); }},
