@@ -7,8 +7,12 @@ cuts or throttles the connection."""
 import hashlib
 import json
 import os
+import pwd
+import shutil
 import socket
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -16,6 +20,7 @@ import unittest
 from api_site import ApiSite, SiteTestCase, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import dbserver  # noqa: E402
 import storage_servers  # noqa: E402
 import storage_signing  # noqa: E402
 from capture_server import CaptureServer  # noqa: E402
@@ -92,12 +97,13 @@ class StorageCase:
         super().tearDown()
         self.store.stop()
 
-    def run_job(self, script, fragment=None, env=None, timeout="60s", isolation=None, allow=None, before_start=None):
+    def run_job(self, script, fragment=None, env=None, timeout="60s", isolation=None, allow=None, before_start=None,
+                config=""):
         """Runs `script` (its __DATA__ replaced by the allowed folder) once in the daemon against
         the store; returns the finished run, its result parsed, the host's log beside it."""
         default_fragment, default_env = self.store.host_config()
         fragment = fragment or default_fragment
-        site = self.site = ApiSite("storage:\n  backups: " + flow(fragment) + "\n")
+        site = self.site = ApiSite("storage:\n  backups: " + flow(fragment) + "\n" + config)
         self.data = os.path.join(site.root, "data")
         os.makedirs(self.data)
         runner = "{lua: scripts/s.lua" + (f", isolation: {isolation}" if isolation else "") + "}"
@@ -368,6 +374,31 @@ return {listed = listed == nil, err = err}
 """, fragment={"s3": {**fragment["s3"], "endpoint": capture.endpoint}}, env=env)
         self.assertSucceeded(run)
         self.assertEqual(run["result"], {"listed": True, "err": "storage: backups: list '': the store answered the same page twice"})
+
+    def test_tls_is_verified(self):
+        tls_dir = tempfile.mkdtemp(prefix="storage-tls-")
+        self.addCleanup(shutil.rmtree, tls_dir, True)
+        ca, cert, key = dbserver._make_tls_files(tls_dir, pwd.getpwuid(os.getuid()))
+        capture = CaptureServer()
+        self.addCleanup(capture.close)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        capture._httpd.socket = context.wrap_socket(capture._httpd.socket, server_side=True)
+        fragment, env = self.store.host_config()
+        fragment = {"s3": {**fragment["s3"], "endpoint": f"https://127.0.0.1:{capture.port}"}}
+        script = """
+local up, err = storage.put("backups", "tls/a.txt", {content = "over tls"})
+return {up = up ~= nil, err = err}
+"""
+        untrusted = self.run_job(script, fragment=fragment, env=env)
+        self.assertSucceeded(untrusted)
+        self.assertFalse(untrusted["result"]["up"])
+        self.assertRegex(untrusted["result"]["err"], r"^storage: backups: PUT tls/a.txt: SSL")
+        self.assertEqual(capture.requests, [])
+        trusted = self.run_job(script, fragment=fragment, env=env, config=f"http: {{ca_file: {ca}}}\n")
+        self.assertSucceeded(trusted)
+        self.assertEqual(trusted["result"], {"up": True})
+        self.assertEqual([(r.method, r.path) for r in capture.requests], [("PUT", "/backups/tls/a.txt")])
 
     def test_sigv4_signature_matches_an_independent_implementation(self):
         capture = CaptureServer()
