@@ -24,13 +24,18 @@ state (the Lua sandbox has no wall clock finer than os.time's seconds; a run's o
 while the run runs: it must stay flat, since the host streams the file from disk.
 --single-put: a second daemon whose threshold is above the file (one PUT, as curl's).
 
-Measured on this 2-core machine, shared (256 MiB, median of 3; noisy within +-20%): s3rver
-curl 1 PUT 309 MiB/s, curl 16 parts 136, cronhost 16 parts 124 (40% of one PUT, 91% of the
-same requests by curl), cronhost 1 PUT 210 (68%: its Content-MD5 of the whole file, 0.37 s,
-comes before the first byte is sent); Azurite curl 1 PUT 125, curl 16 parts 150, cronhost 16
-parts 146, cronhost 1 PUT 144. The daemon's RSS grew by 3-4 MiB during an upload. s3rver's
-multipart is slow by itself: each part is written to disk and hashed, and Complete re-reads
-all parts into a new object, hashing and writing it again (about 1 s of 2 for 256 MiB).
+Measured on this 2-core machine, shared with other builds (256 MiB; medians of 3 and of 5 in
+two runs, which swing by +-25% with the load): s3rver curl 1 PUT 198-276 MiB/s, curl 16 parts
+113-115, cronhost 16 parts 98-107 (39-50% of one PUT, 86-95% of the same requests by curl),
+cronhost 1 PUT 173-174 (63-87%: its Content-MD5 of the whole file, 0.37 s for 256 MiB, comes
+before the first byte is sent); Azurite curl 1 PUT 117-128, curl 16 parts 106-121, cronhost 16
+parts 105-107 (82-92%; 89-98% of the same requests), cronhost 1 PUT 105-114. The daemon's RSS
+grew by 2.7-4.2 MiB during an upload (24-28 MiB before). The daemon spends 0.46 s of CPU on a
+256 MiB upload to S3 and 0.84 s to Azure (the part MD5s, and the whole blob's MD5 besides),
+three quarters of it in MD5 (perf), on a thread of its own; node, single-threaded, is the
+bottleneck: its CPU time is the upload's wall time. s3rver's multipart is slow by itself: each
+part is written to disk and hashed, and Complete re-reads all parts into a new object, hashing
+and writing it again (0.9-1.1 s of 2.2 for 256 MiB).
 """
 import argparse
 import base64
