@@ -91,7 +91,7 @@ chaos: build
 	  /usr/bin/python3 -m unittest -v test_cluster_chaos.ClusterChaosTest
 
 # Figures in README ("Performance"). The dispatch runs take about three minutes in all.
-bench: build
+bench: build storage-deps
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/run_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/plugin_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -99,6 +99,7 @@ bench: build
 	$(BUILD)/bench/db_mysql_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/claim_bench --hosts 3 --jobs 1000 --rounds 20
 	CRONHOST_BIN=$(BUILD)/cronhost /usr/bin/python3 bench/table_source_bench.py --rows 10000 --reads 10
+	CRONHOST_BIN=$(BUILD)/cronhost /usr/bin/python3 bench/storage_bench.py --size-mib 256 --runs 3 --curl-parts --single-put
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py load
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py list
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py idle

@@ -3,7 +3,8 @@ object stores: s3rver (S3) and Azurite (Azure Blob, which checks Shared Key), fr
 (tests/storage, `make storage-deps`). s3rver checks no signature, so the SigV4 header cronhost
 sends is checked against an independent implementation (tests/support/storage_signing.py)
 on a capture server; Azure's Shared Key the same way. Faults come from a loopback proxy that
-cuts or throttles the connection."""
+cuts or throttles the connection. A native plugin reaches the same stores through the C vtable
+(ABI 1.3 host->storage), isolated and inline."""
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import dbserver  # noqa: E402
 import storage_servers  # noqa: E402
 import storage_signing  # noqa: E402
 from capture_server import CaptureServer  # noqa: E402
+from test_plugins import PluginSite, built  # noqa: E402
 
 
 def soon(seconds=1):
@@ -502,6 +504,50 @@ return true
         for r in capture.requests:
             ok, expected = storage_signing.verify_shared_key(r.method, r.path, r.query, r.headers, account, key)
             self.assertTrue(ok, f"{r.method} {r.path}?{r.query}: sent {r.headers.get('authorization')}, expected {expected}")
+
+
+class PluginStorageTest(SiteTestCase):
+    """tests/plugins/storage_calls.c against s3rver: it puts plugin/a.txt ("from a plugin"),
+    lists plugin/ and returns {"put": {status, out, error}, "list": {...}} as its result."""
+
+    def setUp(self):
+        super().setUp()
+        self.assertTrue(os.path.exists(built("storage_calls")), "build the test_plugins target first")
+        self.store = storage_servers.S3Server("backups").start()
+        self.addCleanup(self.store.stop)
+
+    def run_plugin(self, isolation, allow):
+        fragment, env = self.store.host_config()
+        site = self.site = PluginSite(config="storage:\n  backups: " + flow(fragment) + "\n")
+        site.plugin_job("p", "libstorage_calls.so", schedule=f"{{at: '{soon(2)}'}}", isolation=isolation,
+                        timeout="30s", allow=allow)
+        site.start(env=env)
+        [run] = site.wait_run("p", timeout=60)
+        site.stop()
+        self.assertEqual(run["status"], "succeeded", f"{run.get('error')}\n{site.log_text()[-3000:]}")
+        return json.loads(run["result"])
+
+    def test_put_and_list_through_the_vtable_in_both_isolations(self):
+        for isolation in ("process", "inline"):
+            with self.subTest(isolation=isolation):
+                storage_servers.s3_request(self.store, "DELETE", "plugin/a.txt")  # each isolation on its own
+                r = self.run_plugin(isolation, {"storage": ["backups"]})
+                self.assertEqual(r["put"], {"status": 0, "out": {"key": "plugin/a.txt", "bytes": 13, "parts": 1},
+                                            "error": ""})
+                self.assertEqual(r["list"]["status"], 0, r)
+                self.assertEqual([(o["key"], o["size"]) for o in r["list"]["out"]], [("plugin/a.txt", 13)])
+                self.assertLess(abs(time.time() - r["list"]["out"][0]["modified"]), 600)
+                self.assertEqual(storage_servers.s3_get(self.store, "plugin/a.txt"), b"from a plugin")
+
+    def test_a_store_missing_from_allow_storage_is_denied(self):
+        for isolation in ("process", "inline"):
+            with self.subTest(isolation=isolation):
+                r = self.run_plugin(isolation, {"http": ["http://127.0.0.1/"]})
+                for op in ("put", "list"):
+                    self.assertEqual(r[op]["status"], 2, r)  # CRONHOST_EDENIED
+                    self.assertIsNone(r[op]["out"], r)
+                    self.assertIn("storage: store backups is not allowed for job p (allow.storage)", r[op]["error"])
+                self.assertEqual(storage_servers.s3_list(self.store, ""), [])
 
 
 if __name__ == "__main__":
