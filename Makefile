@@ -99,7 +99,7 @@ bench: build storage-deps
 	$(BUILD)/bench/db_mysql_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/claim_bench --hosts 3 --jobs 1000 --rounds 20
 	CRONHOST_BIN=$(BUILD)/cronhost /usr/bin/python3 bench/table_source_bench.py --rows 10000 --reads 10
-	CRONHOST_BIN=$(BUILD)/cronhost /usr/bin/python3 bench/storage_bench.py --size-mib 256 --runs 3 --curl-parts --single-put
+	CRONHOST_BIN=$(BUILD)/cronhost /usr/bin/python3 bench/storage_bench.py --size-mib 256 --runs 3 --curl-parts --host-parts
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py load
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/api_bench.py list
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py idle

@@ -29,26 +29,31 @@ class AzureBlobStore final : public ObjectStore {
 
   Result<PutOutcome> put(const std::string& key, const PutSource& source, const PutOptions& options) override {
     if (source.fd >= 0 && source.size > settings_.multipart_threshold) return put_blocks(key, source, options);
-    auto md5 = source.fd < 0 ? Result<std::string>(md5_of_bytes(source.bytes)) : md5_of_range(source.fd, 0, source.size);
-    if (!md5) return Status::error(md5.message());
-    Headers headers = {{"x-ms-blob-type", "BlockBlob"}, {"content-md5", base64_encode(md5.value())}};
+    // One Put Blob, hashed on the way and checked against the MD5 the service computed (and
+    // stores with the blob): a mismatch deletes the blob.
+    Md5 sent;
+    Headers headers = {{"x-ms-blob-type", "BlockBlob"}};
     add_blob_headers(headers, options);
-    const StorageBody body = source.fd < 0 ? StorageBody{-1, 0, 0, source.bytes} : StorageBody{source.fd, 0, source.size, {}};
+    StorageBody body = source.fd < 0 ? StorageBody{-1, 0, 0, source.bytes} : StorageBody{source.fd, 0, source.size, {}};
+    body.digest = &sent;
     auto answered = send("PUT", key, "", std::move(headers), body);
     if (!answered) return Status::error(answered.message());
+    const std::string ours = base64_encode(sent.digest());
+    if (const std::string stored = answered->header("content-md5"); !stored.empty() && stored != ours) {
+      (void)remove(key);
+      return Status::error("PUT " + key + ": the service's MD5 " + stored + " is not that of the bytes sent (" + ours +
+                           "); the blob was deleted");
+    }
     return PutOutcome{source.total(), 1};
   }
 
   Result<uint64_t> get(const std::string& key, int fd) override {
-    auto answered = send("GET", key, "", {}, {}, fd);
+    Md5 received;
+    auto answered = send("GET", key, "", {}, {}, fd, &received);
     if (!answered) return Status::error(answered.message());
     // The blob's MD5, when it was stored with one (Put Blob, or x-ms-blob-content-md5).
-    if (const std::string stored = answered->header("content-md5"); !stored.empty()) {
-      auto md5 = md5_of_range(fd, 0, answered->downloaded);
-      if (!md5) return Status::error("GET " + key + ": " + md5.message());
-      if (base64_encode(md5.value()) != stored)
-        return Status::error("GET " + key + ": the download's MD5 " + base64_encode(md5.value()) + " is not the blob's " + stored);
-    }
+    if (const std::string stored = answered->header("content-md5"); !stored.empty() && base64_encode(received.digest()) != stored)
+      return Status::error("GET " + key + ": the download's MD5 is not the blob's " + stored);
     return answered->downloaded;
   }
 
@@ -97,7 +102,7 @@ class AzureBlobStore final : public ObjectStore {
   }
 
   StorageRequest request(std::string method, const std::optional<std::string>& key, const std::string& query,
-                         Headers headers, StorageBody body = {}, int download_fd = -1) const {
+                         Headers headers, StorageBody body = {}, int download_fd = -1, Md5* download_digest = nullptr) const {
     StorageRequest r;
     r.method = std::move(method);
     r.url = url(key, query);
@@ -107,6 +112,7 @@ class AzureBlobStore final : public ObjectStore {
     if (r.method == "PUT") r.headers.emplace_back("content-length", std::to_string(body.size()));
     r.body = body;
     r.download_fd = download_fd;
+    r.download_digest = download_digest;
     return r;
   }
 
@@ -129,9 +135,9 @@ class AzureBlobStore final : public ObjectStore {
 
   // Signed, sent, and refused unless 2xx.
   Result<StorageResponse> send(std::string method, const std::optional<std::string>& key, const std::string& query,
-                               Headers headers, StorageBody body = {}, int download_fd = -1) {
+                               Headers headers, StorageBody body = {}, int download_fd = -1, Md5* download_digest = nullptr) {
     const std::string what = method + " " + (key ? *key : "the container listing");
-    auto answered = signed_perform(request(method, key, query, std::move(headers), body, download_fd), what);
+    auto answered = signed_perform(request(method, key, query, std::move(headers), body, download_fd, download_digest), what);
     if (!answered) return answered;
     if (answered->status / 100 != 2)
       return Status::error(what + ": " + store_error(answered->status, answered->body, answered->header("x-ms-error-code")));

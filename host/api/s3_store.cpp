@@ -1,5 +1,6 @@
 #include "api/s3_store.hpp"
 
+#include <optional>
 #include <pugixml.hpp>
 
 #include "api/storage_parts.hpp"
@@ -15,37 +16,36 @@ class S3Store final : public ObjectStore {
       : settings_(settings), s3_(settings.s3), transfer_(transfer) {}
 
   Result<PutOutcome> put(const std::string& key, const PutSource& source, const PutOptions& options) override {
-    if (source.fd < 0 || source.size <= settings_.multipart_threshold) {
-      auto md5 = source.fd < 0 ? Result<std::string>(md5_of_bytes(source.bytes)) : md5_of_range(source.fd, 0, source.size);
-      if (!md5) return Status::error(md5.message());
-      StorageRequest request = make("PUT", key, "");
-      add_object_headers(request, options);
-      request.headers.emplace_back("content-md5", base64_encode(md5.value()));
-      request.body = source.fd < 0 ? StorageBody{-1, 0, 0, source.bytes} : StorageBody{source.fd, 0, source.size, {}};
-      if (auto answered = expect(request, "PUT " + key); !answered) return Status::error(answered.message());
-      return PutOutcome{source.total(), 1};
+    if (source.fd >= 0 && source.size > settings_.multipart_threshold) return put_multipart(key, source, options);
+    // One request, hashed on the way (no pass over the file before the first byte is sent)
+    // and checked against the MD5 the store computed: a mismatch deletes the object.
+    Md5 sent;
+    StorageRequest request = make("PUT", key, "");
+    add_object_headers(request, options);
+    request.body = source.fd < 0 ? StorageBody{-1, 0, 0, source.bytes} : StorageBody{source.fd, 0, source.size, {}};
+    request.body.digest = &sent;
+    auto answered = expect(request, "PUT " + key);
+    if (!answered) return Status::error(answered.message());
+    if (const auto stored = etag_md5(answered.value())) {
+      const std::string ours = hex_of(sent.digest());
+      if (*stored != ours) {
+        (void)remove(key);
+        return Status::error("PUT " + key + ": the store's MD5 " + *stored + " is not that of the bytes sent (" + ours +
+                             "); the object was deleted");
+      }
     }
-    return put_multipart(key, source, options);
+    return PutOutcome{source.total(), 1};
   }
 
   Result<uint64_t> get(const std::string& key, int fd) override {
+    Md5 received;
     StorageRequest request = make("GET", key, "");
     request.download_fd = fd;
+    request.download_digest = &received;
     auto answered = expect(request, "GET " + key);
     if (!answered) return Status::error(answered.message());
-    // A single-part upload's ETag is the object's MD5 (a multipart one's has a "-N" suffix),
-    // unless the object is encrypted with KMS or a customer key: then it is something else.
-    const std::string encryption = answered->header("x-amz-server-side-encryption");
-    const bool etag_is_md5 = (encryption.empty() || encryption == "AES256") &&
-                             answered->header("x-amz-server-side-encryption-customer-algorithm").empty();
-    std::string etag = etag_is_md5 ? answered->header("etag") : "";
-    if (etag.size() == 34 && etag.front() == '"') etag = etag.substr(1, 32);
-    if (etag.size() == 32 && etag.find_first_not_of("0123456789abcdef") == std::string::npos) {
-      auto md5 = md5_of_range(fd, 0, answered->downloaded);
-      if (!md5) return Status::error("GET " + key + ": " + md5.message());
-      if (hex_of(md5.value()) != etag)
-        return Status::error("GET " + key + ": the download's MD5 " + hex_of(md5.value()) + " is not the object's " + etag);
-    }
+    if (const auto stored = etag_md5(answered.value()); stored && hex_of(received.digest()) != *stored)
+      return Status::error("GET " + key + ": the download's MD5 is not the object's " + *stored);
     return answered->downloaded;
   }
 
@@ -106,6 +106,19 @@ class S3Store final : public ObjectStore {
     request.access_key = s3_.access_key;
     request.secret_key = s3_.secret_key;
     return request;
+  }
+
+  // The object's MD5 (hex) when its ETag is one: a single-part upload's, unless the object is
+  // encrypted with KMS or a customer key (a multipart upload's has a "-N" suffix).
+  static std::optional<std::string> etag_md5(const StorageResponse& response) {
+    const std::string encryption = response.header("x-amz-server-side-encryption");
+    if ((!encryption.empty() && encryption != "AES256") ||
+        !response.header("x-amz-server-side-encryption-customer-algorithm").empty())
+      return std::nullopt;
+    std::string etag = response.header("etag");
+    if (etag.size() == 34 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, 32);
+    if (etag.size() != 32 || etag.find_first_not_of("0123456789abcdef") != std::string::npos) return std::nullopt;
+    return etag;
   }
 
   static void add_object_headers(StorageRequest& request, const PutOptions& options) {

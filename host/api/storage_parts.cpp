@@ -25,6 +25,7 @@ std::vector<PartRange> plan_parts(uint64_t size, uint64_t part_size, uint64_t ma
 Md5::Md5() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr); }
 Md5::~Md5() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 void Md5::update(const char* data, size_t size) { EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size); }
+void Md5::reset() { EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr); }
 std::string Md5::digest() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;

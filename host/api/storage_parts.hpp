@@ -31,7 +31,8 @@ class Md5 {
   Md5(const Md5&) = delete;
   Md5& operator=(const Md5&) = delete;
   void update(const char* data, size_t size);
-  std::string digest();  // 16 raw bytes; once
+  void reset();          // back to the MD5 of nothing
+  std::string digest();  // 16 raw bytes; once (until reset)
 
  private:
   void* ctx_;

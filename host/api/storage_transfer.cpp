@@ -31,6 +31,7 @@ size_t on_read(char* buffer, size_t size, size_t count, void* user) {
   if (want == 0) return 0;
   if (body.fd < 0) {
     std::memcpy(buffer, body.bytes.data() + t->sent, want);
+    if (body.digest) body.digest->update(buffer, want);
     t->sent += want;
     return want;
   }
@@ -39,14 +40,21 @@ size_t on_read(char* buffer, size_t size, size_t count, void* user) {
     t->io_error = got == 0 ? "the file ended early (it changed during the upload)" : std::strerror(errno);
     return CURL_READFUNC_ABORT;
   }
+  if (body.digest) body.digest->update(buffer, static_cast<size_t>(got));
   t->sent += static_cast<uint64_t>(got);
   return static_cast<size_t>(got);
 }
 
 // libcurl rewinds the body when it must send it again (a redirect, a reused connection that closed).
+// A body being hashed on the way can only start over.
 int on_seek(void* user, curl_off_t offset, int origin) {
   auto* t = static_cast<Transfer*>(user);
-  if (origin != SEEK_SET || offset < 0 || static_cast<uint64_t>(offset) > t->request->body.size()) return CURL_SEEKFUNC_FAIL;
+  const StorageBody& body = t->request->body;
+  if (origin != SEEK_SET || offset < 0 || static_cast<uint64_t>(offset) > body.size()) return CURL_SEEKFUNC_FAIL;
+  if (body.digest) {
+    if (offset != 0) return CURL_SEEKFUNC_CANTSEEK;
+    body.digest->reset();
+  }
   t->sent = static_cast<uint64_t>(offset);
   return CURL_SEEKFUNC_OK;
 }
@@ -66,6 +74,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
       }
       done += static_cast<size_t>(wrote);
     }
+    if (t->request->download_digest) t->request->download_digest->update(data, n);
     t->response.downloaded += n;
     return n;
   }

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "api/http_client.hpp"
+#include "api/storage_parts.hpp"
 #include "util/status.hpp"
 
 namespace cronhost::api {
@@ -21,6 +22,7 @@ struct StorageBody {
   uint64_t offset = 0;
   uint64_t length = 0;
   std::string_view bytes;  // these bytes (fd < 0)
+  Md5* digest = nullptr;   // fed with the body as it is sent, when given
   uint64_t size() const { return fd >= 0 ? length : bytes.size(); }
 };
 
@@ -30,6 +32,7 @@ struct StorageRequest {
   Headers headers;   // names in lower case
   StorageBody body;  // PUT and POST only
   int download_fd = -1;  // a 2xx response's body is written here (else kept, up to 8 MiB)
+  Md5* download_digest = nullptr;  // fed with what is written to download_fd, when given
   // S3: "aws:amz:REGION:s3" and the key pair libcurl signs with.
   std::string aws_sigv4, access_key, secret_key;
 };

@@ -128,7 +128,7 @@ std::optional<StorageSettings> read_storage(const YamlDocument& doc, const std::
     while (!settings.azure.sas.empty() && settings.azure.sas.front() == '?') settings.azure.sas.erase(0, 1);
   }
   settings.part_size = static_cast<size_t>(entry.value("part_size_mb", 16)) << 20;
-  settings.multipart_threshold = static_cast<size_t>(entry.value("multipart_threshold_mb", 64)) << 20;
+  settings.multipart_threshold = static_cast<size_t>(entry.value("multipart_threshold_mb", 512)) << 20;
   if (error_count(diagnostics) != errors_before) return std::nullopt;
   return settings;
 }

@@ -85,9 +85,9 @@ struct StorageSettings {
   S3Settings s3;
   AzureBlobSettings azure;
   // Files above multipart_threshold go up in parts (S3 multipart, Azure blocks) of part_size
-  // (grown for files that would need more than 10,000 parts). One part is in memory at a time.
+  // (grown for files that would need more than 10,000 parts), each read from disk as it is sent.
   size_t part_size = size_t{16} << 20;
-  size_t multipart_threshold = size_t{64} << 20;
+  size_t multipart_threshold = size_t{512} << 20;
 };
 
 // Limits of the http API.

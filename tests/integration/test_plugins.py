@@ -113,7 +113,7 @@ class HostileTest(PluginTestCase):
         "not_granted": ("failed", ["allow.http"]),
         "bad_result": ("failed", ["not JSON"]),
         "no_entry": ("failed", ["does not export cronhost_plugin_v1"]),
-        "wrong_abi": ("failed", ["ABI 2.0", "1.2"]),
+        "wrong_abi": ("failed", ["ABI 2.0", "1.3"]),
         "small_struct": ("failed", ["struct_size"]),
         "throws": ("failed", ["boom from C++"]),
     }

@@ -377,6 +377,32 @@ return {listed = listed == nil, err = err}
         self.assertSucceeded(run)
         self.assertEqual(run["result"], {"listed": True, "err": "storage: backups: list '': the store answered the same page twice"})
 
+    def test_an_md5_the_store_disagrees_with_deletes_the_upload_and_fails_the_download(self):
+        wrong = '"' + "0" * 32 + '"'
+
+        def answer(r):
+            if r.method == "PUT":
+                return 200, {"ETag": wrong}, b""
+            if r.method == "GET":
+                return 200, {"ETag": wrong, "Content-Type": "application/octet-stream"}, b"corrupted on the way"
+            return 204, {}, b""
+        capture = CaptureServer(answer=answer)
+        self.addCleanup(capture.close)
+        fragment, env = self.store.host_config()
+        run = self.run_job("""
+local up, err = storage.put("backups", "md5/a.txt", {content = "the bytes sent"})
+local got, gerr = storage.get("backups", "md5/a.txt", {path = "__DATA__/a.txt"})
+return {up = up == nil, err = err, got = got == nil, gerr = gerr, left = #files.list("__DATA__", "*")}
+""", fragment={"s3": {**fragment["s3"], "endpoint": capture.endpoint}}, env=env)
+        self.assertSucceeded(run)
+        r = run["result"]
+        self.assertTrue(r["up"] and r["got"])
+        self.assertRegex(r["err"], r"^storage: backups: PUT md5/a.txt: the store's MD5 0{32} is not that of the bytes sent "
+                                   r"\([0-9a-f]{32}\); the object was deleted$")
+        self.assertEqual(r["gerr"], "storage: backups: GET md5/a.txt: the download's MD5 is not the object's " + "0" * 32)
+        self.assertEqual(r["left"], 0)
+        self.assertEqual([x.method for x in capture.requests], ["PUT", "DELETE", "GET"])
+
     def test_tls_is_verified(self):
         tls_dir = tempfile.mkdtemp(prefix="storage-tls-")
         self.addCleanup(shutil.rmtree, tls_dir, True)
