@@ -93,15 +93,21 @@ void check_dumped(const json& result, const fs::path& path) {
 
 }  // namespace
 
-TEST_CASE("the host table has db_dump (ABI 1.2), and CRONHOST_HOST_HAS tells a 1.1 host's table from it", "[plugin][db_dump]") {
+TEST_CASE("the host table has db_dump (ABI 1.2) and storage (1.3), and CRONHOST_HOST_HAS tells older hosts' tables from it",
+          "[plugin][db_dump]") {
   const cronhost_host_api_t& table = plugin::host_api_table();
-  CHECK(table.abi_version == ((1u << 16) | 2u));
+  CHECK(table.abi_version == ((1u << 16) | 3u));
   CHECK(CRONHOST_HOST_HAS(&table, db_dump));
+  CHECK(CRONHOST_HOST_HAS(&table, storage));
   CHECK(table.db_dump != nullptr);
+  CHECK(table.storage != nullptr);
   cronhost_host_api_t older = table;  // what a 1.1 host hands over: the table up to time_left_ms
   older.struct_size = offsetof(cronhost_host_api_t, time_left_ms) + sizeof(older.time_left_ms);
   CHECK(CRONHOST_HOST_HAS(&older, time_left_ms));
   CHECK_FALSE(CRONHOST_HOST_HAS(&older, db_dump));
+  older.struct_size = offsetof(cronhost_host_api_t, db_dump) + sizeof(older.db_dump);  // a 1.2 host
+  CHECK(CRONHOST_HOST_HAS(&older, db_dump));
+  CHECK_FALSE(CRONHOST_HOST_HAS(&older, storage));
 }
 
 TEST_CASE("a plugin's db_dump of a SQLite database, inline and isolated, writes the file it reports", "[plugin][db_dump]") {

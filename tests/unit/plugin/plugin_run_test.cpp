@@ -76,7 +76,7 @@ TEST_CASE("loading refuses what is not a plugin of this ABI, naming both version
   auto wrong = plugin::LoadedPlugin::open(test_plugin("wrong_abi"));
   REQUIRE_FALSE(wrong);
   CHECK(wrong.message() ==
-        "the plugin was built for ABI 2.0 and this host speaks ABI 1.2; rebuild it against cronhost/plugin.h 1.x");
+        "the plugin was built for ABI 2.0 and this host speaks ABI 1.3; rebuild it against cronhost/plugin.h 1.x");
   auto small = plugin::LoadedPlugin::open(test_plugin("small_struct"));
   REQUIRE_FALSE(small);
   CHECK_THAT(small.message(), Catch::Contains("struct_size 8 is too small"));
