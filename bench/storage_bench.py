@@ -25,19 +25,16 @@ while the run runs: it must stay flat, since the host streams the file from disk
 --host-parts: a second daemon whose threshold is below the file (16 MiB parts, each with the
 Content-MD5 computed before it is sent, the next part hashed while one is sent).
 
-Measured on this 2-core machine, shared with other builds (256 MiB; medians of 3 and of 5 in
-two runs, which swing by +-25% with the load): s3rver curl 1 PUT 198-276 MiB/s, curl 16 parts
-113-115, cronhost 16 parts 98-107 (39-50% of one PUT, 86-95% of the same requests by curl),
-cronhost 1 PUT 173-174 (63-87%: its Content-MD5 of the whole file, 0.37 s for 256 MiB, comes
-before the first byte is sent); Azurite curl 1 PUT 117-128, curl 16 parts 106-121, cronhost 16
-parts 105-107 (82-92%; 89-98% of the same requests), cronhost 1 PUT 105-114. The daemon's RSS
-grew by 2.7-4.2 MiB during an upload (24-28 MiB before). The daemon spends 0.46 s of CPU on a
-256 MiB upload to S3 and 0.84 s to Azure (the part MD5s, and the whole blob's MD5 besides),
-three quarters of it in MD5 (perf), on a thread of its own. With s3rver, node is the
-bottleneck (its CPU time is the upload's wall time, 2.1 s of 2.1); Azurite's node used 1.25 s
-of 1.9 while cronhost uploaded, 1.1-1.4 s of 1.5-1.7 while curl did. s3rver's multipart is slow by itself: each
-part is written to disk and hashed, and Complete re-reads all parts into a new object, hashing
-and writing it again (0.9-1.1 s of 2.2 for 256 MiB).
+Measured on this 2-core machine (load average 1; 256 MiB, medians of 3), README "Uploads to
+object stores": s3rver curl 1 PUT 276 MiB/s, curl 16 parts 127, cronhost 1 PUT (the default up
+to 512 MiB) 206 (75%), cronhost 16 parts 115 (91% of the same requests by curl); Azurite curl 1
+PUT 174, curl 16 parts 176, cronhost 1 PUT 195 (112%), cronhost 16 parts 126 (72%). The daemon's
+RSS grew by 2.5-4.3 MiB during an upload (21-25 MiB before). The daemon spends 0.46 s of CPU on
+a 256 MiB upload to S3 in parts and 0.84 s to Azure in blocks (the part MD5s, and the whole
+blob's MD5 besides), three quarters of it in MD5 (perf). With s3rver, node is the bottleneck
+(its CPU time is the upload's wall time); s3rver's multipart is slow by itself: each part is
+written to disk and hashed, and Complete re-reads all parts into a new object, hashing and
+writing it again (0.9-1.1 s of 2.2 for 256 MiB).
 """
 import argparse
 import base64
