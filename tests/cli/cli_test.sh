@@ -88,7 +88,7 @@ done < <(grep -oE 'trigger [a-z-]+ --param [a-z_]+' "$src/README.md" | awk '{sub
 
 # plugin check: loads a plugin in the runner, as the daemon would.
 run "plugin check" 0 "$bin" plugin check "$build/test-plugins/libempty.so" &&
-  expect "plugin check output" "$(printf '%s\n' "$out" | head -n 2)" "empty 1.0.0 (ABI 1.2)
+  expect "plugin check output" "$(printf '%s\n' "$out" | head -n 2)" "empty 1.0.0 (ABI 1.3)
 Does nothing, quickly" &&
   contains "plugin check names the thread cap" "$out" "threads of an isolated run"
 run "plugin check wrong ABI" 1 "$bin" plugin check "$build/test-plugins/libwrong_abi.so" &&
