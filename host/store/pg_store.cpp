@@ -80,16 +80,6 @@ std::vector<RunRecord> read_runs(const PgRows& rows) {
   return out;
 }
 
-void put_kv(PgSession& db, const std::string& job, const std::string& key, const std::string& json, int64_t now) {
-  db.run("INSERT INTO kv (job, key, value, updated_at) VALUES ($1, $2, $3, $4::bigint) ON CONFLICT (job, key) "
-         "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-         {param(job), param(key), param(json), param(now)});
-}
-
-void delete_kv(PgSession& db, const std::string& job, const std::string& key) {
-  db.run("DELETE FROM kv WHERE job = $1 AND key = $2", {param(job), param(key)});
-}
-
 // What a reader, a client or a daemon's connection is called in pg_stat_activity.
 const char* mode_name(OpenMode mode) {
   switch (mode) {
@@ -309,9 +299,9 @@ void PgStore::finish(int64_t run_id, const std::string& job, const RunOutcome& o
                  {"owner_now", now.rows.empty() ? "" : text(now.rows[0][1])}});
       return;
     }
-    for (const KvWrite& write : o.kv_writes) {
-      if (write.value_json) put_kv(db, job, write.key, *write.value_json, o.finished_at);
-      else delete_kv(db, job, write.key);
+    for (const KvWrite& write : o.kv_writes) {  // written at COMMIT, in key order (store/pg_kv_writes.hpp)
+      if (write.value_json) db_->kv().put(job, write.key, *write.value_json, o.finished_at);
+      else db_->kv().erase(job, write.key);
     }
     db_->tally().finished(job, o.status == RunStatus::kSucceeded, std::string(to_string(o.status)), o.finished_at);
   });
@@ -503,7 +493,7 @@ Result<std::optional<std::string>> PgStore::kv_get(const std::string& job, const
 
 Status PgStore::kv_put(const std::string& job, const std::string& key, const std::string& json, int64_t now) {
   try {
-    db_->call([&](PgSession& db) { put_kv(db, job, key, json, now); });
+    db_->call([&](PgSession&) { db_->kv().put(job, key, json, now); });
     return Status::ok();
   } catch (const std::exception& e) {
     return Status::error(e.what());
@@ -512,7 +502,7 @@ Status PgStore::kv_put(const std::string& job, const std::string& key, const std
 
 Status PgStore::kv_delete(const std::string& job, const std::string& key) {
   try {
-    db_->call([&](PgSession& db) { delete_kv(db, job, key); });
+    db_->call([&](PgSession&) { db_->kv().erase(job, key); });
     return Status::ok();
   } catch (const std::exception& e) {
     return Status::error(e.what());

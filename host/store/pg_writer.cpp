@@ -87,10 +87,14 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
     try {
       session.run("BEGIN");
       tally_.clear();  // a batch run again after a rollback gathers its changes again
+      kv_.clear();
       for (size_t i = 0; i < items.size() && failed == items.size(); ++i) {
         try {
           items[i].task(session);
-          if (tally_per_task) tally_.write(session);
+          if (tally_per_task) {
+            kv_.write(session);
+            tally_.write(session);
+          }
         } catch (const PgError& e) {
           if (e.worth_retrying()) throw;  // the whole batch: kept and retried
           failed = i, item_error = std::current_exception();
@@ -100,6 +104,7 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
       }
       if (failed == items.size()) {
         try {
+          kv_.write(session);
           tally_.write(session);
         } catch (const PgError& e) {
           if (e.worth_retrying() || tally_per_task) throw;

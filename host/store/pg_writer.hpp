@@ -24,6 +24,7 @@
 
 #include "store/db_thread.hpp"  // DbThreadLimits: the same limits for both backends
 #include "store/pg_job_state_tally.hpp"
+#include "store/pg_kv_writes.hpp"
 #include "store/pg_session.hpp"
 #include "store/write_health.hpp"
 
@@ -78,6 +79,9 @@ class PgWriter {
   // The job_state changes of the transaction being written, written just before its COMMIT
   // in job order. For tasks only (the writer thread).
   PgJobStateTally& tally() { return tally_; }
+  // The kv writes of the transaction being written, written just before the tally in (job,
+  // key) order. For tasks only (the writer thread).
+  PgKvWrites& kv() { return kv_; }
 
  private:
   struct Item {
@@ -98,6 +102,7 @@ class PgWriter {
   const DbThreadLimits limits_;
   std::deque<Item> retained_;  // writer thread only: posted writes to retry, oldest first
   PgJobStateTally tally_;      // writer thread only: the open transaction's job_state changes
+  PgKvWrites kv_;              // writer thread only: the open transaction's kv writes
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable drained_;
