@@ -5,7 +5,7 @@
 #include <memory>
 #include <mutex>
 
-#include "api/curl_callbacks.hpp"
+#include "api/curl_common.hpp"
 
 namespace cronhost::api {
 namespace {
@@ -135,23 +135,8 @@ Result<HttpResponse> HttpClient::perform_once(const HttpRequest& request, const 
     headers.reset(curl_slist_append(headers.release(), "Expect:"));  // no 100-continue round trip
 
   CURL* c = curl_;
-  curl_easy_reset(c);  // keeps the connection cache: later requests reuse connections
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(timeout.count(), 10'000)));
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "cronhost/0.1");
+  start_request(c, url, timeout.count(), settings_.ca_file.string(), headers.get(), on_body, transfer);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // any encoding curl can decode
-  if (!settings_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, settings_.ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header<Transfer>);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_when_cancelled<Transfer>);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
   if (request.method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   else if (request.method != "GET") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH") {

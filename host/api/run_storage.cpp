@@ -22,9 +22,8 @@ std::string size_text(uint64_t bytes) { return std::to_string(bytes) + " bytes";
 
 }  // namespace
 
-RunStorage::RunStorage(const config::JobSpec& job, const config::HostConfig* host, DbRunScope scope,
-                       std::function<int64_t()> now)
-    : job_(job), host_(host), scope_(std::move(scope)), now_(std::move(now)) {}
+RunStorage::RunStorage(const config::JobSpec& job, const config::HostConfig* host, DbRunScope scope, const Clock& clock)
+    : job_(job), host_(host), scope_(std::move(scope)), clock_(clock) {}
 
 Status RunStorage::check_key(const std::string& key) {
   if (key.empty()) return Status::error("the key is empty");
@@ -204,7 +203,7 @@ CallResult<std::vector<std::string>> RunStorage::prune(const std::string& store,
   std::sort(objects.begin(), objects.end(), [](const ObjectInfo& a, const ObjectInfo& b) {
     return a.modified != b.modified ? a.modified > b.modified : a.key > b.key;  // newest first
   });
-  const int64_t now = now_();
+  const int64_t now = clock_.now_ms() / 1000;
   std::vector<std::string> deleted;
   for (size_t i = options.keep ? static_cast<size_t>(std::min(*options.keep, 1e9)) : 0; i < objects.size(); ++i) {
     const ObjectInfo& object = objects[i];

@@ -20,6 +20,7 @@
 #include "api/object_store.hpp"
 #include "config/host_config.hpp"
 #include "config/job_spec.hpp"
+#include "util/clock.hpp"
 
 namespace cronhost::api {
 
@@ -51,9 +52,9 @@ struct StoragePruneOptions {
 
 class RunStorage {
  public:
-  // `now` gives unix seconds (prune's ages): the host's injectable clock.
+  // `clock` dates prune's ages.
   RunStorage(const config::JobSpec& job, const config::HostConfig* host, DbRunScope scope,
-             std::function<int64_t()> now);
+             const Clock& clock = SystemClock::instance());
 
   CallResult<StoragePutAnswer> put(const std::string& store, const std::string& key, const StorageSource& source,
                                    const PutOptions& options);
@@ -80,7 +81,7 @@ class RunStorage {
   const config::JobSpec& job_;
   const config::HostConfig* host_;
   DbRunScope scope_;
-  std::function<int64_t()> now_;
+  const Clock& clock_;
 };
 
 }  // namespace cronhost::api

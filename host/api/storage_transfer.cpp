@@ -7,7 +7,7 @@
 #include <memory>
 #include <unistd.h>
 
-#include "api/curl_callbacks.hpp"
+#include "api/curl_common.hpp"
 
 namespace cronhost::api {
 namespace {
@@ -122,25 +122,10 @@ Result<StorageResponse> StorageTransfer::perform(const StorageRequest& request) 
     headers.reset(curl_slist_append(headers.release(), (name + ": " + value).c_str()));
 
   CURL* c = curl_;
-  curl_easy_reset(c);  // keeps the connection cache
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(left.count(), 10'000)));
+  start_request(c, request.url, left.count(), ca_file_, headers.get(), on_body, transfer);
   // A store that stops answering mid-transfer is given up after 60 s of under 1 byte/s.
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "cronhost/0.1");
-  if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header<Transfer>);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_when_cancelled<Transfer>);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
   if (!request.aws_sigv4.empty()) {
     curl_easy_setopt(c, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
     curl_easy_setopt(c, CURLOPT_USERNAME, request.access_key.c_str());

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "api/call_result.hpp"
+#include "run/lua_sandbox.hpp"
 #include "run/run_context.hpp"
 #include "util/printable.hpp"
 
@@ -19,6 +21,14 @@ namespace cronhost::bindings {
 int fail(lua_State* L, const std::string& message);
 // Raises message (redacted) as a Lua error: the convention for misuse and denials.
 [[noreturn]] void raise(lua_State* L, const std::string& message);
+
+// A failed api::CallResult: the run's stop first, then raise for misuse and denials, or nil, err.
+template <typename T>
+int call_failed(lua_State* L, const api::CallResult<T>& result) {
+  run::LuaSandbox::check_stop(L);
+  if (result.fault() == api::CallFault::kMisuse) raise(L, result.message());
+  return fail(L, result.message());
+}
 
 // Every binding is registered through this: a std::exception (out of memory, a JSON
 // conversion) reaches the script as a Lua error instead of unwinding through Lua.

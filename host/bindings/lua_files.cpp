@@ -37,14 +37,6 @@ api::RunFiles run_files(lua_State* L) {
                        [&ctx] { return ctx.cancelled() || std::chrono::steady_clock::now() >= ctx.deadline; });
 }
 
-// A failed call: the run's stop first, then raise for misuse and denials, or nil, err.
-template <typename T>
-int failed(lua_State* L, const api::CallResult<T>& result) {
-  run::LuaSandbox::check_stop(L);
-  if (result.fault() == api::CallFault::kMisuse) raise(L, result.message());
-  return fail(L, result.message());
-}
-
 void push_info(lua_State* L, const fs::path& path, const api::FileInfo& info) {
   lua_createtable(L, 0, 5);
   lua_pushinteger(L, static_cast<lua_Integer>(info.size));
@@ -66,7 +58,7 @@ int files_list(lua_State* L) {
   const std::string path = luaL_checkstring(L, 1);
   const std::string pattern = luaL_optstring(L, 2, "*");
   auto entries = run_files(L).list(path, pattern);
-  if (!entries) return failed(L, entries);
+  if (!entries) return call_failed(L, entries);
   lua_createtable(L, static_cast<int>(entries->size()), 0);
   for (size_t i = 0; i < entries->size(); ++i) {
     const api::FileEntry& entry = entries.value()[i];
@@ -80,7 +72,7 @@ int files_list(lua_State* L) {
 
 int files_stat(lua_State* L) {
   auto stat = run_files(L).stat(luaL_checkstring(L, 1));
-  if (!stat) return failed(L, stat);
+  if (!stat) return call_failed(L, stat);
   push_info(L, stat->path, stat->info);
   if (stat->dry_run) mark_dry_run(L);
   return 1;
@@ -88,7 +80,7 @@ int files_stat(lua_State* L) {
 
 int files_remove(lua_State* L) {
   auto removed = run_files(L).remove(luaL_checkstring(L, 1));
-  if (!removed) return failed(L, removed);
+  if (!removed) return call_failed(L, removed);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -98,7 +90,7 @@ int files_write(lua_State* L) {
   size_t len = 0;
   const char* content = luaL_checklstring(L, 2, &len);
   auto written = run_files(L).write(path, {content, len});
-  if (!written) return failed(L, written);
+  if (!written) return call_failed(L, written);
   lua_pushinteger(L, static_cast<lua_Integer>(written.value()));
   return 1;
 }
@@ -118,7 +110,7 @@ int files_read(lua_State* L) {
     luaL_addlstring(&buffer, chunk.data(), chunk.size());
     return true;
   });
-  if (!read) return failed(L, read);
+  if (!read) return call_failed(L, read);
   luaL_pushresult(&buffer);
   return 1;
 }
@@ -132,7 +124,7 @@ int files_gzip(lua_State* L) {
     remove_source = options.boolean("remove_source").value_or(false);
   }
   auto gzipped = run_files(L).gzip(path, remove_source);
-  if (!gzipped) return failed(L, gzipped);
+  if (!gzipped) return call_failed(L, gzipped);
   lua_createtable(L, 0, 5);
   lua_pushstring(L, gzipped->path.c_str());
   lua_setfield(L, -2, "path");
@@ -156,7 +148,7 @@ int files_prune(lua_State* L) {
   given.older_than = options.number("older_than");
   given.keep = options.number("keep");
   auto removed = run_files(L).prune(path, given);
-  if (!removed) return failed(L, removed);
+  if (!removed) return call_failed(L, removed);
   lua_createtable(L, static_cast<int>(removed->size()), 0);
   for (size_t i = 0; i < removed->size(); ++i) {
     lua_pushstring(L, removed.value()[i].c_str());

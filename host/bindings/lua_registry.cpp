@@ -20,13 +20,6 @@ api::RunRegistry run_registry(lua_State* L) {
   return api::RunRegistry(ctx.job, ctx.effects, [&ctx]() -> api::RegistryClient& { return ctx.registry(); });
 }
 
-template <typename T>
-int failed(lua_State* L, const api::CallResult<T>& result) {
-  run::LuaSandbox::check_stop(L);
-  if (result.fault() == api::CallFault::kMisuse) raise(L, result.message());
-  return fail(L, result.message());
-}
-
 std::string check_image(lua_State* L, const char* function) {
   if (lua_type(L, 1) != LUA_TSTRING) raise(L, std::string(function) + ": the first argument must be an image name such as ghcr.io/acme/app");
   return lua_tostring(L, 1);
@@ -34,7 +27,7 @@ std::string check_image(lua_State* L, const char* function) {
 
 int registry_tags(lua_State* L) {
   auto tags = run_registry(L).tags("registry.tags", check_image(L, "registry.tags"));
-  if (!tags) return failed(L, tags);
+  if (!tags) return call_failed(L, tags);
   lua_createtable(L, static_cast<int>(tags->size()), 0);
   for (size_t i = 0; i < tags->size(); ++i) {
     lua_pushstring(L, tags.value()[i].c_str());
@@ -52,7 +45,7 @@ int registry_latest(lua_State* L) {
     if (auto checked = api::RunRegistry::check_latest(options); !checked) args.error(checked.message());
   }
   auto best = run_registry(L).latest(check_image(L, "registry.latest"), options);
-  if (!best) return failed(L, best);
+  if (!best) return call_failed(L, best);
   lua_pushstring(L, best->c_str());
   return 1;
 }

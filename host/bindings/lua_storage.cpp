@@ -14,8 +14,6 @@
 // the rest is captured with store, key and size.
 //
 // This file only converts between Lua and api/run_storage, which plugins use too.
-#include <chrono>
-
 #include "api/call_fields.hpp"
 #include "api/run_storage.hpp"
 #include "bindings/lua_args.hpp"
@@ -25,22 +23,10 @@
 namespace cronhost::bindings {
 namespace {
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 api::RunStorage run_storage(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
   return api::RunStorage(ctx.job, ctx.host,
-                         api::DbRunScope{&ctx.effects, &ctx.redactor, ctx.deadline, [&ctx] { return ctx.cancelled(); }},
-                         unix_now);
-}
-
-template <typename T>
-int failed(lua_State* L, const api::CallResult<T>& result) {
-  run::LuaSandbox::check_stop(L);
-  if (result.fault() == api::CallFault::kMisuse) raise(L, result.message());
-  return fail(L, result.message());
+                         api::DbRunScope{&ctx.effects, &ctx.redactor, ctx.deadline, [&ctx] { return ctx.cancelled(); }});
 }
 
 // An optional options table at `index`: absent or nil reads as {}.
@@ -58,7 +44,7 @@ int storage_put(lua_State* L) {
   const api::StorageSource source = api::read_storage_source(TableArgs(L, 3, "storage.put", {"path", "content"}));
   const api::PutOptions options = api::read_storage_put_options(TableArgs(L, 4, "storage.put", {"content_type", "metadata"}));
   auto put = run_storage(L).put(store, key, source, options);
-  if (!put) return failed(L, put);
+  if (!put) return call_failed(L, put);
   lua_createtable(L, 0, 4);
   lua_pushstring(L, put->key.c_str());
   lua_setfield(L, -2, "key");
@@ -78,7 +64,7 @@ int storage_get(lua_State* L) {
   const std::string key = luaL_checkstring(L, 2);
   const std::string path = *TableArgs(L, 3, "storage.get", {"path"}).string("path", true);
   auto got = run_storage(L).get(store, key, path);
-  if (!got) return failed(L, got);
+  if (!got) return call_failed(L, got);
   lua_createtable(L, 0, 3);
   lua_pushstring(L, got->path.c_str());
   lua_setfield(L, -2, "path");
@@ -95,7 +81,7 @@ int storage_list(lua_State* L) {
   const std::string store = luaL_checkstring(L, 1);
   const std::string prefix = luaL_optstring(L, 2, "");
   auto listed = run_storage(L).list(store, prefix);
-  if (!listed) return failed(L, listed);
+  if (!listed) return call_failed(L, listed);
   lua_createtable(L, static_cast<int>(listed.value().size()), 0);
   for (size_t i = 0; i < listed.value().size(); ++i) {
     const api::ObjectInfo& object = listed.value()[i];
@@ -115,7 +101,7 @@ int storage_delete(lua_State* L) {
   const std::string store = luaL_checkstring(L, 1);
   const std::string key = luaL_checkstring(L, 2);
   auto removed = run_storage(L).remove(store, key);
-  if (!removed) return failed(L, removed);
+  if (!removed) return call_failed(L, removed);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -126,7 +112,7 @@ int storage_prune(lua_State* L) {
   const api::StoragePruneOptions options =
       api::read_storage_prune_options(TableArgs(L, 3, "storage.prune", {"older_than", "keep"}));
   auto deleted = run_storage(L).prune(store, prefix, options);
-  if (!deleted) return failed(L, deleted);
+  if (!deleted) return call_failed(L, deleted);
   lua_createtable(L, static_cast<int>(deleted.value().size()), 0);
   for (size_t i = 0; i < deleted.value().size(); ++i) {
     lua_pushlstring(L, deleted.value()[i].data(), deleted.value()[i].size());

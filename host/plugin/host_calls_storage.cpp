@@ -1,6 +1,5 @@
 // HostCalls' storage call: the operation named by a, its arguments as a JSON object in b, over
 // api/run_storage, the code storage.* runs. Answers JSON in the Lua call's shapes.
-#include <chrono>
 #include <map>
 
 #include "api/call_fields.hpp"
@@ -26,12 +25,7 @@ Reply HostCalls::storage(const Call& call) {
   const JsonArgs args(call.b, "storage: the arguments", "storage." + op, fields->second);
   const std::string store = *args.string("store", true);
   api::RunStorage storage(ctx_.job, ctx_.host,
-                          api::DbRunScope{&ctx_.effects, &ctx_.redactor, ctx_.deadline, [this] { return ctx_.cancelled(); }},
-                          [] {
-                            return std::chrono::duration_cast<std::chrono::seconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                .count();
-                          });
+                          api::DbRunScope{&ctx_.effects, &ctx_.redactor, ctx_.deadline, [this] { return ctx_.cancelled(); }});
   const auto marked = [](nlohmann::json out, bool dry_run) {
     if (dry_run) out["dry_run"] = true;
     return out;

@@ -96,9 +96,8 @@ TEST_CASE("storage: a store outside allow.storage or not configured is refused b
   const config::HostConfig host = host_with_store();
   api::EffectLog effects;
   api::Redactor redactor;
-  const auto now = [] { return int64_t{0}; };
   const auto job = job_allowing({"offsite"});
-  api::RunStorage storage(job, &host, api::DbRunScope{&effects, &redactor}, now);
+  api::RunStorage storage(job, &host, api::DbRunScope{&effects, &redactor});
   auto denied = storage.list("backups", "");
   REQUIRE_FALSE(denied);
   CHECK(denied.fault() == api::CallFault::kMisuse);
@@ -107,7 +106,7 @@ TEST_CASE("storage: a store outside allow.storage or not configured is refused b
   REQUIRE_FALSE(missing);
   CHECK(missing.message() == "storage.put: no store named 'offsite' in the host config (expected an entry of storage:)");
   const auto allowed_job = job_allowing({"backups"});
-  api::RunStorage allowed(allowed_job, &host, api::DbRunScope{&effects, &redactor}, now);
+  api::RunStorage allowed(allowed_job, &host, api::DbRunScope{&effects, &redactor});
   auto bad_prune = allowed.prune("backups", "app/", {});
   REQUIRE_FALSE(bad_prune);
   CHECK(bad_prune.message() == "storage.prune: give older_than, keep or both (prune never empties a store by default)");
@@ -115,6 +114,20 @@ TEST_CASE("storage: a store outside allow.storage or not configured is refused b
   REQUIRE_FALSE(outside);
   CHECK(outside.fault() == api::CallFault::kMisuse);
   CHECK_THAT(outside.message(), Catch::Contains("(allow.files)"));
+  // Header smuggling through metadata or the content type: refused before any request.
+  api::PutOptions smuggled;
+  smuggled.metadata = {{"engine", "pg\r\nx-amz-acl: public-read"}};
+  auto header = allowed.put("backups", "k", {std::nullopt, std::string("x")}, smuggled);
+  REQUIRE_FALSE(header);
+  CHECK(header.fault() == api::CallFault::kMisuse);
+  CHECK(header.message() == "storage.put: metadata 'engine' must be printable ASCII (the stores send it as an HTTP header)");
+  smuggled.metadata = {{"owner", "Zoë"}};
+  CHECK_FALSE(allowed.put("backups", "k", {std::nullopt, std::string("x")}, smuggled));
+  api::PutOptions typed;
+  typed.content_type = "text/plain\r\nx-amz-acl: public-read";
+  auto type = allowed.put("backups", "k", {std::nullopt, std::string("x")}, typed);
+  REQUIRE_FALSE(type);
+  CHECK(type.message() == "storage.put: content_type holds a control character");
 }
 
 TEST_CASE("storage: a dry run captures put and delete with store, key and size, sending nothing", "[storage]") {
@@ -122,7 +135,7 @@ TEST_CASE("storage: a dry run captures put and delete with store, key and size, 
   api::EffectLog effects(api::EffectMode::kDryRun);
   api::Redactor redactor;
   const auto job = job_allowing({"backups"});
-  api::RunStorage storage(job, &host, api::DbRunScope{&effects, &redactor}, [] { return int64_t{0}; });
+  api::RunStorage storage(job, &host, api::DbRunScope{&effects, &redactor});
   auto put = storage.put("backups", "app/report.txt", {std::nullopt, std::string("hello")}, {});
   REQUIRE(put);
   CHECK(put->dry_run);
