@@ -237,7 +237,7 @@ void function_item(std::ostringstream& out, const LuaFunction& f) {
             (optional ? "]" : "");
   }
   std::string results;
-  for (const auto& r : f.returns) results += (results.empty() ? "" : ", ") + roff_text(r[1].empty() ? r[0] : r[1]);
+  for (const auto& r : f.returns) results += (results.empty() ? "" : ", ") + type_words("", r[1].empty() ? r[0] : r[1]);
   out << ".TP\n\\fB" << roff_text(f.name) << "\\fR(" << args << ")" << (results.empty() ? "" : " \\(-> " + results) << "\n";
   for (const auto& line : f.doc) out << roff_inline(line) << "\n";
   for (const auto& p : f.params)

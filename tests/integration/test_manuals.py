@@ -7,10 +7,13 @@ finds in its own globals (in the host and in an isolated runner).
 """
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -190,11 +193,12 @@ class LuaMetaTest(unittest.TestCase):
         for name in sorted(self.declared()):
             with self.subTest(name=name):
                 if name in meta_declarations()[0]:
-                    self.assertRegex(page, rf"(?m)^\.SS {re.escape(name)}$|\\fB{re.escape(name)}\\fR\(")
+                    found = re.search(rf"(?m)^\.SS {re.escape(name)}$|\\fB{re.escape(name)}\\fR\(", page)
                 else:
-                    self.assertIn(f"\\fB{name}\\fR(", page)
+                    found = f"\\fB{name}\\fR(" in page
+                self.assertTrue(found, f"{name} is not in cronhost-lua.7")
         for method in meta_declarations()[3]:
-            self.assertIn(method.split(":")[1] + "\\fR(", page)
+            self.assertTrue(":" + method.split(":")[1] + "\\fR(" in page, f"{method} is not in cronhost-lua.7")
 
     def test_bundled_scripts_call_only_declared_functions(self):
         globals_, functions, fields, _ = meta_declarations()
@@ -269,6 +273,61 @@ class ZshCompletionTest(unittest.TestCase):
             result = run("zsh", "-f", "-c", script, env={**os.environ, "HOME": home})
             self.assertEqual(result.stderr, "")
             self.assertEqual(result.stdout.split(), ["fpath:_cronhost", "sourced:_cronhost", "_cronhost_scan:", "function"])
+
+
+    def test_tab_in_an_interactive_zsh_completes(self):
+        """Keys typed into a real interactive zsh on a pty: each line is typed, <Tab> pressed,
+        then `print -r -- GOT:` is put before it (Ctrl-A) and run, so the output shows the
+        line as the completion left it."""
+        with tempfile.TemporaryDirectory() as home:
+            site = Path(home)
+            (site / "jobs.d").mkdir()
+            (site / "x.lua").write_text("return 1\n")
+            for name in ("alpha", "beta-job"):
+                (site / "jobs.d" / f"{name}.yaml").write_text("schedule: {every: 1h}\nrun: {lua: x.lua}\n")
+            jobs = site / "jobs.d"
+            cases = {
+                "cronhost li": "cronhost list",
+                "cronhost list --na": "cronhost list --names",
+                "cronhost approvals appr": "cronhost approvals approve",
+                f"cronhost --jobs {jobs} dry-run be": f"cronhost --jobs {jobs} dry-run beta-job",
+                "cronhost next --expr x --tz Europe/Lond": "cronhost next --expr x --tz Europe/London",
+            }
+            typed = [f"{line}\t\x01print -r -- GOT:\n" for line in cases]
+            output = self.interactive_zsh(home, typed)
+            got = [line.strip() for line in re.findall(r"\nGOT:([^\r\n]*)", output)]
+            self.assertEqual(got, list(cases.values()), output[-2000:])
+
+    def interactive_zsh(self, home, typed):
+        master, slave = pty.openpty()
+        env = {**os.environ, "HOME": home, "TERM": "dumb", "PATH": f"{Path(BIN).parent}:{os.environ['PATH']}"}
+        shell = subprocess.Popen(["zsh", "-f", "-i"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
+                                 start_new_session=True)
+        os.close(slave)
+        try:
+            os.write(master, f"PS1=''; bindkey -e; fpath=({COMPLETIONS} $fpath); "
+                             f"autoload -U compinit; compinit -u -d {home}/zcompdump\n".encode())
+            for line in typed:
+                os.write(master, line.encode())
+            os.write(master, b"exit\n")
+            output, deadline = b"", time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if select.select([master], [], [], 0.5)[0]:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # the shell exited: EIO on Linux
+                        break
+                    if not chunk:
+                        break
+                    output += chunk
+                elif shell.poll() is not None:
+                    break
+            return output.decode(errors="replace")
+        finally:
+            os.close(master)
+            if shell.poll() is None:
+                shell.kill()
+            shell.wait(5)
 
 
 if __name__ == "__main__":
