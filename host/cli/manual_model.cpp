@@ -157,6 +157,8 @@ std::string cli_page(const CommandInfo& root, const std::string& version) {
     if (o.names.back() != "--help" && o.names.back() != "--version") out << "[" << option_synopsis(o) << "]\n";
   out << "\\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGUMENTS\\fR]\n.br\n.B cronhost \\-\\-version\n"
       << ".SH DESCRIPTION\n" << roff_text(root.description) << "\n"
+      << ".PP\nJobs are YAML files in the jobs folder, described in \\fBcronhost-jobs\\fR(5); the host config in "
+         "\\fBcronhost.yaml\\fR(5); the Lua API of job scripts in \\fBcronhost-lua\\fR(7).\n"
       << ".PP\nEach command takes \\fB\\-h\\fR, \\fB\\-\\-help\\fR. The global options may come after the command too.\n"
       << ".SH GLOBAL OPTIONS\n";
   for (const auto& o : root.options) out << ".TP\n" << option_synopsis(o) << "\n" << roff_text(o.description) << "\n";

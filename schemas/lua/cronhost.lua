@@ -22,7 +22,7 @@
 ---@class cronhost.Job
 ---@field name string The job's name
 ---@field run_id integer This run's id
----@field trigger string What started the run: "schedule", "manual", "retry", "catchup", "event", "after", ...
+---@field trigger "schedule"|"manual"|"retry"|"catchup"|"after"|"event" What started the run
 ---@field scheduled_for string The slot, RFC 3339 in the job's zone
 ---@field attempt integer This attempt (1 for the first)
 ---@field max_attempts integer The last attempt: attempt == max_attempts is the time to alert
@@ -125,7 +125,7 @@ function HttpResponse:json() end
 ---@field max_bytes? integer Largest response body accepted
 
 ---@class cronhost.HttpRequest: cronhost.HttpOptions
----@field method? string GET (default), POST, PUT, DELETE, HEAD, PATCH, ...
+---@field method? "GET"|"HEAD"|"POST"|"PUT"|"PATCH"|"DELETE"|"OPTIONS" Default GET
 ---@field url string The URL (must match allow.http)
 
 --- Requests to the URLs the job allows (allow.http). Every HTTP status is a response; nil, err only when none arrived.
