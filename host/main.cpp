@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
       {"trigger", remote},
       {"enable", remote},
       {"disable", remote},
+      {"manual", add_manual_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -21,5 +21,6 @@ Command add_approvals_command(CLI::App& app, const CommonOptions& common);
 Command add_plugin_command(CLI::App& app, const CommonOptions& common);
 Command add_migrate_state_command(CLI::App& app);  // SQLite state file -> PostgreSQL
 Command add_remote_commands(CLI::App& app);  // trigger, enable, disable (through the API)
+Command add_manual_command(CLI::App& app);   // hidden: man pages and completions from `app`
 
 }  // namespace cronhost::cli

@@ -1,4 +1,4 @@
-// cronhost list [--json]: the jobs found, with their next fire time.
+// cronhost list [--json | --names]: the jobs found, with their next fire time.
 #include <algorithm>
 #include <map>
 #include <iostream>
@@ -27,17 +27,24 @@ std::string runner_text(const config::JobSpec& job) {
 Command add_list_command(CLI::App& app, const CommonOptions& common) {
   auto* cmd = app.add_subcommand("list", "List the jobs: name, schedule, time zone, runner, next fire time");
   auto as_json = std::make_shared<bool>(false);
+  auto names_only = std::make_shared<bool>(false);
   auto state = std::make_shared<std::string>();
-  cmd->add_flag("--json", *as_json, "Print a JSON array instead of a table");
+  auto* json_flag = cmd->add_flag("--json", *as_json, "Print a JSON array instead of a table");
+  cmd->add_flag("--names", *names_only, "Print only the names of the jobs that load, one a line, and no diagnostics (for shell completion)")
+      ->excludes(json_flag);
   cmd->add_option("--state", *state, "State file for the last run of each job (default: from the config)");
-  return [as_json, state, &common]() {
+  return [as_json, names_only, state, &common]() {
     config::Diagnostics diagnostics;
     auto context = load_host_context(common, diagnostics);
     if (!context) {
-      print_diagnostics(diagnostics);
+      if (!*names_only) print_diagnostics(diagnostics);
       return kExitUsage;
     }
     const auto result = config::load_jobs({context->jobs_dir}, context->load_options);
+    if (*names_only) {  // a completion runs this on every <Tab>: no state file, nothing on stderr
+      for (const auto& job : result.jobs) std::cout << job.name << "\n";
+      return kExitOk;
+    }
     print_diagnostics(result.diagnostics);
     const Instant now = context->load_options.now;
     // The state file adds each job's last run and runtime switch; a host that never ran has none.
