@@ -53,7 +53,7 @@ build: deps $(BUILD)/build.ninja
 # e.g. `make install PREFIX=/usr DESTDIR=$PWD/stage`. Builds only what is installed.
 PREFIX ?= /usr/local
 install: deps $(BUILD)/build.ninja
-	cmake --build $(BUILD) --target cronhost cronhost-plugin-runner
+	cmake --build $(BUILD) --target cronhost cronhost-plugin-runner manuals
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build dir.
