@@ -363,10 +363,15 @@ class HardenedRunTest(unittest.TestCase):
         os.chown(state_dir, 65534, 65534)
         os.chmod(state_dir, 0o700)
         state = site.state = os.path.join(state_dir, "state.db")
+        # Delegate=pids: a pids cgroup (v1 here) of the host's own, given to its user, in which it
+        # makes each isolated run's cgroup. Without a v1 pids hierarchy the run is not capped
+        # (the host says so) and the test checks the rest.
+        delegated = self.delegated_pids_cgroup()
+        join = f"echo $$ > {delegated}/cgroup.procs\n" if delegated else ""
         # A mount namespace of its own: the state folder bound onto itself (a mount of its own),
         # then the root mount made read-only there: the state stays writable, the rest is not.
         script = f"""set -e
-mount --make-rprivate /
+{join}mount --make-rprivate /
 mount --bind {state_dir} {state_dir}
 mount -o remount,bind,ro /
 umask 077
@@ -393,6 +398,27 @@ exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs --inh-cap
         self.assertFalse(os.path.exists(blocked))
         st = os.stat(state)
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (65534, 0o600))
+        self.assertIn("Landlock ABI", site.log_text())
+        if delegated:
+            self.assertIn("threads of an isolated run capped at 256 tasks by a pids cgroup under " + delegated,
+                          site.log_text())
+
+    def delegated_pids_cgroup(self):
+        """A pids cgroup v1 under the test's own, owned by the host's user (what systemd's
+        Delegate= does), removed after the test; None where there is no v1 pids hierarchy."""
+        with open("/proc/self/cgroup") as f:
+            own = [line.strip().split(":", 2)[2] for line in f if line.split(":")[1] == "pids"]
+        if not own or not os.path.isdir("/sys/fs/cgroup/pids"):
+            return None
+        path = os.path.join("/sys/fs/cgroup/pids" + own[0].rstrip("/"), "cronhost-service-test-%d" % os.getpid())
+        try:
+            os.mkdir(path)
+        except OSError:
+            return None
+        for name in ("", "cgroup.procs", "tasks"):
+            os.chown(os.path.join(path, name), 65534, 65534)
+        self.addCleanup(lambda: os.path.isdir(path) and os.rmdir(path))
+        return path
 
 
 if __name__ == "__main__":
