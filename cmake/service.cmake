@@ -47,8 +47,8 @@ target_link_libraries(cronhost PRIVATE PkgConfig::SYSTEMD)
 # The unit names the installed binary, so it follows the prefix.
 set(CRONHOST_BINDIR_FULL ${CMAKE_INSTALL_FULL_BINDIR})
 configure_file(packaging/systemd/cronhost.service.in ${CMAKE_BINARY_DIR}/packaging/cronhost.service @ONLY)
-install(FILES ${CMAKE_BINARY_DIR}/packaging/cronhost.service DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
-install(FILES packaging/systemd/cronhost.sysusers DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d
+install(FILES ${CMAKE_BINARY_DIR}/packaging/cronhost.service DESTINATION lib/systemd/system)
+install(FILES packaging/systemd/cronhost.sysusers DESTINATION lib/sysusers.d
         RENAME cronhost.conf)
 install(FILES packaging/logrotate/cronhost DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/cronhost RENAME logrotate)
 # A package (prefix /usr) also puts the snippet where logrotate reads it; a /usr/local install
