@@ -23,6 +23,11 @@ EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
 OK_SCRIPT = "return {ok = true}\n"
 
 
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def soon(seconds=2):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
 
@@ -161,23 +166,23 @@ class ServiceTest(unittest.TestCase):
         s.write("cronhost.yaml", f"workers: 2\nshutdown_grace: 2s\nlog: {{file: {log_file}, rotate: none}}\n")
         s.job("tick", EVERY_SECOND + "run: {lua: scripts/tick.lua}\n", OK_SCRIPT)
         s.start()
-        wait_for(lambda: os.path.exists(log_file) and open(log_file).read().count("run finished") >= 2,
+        wait_for(lambda: os.path.exists(log_file) and read(log_file).count("run finished") >= 2,
                  what="runs logged to the file")
         self.assertFalse([f for f in os.listdir(os.path.dirname(log_file)) if f != "cronhost.log"],
                          "rotate: none writes the one file, no dated ones")
         os.rename(log_file, log_file + ".1")  # logrotate's create mode
         time.sleep(1.2)  # lines still go to the renamed file until the signal
         s.proc.send_signal(signal.SIGUSR1)
-        wait_for(lambda: os.path.exists(log_file) and "log file reopened" in open(log_file).read(),
+        wait_for(lambda: os.path.exists(log_file) and "log file reopened" in read(log_file),
                  what="the reopened file")
         with open(log_file + ".1") as f:
             rotated = f.read()
-        wait_for(lambda: open(log_file).read().count("run finished") >= 2, what="runs logged to the new file")
+        wait_for(lambda: read(log_file).count("run finished") >= 2, what="runs logged to the new file")
         with open(log_file + ".1") as f:
             self.assertEqual(f.read(), rotated, "lines still went to the renamed file after SIGUSR1")
         self.assertIn("run finished", rotated)
         self.assertEqual(s.stop(), 0)
-        self.assertIn("cronhost stopped", open(log_file).read())
+        self.assertIn("cronhost stopped", read(log_file))
 
     def test_sigusr1_with_daily_files_says_there_is_nothing_to_reopen(self):
         s = self.site
@@ -230,7 +235,7 @@ class ServiceTest(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=20), 0)
             log.close()
-        text = open(os.path.join(root, "service.log")).read()
+        text = read(os.path.join(root, "service.log"))
         self.assertIn(f"state={var}/state.db", text)
         self.assertIn(f"jobs_dir={etc}/jobs.d", text)
         self.assertEqual(os.listdir(cwd), [], "the service wrote into its working folder")
