@@ -33,6 +33,25 @@ TEST_CASE("host config: values, relative paths and defaults", "[config][host]") 
   CHECK(defaults->timezone->name() == "UTC");
   CHECK(defaults->workers >= 1);
   CHECK(defaults->shutdown_grace == std::chrono::seconds(30));
+  CHECK(defaults->log.rotate == "daily");
+}
+
+TEST_CASE("host config: a service's default paths apply where the file names none", "[config][host]") {
+  test::TempDir dir;
+  HostConfig service;
+  service.jobs_dir = "/etc/cronhost/jobs.d";
+  service.state_file = "/var/lib/cronhost/state.db";
+  Diagnostics diagnostics;
+  auto unset = load_host_config(dir.write("a.yaml", "log: {file: x.log, rotate: none}\n"), diagnostics, service);
+  REQUIRE(unset);
+  CHECK(unset->jobs_dir == "/etc/cronhost/jobs.d");
+  CHECK(unset->state_file == "/var/lib/cronhost/state.db");
+  CHECK(unset->log.rotate == "none");
+  auto named = load_host_config(dir.write("b.yaml", "jobs: mine.d\nstate: mine.db\n"), diagnostics, service);
+  REQUIRE(named);
+  CHECK(named->jobs_dir == dir.path() / "mine.d");
+  CHECK(named->state_file == dir.path() / "mine.db");
+  CHECK(diagnostics.empty());
 }
 
 TEST_CASE("host config errors name the key", "[config][host]") {
