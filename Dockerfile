@@ -15,7 +15,7 @@ RUN apt-get update -qq \
       liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
       libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
       libpq-dev libmariadb-dev libpugixml-dev libsystemd-dev \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The commit `cronhost --version` prints (there is no .git in the build context).
@@ -43,7 +43,7 @@ RUN apt-get update -qq \
       libyaml-cpp0.7 libcctz2 libsqlite3-0 libspdlog1.10 libfmt9 liblua5.4-0 libpq5 \
       libcurl4 zlib1g libssl3 libpugixml1v5 libmariadb3 libcpp-httplib0.11 libsystemd0 \
       ca-certificates tzdata tini curl ${CRONHOST_EXTRA_DEBS} \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 # A fixed numeric uid, so Kubernetes' runAsNonRoot can check it and volumes can be chowned.
 RUN groupadd --system --gid 10001 cronhost \
  && useradd --system --uid 10001 --gid cronhost --home-dir /var/lib/cronhost --shell /usr/sbin/nologin cronhost \

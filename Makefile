@@ -74,12 +74,14 @@ test-db: deps $(BUILD)/build.ninja
 	cd tests/integration && CRONHOST_BIN=$(CURDIR)/$(BUILD)/cronhost /usr/bin/python3 -m unittest test_migrate_state
 
 # The OCI image (Dockerfile), built and run with Debian's podman: no Docker Hub. The base image
-# debian:bookworm-slim is made once from Debian's archive by mmdebstrap (about 1 min) and
-# imported under its Docker Hub name, so the Dockerfile is the same for Docker users. runc, not
-# crun (crun fails on this machine's hybrid cgroups); --isolation chroot lets RUN steps work here.
+# debian:bookworm-slim is made once from Debian's archive by mmdebstrap (about 2 min) and
+# imported under its Docker Hub name, so the Dockerfile is the same for Docker users. Like the
+# Hub's slim image it leaves out man pages, locales, docs and apt's caches: 127 MB instead of
+# 180 MB (the Hub's is about 75 MB). runc, not crun (crun fails on this machine's hybrid
+# cgroups); --isolation chroot lets RUN steps work here.
 IMAGE        ?= localhost/cronhost:test
 IMAGE_BASE   := docker.io/library/debian:bookworm-slim
-IMAGE_DEBS   := podman runc mmdebstrap uidmap fuse-overlayfs
+IMAGE_DEBS   := podman runc mmdebstrap uidmap fuse-overlayfs podman-compose
 IMAGE_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 image-deps:
@@ -91,17 +93,21 @@ image-deps:
 	fi
 	@$(SUDO) podman image exists $(IMAGE_BASE) || { \
 	  rootfs=$$(mktemp -d /var/tmp/cronhost-rootfs.XXXXXX) && \
-	  $(SUDO) mmdebstrap --variant=minbase --include=ca-certificates bookworm $$rootfs/rootfs.tar && \
+	  $(SUDO) mmdebstrap --variant=minbase --aptopt='APT::Install-Recommends "false"' \
+	    $(foreach p,man locale doc info,--dpkgopt='path-exclude=/usr/share/$(p)/*') \
+	    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+	    --customize-hook='rm -rf "$$1"/var/cache/apt/*.bin "$$1"/var/cache/apt/archives/*.deb "$$1"/var/lib/apt/lists/*' \
+	    bookworm $$rootfs/rootfs.tar && \
 	  $(SUDO) podman import $$rootfs/rootfs.tar $(IMAGE_BASE) && rm -rf $$rootfs; }
 
 # The build runs under the shared build lock, niced, like every compile on this machine; the
 # compiler cache is a build cache mount, so a rebuild after a change compiles only that.
 image: image-deps
-	@start=$$(date +%s); \
-	flock /tmp/build.lock nice $(SUDO) podman build --isolation chroot --pull=never --format docker \
-	  --build-arg CRONHOST_COMMIT=$(IMAGE_COMMIT) -t $(IMAGE) . && \
-	echo "image $(IMAGE) built in $$(( $$(date +%s) - start )) s (with the wait for the build lock);" \
-	  "$$($(SUDO) podman image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "%.0f MB", $$1/1e6}')"
+	@flock /tmp/build.lock sh -c 'start=$$(date +%s); \
+	  nice $(SUDO) podman build --isolation chroot --pull=never --format docker \
+	    --build-arg CRONHOST_COMMIT=$(IMAGE_COMMIT) -t $(IMAGE) . && \
+	  echo "image $(IMAGE) built in $$(( $$(date +%s) - start )) s (after the wait for the build lock)"'
+	@$(SUDO) podman image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "image size: %.0f MB\n", $$1/1e6}'
 
 test-image: image
 	cd tests/image && CRONHOST_IMAGE=$(IMAGE) CRONHOST_COMMIT=$(IMAGE_COMMIT) $(SUDO) /usr/bin/python3 -m unittest -v test_image test_examples

@@ -5,6 +5,7 @@ of the bundled jobs and config have not drifted, the config each one gives passe
 kustomize renders both variants when kubectl is installed, and the container runs under the
 Deployment's constraints (read-only root, non-root, the ConfigMap layout) and answers /health."""
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -90,6 +91,68 @@ class ComposeExampleTest(unittest.TestCase):
         with open(os.path.join(ROOT, "cronhost.yaml")) as f:
             secrets = set(re.findall(r"\$\{env:([A-Z_]+)", f.read()))
         self.assertEqual(secrets - set(example), set())
+
+
+@unittest.skipIf(shutil.which("podman-compose") is None, "podman-compose is not installed: run `make image-deps`")
+class ComposeUpTest(unittest.TestCase):
+    """examples/compose brought up by Debian's podman-compose on the image under test: the
+    bundled jobs run, the dashboard port answers, the health check passes, down stops it."""
+
+    def test_up_trigger_down(self):
+        folder = tempfile.mkdtemp(prefix="cronhost-compose-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        conf = os.path.join(folder, "containers.conf")
+        with open(conf, "w") as f:  # what RUN_FLAGS give podman run: runc and explicit ulimits
+            f.write('[engine]\nruntime = "runc"\n[containers]\n'
+                    'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n')
+        token = "compose-test-token-0123456789"
+        with open(os.path.join(COMPOSE, ".env.example")) as f:
+            env_text = f.read().replace("CRONHOST_ADMIN_TOKEN=\n", f"CRONHOST_ADMIN_TOKEN={token}\n")
+        dotenv = os.path.join(COMPOSE, ".env")
+        self.assertFalse(os.path.exists(dotenv), f"{dotenv} exists: the test would overwrite it")
+        with open(dotenv, "w") as f:
+            f.write(env_text)
+        self.addCleanup(os.remove, dotenv)
+        port = free_port()
+        project = f"cronhost-test-{os.getpid()}"
+        env = {**os.environ, "CONTAINERS_CONF": conf, "CRONHOST_IMAGE": IMAGE, "CRONHOST_PORT": str(port)}
+        compose = ["podman-compose", "-p", project, "-f", os.path.join(COMPOSE, "compose.yaml")]
+
+        def down():
+            subprocess.run(compose + ["down"], env=env, capture_output=True, timeout=120)
+            for volume in ("app-data", "cronhost-state", "backups"):
+                podman("volume", "rm", "-f", f"{project}_{volume}", check=False)
+            podman("network", "rm", f"{project}_default", check=False)
+        self.addCleanup(down)
+        up = subprocess.run(compose + ["up", "-d", "--no-build"], env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(up.returncode, 0, up.stdout[-3000:] + up.stderr[-3000:])
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with OPENER.open(base + "/health", timeout=5) as response:
+                    self.assertIn('"jobs":7', response.read().decode())
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.fail(podman("logs", f"{project}_cronhost_1", check=False).stderr[-3000:])
+                time.sleep(0.2)
+        self.assertEqual(podman("healthcheck", "run", f"{project}_cronhost_1", check=False).returncode, 0)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        request = urllib.request.Request(base + "/api/jobs/heartbeat/trigger", data=b"{}", headers=headers)
+        with OPENER.open(request, timeout=10) as response:
+            run_id = json.loads(response.read())["run_id"]
+        deadline = time.monotonic() + 20
+        while True:
+            with OPENER.open(urllib.request.Request(f"{base}/api/runs/{run_id}", headers=headers), timeout=10) as r:
+                run = json.loads(r.read())
+            if run["status"] != "running" and run["status"] != "queued" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(run["status"], "succeeded", run)
+        # The app's data volume is shared, seeded by the image with the cronhost user as owner.
+        owner = podman("exec", f"{project}_cronhost_1", "stat", "-c", "%u", "/var/lib/app").stdout.strip()
+        self.assertEqual(owner, "10001")
 
 
 class KubernetesExampleTest(unittest.TestCase):
