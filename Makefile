@@ -13,9 +13,9 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
         libpq-dev libmariadb-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client \
-        faketime libpugixml-dev
+        faketime libpugixml-dev libjansson-dev
 
-.PHONY: all deps browser-deps storage-deps build test test-db unit-asan run bench chaos fuzz clean \
+.PHONY: all deps browser-deps storage-deps build install test test-db unit-asan run bench chaos fuzz clean \
         image-deps image test-image
 
 all: build
@@ -49,6 +49,13 @@ $(BUILD)/build.ninja:
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
+
+# Installs under PREFIX (FHS layout: README, "Installing"); DESTDIR stages it for a package,
+# e.g. `make install PREFIX=/usr DESTDIR=$PWD/stage`. Builds only what is installed.
+PREFIX ?= /usr/local
+install: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target cronhost cronhost-plugin-runner
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own build dir.
 # Unoptimised and only the unit tests (with the runner and test plugins they load): a clean

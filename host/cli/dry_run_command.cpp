@@ -123,7 +123,11 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
       std::cerr << "cronhost: error: cannot make a temporary folder in " << std::filesystem::temp_directory_path() << "\n";
       return kExitFailed;
     }
-    plugin::PluginCatalog plugins(snapshots, plugin::default_runner_path(), context->config.run_as);
+    auto runner = plugin::find_runner();
+    if (!runner && (!job.plugin.empty() || job.isolation == config::Isolation::kProcess))
+      std::cerr << "cronhost: error: " << runner.message() << "\n";
+    plugin::PluginCatalog plugins(snapshots, runner ? runner.value() : std::filesystem::path("cronhost-plugin-runner"),
+                                  context->config.run_as);
     for (const auto& problem : plugins.refresh({std::make_shared<const config::JobSpec>(job)}))
       std::cerr << "cronhost: " << problem << "\n";
     const run::RunResult outcome = plugin::run_job(ctx, plugins);

@@ -18,7 +18,12 @@ Command add_plugin_command(CLI::App& app, const CommonOptions&) {
   check->add_option("PATH", *path, "The plugin shared object (.so)")->required();
   return [check, path]() {
     if (!*check) return kExitUsage;
-    auto info = plugin::check_plugin(plugin::default_runner_path(), std::filesystem::absolute(*path));
+    auto runner = plugin::find_runner();
+    if (!runner) {
+      std::cerr << "cronhost: error: " << runner.message() << "\n";
+      return kExitFailed;
+    }
+    auto info = plugin::check_plugin(runner.value(), std::filesystem::absolute(*path));
     if (!info) {
       std::cerr << *path << ": error: " << info.message() << "\n";
       return kExitFailed;

@@ -168,7 +168,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     auto jobs = load(*context, *live.current(), catalog, false);
     // Plugins run from private snapshots beside the state file, refreshed on SIGHUP.
     // run_as is read here, at start: a change needs a restart.
-    plugin::PluginCatalog plugins(state_path.string() + ".plugins", plugin::default_runner_path(), config.run_as);
+    // Without the runner the daemon still serves its other jobs; plugin runs and isolated
+    // Lua runs fail, each saying it cannot start the runner.
+    auto runner = plugin::find_runner();
+    if (!runner)
+      log_event(spdlog::level::warn, "plugin and isolated runs will fail", {{"error", runner.message()}});
+    plugin::PluginCatalog plugins(state_path.string() + ".plugins",
+                                  runner ? runner.value() : std::filesystem::path("cronhost-plugin-runner"), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
     dispatch::SchedulerOptions options{config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,

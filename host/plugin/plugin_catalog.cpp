@@ -16,6 +16,12 @@
 #include "plugin/runner_privileges.hpp"
 #include "plugin/runner_spawn.hpp"
 
+// Set by cmake/install.cmake on this file alone: the runner's installed folder relative to
+// the binary's (libexec/cronhost beside bin/). A plain default keeps other builds compiling.
+#ifndef CRONHOST_RUNNER_FROM_BINDIR
+#define CRONHOST_RUNNER_FROM_BINDIR "../libexec/cronhost"
+#endif
+
 namespace cronhost::plugin {
 namespace fs = std::filesystem;
 namespace {
@@ -104,11 +110,19 @@ Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file, co
                     info.value("abi_version", uint32_t{0})};
 }
 
-fs::path default_runner_path() {
-  if (const char* env = std::getenv("CRONHOST_PLUGIN_RUNNER"); env && *env) return env;
+Result<fs::path> find_runner() {
+  if (const char* env = std::getenv("CRONHOST_PLUGIN_RUNNER"); env && *env) return fs::path(env);
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return (ec ? fs::path(".") : self.parent_path()) / "cronhost-plugin-runner";
+  const fs::path bin_dir = ec ? fs::path(".") : self.parent_path();
+  // The build folder puts the runner beside cronhost; an install puts it in libexec, which
+  // CMake gives as a path relative to the binary's folder (CRONHOST_RUNNER_FROM_BINDIR).
+  const fs::path beside = bin_dir / "cronhost-plugin-runner";
+  const fs::path installed = (bin_dir / CRONHOST_RUNNER_FROM_BINDIR / "cronhost-plugin-runner").lexically_normal();
+  for (const fs::path& candidate : {beside, installed})
+    if (fs::is_regular_file(candidate, ec)) return candidate;
+  return Result<fs::path>::error("cronhost-plugin-runner not found: looked for " + beside.string() + " and " +
+                                 installed.string() + " (set CRONHOST_PLUGIN_RUNNER to its path)");
 }
 
 PluginCatalog::PluginCatalog(fs::path snapshot_dir, fs::path runner, std::string run_as)

@@ -48,8 +48,10 @@ class PluginBuild {
 Result<PluginInfo> check_plugin(const std::filesystem::path& runner, const std::filesystem::path& file,
                                 const std::string& run_as = {});
 
-// The runner beside the running executable, or $CRONHOST_PLUGIN_RUNNER.
-std::filesystem::path default_runner_path();
+// Where cronhost-plugin-runner is: $CRONHOST_PLUGIN_RUNNER when set; else beside the running
+// executable (a build folder); else where `cmake --install` puts it (<prefix>/libexec/cronhost
+// for <prefix>/bin/cronhost). Neither exists: an error naming both paths.
+Result<std::filesystem::path> find_runner();
 
 class PluginCatalog {
  public:
