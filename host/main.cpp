@@ -2,17 +2,22 @@
 #include <CLI/CLI.hpp>
 #include <map>
 
+#include "cli/build_info.hpp"
 #include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
   using namespace cronhost::cli;
   CLI::App app{"cronhost: runs jobs from jobs.d/ on cron schedules, intervals, one-shot times and events"};
-  app.set_version_flag("--version", CRONHOST_VERSION);
+  app.set_version_flag("--version", version_line());
   app.require_subcommand(1);
   app.fallthrough();  // --jobs and --config may come after the subcommand too
   CommonOptions common;
   app.add_option("--jobs", common.jobs_dir, "Jobs folder (default: from the config, else ./jobs.d)");
   app.add_option("--config", common.config_path, "Host config (default: ./cronhost.yaml if present)");
+  app.add_flag("--service", common.service,
+               "Service defaults: config /etc/cronhost/cronhost.yaml, jobs /etc/cronhost/jobs.d, state "
+               "/var/lib/cronhost/state.db ($CONFIGURATION_DIRECTORY, $STATE_DIRECTORY when systemd sets them)")
+      ->envname("CRONHOST_SERVICE");
 
   const Command remote = add_remote_commands(app);  // trigger, enable, disable
   const std::map<std::string, Command> commands = {

@@ -1,16 +1,40 @@
 #include "cli/job_set.hpp"
 
+#include <cstdlib>
 #include <iostream>
 
 namespace cronhost::cli {
+namespace {
+
+// The first folder of a systemd *_DIRECTORY variable (it lists several with ':'), else `fallback`.
+std::filesystem::path systemd_directory(const char* variable, const char* fallback) {
+  const char* value = std::getenv(variable);
+  if (!value || !*value) return fallback;
+  const std::string text = value;
+  return text.substr(0, text.find(':'));
+}
+
+}  // namespace
+
+ServicePaths service_paths() {
+  const auto config_dir = systemd_directory("CONFIGURATION_DIRECTORY", "/etc/cronhost");
+  return {config_dir / "cronhost.yaml", config_dir / "jobs.d",
+          systemd_directory("STATE_DIRECTORY", "/var/lib/cronhost") / "state.db"};
+}
 
 std::optional<HostContext> load_host_context(const CommonOptions& options, config::Diagnostics& diagnostics) {
   HostContext context;
   std::filesystem::path config_path = options.config_path;
   std::error_code ec;
-  if (config_path.empty() && std::filesystem::exists("cronhost.yaml", ec)) config_path = "cronhost.yaml";
+  // A service's paths are defaults: --config, --jobs and the config's jobs: and state: win.
+  const std::filesystem::path default_config = options.service ? service_paths().config : "cronhost.yaml";
+  if (options.service) {
+    context.config.jobs_dir = service_paths().jobs;
+    context.config.state_file = service_paths().state;
+  }
+  if (config_path.empty() && std::filesystem::exists(default_config, ec)) config_path = default_config;
   if (!config_path.empty()) {
-    auto config = config::load_host_config(config_path, diagnostics);
+    auto config = config::load_host_config(config_path, diagnostics, context.config);
     if (!config) return std::nullopt;
     context.config = std::move(*config);
   }

@@ -19,7 +19,18 @@ constexpr int kExitUsage = 2;   // usage or validation error
 struct CommonOptions {
   std::string jobs_dir;     // --jobs; empty: from the config, else ./jobs.d
   std::string config_path;  // --config; empty: ./cronhost.yaml if present
+  bool service = false;     // --service or CRONHOST_SERVICE=1: the defaults below come from ServicePaths
 };
+
+// Where a service (systemd) keeps things when neither the command line nor the config says:
+// the folders systemd names ($CONFIGURATION_DIRECTORY, $STATE_DIRECTORY; the first when it
+// lists several), else /etc/cronhost and /var/lib/cronhost.
+struct ServicePaths {
+  std::filesystem::path config;  // <config dir>/cronhost.yaml
+  std::filesystem::path jobs;    // <config dir>/jobs.d
+  std::filesystem::path state;   // <state dir>/state.db
+};
+ServicePaths service_paths();
 
 struct HostContext {
   config::HostConfig config;

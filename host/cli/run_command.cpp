@@ -1,5 +1,6 @@
 // cronhost run: the daemon. Loads the jobs, opens the state file, starts the scheduler and
-// then waits for signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully.
+// then waits for signals: SIGHUP reloads, SIGUSR1 reopens the log file, SIGTERM/SIGINT stop
+// gracefully. Under systemd (Type=notify) it reports each of those (util/service_notify.hpp).
 #include <malloc.h>
 #include <sys/prctl.h>
 
@@ -11,6 +12,7 @@
 
 #include "api/mail_outbox.hpp"
 #include "api/pg_listener.hpp"
+#include "cli/build_info.hpp"
 #include "cli/commands.hpp"
 #include "config/host_config_changes.hpp"
 #include "config/job_catalog.hpp"
@@ -29,8 +31,10 @@
 #include "store/open_store.hpp"
 #include "store/pg_cluster_status.hpp"
 #include "store/pg_store.hpp"
+#include "store/state_file_mode.hpp"
 #include "util/log.hpp"
 #include "util/offset_clock.hpp"
+#include "util/service_notify.hpp"
 
 namespace cronhost::cli {
 namespace {
@@ -114,7 +118,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--state", *state, "State file or postgresql:// URL (default: from the config, else ./cronhost.db)");
   cmd->add_option("--log-format", *log_format, "text or json (default: from the config, else text)")
       ->check(CLI::IsMember({"text", "json"}));
-  cmd->footer("SIGHUP reloads the jobs and the config; SIGTERM or SIGINT stops after running runs finish.");
+  cmd->footer("SIGHUP reloads the jobs and the config; SIGUSR1 reopens the log file (log.rotate: none); "
+              "SIGTERM or SIGINT stops after running runs finish.");
   return [state, log_format, role, &common]() -> int {
     // Before any secret is read: the host's memory, environment and /proc files are then
     // closed to other processes of its user (isolated plugins among them) unless they have
@@ -123,7 +128,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     // Signals are taken by sigwait below; block them before any thread starts.
     sigset_t signals;
     sigemptyset(&signals);
-    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, s);
+    for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, s);
+    ServiceNotifier service;  // systemd's NOTIFY_SOCKET, read before any thread starts
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     config::Diagnostics diagnostics;
@@ -134,9 +140,18 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     }
     const auto& config = context->config;
     const LogOptions log{config.log.level, (log_format->empty() ? config.log.format : *log_format) == "json",
-                         config.log.file, config.log.keep_days};
+                         config.log.file, config.log.keep_days, config.log.rotate != "none"};
     if (auto error = setup_logging(log); !error.empty()) {
       std::cerr << "cronhost: error: " << error << "\n";
+      return kExitUsage;
+    }
+    // A jobs folder that is not there is a mistake in the paths, not a host with no jobs (a
+    // reload keeps the jobs it had instead: see load()).
+    if (std::error_code ec; !std::filesystem::is_directory(context->jobs_dir, ec)) {
+      log_event(spdlog::level::critical, "cannot start",
+                {{"error", "the jobs folder " + context->jobs_dir.string() +
+                               (std::filesystem::exists(context->jobs_dir, ec) ? " is not a folder" : " does not exist") +
+                               " (--jobs, jobs: in the config" + (common.service ? ", or the service's default)" : ")")}});
       return kExitUsage;
     }
     const store::StateLocation where = store::state_location(config, *state);
@@ -156,6 +171,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       log_event(spdlog::level::critical, "cannot start", {{"error", store.message()}});
       return kExitFailed;
     }
+    // The state holds run output and the audit log: said once when others may read it.
+    if (!where.server)
+      for (const auto& loose : store::state_files_open_to_others(state_path))
+        log_event(spdlog::level::warn, "a state file is readable by others than its owner; chmod it 600 (or 700)",
+                  {{"file", loose.path.string()}, {"mode", loose.mode_text}});
 
     // The API reads on a connection of its own (WAL lets it read while runs are written).
     auto reader = store::open_store(where, store::OpenMode::kReader);
@@ -180,6 +200,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     dispatch::SchedulerOptions options{config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
                                        [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
                                        &metrics};
+    options.heartbeat = &service;
     auto* pg_store = dynamic_cast<store::PgStore*>(store.value().get());
     if (pg_store) {
       if (auto recorded = pg_store->set_role(*role); !recorded) {
@@ -247,8 +268,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (options.role == dispatch::HostRole::kExecutor)
       queued.emplace("queued runs", *where.server, store::PgStore::kQueuedChannel, [&scheduler] { scheduler.wake_queued(); });
     log_event(spdlog::level::info, "cronhost started",
-              {{"version", CRONHOST_VERSION}, {"jobs", jobs.size()}, {"workers", config.workers}, {"role", *role},
-               {"state", store::describe(where)}, {"jobs_dir", context->jobs_dir.string()}});
+              {{"version", CRONHOST_VERSION}, {"commit", build_commit()}, {"jobs", jobs.size()},
+               {"workers", config.workers}, {"role", *role}, {"state", store::describe(where)},
+               {"jobs_dir", context->jobs_dir.string()}});
     jobs.clear();
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     auto outbox_config = live.current();    // the snapshot the outbox reads its settings from
@@ -257,11 +279,16 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (options.role != dispatch::HostRole::kExecutor) events.start();  // the schedulers claim events' runs
     table_sources.set_sources(catalog.sources(), live.current(), context->load_options);
     table_sources.start();
+    service.ready(scheduler.status().jobs);  // the count the loop's beats report
+    if (service.enabled())
+      log_event(spdlog::level::info, "told systemd the host is ready",
+                {{"watchdog_ms", service.watchdog_usec() / 1000}});
 
     const timespec prune_interval{kPruneEverySeconds, 0};
     for (;;) {
       const int signal = sigtimedwait(&signals, nullptr, &prune_interval);
       if (signal == SIGHUP) {
+        service.reloading();
         bool failed = false;
         config::Diagnostics reload_diagnostics;
         if (auto reloaded = load_host_context(common, reload_diagnostics)) {
@@ -297,9 +324,17 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         ++reloads.reloads;
         if (failed || job_errors) ++reloads.failures;
         log_event(spdlog::level::info, "reloaded", {{"jobs", count}, {"registered", registry.size() - count}});
+        service.reloaded(scheduler.status().jobs);
+      } else if (signal == SIGUSR1) {
+        // logrotate renamed the file (create mode): lines from here on go to a new one.
+        if (const std::string problem = reopen_log_file(); problem.empty())
+          log_event(spdlog::level::info, "log file reopened", {{"file", config.log.file.string()}});
+        else
+          log_event(spdlog::level::warn, "SIGUSR1: " + problem);
       } else if (signal == SIGTERM || signal == SIGINT) {
         log_event(spdlog::level::info, "stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
                                                     {"grace_ms", live.current()->shutdown_grace.count()}});
+        service.stopping(scheduler.status().running);
         break;
       } else {
         const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -215,7 +215,8 @@ void read_server(const YamlDocument& doc, const nlohmann::json& server, const Fi
 
 }  // namespace
 
-std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics) {
+std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics,
+                                           const HostConfig& defaults) {
   namespace fs = std::filesystem;
   const std::string file = path.string();
   std::ifstream in(path, std::ios::binary);
@@ -242,7 +243,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
   };
   HostConfig config;
   config.source = path;
-  config.jobs_dir = path_at("jobs", config.jobs_dir);
+  config.jobs_dir = path_at("jobs", defaults.jobs_dir);
   if (root.contains("timezone")) {
     auto zone = schedule::Zone::load(root["timezone"].get<std::string>());
     if (!zone)
@@ -312,7 +313,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     else
       config.state_server = std::move(server);
   } else {
-    config.state_file = path_at("state", config.state_file);
+    config.state_file = path_at("state", defaults.state_file);
   }
   if (root.contains("smtp")) {
     const auto& smtp = root["smtp"];
@@ -367,6 +368,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
       config.log.file = p.is_relative() ? dir / p : p;
     }
     config.log.keep_days = log.value("keep_days", config.log.keep_days);
+    config.log.rotate = log.value("rotate", config.log.rotate);
   }
   if (error_count(diagnostics) != errors_before) return std::nullopt;
   return config;

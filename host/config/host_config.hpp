@@ -21,6 +21,9 @@ struct LogSettings {
   std::string format = "text";  // text | json
   std::filesystem::path file;   // empty: stderr only
   int keep_days = 7;
+  // daily: cronhost starts FILE_YYYY-MM-DD each day and keeps keep_days of them; none: FILE
+  // alone, for logrotate (its postrotate sends SIGUSR1, which reopens FILE).
+  std::string rotate = "daily";
 };
 
 // Where mail goes (smtp:). The password is a secret: redacted wherever it could show.
@@ -152,7 +155,9 @@ struct HostConfig {
 bool url_holds_password(const std::string& url);
 
 // Reads `path`; relative paths inside resolve against the file's folder. Problems are
-// appended to `diagnostics` and nothing is returned if any is an error.
-std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics);
+// appended to `diagnostics` and nothing is returned if any is an error. The jobs folder and the
+// state file the file leaves out come from `defaults` (a service's are not ./jobs.d, ./cronhost.db).
+std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics,
+                                           const HostConfig& defaults = HostConfig{});
 
 }  // namespace cronhost::config

@@ -297,6 +297,7 @@ void Scheduler::loop() {
   while (!stopping_) {
     const int64_t now = clock_.now_ms();
     last_tick_ms_.store(now, std::memory_order_relaxed);
+    if (options_.heartbeat) options_.heartbeat->beat(jobs_.size(), running_.load(std::memory_order_relaxed));
     // Leases run on real time whatever clock the schedule uses (a fake one in tests).
     const int64_t steady_ms = steady_now_ms();
     if (unclaimed_ && steady_ms >= next_unclaimed_try_ms_) {

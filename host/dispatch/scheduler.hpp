@@ -20,6 +20,7 @@
 
 #include "config/job_spec.hpp"
 #include "config/live_host_config.hpp"
+#include "dispatch/loop_heartbeat.hpp"
 #include "dispatch/worker_pool.hpp"
 #include "run/run_context.hpp"
 #include "store/state_store.hpp"
@@ -50,6 +51,8 @@ struct SchedulerOptions {
   // An executor's source of runs: takes up to `limit` queued runs, owned by this host from then
   // on. Called on wake_queued() and at least every second.
   std::function<std::vector<store::RunRecord>(int limit)> take_queued;
+  // Told of every pass of the loop (the service watchdog); null: nobody watches.
+  LoopHeartbeat* heartbeat = nullptr;
 };
 
 // A manual run asked for: its id once recorded, or why none started.

@@ -37,7 +37,13 @@ pid_t flock_holder(const struct stat& file) {
 }  // namespace
 
 Result<int> lock_state_file(const std::filesystem::path& state_path) {
-  const int fd = ::open(state_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // A new state file is 0600 whatever the umask (run output, the audit log); SQLite gives its
+  // -wal and -shm the same mode. An existing file keeps its mode (store/state_file_mode.hpp).
+  int fd = ::open(state_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    ::fchmod(fd, 0600);  // a umask such as 0277 would have left it unwritable
+  else if (errno == EEXIST)
+    fd = ::open(state_path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return Result<int>::error("cannot open the state file " + state_path.string() + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
   const int error = errno;

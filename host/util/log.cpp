@@ -3,10 +3,14 @@
 #include <spdlog/sinks/daily_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "util/reopenable_file_sink.hpp"
+
 namespace cronhost {
 namespace {
 
 bool g_json = false;
+// The file SIGUSR1 reopens (log.rotate: none); null otherwise. Set before threads start.
+std::shared_ptr<ReopenableFileSink> g_reopenable;
 
 }  // namespace
 
@@ -15,8 +19,13 @@ std::string setup_logging(const LogOptions& options) {
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_sink_mt>()};
   if (!options.file.empty()) {
     try {
-      sinks.push_back(std::make_shared<spdlog::sinks::daily_file_sink_mt>(
-          options.file.string(), 0, 0, false, static_cast<uint16_t>(options.keep_days)));
+      if (options.daily) {
+        sinks.push_back(std::make_shared<spdlog::sinks::daily_file_sink_mt>(
+            options.file.string(), 0, 0, false, static_cast<uint16_t>(options.keep_days)));
+      } else {
+        g_reopenable = std::make_shared<ReopenableFileSink>(options.file.string());
+        sinks.push_back(g_reopenable);
+      }
     } catch (const spdlog::spdlog_ex& e) {
       return std::string("cannot open the log file: ") + e.what();
     }
@@ -28,6 +37,16 @@ std::string setup_logging(const LogOptions& options) {
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   return "";
+}
+
+std::string reopen_log_file() {
+  if (!g_reopenable) return "no log file to reopen (log.file unset, or log.rotate: daily, which rotates itself)";
+  try {
+    g_reopenable->reopen();
+    return "";
+  } catch (const spdlog::spdlog_ex& e) {
+    return std::string("cannot reopen the log file: ") + e.what();
+  }
 }
 
 void log_event(spdlog::level::level_enum level, std::string_view message, const nlohmann::json& fields) {

@@ -315,3 +315,42 @@ STORE_CONTRACT_TEST("an approval event fires only the jobs that may see the aski
   std::lock_guard lock(mutex);
   CHECK(ran == std::multiset<std::string>{"auditor", "notice", "version-check"});
 }
+
+namespace {
+
+// Counts the loop's beats as the service watchdog would see them.
+struct RecordingHeartbeat final : dispatch::LoopHeartbeat {
+  std::atomic<size_t> beats{0}, jobs{0}, max_running{0};
+  void beat(size_t job_count, size_t running) override {
+    ++beats;
+    jobs = job_count;
+    if (running > max_running) max_running = running;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the scheduler's loop beats with the jobs and the runs going, and stops beating once shut down",
+          "[dispatch][heartbeat]") {
+  test::SqliteBackend backend;
+  auto store = backend.open();
+  test::FakeClock clock(kT0 - 1000);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  RecordingHeartbeat heartbeat;
+  auto o = options(clock, [released](run::RunContext&) {
+    released.wait();  // one run held going until the test has seen it
+    return run::RunResult{};
+  });
+  o.heartbeat = &heartbeat;
+  dispatch::Scheduler scheduler(*store, o);
+  scheduler.start({job("")});
+  CHECK(eventually([&] { return heartbeat.beats > 0 && heartbeat.jobs == 1; }));
+  clock.set(kT0);
+  CHECK(eventually([&] { return heartbeat.max_running == 1; }));
+  release.set_value();
+  scheduler.shutdown(std::chrono::seconds(1));
+  const size_t after_shutdown = heartbeat.beats;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the fake clock's loop would beat every ms
+  CHECK(heartbeat.beats == after_shutdown);
+}
