@@ -74,4 +74,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD curl -fsS -o /dev/null "http://127.0.0.1:${CRONHOST_LISTEN##*:}/health" || exit 1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/bin/cronhost"]
-CMD ["run", "--config", "/etc/cronhost/cronhost.yaml", "--jobs", "/etc/cronhost/jobs.d", "--state", "/var/lib/cronhost/state.db"]
+# Service mode (CRONHOST_SERVICE=1) gives the paths; a config's state: (PostgreSQL) wins.
+CMD ["run"]
