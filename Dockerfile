@@ -6,8 +6,8 @@
 #
 # --format docker keeps the HEALTHCHECK (the OCI format has no field for it).
 
-# --- build: the daemon and the plugin runner only (no tests, benchmarks or example plugins;
-# libjansson-dev because configuring the example plugins looks for it)
+# --- build: everything `cmake --install` installs (the daemon, the plugin runner, generated
+# files) and the two small example plugins; no tests, no benchmarks
 FROM docker.io/library/debian:bookworm-slim AS build
 # valijson is headers only, but its package depends on every JSON library it has an adapter for
 # (Qt 5, Poco, jsoncpp, ...: 340 MB more in the build stage); cronhost uses its nlohmann
@@ -31,7 +31,7 @@ ARG CRONHOST_COMMIT=unknown
 RUN --mount=type=cache,target=/root/.cache/ccache \
     cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
       -DCRONHOST_BENCH=OFF -DCRONHOST_TESTS=OFF -DCRONHOST_COMMIT="${CRONHOST_COMMIT}" \
- && cmake --build /build --target cronhost cronhost-plugin-runner \
+ && cmake --build /build \
  && (ccache --show-stats | grep -E 'Hits|Misses' || true)
 # The installed layout under /usr (cronhost in bin/, its runner in libexec/cronhost/, the
 # plugin headers, schemas and examples), stripped, staged for the runtime image.
