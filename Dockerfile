@@ -39,10 +39,12 @@ RUN DESTDIR=/stage cmake --install /build --prefix /usr --strip
 
 # --- runtime
 FROM docker.io/library/debian:bookworm-slim
-# The shared libraries the two binaries load (objdump -p: NEEDED), TLS roots, time zones,
+# The shared libraries the daemon loads (objdump -p: NEEDED; the runner needs only libc),
+# TLS roots, time zones,
 # tini (PID 1: reaps orphans and forwards SIGTERM) and curl (the health check).
-# pg_dump/mariadb-dump for db.dump (a nightly-backup of a PostgreSQL or MySQL app database)
-# pull in Perl (+60 MB), so they are left out: --build-arg CRONHOST_EXTRA_DEBS="postgresql-client mariadb-client".
+# pg_dump/mariadb-dump for db.dump (a nightly-backup of a PostgreSQL or MySQL app database;
+# SQLite needs no tool) depend on Perl, so they are left out by default:
+#   --build-arg CRONHOST_EXTRA_DEBS="postgresql-client mariadb-client"
 ARG CRONHOST_EXTRA_DEBS=""
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
