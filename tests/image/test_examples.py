@@ -119,6 +119,9 @@ class ComposeUpTest(unittest.TestCase):
         compose = ["podman-compose", "-p", project, "-f", os.path.join(COMPOSE, "compose.yaml")]
 
         def down():
+            # The stand-in app runs the cronhost image without mounting its VOLUMEs: -v drops
+            # the anonymous volumes that leaves (podman-compose down keeps them).
+            podman("rm", "-f", "-v", "-t", "0", f"{project}_app_1", f"{project}_cronhost_1", check=False)
             subprocess.run(compose + ["down"], env=env, capture_output=True, timeout=120)
             for volume in ("app-data", "cronhost-state", "backups"):
                 podman("volume", "rm", "-f", f"{project}_{volume}", check=False)
@@ -260,7 +263,7 @@ class KubernetesConfigInTheImageTest(unittest.TestCase):
                "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
                "--tmpfs", "/tmp", "--tmpfs", "/var/backups/app", *self.env_flags(env), *self.mounts("base"),
                "-v", f"{state}:/var/lib/cronhost", IMAGE)
-        self.addCleanup(podman, "rm", "-f", "-t", "0", name, check=False)
+        self.addCleanup(podman, "rm", "-f", "-v", "-t", "0", name, check=False)
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -93,7 +93,7 @@ class ImageTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        podman("rm", "-f", "-t", "0", cls.name, check=False)
+        podman("rm", "-f", "-v", "-t", "0", cls.name, check=False)
         podman("volume", "rm", "-f", cls.volume, check=False)
         shutil.rmtree(cls.dir, ignore_errors=True)
 
