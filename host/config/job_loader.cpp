@@ -400,6 +400,13 @@ std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnost
       fs::recursive_directory_iterator it(root, ec), end;
       for (; !ec && it != end; it.increment(ec)) {
         at = it->path();
+        // Hidden entries are skipped, folders with all they hold: a Kubernetes ConfigMap
+        // volume keeps each file twice, in ..2026_12_04_.../ and as a link through ..data/,
+        // and every job would otherwise be a duplicate of itself.
+        if (it->path().filename().string().starts_with('.')) {
+          if (it->is_directory(ec)) it.disable_recursion_pending();
+          continue;
+        }
         if (it->is_regular_file(ec) && is_job_file(it->path())) found.push_back(it->path());
       }
       if (ec) {

@@ -96,6 +96,16 @@ run "plugin check wrong ABI" 1 "$bin" plugin check "$build/test-plugins/libwrong
 run "plugin check not a plugin" 1 "$bin" plugin check "$build/test-plugins/libno_entry.so" &&
   contains "plugin check no entry message" "$err" "does not export cronhost_plugin_v1"
 
+# A jobs folder laid out as the kubelet mounts a ConfigMap: each file in a hidden timestamped
+# folder, ..data linking to it and NAME linking through ..data. Each job counts once.
+mkdir -p "$tmp/kube/scripts" "$tmp/kube/jobs.d/..2026_12_04_18_00_00.1"
+cp "$src/jobs.d/heartbeat.yaml" "$tmp/kube/jobs.d/..2026_12_04_18_00_00.1/"
+cp "$src/scripts/heartbeat.lua" "$tmp/kube/scripts/"
+ln -s ..2026_12_04_18_00_00.1 "$tmp/kube/jobs.d/..data"
+ln -s ..data/heartbeat.yaml "$tmp/kube/jobs.d/heartbeat.yaml"
+run "validate a ConfigMap volume" 0 "$bin" validate --config /dev/null "$tmp/kube/jobs.d" &&
+  expect "ConfigMap volume jobs" "$out" "1 jobs OK"
+
 # Every kind of mistake, all files, compiler-style, exit 2.
 run "validate bad fixture" 2 bash -c "cd '$src/tests/fixtures/bad' && '$bin' validate jobs.d"
 expect "bad fixture diagnostics" "${err//$src/SRC}" "$(cat "$src/tests/fixtures/bad/expected.txt")"
