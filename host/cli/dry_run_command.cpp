@@ -126,7 +126,7 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
     auto runner = plugin::find_runner();
     if (!runner && (!job.plugin.empty() || job.isolation == config::Isolation::kProcess))
       std::cerr << "cronhost: error: " << runner.message() << "\n";
-    plugin::PluginCatalog plugins(snapshots, runner ? runner.value() : std::filesystem::path("cronhost-plugin-runner"),
+    plugin::PluginCatalog plugins(snapshots, plugin::runner_or_missing(runner),
                                   context->config.run_as);
     for (const auto& problem : plugins.refresh({std::make_shared<const config::JobSpec>(job)}))
       std::cerr << "cronhost: " << problem << "\n";

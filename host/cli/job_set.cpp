@@ -27,10 +27,12 @@ std::optional<HostContext> load_host_context(const CommonOptions& options, confi
   std::filesystem::path config_path = options.config_path;
   std::error_code ec;
   // A service's paths are defaults: --config, --jobs and the config's jobs: and state: win.
-  const std::filesystem::path default_config = options.service ? service_paths().config : "cronhost.yaml";
+  std::filesystem::path default_config = "cronhost.yaml";
   if (options.service) {
-    context.config.jobs_dir = service_paths().jobs;
-    context.config.state_file = service_paths().state;
+    const ServicePaths service = service_paths();
+    default_config = service.config;
+    context.config.jobs_dir = service.jobs;
+    context.config.state_file = service.state;
   }
   if (config_path.empty() && std::filesystem::exists(default_config, ec)) config_path = default_config;
   if (!config_path.empty()) {

@@ -194,7 +194,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (!runner)
       log_event(spdlog::level::warn, "plugin and isolated runs will fail", {{"error", runner.message()}});
     plugin::PluginCatalog plugins(state_path.string() + ".plugins",
-                                  runner ? runner.value() : std::filesystem::path("cronhost-plugin-runner"), config.run_as);
+                                  plugin::runner_or_missing(runner), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
     dispatch::SchedulerOptions options{config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,

@@ -26,6 +26,13 @@ namespace cronhost::plugin {
 namespace fs = std::filesystem;
 namespace {
 
+// The running executable's folder, absolute (the working folder if /proc cannot say).
+fs::path executable_dir() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path(ec) : self.parent_path();
+}
+
 // A plugin that has not answered a check in this long is treated as broken.
 constexpr auto kCheckTimeout = std::chrono::seconds(10);
 
@@ -113,8 +120,7 @@ Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file, co
 Result<fs::path> find_runner() {
   if (const char* env = std::getenv("CRONHOST_PLUGIN_RUNNER"); env && *env) return fs::path(env);
   std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path bin_dir = ec ? fs::path(".") : self.parent_path();
+  const fs::path bin_dir = executable_dir();
   // The build folder puts the runner beside cronhost; an install puts it in libexec, which
   // CMake gives as a path relative to the binary's folder (CRONHOST_RUNNER_FROM_BINDIR).
   const fs::path beside = bin_dir / "cronhost-plugin-runner";
@@ -123,6 +129,10 @@ Result<fs::path> find_runner() {
     if (fs::is_regular_file(candidate, ec)) return candidate;
   return Result<fs::path>::error("cronhost-plugin-runner not found: looked for " + beside.string() + " and " +
                                  installed.string() + " (set CRONHOST_PLUGIN_RUNNER to its path)");
+}
+
+fs::path runner_or_missing(const Result<fs::path>& found) {
+  return found ? found.value() : executable_dir() / "cronhost-plugin-runner";
 }
 
 PluginCatalog::PluginCatalog(fs::path snapshot_dir, fs::path runner, std::string run_as)

@@ -52,6 +52,10 @@ Result<PluginInfo> check_plugin(const std::filesystem::path& runner, const std::
 // executable (a build folder); else where `cmake --install` puts it (<prefix>/libexec/cronhost
 // for <prefix>/bin/cronhost). Neither exists: an error naming both paths.
 Result<std::filesystem::path> find_runner();
+// The runner a PluginCatalog starts: the one found, else the absolute path it would have beside
+// the executable (missing, so each plugin or isolated run fails saying so). Never a bare name:
+// posix_spawn would resolve that against the working folder and start whatever is there.
+std::filesystem::path runner_or_missing(const Result<std::filesystem::path>& found);
 
 class PluginCatalog {
  public:

@@ -153,6 +153,33 @@ class InstallTest(unittest.TestCase):
         self.assertIn(f"looked for {lone}/cronhost-plugin-runner and "
                       f"{os.path.join(self.tmp, 'lone', 'libexec', 'cronhost', 'cronhost-plugin-runner')}", done.stderr)
 
+    def test_without_a_runner_no_program_of_the_working_folder_is_started_in_its_place(self):
+        # A site whose folder holds a program named like the runner: a binary with no runner
+        # must fail the isolated run, not start that program (posix_spawn resolves a bare
+        # name against the working folder).
+        lone = os.path.join(self.tmp, "lone2", "bin")
+        os.makedirs(lone, exist_ok=True)
+        shutil.copy(self.bin, lone)
+        site = tempfile.mkdtemp(prefix="site-", dir=self.tmp)
+        os.makedirs(os.path.join(site, "jobs.d"))
+        os.makedirs(os.path.join(site, "scripts"))
+        marker = os.path.join(site, "planted-runner-ran")
+        planted = os.path.join(site, "cronhost-plugin-runner")
+        with open(planted, "w") as f:
+            f.write(f"#!/bin/sh\ntouch {marker}\n")
+        os.chmod(planted, 0o755)
+        with open(os.path.join(site, "scripts", "job.lua"), "w") as f:
+            f.write("return 1\n")
+        with open(os.path.join(site, "jobs.d", "job.yaml"), "w") as f:
+            f.write("schedule: {every: 1h}\nrun: {lua: scripts/job.lua, isolation: process}\n")
+        with open(os.path.join(site, "cronhost.yaml"), "w") as f:
+            f.write(f"state: {os.path.join(site, 'state.db')}\n")
+        done = subprocess.run([os.path.join(lone, "cronhost"), "dry-run", "job", "--json", "--jobs", "jobs.d"],
+                              cwd=site, env=self.env, capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertIn("cronhost-plugin-runner not found", done.stderr)
+        self.assertFalse(os.path.exists(marker), "the working folder's cronhost-plugin-runner was started")
+        self.assertNotEqual(done.returncode, 0, done.stdout + done.stderr)
+
     def test_plugin_built_with_find_package_loads_in_the_installed_cronhost(self):
         src = os.path.join(self.tmp, "cmake-src")
         build = os.path.join(self.tmp, "cmake-build")
