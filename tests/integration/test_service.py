@@ -184,6 +184,30 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(s.stop(), 0)
         self.assertIn("cronhost stopped", read(log_file))
 
+    def test_a_log_file_that_cannot_be_reopened_leaves_the_host_running_and_a_later_sigusr1_retries(self):
+        s = self.site
+        logs = os.path.join(s.root, "logs")
+        log_file = os.path.join(logs, "cronhost.log")
+        s.write("cronhost.yaml", f"workers: 2\nshutdown_grace: 2s\nlog: {{file: {log_file}, rotate: none}}\n")
+        s.job("tick", EVERY_SECOND + "run: {lua: scripts/tick.lua}\n", OK_SCRIPT)
+        s.start()
+        wait_for(lambda: os.path.exists(log_file) and "run finished" in read(log_file), what="runs logged to the file")
+        # The folder replaced by a file: no open can succeed there, even as root.
+        os.rename(logs, logs + ".old")
+        with open(logs, "w") as f:
+            f.write("not a folder\n")
+        s.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "SIGUSR1: cannot reopen the log file" in s.log_text(), what="the reopen failure on stderr")
+        before = s.log_text().count("run finished")
+        wait_for(lambda: s.log_text().count("run finished") >= before + 2, what="runs going on after the failure")
+        self.assertIsNone(s.proc.poll())
+        os.remove(logs)
+        os.mkdir(logs)
+        s.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: os.path.exists(log_file) and "log file reopened" in read(log_file), what="the retried reopen")
+        wait_for(lambda: "run finished" in read(log_file), what="runs logged to the new file")
+        self.assertEqual(s.stop(), 0)
+
     def test_sigusr1_with_daily_files_says_there_is_nothing_to_reopen(self):
         s = self.site
         s.write("cronhost.yaml", f"workers: 2\nlog: {{file: {os.path.join(s.root, 'daily.log')}}}\n")
