@@ -87,6 +87,15 @@ def meta_declarations():
     return globals_, functions, fields, methods
 
 
+
+def write_two_jobs(site):
+    """jobs.d/ with the jobs alpha and beta-job (running x.lua) in `site`, for the completions."""
+    (site / "jobs.d").mkdir()
+    (site / "x.lua").write_text("return 1\n")
+    for name in ("alpha", "beta-job"):
+        (site / "jobs.d" / f"{name}.yaml").write_text("schedule: {every: 1h}\nrun: {lua: x.lua}\n")
+
+
 class ManPagesTest(unittest.TestCase):
     def page(self, name):
         return (MAN / name).read_text()
@@ -231,10 +240,7 @@ class BashCompletionTest(unittest.TestCase):
     def test_subcommands_flags_jobs_zones_and_files(self):
         with tempfile.TemporaryDirectory() as site:
             site = Path(site)
-            (site / "jobs.d").mkdir()
-            (site / "x.lua").write_text("return 1\n")
-            for name in ("alpha", "beta-job"):
-                (site / "jobs.d" / f"{name}.yaml").write_text("schedule: {every: 1h}\nrun: {lua: x.lua}\n")
+            write_two_jobs(site)
             # A broken file is left out, and says nothing on stderr (the completion's rule).
             (site / "jobs.d" / "broken.yaml").write_text("schedule: {every: 1h}\nrun: {lua: missing.lua}\n")
             (site / "state.db").write_text("")
@@ -281,10 +287,7 @@ class ZshCompletionTest(unittest.TestCase):
         line as the completion left it."""
         with tempfile.TemporaryDirectory() as home:
             site = Path(home)
-            (site / "jobs.d").mkdir()
-            (site / "x.lua").write_text("return 1\n")
-            for name in ("alpha", "beta-job"):
-                (site / "jobs.d" / f"{name}.yaml").write_text("schedule: {every: 1h}\nrun: {lua: x.lua}\n")
+            write_two_jobs(site)
             jobs = site / "jobs.d"
             cases = {
                 "cronhost li": "cronhost list",
