@@ -135,7 +135,8 @@ class ServiceTest(unittest.TestCase):
         self.assertLessEqual(abs(monotonic_usec / 1e6 - before_hup), 5.0, (monotonic_usec, before_hup))
         ready_again = wait_for(lambda: [m for m in self.notify.with_key("READY", "1") if m[0] >= reloading[0]],
                                what="READY=1 after the reload")[0]
-        self.assertEqual(ready_again[1].get("STATUS"), "3 jobs, 0 running", ready_again)
+        # The reload's job count; an every-second run may be under way at that moment.
+        self.assertRegex(ready_again[1].get("STATUS", ""), r"^3 jobs, [0-2] running$", ready_again)
 
         self.assertEqual(s.stop(), 0)
         stopping = self.notify.with_key("STOPPING", "1")
