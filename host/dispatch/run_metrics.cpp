@@ -45,6 +45,22 @@ void RunMetrics::finished(const std::string& job, store::RunStatus status, int64
   ++runs_[job][static_cast<size_t>(status)];
 }
 
+void RunMetrics::missed(const std::string& job, int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  ++missed_[job];
+  recent_missed_.emplace_back(at_ms, job);
+  // Kept for an hour past the newest, the longest look-back /health takes.
+  while (!recent_missed_.empty() && recent_missed_.front().first < at_ms - 3'600'000) recent_missed_.pop_front();
+}
+
+std::map<std::string, int> RunMetrics::missed_since(int64_t from_ms) const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, int> jobs;
+  for (const auto& [at, job] : recent_missed_)
+    if (at >= from_ms) ++jobs[job];
+  return jobs;
+}
+
 void RunMetrics::skipped(const std::string& job) {
   std::lock_guard lock(mutex_);
   ++runs_[job][static_cast<size_t>(store::RunStatus::kSkipped)];
@@ -60,6 +76,13 @@ void RunMetrics::render(std::string& out) const {
         if (counts[s])
           out += "cronhost_runs_total{job=\"" + prometheus_label(job) + "\",status=\"" +
                  std::string(store::to_string(static_cast<store::RunStatus>(s))) + "\"} " + std::to_string(counts[s]) + "\n";
+  }
+  out += "# HELP cronhost_job_missed_total Slots that did not start within their grace (since the host started).\n"
+         "# TYPE cronhost_job_missed_total counter\n";
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [job, count] : missed_)
+      out += "cronhost_job_missed_total{job=\"" + prometheus_label(job) + "\"} " + std::to_string(count) + "\n";
   }
   out += "# HELP cronhost_run_duration_seconds How long runs took.\n# TYPE cronhost_run_duration_seconds histogram\n";
   duration_.render("cronhost_run_duration_seconds", out);
