@@ -355,6 +355,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
           if (const int64_t removed =
                   store.value()->prune({current->history_keep_days, current->history_keep_per_job}, now))
             log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
+          // Failed webhooks are kept as long as the runs they were about.
+          if (current->history_keep_days > 0)
+            if (auto pruned = store.value()->webhook_prune_failed(now - int64_t{current->history_keep_days} * 86'400'000);
+                pruned && pruned.value() > 0)
+              log_event(spdlog::level::info, "pruned failed webhooks", {{"webhooks", pruned.value()}});
         } catch (const std::exception& e) {  // a full disk: the next prune tries again
           log_event(spdlog::level::err, "pruning run history failed", {{"error", e.what()}});
         }

@@ -150,4 +150,15 @@ Result<std::vector<OutboxWebhook>> PgStore::webhook_entries(int limit) {
   }
 }
 
+Result<int64_t> PgStore::webhook_prune_failed(int64_t failed_before) {
+  try {
+    return db_->call([&](PgSession& db) {
+      return static_cast<int64_t>(
+          db.run("DELETE FROM webhook_outbox WHERE failed_at < $1::bigint RETURNING id", {param(failed_before)}).rows.size());
+    });
+  } catch (const std::exception& e) {
+    return Result<int64_t>::error(std::string("cannot prune the webhook outbox: ") + e.what());
+  }
+}
+
 }  // namespace cronhost::store

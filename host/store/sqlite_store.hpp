@@ -64,6 +64,7 @@ class SqliteStore final : public Store {
   Status webhook_give_up(int64_t id, int attempts, const std::string& error, std::optional<int> status,
                          int64_t now) override;
   Result<std::vector<OutboxWebhook>> webhook_entries(int limit) override;
+  Result<int64_t> webhook_prune_failed(int64_t failed_before) override;
 
   // Approvals and host events (store/sqlite_approvals.cpp).
   using Store::approval_request;  // the inline overload of the interface

@@ -167,4 +167,16 @@ Result<std::vector<OutboxWebhook>> SqliteStore::webhook_entries(int limit) {
   }
 }
 
+Result<int64_t> SqliteStore::webhook_prune_failed(int64_t failed_before) {
+  try {
+    return db_->call([&](SQLite::Database& db) {
+      SQLite::Statement q(db, "DELETE FROM webhook_outbox WHERE failed_at < ?");
+      q.bind(1, failed_before);
+      return static_cast<int64_t>(q.exec());
+    });
+  } catch (const std::exception& e) {
+    return Result<int64_t>::error(std::string("cannot prune the webhook outbox: ") + e.what());
+  }
+}
+
 }  // namespace cronhost::store

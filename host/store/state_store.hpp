@@ -207,6 +207,8 @@ class WebhookOutboxStore {
                                  int64_t now) = 0;
   // Every row (waiting and failed), newest first: what the operator sees.
   virtual Result<std::vector<OutboxWebhook>> webhook_entries(int limit) = 0;
+  // Deletes the failed rows given up before `failed_before` (the history's retention); returns how many.
+  virtual Result<int64_t> webhook_prune_failed(int64_t failed_before) = 0;
 };
 
 // Approvals. Each change is one transaction; a decision and the event announcing it commit
