@@ -404,3 +404,32 @@ TEST_CASE("host config: cluster.lease defaults to 5s and must be at least 1s", "
   REQUIRE(typo.size() == 1);
   CHECK_THAT(typo[0].format(), Catch::Contains("unknown key 'leese' in cluster, did you mean 'lease'?"));
 }
+
+TEST_CASE("host config: webhook_delivery, its defaults and a timeout out of range", "[config][host]") {
+  test::TempDir dir;
+  Diagnostics diagnostics;
+  const auto defaults = load_host_config(dir.write("empty.yaml", ""), diagnostics);
+  REQUIRE(defaults);
+  CHECK(defaults->webhook_delivery.attempts == 8);
+  CHECK(defaults->webhook_delivery.backoff == std::chrono::seconds(30));
+  CHECK(defaults->webhook_delivery.max_backoff == std::chrono::hours(1));
+  CHECK(defaults->webhook_delivery.timeout == std::chrono::seconds(10));
+
+  const auto set = load_host_config(
+      dir.write("set.yaml", "webhook_delivery: {attempts: 3, backoff: 5s, max_backoff: 2m, timeout: 20s}\n"), diagnostics);
+  REQUIRE(diagnostics.empty());
+  REQUIRE(set);
+  CHECK(set->webhook_delivery.attempts == 3);
+  CHECK(set->webhook_delivery.backoff == std::chrono::seconds(5));
+  CHECK(set->webhook_delivery.max_backoff == std::chrono::minutes(2));
+  CHECK(set->webhook_delivery.timeout == std::chrono::seconds(20));
+
+  CHECK_FALSE(load_host_config(dir.write("long.yaml", "webhook_delivery:\n  timeout: 10m\n"), diagnostics));
+  REQUIRE(diagnostics.size() == 1);
+  CHECK_THAT(diagnostics[0].format(),
+             Catch::Contains("long.yaml:2:12: error: webhook_delivery.timeout: 600000 ms: expected from 1s to 5m"));
+  diagnostics.clear();
+  CHECK_FALSE(load_host_config(dir.write("zero.yaml", "webhook_delivery: {attempts: 0}\n"), diagnostics));
+  REQUIRE_FALSE(diagnostics.empty());
+  CHECK_THAT(diagnostics[0].format(), Catch::Contains("webhook_delivery.attempts"));
+}
