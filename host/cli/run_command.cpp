@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "api/mail_outbox.hpp"
+#include "notify/webhook_outbox.hpp"
 #include "api/pg_listener.hpp"
 #include "cli/build_info.hpp"
 #include "cli/commands.hpp"
@@ -290,6 +291,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     auto outbox_config = live.current();    // the snapshot the outbox reads its settings from
     if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
+    // Delivers (and retries) webhook notifications; on every host, whatever its role.
+    std::optional<notify::WebhookOutbox> webhooks;
+    webhooks.emplace(*store.value(), outbox_config->webhook_delivery, outbox_config->http).start();
     dispatch::EventPump events(*store.value(), scheduler);  // approvals made on the command line fire jobs
     if (options.role != dispatch::HostRole::kExecutor) events.start();  // the schedulers claim events' runs
     table_sources.set_sources(catalog.sources(), live.current(), context->load_options);
@@ -324,6 +328,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
             outbox.reset();  // stops its thread
             outbox_config = next;
             if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
+          }
+          const auto applied = [&](const char* key) {
+            return std::find(changes.applied.begin(), changes.applied.end(), key) != changes.applied.end();
+          };
+          if (applied("webhook_delivery") || applied("http")) {
+            webhooks.reset();  // stops its thread
+            webhooks.emplace(*store.value(), next->webhook_delivery, next->http).start();
           }
         } else {
           log_diagnostics(reload_diagnostics);
@@ -374,6 +385,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     scheduler.shutdown(live.current()->shutdown_grace);
     notifier.stop();
     if (outbox) outbox->stop();
+    webhooks.reset();
     if (const size_t stuck = scheduler.abandoned()) {
       // Their workers still run (inside plugin code, say): destructors would unload that code
       // under them or close the state file they hold. Everything is recorded and flushed.

@@ -340,6 +340,20 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     if (!s.password.empty()) config.secrets.push_back(s.password);
     config.smtp = std::move(s);
   }
+  if (root.contains("webhook_delivery")) {
+    WebhookDeliverySettings& w = config.webhook_delivery;
+    w.attempts = root["webhook_delivery"].value("attempts", w.attempts);
+    w.backoff = duration_or("/webhook_delivery/backoff", w.backoff);
+    w.max_backoff = duration_or("/webhook_delivery/max_backoff", w.max_backoff);
+    w.timeout = duration_or("/webhook_delivery/timeout", w.timeout);
+    // A request longer than the outbox's lock on it would let another host send it again.
+    if (w.timeout < std::chrono::seconds(1) || w.timeout > std::chrono::minutes(5)) {
+      diagnostics.push_back(doc->error_at(doc->text_position("/webhook_delivery/timeout"),
+                                          "webhook_delivery.timeout: " + std::to_string(w.timeout.count()) +
+                                              " ms: expected from 1s to 5m"));
+      w.timeout = std::chrono::seconds(10);
+    }
+  }
   if (root.contains("databases"))
     for (const auto& [name, db] : root["databases"].items())
       if (auto settings = read_database(*doc, pointer_append("/databases", name), db, file_at, diagnostics))

@@ -44,6 +44,16 @@ struct SmtpSettings {
   std::filesystem::path dead_letter;  // empty: beside the state file in use (STATE.dead-letter.jsonl)
 };
 
+// How webhook notifications are delivered (webhook_delivery:): each POST is bounded by
+// `timeout`; one not delivered (no answer, 5xx, 408, 429) is retried after `backoff`, doubled
+// each time up to `max_backoff`, until `attempts` were made; then it is kept as failed.
+struct WebhookDeliverySettings {
+  int attempts = 8;
+  Millis backoff = std::chrono::seconds(30);
+  Millis max_backoff = std::chrono::hours(1);
+  Millis timeout = std::chrono::seconds(10);
+};
+
 // A database jobs may open by name (databases:).
 enum class DbEngine { kSqlite, kPostgresql, kMysql };
 
@@ -143,6 +153,7 @@ struct HostConfig {
   int history_keep_days = 90;
   int history_keep_per_job = 10'000;
   std::optional<SmtpSettings> smtp;
+  WebhookDeliverySettings webhook_delivery;
   std::map<std::string, DatabaseSettings> databases;
   std::map<std::string, RegistrySettings> registries;
   std::map<std::string, StorageSettings> storage;

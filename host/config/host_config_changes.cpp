@@ -30,6 +30,9 @@ bool same(const std::map<std::string, V>& a, const std::map<std::string, V>& b) 
 bool same(const HttpSettings& a, const HttpSettings& b) {
   return a.ca_file == b.ca_file && a.max_response_bytes == b.max_response_bytes && a.max_redirects == b.max_redirects;
 }
+bool same(const WebhookDeliverySettings& a, const WebhookDeliverySettings& b) {
+  return a.attempts == b.attempts && a.backoff == b.backoff && a.max_backoff == b.max_backoff && a.timeout == b.timeout;
+}
 bool same(const LogSettings& a, const LogSettings& b) {
   return a.level == b.level && a.format == b.format && a.file == b.file && a.keep_days == b.keep_days &&
          a.rotate == b.rotate;
@@ -52,6 +55,7 @@ HostConfigChanges compare_host_configs(const HostConfig& a, const HostConfig& b)
   auto& now = changes.applied;
   note(now, a.timezone->name() != b.timezone->name(), "timezone");
   note(now, !same(a.smtp, b.smtp), "smtp");
+  note(now, !same(a.webhook_delivery, b.webhook_delivery), "webhook_delivery");
   note(now, !same(a.databases, b.databases), "databases");
   note(now, !same(a.registries, b.registries), "registries");
   note(now, !same(a.http, b.http), "http");

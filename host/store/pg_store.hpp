@@ -106,6 +106,16 @@ class PgStore final : public Store {
   Status outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error) override;
   Status outbox_remove(int64_t id) override;
   Status run_add_note(int64_t run_id, const std::string& note) override;
+  // The webhook outbox (store/pg_webhook_outbox.cpp).
+  Result<int64_t> webhook_add(const OutboxWebhook& webhook, int64_t now) override;
+  Result<std::vector<OutboxWebhook>> webhook_due(int64_t now, int limit) override;
+  std::optional<int64_t> webhook_next_attempt() override;
+  Status webhook_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error,
+                          std::optional<int> status) override;
+  Status webhook_delivered(int64_t id) override;
+  Status webhook_give_up(int64_t id, int attempts, const std::string& error, std::optional<int> status,
+                         int64_t now) override;
+  Result<std::vector<OutboxWebhook>> webhook_entries(int limit) override;
 
   // Approvals and host events (store/pg_approvals.cpp).
   using Store::approval_request;

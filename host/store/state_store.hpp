@@ -163,6 +163,52 @@ class OutboxStore {
   virtual Status run_add_note(int64_t run_id, const std::string& note) = 0;
 };
 
+// A webhook in the outbox (store/*_webhook_outbox.cpp): the rendered body and where it goes.
+struct OutboxWebhook {
+  int64_t id = 0;
+  std::string job;
+  std::optional<int64_t> run_id;  // absent: the event is about no run (missed, dead-man)
+  std::string event;              // the event's name: failed, timed_out, recovered, ...
+  std::string format;             // json, slack or teams
+  std::string body;               // the request body, rendered when queued
+  // JSON {url, headers, secret, secret_values}: holds secrets, never shown; {} once failed.
+  std::string target_json;
+  std::string url;  // the URL for display, its secret values replaced by ***
+  int attempts = 0;
+  int64_t next_attempt_at = 0;
+  std::string last_error;            // already redacted
+  std::optional<int> last_status;    // the last HTTP status received
+  int64_t created_at = 0;
+  std::optional<int64_t> failed_at;  // set: given up, kept for the operator to see
+};
+
+// How long a host may take to deliver a webhook it took from the outbox: longer than any
+// request (webhook_delivery.timeout is at most 5 minutes).
+constexpr int64_t kWebhookLockMs = 10 * 60 * 1000;
+
+// The webhook outbox: notifications by webhook until they are delivered, and the ones given up.
+class WebhookOutboxStore {
+ public:
+  virtual ~WebhookOutboxStore() = default;
+  // Durable when it returns; the id of the new row.
+  virtual Result<int64_t> webhook_add(const OutboxWebhook& webhook, int64_t now) = 0;
+  // Takes the webhooks due at `now` (not failed): each is locked for kWebhookLockMs (until its
+  // webhook_retry_at, webhook_delivered or webhook_give_up), so hosts sharing a store never
+  // deliver one webhook twice at once, and one that dies mid-send leaves it to another after
+  // the lock runs out. Oldest due first.
+  virtual Result<std::vector<OutboxWebhook>> webhook_due(int64_t now, int limit) = 0;
+  // When the next webhook still to deliver is due (or its lock runs out); nothing: none.
+  virtual std::optional<int64_t> webhook_next_attempt() = 0;
+  virtual Status webhook_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error,
+                                  std::optional<int> status) = 0;
+  virtual Status webhook_delivered(int64_t id) = 0;  // deletes it
+  // Gives up: keeps the row as failed at `now` with its last error, its target's secrets cleared.
+  virtual Status webhook_give_up(int64_t id, int attempts, const std::string& error, std::optional<int> status,
+                                 int64_t now) = 0;
+  // Every row (waiting and failed), newest first: what the operator sees.
+  virtual Result<std::vector<OutboxWebhook>> webhook_entries(int limit) = 0;
+};
+
 // Approvals. Each change is one transaction; a decision and the event announcing it commit
 // together. Failures name the approval and its current status:
 //   approval 3 is EXECUTED; only a PENDING approval can be approved
@@ -279,6 +325,7 @@ class Store : public RunLedger,
               public RunReader,
               public KvStore,
               public OutboxStore,
+              public WebhookOutboxStore,
               public ApprovalStore,
               public EventStore,
               public AdminStore,
