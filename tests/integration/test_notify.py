@@ -2,6 +2,8 @@
 what is recorded in the state (SQLite or, with CRONHOST_TEST_STATE=postgres, PostgreSQL) and
 served at /api/jobs/NAME/notifications, missed slots (host down, late start), the dead-man
 alarm, allowlists at load, secrets kept out of logs and dry runs."""
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -103,6 +105,32 @@ class NotifyTest(ApiTestCase):
         time.sleep(1)
         self.assertEqual(len(self.notifications("flaky")), 3)
         self.assertEqual(len(self.smtp.messages()), 2)
+
+    def test_webhook_posts_the_signed_event_to_a_real_receiver(self):
+        site = self.smtp_site()
+        receiver = self.serve(services.HttpReceiver(services.tempfile.mkdtemp()))
+        site.lua_job("etl", "error('no rows')\n", allow="  http: ['http://127.0.0.1:*/hooks/*']\n",
+                     extra="notify:\n  webhook: {url: '%s/hooks/etl', secret: '${env:HOOK_SECRET}',"
+                           " headers: {X-Team: data}}\n" % receiver.url)
+        site.env["HOOK_SECRET"] = "hook-key-314"
+        self.start()
+        run = self.trigger("etl")
+        self.wait_run(run)
+        request = receiver.wait_requests(1)[0]
+        self.assertEqual(request["method"], "POST")
+        self.assertEqual(request["path"], "/hooks/etl")
+        headers = request["headers"]
+        self.assertEqual(headers["x-team"], "data")
+        expected = "sha256=" + hmac.new(b"hook-key-314", (headers["x-cronhost-timestamp"] + "." + request["body"]).encode(),
+                                        hashlib.sha256).hexdigest()
+        self.assertEqual(headers["x-cronhost-signature"], expected)
+        document = json.loads(request["body"])
+        self.assertEqual(document["event"], "failed")
+        self.assertEqual(document["job"], "etl")
+        self.assertEqual(document["run"]["id"], run)
+        self.assertEqual(self.notifications("etl")[0]["channels"], ["webhook"])
+        self.site.stop()
+        self.assertNotIn("hook-key-314", self.site.log_text())
 
     def test_timed_out(self):
         site = self.smtp_site()
