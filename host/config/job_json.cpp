@@ -61,6 +61,7 @@ nlohmann::json job_to_json(const JobSpec& job, Instant now) {
                         {"timeout_ms", job.timeout.count()},
                         {"concurrency", std::string(to_string(job.concurrency))},
                         {"allow", allow_to_json(job.allow)}};
+  if (!job.notify.empty()) out["notify"] = notify::block_to_json(job.notify);
   auto next = job.enabled && job.schedule.fires_by_time() ? job.schedule.next(now) : std::nullopt;
   out["next"] = next ? nlohmann::json(format_in_zone(*next, job.schedule.zone())) : nlohmann::json(nullptr);
   return out;
