@@ -52,13 +52,13 @@ TEST_CASE("host config: log rotation by size, by day or by logrotate", "[config]
 
   for (const auto& [text, problem] : std::vector<std::pair<std::string, std::string>>{
            {"log: {rotate: size, max_size: 100M}\n",
-            ":1:30: error: log.max_size: expected a size such as 100MB, 512KB or 1GB, got \"100M\""},
-           {"log: {rotate: size, max_size: 10B}\n", ":1:30: error: log.max_size: size \"10B\" is below the least, 1KB"},
+            ":1:31: error: log.max_size: expected a size such as 100MB, 512KB or 1GB, got \"100M\""},
+           {"log: {rotate: size, max_size: 10B}\n", ":1:31: error: log.max_size: size \"10B\" is below the least, 1KB"},
            {"log: {rotate: size, max_size: 4096GB}\n",
-            ":1:30: error: log.max_size: size \"4096GB\" is too large (at most 1024GB)"},
+            ":1:31: error: log.max_size: size \"4096GB\" is too large (at most 1024GB)"},
            {"log: {max_size: 1MB}\n", ":1:7: error: log.max_size: is for log.rotate: size (log.rotate is daily)"},
            {"log: {keep: 3, keep_days: 3}\n", ":1:16: error: log.keep_days: is the old name of log.keep; give only keep"},
-           {"log: {rotate: hourly}\n", ":1:15: error: log.rotate: expected one of daily, size, none, got \"hourly\""},
+           {"log: {rotate: hourly}\n", ":1:15: error: log.rotate: expected one of daily, size or none, got \"hourly\""},
            {"log: {keep: 0}\n", ":1:13: error: log.keep: expected a whole number of files"},
        }) {
     INFO(text);
