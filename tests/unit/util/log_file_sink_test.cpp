@@ -45,6 +45,7 @@ struct FileLogger {
   FileLogger(const fs::path& path, LogFilePolicy policy)
       : sink(std::make_shared<LogFileSink>(path, policy)), logger("test", sink) {
     logger.set_formatter(std::make_unique<LogLineFormatter>(LogLineFormat::kLogfmt));
+    logger.flush_on(spdlog::level::trace);  // as the host's (flush_on info): the test reads the file at once
   }
   // A line stamped `ms` (Unix milliseconds), as the host's clock would have stamped it then.
   void at(int64_t ms, const std::string& text) {
@@ -68,7 +69,7 @@ TEST_CASE("rotation by size: FILE.1 .. FILE.keep, each under max_size, the newes
     INFO(name);
     const std::string text = read(path.parent_path() / name);
     CHECK(text.size() <= 1024);
-    CHECK(text.size() > 900);  // full files: a line is ~70 bytes
+    if (std::string(name) != "cronhost.log") CHECK(text.size() > 900);  // rotated files are full: a line is 61 bytes
     kept += text;
   }
   // The kept lines are the last ones written, none missing, none repeated.
