@@ -120,7 +120,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--state", *state, "State file or postgresql:// URL (default: from the config, else ./cronhost.db)");
   cmd->add_option("--log-format", *log_format, "text or json (default: from the config, else text)")
       ->check(CLI::IsMember({"text", "json"}));
-  cmd->footer("SIGHUP reloads the jobs and the config; SIGUSR1 reopens the log file (log.rotate: none); "
+  cmd->footer("SIGHUP reloads the jobs and the config; SIGUSR1 reopens the log file; "
               "SIGTERM or SIGINT stops after running runs finish.");
   return [state, log_format, role, &common]() -> int {
     // Before any secret is read: the host's memory, environment and /proc files are then
@@ -141,8 +141,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitUsage;
     }
     const auto& config = context->config;
+    const LogRotation rotation = config.log.rotate == "size"   ? LogRotation::kSize
+                                 : config.log.rotate == "none" ? LogRotation::kNone
+                                                               : LogRotation::kDaily;
     const LogOptions log{config.log.level, (log_format->empty() ? config.log.format : *log_format) == "json",
-                         config.log.file, config.log.keep_days, config.log.rotate != "none"};
+                         config.log.file, {rotation, config.log.keep, config.log.max_size_bytes}};
     if (auto error = setup_logging(log); !error.empty()) {
       std::cerr << "cronhost: error: " << error << "\n";
       return kExitUsage;

@@ -11,6 +11,7 @@
 #include "api/mail.hpp"
 #include "api/mysql_url.hpp"
 #include "config/schema_check.hpp"
+#include "util/byte_size.hpp"
 #include "util/status.hpp"
 #include "config/yaml_document.hpp"
 
@@ -29,6 +30,26 @@ void collect_secrets(const YamlDocument& doc, const nlohmann::json& value, const
 
 constexpr const char* kPasswordInUrl =
     "the URL holds a password; give it as password: \"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown";
+
+// log.keep (keep_days is its old name, from when only days were kept) and log.max_size.
+void read_log_rotation(const YamlDocument& doc, const nlohmann::json& log, LogSettings& settings,
+                       Diagnostics& diagnostics) {
+  if (log.contains("keep") && log.contains("keep_days"))
+    diagnostics.push_back(doc.error_at(doc.key_position("/log/keep_days"),
+                                       "log.keep_days: is the old name of log.keep; give only keep"));
+  settings.keep = log.value("keep", log.value("keep_days", settings.keep));
+  if (!log.contains("max_size")) return;
+  if (settings.rotate != "size") {
+    diagnostics.push_back(doc.error_at(doc.key_position("/log/max_size"),
+                                       "log.max_size: is for log.rotate: size (log.rotate is " + settings.rotate + ")"));
+    return;
+  }
+  const std::string text = log["max_size"].get<std::string>();
+  auto size = parse_byte_size(text);
+  if (size && *size < 1024) size = Result<uint64_t>::error("size \"" + text + "\" is below the least, 1KB");
+  if (!size) diagnostics.push_back(doc.error_at(doc.text_position("/log/max_size"), "log.max_size: " + size.message()));
+  else settings.max_size_bytes = *size;
+}
 
 bool is_postgres_url(const std::string& text) {
   return text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0;
@@ -397,8 +418,8 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
       fs::path p = log["file"].get<std::string>();
       config.log.file = p.is_relative() ? dir / p : p;
     }
-    config.log.keep_days = log.value("keep_days", config.log.keep_days);
     config.log.rotate = log.value("rotate", config.log.rotate);
+    read_log_rotation(*doc, log, config.log, diagnostics);
   }
   if (error_count(diagnostics) != errors_before) return std::nullopt;
   return config;

@@ -19,12 +19,14 @@ namespace cronhost::config {
 
 struct LogSettings {
   std::string level = "info";
-  std::string format = "text";  // text | json
+  std::string format = "text";  // text (logfmt) | json
   std::filesystem::path file;   // empty: stderr only
-  int keep_days = 7;
-  // daily: cronhost starts FILE_YYYY-MM-DD each day and keeps keep_days of them; none: FILE
-  // alone, for logrotate (its postrotate sends SIGUSR1, which reopens FILE).
+  // daily: at local midnight FILE becomes FILE.YYYY-MM-DD, keep of them kept; size: past
+  // max_size_bytes FILE becomes FILE.1 (FILE.1 -> FILE.2 ...), keep of them kept; none: FILE
+  // alone, for logrotate (its postrotate sends SIGUSR1, which reopens FILE in every mode).
   std::string rotate = "daily";
+  int keep = 7;
+  uint64_t max_size_bytes = uint64_t{100} << 20;
 };
 
 // Where mail goes (smtp:). The password is a secret: redacted wherever it could show.

@@ -34,8 +34,8 @@ bool same(const WebhookDeliverySettings& a, const WebhookDeliverySettings& b) {
   return a.attempts == b.attempts && a.backoff == b.backoff && a.max_backoff == b.max_backoff && a.timeout == b.timeout;
 }
 bool same(const LogSettings& a, const LogSettings& b) {
-  return a.level == b.level && a.format == b.format && a.file == b.file && a.keep_days == b.keep_days &&
-         a.rotate == b.rotate;
+  return a.level == b.level && a.format == b.format && a.file == b.file && a.keep == b.keep &&
+         a.rotate == b.rotate && a.max_size_bytes == b.max_size_bytes;
 }
 bool same(const std::vector<ApiToken>& a, const std::vector<ApiToken>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const ApiToken& x, const ApiToken& y) {

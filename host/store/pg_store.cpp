@@ -233,7 +233,7 @@ std::vector<RunRecord> PgStore::take_queued(int limit) {
     std::sort(taken.begin(), taken.end(), [](const RunRecord& a, const RunRecord& b) { return a.id < b.id; });
     return taken;
   } catch (const std::exception& e) {
-    spdlog::error("taking queued runs from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "taking queued runs from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -329,7 +329,7 @@ std::vector<RunRecord> PgStore::recover_unfinished(int64_t now) {
       return found;
     });
   } catch (const std::exception& e) {
-    spdlog::error("recovering unfinished runs from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "recovering unfinished runs from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -341,7 +341,7 @@ std::vector<RunRecord> PgStore::pending_retries() {
                               " FROM runs WHERE retry_at IS NOT NULL ORDER BY retry_at, id"));
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading pending retries from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading pending retries from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -384,7 +384,7 @@ std::set<int64_t> PgStore::claimed_slots(const std::string& job, int64_t from, i
       return slots;
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading claimed slots from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading claimed slots from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -406,7 +406,7 @@ int64_t PgStore::prune(const Retention& retention, int64_t now) {
       return removed;
     });
   } catch (const std::exception& e) {
-    spdlog::error("pruning runs in the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "pruning runs in the state database failed", {{"error", e.what()}});
     return 0;
   }
 }
@@ -425,7 +425,7 @@ std::vector<std::optional<JobState>> PgStore::job_states(const std::vector<std::
       return out;
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading job states from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading job states from the state database failed", {{"error", e.what()}});
     return std::vector<std::optional<JobState>>(jobs.size());
   }
 }
@@ -439,7 +439,7 @@ std::vector<JobState> PgStore::job_states() {
       return out;
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading job states from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading job states from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -461,7 +461,7 @@ std::vector<RunRecord> PgStore::runs(const RunQuery& query) {
       return read_runs(db.run(sql, params));
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading runs from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading runs from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -474,7 +474,7 @@ std::optional<RunRecord> PgStore::run(int64_t id) {
       return read_run(rows.rows[0]);
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading run {} from the state database failed: {}", id, e.what());
+    log_event(spdlog::level::err, "reading a run from the state database failed", {{"run", id}, {"error", e.what()}});
     return std::nullopt;
   }
 }
