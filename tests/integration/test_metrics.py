@@ -213,6 +213,14 @@ class MetricsTest(ApiTestCase):
         self.assertEqual(site.stop(), 0)
 
 
+def read_port(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
 class HealthTroubleTest:
     """/health turns 503 with its reasons and the state object says which part fails; it
     recovers once the trouble is gone. Mixed into a test class per backend."""
@@ -223,8 +231,7 @@ class HealthTroubleTest:
         site.job("tick", 'schedule: {cron: "* * * * * *"}\nrun: {lua: scripts/tick.lua}\n', "sleep(1.5) return true\n")
         site.start()
         self.addCleanup(site.kill_if_running)
-        wait_for(lambda: os.path.exists(site.port_file) and open(site.port_file).read().strip(), what="the API")
-        self.port = int(open(site.port_file).read().strip())
+        self.port = wait_for(lambda: read_port(site.port_file), what="the API")
         wait_for(lambda: [r for r in site.runs("tick") if r["status"] == "running"], what="a running run")
         code, body = self.health()
         self.assertEqual(code, 200, body)
