@@ -13,7 +13,8 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
         libpq-dev libmariadb-dev libsystemd-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client \
-        faketime libpugixml-dev libjansson-dev groff-base man-db zsh
+        faketime libpugixml-dev libjansson-dev groff-base man-db zsh \
+        prometheus
 
 .PHONY: all deps browser-deps storage-deps build install test test-db unit-asan run bench chaos fuzz clean \
         image-deps image test-image

@@ -24,6 +24,7 @@
 #include "dispatch/job_registry.hpp"
 #include "dispatch/table_source_reader.hpp"
 #include "dispatch/run_metrics.hpp"
+#include "dispatch/run_metrics_seed.hpp"
 #include "dispatch/scheduler.hpp"
 #include "notify/notifier.hpp"
 #include "plugin/landlock.hpp"
@@ -202,6 +203,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                                   plugin::runner_or_missing(runner), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
+    metrics.set_max_jobs(static_cast<size_t>(config.metrics_max_jobs));
     dispatch::SchedulerOptions options{config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
                                        [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
                                        &metrics};
@@ -248,6 +250,12 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       log_event(spdlog::level::critical, "cannot start", {{"error", std::string("state file: ") + e.what()}});
       scheduler.shutdown(std::chrono::milliseconds(0));
       return kExitFailed;
+    }
+    // Last run and last success from the state, so their gauges survive a restart.
+    try {
+      dispatch::seed_run_metrics(metrics, *reader.value());
+    } catch (const std::exception& e) {  // the gauges start at 0; the host runs on
+      log_event(spdlog::level::warn, "cannot read the last runs for /metrics", {{"error", e.what()}});
     }
     // Hosts sharing a PostgreSQL state: overrides and registrations made through another
     // host's API reach this one within a second, job definitions are compared between hosts,
@@ -324,6 +332,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                       {{"applied", changes.applied}, {"need_restart", changes.need_restart}});
           if (api) api->replace_tokens(next->server.tokens);
           registry.set_registration_urls(next->server.registration_urls);
+          metrics.set_max_jobs(static_cast<size_t>(next->metrics_max_jobs));
           live.replace(next);
           // The outbox holds its settings for its life: a changed smtp: restarts it.
           const bool smtp_changed = std::find(changes.applied.begin(), changes.applied.end(), "smtp") != changes.applied.end();

@@ -301,6 +301,8 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.history_keep_days = root["history"].value("keep_days", config.history_keep_days);
     config.history_keep_per_job = root["history"].value("keep_per_job", config.history_keep_per_job);
   }
+  if (root.contains("metrics"))
+    config.metrics_max_jobs = root["metrics"].value("max_jobs", config.metrics_max_jobs);
   const auto duration_or = [&](const std::string& pointer, Millis fallback) {
     const nlohmann::json::json_pointer ptr(pointer);
     if (!root.contains(ptr)) return fallback;

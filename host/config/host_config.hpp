@@ -154,6 +154,9 @@ struct HostConfig {
   size_t run_output_bytes = size_t{64} << 10;
   int history_keep_days = 90;
   int history_keep_per_job = 10'000;
+  // metrics: {max_jobs: 500}: /metrics labels this many jobs (by name); the rest are summed
+  // under job="_other", so a host with thousands of jobs stays scrapeable. 0: no limit.
+  int metrics_max_jobs = 500;
   std::optional<SmtpSettings> smtp;
   WebhookDeliverySettings webhook_delivery;
   std::map<std::string, DatabaseSettings> databases;

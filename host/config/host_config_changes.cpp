@@ -61,6 +61,7 @@ HostConfigChanges compare_host_configs(const HostConfig& a, const HostConfig& b)
   note(now, !same(a.http, b.http), "http");
   note(now, a.shutdown_grace != b.shutdown_grace, "shutdown_grace");
   note(now, a.history_keep_days != b.history_keep_days || a.history_keep_per_job != b.history_keep_per_job, "history");
+  note(now, a.metrics_max_jobs != b.metrics_max_jobs, "metrics");
   note(now, !same(a.server.tokens, b.server.tokens), "server.tokens");
   note(now, a.server.registration_urls != b.server.registration_urls, "server.registration");
   note(now, !notify::same_block(a.notify, b.notify), "notify");  // read at each notification

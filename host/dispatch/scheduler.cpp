@@ -220,11 +220,13 @@ void Scheduler::index_followers_locked() {
       followers_[after->job].push_back(name);
 }
 
-void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms) {
+void Scheduler::queue_next_locked(JobEntry& entry, const std::string& name, int64_t after_ms) {
+  entry.next_slot = 0;
   if (options_.role == HostRole::kExecutor) return;  // the scheduler hosts fire
   const auto& schedule = entry.spec->schedule;
   auto next = schedule.next(to_instant(after_ms));
   if (!next) return;
+  entry.next_slot = to_ms(*next);
   push_locked(Fire{to_ms(*next) + schedule.jitter_delay(*next, name).count(), to_ms(*next), name, entry.generation,
                    Trigger::kSchedule});
 }
@@ -437,6 +439,7 @@ std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
   if (spec.concurrency == config::Concurrency::kReplace)
     for (auto& running : active) running->cancel = run::CancelReason::kReplaced;
   decision.active = std::make_shared<ActiveRun>();
+  decision.active->queued_ms = clock_.now_ms();
   active_[fire.job].push_back(decision.active);  // only jobs with runs going have an entry
   ++in_flight_;
   return decision;
@@ -567,6 +570,7 @@ void Scheduler::take_queued_runs() {
     }
     auto active = std::make_shared<ActiveRun>();
     active->run_id = run.id;
+    active->queued_ms = now;
     active_[run.job].push_back(active);
     ++in_flight_;
     pool_->submit([this, spec = it->second.spec, fire, active, run_id = run.id] { execute(spec, fire, active, run_id); });
@@ -633,7 +637,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   active->started_ms = start;
   active->deadline_ms = start + spec->timeout.count();
   running_.fetch_add(1, std::memory_order_relaxed);
-  if (options_.metrics) options_.metrics->started(lateness);
+  if (options_.metrics) options_.metrics->started(spec->name, lateness);
   if (options_.notifier && (fire.trigger == Trigger::kSchedule || fire.trigger == Trigger::kCatchup))
     options_.notifier->slot_started(*spec, fire.slot_ms,
                                     fire.trigger == Trigger::kSchedule ? fire.due_ms - fire.head_start_ms : fire.slot_ms,
@@ -685,7 +689,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   store_.finish(run_id, spec->name, std::move(outcome));
   if (spec->writeback) write_back(*spec, host.get(), run_id, start, end, result.status);
   running_.fetch_sub(1, std::memory_order_relaxed);
-  if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start);
+  if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start, end);
   const auto level = result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn;
   if (spdlog::should_log(level)) {
     nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
@@ -926,11 +930,24 @@ SchedulerStatus Scheduler::status() const {
   SchedulerStatus status{jobs_.size(), running, in_flight_ > running ? in_flight_ - running : 0,
                          last_tick_ms_.load(std::memory_order_relaxed)};
   status.loop_age_ms = std::max<int64_t>(0, now - status.last_tick_ms);
+  status.workers = options_.workers;
   for (const auto& [job, runs] : active_)
-    for (const auto& run : runs)
+    for (const auto& run : runs) {
       if (const int64_t deadline = run->deadline_ms.load(); deadline && now - deadline > kOverdueMs)
         status.overdue.push_back({job, run->run_id.load(), now - deadline});
+      if (!run->started_ms.load() && run->queued_ms)
+        status.oldest_queued_age_ms = std::max(status.oldest_queued_age_ms, now - run->queued_ms);
+    }
   return status;
+}
+
+std::vector<MetricsJob> Scheduler::metrics_jobs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<MetricsJob> out;
+  out.reserve(jobs_.size());
+  for (const auto& [name, entry] : jobs_)
+    out.push_back({name, entry.spec->enabled ? entry.next_slot : 0, entry.spec->timeout.count()});
+  return out;
 }
 
 void Scheduler::shutdown(std::chrono::milliseconds grace) {

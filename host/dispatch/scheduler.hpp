@@ -21,6 +21,7 @@
 #include "config/job_spec.hpp"
 #include "config/live_host_config.hpp"
 #include "dispatch/loop_heartbeat.hpp"
+#include "dispatch/run_metrics.hpp"
 #include "dispatch/worker_pool.hpp"
 #include "run/run_context.hpp"
 #include "store/state_store.hpp"
@@ -32,8 +33,6 @@ class Notifier;
 }
 
 namespace cronhost::dispatch {
-
-class RunMetrics;
 
 // What a host does among those sharing a PostgreSQL state (cronhost run --role).
 enum class HostRole {
@@ -85,6 +84,8 @@ struct SchedulerStatus {
   size_t queued = 0;   // claimed, waiting for a worker
   int64_t last_tick_ms = 0;  // when the loop last woke (it wakes at least every second)
   int64_t loop_age_ms = 0;   // since then, on the scheduler's clock (which may be the database's)
+  int workers = 0;           // the worker pool's size
+  int64_t oldest_queued_age_ms = 0;  // how long the oldest queued run has waited for a worker (0: none)
   std::vector<OverdueRun> overdue;  // runs more than kOverdueMs past their deadline
 };
 
@@ -132,6 +133,8 @@ class Scheduler {
   std::map<std::string, size_t> running_by_job() const;
   size_t running(const std::string& job) const;
   SchedulerStatus status() const;
+  // Every installed job with its next schedule slot and timeout, for /metrics.
+  std::vector<MetricsJob> metrics_jobs() const;
   // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest. Runs
   // still going kAbandonAfterMs later (stuck where no interruption reaches) are recorded as
   // interrupted and left to their workers, which are not joined: the caller must then end the
@@ -165,6 +168,7 @@ class Scheduler {
   struct ActiveRun {
     std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
     std::atomic<int64_t> run_id{0};  // set once the run is recorded
+    int64_t queued_ms = 0;                // when the loop decided to run it (constant after)
     std::atomic<int64_t> started_ms{0};   // set once a worker starts it
     std::atomic<int64_t> deadline_ms{0};  // started_ms plus the job's timeout
   };
@@ -172,6 +176,7 @@ class Scheduler {
     std::shared_ptr<const config::JobSpec> spec;
     uint64_t generation = 0;
     int64_t last_fired_slot = 0;  // the last schedule slot dispatched, so a reload resumes after it
+    int64_t next_slot = 0;        // the schedule slot queued next (0: none), for /metrics
     // Catch-up slots queued or waiting and not yet claimed: the recorded catch-up position
     // stays before the oldest, so a crash while they are worked through loses none of them.
     std::set<int64_t> pending_catchup;
@@ -205,7 +210,7 @@ class Scheduler {
                       const std::vector<size_t>& which);
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
-  void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
+  void queue_next_locked(JobEntry& entry, const std::string& name, int64_t after_ms);
   void queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
                             const std::optional<store::JobState>& state);
   // Hands dropped_ to the notifier (loop thread; takes the lock briefly, calls it unlocked).
