@@ -307,6 +307,19 @@ async function run(page) {
     check(started.status === 202, `trigger: ${started.status} ${JSON.stringify(started.body)}`);
     await until(page, 'the run in warm-cache\'s strip', () =>
       document.querySelectorAll('#jobs-body tr[data-job="warm-cache"] .strip .cell.status-succeeded').length === 1, null, 20000);
+    // A full strip takes the new run at its right end and drops its oldest: still 20 cells.
+    const strip = () => page.locator('#jobs-body tr[data-job="backup-db"] .strip .cell')
+      .evaluateAll((cells) => cells.map((c) => Number(c.dataset.run)));
+    const old = await strip();
+    const again = await apiCall('POST', '/api/jobs/backup-db/trigger', {});
+    check(again.status === 202, `trigger: ${again.status} ${JSON.stringify(again.body)}`);
+    const id = again.body.run_id;
+    await until(page, `run #${id} at the end of backup-db's strip`, (i) => {
+      const cells = document.querySelectorAll('#jobs-body tr[data-job="backup-db"] .strip .cell');
+      return cells.length === 20 && cells[19].dataset.run === String(i) && cells[19].dataset.status === 'succeeded';
+    }, id, 20000);
+    const now = await strip();
+    check(now.slice(0, 19).join() === old.slice(1).join(), `the strip did not shift by one: ${old} -> ${now}`);
   });
 }
 
