@@ -269,6 +269,22 @@ async function run(page) {
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
+  await step('missed slots as the host reports them', async () => {
+    await jobPage(page);
+    const answer = await apiCall('GET', '/api/jobs/backup-db/notifications?event=missed');
+    check(answer.status === 200 || answer.status === 404, `notifications: HTTP ${answer.status}`);
+    const missed = answer.status === 200 ? answer.body.notifications.filter((n) => n.event === 'missed') : [];
+    // The section loads after the page; give it the time of one request.
+    await until(page, `the missed slots section to show ${missed.length}`, (n) => {
+      const card = document.querySelector('#missed-card');
+      return card && card.hidden === (n === 0) && card.querySelectorAll('#missed-list li').length === n;
+    }, missed.length);
+    if (missed.length) {
+      const first = await page.locator('#missed-list li').first().getAttribute('data-slot');
+      check(first === (missed[0].slot ?? missed[0].at), `the first slot shown is ${first}, the API's ${missed[0].slot}`);
+    }
+  });
+
   await step('schedule editor: caret under the error, Save disabled', async () => {
     await jobPage(page);
     const bad = '0 3 * * MOX';
