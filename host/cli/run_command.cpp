@@ -24,6 +24,7 @@
 #include "dispatch/table_source_reader.hpp"
 #include "dispatch/run_metrics.hpp"
 #include "dispatch/scheduler.hpp"
+#include "notify/notifier.hpp"
 #include "plugin/landlock.hpp"
 #include "plugin/pids_cgroup.hpp"
 #include "plugin/plugin_job.hpp"
@@ -216,7 +217,21 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     // Hosts sharing a PostgreSQL state fire by the server's clock: one host's clock being off
     // must not fire slots early there, nor late.
     if (pg_store) options.clock = &pg_store->clock();
+    // Notifications (notify:): told by the scheduler of runs that end and slots missed; fires
+    // job channels and looks at the jobs through it.
+    dispatch::Scheduler* scheduler_for_notify = nullptr;
+    notify::Notifier notifier(
+        *store.value(),
+        notify::NotifierOptions{&live, &metrics, options.clock,
+                                [&scheduler_for_notify](const std::string& job, const nlohmann::json& event) {
+                                  return scheduler_for_notify && scheduler_for_notify->fire_job(job, event);
+                                },
+                                [&scheduler_for_notify] {
+                                  return scheduler_for_notify ? scheduler_for_notify->jobs() : notify::JobList{};
+                                }});
+    options.notifier = &notifier;
     dispatch::Scheduler scheduler(*store.value(), options);
+    scheduler_for_notify = &scheduler;
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
     dispatch::JobRegistry registry(*store.value(), *store.value(), scheduler, config.server.registration_urls);
@@ -279,6 +294,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     if (options.role != dispatch::HostRole::kExecutor) events.start();  // the schedulers claim events' runs
     table_sources.set_sources(catalog.sources(), live.current(), context->load_options);
     table_sources.start();
+    if (options.role != dispatch::HostRole::kExecutor) notifier.start();  // the dead-man timer
     service.ready(scheduler.status().jobs);  // the count the loop's beats report
     if (service.enabled())
       log_event(spdlog::level::info, "told systemd the host is ready",
@@ -356,6 +372,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     events.stop();
     table_sources.stop();
     scheduler.shutdown(live.current()->shutdown_grace);
+    notifier.stop();
     if (outbox) outbox->stop();
     if (const size_t stuck = scheduler.abandoned()) {
       // Their workers still run (inside plugin code, say): destructors would unload that code

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/mail.hpp"
 #include "api/mysql_url.hpp"
 #include "config/schema_check.hpp"
 #include "util/status.hpp"
@@ -211,6 +212,10 @@ void read_server(const YamlDocument& doc, const nlohmann::json& server, const Fi
   s.max_body_bytes = static_cast<size_t>(server.value("max_body_kb", 1024)) << 10;
   s.threads = server.value("threads", s.threads);
   if (server.contains("dashboard_dir")) s.dashboard_dir = file_at(server["dashboard_dir"]);
+  if (server.contains("public_url")) {
+    s.public_url = server["public_url"].get<std::string>();
+    while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
+  }
 }
 
 }  // namespace
@@ -357,6 +362,17 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.http.max_redirects = http.value("max_redirects", config.http.max_redirects);
   }
   if (root.contains("server")) read_server(*doc, root["server"], file_at, config.server, diagnostics);
+  if (root.contains("notify")) {
+    // The operator's block is trusted (no allowlist), but still read strictly.
+    config.notify = notify::read_notify_block(*doc, "/notify", diagnostics);
+    const auto& mail = root["notify"].value("mail", nlohmann::json());
+    for (size_t i = 0; i < config.notify.mail.size(); ++i)
+      if (!api::mail_address(config.notify.mail[i])) {
+        const std::string pointer = mail.is_array() ? "/notify/mail/" + std::to_string(i) : "/notify/mail";
+        diagnostics.push_back(doc->error_at(doc->text_position(pointer), pointer_to_key(pointer) + ": '" +
+                                                                            config.notify.mail[i] + "' is not a mail address"));
+      }
+  }
   collect_secrets(*doc, root, "", config.secrets);
   for (const auto& part : doc->secret_parts()) config.secrets.push_back(part);
   if (root.contains("log")) {

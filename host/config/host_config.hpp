@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/diagnostic.hpp"
+#include "notify/notify_spec.hpp"
 #include "schedule/zone.hpp"
 #include "util/duration.hpp"
 
@@ -120,6 +121,7 @@ struct ServerSettings {
   size_t max_body_bytes = size_t{1} << 20;
   int threads = 16;
   std::filesystem::path dashboard_dir;  // empty: the dashboard built into the binary
+  std::string public_url;  // the dashboard as people reach it, without a trailing '/'; empty: notifications carry no link
 };
 
 struct HostConfig {
@@ -148,6 +150,7 @@ struct HostConfig {
   ServerSettings server;
   std::vector<std::string> secrets;  // values never to print: passwords and ${env:}/${file:} values
   std::string run_as;                // "uid:gid" isolated runs switch to (run_as:, a name resolved); empty: the host's
+  notify::NotifyBlock notify;        // the default every job's notify: is merged over (notify/notify_spec.hpp)
 };
 
 // Whether a database URL carries a password (user:password@ or ?password=), which cronhost

@@ -59,6 +59,8 @@ HostConfigChanges compare_host_configs(const HostConfig& a, const HostConfig& b)
   note(now, a.history_keep_days != b.history_keep_days || a.history_keep_per_job != b.history_keep_per_job, "history");
   note(now, !same(a.server.tokens, b.server.tokens), "server.tokens");
   note(now, a.server.registration_urls != b.server.registration_urls, "server.registration");
+  note(now, !notify::same_block(a.notify, b.notify), "notify");  // read at each notification
+  note(now, a.server.public_url != b.server.public_url, "server.public_url");
   // Fixed for the life of the process: the worker pool, the state file, the log sinks, the
   // run limits the scheduler copied, and the listening API server.
   auto& later = changes.need_restart;

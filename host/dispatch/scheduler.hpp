@@ -27,6 +27,10 @@
 #include "util/clock.hpp"
 #include "util/status.hpp"
 
+namespace cronhost::notify {
+class Notifier;
+}
+
 namespace cronhost::dispatch {
 
 class RunMetrics;
@@ -53,6 +57,9 @@ struct SchedulerOptions {
   std::function<std::vector<store::RunRecord>(int limit)> take_queued;
   // Told of every pass of the loop (the service watchdog); null: nobody watches.
   LoopHeartbeat* heartbeat = nullptr;
+  // Told of runs that end, slots that start late and slots catch-up drops (notify:); called
+  // without the scheduler's lock. Null: no notifications.
+  notify::Notifier* notifier = nullptr;
 };
 
 // A manual run asked for: its id once recorded, or why none started.
@@ -107,6 +114,11 @@ class Scheduler {
   void upsert(std::shared_ptr<const config::JobSpec> spec);
   // Stops firing one job; runs in flight finish. False: no such job.
   bool remove(const std::string& name);
+  // Fires one job now as an event run (a notification's job channel): `event` is its
+  // {name, payload}. False: no such job, or the host is stopping.
+  bool fire_job(const std::string& name, const nlohmann::json& event);
+  // The jobs installed now.
+  std::vector<std::shared_ptr<const config::JobSpec>> jobs() const;
   // Starts a manual run now, `params` (an object, or null) merged over the job's, `by` naming
   // who asked. Returns the run's id once it is recorded, or the refusal: no such job, params
   // the job's trigger_params do not allow, the job's concurrency rule (the message says why),
@@ -196,6 +208,8 @@ class Scheduler {
   void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
   void queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
                             const std::optional<store::JobState>& state);
+  // Hands dropped_ to the notifier (loop thread; takes the lock briefly, calls it unlocked).
+  void report_dropped();
   void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
                int64_t run_id);
   void finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
@@ -228,6 +242,13 @@ class Scheduler {
   std::map<std::string, std::vector<std::string>> followers_;  // job -> the jobs with `after:` on it
   std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
   std::map<std::string, std::deque<Fire>> waiting_;  // catch-up runs queued behind a running one
+  // Slots catch-up dropped, for the notifier: told by the loop once the lock is released.
+  struct Dropped {
+    std::shared_ptr<const config::JobSpec> spec;
+    std::vector<int64_t> slots;
+    int64_t seen_ms;
+  };
+  std::vector<Dropped> dropped_;  // guarded by mutex_
   // Runs whose retry is in queue_ or waiting_, so the retry poller does not queue it again;
   // forgotten at its claim.
   std::set<int64_t> queued_retries_;

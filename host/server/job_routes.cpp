@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/job_json.hpp"
+#include "notify/event_document.hpp"
 #include "schedule/cron_parser.hpp"
 #include "server/http_json.hpp"
 #include "server/routes.hpp"
@@ -236,6 +237,37 @@ void add_job_routes(Router& router, const ApiContext& ctx) {
 
   router.get(kJob, P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
     if (auto job = find_job(ctx, req.matches[1], res)) job_detail(ctx, *job, res);
+  });
+
+  // GET .../notifications[?event=missed][&limit=N]: what notify: decided, newest first.
+  router.get(std::string(kJob) + "/notifications", P::kRead, [&ctx](const auto& req, auto& res, const Caller&) {
+    const std::string name = req.matches[1];
+    if (!ctx.registry.find(name) && !ctx.reader.job_state(name))
+      return reply_error(res, 404, "not_found", "no job named \"" + name + "\"");
+    store::NotificationQuery query{.job = name};
+    if (const std::string event = req.get_param_value("event"); !event.empty()) {
+      if (!notify::parse_event_kind(event))
+        return reply_error(res, 400, "bad_request",
+                           "event: expected failed, timed_out, recovered, missed or no_success_within, got \"" + event + "\"");
+      query.events.push_back(event);
+    }
+    if (const std::string limit = req.get_param_value("limit"); !limit.empty()) {
+      if (limit.size() > 4 || !std::all_of(limit.begin(), limit.end(), ::isdigit) || std::stoi(limit) < 1)
+        return reply_error(res, 400, "bad_request", "limit: expected a whole number from 1 to 1000, got \"" + limit + "\"");
+      query.limit = std::min(1000, std::stoi(limit));
+    }
+    auto found = ctx.reader.notifications(query);
+    if (!found) return reply_error(res, 500, "internal", found.message());
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& n : found.value())
+      list.push_back({{"event", n.event},
+                      {"at", notify::iso_utc(n.at)},
+                      {"slot", n.slot && n.event == "missed" ? nlohmann::json(notify::iso_utc(*n.slot)) : nlohmann::json()},
+                      {"run_id", n.run_id ? nlohmann::json(*n.run_id) : nlohmann::json()},
+                      {"channels", nlohmann::json::parse(n.channels_json, nullptr, false)},
+                      {"suppressed", n.suppressed},
+                      {"summary", n.summary}});
+    reply(res, 200, {{"notifications", list}});
   });
 
   router.post(std::string(kJob) + "/trigger", P::kOperate, [&ctx](const auto& req, auto& res, const Caller& caller) {

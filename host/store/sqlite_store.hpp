@@ -71,6 +71,10 @@ class SqliteStore final : public Store {
   Result<std::vector<Event>> events_after(int64_t last_id, int limit) override;
   Result<bool> event_delivered(int64_t id, int64_t now) override;
 
+  // Notifications decided (store/sqlite_notifications.cpp).
+  Result<bool> notification_add(const NotificationRecord& record) override;
+  Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override;
+
   // The admin API's half (store/sqlite_admin.cpp).
   Status set_enabled_override(const std::string& job, std::optional<bool> enabled) override;
   Status set_schedule_override(const std::string& job, const std::string& json) override;

@@ -254,6 +254,25 @@ class AdminStore {
   virtual Result<std::vector<DefinitionDrift>> definition_drift() { return std::vector<DefinitionDrift>{}; }
 };
 
+struct NotificationQuery {
+  std::string job;
+  std::vector<std::string> events;  // empty: any
+  bool sent_only = false;           // leave out the suppressed ones
+  int limit = 100;
+};
+
+// What notifications were decided (notify/notifier.hpp), so a restart or another host sharing
+// the store neither sends one twice nor forgets what repeat_every holds back.
+class NotificationStore {
+ public:
+  virtual ~NotificationStore() = default;
+  // Records one (durable when it returns): true if this call did, false if one with its
+  // dedup_key was recorded before (by this host or another), in which case nothing is sent.
+  virtual Result<bool> notification_add(const NotificationRecord& record) = 0;
+  // Newest first.
+  virtual Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) = 0;
+};
+
 // Whether writes reach the store (/health) and waiting for them.
 class StoreHealth {
  public:
@@ -277,6 +296,7 @@ class Store : public RunLedger,
               public ApprovalStore,
               public EventStore,
               public AdminStore,
+              public NotificationStore,
               public StoreHealth {
  public:
   // Opens (creating) the state file for a daemon: takes an exclusive lock on the file itself
