@@ -84,20 +84,31 @@ function allowFacts(allow) {
     entries.map(([label, value]) => h('li', {}, h('span', { class: 'muted' }, `${label}: `), h('code', {}, value)))));
 }
 
-/** The notify: block, whatever its exact shape: one line per event or key, values in words. */
+/** The notify: block in words (notify/notify_spec.cpp's block_to_json); unknown keys as they are. */
 function notifyFacts(notify) {
-  if (notify === undefined || notify === null) return fact('Notify', h('span', { class: 'muted' }, 'the host\'s default'));
+  if (notify === undefined || notify === null) return fact('Notify', h('span', { class: 'muted', id: 'notify-list' }, 'the host\'s default'));
   if (notify === false) return fact('Notify', h('span', { id: 'notify-list' }, 'off: no notifications for this job'));
-  const line = (value) => {
-    if (Array.isArray(value)) return value.map(line).join(value.every((v) => typeof v !== 'object') ? ', ' : '; ');
-    if (value && typeof value === 'object') {
-      return Object.entries(value).map(([key, v]) => `${key} ${line(v)}`).join(', ');
-    }
-    return String(value);
+  if (typeof notify !== 'object') return fact('Notify', h('code', { id: 'notify-list' }, compact(notify)));
+  const words = {
+    on: (v) => ['On', v.map((e) => e.replace(/_/g, ' ')).join(', ')],
+    mail: (v) => ['Mail to', v.join(', ')],
+    webhook: (v) => ['Webhook', v.map((hook) => `${hook.url} (${hook.format ?? 'json'}${hook.signed ? ', signed' : ''})`).join('; ')],
+    job: (v) => ['Fires job', v.join(', ')],
+    repeat_every_ms: (v) => ['Repeats', `at most every ${span(v)} while it keeps failing`],
+    missed_grace_ms: (v) => ['Missed after', `${span(v)} past the slot`],
+    no_success_within_ms: (v) => ['Dead-man', `alerts after ${span(v)} without a success`],
+    inherit: (v) => ['Host channels', v ? 'added' : 'not used'],
   };
-  const entries = typeof notify === 'object' && !Array.isArray(notify) ? Object.entries(notify) : [['', notify]];
+  const entries = Object.entries(notify).map(([key, value]) => {
+    try {
+      return words[key] ? words[key](value) : [key, compact(value)];
+    } catch {
+      return [key, compact(value)];
+    }
+  });
+  if (entries.length === 0) return fact('Notify', h('span', { class: 'muted', id: 'notify-list' }, 'the host\'s default'));
   return fact('Notify', h('ul', { class: 'plain-list', id: 'notify-list' },
-    entries.map(([key, value]) => h('li', {}, key ? h('span', { class: 'muted' }, `${key}: `) : null, line(value)))));
+    entries.map(([label, value]) => h('li', {}, h('span', { class: 'muted' }, `${label}: `), value))));
 }
 
 function summary(job) {
@@ -138,7 +149,7 @@ function summary(job) {
  * The missed slots (GET …/notifications?event=missed): shown when the daemon answers, the
  * section hidden when it has no such route (404) or the job has no missed slot.
  */
-function createMissed(name, signal) {
+function createMissed(name, timeZone, signal) {
   const list = h('ol', { id: 'missed-list', class: 'fires' });
   const card = h('section', { class: 'card', id: 'missed-card', hidden: true },
     h('h2', {}, 'Missed slots'),
@@ -154,8 +165,8 @@ function createMissed(name, signal) {
     }
     const missed = (answer?.notifications ?? []).filter((n) => n.event === 'missed');
     card.hidden = missed.length === 0;
-    list.replaceChildren(...missed.map((n) => h('li', { dataset: { slot: n.slot ?? n.at } },
-      zoned(n.slot ?? n.at, null), ' · ', timeEl(n.slot ?? n.at),
+    list.replaceChildren(...missed.map((n) => h('li', { dataset: { slot: n.slot ?? n.at }, title: n.summary ?? '' },
+      zoned(n.slot ?? n.at, timeZone), ' · ', timeEl(n.slot ?? n.at),
       n.suppressed ? h('span', { class: 'tag' }, 'not sent (repeat)') : null,
       n.channels?.length ? h('span', { class: 'muted small' }, ` → ${n.channels.join(', ')}`) : null)));
   }
@@ -258,7 +269,7 @@ export function render(view, { signal, params }) {
     editor = createScheduleEditor(job, signal, reload);
     editor.update(job);
     history = createHistory(name, signal, reload);
-    const missed = createMissed(name, signal);
+    const missed = createMissed(name, job.schedule?.timezone, signal);
     view.append(h('div', { class: 'grid' }, summaryCard, statsCard, firesCard, missed.card, editor.element),
                 ...history.section);
     missed.load().catch(reportError);
