@@ -13,7 +13,7 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
         libpq-dev libmariadb-dev libsystemd-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client \
-        faketime libpugixml-dev libjansson-dev groff-base man-db zsh \
+        faketime libpugixml-dev libjansson-dev groff-base man-db zsh fonts-dejavu-core \
         prometheus
 
 .PHONY: all deps browser-deps storage-deps build install test test-db unit-asan run bench chaos fuzz clean \
@@ -34,7 +34,7 @@ deps:
 browser-deps: deps
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
-	@[ -d tests/browser/node_modules/playwright-core ] || \
+	@[ -d tests/browser/node_modules/playwright-core ] && [ -d tests/browser/node_modules/pixelmatch ] || \
 	  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 # The off-site backup tests' object stores: s3rver (S3) and azurite (Azure Blob) from npm,

@@ -88,6 +88,23 @@ nlohmann::json job_summary(const dispatch::JobView& job, const std::optional<sto
           {"failures", state ? state->failures : 0}};
 }
 
+void add_recent_runs(nlohmann::json& entry, const std::vector<store::RunBrief>& runs) {
+  nlohmann::json recent = nlohmann::json::array();
+  for (const auto& run : runs)
+    recent.push_back({{"id", run.id},
+                      {"status", store::to_string(run.status)},
+                      {"at", time_json(run.started_at.value_or(run.scheduled_for))},
+                      {"duration_ms", run.duration_ms ? nlohmann::json(*run.duration_ms) : nlohmann::json()}});
+  entry["last_run"] = runs.empty() ? nlohmann::json()
+                                   : nlohmann::json{{"id", runs[0].id},
+                                                    {"status", store::to_string(runs[0].status)},
+                                                    {"started_at", time_json(runs[0].started_at)},
+                                                    {"finished_at", time_json(runs[0].finished_at)},
+                                                    {"duration_ms", runs[0].duration_ms ? nlohmann::json(*runs[0].duration_ms)
+                                                                                        : nlohmann::json()}};
+  entry["recent"] = std::move(recent);
+}
+
 nlohmann::json run_summary(const store::RunRecord& run) {
   return {{"id", run.id},
           {"job", run.job},

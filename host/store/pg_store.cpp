@@ -466,6 +466,36 @@ std::vector<RunRecord> PgStore::runs(const RunQuery& query) {
   }
 }
 
+std::vector<std::vector<RunBrief>> PgStore::recent_runs(const std::vector<std::string>& jobs, int per_job) {
+  try {
+    return db_->call([&jobs, per_job](PgSession& db) {
+      std::vector<std::vector<RunBrief>> out(jobs.size());
+      for (size_t i = 0; i < jobs.size(); ++i) {  // per job: each reads its newest rows by (job, id)
+        const auto rows = db.run(
+            "SELECT id, status, trigger, attempt, scheduled_for, started_at, finished_at, duration_ms FROM runs "
+            "WHERE job = $1 ORDER BY id DESC LIMIT $2::bigint",
+            {param(jobs[i]), param(int64_t{per_job})});
+        for (const auto& row : rows.rows) {
+          RunBrief r;
+          r.id = integer(row[0]);
+          r.status = parse_status(text(row[1])).value_or(RunStatus::kQueued);
+          r.trigger = parse_trigger(text(row[2])).value_or(Trigger::kSchedule);
+          r.attempt = static_cast<int>(integer(row[3]));
+          r.scheduled_for = integer(row[4]);
+          r.started_at = optional_int(row[5]);
+          r.finished_at = optional_int(row[6]);
+          r.duration_ms = optional_int(row[7]);
+          out[i].push_back(r);
+        }
+      }
+      return out;
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("reading recent runs from the state database failed: {}", e.what());
+    return std::vector<std::vector<RunBrief>>(jobs.size());
+  }
+}
+
 std::optional<RunRecord> PgStore::run(int64_t id) {
   try {
     return db_->call([id](PgSession& db) -> std::optional<RunRecord> {

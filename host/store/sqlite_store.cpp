@@ -484,6 +484,37 @@ std::vector<RunRecord> SqliteStore::runs(const RunQuery& query) {
   });
 }
 
+// Per job, so each reads only its newest rows through runs_by_job (job, id); one window over
+// all the page's runs would read every run those jobs ever kept.
+const std::string kRecentRunsSql =
+    "SELECT id, status, trigger, attempt, scheduled_for, started_at, finished_at, duration_ms FROM runs "
+    "WHERE job = ? ORDER BY id DESC LIMIT ?";
+
+std::vector<std::vector<RunBrief>> SqliteStore::recent_runs(const std::vector<std::string>& jobs, int per_job) {
+  return db_->call([this, &jobs, per_job](SQLite::Database&) {
+    std::vector<std::vector<RunBrief>> out(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      SQLite::Statement& q = db_->statement(kRecentRunsSql.c_str());
+      q.bind(1, jobs[i]);
+      q.bind(2, per_job);
+      while (q.executeStep()) {
+        RunBrief r;
+        r.id = q.getColumn(0).getInt64();
+        r.status = parse_status(q.getColumn(1).getString()).value_or(RunStatus::kQueued);
+        r.trigger = parse_trigger(q.getColumn(2).getString()).value_or(Trigger::kSchedule);
+        r.attempt = q.getColumn(3).getInt();
+        r.scheduled_for = q.getColumn(4).getInt64();
+        r.started_at = optional_int(q.getColumn(5));
+        r.finished_at = optional_int(q.getColumn(6));
+        r.duration_ms = optional_int(q.getColumn(7));
+        out[i].push_back(r);
+      }
+      q.reset();  // an active statement would hold its read snapshot
+    }
+    return out;
+  });
+}
+
 std::optional<RunRecord> SqliteStore::run(int64_t id) {
   return db_->call([id](SQLite::Database& db) -> std::optional<RunRecord> {
     SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");

@@ -41,6 +41,7 @@ class SqliteStore final : public Store {
   std::vector<JobState> job_states() override;
   std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) override;
   std::vector<RunRecord> runs(const RunQuery& query) override;
+  std::vector<std::vector<RunBrief>> recent_runs(const std::vector<std::string>& jobs, int per_job) override;
   std::optional<RunRecord> run(int64_t id) override;
 
   Result<std::optional<std::string>> kv_get(const std::string& job, const std::string& key) override;

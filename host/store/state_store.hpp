@@ -26,6 +26,17 @@ struct RunQuery {
   int limit = 20;
 };
 
+// A run as a jobs list shows it (its strip of recent statuses, the last run's time and
+// duration): no output, result or params, so a page of jobs reads a few kilobytes.
+struct RunBrief {
+  int64_t id = 0;
+  RunStatus status = RunStatus::kQueued;
+  Trigger trigger = Trigger::kSchedule;
+  int attempt = 1;
+  int64_t scheduled_for = 0;
+  std::optional<int64_t> started_at, finished_at, duration_ms;
+};
+
 struct ApprovalQuery {
   std::string kind, key, job;  // empty: any
   std::optional<std::vector<std::string>> jobs;  // set: only approvals these jobs asked for
@@ -123,6 +134,9 @@ class RunReader {
   // The states of these jobs, in their order (nothing for a job never seen).
   virtual std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) = 0;
   virtual std::vector<RunRecord> runs(const RunQuery& query) = 0;
+  // The newest `per_job` runs of each of `jobs` (newest first), in the jobs' order; one store
+  // call for a page of the jobs list. A job without runs gets an empty list.
+  virtual std::vector<std::vector<RunBrief>> recent_runs(const std::vector<std::string>& jobs, int per_job) = 0;
   virtual std::optional<RunRecord> run(int64_t id) = 0;
   // For each window start (nothing: all time), the runs of `job` that finished in it; one
   // pass over the job's runs for all windows.

@@ -17,7 +17,7 @@ import * as runs from './runs.js';
 const HOME = '#/jobs';
 const ROUTES = [
   { pattern: /^#\/login$/, page: login, nav: null },
-  { pattern: /^#\/jobs$/, page: jobs, nav: 'jobs' },
+  { pattern: /^#\/jobs(?:\?.*)?$/, page: jobs, nav: 'jobs' }, // ?q=&status=&sort= (jobs.js reads them)
   { pattern: /^#\/jobs\/(?<name>.+)$/, page: job, nav: 'jobs' },
   { pattern: /^#\/approvals$/, page: approvals, nav: 'approvals' },
   { pattern: /^#\/runs$/, page: runs, nav: 'runs' },
@@ -94,6 +94,12 @@ setUnauthorizedHandler(() => {
 document.getElementById('logout').addEventListener('click', (event) => {
   event.preventDefault();
   signOut();
+});
+
+// "Skip to content" focuses the page's content; its href must not become a route.
+document.getElementById('skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  view.focus();
 });
 
 window.addEventListener('hashchange', route);
