@@ -53,6 +53,8 @@ struct SchedulerOptions {
   std::function<std::vector<store::RunRecord>(int limit)> take_queued;
   // Told of every pass of the loop (the service watchdog); null: nobody watches.
   LoopHeartbeat* heartbeat = nullptr;
+  // The output of the runs going now, for the API's live stream; null: not kept.
+  run::LiveOutputs* live_outputs = nullptr;
 };
 
 // A manual run asked for: its id once recorded, or why none started.
