@@ -78,26 +78,26 @@ export function render(view, { signal, params }) {
       h('div', { class: 'panel-head' }, h('h2', {}, 'Output ', truncatedTag), h('div', {}, streamState, follow)),
       pre, outcomeBox));
 
-  let following = true; // scroll to the end as output comes, until the user scrolls up
   let shownText = false;
   let final = false;
-  pre.addEventListener('scroll', () => {
-    following = pre.scrollHeight - pre.scrollTop - pre.clientHeight <= AT_END_PX;
-    follow.hidden = following;
-  });
+  // Following: the view is at the end of the output (measured, not remembered, so no scroll
+  // event can race an append).
+  const atEnd = () => pre.scrollHeight - pre.scrollTop - pre.clientHeight <= AT_END_PX;
+  pre.addEventListener('scroll', () => { follow.hidden = atEnd(); });
   follow.addEventListener('click', () => {
-    following = true;
-    follow.hidden = true;
     pre.scrollTop = pre.scrollHeight;
+    follow.hidden = true;
   });
 
   function append(node) {
+    const following = atEnd();
     if (!shownText) {
       pre.replaceChildren();
       shownText = true;
     }
     pre.append(node);
     if (following) pre.scrollTop = pre.scrollHeight;
+    follow.hidden = following;
   }
 
   function show(run) {
