@@ -86,7 +86,8 @@ async function run(page) {
                 null, RUN_MS);
     const shown = await outputText(page);
     const api = await apiCall('GET', `/api/runs/${runId}`);
-    check(api.status === 'running', `the run is ${api.status} already: the output was not live`);
+    // Not ended (the state may still say queued: it records the start behind the run).
+    check(['queued', 'running'].includes(api.status), `the run is ${api.status} already: the output was not live`);
     check(!shown.includes(`tick ${ticks}\n`), 'the last tick is shown already');
     check(/^tick 1\ntick 2\n/.test(shown), `unexpected output: ${JSON.stringify(shown.slice(0, 200))}`);
     check((await page.locator('#run-stream-state').textContent()).includes('live'), 'the stream state is not "live"');
@@ -97,17 +98,34 @@ async function run(page) {
   await step('the view follows the output, until the user scrolls up', async () => {
     // Enough lines to scroll (the box is at most 70 % of the viewport high).
     await page.setViewportSize({ width: 1280, height: 420 });
+    // Taller by more than the "at the end" margin (24 px), so scrolling to the top is away from it.
     await until(page, 'output taller than its box', () => {
       const pre = document.querySelector('#run-page-output');
-      return pre.scrollHeight > pre.clientHeight + 10;
+      return pre.scrollHeight > pre.clientHeight + 60;
     }, null, RUN_MS);
     const atEnd = await page.evaluate(() => {
       const pre = document.querySelector('#run-page-output');
       return pre.scrollHeight - pre.scrollTop - pre.clientHeight <= 24;
     });
     check(atEnd, 'the output box is not scrolled to the end while following');
-    await page.evaluate(() => { document.querySelector('#run-page-output').scrollTop = 0; });
-    await page.locator('#run-follow').waitFor({ state: 'visible' });
+    const afterScroll = await page.evaluate(() => {
+      const pre = document.querySelector('#run-page-output');
+      window.scrollLog = [];
+      pre.addEventListener('scroll', () => window.scrollLog.push([Date.now(), pre.scrollTop, pre.textContent.length]));
+      pre.scrollTop = 0;
+      return [pre.scrollTop, pre.textContent.length, document.querySelector('h1 .badge')?.dataset.status];
+    });
+    try {
+      await page.locator('#run-follow').waitFor({ state: 'visible' });
+    } catch (error) {
+      const geometry = await page.evaluate(() => {
+        const pre = document.querySelector('#run-page-output');
+        return { scrollTop: pre.scrollTop, scrollHeight: pre.scrollHeight, clientHeight: pre.clientHeight,
+                 hash: location.hash, status: document.querySelector('h1 .badge')?.dataset.status, log: window.scrollLog };
+      });
+      geometry.afterScroll = afterScroll;
+      throw new Error(`no Follow button after scrolling up (output box ${JSON.stringify(geometry)})`);
+    }
     const before = await outputText(page);
     await until(page, 'more output', (n) => document.querySelector('#run-page-output').textContent.length > n,
                 before.length, RUN_MS);
@@ -146,7 +164,7 @@ async function run(page) {
     check(current === `#${first}`, `the first attempt is not marked as the one shown: ${current}`);
     await page.locator('#run-attempts li:last-child a').click();
     await until(page, "the last attempt's page", () => /^#\/runs\/\d+$/.test(location.hash) &&
-                document.querySelector('#run-attempts [aria-current="page"]')?.textContent === location.hash.slice(7));
+                document.querySelector('#run-attempts [aria-current="page"]')?.textContent === `#${location.hash.slice('#/runs/'.length)}`);
     await until(page, "the last attempt's output", () => /attempt 3/.test(document.querySelector('#run-page-output').textContent));
     await page.screenshot({ path: path.join(shotDir, 'run-attempts.png'), fullPage: true });
   });

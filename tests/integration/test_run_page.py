@@ -1,7 +1,9 @@
 """The run page's live output end to end: the real daemon, a job printing a line every half
 second, driven by headless Chromium (tests/browser/run_page_test.js): lines appear while the
 run runs, the view follows them until scrolled up, the end shows the status and result, and
-a retried run's attempts are grouped. Needs node and `npm install` in tests/browser."""
+a retried run's attempts are grouped. Needs node and `npm install` in tests/browser.
+RUN_PAGE_SERVER_EXTRA adds lines to the server section, e.g. "  dashboard_dir: host/server/web"
+(absolute) to try dashboard edits without rebuilding."""
 import os
 import shutil
 import subprocess
@@ -27,7 +29,7 @@ class RunPageTest(ApiTestCase):
     def test_live_output_on_the_run_page(self):
         self.assertTrue(os.path.isdir(PLAYWRIGHT),
                         "playwright-core is missing: run `cd tests/browser && npm install --no-audit --no-fund`")
-        site = self.make_site()
+        site = self.make_site(server_extra=os.environ.get("RUN_PAGE_SERVER_EXTRA", ""))
         site.lua_job("ticker", f'for i = 1, {TICKS} do print("tick " .. i) sleep(0.5) end\nreturn {{ticks = {TICKS}}}\n',
                      schedule=NEW_YEAR, extra="timeout: 60s\n")
         site.lua_job("flaky", 'print("attempt " .. job.attempt)\nif job.attempt < 3 then error("not yet") end\nreturn true\n',

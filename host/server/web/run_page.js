@@ -113,7 +113,8 @@ export function render(view, { signal, params }) {
   async function load() {
     const run = await api(`/api/runs/${id}`, { signal });
     show(run);
-    final = FINAL_RUN_STATUSES.includes(run.status);
+    // Settled: this run and every attempt ended, and no retry waits (one may still come).
+    final = !run.retry_at && [run, ...(run.attempts ?? [])].every((a) => FINAL_RUN_STATUSES.includes(a.status));
     return run;
   }
 
@@ -131,7 +132,7 @@ export function render(view, { signal, params }) {
       load().catch(reportError); // the final status, result and notes
     },
   });
-  // Status and timing while it runs; stops once the run has ended.
+  // Status, timing and attempts while it runs or a retry may come; stops once all have ended.
   poll(async () => {
     if (final) return;
     await load();
