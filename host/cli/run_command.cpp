@@ -208,6 +208,8 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                                        [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
                                        &metrics};
     options.heartbeat = &service;
+    run::LiveOutputs live_outputs;  // the output of the runs going now, for the API's stream
+    options.live_outputs = &live_outputs;
     auto* pg_store = dynamic_cast<store::PgStore*>(store.value().get());
     if (pg_store) {
       if (auto recorded = pg_store->set_role(*role); !recorded) {
@@ -276,8 +278,10 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     std::optional<server::ApiServer> api;
     if (config.server.enabled) {
       log_token_problems(config.server);
-      api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads,
-                                    &table_sources, cluster ? &*cluster : nullptr, shared ? &definitions : nullptr});
+      server::ApiContext api_context{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads,
+                                     &table_sources, cluster ? &*cluster : nullptr, shared ? &definitions : nullptr};
+      api_context.live_outputs = &live_outputs;
+      api.emplace(api_context);
       if (auto started = api->start(); !started) {
         log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});
         scheduler.shutdown(std::chrono::milliseconds(0));

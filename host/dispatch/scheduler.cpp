@@ -659,6 +659,8 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   // Held to the run's end: a reload swaps the host config, never under a running job.
   const auto host = options_.host ? options_.host->current() : nullptr;
   size_t log_lines_dropped = 0;  // over the run's host log cap
+  // What the run prints, for the API's live stream while it runs.
+  const auto live = options_.live_outputs ? options_.live_outputs->open(run_id) : nullptr;
   // The run's failure, never the worker's: nothing thrown while running a job reaches the pool.
   try {
     run::RunContext ctx(*spec, options_.limits, &store_, host.get());
@@ -669,6 +671,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     ctx.triggered_by = fire.triggered_by;
     ctx.cancel = &active->cancel;
     ctx.event = fire.event;
+    ctx.output.live = live;
     ctx.on_log = [&](std::string_view level, std::string_view message) {
       log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
     };
@@ -687,6 +690,8 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   outcome.kv_writes = std::move(kv_writes);
   const std::optional<int64_t> retry_at = outcome.retry_at;
   store_.finish(run_id, spec->name, std::move(outcome));
+  // After the store has the outcome: a reader that misses the live output then finds it there.
+  if (options_.live_outputs) options_.live_outputs->close(run_id, std::string(store::to_string(result.status)), result.error);
   if (spec->writeback) write_back(*spec, host.get(), run_id, start, end, result.status);
   running_.fetch_sub(1, std::memory_order_relaxed);
   if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start, end);

@@ -59,6 +59,8 @@ struct SchedulerOptions {
   // Told of runs that end, slots that start late and slots catch-up drops (notify:); called
   // without the scheduler's lock. Null: no notifications.
   notify::Notifier* notifier = nullptr;
+  // The output of the runs going now, for the API's live stream; null: not kept.
+  run::LiveOutputs* live_outputs = nullptr;
 };
 
 // A manual run asked for: its id once recorded, or why none started.

@@ -112,6 +112,8 @@ nlohmann::json run_summary(const store::RunRecord& run) {
           {"triggered_by", text_or_null(run.triggered_by)},
           {"scheduled_for", time_json(run.scheduled_for)},
           {"attempt", run.attempt},
+          // The first attempt's id, for a retry (its attempts are grouped under it); null: the first.
+          {"first_run_id", run.first_run_id ? nlohmann::json(*run.first_run_id) : nlohmann::json()},
           {"status", store::to_string(run.status)},
           {"started_at", time_json(run.started_at)},
           {"finished_at", time_json(run.finished_at)},

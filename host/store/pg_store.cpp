@@ -457,6 +457,10 @@ std::vector<RunRecord> PgStore::runs(const RunQuery& query) {
       if (query.status) sql += " AND status = " + next(param(std::string(to_string(*query.status))), "");
       if (query.before_id) sql += " AND id < " + next(param(*query.before_id), "::bigint");
       if (query.since) sql += " AND scheduled_for >= " + next(param(*query.since), "::bigint");
+      if (query.attempts_of) {
+        const std::string first = next(param(*query.attempts_of), "::bigint");
+        sql += " AND id >= " + first + " AND (id = " + first + " OR first_run_id = " + first + ")";
+      }
       sql += " ORDER BY id DESC LIMIT " + next(param(int64_t{query.limit}), "::bigint");
       return read_runs(db.run(sql, params));
     });

@@ -471,12 +471,14 @@ std::vector<RunRecord> SqliteStore::runs(const RunQuery& query) {
     if (query.status) sql += " AND status = :status";
     if (query.before_id) sql += " AND id < :before";
     if (query.since) sql += " AND scheduled_for >= :since";
+    if (query.attempts_of) sql += " AND id >= :first AND (id = :first OR first_run_id = :first)";
     sql += " ORDER BY id DESC LIMIT :limit";
     SQLite::Statement q(db, sql);
     if (!query.job.empty()) q.bind(":job", query.job);
     if (query.status) q.bind(":status", std::string(to_string(*query.status)));
     if (query.before_id) q.bind(":before", *query.before_id);
     if (query.since) q.bind(":since", *query.since);
+    if (query.attempts_of) q.bind(":first", *query.attempts_of);
     q.bind(":limit", query.limit);
     std::vector<RunRecord> out;
     while (q.executeStep()) out.push_back(read_run(q));

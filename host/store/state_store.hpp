@@ -23,6 +23,7 @@ struct RunQuery {
   std::optional<RunStatus> status;
   std::optional<int64_t> before_id;  // cursor: runs with a smaller id
   std::optional<int64_t> since;      // runs scheduled at or after this time
+  std::optional<int64_t> attempts_of;  // a first attempt and its retries (first_run_id; with `job`: an index range)
   int limit = 20;
 };
 

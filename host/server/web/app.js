@@ -13,6 +13,7 @@ import * as jobs from './jobs.js';
 import * as job from './job.js';
 import * as approvals from './approvals.js';
 import * as runs from './runs.js';
+import * as runPage from './run_page.js';
 
 const HOME = '#/jobs';
 const ROUTES = [
@@ -21,6 +22,7 @@ const ROUTES = [
   { pattern: /^#\/jobs\/(?<name>.+)$/, page: job, nav: 'jobs' },
   { pattern: /^#\/approvals$/, page: approvals, nav: 'approvals' },
   { pattern: /^#\/runs$/, page: runs, nav: 'runs' },
+  { pattern: /^#\/runs\/(?<id>\d+)$/, page: runPage, nav: 'runs' },
 ];
 
 const view = document.getElementById('view');
