@@ -43,7 +43,7 @@ class NotifyTest(ApiTestCase):
         site.lua_job("flaky", FLAKY, allow="  mail: ['*@acme.test']\n",
                      extra="retries: {attempts: 2, backoff: 1s}\n"
                            "notify: {mail: [ops@acme.test], job: pager, repeat_every: 1h}\n")
-        site.lua_job("pager", PAGER, schedule="{on: pager.page}")
+        site.lua_job("pager", PAGER, schedule="{at: '2099-01-01T00:00:00Z'}")
         self.start()
 
         first = self.trigger("flaky")
@@ -69,13 +69,14 @@ class NotifyTest(ApiTestCase):
         self.assertEqual(document["job"], "flaky")
         self.assertEqual(document["run"]["attempt"], 2)
         self.assertEqual(document["run"]["first_run_id"], first)
-        self.assertEqual(document["run"]["error"].split(":")[-1].strip(), "disk full on run 2")
+        self.assertIn("disk full on run 2", document["run"]["error"])
         self.assertEqual(document["failures"], 1)
         self.assertIsNone(document["last_success_at"])
         self.assertEqual(document["url"], f"https://cron.acme.test/#/runs/{retry['id']}")
         # The job channel fired pager with the same document.
-        wait_for(lambda: self.kv("pager", "event"), what="pager's run")
-        paged = self.kv("pager", "event")
+        pager_run = wait_for(lambda: self.site.runs("pager"), what="pager's run")[0]
+        self.assertEqual(pager_run["trigger"], "event", pager_run)
+        paged = json.loads(pager_run["event"])
         self.assertEqual(paged["name"], "notify.failed")
         self.assertEqual(paged["payload"]["run"]["id"], retry["id"])
 
@@ -187,7 +188,7 @@ class NotifyTest(ApiTestCase):
 
     def test_dead_man_fires_once_per_period(self):
         site = self.smtp_site()
-        site.lua_job("backup", "return 1\n", schedule="{on: never.happens}", allow="  mail: ['*@acme.test']\n",
+        site.lua_job("backup", "return 1\n", schedule="{at: '2099-01-01T00:00:00Z'}", allow="  mail: ['*@acme.test']\n",
                      extra="notify: {mail: ops@acme.test, no_success_within: 2s}\n")
         self.start()
         started = time.monotonic()
@@ -269,7 +270,7 @@ class NotifyTest(ApiTestCase):
         for value in secrets.values():
             self.assertNotIn(value, p.stdout + p.stderr)
         # Live: the failure is sent, and no secret reaches the log or the API.
-        site.lua_job("pager", PAGER, schedule="{on: pager.page}")
+        site.lua_job("pager", PAGER, schedule="{at: '2099-01-01T00:00:00Z'}")
         self.start()
         run = self.trigger("export")
         self.wait_run(run)
