@@ -177,7 +177,7 @@ Result<std::vector<ClaimResult>> PgStore::claim_batch(const std::vector<NewRun>&
     const bool unowned = claims_unowned_.load();
     const ClaimOwner owner{me_.name, unowned ? "" : me_.id, me_.lease.count()};
     PgWriter& writer = *db_;
-    auto ids = db_->call([&runs, &owner, &writer](PgSession& db) {
+    auto ids = db_->call_alone([&runs, &owner, &writer](PgSession& db) {
       auto claimed = insert_claims(db, runs, owner, writer.tally());
       if (owner.id.empty()) announce_queued(db, runs, claimed);
       return claimed;

@@ -45,10 +45,11 @@ PgWriter::~PgWriter() {
   thread_.join();
 }
 
-void PgWriter::enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for) {
+void PgWriter::enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for,
+                       bool alone) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(task), std::move(after_commit)});
+    queue_.push_back({std::move(task), std::move(after_commit), alone});
     ++queued_;
     waited_for_ += waited_for;
   }
@@ -131,6 +132,25 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
   return nullptr;
 }
 
+std::vector<std::deque<PgWriter::Item>> PgWriter::transactions_of(std::deque<Item>& items) {
+  std::vector<std::deque<Item>> transactions;
+  for (auto& item : items) {
+    if (item.alone || transactions.empty() || transactions.back().front().alone) transactions.emplace_back();
+    transactions.back().push_back(std::move(item));
+  }
+  items.clear();
+  return transactions;
+}
+
+void PgWriter::commit(std::deque<Item>& items) {
+  const int64_t changes_before = session_->total_changes();
+  const auto error = run_transaction(items);
+  answer_calls(items, error);
+  // A commit that wrote nothing (reads only) proves nothing about the database.
+  if (error || session_->total_changes() != changes_before) note_commit(error);
+  if (error) retain(items);
+}
+
 void PgWriter::answer_calls(std::deque<Item>& items, const std::exception_ptr& error) {
   for (auto& item : items)
     if (item.after_commit) item.after_commit(error);
@@ -207,18 +227,13 @@ void PgWriter::loop() {
     }
     const size_t taken = batch.size();
     if (retained_.empty()) {
-      const int64_t changes_before = session_->total_changes();
-      const auto error = run_transaction(batch);
-      answer_calls(batch, error);
-      // A commit that wrote nothing (reads only) proves nothing about the database.
-      if (error || session_->total_changes() != changes_before) note_commit(error);
-      if (error) retain(batch);
+      for (auto& transaction : transactions_of(batch)) commit(transaction);
     } else {
       std::deque<Item> calls, posted;
       for (auto& item : batch) (item.after_commit ? calls : posted).push_back(std::move(item));
-      if (!calls.empty()) {
-        const auto error = run_transaction(calls);
-        answer_calls(calls, error);
+      for (auto& transaction : transactions_of(calls)) {
+        const auto error = run_transaction(transaction);
+        answer_calls(transaction, error);
         if (error) note_commit(error);
       }
       retain(posted);

@@ -21,6 +21,7 @@
 #include <optional>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "store/db_thread.hpp"  // DbThreadLimits: the same limits for both backends
 #include "store/pg_job_state_tally.hpp"
@@ -44,6 +45,38 @@ class PgWriter {
   // Exceptions from `fn` or from the commit are rethrown here; a call is never retried.
   template <typename F>
   auto call(F fn) -> std::invoke_result_t<F, PgSession&> {
+    return call_in(std::move(fn), false);
+  }
+  // As call(), in a transaction of its own, committed between the work queued before and after
+  // it. For claims: a claim's INSERT waits for another host's transaction that ends the job's
+  // previous run (the runs_exclusive index); in one group commit with this host's own run
+  // endings, two hosts could each wait for the other (a deadlock).
+  template <typename F>
+  auto call_alone(F fn) -> std::invoke_result_t<F, PgSession&> {
+    return call_in(std::move(fn), true);
+  }
+
+  // Queues `fn`; returns at once.
+  void post(Task fn);
+  // Waits until everything queued so far has been tried: committed, or kept for a retry.
+  void flush();
+  WriteHealth health() const;
+  // The job_state changes of the transaction being written, written just before its COMMIT
+  // in job order. For tasks only (the writer thread).
+  PgJobStateTally& tally() { return tally_; }
+  // The kv writes of the transaction being written, written just before the tally in (job,
+  // key) order. For tasks only (the writer thread).
+  PgKvWrites& kv() { return kv_; }
+
+ private:
+  struct Item {
+    Task task;
+    std::function<void(std::exception_ptr)> after_commit;  // null: posted, nobody waits
+    bool alone = false;                                    // in a transaction of its own
+  };
+
+  template <typename F>
+  auto call_in(F fn, bool alone) -> std::invoke_result_t<F, PgSession&> {
     using R = std::invoke_result_t<F, PgSession&>;
     using Stored = std::conditional_t<std::is_void_v<R>, bool, R>;
     struct Shared {
@@ -67,28 +100,16 @@ class PgWriter {
           if constexpr (std::is_void_v<R>) shared->promise.set_value();
           else shared->promise.set_value(std::move(*shared->value));
         },
-        true);
+        true, alone);
     return future.get();
   }
-
-  // Queues `fn`; returns at once.
-  void post(Task fn);
-  // Waits until everything queued so far has been tried: committed, or kept for a retry.
-  void flush();
-  WriteHealth health() const;
-  // The job_state changes of the transaction being written, written just before its COMMIT
-  // in job order. For tasks only (the writer thread).
-  PgJobStateTally& tally() { return tally_; }
-  // The kv writes of the transaction being written, written just before the tally in (job,
-  // key) order. For tasks only (the writer thread).
-  PgKvWrites& kv() { return kv_; }
-
- private:
-  struct Item {
-    Task task;
-    std::function<void(std::exception_ptr)> after_commit;  // null: posted, nobody waits
-  };
-  void enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for);
+  void enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for,
+               bool alone = false);
+  // Cuts `items` into consecutive transactions: each alone item on its own, the rest together.
+  static std::vector<std::deque<Item>> transactions_of(std::deque<Item>& items);
+  // Writes `items` in one transaction: answers the calls, notes the outcome, keeps failed
+  // posted writes for a retry.
+  void commit(std::deque<Item>& items);
   void loop();
   // Runs `items` in one transaction; the error if it did not commit (then rolled back). Items
   // that failed on their own are answered (or logged) and removed from `items`.

@@ -356,7 +356,20 @@ class _Server:
             self._reap(tree)
         elif self.proc is not None:
             self.proc.wait()
+        self._report_deadlocks()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _report_deadlocks(self):
+        """The server log's deadlock reports (both statements: the client is told only
+        "see server log"), printed before the log goes with the directory."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return
+        for i, line in enumerate(lines):
+            if "deadlock detected" in line:
+                sys.stderr.write("%s server log, deadlock:\n%s\n" % (self.kind, "\n".join(lines[i:i + 12])))
 
     @staticmethod
     def _reap(tree):
