@@ -453,8 +453,9 @@ class StartupTest(ApiTestCase):
         self.assertEqual(site.stop(), 0)
         log = site.log_text()
         self.assertEqual(log.count("answers 401"), 1, log)
-        self.assertIn('the API answers 401 to every request until a token is set: token "admin" in server.tokens '
-                      'is empty', log)
+        # logfmt: the message is quoted, its own quotes escaped
+        self.assertIn('msg="the API answers 401 to every request until a token is set: token \\"admin\\" in '
+                      'server.tokens is empty', log)
 
 
 class BadRequestsTest(ApiTestCase):
