@@ -103,6 +103,12 @@ struct StateFile {
     REQUIRE(store->save_registered_job(RegisteredJob{"svc-report", R"({"schedule":{"every":"1h"},"run":{"http":"x"}})",
                                                      "svc-token", kNow, kNow + 7}));
     REQUIRE(store->audit(AuditEntry{0, kNow + 8, "api:alice", "job.trigger", "deploy", R"({"params":{"a":"\\"}})"}));
+    // A notification decided (notify:), with quotes and a newline in its summary.
+    REQUIRE(store->notification_add(NotificationRecord{.job = "nightly", .event = "failed", .at = kNow + 9,
+                                                       .run_id = weird_run, .channels_json = R"(["mail","job:page"])",
+                                                       .summary = "nightly failed: \"disk\"\nfull",
+                                                       .dedup_key = "failed:run:1"})
+                .value());
     store->flush();
   }
 
