@@ -87,7 +87,6 @@ def meta_declarations():
     return globals_, functions, fields, methods
 
 
-
 def write_two_jobs(site):
     """jobs.d/ with the jobs alpha and beta-job (running x.lua) in `site`, for the completions."""
     (site / "jobs.d").mkdir()
