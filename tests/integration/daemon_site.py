@@ -126,12 +126,14 @@ class Site:
     def start(self, env=None, preexec_fn=None):
         """Starts the daemon; `env` adds variables to the environment it inherits; `preexec_fn`
         runs in the child before the daemon starts."""
+        started_before = self.log_text().count("cronhost started") if os.path.exists(self.log_path) else 0
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, "run", "--jobs", os.path.join(self.root, "jobs.d"), "--state", self.state,
              "--config", os.path.join(self.root, "cronhost.yaml")],
             stdout=self.log, stderr=self.log, env={**os.environ, **self.env, **(env or {})}, preexec_fn=preexec_fn)
-        wait_for(lambda: "cronhost started" in self.log_text() or self.proc.poll() is not None,
+        # The log is appended to across starts: this start's line is the one past those before.
+        wait_for(lambda: self.log_text().count("cronhost started") > started_before or self.proc.poll() is not None,
                  what="the host to start")
         if self.proc.poll() is not None:
             raise AssertionError("host exited at start:\n" + self.log_text())
@@ -143,7 +145,13 @@ class Site:
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=timeout)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+            raise AssertionError(f"the host did not stop within {timeout} s of {sig!r}:\n" + self.log_text()[-6000:])
         self.log.close()
         return code
 
