@@ -316,7 +316,7 @@ Result<CopyReport> copy_into(SQLite::Database& file, PGconn* conn) {
 const std::vector<std::string_view>& state_tables() {
   static const std::vector<std::string_view> all = {"job_state", "runs",      "kv",              "approvals",
                                                     "events",    "outbox",    "registered_jobs", "audit_log",
-                                                    "notifications"};
+                                                    "notifications", "webhook_outbox"};
   return all;
 }
 
