@@ -16,12 +16,14 @@ import urllib.error
 import urllib.request
 
 from api_client import OPENER, ApiTestCase, wait_for
-from daemon_site import PostgresTestCase, Site
+from daemon_site import BIN, PostgresTestCase, Site
 from test_state_file import FullDisk
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 RULES = os.path.join(ROOT, "examples", "prometheus")
-PROMTOOL = shutil.which("promtool")
+# `make promtool` unpacks it into the build folder (tools/usr/bin) without installing Prometheus.
+PROMTOOL = next((p for p in (os.path.join(os.path.dirname(BIN), "tools", "usr", "bin", "promtool"),
+                             shutil.which("promtool")) if p and os.access(p, os.X_OK)), None)
 OPEN = "  open: [health, metrics]\n"
 STATUSES = ("succeeded", "failed", "timed_out", "skipped", "cancelled", "interrupted")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
