@@ -403,6 +403,16 @@ int64_t PgStore::prune(const Retention& retention, int64_t now) {
                           "WHERE n > $1::bigint)",
                           {param(int64_t{retention.keep_per_job})})
                        .affected;
+      // Notifications go with the history, but each job's newest of each event stays (see
+      // SqliteStore::prune).
+      if (retention.keep_days > 0)
+        db.run(std::string("DELETE FROM notifications WHERE at < $1::bigint AND ") + kNotNewestNotification,
+               {param(now - int64_t{retention.keep_days} * 86'400'000)});
+      if (retention.keep_per_job > 0)
+        db.run(std::string("DELETE FROM notifications WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+                           "(PARTITION BY job ORDER BY at DESC, id DESC) AS n FROM notifications) AS ranked "
+                           "WHERE n > $1::bigint) AND ") + kNotNewestNotification,
+               {param(int64_t{retention.keep_per_job})});
       return removed;
     });
   } catch (const std::exception& e) {

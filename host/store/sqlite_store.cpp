@@ -432,6 +432,20 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
       q.bind(1, retention.keep_per_job);
       removed += q.exec();
     }
+    // Notifications go with the history, but each job's newest of each event stays: the
+    // notifier reads it (repeat_every, a recovery, a dead-man period's start).
+    if (retention.keep_days > 0) {
+      SQLite::Statement q(db, std::string("DELETE FROM notifications WHERE at < ? AND ") + kNotNewestNotification);
+      q.bind(1, now - int64_t{retention.keep_days} * 86'400'000);
+      q.exec();
+    }
+    if (retention.keep_per_job > 0) {
+      SQLite::Statement q(db, std::string("DELETE FROM notifications WHERE id IN (SELECT id FROM (SELECT id, row_number() "
+                                          "OVER (PARTITION BY job ORDER BY at DESC, id DESC) AS n FROM notifications) "
+                                          "WHERE n > ?) AND ") + kNotNewestNotification);
+      q.bind(1, retention.keep_per_job);
+      q.exec();
+    }
     return removed;
   });
 }
