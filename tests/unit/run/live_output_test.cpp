@@ -75,7 +75,7 @@ TEST_CASE("a waiting reader wakes when output comes", "[live_output]") {
   CHECK(std::chrono::steady_clock::now() - started < 2s);
 }
 
-TEST_CASE("the registry forgets a run when it closes; its readers still see the end", "[live_output]") {
+TEST_CASE("the registry forgets a run when it closes, and its readers still see the end", "[live_output]") {
   LiveOutputs outputs;
   auto live = outputs.open(7);
   live->append("x");
