@@ -121,7 +121,8 @@ nlohmann::json run_summary(const store::RunRecord& run) {
           {"lateness_ms", run.lateness_ms ? nlohmann::json(*run.lateness_ms) : nlohmann::json()},
           {"error", text_or_null(run.error)},
           {"items", items_json(run.items)},
-          {"host", text_or_null(run.host)}};  // which host claimed it; null on a SQLite state
+          {"retry_at", time_json(run.retry_at)},  // a retry waiting for this time
+          {"host", text_or_null(run.host)}};      // which host claimed it; null on a SQLite state
 }
 
 nlohmann::json run_detail(const store::RunRecord& run) {
@@ -132,7 +133,6 @@ nlohmann::json run_detail(const store::RunRecord& run) {
   out["result"] = result.is_discarded() ? nlohmann::json(run.result_json) : result;
   out["notes"] = text_or_null(run.notes);
   out["params"] = run.params_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.params_json, nullptr, false);
-  out["retry_at"] = time_json(run.retry_at);  // a retry waiting for this time
   out["event"] = run.event_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.event_json, nullptr, false);
   return out;
 }

@@ -13,13 +13,10 @@
 // show at the end, and that a retried run's attempts are listed under the first attempt.
 // Saves run-live.png, run-done.png and run-attempts.png. Exits 0 when all steps pass.
 
-const { chromium } = require('playwright-core');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { check, step, until, apiOk, withBrowser, describeErrors, runTest } = require('./harness');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const STEP_MS = 10000;
 const RUN_MS = 40000;
 const TOTAL_MS = 120000;
 
@@ -33,37 +30,7 @@ if (!baseUrl || !adminToken || !shotDir) {
   process.exit(2);
 }
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-  } catch (error) {
-    error.message = `${name}: ${error.message}`;
-    throw error;
-  }
-  console.log(`ok   ${name} (${Date.now() - started} ms)`);
-}
-
-async function apiCall(method, apiPath) {
-  const response = await fetch(new URL(apiPath, baseUrl), {
-    method, headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
-    body: method === 'GET' ? undefined : '{}', signal: AbortSignal.timeout(STEP_MS) });
-  const body = await response.json().catch(() => null);
-  check(response.ok, `${method} ${apiPath}: HTTP ${response.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-async function until(page, what, fn, arg, timeout = STEP_MS) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout, polling: 100 });
-  } catch (error) {
-    throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-  }
-}
+const apiCall = (method, apiPath) => apiOk(baseUrl, adminToken, method, apiPath);
 
 const outputText = (page) => page.evaluate(() => document.querySelector('#run-page-output')?.textContent ?? '');
 
@@ -172,17 +139,7 @@ async function run(page) {
 
 async function main() {
   fs.mkdirSync(shotDir, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cronhost-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-proxy-server'],
-    viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
-  const pageErrors = [];
-  try {
-    const page = context.pages()[0] || await context.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    page.on('pageerror', (error) => pageErrors.push(error));
+  await withBrowser({}, async (page, pageErrors) => {
     page.on('console', (message) => {
       if (message.type() === 'error') console.log(`     (browser console) ${message.text()}`);
     });
@@ -195,23 +152,11 @@ async function main() {
       error.message += ` (at ${page.url()})`;
       throw error;
     }
-    check(pageErrors.length === 0, `uncaught errors in the page: ${pageErrors.map((e) => e.stack || e).join('\n')}`);
-  } finally {
-    await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+    check(pageErrors.length === 0, `uncaught errors in the page: ${describeErrors(pageErrors)}`);
+  });
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: the test did not finish within ${TOTAL_MS / 1000} s`);
-  process.exit(1);
-}, TOTAL_MS);
-
-const started = Date.now();
-main().then(() => {
-  clearTimeout(watchdog);
-  console.log(`PASS run page test in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${shotDir}`);
-}, (error) => {
-  console.error(`FAIL ${error.message}`);
-  process.exit(1);
+runTest('run page test', TOTAL_MS, async () => {
+  await main();
+  return `screenshots in ${shotDir}`;
 });

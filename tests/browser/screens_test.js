@@ -18,16 +18,13 @@
 // rows reachable and opened with Enter, visible focus), no sideways scroll at 390 px, dark
 // colours, live updates of the list, the schedule editor's caret and disabled Save.
 
-const { chromium } = require('playwright-core');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { PNG } = require('pngjs');
+const { check, until, api, withBrowser, describeErrors, runTest } = require('./harness');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const BASELINES = path.join(__dirname, 'baselines');
 const UPDATE = process.env.UPDATE_BASELINES === '1';
-const STEP_MS = 10000;
 const TOTAL_MS = 120000;
 // 0.3 % of the pixels: a changed word or colour moves far more; font hinting on another
 // machine moves fewer (measured: two runs on one machine differ by 0 pixels).
@@ -49,10 +46,6 @@ if (!baseUrl || !token || !outDir || !Number.isFinite(fixedNow)) {
   process.exit(2);
 }
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
 const failures = [];
 async function step(name, fn) {
   const started = Date.now();
@@ -66,20 +59,7 @@ async function step(name, fn) {
   }
 }
 
-async function until(page, what, fn, arg, timeout = STEP_MS) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout, polling: 100 });
-  } catch {
-    throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-  }
-}
-
-async function apiCall(method, apiPath, body) {
-  const response = await fetch(new URL(apiPath, baseUrl), {
-    method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(STEP_MS) });
-  return { status: response.status, body: await response.json().catch(() => null) };
-}
+const apiCall = (method, apiPath, body) => api(baseUrl, token, method, apiPath, body);
 
 /** Compares `shot` (a PNG buffer) with the baseline NAME.png; with UPDATE_BASELINES=1 writes it. */
 async function compare(name, shot) {
@@ -344,19 +324,10 @@ async function run(page) {
 
 async function main() {
   fs.mkdirSync(outDir, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cronhost-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           '--no-proxy-server', '--font-render-hinting=none', '--disable-lcd-text', '--force-color-profile=srgb'],
-    // bypassCSP: the fixed-fonts <style> is inline, which the dashboard's CSP refuses.
-    viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC', bypassCSP: true });
-  const pageErrors = [];
-  try {
-    const page = context.pages()[0] || await context.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    page.on('pageerror', (error) => pageErrors.push(error));
+  // bypassCSP: the fixed-fonts <style> is inline, which the dashboard's CSP refuses.
+  const browser = { extraArgs: ['--font-render-hinting=none', '--disable-lcd-text', '--force-color-profile=srgb'],
+                    options: { deviceScaleFactor: 1, bypassCSP: true } };
+  await withBrowser(browser, async (page, pageErrors) => {
     await page.clock.setFixedTime(fixedNow);
     await page.addInitScript((css) => {
       document.addEventListener('DOMContentLoaded', () => {
@@ -366,27 +337,12 @@ async function main() {
       });
     }, FIXED_FONTS);
     await run(page);
-    if (pageErrors.length) failures.push(`uncaught errors in the page: ${pageErrors.map((e) => e.stack || e).join('\n')}`);
-  } finally {
-    await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+    if (pageErrors.length) failures.push(`uncaught errors in the page: ${describeErrors(pageErrors)}`);
+  });
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: the test did not finish within ${TOTAL_MS / 1000} s`);
-  process.exit(1);
-}, TOTAL_MS);
-
-const started = Date.now();
-main().then(() => {
-  clearTimeout(watchdog);
-  if (failures.length) {
-    console.error(`FAIL ${failures.length} step(s):\n${failures.join('\n')}`);
-    process.exit(1);
-  }
-  console.log(`PASS screens test in ${((Date.now() - started) / 1000).toFixed(1)} s${UPDATE ? ' (baselines written)' : ''}; shots in ${outDir}`);
-}, (error) => {
-  console.error(`FAIL ${error.message}`);
-  process.exit(1);
+runTest('screens test', TOTAL_MS, async () => {
+  await main();
+  if (failures.length) throw new Error(`${failures.length} step(s):\n${failures.join('\n')}`);
+  return `shots in ${outDir}${UPDATE ? ' (baselines written)' : ''}`;
 });

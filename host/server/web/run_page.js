@@ -113,8 +113,9 @@ export function render(view, { signal, params }) {
   async function load() {
     const run = await api(`/api/runs/${id}`, { signal });
     show(run);
-    // Settled: this run and every attempt ended, and no retry waits (one may still come).
-    final = !run.retry_at && [run, ...(run.attempts ?? [])].every((a) => FINAL_RUN_STATUSES.includes(a.status));
+    // Settled: this run and every attempt ended, and no retry waits (the newest attempt's
+    // retry_at says one will come, also when the run shown is an earlier one).
+    final = [run, ...(run.attempts ?? [])].every((a) => FINAL_RUN_STATUSES.includes(a.status) && !a.retry_at);
     return run;
   }
 
