@@ -3,28 +3,15 @@
 // (both saw the same missed slot at start) record, and send, it once.
 #include "store/pg_store.hpp"
 #include "store/pg_values.hpp"
+#include "store/call_result.hpp"
 #include "store/pg_writer.hpp"
 
 namespace cronhost::store {
 
 using namespace pg;
 
-namespace {
-
-// Runs `fn` (returning Result<T>) on the database thread; the database's failures become errors.
-template <typename T, typename F>
-Result<T> on_db_thread(PgWriter& db, F fn) {
-  try {
-    return db.call(std::move(fn));
-  } catch (const std::exception& e) {
-    return Result<T>::error(std::string("notifications: ") + e.what());
-  }
-}
-
-}  // namespace
-
 Result<bool> PgStore::notification_add(const NotificationRecord& r) {
-  return on_db_thread<bool>(*db_, [r](PgSession& db) -> Result<bool> {
+  return call_result<bool>(*db_, "notifications", [r](PgSession& db) -> Result<bool> {
     auto inserted = db.run(
         "INSERT INTO notifications (job, event, at, slot, run_id, channels, suppressed, summary, dedup_key) "
         "VALUES ($1, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::boolean, $8, $9) ON CONFLICT (dedup_key) DO NOTHING",
@@ -35,8 +22,8 @@ Result<bool> PgStore::notification_add(const NotificationRecord& r) {
 }
 
 Result<std::vector<NotificationRecord>> PgStore::notifications(const NotificationQuery& query) {
-  return on_db_thread<std::vector<NotificationRecord>>(
-      *db_, [query](PgSession& db) -> Result<std::vector<NotificationRecord>> {
+  return call_result<std::vector<NotificationRecord>>(
+      *db_, "notifications", [query](PgSession& db) -> Result<std::vector<NotificationRecord>> {
         std::string sql =
             "SELECT id, job, event, at, slot, run_id, channels, suppressed, summary, dedup_key FROM notifications "
             "WHERE job = $1";

@@ -3,27 +3,14 @@
 #include <SQLiteCpp/Statement.h>
 
 #include "store/column_values.hpp"
+#include "store/call_result.hpp"
 #include "store/db_thread.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace cronhost::store {
 
-namespace {
-
-// Runs `fn` (returning Result<T>) on the database thread; the database's failures become errors.
-template <typename T, typename F>
-Result<T> on_db_thread(DbThread& db, F fn) {
-  try {
-    return db.call(std::move(fn));
-  } catch (const std::exception& e) {
-    return Result<T>::error(std::string("notifications: ") + e.what());
-  }
-}
-
-}  // namespace
-
 Result<bool> SqliteStore::notification_add(const NotificationRecord& r) {
-  return on_db_thread<bool>(*db_, [r](SQLite::Database& db) -> Result<bool> {
+  return call_result<bool>(*db_, "notifications", [r](SQLite::Database& db) -> Result<bool> {
     SQLite::Statement q(db,
                         "INSERT INTO notifications (job, event, at, slot, run_id, channels, suppressed, summary, dedup_key) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING");
@@ -41,8 +28,8 @@ Result<bool> SqliteStore::notification_add(const NotificationRecord& r) {
 }
 
 Result<std::vector<NotificationRecord>> SqliteStore::notifications(const NotificationQuery& query) {
-  return on_db_thread<std::vector<NotificationRecord>>(
-      *db_, [query](SQLite::Database& db) -> Result<std::vector<NotificationRecord>> {
+  return call_result<std::vector<NotificationRecord>>(
+      *db_, "notifications", [query](SQLite::Database& db) -> Result<std::vector<NotificationRecord>> {
         std::string sql =
             "SELECT id, job, event, at, slot, run_id, channels, suppressed, summary, dedup_key FROM notifications "
             "WHERE job = ?";
