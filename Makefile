@@ -13,9 +13,9 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \
         libpq-dev libmariadb-dev libsystemd-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client \
-        faketime libpugixml-dev libjansson-dev groff-base man-db zsh
+        faketime libpugixml-dev libjansson-dev groff-base man-db zsh fonts-dejavu-core
 
-.PHONY: all deps browser-deps storage-deps build install test test-db unit-asan run bench chaos fuzz clean \
+.PHONY: all deps browser-deps storage-deps promtool build install test test-db unit-asan run bench chaos fuzz clean \
         image-deps image test-image
 
 all: build
@@ -33,7 +33,7 @@ deps:
 browser-deps: deps
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
-	@[ -d tests/browser/node_modules/playwright-core ] || \
+	@[ -d tests/browser/node_modules/playwright-core ] && [ -d tests/browser/node_modules/pixelmatch ] || \
 	  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 # The off-site backup tests' object stores: s3rver (S3) and azurite (Azure Blob) from npm,
@@ -43,6 +43,17 @@ storage-deps: deps
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
 	@[ -d tests/storage/node_modules/s3rver ] || \
 	  (cd tests/storage && npm ci --no-audit --no-fund --loglevel=error)
+
+# promtool (the metrics test's `check metrics`, and the example alert rules' checks and tests)
+# from Debian's prometheus package, unpacked into the build folder: installing the package
+# would start a Prometheus server on the machine.
+PROMTOOL := $(BUILD)/tools/usr/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	@mkdir -p $(BUILD)/tools
+	cd $(BUILD)/tools && { apt-get download prometheus 2>/dev/null || { $(SUDO) apt-get update -qq && apt-get download prometheus; }; } && \
+	  dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb
+	@test -x $(PROMTOOL)
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -67,7 +78,7 @@ unit-asan: deps
 	cmake --build $(ASAN_BUILD) --target unit_tests
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 -E '^cli$$'
 
-test: build browser-deps storage-deps
+test: build browser-deps storage-deps promtool
 	cd $(BUILD) && ctest --output-on-failure -j2
 	$(MAKE) unit-asan
 

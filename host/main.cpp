@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       {"show", add_show_command(app, common)},
       {"approvals", add_approvals_command(app, common)},
       {"plugin", add_plugin_command(app, common)},
+      {"webhooks", add_webhooks_command(app, common)},
       {"migrate-state", add_migrate_state_command(app)},
       {"trigger", remote},
       {"enable", remote},

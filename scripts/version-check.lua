@@ -2,18 +2,12 @@
 -- A newer one gets an `update` approval (keyed by the version, so asking twice is harmless;
 -- grouped by the image, so approving it supersedes older updates of the image still open)
 -- and, the first time, an "update available" mail to staff. A registry that cannot be read
--- fails the run; the last attempt mails an alert first.
+-- fails the run; the job file's notify: mails staff after the last attempt.
 local templates = require("templates")
 local p = job.params
 
 local latest, err = registry.latest(p.image, {constraint = p.constraint})
-if not latest then
-  if job.attempt >= job.max_attempts then
-    local m = templates.version_check_failure{image = p.image, attempts = job.attempt, error = err}
-    mail.send{to = p.notify, subject = m.subject, text = m.text, html = m.html}
-  end
-  error(err, 0)
-end
+if not latest then error(err, 0) end
 
 local current = semver.parse(p.current_version)
 if not current then error("params.current_version '" .. p.current_version .. "' is not a semantic version", 0) end

@@ -19,6 +19,7 @@ Command add_history_command(CLI::App& app, const CommonOptions& common);
 Command add_show_command(CLI::App& app, const CommonOptions& common);
 Command add_approvals_command(CLI::App& app, const CommonOptions& common);
 Command add_plugin_command(CLI::App& app, const CommonOptions& common);
+Command add_webhooks_command(CLI::App& app, const CommonOptions& common);  // list, test
 Command add_migrate_state_command(CLI::App& app);  // SQLite state file -> PostgreSQL
 Command add_remote_commands(CLI::App& app);  // trigger, enable, disable (through the API)
 Command add_manual_command(CLI::App& app);   // hidden: man pages and completions from `app`

@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 
+#include "notify/notifier.hpp"
 #include "plugin/plugin_job.hpp"
 #include "run/lua_runner.hpp"
 #include "store/open_store.hpp"
@@ -49,6 +50,28 @@ void print_effects(const std::vector<api::Effect>& effects) {
               << "\n";
     if (effect.kind == "mail") print_mail(effect.detail);
   }
+}
+
+// What notify: would send for this outcome: channels and the event document, secrets as ***.
+void print_notification(const nlohmann::json& planned) {
+  if (planned.is_null()) return;
+  std::cout << "--- notification (" << planned["event"].get<std::string>()
+            << (planned["suppressed"].get<bool>() ? ", held back by repeat_every" : "") << "; not sent)\n";
+  for (const auto& channel : planned["channels"]) {
+    const std::string kind = channel["channel"];
+    std::cout << kind << std::string(10 - kind.size(), ' ');
+    if (kind == "mail") {
+      std::string to;
+      for (const auto& address : channel["to"]) to += (to.empty() ? "" : ", ") + address.get<std::string>();
+      std::cout << "to " << to << "\n";
+    } else if (kind == "webhook") {
+      std::cout << "POST " << channel["url"].get<std::string>() << " (" << channel["format"].get<std::string>()
+                << (channel["signed"].get<bool>() ? ", signed" : "") << ")\n";
+    } else {
+      std::cout << "fire " << channel["job"].get<std::string>() << "\n";
+    }
+  }
+  std::cout << planned["document"].dump(2) << "\n";
 }
 
 }  // namespace
@@ -132,6 +155,14 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
       std::cerr << "cronhost: " << problem << "\n";
     const run::RunResult outcome = plugin::run_job(ctx, plugins);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    // As if this were the last attempt of a scheduled run; the history is the state copy's.
+    config::LiveHostConfig live(std::make_shared<const config::HostConfig>(context->config));
+    notify::Notifier notifier(*store.value(), notify::NotifierOptions{&live});
+    const int64_t finished_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    const nlohmann::json planned = notifier.preview(
+        job, notify::RunFacts{0, std::nullopt, job.retries.attempts, outcome.status, store::Trigger::kSchedule,
+                              scheduled_for, finished_ms - ms.count(), finished_ms, outcome.error, false});
 
     if (options->json) {
       nlohmann::json effects = nlohmann::json::array();
@@ -144,13 +175,15 @@ Command add_dry_run_command(CLI::App& app, const CommonOptions& common) {
                             {"output_truncated", ctx.output.truncated()},
                             {"result", outcome.result_json.empty() ? nlohmann::json() : nlohmann::json::parse(outcome.result_json)},
                             {"error", outcome.error},
-                            {"effects", effects}};
+                            {"effects", effects},
+                            {"notification", planned}};
       std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       return outcome.status == store::RunStatus::kSucceeded ? kExitOk : kExitFailed;
     }
     std::cout << "--- output" << (ctx.output.truncated() ? " (cut at the output limit)" : "") << "\n"
               << ctx.output.text();
     print_effects(ctx.effects.captured());
+    print_notification(planned);
     if (!outcome.result_json.empty())
       std::cout << "--- result\n" << nlohmann::json::parse(outcome.result_json).dump(2) << "\n";
     std::cout << "--- " << store::to_string(outcome.status) << " in " << ms.count() << " ms (dry run: nothing kept)\n";

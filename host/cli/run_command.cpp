@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "api/mail_outbox.hpp"
+#include "notify/webhook_outbox.hpp"
 #include "api/pg_listener.hpp"
 #include "cli/build_info.hpp"
 #include "cli/commands.hpp"
@@ -23,7 +24,9 @@
 #include "dispatch/job_registry.hpp"
 #include "dispatch/table_source_reader.hpp"
 #include "dispatch/run_metrics.hpp"
+#include "dispatch/run_metrics_seed.hpp"
 #include "dispatch/scheduler.hpp"
+#include "notify/notifier.hpp"
 #include "plugin/landlock.hpp"
 #include "plugin/pids_cgroup.hpp"
 #include "plugin/plugin_job.hpp"
@@ -118,7 +121,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--state", *state, "State file or postgresql:// URL (default: from the config, else ./cronhost.db)");
   cmd->add_option("--log-format", *log_format, "text or json (default: from the config, else text)")
       ->check(CLI::IsMember({"text", "json"}));
-  cmd->footer("SIGHUP reloads the jobs and the config; SIGUSR1 reopens the log file (log.rotate: none); "
+  cmd->footer("SIGHUP reloads the jobs and the config; SIGUSR1 reopens the log file; "
               "SIGTERM or SIGINT stops after running runs finish.");
   return [state, log_format, role, &common]() -> int {
     // Before any secret is read: the host's memory, environment and /proc files are then
@@ -139,8 +142,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       return kExitUsage;
     }
     const auto& config = context->config;
+    const LogRotation rotation = config.log.rotate == "size"   ? LogRotation::kSize
+                                 : config.log.rotate == "none" ? LogRotation::kNone
+                                                               : LogRotation::kDaily;
     const LogOptions log{config.log.level, (log_format->empty() ? config.log.format : *log_format) == "json",
-                         config.log.file, config.log.keep_days, config.log.rotate != "none"};
+                         config.log.file, {rotation, config.log.keep, config.log.max_size_bytes}};
     if (auto error = setup_logging(log); !error.empty()) {
       std::cerr << "cronhost: error: " << error << "\n";
       return kExitUsage;
@@ -197,10 +203,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                                   plugin::runner_or_missing(runner), config.run_as);
     refresh_plugins(plugins, jobs);
     dispatch::RunMetrics metrics;
+    metrics.set_max_jobs(static_cast<size_t>(config.metrics_max_jobs));
     dispatch::SchedulerOptions options{config.workers, {config.run_memory_bytes, config.run_output_bytes}, &live,
                                        [&plugins](run::RunContext& ctx) { return plugin::run_job(ctx, plugins); },
                                        &metrics};
     options.heartbeat = &service;
+    run::LiveOutputs live_outputs;  // the output of the runs going now, for the API's stream
+    options.live_outputs = &live_outputs;
     auto* pg_store = dynamic_cast<store::PgStore*>(store.value().get());
     if (pg_store) {
       if (auto recorded = pg_store->set_role(*role); !recorded) {
@@ -216,7 +225,21 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     // Hosts sharing a PostgreSQL state fire by the server's clock: one host's clock being off
     // must not fire slots early there, nor late.
     if (pg_store) options.clock = &pg_store->clock();
+    // Notifications (notify:): told by the scheduler of runs that end and slots missed; fires
+    // job channels and looks at the jobs through it.
+    dispatch::Scheduler* scheduler_for_notify = nullptr;
+    notify::Notifier notifier(
+        *store.value(),
+        notify::NotifierOptions{&live, &metrics, options.clock,
+                                [&scheduler_for_notify](const std::string& job, const nlohmann::json& event) {
+                                  return scheduler_for_notify && scheduler_for_notify->fire_job(job, event);
+                                },
+                                [&scheduler_for_notify] {
+                                  return scheduler_for_notify ? scheduler_for_notify->jobs() : notify::JobList{};
+                                }});
+    options.notifier = &notifier;
     dispatch::Scheduler scheduler(*store.value(), options);
+    scheduler_for_notify = &scheduler;
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
     dispatch::JobRegistry registry(*store.value(), *store.value(), scheduler, config.server.registration_urls);
@@ -229,6 +252,12 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       log_event(spdlog::level::critical, "cannot start", {{"error", std::string("state file: ") + e.what()}});
       scheduler.shutdown(std::chrono::milliseconds(0));
       return kExitFailed;
+    }
+    // Last run and last success from the state, so their gauges survive a restart.
+    try {
+      dispatch::seed_run_metrics(metrics, *reader.value());
+    } catch (const std::exception& e) {  // the gauges start at 0; the host runs on
+      log_event(spdlog::level::warn, "cannot read the last runs for /metrics", {{"error", e.what()}});
     }
     // Hosts sharing a PostgreSQL state: overrides and registrations made through another
     // host's API reach this one within a second, job definitions are compared between hosts,
@@ -249,8 +278,10 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     std::optional<server::ApiServer> api;
     if (config.server.enabled) {
       log_token_problems(config.server);
-      api.emplace(server::ApiContext{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads,
-                                    &table_sources, cluster ? &*cluster : nullptr, shared ? &definitions : nullptr});
+      server::ApiContext api_context{config.server, *store.value(), *reader.value(), scheduler, registry, metrics, reloads,
+                                     &table_sources, cluster ? &*cluster : nullptr, shared ? &definitions : nullptr};
+      api_context.live_outputs = &live_outputs;
+      api.emplace(api_context);
       if (auto started = api->start(); !started) {
         log_event(spdlog::level::critical, "cannot start", {{"error", started.message()}});
         scheduler.shutdown(std::chrono::milliseconds(0));
@@ -275,10 +306,14 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     std::optional<api::MailOutbox> outbox;  // retries mail that runs could not deliver
     auto outbox_config = live.current();    // the snapshot the outbox reads its settings from
     if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
+    // Delivers (and retries) webhook notifications; on every host, whatever its role.
+    std::optional<notify::WebhookOutbox> webhooks;
+    webhooks.emplace(*store.value(), outbox_config->webhook_delivery, outbox_config->http).start();
     dispatch::EventPump events(*store.value(), scheduler);  // approvals made on the command line fire jobs
     if (options.role != dispatch::HostRole::kExecutor) events.start();  // the schedulers claim events' runs
     table_sources.set_sources(catalog.sources(), live.current(), context->load_options);
     table_sources.start();
+    if (options.role != dispatch::HostRole::kExecutor) notifier.start();  // the dead-man timer
     service.ready(scheduler.status().jobs);  // the count the loop's beats report
     if (service.enabled())
       log_event(spdlog::level::info, "told systemd the host is ready",
@@ -301,6 +336,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                       {{"applied", changes.applied}, {"need_restart", changes.need_restart}});
           if (api) api->replace_tokens(next->server.tokens);
           registry.set_registration_urls(next->server.registration_urls);
+          metrics.set_max_jobs(static_cast<size_t>(next->metrics_max_jobs));
           live.replace(next);
           // The outbox holds its settings for its life: a changed smtp: restarts it.
           const bool smtp_changed = std::find(changes.applied.begin(), changes.applied.end(), "smtp") != changes.applied.end();
@@ -308,6 +344,13 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
             outbox.reset();  // stops its thread
             outbox_config = next;
             if (outbox_config->smtp) outbox.emplace(*store.value(), *outbox_config->smtp).start();
+          }
+          const auto applied = [&](const char* key) {
+            return std::find(changes.applied.begin(), changes.applied.end(), key) != changes.applied.end();
+          };
+          if (applied("webhook_delivery") || applied("http")) {
+            webhooks.reset();  // stops its thread
+            webhooks.emplace(*store.value(), next->webhook_delivery, next->http).start();
           }
         } else {
           log_diagnostics(reload_diagnostics);
@@ -344,6 +387,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
           if (const int64_t removed =
                   store.value()->prune({current->history_keep_days, current->history_keep_per_job}, now))
             log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
+          // Failed webhooks are kept as long as the runs they were about.
+          if (current->history_keep_days > 0)
+            if (auto pruned = store.value()->webhook_prune_failed(now - int64_t{current->history_keep_days} * 86'400'000);
+                pruned && pruned.value() > 0)
+              log_event(spdlog::level::info, "pruned failed webhooks", {{"webhooks", pruned.value()}});
         } catch (const std::exception& e) {  // a full disk: the next prune tries again
           log_event(spdlog::level::err, "pruning run history failed", {{"error", e.what()}});
         }
@@ -356,7 +404,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     events.stop();
     table_sources.stop();
     scheduler.shutdown(live.current()->shutdown_grace);
+    notifier.stop();
     if (outbox) outbox->stop();
+    webhooks.reset();
     if (const size_t stuck = scheduler.abandoned()) {
       // Their workers still run (inside plugin code, say): destructors would unload that code
       // under them or close the state file they hold. Everything is recorded and flushed.

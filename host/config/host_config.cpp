@@ -8,8 +8,10 @@
 #include <thread>
 #include <vector>
 
+#include "api/mail.hpp"
 #include "api/mysql_url.hpp"
 #include "config/schema_check.hpp"
+#include "util/byte_size.hpp"
 #include "util/status.hpp"
 #include "config/yaml_document.hpp"
 
@@ -28,6 +30,26 @@ void collect_secrets(const YamlDocument& doc, const nlohmann::json& value, const
 
 constexpr const char* kPasswordInUrl =
     "the URL holds a password; give it as password: \"${env:NAME}\" or \"${file:PATH}\" instead, so it is never shown";
+
+// log.keep (keep_days is its old name, from when only days were kept) and log.max_size.
+void read_log_rotation(const YamlDocument& doc, const nlohmann::json& log, LogSettings& settings,
+                       Diagnostics& diagnostics) {
+  if (log.contains("keep") && log.contains("keep_days"))
+    diagnostics.push_back(doc.error_at(doc.key_position("/log/keep_days"),
+                                       "log.keep_days: is the old name of log.keep; give only keep"));
+  settings.keep = log.value("keep", log.value("keep_days", settings.keep));
+  if (!log.contains("max_size")) return;
+  if (settings.rotate != "size") {
+    diagnostics.push_back(doc.error_at(doc.key_position("/log/max_size"),
+                                       "log.max_size: is for log.rotate: size (log.rotate is " + settings.rotate + ")"));
+    return;
+  }
+  const std::string text = log["max_size"].get<std::string>();
+  auto size = parse_byte_size(text);
+  if (size && *size < 1024) size = Result<uint64_t>::error("size \"" + text + "\" is below the least, 1KB");
+  if (!size) diagnostics.push_back(doc.error_at(doc.text_position("/log/max_size"), "log.max_size: " + size.message()));
+  else settings.max_size_bytes = *size;
+}
 
 bool is_postgres_url(const std::string& text) {
   return text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0;
@@ -211,6 +233,10 @@ void read_server(const YamlDocument& doc, const nlohmann::json& server, const Fi
   s.max_body_bytes = static_cast<size_t>(server.value("max_body_kb", 1024)) << 10;
   s.threads = server.value("threads", s.threads);
   if (server.contains("dashboard_dir")) s.dashboard_dir = file_at(server["dashboard_dir"]);
+  if (server.contains("public_url")) {
+    s.public_url = server["public_url"].get<std::string>();
+    while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
+  }
 }
 
 }  // namespace
@@ -275,6 +301,8 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.history_keep_days = root["history"].value("keep_days", config.history_keep_days);
     config.history_keep_per_job = root["history"].value("keep_per_job", config.history_keep_per_job);
   }
+  if (root.contains("metrics"))
+    config.metrics_max_jobs = root["metrics"].value("max_jobs", config.metrics_max_jobs);
   const auto duration_or = [&](const std::string& pointer, Millis fallback) {
     const nlohmann::json::json_pointer ptr(pointer);
     if (!root.contains(ptr)) return fallback;
@@ -335,6 +363,20 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     if (!s.password.empty()) config.secrets.push_back(s.password);
     config.smtp = std::move(s);
   }
+  if (root.contains("webhook_delivery")) {
+    WebhookDeliverySettings& w = config.webhook_delivery;
+    w.attempts = root["webhook_delivery"].value("attempts", w.attempts);
+    w.backoff = duration_or("/webhook_delivery/backoff", w.backoff);
+    w.max_backoff = duration_or("/webhook_delivery/max_backoff", w.max_backoff);
+    w.timeout = duration_or("/webhook_delivery/timeout", w.timeout);
+    // A request longer than the outbox's lock on it would let another host send it again.
+    if (w.timeout < std::chrono::seconds(1) || w.timeout > std::chrono::minutes(5)) {
+      diagnostics.push_back(doc->error_at(doc->text_position("/webhook_delivery/timeout"),
+                                          "webhook_delivery.timeout: " + std::to_string(w.timeout.count()) +
+                                              " ms: expected from 1s to 5m"));
+      w.timeout = std::chrono::seconds(10);
+    }
+  }
   if (root.contains("databases"))
     for (const auto& [name, db] : root["databases"].items())
       if (auto settings = read_database(*doc, pointer_append("/databases", name), db, file_at, diagnostics))
@@ -357,6 +399,17 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.http.max_redirects = http.value("max_redirects", config.http.max_redirects);
   }
   if (root.contains("server")) read_server(*doc, root["server"], file_at, config.server, diagnostics);
+  if (root.contains("notify")) {
+    // The operator's block is trusted (no allowlist), but still read strictly.
+    config.notify = notify::read_notify_block(*doc, "/notify", diagnostics);
+    const auto& mail = root["notify"].value("mail", nlohmann::json());
+    for (size_t i = 0; i < config.notify.mail.size(); ++i)
+      if (!api::mail_address(config.notify.mail[i])) {
+        const std::string pointer = mail.is_array() ? "/notify/mail/" + std::to_string(i) : "/notify/mail";
+        diagnostics.push_back(doc->error_at(doc->text_position(pointer), pointer_to_key(pointer) + ": '" +
+                                                                            config.notify.mail[i] + "' is not a mail address"));
+      }
+  }
   collect_secrets(*doc, root, "", config.secrets);
   for (const auto& part : doc->secret_parts()) config.secrets.push_back(part);
   if (root.contains("log")) {
@@ -367,8 +420,8 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
       fs::path p = log["file"].get<std::string>();
       config.log.file = p.is_relative() ? dir / p : p;
     }
-    config.log.keep_days = log.value("keep_days", config.log.keep_days);
     config.log.rotate = log.value("rotate", config.log.rotate);
+    read_log_rotation(*doc, log, config.log, diagnostics);
   }
   if (error_count(diagnostics) != errors_before) return std::nullopt;
   return config;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/diagnostic.hpp"
+#include "notify/notify_spec.hpp"
 #include "schedule/zone.hpp"
 #include "util/duration.hpp"
 
@@ -18,12 +19,14 @@ namespace cronhost::config {
 
 struct LogSettings {
   std::string level = "info";
-  std::string format = "text";  // text | json
+  std::string format = "text";  // text (logfmt) | json
   std::filesystem::path file;   // empty: stderr only
-  int keep_days = 7;
-  // daily: cronhost starts FILE_YYYY-MM-DD each day and keeps keep_days of them; none: FILE
-  // alone, for logrotate (its postrotate sends SIGUSR1, which reopens FILE).
+  // daily: at local midnight FILE becomes FILE.YYYY-MM-DD, keep of them kept; size: past
+  // max_size_bytes FILE becomes FILE.1 (FILE.1 -> FILE.2 ...), keep of them kept; none: FILE
+  // alone, for logrotate (its postrotate sends SIGUSR1, which reopens FILE in every mode).
   std::string rotate = "daily";
+  int keep = 7;
+  uint64_t max_size_bytes = uint64_t{100} << 20;
 };
 
 // Where mail goes (smtp:). The password is a secret: redacted wherever it could show.
@@ -41,6 +44,16 @@ struct SmtpSettings {
   Millis backoff = std::chrono::minutes(1);
   Millis max_backoff = std::chrono::hours(1);
   std::filesystem::path dead_letter;  // empty: beside the state file in use (STATE.dead-letter.jsonl)
+};
+
+// How webhook notifications are delivered (webhook_delivery:): each POST is bounded by
+// `timeout`; one not delivered (no answer, 5xx, 408, 429) is retried after `backoff`, doubled
+// each time up to `max_backoff`, until `attempts` were made; then it is kept as failed.
+struct WebhookDeliverySettings {
+  int attempts = 8;
+  Millis backoff = std::chrono::seconds(30);
+  Millis max_backoff = std::chrono::hours(1);
+  Millis timeout = std::chrono::seconds(10);
 };
 
 // A database jobs may open by name (databases:).
@@ -120,6 +133,7 @@ struct ServerSettings {
   size_t max_body_bytes = size_t{1} << 20;
   int threads = 16;
   std::filesystem::path dashboard_dir;  // empty: the dashboard built into the binary
+  std::string public_url;  // the dashboard as people reach it, without a trailing '/'; empty: notifications carry no link
 };
 
 struct HostConfig {
@@ -140,7 +154,11 @@ struct HostConfig {
   size_t run_output_bytes = size_t{64} << 10;
   int history_keep_days = 90;
   int history_keep_per_job = 10'000;
+  // metrics: {max_jobs: 500}: /metrics labels this many jobs (by name); the rest are summed
+  // under job="_other", so a host with thousands of jobs stays scrapeable. 0: no limit.
+  int metrics_max_jobs = 500;
   std::optional<SmtpSettings> smtp;
+  WebhookDeliverySettings webhook_delivery;
   std::map<std::string, DatabaseSettings> databases;
   std::map<std::string, RegistrySettings> registries;
   std::map<std::string, StorageSettings> storage;
@@ -148,6 +166,7 @@ struct HostConfig {
   ServerSettings server;
   std::vector<std::string> secrets;  // values never to print: passwords and ${env:}/${file:} values
   std::string run_as;                // "uid:gid" isolated runs switch to (run_as:, a name resolved); empty: the host's
+  notify::NotifyBlock notify;        // the default every job's notify: is merged over (notify/notify_spec.hpp)
 };
 
 // Whether a database URL carries a password (user:password@ or ?password=), which cronhost

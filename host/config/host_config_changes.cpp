@@ -30,9 +30,12 @@ bool same(const std::map<std::string, V>& a, const std::map<std::string, V>& b) 
 bool same(const HttpSettings& a, const HttpSettings& b) {
   return a.ca_file == b.ca_file && a.max_response_bytes == b.max_response_bytes && a.max_redirects == b.max_redirects;
 }
+bool same(const WebhookDeliverySettings& a, const WebhookDeliverySettings& b) {
+  return a.attempts == b.attempts && a.backoff == b.backoff && a.max_backoff == b.max_backoff && a.timeout == b.timeout;
+}
 bool same(const LogSettings& a, const LogSettings& b) {
-  return a.level == b.level && a.format == b.format && a.file == b.file && a.keep_days == b.keep_days &&
-         a.rotate == b.rotate;
+  return a.level == b.level && a.format == b.format && a.file == b.file && a.keep == b.keep &&
+         a.rotate == b.rotate && a.max_size_bytes == b.max_size_bytes;
 }
 bool same(const std::vector<ApiToken>& a, const std::vector<ApiToken>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const ApiToken& x, const ApiToken& y) {
@@ -52,13 +55,17 @@ HostConfigChanges compare_host_configs(const HostConfig& a, const HostConfig& b)
   auto& now = changes.applied;
   note(now, a.timezone->name() != b.timezone->name(), "timezone");
   note(now, !same(a.smtp, b.smtp), "smtp");
+  note(now, !same(a.webhook_delivery, b.webhook_delivery), "webhook_delivery");
   note(now, !same(a.databases, b.databases), "databases");
   note(now, !same(a.registries, b.registries), "registries");
   note(now, !same(a.http, b.http), "http");
   note(now, a.shutdown_grace != b.shutdown_grace, "shutdown_grace");
   note(now, a.history_keep_days != b.history_keep_days || a.history_keep_per_job != b.history_keep_per_job, "history");
+  note(now, a.metrics_max_jobs != b.metrics_max_jobs, "metrics");
   note(now, !same(a.server.tokens, b.server.tokens), "server.tokens");
   note(now, a.server.registration_urls != b.server.registration_urls, "server.registration");
+  note(now, !notify::same_block(a.notify, b.notify), "notify");  // read at each notification
+  note(now, a.server.public_url != b.server.public_url, "server.public_url");
   // Fixed for the life of the process: the worker pool, the state file, the log sinks, the
   // run limits the scheduler copied, and the listening API server.
   auto& later = changes.need_restart;

@@ -60,7 +60,15 @@ nlohmann::json job_to_json(const JobSpec& job, Instant now) {
                         {"params", job.printable_params()},
                         {"timeout_ms", job.timeout.count()},
                         {"concurrency", std::string(to_string(job.concurrency))},
+                        {"max_instances", job.max_instances ? nlohmann::json(*job.max_instances) : nlohmann::json()},
+                        {"retries", {{"attempts", job.retries.attempts},
+                                     {"backoff_ms", job.retries.backoff.count()},
+                                     {"max_backoff_ms", job.retries.max_backoff.count()}}},
+                        {"catchup", {{"policy", std::string(to_string(job.catchup.policy))},
+                                     {"window_ms", job.catchup.window.count()},
+                                     {"max_runs", job.catchup.max_runs}}},
                         {"allow", allow_to_json(job.allow)}};
+  if (!job.notify.empty()) out["notify"] = notify::block_to_json(job.notify);
   auto next = job.enabled && job.schedule.fires_by_time() ? job.schedule.next(now) : std::nullopt;
   out["next"] = next ? nlohmann::json(format_in_zone(*next, job.schedule.zone())) : nlohmann::json(nullptr);
   return out;

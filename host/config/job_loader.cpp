@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "api/mail.hpp"
+#include "api/permissions.hpp"
 #include "config/schema_check.hpp"
 #include "config/yaml_document.hpp"
 #include "schedule/cron_next.hpp"
@@ -119,6 +121,8 @@ class JobReader {
     if (const json* v = get("/catchup/max_runs")) spec.catchup.max_runs = v->get<int>();
     if (const json* v = get("/enabled")) spec.enabled = v->get<bool>();
     spec.allow = read_allow();
+    spec.notify = notify::read_notify_block(doc_, "/notify", out_);
+    check_notify_allowed(spec);
     const auto* on = schedule_kind ? std::get_if<schedule::OnEvent>(&*schedule_kind) : nullptr;
     if (on && on->name.rfind("approval.", 0) == 0 && spec.allow.approvals.empty())
       warning(doc_.text_position("/schedule/on"),
@@ -258,6 +262,37 @@ class JobReader {
     }
     if (!ok) return std::nullopt;
     return times;
+  }
+
+  // A job's notifications reach only what its allow: lets its code reach: allow.mail for the
+  // recipients, allow.http for the webhooks (the host's default block is the operator's).
+  void check_notify_allowed(const JobSpec& spec) {
+    const json* mail = get("/notify/mail");
+    for (size_t i = 0; i < spec.notify.mail.size(); ++i) {
+      const std::string pointer = mail && mail->is_array() ? "/notify/mail/" + std::to_string(i) : "/notify/mail";
+      const std::string& address = spec.notify.mail[i];
+      if (!api::mail_address(address))
+        error(doc_.text_position(pointer), pointer_to_key(pointer) + ": '" + address + "' is not a mail address");
+      else if (auto allowed = api::check_mail(spec, {address}); !allowed)
+        error(doc_.text_position(pointer), pointer_to_key(pointer) + ": " + allowed.message());
+    }
+    const json* hooks = get("/notify/webhook");
+    for (size_t i = 0; i < spec.notify.webhooks.size(); ++i) {
+      const auto& hook = spec.notify.webhooks[i];
+      const std::string pointer =
+          (hooks && hooks->is_array() ? "/notify/webhook/" + std::to_string(i) : std::string("/notify/webhook")) + "/url";
+      const bool secret = doc_.is_secret(pointer);
+      if (auto allowed = api::check_http(spec, hook.url); !allowed)
+        error(doc_.text_position(pointer),
+              pointer_to_key(pointer) + ": " +
+                  (secret ? "the URL (from a secret) is not allowed for job " + spec.name + " (allow.http)"
+                          : allowed.message()));
+    }
+    const json* jobs = get("/notify/job");
+    for (size_t i = 0; i < spec.notify.jobs.size(); ++i)
+      if (spec.notify.jobs[i] == spec.name)
+        error(doc_.text_position(jobs && jobs->is_array() ? "/notify/job/" + std::to_string(i) : "/notify/job"),
+              "notify.job: a job cannot be its own notification (it would fire itself on its own failure)");
   }
 
   // run.http; nothing when absent or when the schema already reported its url (values the
@@ -428,7 +463,8 @@ std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnost
 // Secrets may sit where nothing prints them: params, and the headers of an HTTP runner.
 bool secrets_in_params_and_headers(std::string_view pointer) {
   if (pointer.rfind("/job/", 0) == 0) pointer.remove_prefix(4);  // a table source's job template
-  return pointer.rfind("/params/", 0) == 0 || pointer.rfind("/run/http/headers/", 0) == 0;
+  return pointer.rfind("/params/", 0) == 0 || pointer.rfind("/run/http/headers/", 0) == 0 ||
+         pointer.rfind("/notify/webhook", 0) == 0;
 }
 bool no_secrets(std::string_view) { return false; }
 

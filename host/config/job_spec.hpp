@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/trigger_params.hpp"
+#include "notify/notify_spec.hpp"
 #include "schedule/schedule.hpp"
 #include "util/duration.hpp"
 
@@ -87,6 +88,7 @@ struct JobSpec {
   bool enabled = true;
   Allowlist allow;
   std::optional<Writeback> writeback;  // jobs made by a table source that asks for one
+  notify::NotifyBlock notify;  // as written; merged over the host's default when an event comes
 
   // params with every secret value replaced by "***": the only form that may be printed.
   nlohmann::json printable_params() const {

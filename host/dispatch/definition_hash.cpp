@@ -74,7 +74,7 @@ nlohmann::json definition_json(const config::JobSpec& job) {
     writeback = {{"db", job.writeback->db}, {"sql", job.writeback->sql}, {"args", args}};
   }
   // The schedule as described, not its anchor: an interval's anchor is when the host loaded it.
-  return {{"name", job.name},
+  nlohmann::json out = {{"name", job.name},
           {"description", job.description},
           {"schedule",
            {{"describe", job.schedule.describe()},
@@ -93,6 +93,9 @@ nlohmann::json definition_json(const config::JobSpec& job) {
           {"enabled", job.enabled},
           {"allow", allow_json(job.allow)},
           {"writeback", writeback}};
+  // Absent when unused: older hosts' hashes stay equal.
+  if (!job.notify.empty()) out["notify"] = notify::block_to_json(job.notify);
+  return out;
 }
 
 std::string DefinitionHasher::hash(const config::JobSpec& job) {

@@ -6,6 +6,7 @@
 #include "api/db_writeback.hpp"
 #include "api/permissions.hpp"
 #include "dispatch/run_metrics.hpp"
+#include "notify/notifier.hpp"
 #include "run/lua_runner.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -219,11 +220,13 @@ void Scheduler::index_followers_locked() {
       followers_[after->job].push_back(name);
 }
 
-void Scheduler::queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms) {
+void Scheduler::queue_next_locked(JobEntry& entry, const std::string& name, int64_t after_ms) {
+  entry.next_slot = 0;
   if (options_.role == HostRole::kExecutor) return;  // the scheduler hosts fire
   const auto& schedule = entry.spec->schedule;
   auto next = schedule.next(to_instant(after_ms));
   if (!next) return;
+  entry.next_slot = to_ms(*next);
   push_locked(Fire{to_ms(*next) + schedule.jitter_delay(*next, name).count(), to_ms(*next), name, entry.generation,
                    Trigger::kSchedule});
 }
@@ -237,20 +240,41 @@ void Scheduler::queue_catchup_locked(JobEntry& entry, const std::string& name, i
     store_.record_fire(name, now, std::nullopt);
     return;
   }
-  if (spec.catchup.policy == config::CatchupPolicy::kSkip || !spec.enabled) return;
+  if (!spec.enabled) return;
+  const bool skip = spec.catchup.policy == config::CatchupPolicy::kSkip;
   const int64_t from = std::max(*state->last_slot, now - spec.catchup.window.count());
-  // Slots past the position may have run already: the position stays behind catch-up slots
-  // still waiting, so newer slots that ran or were skipped meanwhile lie beyond it.
-  const std::set<int64_t> claimed = store_.claimed_slots(name, from + 1, now);
-  std::vector<int64_t> missed;
-  auto slot = spec.schedule.next(to_instant(from));
+  // Every slot since the last one fired is looked at (the notifier is told of those that will
+  // not run), catch-up runs those within its window. Slots past the position may have run
+  // already: the position stays behind catch-up slots still waiting, so newer slots that ran
+  // or were skipped meanwhile lie beyond it.
+  const std::set<int64_t> claimed = store_.claimed_slots(name, *state->last_slot + 1, now);
+  std::vector<int64_t> missed, dropped;
+  // Before the window (or all, with skip): dropped. Scanned apart from the window, so a long
+  // outage of a frequent job still catches up the newest slots.
+  const int64_t dropped_until = skip ? now : from;
+  auto slot = spec.schedule.next(to_instant(*state->last_slot));
+  for (int scanned = 0; slot && to_ms(*slot) <= dropped_until && scanned < kMaxCatchupScan; ++scanned) {
+    if (to_ms(*slot) > *state->last_slot && !claimed.count(to_ms(*slot))) dropped.push_back(to_ms(*slot));
+    slot = spec.schedule.next(*slot);
+  }
+  slot = skip ? std::nullopt : spec.schedule.next(to_instant(from));
   for (int scanned = 0; slot && to_ms(*slot) <= now && scanned < kMaxCatchupScan; ++scanned) {
     if (to_ms(*slot) > *state->last_slot && !claimed.count(to_ms(*slot))) missed.push_back(to_ms(*slot));
     slot = spec.schedule.next(*slot);
   }
-  if (missed.empty()) return;
   const size_t keep = spec.catchup.policy == config::CatchupPolicy::kLatest ? 1 : static_cast<size_t>(spec.catchup.max_runs);
   const size_t first = missed.size() > keep ? missed.size() - keep : 0;
+  dropped.insert(dropped.end(), missed.begin(), missed.begin() + static_cast<std::ptrdiff_t>(first));
+  if (options_.notifier && !dropped.empty()) {
+    // The newest kMaxReportedDrops (each is a notification row): an every-second job down for a
+    // day drops 86,400.
+    constexpr size_t kMaxReportedDrops = 200;
+    if (dropped.size() > kMaxReportedDrops)
+      dropped.erase(dropped.begin(), dropped.end() - static_cast<std::ptrdiff_t>(kMaxReportedDrops));
+    dropped_.push_back({entry.spec, std::move(dropped), now});
+    wake_.notify_one();
+  }
+  if (missed.empty()) return;
   log_event(spdlog::level::info, "catching up missed slots",
             {{"job", name}, {"missed", missed.size()}, {"running", missed.size() - first},
              {"policy", std::string(config::to_string(spec.catchup.policy))}});
@@ -291,10 +315,25 @@ void Scheduler::push_locked(Fire fire) {
   if (earliest) wake_.notify_one();
 }
 
+void Scheduler::report_dropped() {
+  std::vector<Dropped> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    dropped.swap(dropped_);
+  }
+  for (const auto& d : dropped) options_.notifier->slots_dropped(*d.spec, d.slots, d.seen_ms);
+}
+
 void Scheduler::loop() {
   std::unique_lock lock(mutex_);
   std::vector<Decision> batch;
   while (!stopping_) {
+    if (!dropped_.empty() && options_.notifier) {
+      lock.unlock();  // the notifier reads and writes the store
+      report_dropped();
+      lock.lock();
+      continue;
+    }
     const int64_t now = clock_.now_ms();
     last_tick_ms_.store(now, std::memory_order_relaxed);
     if (options_.heartbeat) options_.heartbeat->beat(jobs_.size(), running_.load(std::memory_order_relaxed));
@@ -400,6 +439,7 @@ std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
   if (spec.concurrency == config::Concurrency::kReplace)
     for (auto& running : active) running->cancel = run::CancelReason::kReplaced;
   decision.active = std::make_shared<ActiveRun>();
+  decision.active->queued_ms = clock_.now_ms();
   active_[fire.job].push_back(decision.active);  // only jobs with runs going have an entry
   ++in_flight_;
   return decision;
@@ -530,6 +570,7 @@ void Scheduler::take_queued_runs() {
     }
     auto active = std::make_shared<ActiveRun>();
     active->run_id = run.id;
+    active->queued_ms = now;
     active_[run.job].push_back(active);
     ++in_flight_;
     pool_->submit([this, spec = it->second.spec, fire, active, run_id = run.id] { execute(spec, fire, active, run_id); });
@@ -596,7 +637,11 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   active->started_ms = start;
   active->deadline_ms = start + spec->timeout.count();
   running_.fetch_add(1, std::memory_order_relaxed);
-  if (options_.metrics) options_.metrics->started(lateness);
+  if (options_.metrics) options_.metrics->started(spec->name, lateness);
+  if (options_.notifier && (fire.trigger == Trigger::kSchedule || fire.trigger == Trigger::kCatchup))
+    options_.notifier->slot_started(*spec, fire.slot_ms,
+                                    fire.trigger == Trigger::kSchedule ? fire.due_ms - fire.head_start_ms : fire.slot_ms,
+                                    start, run_id);
   if (fire.params) {  // a manual run with its own params runs a copy of the definition
     auto copy = std::make_shared<config::JobSpec>(*spec);
     copy->params.merge_patch(*fire.params);
@@ -614,6 +659,8 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   // Held to the run's end: a reload swaps the host config, never under a running job.
   const auto host = options_.host ? options_.host->current() : nullptr;
   size_t log_lines_dropped = 0;  // over the run's host log cap
+  // What the run prints, for the API's live stream while it runs.
+  const auto live = options_.live_outputs ? options_.live_outputs->open(run_id) : nullptr;
   // The run's failure, never the worker's: nothing thrown while running a job reaches the pool.
   try {
     run::RunContext ctx(*spec, options_.limits, &store_, host.get());
@@ -624,6 +671,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     ctx.triggered_by = fire.triggered_by;
     ctx.cancel = &active->cancel;
     ctx.event = fire.event;
+    ctx.output.live = live;
     ctx.on_log = [&](std::string_view level, std::string_view message) {
       log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
     };
@@ -642,9 +690,11 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   outcome.kv_writes = std::move(kv_writes);
   const std::optional<int64_t> retry_at = outcome.retry_at;
   store_.finish(run_id, spec->name, std::move(outcome));
+  // After the store has the outcome: a reader that misses the live output then finds it there.
+  if (options_.live_outputs) options_.live_outputs->close(run_id, std::string(store::to_string(result.status)), result.error);
   if (spec->writeback) write_back(*spec, host.get(), run_id, start, end, result.status);
   running_.fetch_sub(1, std::memory_order_relaxed);
-  if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start);
+  if (options_.metrics) options_.metrics->finished(spec->name, result.status, end - start, end);
   const auto level = result.status == RunStatus::kSucceeded ? spdlog::level::info : spdlog::level::warn;
   if (spdlog::should_log(level)) {
     nlohmann::json fields = {{"job", spec->name}, {"run", run_id}, {"trigger", std::string(store::to_string(fire.trigger))},
@@ -652,6 +702,11 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     if (!result.error.empty()) fields["error"] = result.error.substr(0, result.error.find('\n'));
     if (log_lines_dropped) fields["log_lines_dropped"] = log_lines_dropped;
     log_event(level, "run finished", fields);
+  }
+  if (options_.notifier && !stopping_) {
+    notify::RunFacts facts{run_id, fire.first_run_id, fire.attempt, result.status, fire.trigger, fire.slot_ms, start,
+                           end, result.error, retry_at.has_value()};
+    options_.notifier->run_finished(*spec, facts);
   }
   finished(*spec, fire, run_id, result.status, active, retry_at);
 }
@@ -793,6 +848,26 @@ void Scheduler::upsert(std::shared_ptr<const config::JobSpec> spec) {
   if (fresh) queue_catchup_locked(jobs_[spec->name], spec->name, now, store_.job_state(spec->name));
 }
 
+bool Scheduler::fire_job(const std::string& name, const nlohmann::json& event) {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return false;
+  auto it = jobs_.find(name);
+  if (it == jobs_.end()) return false;
+  const int64_t now = clock_.now_ms();
+  Fire fire{now, now, name, it->second.generation, Trigger::kEvent, 1, std::nullopt, 0,
+            std::make_shared<const nlohmann::json>(event)};
+  push_locked(std::move(fire));
+  return true;
+}
+
+std::vector<std::shared_ptr<const config::JobSpec>> Scheduler::jobs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<const config::JobSpec>> out;
+  out.reserve(jobs_.size());
+  for (const auto& [name, entry] : jobs_) out.push_back(entry.spec);
+  return out;
+}
+
 bool Scheduler::remove(const std::string& name) {
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(name);
@@ -860,11 +935,24 @@ SchedulerStatus Scheduler::status() const {
   SchedulerStatus status{jobs_.size(), running, in_flight_ > running ? in_flight_ - running : 0,
                          last_tick_ms_.load(std::memory_order_relaxed)};
   status.loop_age_ms = std::max<int64_t>(0, now - status.last_tick_ms);
+  status.workers = options_.workers;
   for (const auto& [job, runs] : active_)
-    for (const auto& run : runs)
+    for (const auto& run : runs) {
       if (const int64_t deadline = run->deadline_ms.load(); deadline && now - deadline > kOverdueMs)
         status.overdue.push_back({job, run->run_id.load(), now - deadline});
+      if (!run->started_ms.load() && run->queued_ms)
+        status.oldest_queued_age_ms = std::max(status.oldest_queued_age_ms, now - run->queued_ms);
+    }
   return status;
+}
+
+std::vector<MetricsJob> Scheduler::metrics_jobs() const {
+  std::lock_guard lock(mutex_);
+  std::vector<MetricsJob> out;
+  out.reserve(jobs_.size());
+  for (const auto& [name, entry] : jobs_)
+    out.push_back({name, entry.spec->enabled ? entry.next_slot : 0, entry.spec->timeout.count()});
+  return out;
 }
 
 void Scheduler::shutdown(std::chrono::milliseconds grace) {

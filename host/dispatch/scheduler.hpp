@@ -21,15 +21,18 @@
 #include "config/job_spec.hpp"
 #include "config/live_host_config.hpp"
 #include "dispatch/loop_heartbeat.hpp"
+#include "dispatch/run_metrics.hpp"
 #include "dispatch/worker_pool.hpp"
 #include "run/run_context.hpp"
 #include "store/state_store.hpp"
 #include "util/clock.hpp"
 #include "util/status.hpp"
 
-namespace cronhost::dispatch {
+namespace cronhost::notify {
+class Notifier;
+}
 
-class RunMetrics;
+namespace cronhost::dispatch {
 
 // What a host does among those sharing a PostgreSQL state (cronhost run --role).
 enum class HostRole {
@@ -53,6 +56,11 @@ struct SchedulerOptions {
   std::function<std::vector<store::RunRecord>(int limit)> take_queued;
   // Told of every pass of the loop (the service watchdog); null: nobody watches.
   LoopHeartbeat* heartbeat = nullptr;
+  // Told of runs that end, slots that start late and slots catch-up drops (notify:); called
+  // without the scheduler's lock. Null: no notifications.
+  notify::Notifier* notifier = nullptr;
+  // The output of the runs going now, for the API's live stream; null: not kept.
+  run::LiveOutputs* live_outputs = nullptr;
 };
 
 // A manual run asked for: its id once recorded, or why none started.
@@ -78,6 +86,8 @@ struct SchedulerStatus {
   size_t queued = 0;   // claimed, waiting for a worker
   int64_t last_tick_ms = 0;  // when the loop last woke (it wakes at least every second)
   int64_t loop_age_ms = 0;   // since then, on the scheduler's clock (which may be the database's)
+  int workers = 0;           // the worker pool's size
+  int64_t oldest_queued_age_ms = 0;  // how long the oldest queued run has waited for a worker (0: none)
   std::vector<OverdueRun> overdue;  // runs more than kOverdueMs past their deadline
 };
 
@@ -107,6 +117,11 @@ class Scheduler {
   void upsert(std::shared_ptr<const config::JobSpec> spec);
   // Stops firing one job; runs in flight finish. False: no such job.
   bool remove(const std::string& name);
+  // Fires one job now as an event run (a notification's job channel): `event` is its
+  // {name, payload}. False: no such job, or the host is stopping.
+  bool fire_job(const std::string& name, const nlohmann::json& event);
+  // The jobs installed now.
+  std::vector<std::shared_ptr<const config::JobSpec>> jobs() const;
   // Starts a manual run now, `params` (an object, or null) merged over the job's, `by` naming
   // who asked. Returns the run's id once it is recorded, or the refusal: no such job, params
   // the job's trigger_params do not allow, the job's concurrency rule (the message says why),
@@ -120,6 +135,8 @@ class Scheduler {
   std::map<std::string, size_t> running_by_job() const;
   size_t running(const std::string& job) const;
   SchedulerStatus status() const;
+  // Every installed job with its next schedule slot and timeout, for /metrics.
+  std::vector<MetricsJob> metrics_jobs() const;
   // Stops firing; lets running runs finish for up to `grace`, then interrupts the rest. Runs
   // still going kAbandonAfterMs later (stuck where no interruption reaches) are recorded as
   // interrupted and left to their workers, which are not joined: the caller must then end the
@@ -153,6 +170,7 @@ class Scheduler {
   struct ActiveRun {
     std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
     std::atomic<int64_t> run_id{0};  // set once the run is recorded
+    int64_t queued_ms = 0;                // when the loop decided to run it (constant after)
     std::atomic<int64_t> started_ms{0};   // set once a worker starts it
     std::atomic<int64_t> deadline_ms{0};  // started_ms plus the job's timeout
   };
@@ -160,6 +178,7 @@ class Scheduler {
     std::shared_ptr<const config::JobSpec> spec;
     uint64_t generation = 0;
     int64_t last_fired_slot = 0;  // the last schedule slot dispatched, so a reload resumes after it
+    int64_t next_slot = 0;        // the schedule slot queued next (0: none), for /metrics
     // Catch-up slots queued or waiting and not yet claimed: the recorded catch-up position
     // stays before the oldest, so a crash while they are worked through loses none of them.
     std::set<int64_t> pending_catchup;
@@ -193,9 +212,11 @@ class Scheduler {
                       const std::vector<size_t>& which);
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
-  void queue_next_locked(const JobEntry& entry, const std::string& name, int64_t after_ms);
+  void queue_next_locked(JobEntry& entry, const std::string& name, int64_t after_ms);
   void queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
                             const std::optional<store::JobState>& state);
+  // Hands dropped_ to the notifier (loop thread; takes the lock briefly, calls it unlocked).
+  void report_dropped();
   void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
                int64_t run_id);
   void finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
@@ -228,6 +249,13 @@ class Scheduler {
   std::map<std::string, std::vector<std::string>> followers_;  // job -> the jobs with `after:` on it
   std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
   std::map<std::string, std::deque<Fire>> waiting_;  // catch-up runs queued behind a running one
+  // Slots catch-up dropped, for the notifier: told by the loop once the lock is released.
+  struct Dropped {
+    std::shared_ptr<const config::JobSpec> spec;
+    std::vector<int64_t> slots;
+    int64_t seen_ms;
+  };
+  std::vector<Dropped> dropped_;  // guarded by mutex_
   // Runs whose retry is in queue_ or waiting_, so the retry poller does not queue it again;
   // forgotten at its claim.
   std::set<int64_t> queued_retries_;

@@ -21,6 +21,7 @@
 #include "api/run_kv.hpp"
 #include "config/host_config.hpp"
 #include "config/job_spec.hpp"
+#include "run/live_output.hpp"
 #include "store/records.hpp"
 
 namespace cronhost::run {
@@ -30,11 +31,13 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // Why a run was asked to stop early; set by other threads, read by the Lua hook.
 enum class CancelReason : int { kNone = 0, kReplaced, kShutdown, kCancelled };
 
-// What the run's print() and log lines collect into, up to a cap.
+// What the run's print() and log lines collect into, up to a cap. Everything appended also
+// goes to `live` (set while the host runs the run: the API streams it), past the cap too.
 class OutputBuffer {
  public:
   explicit OutputBuffer(size_t limit) : limit_(limit) {}
   void append(std::string_view text) {
+    if (live) live->append(text);
     if (text.size() > limit_ - std::min(limit_, out_.size())) {
       out_.append(text.substr(0, limit_ - std::min(limit_, out_.size())));
       truncated_ = true;
@@ -44,6 +47,7 @@ class OutputBuffer {
   }
   const std::string& text() const { return out_; }
   bool truncated() const { return truncated_; }
+  std::shared_ptr<LiveOutput> live;  // null: nobody watches (dry runs, tests)
 
  private:
   size_t limit_;

@@ -10,6 +10,7 @@
 #include "dispatch/run_metrics.hpp"
 #include "dispatch/scheduler.hpp"
 #include "dispatch/table_source_reader.hpp"
+#include "run/live_output.hpp"
 #include "server/auth.hpp"
 #include "store/pg_cluster_status.hpp"
 #include "store/state_store.hpp"
@@ -35,6 +36,9 @@ struct ApiContext {
   // metrics; null on SQLite.
   store::PgClusterStatus* cluster = nullptr;
   const dispatch::DefinitionWatch* definitions = nullptr;  // /health's warnings; null: none
+  // The output of the runs going on this host (GET /api/runs/{id}/output/stream); null: the
+  // stream sends a run's stored output once it has ended.
+  const run::LiveOutputs* live_outputs = nullptr;
 
   // Records an audited action (trigger, enable, approve, ...) with the caller's name; a
   // failure to write it is logged, not returned: the action already happened.

@@ -111,6 +111,7 @@ Status ApiServer::start() {
   add_status_routes(router, context_);
   add_job_routes(router, context_);
   add_run_routes(router, context_);
+  add_run_stream_routes(router, context_);
   add_approval_routes(router, context_);
   add_dashboard_routes(server, context_);  // last: it matches any single-segment path
 

@@ -63,7 +63,16 @@ void add_run_routes(Router& router, const ApiContext& ctx) {
     if (!id) return;
     auto run = ctx.reader.run(*id);
     if (!run) return reply_error(res, 404, "not_found", "no run " + std::to_string(*id));
-    reply(res, 200, run_detail(*run));
+    auto detail = run_detail(*run);
+    // Its attempts, oldest first: the first run and its retries (the run page groups them).
+    store::RunQuery attempts;
+    attempts.job = run->job;
+    attempts.attempts_of = run->first_run_id.value_or(run->id);
+    attempts.limit = 100;
+    detail["attempts"] = nlohmann::json::array();
+    auto records = ctx.reader.runs(attempts);
+    for (auto it = records.rbegin(); it != records.rend(); ++it) detail["attempts"].push_back(run_summary(*it));
+    reply(res, 200, detail);
   });
 
   router.post(R"(/api/runs/(\d{1,18})/cancel)", P::kOperate, [&ctx](const auto& req, auto& res, const Caller& caller) {

@@ -1,11 +1,13 @@
-// /health (liveness of the scheduler loop and the state file; with a shared PostgreSQL state,
-// the cluster and the jobs whose definitions differ between hosts), /metrics (Prometheus
-// text) and /api/whoami.
+// /health (liveness of the scheduler loop and the state file, workers and queue, slots missed
+// in the last hour; with a shared PostgreSQL state, the cluster and the jobs whose definitions
+// differ between hosts), /metrics (Prometheus text: the host's gauges, per-job series, process
+// metrics) and /api/whoami.
 #include <cstdio>
 
 #include "server/http_json.hpp"
 #include "server/routes.hpp"
 #include "util/clock.hpp"
+#include "util/process_stats.hpp"
 
 namespace cronhost::server {
 namespace {
@@ -15,6 +17,8 @@ constexpr int64_t kStuckLoopMs = 10'000;
 // A failed commit or claim keeps /health at 503 this long: an every-second job claims each
 // second, so a disk that stays full keeps it there, and a cured one clears within seconds.
 constexpr int64_t kRecentFailureMs = 5'000;
+// /health lists the jobs with slots missed this far back.
+constexpr int64_t kMissedLookBackMs = 3'600'000;
 
 // The hosts sharing a PostgreSQL state as this host sees them (the database's part at most a
 // second old). A database that cannot be read is already a problem of the state above.
@@ -59,13 +63,31 @@ void health(const ApiContext& ctx, httplib::Response& res) {
     problems.push_back("run " + std::to_string(run.run_id) + " of job " + run.job + " is " +
                        std::to_string(run.past_deadline_ms / 1000) +
                        " s past its deadline and still holds a worker (stuck where it cannot be interrupted)");
+  // Missed slots say a job did not run, not that the host cannot: shown, not a reason for 503.
+  nlohmann::json missed_jobs = nlohmann::json::object();
+  int missed_total = 0;
+  for (const auto& [job, count] : ctx.metrics.missed_since(now_ms() - kMissedLookBackMs)) {
+    missed_jobs[job] = count;
+    missed_total += count;
+  }
   nlohmann::json body = {{"status", problems.empty() ? "ok" : "unhealthy"},
                          {"loop_age_ms", loop_age},
                          {"state_writable", static_cast<bool>(writable) && !writes_failing},
+                         {"state", {{"writable", static_cast<bool>(writable)},
+                                    {"commits_ok", !writes_failing},
+                                    {"failed_commits", writes.failed_commits},
+                                    {"writes_waiting", writes.retained},
+                                    {"writes_lost", writes.lost},
+                                    {"error", !writable          ? nlohmann::json(writable.message())
+                                              : writes_failing ? nlohmann::json(writes.last_error)
+                                                               : nlohmann::json()}}},
                          {"jobs", ctx.registry.size()},
                          {"running", status.running},
                          {"queued", status.queued},
+                         {"workers", {{"busy", status.running}, {"total", status.workers}}},
+                         {"queue_oldest_age_ms", status.oldest_queued_age_ms},
                          {"overdue_runs", status.overdue.size()},
+                         {"missed_last_hour", {{"total", missed_total}, {"jobs", missed_jobs}}},
                          {"pending_approvals", pending ? nlohmann::json(pending.value()) : nlohmann::json()}};
   // A table source that cannot be read is the app database's trouble, not the host's: shown,
   // not a reason for 503 (an orchestrator would restart a healthy host).
@@ -138,6 +160,10 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
   gauge(out, "cronhost_jobs_loaded", "Jobs the host runs (files and registered).", static_cast<int64_t>(ctx.registry.size()));
   gauge(out, "cronhost_runs_running", "Runs executing now.", static_cast<int64_t>(status.running));
   gauge(out, "cronhost_queue_depth", "Runs claimed and waiting for a worker.", static_cast<int64_t>(status.queued));
+  out += "# HELP cronhost_queue_oldest_age_seconds How long the oldest run waiting for a worker has waited (0: none).\n"
+         "# TYPE cronhost_queue_oldest_age_seconds gauge\ncronhost_queue_oldest_age_seconds " +
+         seconds(status.oldest_queued_age_ms) + "\n";
+  gauge(out, "cronhost_workers", "Runs the host executes at once (workers:).", status.workers);
   gauge(out, "cronhost_runs_overdue", "Runs more than 5 s past their deadline, still holding a worker.",
         static_cast<int64_t>(status.overdue.size()));
   if (auto outbox = ctx.reader.outbox_size())
@@ -155,7 +181,8 @@ void metrics(const ApiContext& ctx, httplib::Response& res) {
   counter(out, "cronhost_reload_failures_total", "Reloads where the config or a job file had errors.",
           ctx.reloads.failures.load());
   if (ctx.cluster) cluster_metrics(ctx.cluster->read(), out);
-  ctx.metrics.render(out);
+  ctx.metrics.render(ctx.scheduler.metrics_jobs(), out);
+  render_process_stats(read_process_stats(), out);
   res.status = 200;
   res.set_content(out, "text/plain; version=0.0.4");
 }

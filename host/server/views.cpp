@@ -88,6 +88,23 @@ nlohmann::json job_summary(const dispatch::JobView& job, const std::optional<sto
           {"failures", state ? state->failures : 0}};
 }
 
+void add_recent_runs(nlohmann::json& entry, const std::vector<store::RunBrief>& runs) {
+  nlohmann::json recent = nlohmann::json::array();
+  for (const auto& run : runs)
+    recent.push_back({{"id", run.id},
+                      {"status", store::to_string(run.status)},
+                      {"at", time_json(run.started_at.value_or(run.scheduled_for))},
+                      {"duration_ms", run.duration_ms ? nlohmann::json(*run.duration_ms) : nlohmann::json()}});
+  entry["last_run"] = runs.empty() ? nlohmann::json()
+                                   : nlohmann::json{{"id", runs[0].id},
+                                                    {"status", store::to_string(runs[0].status)},
+                                                    {"started_at", time_json(runs[0].started_at)},
+                                                    {"finished_at", time_json(runs[0].finished_at)},
+                                                    {"duration_ms", runs[0].duration_ms ? nlohmann::json(*runs[0].duration_ms)
+                                                                                        : nlohmann::json()}};
+  entry["recent"] = std::move(recent);
+}
+
 nlohmann::json run_summary(const store::RunRecord& run) {
   return {{"id", run.id},
           {"job", run.job},
@@ -95,6 +112,8 @@ nlohmann::json run_summary(const store::RunRecord& run) {
           {"triggered_by", text_or_null(run.triggered_by)},
           {"scheduled_for", time_json(run.scheduled_for)},
           {"attempt", run.attempt},
+          // The first attempt's id, for a retry (its attempts are grouped under it); null: the first.
+          {"first_run_id", run.first_run_id ? nlohmann::json(*run.first_run_id) : nlohmann::json()},
           {"status", store::to_string(run.status)},
           {"started_at", time_json(run.started_at)},
           {"finished_at", time_json(run.finished_at)},
@@ -102,7 +121,8 @@ nlohmann::json run_summary(const store::RunRecord& run) {
           {"lateness_ms", run.lateness_ms ? nlohmann::json(*run.lateness_ms) : nlohmann::json()},
           {"error", text_or_null(run.error)},
           {"items", items_json(run.items)},
-          {"host", text_or_null(run.host)}};  // which host claimed it; null on a SQLite state
+          {"retry_at", time_json(run.retry_at)},  // a retry waiting for this time
+          {"host", text_or_null(run.host)}};      // which host claimed it; null on a SQLite state
 }
 
 nlohmann::json run_detail(const store::RunRecord& run) {
@@ -113,7 +133,6 @@ nlohmann::json run_detail(const store::RunRecord& run) {
   out["result"] = result.is_discarded() ? nlohmann::json(run.result_json) : result;
   out["notes"] = text_or_null(run.notes);
   out["params"] = run.params_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.params_json, nullptr, false);
-  out["retry_at"] = time_json(run.retry_at);  // a retry waiting for this time
   out["event"] = run.event_json.empty() ? nlohmann::json() : nlohmann::json::parse(run.event_json, nullptr, false);
   return out;
 }

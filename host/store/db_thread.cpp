@@ -99,9 +99,9 @@ void DbThread::post(Task fn) {
           fn(db);
         } catch (const SQLite::Exception& e) {
           if (worth_retrying(e.getErrorCode())) throw;  // fails the batch: kept and retried
-          spdlog::error("state file write failed: {}", e.what());
+          log_event(spdlog::level::err, "state file write failed", {{"error", e.what()}});
         } catch (const std::exception& e) {
-          spdlog::error("state file write failed: {}", e.what());
+          log_event(spdlog::level::err, "state file write failed", {{"error", e.what()}});
         }
       },
       nullptr, false);
@@ -137,7 +137,7 @@ std::exception_ptr DbThread::run_transaction(std::deque<Item>& items) {
       try {
         item.task(*db_);
       } catch (const std::exception& e) {
-        spdlog::error("state file write failed: {}", e.what());
+        log_event(spdlog::level::err, "state file write failed", {{"error", e.what()}});
       }
     }
     return nullptr;
@@ -161,7 +161,7 @@ std::exception_ptr DbThread::run_transaction(std::deque<Item>& items) {
     try {
       if (!sqlite3_get_autocommit(handle)) db_->exec("ROLLBACK");
     } catch (const std::exception& e) {
-      spdlog::error("state file rollback failed: {}", e.what());
+      log_event(spdlog::level::err, "state file rollback failed", {{"error", e.what()}});
     }
     return error;
   }
@@ -227,8 +227,8 @@ void DbThread::bound_wal() {
   const int rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &wal_frames, &checkpointed);
   sqlite3_busy_timeout(handle, kBusyTimeoutMs);
   if (rc != SQLITE_OK)
-    spdlog::debug("WAL checkpoint deferred ({} bytes, {} of {} frames copied): {}", st.st_size, checkpointed,
-                  wal_frames, sqlite3_errstr(rc));
+    log_event(spdlog::level::debug, "WAL checkpoint deferred",
+              {{"wal_bytes", st.st_size}, {"frames_copied", checkpointed}, {"frames", wal_frames}, {"error", sqlite3_errstr(rc)}});
 }
 
 void DbThread::loop() {

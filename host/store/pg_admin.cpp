@@ -7,31 +7,13 @@
 
 #include "store/pg_store.hpp"
 #include "store/pg_values.hpp"
+#include "store/call_result.hpp"
 #include "store/pg_writer.hpp"
 
 namespace cronhost::store {
 namespace {
 
 using namespace pg;
-
-template <typename T, typename F>
-Result<T> attempt(PgWriter& db, const char* what, F fn) {
-  try {
-    return db.call(fn);
-  } catch (const std::exception& e) {
-    return Result<T>::error(std::string(what) + ": " + e.what());
-  }
-}
-
-template <typename F>
-Status attempt_status(PgWriter& db, const char* what, F fn) {
-  try {
-    db.call(fn);
-    return Status::ok();
-  } catch (const std::exception& e) {
-    return Status::error(std::string(what) + ": " + e.what());
-  }
-}
 
 // The value at fraction `q` of sorted `values` (nearest rank), as sqlite_admin.cpp.
 int64_t percentile(const std::vector<int64_t>& values, double q) {
@@ -47,7 +29,7 @@ void bump_catalog(PgSession& db) { db.run("UPDATE catalog_version SET version = 
 }  // namespace
 
 Status PgStore::set_enabled_override(const std::string& job, std::optional<bool> enabled) {
-  return attempt_status(*db_, "cannot save the job's enabled state", [&](PgSession& db) {
+  return call_status(*db_, "cannot save the job's enabled state", [&](PgSession& db) {
     db.run("INSERT INTO job_state (job, enabled_override) VALUES ($1, $2::boolean) "
            "ON CONFLICT (job) DO UPDATE SET enabled_override = excluded.enabled_override",
            {param(job), enabled ? param_bool(*enabled) : std::nullopt});
@@ -56,7 +38,7 @@ Status PgStore::set_enabled_override(const std::string& job, std::optional<bool>
 }
 
 Status PgStore::set_schedule_override(const std::string& job, const std::string& json) {
-  return attempt_status(*db_, "cannot save the job's schedule", [&](PgSession& db) {
+  return call_status(*db_, "cannot save the job's schedule", [&](PgSession& db) {
     db.run("INSERT INTO job_state (job, schedule_override) VALUES ($1, $2) "
            "ON CONFLICT (job) DO UPDATE SET schedule_override = excluded.schedule_override",
            {param(job), text_or_null(json)});
@@ -65,7 +47,7 @@ Status PgStore::set_schedule_override(const std::string& job, const std::string&
 }
 
 Result<std::vector<RegisteredJob>> PgStore::registered_jobs() {
-  return attempt<std::vector<RegisteredJob>>(*db_, "cannot read the registered jobs", [&](PgSession& db) {
+  return call_result<std::vector<RegisteredJob>>(*db_, "cannot read the registered jobs", [&](PgSession& db) {
     std::vector<RegisteredJob> jobs;
     for (const auto& row : db.run("SELECT name, definition, registered_by, registered_at, updated_at "
                                   "FROM registered_jobs ORDER BY name")
@@ -76,7 +58,7 @@ Result<std::vector<RegisteredJob>> PgStore::registered_jobs() {
 }
 
 Status PgStore::save_registered_job(const RegisteredJob& job) {
-  return attempt_status(*db_, "cannot save the registered job", [&](PgSession& db) {
+  return call_status(*db_, "cannot save the registered job", [&](PgSession& db) {
     db.run("INSERT INTO registered_jobs (name, definition, registered_by, registered_at, updated_at) "
            "VALUES ($1, $2, $3, $4::bigint, $5::bigint) ON CONFLICT (name) DO UPDATE SET "
            "definition = excluded.definition, registered_by = excluded.registered_by, updated_at = excluded.updated_at",
@@ -87,7 +69,7 @@ Status PgStore::save_registered_job(const RegisteredJob& job) {
 }
 
 Status PgStore::delete_registered_job(const std::string& name) {
-  return attempt_status(*db_, "cannot delete the registered job", [&](PgSession& db) {
+  return call_status(*db_, "cannot delete the registered job", [&](PgSession& db) {
     db.run("DELETE FROM registered_jobs WHERE name = $1", {param(name)});
     // Overrides belong to the job: a later job of the same name starts clean.
     db.run("UPDATE job_state SET enabled_override = NULL, schedule_override = NULL WHERE job = $1", {param(name)});
@@ -96,13 +78,13 @@ Status PgStore::delete_registered_job(const std::string& name) {
 }
 
 Result<int64_t> PgStore::catalog_version() {
-  return attempt<int64_t>(*db_, "cannot read the catalog version", [&](PgSession& db) {
+  return call_result<int64_t>(*db_, "cannot read the catalog version", [&](PgSession& db) {
     return integer(db.run("SELECT version FROM catalog_version WHERE id = 1").rows.at(0).at(0));
   });
 }
 
 Result<std::vector<JobState>> PgStore::job_overrides() {
-  return attempt<std::vector<JobState>>(*db_, "cannot read the jobs' overrides", [&](PgSession& db) {
+  return call_result<std::vector<JobState>>(*db_, "cannot read the jobs' overrides", [&](PgSession& db) {
     std::vector<JobState> states;
     for (const auto& row : db.run("SELECT job, enabled_override, schedule_override FROM job_state "
                                   "WHERE enabled_override IS NOT NULL OR schedule_override IS NOT NULL ORDER BY job")
@@ -118,7 +100,7 @@ Result<std::vector<JobState>> PgStore::job_overrides() {
 }
 
 Status PgStore::audit(const AuditEntry& entry) {
-  return attempt_status(*db_, "cannot write the audit log", [&](PgSession& db) {
+  return call_status(*db_, "cannot write the audit log", [&](PgSession& db) {
     db.run("INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1::bigint, $2, $3, $4, $5)",
            {param(entry.at), param(entry.actor), param(entry.action), param(entry.target),
             text_or_null(entry.detail_json)});
@@ -126,7 +108,7 @@ Status PgStore::audit(const AuditEntry& entry) {
 }
 
 Result<std::vector<AuditEntry>> PgStore::audit_log(const std::string& target, int limit) {
-  return attempt<std::vector<AuditEntry>>(*db_, "cannot read the audit log", [&](PgSession& db) {
+  return call_result<std::vector<AuditEntry>>(*db_, "cannot read the audit log", [&](PgSession& db) {
     std::vector<AuditEntry> entries;
     for (const auto& row : db.run("SELECT id, at, actor, action, target, detail FROM audit_log "
                                   "WHERE $1::text = '' OR target = $1::text ORDER BY id DESC LIMIT $2::bigint",
@@ -138,7 +120,7 @@ Result<std::vector<AuditEntry>> PgStore::audit_log(const std::string& target, in
 }
 
 Result<std::vector<RunStats>> PgStore::run_stats(const std::string& job, const std::vector<std::optional<int64_t>>& since) {
-  return attempt<std::vector<RunStats>>(*db_, "cannot read the run statistics", [&](PgSession& db) {
+  return call_result<std::vector<RunStats>>(*db_, "cannot read the run statistics", [&](PgSession& db) {
     auto rows = db.run("SELECT finished_at, status, duration_ms, lateness_ms, items_processed, items_succeeded, "
                        "items_failed FROM runs WHERE job = $1 AND status NOT IN ('skipped', 'queued', 'running')",
                        {param(job)});
@@ -184,13 +166,13 @@ Result<std::vector<RunStats>> PgStore::run_stats(const std::string& job, const s
 }
 
 Result<int64_t> PgStore::outbox_size() {
-  return attempt<int64_t>(*db_, "cannot count the outbox", [&](PgSession& db) {
+  return call_result<int64_t>(*db_, "cannot count the outbox", [&](PgSession& db) {
     return integer(db.run("SELECT count(*) FROM outbox").rows.at(0).at(0));
   });
 }
 
 Result<int64_t> PgStore::approvals_count(ApprovalStatus status) {
-  return attempt<int64_t>(*db_, "cannot count the approvals", [&](PgSession& db) {
+  return call_result<int64_t>(*db_, "cannot count the approvals", [&](PgSession& db) {
     return integer(db.run("SELECT count(*) FROM approvals WHERE status = $1", {param(std::string(to_string(status)))})
                        .rows.at(0)
                        .at(0));
@@ -200,7 +182,7 @@ Result<int64_t> PgStore::approvals_count(ApprovalStatus status) {
 Status PgStore::check_writable() {
   // A one-row rewrite in the writer's transaction: a read-only server (a standby, a full
   // disk, a lost host lock) shows here as in SQLite.
-  return attempt_status(*db_, "the state file cannot be written", [&](PgSession& db) {
+  return call_status(*db_, "the state file cannot be written", [&](PgSession& db) {
     db.run("UPDATE job_state SET runs = runs WHERE job = (SELECT min(job) FROM job_state)");
   });
 }

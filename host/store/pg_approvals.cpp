@@ -7,6 +7,7 @@
 
 #include "store/pg_store.hpp"
 #include "store/pg_values.hpp"
+#include "store/call_result.hpp"
 #include "store/pg_writer.hpp"
 
 namespace cronhost::store {
@@ -138,19 +139,10 @@ void supersede_older(PgSession& db, const Approval& approved, int64_t now) {
   }
 }
 
-template <typename T, typename F>
-Result<T> on_db_thread(PgWriter& db, F fn) {
-  try {
-    return db.call(std::move(fn));
-  } catch (const std::exception& e) {
-    return Result<T>::error(std::string("approvals: ") + e.what());
-  }
-}
-
 }  // namespace
 
 Result<RequestedApproval> PgStore::approval_request(const ApprovalAsk& ask, int64_t now) {
-  return on_db_thread<RequestedApproval>(*db_, [&](PgSession& db) -> Result<RequestedApproval> {
+  return call_result<RequestedApproval>(*db_, "approvals", [&](PgSession& db) -> Result<RequestedApproval> {
     WriteScope scope(db);
     // As in SQLite: one statement that inserts only when no open (with `once`: nor executed)
     // approval exists; the unique index approvals_open stays the guarantee across connections
@@ -175,7 +167,7 @@ Result<RequestedApproval> PgStore::approval_request(const ApprovalAsk& ask, int6
 }
 
 Result<std::vector<Approval>> PgStore::approvals(const ApprovalQuery& query) {
-  return on_db_thread<std::vector<Approval>>(*db_, [&query](PgSession& db) -> Result<std::vector<Approval>> {
+  return call_result<std::vector<Approval>>(*db_, "approvals", [&query](PgSession& db) -> Result<std::vector<Approval>> {
     std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE 1 = 1";
     std::vector<PgParam> params;
     const auto next = [&params](PgParam value) {
@@ -199,14 +191,14 @@ Result<std::vector<Approval>> PgStore::approvals(const ApprovalQuery& query) {
 }
 
 Result<std::optional<Approval>> PgStore::approval(int64_t id) {
-  return on_db_thread<std::optional<Approval>>(
-      *db_, [id](PgSession& db) -> Result<std::optional<Approval>> { return select_by_id(db, id); });
+  return call_result<std::optional<Approval>>(
+      *db_, "approvals", [id](PgSession& db) -> Result<std::optional<Approval>> { return select_by_id(db, id); });
 }
 
 Result<std::optional<Approval>> PgStore::approval_open(const std::string& job, const std::string& kind,
                                                        const std::string& key) {
-  return on_db_thread<std::optional<Approval>>(
-      *db_, [&](PgSession& db) -> Result<std::optional<Approval>> { return select_open(db, job, kind, key); });
+  return call_result<std::optional<Approval>>(
+      *db_, "approvals", [&](PgSession& db) -> Result<std::optional<Approval>> { return select_open(db, job, kind, key); });
 }
 
 Result<Approval> PgStore::approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,
@@ -214,7 +206,7 @@ Result<Approval> PgStore::approval_decide(int64_t id, ApprovalStatus decision, c
   if (decision != ApprovalStatus::kApproved)
     return Result<Approval>::error("an approval can only be decided APPROVED (cancel it to refuse it)");
   if (by.empty()) return Result<Approval>::error("approving needs the name of who decides");
-  return on_db_thread<Approval>(*db_, [&](PgSession& db) -> Result<Approval> {
+  return call_result<Approval>(*db_, "approvals", [&](PgSession& db) -> Result<Approval> {
     WriteScope scope(db);
     auto updated = db.run("UPDATE approvals SET status = 'APPROVED', decided_by = $1, decided_at = $2::bigint, "
                           "notes = $3 WHERE id = $4::bigint AND status = 'PENDING'",
@@ -232,7 +224,7 @@ Result<Approval> PgStore::approval_decide(int64_t id, ApprovalStatus decision, c
 Result<Approval> PgStore::approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
                                           const std::string& actor) {
   if (by.empty()) return Result<Approval>::error("cancelling needs the name of who cancels");
-  return on_db_thread<Approval>(*db_, [&](PgSession& db) -> Result<Approval> {
+  return call_result<Approval>(*db_, "approvals", [&](PgSession& db) -> Result<Approval> {
     WriteScope scope(db);
     auto found = select_by_id(db, id, true);
     if (!found || (found->status != ApprovalStatus::kPending && found->status != ApprovalStatus::kApproved))
@@ -251,7 +243,7 @@ Result<Approval> PgStore::approval_mark(int64_t id, ApprovalStatus outcome, cons
   if (outcome != ApprovalStatus::kExecuted && outcome != ApprovalStatus::kFailed &&
       outcome != ApprovalStatus::kSuperseded)
     return Result<Approval>::error("an approval can only be marked EXECUTED, FAILED or SUPERSEDED");
-  return on_db_thread<Approval>(*db_, [&](PgSession& db) -> Result<Approval> {
+  return call_result<Approval>(*db_, "approvals", [&](PgSession& db) -> Result<Approval> {
     WriteScope scope(db);
     auto updated = db.run(
         "UPDATE approvals SET status = $1::text, closed_at = $2::bigint, "
@@ -269,7 +261,7 @@ Result<Approval> PgStore::approval_mark(int64_t id, ApprovalStatus outcome, cons
 }
 
 Result<std::vector<Event>> PgStore::events_after(int64_t last_id, int limit) {
-  return on_db_thread<std::vector<Event>>(*db_, [=](PgSession& db) -> Result<std::vector<Event>> {
+  return call_result<std::vector<Event>>(*db_, "approvals", [=](PgSession& db) -> Result<std::vector<Event>> {
     auto rows = db.run("SELECT id, name, payload, created_at, delivered_at FROM events "
                        "WHERE id > $1::bigint AND delivered_at IS NULL ORDER BY id LIMIT $2::bigint",
                        {param(last_id), param(int64_t{limit})});
@@ -281,7 +273,7 @@ Result<std::vector<Event>> PgStore::events_after(int64_t last_id, int limit) {
 }
 
 Result<bool> PgStore::event_delivered(int64_t id, int64_t now) {
-  return on_db_thread<bool>(*db_, [=](PgSession& db) -> Result<bool> {
+  return call_result<bool>(*db_, "approvals", [=](PgSession& db) -> Result<bool> {
     // The row lock makes hosts that take the same event at once wait for each other: one marks it.
     auto updated = db.run("UPDATE events SET delivered_at = $1::bigint WHERE id = $2::bigint AND delivered_at IS NULL",
                           {param(now), param(id)});

@@ -27,11 +27,16 @@ constexpr Seed kSeeds[] = {
     {"runs",
      "(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS recent FROM runs) r "
      "WHERE recent <= 100) t"},
+    // A dry run's notification says whether repeat_every would hold it back.
+    {"notifications",
+     "(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY job ORDER BY id DESC) AS recent FROM notifications) n "
+     "WHERE recent <= 100) t"},
 };
 
 // SQLite keeps 0/1 where PostgreSQL has booleans.
 std::string select_item(const std::string& column) {
-  if (column == "enabled_override" || column == "output_truncated") return "t." + column + "::int";
+  if (column == "enabled_override" || column == "output_truncated" || column == "suppressed")
+    return "t." + column + "::int";
   return "t." + column;
 }
 

@@ -233,7 +233,7 @@ std::vector<RunRecord> PgStore::take_queued(int limit) {
     std::sort(taken.begin(), taken.end(), [](const RunRecord& a, const RunRecord& b) { return a.id < b.id; });
     return taken;
   } catch (const std::exception& e) {
-    spdlog::error("taking queued runs from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "taking queued runs from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -329,7 +329,7 @@ std::vector<RunRecord> PgStore::recover_unfinished(int64_t now) {
       return found;
     });
   } catch (const std::exception& e) {
-    spdlog::error("recovering unfinished runs from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "recovering unfinished runs from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -341,7 +341,7 @@ std::vector<RunRecord> PgStore::pending_retries() {
                               " FROM runs WHERE retry_at IS NOT NULL ORDER BY retry_at, id"));
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading pending retries from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading pending retries from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -384,7 +384,7 @@ std::set<int64_t> PgStore::claimed_slots(const std::string& job, int64_t from, i
       return slots;
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading claimed slots from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading claimed slots from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -403,10 +403,20 @@ int64_t PgStore::prune(const Retention& retention, int64_t now) {
                           "WHERE n > $1::bigint)",
                           {param(int64_t{retention.keep_per_job})})
                        .affected;
+      // Notifications go with the history, but each job's newest of each event stays (see
+      // SqliteStore::prune).
+      if (retention.keep_days > 0)
+        db.run(std::string("DELETE FROM notifications WHERE at < $1::bigint AND ") + kNotNewestNotification,
+               {param(now - int64_t{retention.keep_days} * 86'400'000)});
+      if (retention.keep_per_job > 0)
+        db.run(std::string("DELETE FROM notifications WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+                           "(PARTITION BY job ORDER BY at DESC, id DESC) AS n FROM notifications) AS ranked "
+                           "WHERE n > $1::bigint) AND ") + kNotNewestNotification,
+               {param(int64_t{retention.keep_per_job})});
       return removed;
     });
   } catch (const std::exception& e) {
-    spdlog::error("pruning runs in the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "pruning runs in the state database failed", {{"error", e.what()}});
     return 0;
   }
 }
@@ -425,7 +435,7 @@ std::vector<std::optional<JobState>> PgStore::job_states(const std::vector<std::
       return out;
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading job states from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading job states from the state database failed", {{"error", e.what()}});
     return std::vector<std::optional<JobState>>(jobs.size());
   }
 }
@@ -439,7 +449,7 @@ std::vector<JobState> PgStore::job_states() {
       return out;
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading job states from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading job states from the state database failed", {{"error", e.what()}});
     return {};
   }
 }
@@ -457,12 +467,46 @@ std::vector<RunRecord> PgStore::runs(const RunQuery& query) {
       if (query.status) sql += " AND status = " + next(param(std::string(to_string(*query.status))), "");
       if (query.before_id) sql += " AND id < " + next(param(*query.before_id), "::bigint");
       if (query.since) sql += " AND scheduled_for >= " + next(param(*query.since), "::bigint");
+      if (query.attempts_of) {
+        const std::string first = next(param(*query.attempts_of), "::bigint");
+        sql += " AND id >= " + first + " AND (id = " + first + " OR first_run_id = " + first + ")";
+      }
       sql += " ORDER BY id DESC LIMIT " + next(param(int64_t{query.limit}), "::bigint");
       return read_runs(db.run(sql, params));
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading runs from the state database failed: {}", e.what());
+    log_event(spdlog::level::err, "reading runs from the state database failed", {{"error", e.what()}});
     return {};
+  }
+}
+
+std::vector<std::vector<RunBrief>> PgStore::recent_runs(const std::vector<std::string>& jobs, int per_job) {
+  try {
+    return db_->call([&jobs, per_job](PgSession& db) {
+      std::vector<std::vector<RunBrief>> out(jobs.size());
+      for (size_t i = 0; i < jobs.size(); ++i) {  // per job: each reads its newest rows by (job, id)
+        const auto rows = db.run(
+            "SELECT id, status, trigger, attempt, scheduled_for, started_at, finished_at, duration_ms FROM runs "
+            "WHERE job = $1 ORDER BY id DESC LIMIT $2::bigint",
+            {param(jobs[i]), param(int64_t{per_job})});
+        for (const auto& row : rows.rows) {
+          RunBrief r;
+          r.id = integer(row[0]);
+          r.status = parse_status(text(row[1])).value_or(RunStatus::kQueued);
+          r.trigger = parse_trigger(text(row[2])).value_or(Trigger::kSchedule);
+          r.attempt = static_cast<int>(integer(row[3]));
+          r.scheduled_for = integer(row[4]);
+          r.started_at = optional_int(row[5]);
+          r.finished_at = optional_int(row[6]);
+          r.duration_ms = optional_int(row[7]);
+          out[i].push_back(r);
+        }
+      }
+      return out;
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("reading recent runs from the state database failed: {}", e.what());
+    return std::vector<std::vector<RunBrief>>(jobs.size());
   }
 }
 
@@ -474,7 +518,7 @@ std::optional<RunRecord> PgStore::run(int64_t id) {
       return read_run(rows.rows[0]);
     });
   } catch (const std::exception& e) {
-    spdlog::error("reading run {} from the state database failed: {}", id, e.what());
+    log_event(spdlog::level::err, "reading a run from the state database failed", {{"run", id}, {"error", e.what()}});
     return std::nullopt;
   }
 }

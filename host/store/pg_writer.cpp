@@ -75,7 +75,7 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
     try {
       if (session.in_transaction()) session.run("ROLLBACK");
     } catch (const std::exception& e) {
-      spdlog::debug("state database rollback failed: {}", e.what());
+      log_event(spdlog::level::debug, "state database rollback failed", {{"error", e.what()}});
     }
   };
   // The job_state changes are written once, at the end, in job order; when that statement
@@ -127,7 +127,7 @@ std::exception_ptr PgWriter::run_transaction(std::deque<Item>& items) {
     Item bad = std::move(items[failed]);
     items.erase(items.begin() + static_cast<std::ptrdiff_t>(failed));
     if (bad.after_commit) bad.after_commit(item_error);
-    else spdlog::error("state database write failed: {}", message_of(item_error));
+    else log_event(spdlog::level::err, "state database write failed", {{"error", message_of(item_error)}});
   }
   return nullptr;
 }

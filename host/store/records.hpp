@@ -112,6 +112,24 @@ struct OutboxMail {
   std::string last_error;
 };
 
+// A notification decided (notify/notifier.hpp): sent on `channels`, or suppressed by
+// repeat_every. `dedup_key` names what it is about, so it is recorded (and sent) once.
+struct NotificationRecord {
+  int64_t id = 0;
+  std::string job;
+  std::string event;  // failed, timed_out, recovered, missed, no_success_within
+  int64_t at = 0;
+  std::optional<int64_t> slot, run_id;
+  std::string channels_json = "[]";  // ["mail", "webhook", "job:NAME"]
+  bool suppressed = false;
+  std::string summary;
+  std::string dedup_key;
+};
+
+// SQL (both backends) for pruning: leaves out each job's newest notification of each event.
+inline constexpr const char* kNotNewestNotification =
+    "id NOT IN (SELECT max(id) FROM notifications GROUP BY job, event)";
+
 struct JobState {
   std::string job;
   std::optional<bool> enabled_override;

@@ -6,31 +6,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include "store/call_result.hpp"
 #include "store/db_thread.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace cronhost::store {
 namespace {
-
-// Runs `fn` on the database thread; an exception becomes an error naming `what`.
-template <typename T, typename F>
-Result<T> attempt(DbThread& db, const char* what, F fn) {
-  try {
-    return db.call(fn);
-  } catch (const std::exception& e) {
-    return Result<T>::error(std::string(what) + ": " + e.what());
-  }
-}
-
-template <typename F>
-Status attempt_status(DbThread& db, const char* what, F fn) {
-  try {
-    db.call(fn);
-    return Status::ok();
-  } catch (const std::exception& e) {
-    return Status::error(std::string(what) + ": " + e.what());
-  }
-}
 
 // The value at fraction `q` of sorted `values` (nearest rank).
 int64_t percentile(const std::vector<int64_t>& values, double q) {
@@ -42,7 +23,7 @@ int64_t percentile(const std::vector<int64_t>& values, double q) {
 }  // namespace
 
 Status SqliteStore::set_enabled_override(const std::string& job, std::optional<bool> enabled) {
-  return attempt_status(*db_, "cannot save the job's enabled state", [&](SQLite::Database& db) {
+  return call_status(*db_, "cannot save the job's enabled state", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "INSERT INTO job_state (job, enabled_override) VALUES (?, ?) "
                         "ON CONFLICT (job) DO UPDATE SET enabled_override = excluded.enabled_override");
@@ -53,7 +34,7 @@ Status SqliteStore::set_enabled_override(const std::string& job, std::optional<b
 }
 
 Status SqliteStore::set_schedule_override(const std::string& job, const std::string& json) {
-  return attempt_status(*db_, "cannot save the job's schedule", [&](SQLite::Database& db) {
+  return call_status(*db_, "cannot save the job's schedule", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "INSERT INTO job_state (job, schedule_override) VALUES (?, ?) "
                         "ON CONFLICT (job) DO UPDATE SET schedule_override = excluded.schedule_override");
@@ -64,7 +45,7 @@ Status SqliteStore::set_schedule_override(const std::string& job, const std::str
 }
 
 Result<std::vector<RegisteredJob>> SqliteStore::registered_jobs() {
-  return attempt<std::vector<RegisteredJob>>(*db_, "cannot read the registered jobs", [&](SQLite::Database& db) {
+  return call_result<std::vector<RegisteredJob>>(*db_, "cannot read the registered jobs", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT name, definition, registered_by, registered_at, updated_at FROM registered_jobs "
                             "ORDER BY name");
     std::vector<RegisteredJob> jobs;
@@ -76,7 +57,7 @@ Result<std::vector<RegisteredJob>> SqliteStore::registered_jobs() {
 }
 
 Status SqliteStore::save_registered_job(const RegisteredJob& job) {
-  return attempt_status(*db_, "cannot save the registered job", [&](SQLite::Database& db) {
+  return call_status(*db_, "cannot save the registered job", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "INSERT INTO registered_jobs (name, definition, registered_by, registered_at, updated_at) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, "
@@ -91,7 +72,7 @@ Status SqliteStore::save_registered_job(const RegisteredJob& job) {
 }
 
 Status SqliteStore::delete_registered_job(const std::string& name) {
-  return attempt_status(*db_, "cannot delete the registered job", [&](SQLite::Database& db) {
+  return call_status(*db_, "cannot delete the registered job", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "DELETE FROM registered_jobs WHERE name = ?");
     q.bind(1, name);
     q.exec();
@@ -103,7 +84,7 @@ Status SqliteStore::delete_registered_job(const std::string& name) {
 }
 
 Status SqliteStore::audit(const AuditEntry& entry) {
-  return attempt_status(*db_, "cannot write the audit log", [&](SQLite::Database& db) {
+  return call_status(*db_, "cannot write the audit log", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)");
     q.bind(1, entry.at);
     q.bind(2, entry.actor);
@@ -115,7 +96,7 @@ Status SqliteStore::audit(const AuditEntry& entry) {
 }
 
 Result<std::vector<AuditEntry>> SqliteStore::audit_log(const std::string& target, int limit) {
-  return attempt<std::vector<AuditEntry>>(*db_, "cannot read the audit log", [&](SQLite::Database& db) {
+  return call_result<std::vector<AuditEntry>>(*db_, "cannot read the audit log", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT id, at, actor, action, target, detail FROM audit_log "
                             "WHERE ?1 = '' OR target = ?1 ORDER BY id DESC LIMIT ?2");
     q.bind(1, target);
@@ -130,7 +111,7 @@ Result<std::vector<AuditEntry>> SqliteStore::audit_log(const std::string& target
 }
 
 Result<std::vector<RunStats>> SqliteStore::run_stats(const std::string& job, const std::vector<std::optional<int64_t>>& since) {
-  return attempt<std::vector<RunStats>>(*db_, "cannot read the run statistics", [&](SQLite::Database& db) {
+  return call_result<std::vector<RunStats>>(*db_, "cannot read the run statistics", [&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "SELECT finished_at, status, duration_ms, lateness_ms, items_processed, items_succeeded, "
                         "items_failed FROM runs WHERE job = ? AND status NOT IN ('skipped', 'queued', 'running')");
@@ -176,13 +157,13 @@ Result<std::vector<RunStats>> SqliteStore::run_stats(const std::string& job, con
 }
 
 Result<int64_t> SqliteStore::outbox_size() {
-  return attempt<int64_t>(*db_, "cannot count the outbox", [&](SQLite::Database& db) {
+  return call_result<int64_t>(*db_, "cannot count the outbox", [&](SQLite::Database& db) {
     return db.execAndGet("SELECT count(*) FROM outbox").getInt64();
   });
 }
 
 Result<int64_t> SqliteStore::approvals_count(ApprovalStatus status) {
-  return attempt<int64_t>(*db_, "cannot count the approvals", [&](SQLite::Database& db) {
+  return call_result<int64_t>(*db_, "cannot count the approvals", [&](SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT count(*) FROM approvals WHERE status = ?");
     q.bind(1, std::string(to_string(status)));
     q.executeStep();
@@ -193,7 +174,7 @@ Result<int64_t> SqliteStore::approvals_count(ApprovalStatus status) {
 Status SqliteStore::check_writable() {
   // Every call runs in the database thread's write transaction; a one-row rewrite makes its
   // commit reach the disk, so a full disk or a read-only file shows here.
-  return attempt_status(*db_, "the state file cannot be written", [&](SQLite::Database& db) {
+  return call_status(*db_, "the state file cannot be written", [&](SQLite::Database& db) {
     db.exec("UPDATE job_state SET runs = runs WHERE rowid = (SELECT min(rowid) FROM job_state)");
   });
 }

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/call_result.hpp"
 #include "store/column_values.hpp"
 #include "store/db_thread.hpp"
 #include "store/sqlite_store.hpp"
@@ -169,16 +170,6 @@ void supersede_older(SQLite::Database& db, const Approval& approved, int64_t now
   }
 }
 
-// Runs `fn` (returning Result<T>) on the database thread; SQLite's failures become errors.
-template <typename T, typename F>
-Result<T> on_db_thread(DbThread& db, F fn) {
-  try {
-    return db.call(std::move(fn));
-  } catch (const std::exception& e) {
-    return Result<T>::error(std::string("approvals: ") + e.what());
-  }
-}
-
 }  // namespace
 
 nlohmann::json approval_to_json(const Approval& a) {
@@ -208,7 +199,7 @@ nlohmann::json approval_to_json(const Approval& a) {
 }
 
 Result<RequestedApproval> SqliteStore::approval_request(const ApprovalAsk& ask, int64_t now) {
-  return on_db_thread<RequestedApproval>(*db_, [&](SQLite::Database& db) -> Result<RequestedApproval> {
+  return call_result<RequestedApproval>(*db_, "approvals", [&](SQLite::Database& db) -> Result<RequestedApproval> {
     WriteScope scope(db);
     // One statement that writes only when no open approval exists (with `once`: nor an
     // executed one): it takes the write lock before it looks, and an id is used only by a row
@@ -240,7 +231,7 @@ Result<RequestedApproval> SqliteStore::approval_request(const ApprovalAsk& ask, 
 }
 
 Result<std::vector<Approval>> SqliteStore::approvals(const ApprovalQuery& query) {
-  return on_db_thread<std::vector<Approval>>(*db_, [&query](SQLite::Database& db) -> Result<std::vector<Approval>> {
+  return call_result<std::vector<Approval>>(*db_, "approvals", [&query](SQLite::Database& db) -> Result<std::vector<Approval>> {
     std::string sql = std::string("SELECT ") + kApprovalColumns + " FROM approvals WHERE 1 = 1";
     if (!query.kind.empty()) sql += " AND kind = :kind";
     if (!query.key.empty()) sql += " AND key = :key";
@@ -267,14 +258,14 @@ Result<std::vector<Approval>> SqliteStore::approvals(const ApprovalQuery& query)
 }
 
 Result<std::optional<Approval>> SqliteStore::approval(int64_t id) {
-  return on_db_thread<std::optional<Approval>>(
-      *db_, [id](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_by_id(db, id); });
+  return call_result<std::optional<Approval>>(
+      *db_, "approvals", [id](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_by_id(db, id); });
 }
 
 Result<std::optional<Approval>> SqliteStore::approval_open(const std::string& job, const std::string& kind,
                                                            const std::string& key) {
-  return on_db_thread<std::optional<Approval>>(
-      *db_, [&](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_open(db, job, kind, key); });
+  return call_result<std::optional<Approval>>(
+      *db_, "approvals", [&](SQLite::Database& db) -> Result<std::optional<Approval>> { return select_open(db, job, kind, key); });
 }
 
 Result<Approval> SqliteStore::approval_decide(int64_t id, ApprovalStatus decision, const std::string& by,
@@ -282,7 +273,7 @@ Result<Approval> SqliteStore::approval_decide(int64_t id, ApprovalStatus decisio
   if (decision != ApprovalStatus::kApproved)
     return Result<Approval>::error("an approval can only be decided APPROVED (cancel it to refuse it)");
   if (by.empty()) return Result<Approval>::error("approving needs the name of who decides");
-  return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
+  return call_result<Approval>(*db_, "approvals", [&](SQLite::Database& db) -> Result<Approval> {
     WriteScope scope(db);
     // Write first: the status check and the change are one statement.
     SQLite::Statement q(db,
@@ -305,7 +296,7 @@ Result<Approval> SqliteStore::approval_decide(int64_t id, ApprovalStatus decisio
 Result<Approval> SqliteStore::approval_cancel(int64_t id, const std::string& by, const std::string& note, int64_t now,
                                               const std::string& actor) {
   if (by.empty()) return Result<Approval>::error("cancelling needs the name of who cancels");
-  return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
+  return call_result<Approval>(*db_, "approvals", [&](SQLite::Database& db) -> Result<Approval> {
     WriteScope scope(db);
     auto found = select_by_id(db, id);
     if (!found || (found->status != ApprovalStatus::kPending && found->status != ApprovalStatus::kApproved))
@@ -327,7 +318,7 @@ Result<Approval> SqliteStore::approval_mark(int64_t id, ApprovalStatus outcome, 
   if (outcome != ApprovalStatus::kExecuted && outcome != ApprovalStatus::kFailed &&
       outcome != ApprovalStatus::kSuperseded)
     return Result<Approval>::error("an approval can only be marked EXECUTED, FAILED or SUPERSEDED");
-  return on_db_thread<Approval>(*db_, [&](SQLite::Database& db) -> Result<Approval> {
+  return call_result<Approval>(*db_, "approvals", [&](SQLite::Database& db) -> Result<Approval> {
     WriteScope scope(db);
     SQLite::Statement q(db,
                         "UPDATE approvals SET status = :status, closed_at = :now, "
@@ -348,7 +339,7 @@ Result<Approval> SqliteStore::approval_mark(int64_t id, ApprovalStatus outcome, 
 }
 
 Result<std::vector<Event>> SqliteStore::events_after(int64_t last_id, int limit) {
-  return on_db_thread<std::vector<Event>>(*db_, [=](SQLite::Database& db) -> Result<std::vector<Event>> {
+  return call_result<std::vector<Event>>(*db_, "approvals", [=](SQLite::Database& db) -> Result<std::vector<Event>> {
     SQLite::Statement q(db,
                         "SELECT id, name, payload, created_at, delivered_at FROM events "
                         "WHERE id > ? AND delivered_at IS NULL ORDER BY id LIMIT ?");
@@ -363,7 +354,7 @@ Result<std::vector<Event>> SqliteStore::events_after(int64_t last_id, int limit)
 }
 
 Result<bool> SqliteStore::event_delivered(int64_t id, int64_t now) {
-  return on_db_thread<bool>(*db_, [=](SQLite::Database& db) -> Result<bool> {
+  return call_result<bool>(*db_, "approvals", [=](SQLite::Database& db) -> Result<bool> {
     SQLite::Statement q(db, "UPDATE events SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL");
     q.bind(1, now);
     q.bind(2, id);

@@ -432,6 +432,20 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
       q.bind(1, retention.keep_per_job);
       removed += q.exec();
     }
+    // Notifications go with the history, but each job's newest of each event stays: the
+    // notifier reads it (repeat_every, a recovery, a dead-man period's start).
+    if (retention.keep_days > 0) {
+      SQLite::Statement q(db, std::string("DELETE FROM notifications WHERE at < ? AND ") + kNotNewestNotification);
+      q.bind(1, now - int64_t{retention.keep_days} * 86'400'000);
+      q.exec();
+    }
+    if (retention.keep_per_job > 0) {
+      SQLite::Statement q(db, std::string("DELETE FROM notifications WHERE id IN (SELECT id FROM (SELECT id, row_number() "
+                                          "OVER (PARTITION BY job ORDER BY at DESC, id DESC) AS n FROM notifications) "
+                                          "WHERE n > ?) AND ") + kNotNewestNotification);
+      q.bind(1, retention.keep_per_job);
+      q.exec();
+    }
     return removed;
   });
 }
@@ -471,15 +485,48 @@ std::vector<RunRecord> SqliteStore::runs(const RunQuery& query) {
     if (query.status) sql += " AND status = :status";
     if (query.before_id) sql += " AND id < :before";
     if (query.since) sql += " AND scheduled_for >= :since";
+    if (query.attempts_of) sql += " AND id >= :first AND (id = :first OR first_run_id = :first)";
     sql += " ORDER BY id DESC LIMIT :limit";
     SQLite::Statement q(db, sql);
     if (!query.job.empty()) q.bind(":job", query.job);
     if (query.status) q.bind(":status", std::string(to_string(*query.status)));
     if (query.before_id) q.bind(":before", *query.before_id);
     if (query.since) q.bind(":since", *query.since);
+    if (query.attempts_of) q.bind(":first", *query.attempts_of);
     q.bind(":limit", query.limit);
     std::vector<RunRecord> out;
     while (q.executeStep()) out.push_back(read_run(q));
+    return out;
+  });
+}
+
+// Per job, so each reads only its newest rows through runs_by_job (job, id); one window over
+// all the page's runs would read every run those jobs ever kept.
+const std::string kRecentRunsSql =
+    "SELECT id, status, trigger, attempt, scheduled_for, started_at, finished_at, duration_ms FROM runs "
+    "WHERE job = ? ORDER BY id DESC LIMIT ?";
+
+std::vector<std::vector<RunBrief>> SqliteStore::recent_runs(const std::vector<std::string>& jobs, int per_job) {
+  return db_->call([this, &jobs, per_job](SQLite::Database&) {
+    std::vector<std::vector<RunBrief>> out(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      SQLite::Statement& q = db_->statement(kRecentRunsSql.c_str());
+      q.bind(1, jobs[i]);
+      q.bind(2, per_job);
+      while (q.executeStep()) {
+        RunBrief r;
+        r.id = q.getColumn(0).getInt64();
+        r.status = parse_status(q.getColumn(1).getString()).value_or(RunStatus::kQueued);
+        r.trigger = parse_trigger(q.getColumn(2).getString()).value_or(Trigger::kSchedule);
+        r.attempt = q.getColumn(3).getInt();
+        r.scheduled_for = q.getColumn(4).getInt64();
+        r.started_at = optional_int(q.getColumn(5));
+        r.finished_at = optional_int(q.getColumn(6));
+        r.duration_ms = optional_int(q.getColumn(7));
+        out[i].push_back(r);
+      }
+      q.reset();  // an active statement would hold its read snapshot
+    }
     return out;
   });
 }

@@ -41,6 +41,7 @@ class SqliteStore final : public Store {
   std::vector<JobState> job_states() override;
   std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) override;
   std::vector<RunRecord> runs(const RunQuery& query) override;
+  std::vector<std::vector<RunBrief>> recent_runs(const std::vector<std::string>& jobs, int per_job) override;
   std::optional<RunRecord> run(int64_t id) override;
 
   Result<std::optional<std::string>> kv_get(const std::string& job, const std::string& key) override;
@@ -54,6 +55,17 @@ class SqliteStore final : public Store {
   Status outbox_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error) override;
   Status outbox_remove(int64_t id) override;
   Status run_add_note(int64_t run_id, const std::string& note) override;
+  // The webhook outbox (store/sqlite_webhook_outbox.cpp).
+  Result<int64_t> webhook_add(const OutboxWebhook& webhook, int64_t now) override;
+  Result<std::vector<OutboxWebhook>> webhook_due(int64_t now, int limit) override;
+  std::optional<int64_t> webhook_next_attempt() override;
+  Status webhook_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error,
+                          std::optional<int> status) override;
+  Status webhook_delivered(int64_t id) override;
+  Status webhook_give_up(int64_t id, int attempts, const std::string& error, std::optional<int> status,
+                         int64_t now) override;
+  Result<std::vector<OutboxWebhook>> webhook_entries(int limit) override;
+  Result<int64_t> webhook_prune_failed(int64_t failed_before) override;
 
   // Approvals and host events (store/sqlite_approvals.cpp).
   using Store::approval_request;  // the inline overload of the interface
@@ -69,6 +81,10 @@ class SqliteStore final : public Store {
   Result<Approval> approval_mark(int64_t id, ApprovalStatus outcome, const std::string& notes, int64_t now) override;
   Result<std::vector<Event>> events_after(int64_t last_id, int limit) override;
   Result<bool> event_delivered(int64_t id, int64_t now) override;
+
+  // Notifications decided (store/sqlite_notifications.cpp).
+  Result<bool> notification_add(const NotificationRecord& record) override;
+  Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) override;
 
   // The admin API's half (store/sqlite_admin.cpp).
   Status set_enabled_override(const std::string& job, std::optional<bool> enabled) override;

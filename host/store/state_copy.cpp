@@ -315,7 +315,8 @@ Result<CopyReport> copy_into(SQLite::Database& file, PGconn* conn) {
 
 const std::vector<std::string_view>& state_tables() {
   static const std::vector<std::string_view> all = {"job_state", "runs",      "kv",              "approvals",
-                                                    "events",    "outbox",    "registered_jobs", "audit_log"};
+                                                    "events",    "outbox",    "registered_jobs", "audit_log",
+                                                    "notifications", "webhook_outbox"};
   return all;
 }
 

@@ -23,7 +23,19 @@ struct RunQuery {
   std::optional<RunStatus> status;
   std::optional<int64_t> before_id;  // cursor: runs with a smaller id
   std::optional<int64_t> since;      // runs scheduled at or after this time
+  std::optional<int64_t> attempts_of;  // a first attempt and its retries (first_run_id; with `job`: an index range)
   int limit = 20;
+};
+
+// A run as a jobs list shows it (its strip of recent statuses, the last run's time and
+// duration): no output, result or params, so a page of jobs reads a few kilobytes.
+struct RunBrief {
+  int64_t id = 0;
+  RunStatus status = RunStatus::kQueued;
+  Trigger trigger = Trigger::kSchedule;
+  int attempt = 1;
+  int64_t scheduled_for = 0;
+  std::optional<int64_t> started_at, finished_at, duration_ms;
 };
 
 struct ApprovalQuery {
@@ -123,6 +135,9 @@ class RunReader {
   // The states of these jobs, in their order (nothing for a job never seen).
   virtual std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) = 0;
   virtual std::vector<RunRecord> runs(const RunQuery& query) = 0;
+  // The newest `per_job` runs of each of `jobs` (newest first), in the jobs' order; one store
+  // call for a page of the jobs list. A job without runs gets an empty list.
+  virtual std::vector<std::vector<RunBrief>> recent_runs(const std::vector<std::string>& jobs, int per_job) = 0;
   virtual std::optional<RunRecord> run(int64_t id) = 0;
   // For each window start (nothing: all time), the runs of `job` that finished in it; one
   // pass over the job's runs for all windows.
@@ -161,6 +176,54 @@ class OutboxStore {
   virtual Status outbox_remove(int64_t id) = 0;
   // Appends a line to a run's notes (what happened after it, such as a mail given up on).
   virtual Status run_add_note(int64_t run_id, const std::string& note) = 0;
+};
+
+// A webhook in the outbox (store/*_webhook_outbox.cpp): the rendered body and where it goes.
+struct OutboxWebhook {
+  int64_t id = 0;
+  std::string job;
+  std::optional<int64_t> run_id;  // absent: the event is about no run (missed, dead-man)
+  std::string event;              // the event's name: failed, timed_out, recovered, ...
+  std::string format;             // json, slack or teams
+  std::string body;               // the request body, rendered when queued
+  // JSON {url, headers, secret, secret_values}: holds secrets, never shown; {} once failed.
+  std::string target_json;
+  std::string url;  // the URL for display, its secret values replaced by ***
+  int attempts = 0;
+  int64_t next_attempt_at = 0;
+  std::string last_error;            // already redacted
+  std::optional<int> last_status;    // the last HTTP status received
+  int64_t created_at = 0;
+  std::optional<int64_t> failed_at;  // set: given up, kept for the operator to see
+};
+
+// How long a host may take to deliver a webhook it took from the outbox: longer than any
+// request (webhook_delivery.timeout is at most 5 minutes).
+constexpr int64_t kWebhookLockMs = 10 * 60 * 1000;
+
+// The webhook outbox: notifications by webhook until they are delivered, and the ones given up.
+class WebhookOutboxStore {
+ public:
+  virtual ~WebhookOutboxStore() = default;
+  // Durable when it returns; the id of the new row.
+  virtual Result<int64_t> webhook_add(const OutboxWebhook& webhook, int64_t now) = 0;
+  // Takes the webhooks due at `now` (not failed): each is locked for kWebhookLockMs (until its
+  // webhook_retry_at, webhook_delivered or webhook_give_up), so hosts sharing a store never
+  // deliver one webhook twice at once, and one that dies mid-send leaves it to another after
+  // the lock runs out. Oldest due first.
+  virtual Result<std::vector<OutboxWebhook>> webhook_due(int64_t now, int limit) = 0;
+  // When the next webhook still to deliver is due (or its lock runs out); nothing: none.
+  virtual std::optional<int64_t> webhook_next_attempt() = 0;
+  virtual Status webhook_retry_at(int64_t id, int attempts, int64_t next_attempt_at, const std::string& error,
+                                  std::optional<int> status) = 0;
+  virtual Status webhook_delivered(int64_t id) = 0;  // deletes it
+  // Gives up: keeps the row as failed at `now` with its last error, its target's secrets cleared.
+  virtual Status webhook_give_up(int64_t id, int attempts, const std::string& error, std::optional<int> status,
+                                 int64_t now) = 0;
+  // Every row (waiting and failed), newest first: what the operator sees.
+  virtual Result<std::vector<OutboxWebhook>> webhook_entries(int limit) = 0;
+  // Deletes the failed rows given up before `failed_before` (the history's retention); returns how many.
+  virtual Result<int64_t> webhook_prune_failed(int64_t failed_before) = 0;
 };
 
 // Approvals. Each change is one transaction; a decision and the event announcing it commit
@@ -240,6 +303,25 @@ class AdminStore {
   virtual Result<std::vector<DefinitionDrift>> definition_drift() { return std::vector<DefinitionDrift>{}; }
 };
 
+struct NotificationQuery {
+  std::string job;
+  std::vector<std::string> events;  // empty: any
+  bool sent_only = false;           // leave out the suppressed ones
+  int limit = 100;
+};
+
+// What notifications were decided (notify/notifier.hpp), so a restart or another host sharing
+// the store neither sends one twice nor forgets what repeat_every holds back.
+class NotificationStore {
+ public:
+  virtual ~NotificationStore() = default;
+  // Records one (durable when it returns): true if this call did, false if one with its
+  // dedup_key was recorded before (by this host or another), in which case nothing is sent.
+  virtual Result<bool> notification_add(const NotificationRecord& record) = 0;
+  // Newest first.
+  virtual Result<std::vector<NotificationRecord>> notifications(const NotificationQuery& query) = 0;
+};
+
 // Whether writes reach the store (/health) and waiting for them.
 class StoreHealth {
  public:
@@ -260,9 +342,11 @@ class Store : public RunLedger,
               public RunReader,
               public KvStore,
               public OutboxStore,
+              public WebhookOutboxStore,
               public ApprovalStore,
               public EventStore,
               public AdminStore,
+              public NotificationStore,
               public StoreHealth {
  public:
   // Opens (creating) the state file for a daemon: takes an exclusive lock on the file itself

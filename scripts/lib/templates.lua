@@ -67,12 +67,6 @@ function M.update_available(d)
                  "Approve it with: cronhost approvals approve " .. d.approval_id .. " --by NAME")
 end
 
-function M.version_check_failure(d)
-  return message("Version check of " .. d.image .. " FAILED",
-                 "The registry could not be read after " .. d.attempts .. " attempt(s).",
-                 {{"Image", d.image}, {"Error", d.error}})
-end
-
 function M.update_approved(d)
   return message("Update to " .. d.version .. " approved",
                  d.by .. " approved the update; it runs at the next execution window.",

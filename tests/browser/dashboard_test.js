@@ -10,13 +10,10 @@
 // read-only look. Asserts on DOM text, never pixels; every wait is bounded. Exits 0 when all
 // steps pass, 1 with the failed step's name and reason otherwise.
 
-const { chromium } = require('playwright-core');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { STEP_MS, check, step, until, apiOk, withBrowser, describeErrors, runTest } = require('./harness');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const STEP_MS = 10000; // one UI reaction (an API call and a render)
 const RUN_MS = 30000; // a triggered run from click to final status
 const TOTAL_MS = 150000; // the whole test; a hang fails instead of blocking CI
 const SLOW_MS = 1000; // an API answer slower than this is reported
@@ -34,45 +31,12 @@ if (!baseUrl || !adminToken || !shotDir) {
   process.exit(2);
 }
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-  } catch (error) {
-    error.message = `${name}: ${error.message}`;
-    throw error;
-  }
-  console.log(`ok   ${name} (${Date.now() - started} ms)`);
-}
-
 /** Calls the API from the test itself (to make things happen that the UI then shows). */
-async function apiCall(method, apiPath, token = adminToken) {
-  const response = await fetch(new URL(apiPath, baseUrl), {
-    method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: method === 'GET' ? undefined : '{}', signal: AbortSignal.timeout(STEP_MS) });
-  const body = await response.json().catch(() => null);
-  check(response.ok, `${method} ${apiPath}: HTTP ${response.status} ${JSON.stringify(body)}`);
-  return body;
-}
+const apiCall = (method, apiPath, token = adminToken) => apiOk(baseUrl, token, method, apiPath);
 
 async function main() {
   fs.mkdirSync(shotDir, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cronhost-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync',
-           '--no-proxy-server'],
-    viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
-  const pageErrors = [];
-  try {
-    const page = context.pages()[0] || await context.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    page.on('pageerror', (error) => pageErrors.push(error));
+  await withBrowser({}, async (page, pageErrors) => {
     // A slow answer is printed: it explains a step that timed out.
     page.on('requestfinished', (request) => {
       const timing = request.timing();
@@ -97,11 +61,8 @@ async function main() {
       error.message += ` (at ${page.url()})`;
       throw error;
     }
-    check(pageErrors.length === 0, `uncaught errors in the page: ${pageErrors.map((e) => e.stack || e).join('\n')}`);
-  } finally {
-    await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+    check(pageErrors.length === 0, `uncaught errors in the page: ${describeErrors(pageErrors)}`);
+  });
 }
 
 /** The page's top (the viewport), or all of it; scrolled to the top so the sticky header sits there. */
@@ -110,15 +71,6 @@ async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage });
 }
 const text = async (locator) => (await locator.textContent({ timeout: STEP_MS }))?.trim();
-
-/** Waits until fn(arg) is true in the page; `what` names the condition in the failure. */
-async function until(page, what, fn, arg, timeout = STEP_MS) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout, polling: 100 });
-  } catch (error) {
-    throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-  }
-}
 
 async function noHorizontalScroll(page, width) {
   await page.setViewportSize({ width, height: 800 });
@@ -325,16 +277,7 @@ async function run(page) {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: the test did not finish within ${TOTAL_MS / 1000} s`);
-  process.exit(1);
-}, TOTAL_MS);
-
-const started = Date.now();
-main().then(() => {
-  clearTimeout(watchdog);
-  console.log(`PASS dashboard test in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${shotDir}`);
-}, (error) => {
-  console.error(`FAIL ${error.message}`);
-  process.exit(1);
+runTest('dashboard test', TOTAL_MS, async () => {
+  await main();
+  return `screenshots in ${shotDir}`;
 });

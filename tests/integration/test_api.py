@@ -391,8 +391,9 @@ class AccessTest(ApiTestCase):
         text = metrics.text
         self.assertIn('cronhost_runs_total{job="greet",status="succeeded"} 1\n', text)
         self.assertIn("# TYPE cronhost_run_duration_seconds histogram\n", text)
-        self.assertIn('cronhost_run_duration_seconds_bucket{le="+Inf"} 1\n', text)
-        self.assertIn("cronhost_run_duration_seconds_count 1\n", text)
+        self.assertIn('cronhost_run_duration_seconds_bucket{job="greet",le="+Inf"} 1\n', text)
+        self.assertIn('cronhost_run_duration_seconds_count{job="greet"} 1\n', text)
+        self.assertIn('cronhost_run_duration_seconds_count{job="slow"} 0\n', text)
         self.assertIn("# TYPE cronhost_fire_lateness_seconds histogram\n", text)
         self.assertRegex(text, r'cronhost_build_info\{version="[^"]+"\} 1\n')
         self.assertIn("cronhost_jobs_loaded 3\n", text)
@@ -452,8 +453,9 @@ class StartupTest(ApiTestCase):
         self.assertEqual(site.stop(), 0)
         log = site.log_text()
         self.assertEqual(log.count("answers 401"), 1, log)
-        self.assertIn('the API answers 401 to every request until a token is set: token "admin" in server.tokens '
-                      'is empty', log)
+        # logfmt: the message is quoted, its own quotes escaped
+        self.assertIn('msg="the API answers 401 to every request until a token is set: token \\"admin\\" in '
+                      'server.tokens is empty', log)
 
 
 class BadRequestsTest(ApiTestCase):

@@ -42,7 +42,7 @@ def percentile(values, p):
 
 def first_log_time(text):
     """The time stamp of a host's first log line (its own clock), as Unix seconds."""
-    stamp = re.match(r"(\S+)", text).group(1)
+    stamp = re.match(r"time=(\S+)", text).group(1)
     return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 

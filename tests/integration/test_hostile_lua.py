@@ -105,10 +105,10 @@ class HostileLuaTest(SiteTestCase):
         # The flood reached the host log up to the cap, then one line said so; the run's
         # "run finished" line counts what was left out.
         log = s.log_text()
-        flood_lines = [line for line in log.splitlines() if "job=log_flood" in line and "text=flood " in line]
+        flood_lines = [line for line in log.splitlines() if "job=log_flood" in line and 'text="flood ' in line]
         self.assertEqual(len(flood_lines), 1000)
         self.assertIn("the run reached its host log cap", log)
-        self.assertRegex(log, r"run finished .*job=log_flood log_lines_dropped=199000 ")
+        self.assertRegex(log, r'msg="run finished" .*job=log_flood log_lines_dropped=199000 ')
         # The 24 MB JSON text was decoded inside the run's 128 MiB cap, not beside it.
         self.assertLess(peak_mb, 320, "peak RSS of the host")
 

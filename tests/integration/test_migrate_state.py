@@ -62,7 +62,7 @@ class MigrateStateTest(PostgresTestCase):
         self.assertEqual(lines[0].split(), ["TABLE", "ROWS"])
         counts = {line.split()[0]: int(line.split()[1]) for line in lines[1:-1]}
         self.assertEqual(list(counts), ["job_state", "runs", "kv", "approvals", "events", "outbox", "registered_jobs",
-                                        "audit_log"])
+                                        "audit_log", "notifications", "webhook_outbox"])
         self.assertEqual((counts["runs"], counts["kv"], counts["job_state"]), (len(runs), 1, 1))
         self.assertRegex(lines[-1],
                          r"^copied %d rows from %s to %s in \d+\.\d\d s$" % (sum(counts.values()), s.state, self.url))

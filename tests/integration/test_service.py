@@ -209,9 +209,8 @@ class ServiceTest(unittest.TestCase):
         wait_for(lambda: "run finished" in read(log_file), what="runs logged to the new file")
         self.assertEqual(s.stop(), 0)
 
-    def test_sigusr1_with_daily_files_says_there_is_nothing_to_reopen(self):
+    def test_sigusr1_without_a_log_file_says_there_is_nothing_to_reopen(self):
         s = self.site
-        s.write("cronhost.yaml", f"workers: 2\nlog: {{file: {os.path.join(s.root, 'daily.log')}}}\n")
         s.start()
         s.proc.send_signal(signal.SIGUSR1)
         wait_for(lambda: "SIGUSR1: no log file to reopen" in s.log_text(), what="the SIGUSR1 warning")

@@ -9,11 +9,12 @@ import * as session from './session.js';
 const TIMEOUT_MS = 15000;
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.details = details; // the error object's other fields (e.g. a schedule error's "column")
   }
 }
 
@@ -91,7 +92,7 @@ export async function api(path, { method = 'GET', query, body, signal } = {}) {
   if (!response.ok) {
     const error = data?.error ?? {};
     throw new ApiError(response.status, error.code ?? `http_${response.status}`,
-                       error.message ?? `${method} ${path}: HTTP ${response.status}`);
+                       error.message ?? `${method} ${path}: HTTP ${response.status}`, error);
   }
   return data;
 }

@@ -13,14 +13,16 @@ import * as jobs from './jobs.js';
 import * as job from './job.js';
 import * as approvals from './approvals.js';
 import * as runs from './runs.js';
+import * as runPage from './run_page.js';
 
 const HOME = '#/jobs';
 const ROUTES = [
   { pattern: /^#\/login$/, page: login, nav: null },
-  { pattern: /^#\/jobs$/, page: jobs, nav: 'jobs' },
+  { pattern: /^#\/jobs(?:\?.*)?$/, page: jobs, nav: 'jobs' }, // ?q=&status=&sort= (jobs.js reads them)
   { pattern: /^#\/jobs\/(?<name>.+)$/, page: job, nav: 'jobs' },
   { pattern: /^#\/approvals$/, page: approvals, nav: 'approvals' },
   { pattern: /^#\/runs$/, page: runs, nav: 'runs' },
+  { pattern: /^#\/runs\/(?<id>\d+)$/, page: runPage, nav: 'runs' },
 ];
 
 const view = document.getElementById('view');
@@ -94,6 +96,12 @@ setUnauthorizedHandler(() => {
 document.getElementById('logout').addEventListener('click', (event) => {
   event.preventDefault();
   signOut();
+});
+
+// "Skip to content" focuses the page's content; its href must not become a route.
+document.getElementById('skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  view.focus();
 });
 
 window.addEventListener('hashchange', route);

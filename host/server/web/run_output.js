@@ -1,10 +1,13 @@
 // One run in full (GET /api/runs/{id}): status, timing, error, output, result and notes.
-// Shown by the job page and the runs page when a run is clicked.
+// Shown by the job page and the runs page when a run is clicked; a run still going shows its
+// output as it comes (run_stream.js). "Run page" opens the run on its own page.
 
 import { api } from './api.js';
-import { h } from './dom.js';
-import { duration, jobHref, statusBadge, timeEl } from './format.js';
+import { childController, h } from './dom.js';
+import { duration, FINAL_RUN_STATUSES, jobHref, statusBadge, timeEl } from './format.js';
 import { reportError } from './notify.js';
+import { runHref } from './run_page.js';
+import { followOutput } from './run_stream.js';
 
 function field(label, ...value) {
   return [h('dt', {}, label), h('dd', {}, ...value)];
@@ -15,7 +18,9 @@ function details(run) {
   return [
     h('div', { class: 'panel-head' },
       h('h2', {}, `Run #${run.id} `, statusBadge(run.status)),
-      h('button', { type: 'button', class: 'button subtle', id: 'run-output-close' }, 'Close')),
+      h('div', {},
+        h('a', { href: runHref(run.id), class: 'button subtle', id: 'run-output-page' }, 'Run page'),
+        h('button', { type: 'button', class: 'button subtle', id: 'run-output-close' }, 'Close'))),
     h('dl', { class: 'facts' },
       field('Job', h('a', { href: jobHref(run.job) }, run.job)),
       field('Trigger', `${run.trigger}${by}`, run.attempt > 1 ? ` (attempt ${run.attempt})` : ''),
@@ -38,12 +43,37 @@ function details(run) {
 export function createRunOutput(signal) {
   const panel = h('section', { id: 'run-output', class: 'card', hidden: true, 'aria-live': 'polite' });
   let shown = null;
+  let following = null; // the live output's controller while a running run is shown
   panel.addEventListener('click', (event) => {
     if (event.target.id === 'run-output-close') {
       panel.hidden = true;
       shown = null;
+      following?.abort();
     }
   });
+
+  // Appends the run's output as it is written, from the end of what the panel shows.
+  function follow(run) {
+    following?.abort();
+    if (FINAL_RUN_STATUSES.includes(run.status)) return;
+    following = childController(signal);
+    const pre = panel.querySelector('#run-output-text');
+    let first = !run.output;
+    let skip = new TextEncoder().encode(run.output ?? '').length; // already shown
+    followOutput(run.id, {
+      signal: following.signal,
+      onText: (text) => {
+        // The stream starts at offset 0; the part the detail already showed is skipped.
+        const bytes = new TextEncoder().encode(text);
+        if (skip >= bytes.length) { skip -= bytes.length; return; }
+        const rest = new TextDecoder().decode(bytes.slice(skip));
+        skip = 0;
+        if (first) { pre.replaceChildren(); first = false; }
+        pre.append(rest);
+        pre.scrollTop = pre.scrollHeight;
+      },
+    });
+  }
 
   async function show(id) {
     shown = id;
@@ -56,6 +86,7 @@ export function createRunOutput(signal) {
       if (shown !== id) return;
       panel.replaceChildren(...details(run).flat().filter(Boolean));
       panel.dataset.status = run.status;
+      follow(run);
     } catch (error) {
       if (shown === id) panel.replaceChildren(h('p', { class: 'run-error' }, error.message));
       reportError(error);

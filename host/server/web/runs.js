@@ -1,12 +1,14 @@
 // The runs page: runs across jobs, newest first, re-read every 2 s. Each poll reads only the
 // newest page (50 runs) and re-renders only rows whose status changed; "Load older" pages
-// back with the API's `before` cursor.
+// back with the API's `before` cursor. A row opens the run below the table; its number links
+// to the run's own page (run_page.js).
 
 import { api } from './api.js';
 import { childController, debounce, h, poll, reconcile } from './dom.js';
 import { FINAL_RUN_STATUSES, jobHref, refreshTimes, runDuration, statusBadge, timeEl } from './format.js';
 import { reportError } from './notify.js';
 import { createRunOutput } from './run_output.js';
+import { runHref } from './run_page.js';
 
 const PAGE_SIZE = 50;
 const POLL_MS = 2000;
@@ -15,7 +17,7 @@ const FILTER_DELAY_MS = 300;
 function runRow(run) {
   const by = run.triggered_by ? ` by ${run.triggered_by}` : '';
   return h('tr', { class: 'clickable', dataset: { run: run.id, job: run.job, status: run.status }, tabindex: 0 },
-    h('td', { class: 'num' }, `#${run.id}`),
+    h('td', { class: 'num' }, h('a', { href: runHref(run.id), class: 'run-link' }, `#${run.id}`)),
     h('td', { class: 'col-name' }, h('a', { href: jobHref(run.job), class: 'job-link' }, run.job)),
     h('td', {}, statusBadge(run.status)),
     h('td', { class: 'col-trigger' }, `${run.trigger}${by}`),
@@ -102,7 +104,7 @@ export function render(view, { signal }) {
   });
 
   const open = (event) => {
-    if (event.target.closest('a')) return; // the job link navigates
+    if (event.target.closest('a')) return; // the job and run links navigate
     const row = event.target.closest('tr[data-run]');
     if (row && (event.type === 'click' || event.key === 'Enter')) output.show(Number(row.dataset.run));
   };

@@ -49,6 +49,14 @@ TEST_CASE("a reload names the keys it applies and those that need a restart", "[
     next.http.max_redirects = 2;
     CHECK(compare_host_configs(running, next).applied == Keys{"smtp", "registries", "http"});
   }
+  SECTION("webhook_delivery changed: the webhook outbox restarts with it") {
+    HostConfig next = running;
+    next.webhook_delivery.attempts = 2;
+    CHECK(compare_host_configs(running, next).applied == Keys{"webhook_delivery"});
+    next = running;
+    next.webhook_delivery.timeout = std::chrono::seconds(3);
+    CHECK(compare_host_configs(running, next).applied == Keys{"webhook_delivery"});
+  }
   SECTION("workers, the listen address and the log wait for a restart") {
     HostConfig next = running;
     next.workers = running.workers + 1;

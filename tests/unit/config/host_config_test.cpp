@@ -25,7 +25,7 @@ TEST_CASE("host config: values, relative paths and defaults", "[config][host]") 
   CHECK(config->log.level == "debug");
   CHECK(config->log.format == "json");
   CHECK(config->log.file == dir.path() / "etc/logs/cronhost.log");
-  CHECK(config->log.keep_days == 14);
+  CHECK(config->log.keep == 14);  // keep_days: keep's old name
 
   const auto empty = dir.write("empty.yaml", "");
   auto defaults = load_host_config(empty, diagnostics);
@@ -34,6 +34,39 @@ TEST_CASE("host config: values, relative paths and defaults", "[config][host]") 
   CHECK(defaults->workers >= 1);
   CHECK(defaults->shutdown_grace == std::chrono::seconds(30));
   CHECK(defaults->log.rotate == "daily");
+  CHECK(defaults->log.keep == 7);
+  CHECK(defaults->log.max_size_bytes == 100u << 20);
+}
+
+TEST_CASE("host config: log rotation by size, by day or by logrotate", "[config][host][log]") {
+  test::TempDir dir;
+  Diagnostics diagnostics;
+  auto sized = load_host_config(dir.write("a.yaml", "log: {file: x.log, rotate: size, max_size: 512KB, keep: 3}\n"), diagnostics);
+  REQUIRE(sized);
+  CHECK(sized->log.rotate == "size");
+  CHECK(sized->log.max_size_bytes == 512u << 10);
+  CHECK(sized->log.keep == 3);
+  CHECK(load_host_config(dir.write("b.yaml", "log: {rotate: size, max_size: 2 GB}\n"), diagnostics)->log.max_size_bytes ==
+        uint64_t{2} << 30);
+  CHECK(diagnostics.empty());
+
+  for (const auto& [text, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"log: {rotate: size, max_size: 100M}\n",
+            ":1:31: error: log.max_size: expected a size such as 100MB, 512KB or 1GB, got \"100M\""},
+           {"log: {rotate: size, max_size: 10B}\n", ":1:31: error: log.max_size: size \"10B\" is below the least, 1KB"},
+           {"log: {rotate: size, max_size: 4096GB}\n",
+            ":1:31: error: log.max_size: size \"4096GB\" is too large (at most 1024GB)"},
+           {"log: {max_size: 1MB}\n", ":1:7: error: log.max_size: is for log.rotate: size (log.rotate is daily)"},
+           {"log: {keep: 3, keep_days: 3}\n", ":1:16: error: log.keep_days: is the old name of log.keep; give only keep"},
+           {"log: {rotate: hourly}\n", ":1:15: error: log.rotate: expected one of daily, size or none, got \"hourly\""},
+           {"log: {keep: 0}\n", ":1:13: error: log.keep: expected a whole number of files"},
+       }) {
+    INFO(text);
+    Diagnostics errors;
+    CHECK_FALSE(load_host_config(dir.write("bad.yaml", text), errors));
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0].format().substr((dir.path() / "bad.yaml").string().size()), Catch::StartsWith(problem));
+  }
 }
 
 TEST_CASE("host config: a service's default paths apply where the file names none", "[config][host]") {
@@ -403,4 +436,33 @@ TEST_CASE("host config: cluster.lease defaults to 5s and must be at least 1s", "
   CHECK_FALSE(load_host_config(dir.write("typo.yaml", "cluster: {leese: 2s}\n"), typo));
   REQUIRE(typo.size() == 1);
   CHECK_THAT(typo[0].format(), Catch::Contains("unknown key 'leese' in cluster, did you mean 'lease'?"));
+}
+
+TEST_CASE("host config: webhook_delivery, its defaults and a timeout out of range", "[config][host]") {
+  test::TempDir dir;
+  Diagnostics diagnostics;
+  const auto defaults = load_host_config(dir.write("empty.yaml", ""), diagnostics);
+  REQUIRE(defaults);
+  CHECK(defaults->webhook_delivery.attempts == 8);
+  CHECK(defaults->webhook_delivery.backoff == std::chrono::seconds(30));
+  CHECK(defaults->webhook_delivery.max_backoff == std::chrono::hours(1));
+  CHECK(defaults->webhook_delivery.timeout == std::chrono::seconds(10));
+
+  const auto set = load_host_config(
+      dir.write("set.yaml", "webhook_delivery: {attempts: 3, backoff: 5s, max_backoff: 2m, timeout: 20s}\n"), diagnostics);
+  REQUIRE(diagnostics.empty());
+  REQUIRE(set);
+  CHECK(set->webhook_delivery.attempts == 3);
+  CHECK(set->webhook_delivery.backoff == std::chrono::seconds(5));
+  CHECK(set->webhook_delivery.max_backoff == std::chrono::minutes(2));
+  CHECK(set->webhook_delivery.timeout == std::chrono::seconds(20));
+
+  CHECK_FALSE(load_host_config(dir.write("long.yaml", "webhook_delivery:\n  timeout: 10m\n"), diagnostics));
+  REQUIRE(diagnostics.size() == 1);
+  CHECK_THAT(diagnostics[0].format(),
+             Catch::Contains("long.yaml:2:12: error: webhook_delivery.timeout: 600000 ms: expected from 1s to 5m"));
+  diagnostics.clear();
+  CHECK_FALSE(load_host_config(dir.write("zero.yaml", "webhook_delivery: {attempts: 0}\n"), diagnostics));
+  REQUIRE_FALSE(diagnostics.empty());
+  CHECK_THAT(diagnostics[0].format(), Catch::Contains("webhook_delivery.attempts"));
 }

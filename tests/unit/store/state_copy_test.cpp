@@ -28,7 +28,8 @@ const std::string kOddText = "quote ' and \" tab\there\nnew line\r\nback\\slash 
 // The columns PostgreSQL keeps as boolean where the file has 0/1 (named here, not taken from
 // the code under test).
 bool is_boolean(const std::string& table, const std::string& column) {
-  return (table == "runs" && column == "output_truncated") || (table == "job_state" && column == "enabled_override");
+  return (table == "runs" && column == "output_truncated") || (table == "job_state" && column == "enabled_override") ||
+         (table == "notifications" && column == "suppressed");
 }
 
 // A state file with rows in every table, written by the SQLite store as a host writes them.
@@ -103,6 +104,23 @@ struct StateFile {
     REQUIRE(store->save_registered_job(RegisteredJob{"svc-report", R"({"schedule":{"every":"1h"},"run":{"http":"x"}})",
                                                      "svc-token", kNow, kNow + 7}));
     REQUIRE(store->audit(AuditEntry{0, kNow + 8, "api:alice", "job.trigger", "deploy", R"({"params":{"a":"\\"}})"}));
+    // A notification decided (notify:), with quotes and a newline in its summary.
+    REQUIRE(store->notification_add(NotificationRecord{.job = "nightly", .event = "failed", .at = kNow + 9,
+                                                       .run_id = weird_run, .channels_json = R"(["mail","job:page"])",
+                                                       .summary = "nightly failed: \"disk\"\nfull",
+                                                       .dedup_key = "failed:run:1"})
+                .value());
+    // Webhooks: one still to deliver (it must survive the move) and one given up.
+    OutboxWebhook hook{.job = "nightly", .run_id = weird_run, .event = "failed", .format = "json",
+                       .body = R"({"text":"nightly failed: \"disk\"\nfull"})",
+                       .target_json = R"({"url":"https://hooks.example/x","headers":{},"secret":"s3","secret_values":[]})",
+                       .url = "https://hooks.example/x"};
+    const int64_t waiting = store->webhook_add(hook, kNow + 10).value();
+    REQUIRE(store->webhook_retry_at(waiting, 1, kNow + 70'000, "HTTP 503 (busy)", 503));
+    hook.run_id.reset();
+    hook.event = "missed";
+    const int64_t given_up = store->webhook_add(hook, kNow + 11).value();
+    REQUIRE(store->webhook_give_up(given_up, 5, "HTTP 410 (gone)", 410, kNow + 12));
     store->flush();
   }
 

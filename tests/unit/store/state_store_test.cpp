@@ -201,6 +201,32 @@ STORE_CONTRACT_TEST("prune keeps the history within its limits", "[store]") {
   CHECK(store->runs({.job = "j", .status = std::nullopt, .before_id = std::nullopt, .limit = 100}).size() == 3);
 }
 
+STORE_CONTRACT_TEST("prune keeps notifications within the history's limits, and each job's newest of each event",
+                    "[store][notify]") {
+  Backend backend;
+  auto store = backend.open();
+  const int64_t day = 86'400'000;
+  const auto add = [&](const std::string& job, const std::string& event, int64_t at) {
+    REQUIRE(store->notification_add(NotificationRecord{.job = job, .event = event, .at = at, .suppressed = true,
+                                                       .dedup_key = job + event + std::to_string(at)})
+                .value());
+  };
+  for (int i = 0; i < 10; ++i) add("j", "failed", i * day);
+  add("j", "recovered", 1 * day);  // old, but the job's only recovery: the notifier reads it
+  add("k", "missed", 2 * day);     // another job's only one
+  const auto events_of = [&](const std::string& job) {
+    std::vector<int64_t> days;
+    for (const auto& n : store->notifications({.job = job, .limit = 100}).value()) days.push_back(n.at / day);
+    return days;
+  };
+  store->prune({.keep_days = 5, .keep_per_job = 0}, 10 * day);
+  CHECK(events_of("j") == std::vector<int64_t>{9, 8, 7, 6, 5, 1});
+  CHECK(events_of("k") == std::vector<int64_t>{2});
+  store->prune({.keep_days = 0, .keep_per_job = 2}, 10 * day);
+  CHECK(events_of("j") == std::vector<int64_t>{9, 8, 1});
+  CHECK(events_of("k") == std::vector<int64_t>{2});
+}
+
 TEST_CASE("the WAL stays bounded under a steady stream of runs", "[store]") {
   test::TempDir dir;
   const auto path = dir.path() / "state.db";
