@@ -1,9 +1,11 @@
 // One trivial Lua run: a fresh sandboxed state, the script, and (in the second benchmark) a
-// persisted record (claim + finish in the state file). `make bench` runs it.
+// persisted record (claim + finish in the state file); and, as the reference the sandboxed run
+// is measured against, the same chunk in a bare Lua state. `make bench` runs it.
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
 #include <fstream>
+#include <lua.hpp>
 
 #include "run/lua_runner.hpp"
 #include "store/state_store.hpp"
@@ -60,8 +62,37 @@ void BM_LuaRun_Persisted(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// The reference for a run's overhead: a bare Lua state with the standard libraries the
+// sandbox opens (run/lua_base.cpp: base, table, string, math, utf8, coroutine, os), Lua's own
+// allocator, no hook, no API modules, the chunk from memory: create, load, call, close.
+// BM_LuaRun_Sandboxed over this is the ratio the host issue targets (at most 2x).
+void BM_LuaRun_BareState(benchmark::State& state) {
+  static constexpr char kChunk[] = "return {ok = true}\n";
+  const luaL_Reg libraries[] = {{LUA_GNAME, luaopen_base},        {LUA_TABLIBNAME, luaopen_table},
+                                {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
+                                {LUA_UTF8LIBNAME, luaopen_utf8},  {LUA_COLIBNAME, luaopen_coroutine},
+                                {LUA_OSLIBNAME, luaopen_os}};
+  for (auto _ : state) {
+    lua_State* L = luaL_newstate();
+    for (const auto& lib : libraries) {
+      luaL_requiref(L, lib.name, lib.func, 1);
+      lua_pop(L, 1);
+    }
+    if (luaL_loadbufferx(L, kChunk, sizeof kChunk - 1, "=t.lua", "t") != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
+      state.SkipWithError(lua_tostring(L, -1));
+      lua_close(L);
+      break;
+    }
+    lua_getfield(L, -1, "ok");
+    benchmark::DoNotOptimize(lua_toboolean(L, -1));
+    lua_close(L);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 }  // namespace
 
+BENCHMARK(BM_LuaRun_BareState);
 BENCHMARK(BM_LuaRun_Sandboxed);
 BENCHMARK(BM_LuaRun_Persisted);
 BENCHMARK_MAIN();
