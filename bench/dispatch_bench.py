@@ -2,11 +2,13 @@
 """Dispatch benchmarks for `make bench`: the real daemon on generated job folders.
 
   rate    N jobs each firing every second (spread across the second by jitter) running a
-          trivial Lua script, for S seconds: runs/s persisted, dropped slots, lateness.
+          trivial Lua script, for S seconds: runs/s persisted, dropped slots, lateness, CPU,
+          peak RSS (--json: one JSON object instead of the line; bench/peers_bench.py reads it).
   idle    1,000 jobs whose next fire is an hour away: CPU used by the host over 10 s.
   load    N job files: time to start, time to reload on SIGHUP, resident memory.
 """
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -52,10 +54,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid):
+def rss_mb(pid, field="VmRSS"):
+    """The process's resident memory now (VmRSS) or at its peak so far (VmHWM), in MB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -64,7 +67,8 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(len(values) * p))] if values else None
 
 
-def bench_rate(jobs, seconds, workers):
+def bench_rate(jobs, seconds, workers, as_json=False):
+    """Prints the figures (a line, or a JSON object) and returns them as a dict."""
     root = make_site(jobs, 'schedule: {every: 1s, jitter: 999ms}\nrun: {lua: scripts/t.lua}\n'
                            'concurrency: allow\ncatchup: {policy: skip}\n', workers)
     try:
@@ -76,6 +80,7 @@ def bench_rate(jobs, seconds, workers):
         window_end = window_start + seconds * 1000
         cpu = cpu_seconds(proc.pid) - cpu0
         time.sleep(1.5)  # the last slots of the window start and finish
+        peak_rss = rss_mb(proc.pid, "VmHWM")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         db = sqlite3.connect(f"{root}/state.db")
@@ -84,10 +89,20 @@ def bench_rate(jobs, seconds, workers):
         lateness = sorted(r[0] for r in rows if r[0] is not None)
         ok = sum(1 for r in rows if r[1] == "succeeded")
         expected = jobs * seconds
-        print(f"rate: {jobs} jobs every second, {seconds} s, {workers} workers: "
-              f"{ok / seconds:.0f} runs/s completed ({ok} of {expected} slots succeeded, {expected - len(rows)} missing); "
-              f"lateness p50 {percentile(lateness, 0.5)} ms, p99 {percentile(lateness, 0.99)} ms, max {lateness[-1] if lateness else None} ms; "
-              f"host CPU {cpu / seconds * 100:.0f}% of one core")
+        figures = {"impl": "cronhost", "jobs": jobs, "seconds": seconds, "workers": workers, "slots": expected,
+                   "fires": ok, "missing": expected - len(rows), "share": ok / expected, "runs_per_s": ok / seconds,
+                   "lateness_p50_ms": percentile(lateness, 0.5), "lateness_p99_ms": percentile(lateness, 0.99),
+                   "lateness_max_ms": lateness[-1] if lateness else None, "cpu_s": cpu,
+                   "cpu_pct_of_core": cpu / seconds * 100, "max_rss_mb": peak_rss}
+        if as_json:
+            print(json.dumps(figures))
+        else:
+            print(f"rate: {jobs} jobs every second, {seconds} s, {workers} workers: "
+                  f"{ok / seconds:.0f} runs/s completed ({ok} of {expected} slots succeeded, {expected - len(rows)} missing); "
+                  f"lateness p50 {figures['lateness_p50_ms']} ms, p99 {figures['lateness_p99_ms']} ms, "
+                  f"max {figures['lateness_max_ms']} ms; host CPU {cpu / seconds * 100:.0f}% of one core, "
+                  f"peak RSS {peak_rss:.0f} MB")
+        return figures
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -148,9 +163,10 @@ def main():
     parser.add_argument("--jobs", type=int, default=10000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--json", action="store_true", help="rate: print the figures as one JSON object")
     args = parser.parse_args()
     if args.what == "rate":
-        bench_rate(args.jobs, args.seconds, args.workers)
+        bench_rate(args.jobs, args.seconds, args.workers, args.json)
     elif args.what == "idle":
         bench_idle()
     else:
