@@ -15,7 +15,7 @@ DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
         libpq-dev libmariadb-dev libsystemd-dev postgresql-15 postgresql-client-15 mariadb-server mariadb-client \
         faketime libpugixml-dev libjansson-dev groff-base man-db zsh fonts-dejavu-core
 
-.PHONY: all deps browser-deps storage-deps promtool build install test test-db unit-asan run bench chaos fuzz clean \
+.PHONY: all deps browser-deps storage-deps bench-deps promtool build install test test-db unit-asan run bench chaos fuzz clean \
         image-deps image test-image
 
 all: build
@@ -43,6 +43,19 @@ storage-deps: deps
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
 	@[ -d tests/storage/node_modules/s3rver ] || \
 	  (cd tests/storage && npm ci --no-audit --no-fund --loglevel=error)
+
+# The peers bench/peers_bench.py measures beside the host (for `make bench` only, so not in
+# DEBS): croner, cron-parser and node-cron from npm, pinned by bench/peers/package-lock.json,
+# and APScheduler from Debian's python3-apscheduler (for /usr/bin/python3: the python3 first on
+# PATH may not see Debian's packages).
+bench-deps: deps
+	@dpkg-query -W -f='$${Status}\n' python3-apscheduler 2>/dev/null | grep -q '^install ok installed' || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends python3-apscheduler; }
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	@[ -d bench/peers/node_modules/croner ] && [ -d bench/peers/node_modules/cron-parser ] && \
+	  [ -d bench/peers/node_modules/node-cron ] || (cd bench/peers && npm ci --no-audit --no-fund --loglevel=error)
 
 # promtool (the metrics test's `check metrics`, and the example alert rules' checks and tests)
 # from Debian's prometheus package, unpacked into the build folder: installing the package
@@ -148,8 +161,13 @@ chaos: build
 	cd tests/integration && CHAOS_MINUTES=$(CHAOS_MINUTES) CRONHOST_BIN=$(abspath $(BUILD))/cronhost \
 	  /usr/bin/python3 -m unittest -v test_cluster_chaos.ClusterChaosTest
 
-# Figures in README ("Performance"). The dispatch runs take about three minutes in all.
-bench: build storage-deps
+# The every-second window of bench/peers_bench.py for each scheduler and job count.
+PEERS_SECONDS ?= 20
+
+# Figures in README ("Performance"). The dispatch runs take about three minutes in all, the
+# peers (bench/peers_bench.py: croner, cron-parser, node-cron, APScheduler beside the host) about
+# PEERS_MINUTES more.
+bench: build storage-deps bench-deps
 	$(BUILD)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/run_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 	$(BUILD)/bench/plugin_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -166,6 +184,7 @@ bench: build storage-deps
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 20000 --seconds 20
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 10000
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 100000
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/peers_bench.py --seconds $(PEERS_SECONDS) --out $(BUILD)/bench/peers.json
 
 # The job loader under a long fuzz run (make test runs 20,000 cases with a fixed seed). Each
 # run takes a new seed and prints it; CRONHOST_FUZZ_SEED=N replays one.
