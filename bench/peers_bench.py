@@ -120,7 +120,7 @@ def table_nextfire(results):
             else:
                 text = rate_text(r["fires_per_s"])
                 if impl != "cronhost":
-                    text += f" ({r['ratio_to_cronhost']:.3f}x)" if r["ratio_to_cronhost"] < 0.1 else f" ({r['ratio_to_cronhost']:.2f}x)"
+                    text += f" ({r['ratio_to_cronhost']:.2g}x)"
                 if r.get("same_fires_as_cronhost") is False:
                     d = r["first_difference"]
                     text += " *"
@@ -184,10 +184,12 @@ def table_every_second(summaries):
 
 # ---------------------------------------------------------------------------------------------
 def bench_lua():
-    out = json_lines([os.path.join(BENCH_DIR, "run_bench"), "--benchmark_filter=BM_LuaRun_",
-                      "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true",
-                      "--benchmark_format=json"])
-    report = out[0]
+    cmd = [os.path.join(BENCH_DIR, "run_bench"), "--benchmark_filter=BM_LuaRun_", "--benchmark_repetitions=5",
+           "--benchmark_report_aggregates_only=true", "--benchmark_format=json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"run_bench exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+    report = json.loads(proc.stdout)  # one JSON document over many lines
     scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
     medians = {}
     for b in report["benchmarks"]:
