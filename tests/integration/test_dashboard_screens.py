@@ -7,7 +7,6 @@ tolerance); plus sorting, search kept in the URL, keyboard navigation, no sidewa
 The data is fixed: a fixed job set, runs written into the state file at fixed times of the
 current UTC day, and the browser's clock fixed at 12:00 UTC that day, so every time shown is
 the same on every run. UPDATE_BASELINES=1 writes the baselines instead of comparing."""
-import json
 import os
 import secrets
 import shutil
@@ -16,14 +15,13 @@ import subprocess
 import sys
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 os.environ.setdefault("CRONHOST_BIN", os.path.join(REPO, "build", "cronhost"))
 
+from api_client import ApiClient  # noqa: E402
 from daemon_site import Site, wait_for  # noqa: E402
 
 SCREENS_TEST = os.path.join(REPO, "tests", "browser", "screens_test.js")
@@ -35,7 +33,6 @@ NODE = shutil.which("node")
 BROWSER_TIMEOUT_S = 150  # the browser test bounds itself at 120 s
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Schedules that fire rarely (daily, weekly, monthly), so the daemon itself starts no run
 # during the minute the test takes (a run at 01:30 UTC would change one strip cell).
@@ -84,14 +81,8 @@ class DashboardScreensTest(unittest.TestCase):
             self.site.cleanup()
 
     def api(self, method, path, body=None):
-        request = urllib.request.Request(
-            f"{self.base_url}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with OPENER.open(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+        reply = ApiClient(self.base_url, {"test": self.token}).call(method, path, body, as_="test")
+        return reply.status, reply.body
 
     def seed(self, day_start):
         """Writes the fixed runs and their counters into the running daemon's state file."""

@@ -1,34 +1,25 @@
 """The jobs list as the dashboard reads it, in one request: each job's last run and strip of
 recent runs, substring search, sorting with paging, and the schedule preview's error column.
 On the SQLite state, and on PostgreSQL with CRONHOST_TEST_STATE=postgres (its own ctest)."""
-import json
 import os
 import secrets
 import sys
 import unittest
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 os.environ.setdefault("CRONHOST_BIN", os.path.join(HERE, "..", "..", "build", "cronhost"))
 
+from api_client import ApiClient  # noqa: E402
 from api_site import ApiSite, SiteTestCase, wait_for  # noqa: E402
 
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 FINAL = {"succeeded", "failed", "timed_out", "skipped", "cancelled", "interrupted"}
 
 
 class JobsListApiTest(SiteTestCase):
     def api(self, method, path, body=None):
-        request = urllib.request.Request(
-            f"{self.base_url}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with OPENER.open(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+        reply = ApiClient(self.base_url, {"test": self.token}).call(method, path, body, as_="test")
+        return reply.status, reply.body
 
     def setUp(self):
         super().setUp()
