@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <lua.hpp>
+#include <thread>
 
 #include "run/lua_runner.hpp"
 #include "store/state_store.hpp"
@@ -23,6 +24,9 @@ struct Fixture {
     std::filesystem::create_directories(dir / "scripts");
     std::ofstream(dir / "scripts/t.lua") << "return {ok = true}\n";
     job.lua_script = dir / "scripts/t.lua";
+    // A script changed in the last 2 s is read on every run (run/script_cache.hpp); a job's
+    // script is older than that.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
     job.params = {{"image", "ghcr.io/acme/app"}};
     store = on_disk ? store::Store::open(dir / "state.db").value()
                     : store::Store::open_scratch_copy(dir / "none.db").value();

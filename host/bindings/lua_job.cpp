@@ -49,10 +49,11 @@ void open_job(lua_State* L) {
   run::RunContext& ctx = run::LuaSandbox::context(L);
   push_readonly_json(L, job_json(ctx));
   lua_setglobal(L, "job");
+}
 
+void open_sleep_and_require(lua_State* L) {
   lua_pushcfunction(L, sleep_seconds);
   lua_setglobal(L, "sleep");
-
   open_require(L, require_module);
 }
 

@@ -12,9 +12,9 @@
 namespace cronhost::bindings {
 namespace {
 
-int json_null_key = 0;  // registry key of the json.null sentinel
+int json_null = 0;  // json.null is a light userdata of this address, the same in every state
 
-void push_null(lua_State* L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &json_null_key); }
+void push_null(lua_State* L) { lua_pushlightuserdata(L, &json_null); }
 
 // JSON text is UTF-8; a Lua string is any bytes. Checked here so dump() never throws.
 bool valid_utf8(std::string_view s) {
@@ -37,11 +37,45 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-bool is_null(lua_State* L, int index) {
-  push_null(L);
-  const bool same = lua_rawequal(L, index < 0 ? index - 1 : index, -1);
+bool is_null(lua_State* L, int index) { return lua_islightuserdata(L, index) && lua_touserdata(L, index) == &json_null; }
+
+int readonly_error(lua_State* L) { return luaL_error(L, "attempt to modify read-only table"); }
+
+// next() over a read-only proxy's table: the script's global `next` may be anything.
+int readonly_next(lua_State* L) {
+  lua_settop(L, 2);
+  if (lua_next(L, 1)) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+// pairs() on a read-only proxy walks the real table.
+int readonly_pairs(lua_State* L) {
+  lua_pushcfunction(L, readonly_next);
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);
+  lua_pushnil(L);
+  return 3;
+}
+
+int readonly_len(lua_State* L) {
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__index");
+  lua_pushinteger(L, static_cast<lua_Integer>(lua_rawlen(L, -1)));
+  return 1;
+}
+
+// The table a read-only proxy (job.params, job.event) reads from, pushed; false, nothing
+// pushed, for any other table.
+bool push_readonly_source(lua_State* L, int index) {
+  if (!lua_getmetatable(L, index)) return false;
+  lua_getfield(L, -1, "__newindex");
+  const bool proxy = lua_tocfunction(L, -1) == readonly_error;
   lua_pop(L, 1);
-  return same;
+  if (proxy) lua_getfield(L, -1, "__index");
+  lua_remove(L, proxy ? -2 : -1);
+  return proxy;
 }
 
 bool convert(lua_State* L, int index, nlohmann::json& out, std::string& error, int depth) {
@@ -82,7 +116,12 @@ bool convert(lua_State* L, int index, nlohmann::json& out, std::string& error, i
       }
       break;
     case LUA_TTABLE: {
-      luaL_checkstack(L, 3, "json");
+      luaL_checkstack(L, 4, "json");
+      if (push_readonly_source(L, index)) {  // encode what the proxy shows, not the empty proxy
+        const bool ok = convert(L, -1, out, error, depth);
+        lua_pop(L, 1);
+        return ok;
+      }
       const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, index));
       size_t count = 0;
       bool string_keys = true;
@@ -136,25 +175,6 @@ bool convert(lua_State* L, int index, nlohmann::json& out, std::string& error, i
   }
   error = std::string("cannot encode a ") + luaL_typename(L, index);
   return false;
-}
-
-int readonly_error(lua_State* L) { return luaL_error(L, "attempt to modify read-only table"); }
-
-// pairs() on a read-only proxy walks the real table.
-int readonly_pairs(lua_State* L) {
-  lua_getglobal(L, "next");
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "__index");
-  lua_remove(L, -2);
-  lua_pushnil(L);
-  return 3;
-}
-
-int readonly_len(lua_State* L) {
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "__index");
-  lua_pushinteger(L, static_cast<lua_Integer>(lua_rawlen(L, -1)));
-  return 1;
 }
 
 void push_value(lua_State* L, const nlohmann::json& value, bool readonly, int depth) {
@@ -318,8 +338,6 @@ bool to_json(lua_State* L, int index, nlohmann::json& out, std::string& error) {
 }
 
 void open_json(lua_State* L) {
-  lua_pushlightuserdata(L, &json_null_key);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &json_null_key);
   luaL_newlib(L, kJsonFunctions);
   push_null(L);
   lua_setfield(L, -2, "null");

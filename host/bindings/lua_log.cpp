@@ -54,6 +54,9 @@ const luaL_Reg kLogFunctions[] = {{"debug", log_line<kDebug>},
 void open_log(lua_State* L) {
   luaL_newlib(L, kLogFunctions);
   lua_setglobal(L, "log");
+}
+
+void open_print(lua_State* L) {
   lua_pushcfunction(L, print);
   lua_setglobal(L, "print");
 }

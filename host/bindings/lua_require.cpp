@@ -1,10 +1,10 @@
 #include "bindings/lua_require.hpp"
 
 #include <cctype>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
+
+#include "run/script_cache.hpp"
 
 namespace cronhost::bindings {
 namespace {
@@ -34,11 +34,10 @@ int require_from(lua_State* L, const std::filesystem::path& lib_dir) {
   for (char& c : relative)
     if (c == '.') c = '/';
   const std::filesystem::path path = lib_dir / (relative + ".lua");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return luaL_error(L, "module '%s' not found (looked for %s)", name.c_str(), path.string().c_str());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string source = buffer.str();
+  std::string read_error;
+  const auto text = run::read_script(path, read_error);
+  if (!text) return luaL_error(L, "module '%s' not found (looked for %s)", name.c_str(), path.string().c_str());
+  const std::string& source = *text;
   const std::string chunk_name = "@lib/" + relative + ".lua";
   if (luaL_loadbufferx(L, source.data(), source.size(), chunk_name.c_str(), "t") != LUA_OK) return lua_error(L);
   lua_pushstring(L, name.c_str());

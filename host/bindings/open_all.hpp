@@ -5,8 +5,10 @@
 namespace cronhost::bindings {
 
 // Each open_* installs one global module table (or function) into L.
-void open_job(lua_State* L);    // job, sleep, require
-void open_log(lua_State* L);    // log.debug/info/warn/error, print
+void open_job(lua_State* L);    // job (read-only)
+void open_sleep_and_require(lua_State* L);  // sleep, require
+void open_log(lua_State* L);    // log.debug/info/warn/error
+void open_print(lua_State* L);  // print, into the run's output
 void open_json(lua_State* L);   // json.encode/decode, json.null
 void open_state(lua_State* L);  // state.get/put/delete
 void open_approvals(lua_State* L);  // approvals.request/list/get/mark_executed/mark_failed
@@ -19,6 +21,8 @@ void open_db(lua_State* L);     // db.open; conn:query/exec/transaction/backup/c
 void open_files(lua_State* L);  // files.list/stat/read/write/remove/gzip/prune
 void open_storage(lua_State* L);  // storage.put/get/list/delete/prune
 
+// print, sleep and require at once; the module tables when a script first names one (an
+// __index on the globals; pairs(_G) and setmetatable(_G, ...) open all first).
 void open_all(lua_State* L);
 
 }  // namespace cronhost::bindings

@@ -1,14 +1,13 @@
 #include "plugin/lua_child.hpp"
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "bindings/lua_require.hpp"
 #include "bindings/lua_values.hpp"
 #include "bindings/open_all.hpp"
 #include "run/lua_base.hpp"
+#include "run/script_cache.hpp"
 
 namespace cronhost::plugin {
 
@@ -78,11 +77,10 @@ int run_lua_script(RemoteRun& remote, const std::filesystem::path& script, const
                    size_t memory_bytes) {
   g_remote = &remote;
   g_lib_dir = lib_dir;
-  std::ifstream in(script, std::ios::binary);
-  if (!in) return fail(remote, "cannot read the script " + script.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string source = buffer.str();
+  std::string read_error;
+  const auto script_text = run::read_script(script, read_error);
+  if (!script_text) return fail(remote, read_error);
+  const std::string& source = *script_text;
 
   run::LuaAllocator allocator;
   allocator.limit = memory_bytes;

@@ -1,6 +1,8 @@
 #include "run/lua_base.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 
 #include "run/lua_guards.hpp"
@@ -31,9 +33,14 @@ void remove_global(lua_State* L, const char* name) {
 
 void* LuaAllocator::allocate(void* ud, void* ptr, size_t old_size, size_t new_size) {
   auto* a = static_cast<LuaAllocator*>(ud);
-  const size_t old = ptr ? old_size : 0;
+  const size_t old = ptr ? old_size : 0;  // without ptr, old_size is the kind of object
+  LuaArena* arena = a->arena;
+  const bool in_arena = arena && ptr && arena->owns(ptr);
   if (new_size == 0) {
-    std::free(ptr);
+    if (in_arena)
+      arena->free(ptr, old);
+    else
+      std::free(ptr);
     a->used -= old;
     return nullptr;
   }
@@ -41,7 +48,19 @@ void* LuaAllocator::allocate(void* ud, void* ptr, size_t old_size, size_t new_si
     a->exceeded = true;
     return nullptr;  // Lua raises "not enough memory"
   }
-  void* p = std::realloc(ptr, new_size);
+  void* p = nullptr;
+  if (in_arena && LuaArena::block_size(new_size) == LuaArena::block_size(old)) {
+    p = ptr;
+  } else if (in_arena || (!ptr && arena && new_size <= LuaArena::kLargestBlock)) {
+    if (new_size <= LuaArena::kLargestBlock) p = arena->allocate(new_size);
+    if (!p) p = std::malloc(new_size);
+    if (p && ptr) {
+      std::memcpy(p, ptr, std::min(old, new_size));
+      arena->free(ptr, old);
+    }
+  } else {
+    p = std::realloc(ptr, new_size);
+  }
   if (p) a->used = a->used - old + new_size;
   return p;
 }

@@ -7,14 +7,17 @@
 #include <cstddef>
 #include <lua.hpp>
 
+#include "run/lua_arena.hpp"
+
 namespace cronhost::run {
 
 // The allocator for lua_newstate: refuses to grow past `limit` (Lua then raises "not enough
-// memory") and remembers that it did.
+// memory") and remembers that it did. Small blocks come from `arena` when there is one.
 struct LuaAllocator {
   size_t used = 0;
   size_t limit = 0;
   bool exceeded = false;
+  LuaArena* arena = nullptr;
   static void* allocate(void* ud, void* ptr, size_t old_size, size_t new_size);
 };
 

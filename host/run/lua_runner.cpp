@@ -1,10 +1,8 @@
 #include "run/lua_runner.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include "bindings/lua_values.hpp"
 #include "run/lua_sandbox.hpp"
+#include "run/script_cache.hpp"
 #include "util/duration.hpp"
 
 namespace cronhost::run {
@@ -42,11 +40,10 @@ RunResult run_lua(RunContext& ctx) {
     result.error = ctx.redact(error);
     return result;
   };
-  std::ifstream in(ctx.job.lua_script, std::ios::binary);
-  if (!in) return fail(store::RunStatus::kFailed, "cannot read the script " + ctx.job.lua_script.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string source = buffer.str();
+  std::string read_error;
+  const auto script = read_script(ctx.job.lua_script, read_error);
+  if (!script) return fail(store::RunStatus::kFailed, read_error);
+  const std::string& source = *script;
 
   try {
     LuaSandbox sandbox(ctx);

@@ -43,8 +43,12 @@ void LuaSandbox::check_stop(lua_State* L) {
 
 LuaSandbox::LuaSandbox(RunContext& context) : context_(context) {
   allocator_.limit = context.limits.memory_bytes;
+  allocator_.arena = LuaArena::lease();
   L_ = lua_newstate(LuaAllocator::allocate, &allocator_);
-  if (!L_) throw std::bad_alloc();
+  if (!L_) {
+    LuaArena::release(allocator_.arena);
+    throw std::bad_alloc();
+  }
   *static_cast<RunContext**>(lua_getextraspace(L_)) = &context_;
   // Protected: opening pushes the job's params and event, and a push that fails (an event
   // payload nested too deep) must fail this run, not abort the host from Lua's panic handler.
@@ -63,6 +67,7 @@ LuaSandbox::LuaSandbox(RunContext& context) : context_(context) {
 
 LuaSandbox::~LuaSandbox() {
   if (L_) lua_close(L_);
+  LuaArena::release(allocator_.arena);  // after the close: every block in it is free again
 }
 
 }  // namespace cronhost::run

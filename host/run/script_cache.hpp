@@ -1,0 +1,52 @@
+// Script sources kept in memory between runs, so a job firing every second does not open,
+// read and close its script each time: a stat() tells whether the file is the one read
+// before (same device, inode, size, modification and change times). Thread-safe.
+#pragma once
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <sys/stat.h>
+
+namespace cronhost::run {
+
+class ScriptCache {
+ public:
+  // A file changed less than `settle` before it was read is read again next time: file
+  // times tick coarsely (4 ms on this kernel), so a same-size rewrite within one tick would
+  // keep every time and look unchanged (git's "racily clean" entries).
+  explicit ScriptCache(std::chrono::nanoseconds settle = std::chrono::seconds(2), size_t max_bytes = 64u << 20)
+      : settle_(settle), max_bytes_(max_bytes) {}
+
+  // The file's text, shared while it is unchanged; nullptr when it cannot be read (error
+  // says why, naming the path). Past max_bytes of sources, new files are read each time.
+  std::shared_ptr<const std::string> read(const std::filesystem::path& path, std::string& error);
+
+ private:
+  struct Identity {
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    timespec modified;
+    timespec changed;
+    bool operator==(const Identity& o) const;
+  };
+  struct Entry {
+    Identity identity;
+    std::shared_ptr<const std::string> text;
+  };
+
+  const std::chrono::nanoseconds settle_;
+  const size_t max_bytes_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;  // GUARDED_BY(mutex_): settled files only
+  size_t bytes_ = 0;                                 // GUARDED_BY(mutex_)
+};
+
+// The process's cache, for run scripts and the modules they require.
+std::shared_ptr<const std::string> read_script(const std::filesystem::path& path, std::string& error);
+
+}  // namespace cronhost::run

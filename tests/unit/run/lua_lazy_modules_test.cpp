@@ -1,0 +1,62 @@
+// The API modules open when a script first names one; a script must not be able to tell,
+// except by rawget before that first use.
+#include <catch2/catch.hpp>
+
+#include "../support/lua_harness.hpp"
+
+using namespace cronhost;
+using store::RunStatus;
+using test::Harness;
+
+TEST_CASE("a walk of the globals finds every API module", "[lua][modules]") {
+  Harness h;
+  auto r = h.run(R"~(
+    local found = {}
+    for name, value in pairs(_G) do found[#found + 1] = name .. ":" .. type(value) end
+    table.sort(found)
+    return table.concat(found, " "))~");
+  REQUIRE(r.status == RunStatus::kSucceeded);
+  for (const char* module : {"approvals:table", "db:table", "files:table", "host:table", "http:table", "job:table",
+                             "json:table", "log:table", "mail:table", "registry:table", "semver:table",
+                             "state:table", "storage:table", "print:function", "require:function",
+                             "sleep:function"}) {
+    INFO(module);
+    CHECK(r.result.find(module) != std::string::npos);
+  }
+}
+
+TEST_CASE("modules open on first use, in coroutines and under the script's own metatable", "[lua][modules]") {
+  Harness h;
+  CHECK(h.run("local before = rawget(_G, 'http') local m = http return {before == nil, rawget(_G, 'http') == m}")
+            .result == "[true,true]");
+  CHECK(h.run("return coroutine.wrap(function() return job.name end)()").result == "\"test-job\"");
+  CHECK(h.run("return undefined_name == nil and type(semver.compare)").result == "\"function\"");
+  CHECK(h.run("http = 5 return http").result == "5");
+  // A strict-mode metatable replaces the one that opens modules: they are all open first.
+  auto strict = h.run(R"~(
+    setmetatable(_G, {__index = function(_, name) error("undefined global " .. name, 2) end})
+    local ok, err = pcall(function() return undefined_name end)
+    return {type(json.encode), type(state.get), ok, err})~");
+  CHECK(strict.status == RunStatus::kSucceeded);
+  CHECK(strict.result == R"(["function","function",false,"job.lua:3: undefined global undefined_name"])");
+}
+
+TEST_CASE("JSON null in the job table is json.null before json is first named", "[lua][modules]") {
+  Harness h;
+  auto r = h.run("local v = job.params.x return {v ~= nil, v == json.null, json.encode(job.params)}",
+                 std::chrono::seconds(5), {}, nlohmann::json{{"x", nullptr}});
+  CHECK(r.status == RunStatus::kSucceeded);
+  CHECK(r.result == R"([true,true,"{\"x\":null}"])");
+}
+
+TEST_CASE("the read-only job table encodes as what it shows", "[lua][modules]") {
+  Harness h;
+  const nlohmann::json params = {{"image", "ghcr.io/acme/app"}, {"keep", {1, 2}}, {"nested", {{"a", true}}}};
+  // Before, json.encode and a returned job.params saw the empty proxy: "{}".
+  CHECK(h.run("return job.params", std::chrono::seconds(5), {}, params).result == params.dump());
+  CHECK(h.run("return json.encode(job.params.keep)", std::chrono::seconds(5), {}, params).result == "\"[1,2]\"");
+  // pairs() over it does not depend on the script's own `next`.
+  CHECK(h.run("next = nil local n = 0 for _ in pairs(job.params) do n = n + 1 end return n", std::chrono::seconds(5),
+              {}, params)
+            .result == "3");
+}
