@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "api/mail.hpp"
 #include "api/permissions.hpp"
@@ -14,6 +16,8 @@
 #include "util/did_you_mean.hpp"
 #include "util/http_header.hpp"
 #include "util/duration.hpp"
+#include "util/parallel_for.hpp"
+#include "util/read_file.hpp"
 
 namespace cronhost::config {
 
@@ -395,22 +399,17 @@ class JobReader {
   std::string name_;
 };
 
+// Fewer files than this per thread are not worth a thread.
+constexpr size_t kFilesPerThread = 256;
+
 std::optional<std::string> read_text(const fs::path& path, Diagnostics& out) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (!ec && size > kMaxFileBytes) {
-    out.push_back({path.string(), {1, 1}, "file is too large (" + std::to_string(size) + " bytes, at most " +
-                                               std::to_string(kMaxFileBytes) + ")"});
-    return std::nullopt;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    out.push_back({path.string(), {1, 1}, "cannot read the file"});
-    return std::nullopt;
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  std::string text, error;
+  struct stat st {};
+  if (read_file(path, text, st, error, kMaxFileBytes)) return text;
+  out.push_back({path.string(), {1, 1},
+                 error.find("at most") != std::string::npos ? "file is too large (" + error + ")"
+                                                            : "cannot read the file: " + error});
+  return std::nullopt;
 }
 
 bool is_job_file(const fs::path& p) { return p.extension() == ".yaml" || p.extension() == ".yml"; }
@@ -570,17 +569,36 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
   LoadResult result;
   const std::vector<JobFile> files = find_job_files(paths, result.diagnostics, &result.complete);
   result.files = files.size();
-  std::vector<FileFacts> facts;
-  for (const auto& file : files) {
-    auto text = read_text(file.path, result.diagnostics);
-    if (!text) continue;
-    FileFacts file_facts;
+  // Files are read on every core and merged in their order: one core read 100,000 job files
+  // in 7 s, mostly YAML parsing and schema checks, each file on its own.
+  struct FileOutcome {
+    Diagnostics diagnostics;
+    FileFacts facts;
     std::optional<TableSource> source;
-    auto job = load_one(file.path.string(), *text, file.base_dir, options, result.diagnostics, &file_facts, &source);
-    if (source) result.sources.push_back(std::move(*source));
-    if (!file_facts.file.empty() && !source) facts.push_back(std::move(file_facts));
-    if (job) result.jobs.push_back(std::move(*job));
+    std::optional<JobSpec> job;
+  };
+  std::vector<FileOutcome> outcomes(files.size());
+  const size_t threads = files.size() < kFilesPerThread ? 1 : std::max(1u, std::thread::hardware_concurrency());
+  parallel_for(files.size(), std::min<size_t>(threads, files.size() / kFilesPerThread + 1), [&](size_t i) {
+    FileOutcome& out = outcomes[i];
+    try {
+      auto text = read_text(files[i].path, out.diagnostics);
+      if (!text) return;
+      out.job = load_one(files[i].path.string(), *text, files[i].base_dir, options, out.diagnostics, &out.facts,
+                         &out.source);
+    } catch (const std::exception& e) {  // out of memory: that file fails, the others load
+      out.diagnostics.push_back({files[i].path.string(), {1, 1}, std::string("cannot read this job: ") + e.what()});
+    }
+  });
+  std::vector<FileFacts> facts;
+  result.jobs.reserve(files.size());
+  for (auto& out : outcomes) {
+    std::move(out.diagnostics.begin(), out.diagnostics.end(), std::back_inserter(result.diagnostics));
+    if (out.source) result.sources.push_back(std::move(*out.source));
+    if (!out.facts.file.empty() && !out.source) facts.push_back(std::move(out.facts));
+    if (out.job) result.jobs.push_back(std::move(*out.job));
   }
+  outcomes.clear();
   const size_t before = result.diagnostics.size();
   check_across_files(facts, result.diagnostics);
   for (size_t i = before; i < result.diagnostics.size(); ++i) {

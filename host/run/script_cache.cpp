@@ -1,54 +1,14 @@
 #include "run/script_cache.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <ctime>
+
+#include "util/read_file.hpp"
 
 namespace cronhost::run {
 namespace {
 
 std::chrono::nanoseconds since_epoch(const timespec& t) {
   return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
-}
-
-std::string cannot_read(const std::filesystem::path& path, const std::string& why) {
-  return "cannot read the script " + path.string() + ": " + why;
-}
-
-// Reads the whole file through one descriptor; `st` comes from the same descriptor, so what
-// was read and the identity it is kept under belong to one file. false: error says why.
-bool read_whole(const std::filesystem::path& path, std::string& text, struct stat& st, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error = cannot_read(path, std::strerror(errno));
-    return false;
-  }
-  bool ok = ::fstat(fd, &st) == 0;
-  if (!ok) error = cannot_read(path, std::strerror(errno));
-  if (ok && !S_ISREG(st.st_mode)) {
-    error = cannot_read(path, "not a regular file");
-    ok = false;
-  }
-  if (ok) text.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (ok) {
-    if (done == text.size()) text.resize(done + 4096 + done / 2);  // grown since the fstat
-    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = cannot_read(path, std::strerror(errno));
-      ok = false;
-    }
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(done);
-  if (ok && done != static_cast<size_t>(st.st_size)) st.st_size = -1;  // changed while read: never matches
-  return ok;
 }
 
 }  // namespace
@@ -68,7 +28,10 @@ std::shared_ptr<const std::string> ScriptCache::read(const std::filesystem::path
     if (it != entries_.end() && it->second.identity == now) return it->second.text;
   }
   auto text = std::make_shared<std::string>();
-  if (!read_whole(path, *text, st, error)) return nullptr;
+  if (!read_file(path, *text, st, error)) {
+    error = "cannot read the script " + path.string() + ": " + error;
+    return nullptr;
+  }
   timespec read_at{};
   ::clock_gettime(CLOCK_REALTIME, &read_at);
   const bool settled = st.st_size >= 0 && since_epoch(read_at) - since_epoch(st.st_ctim) >= settle_ &&

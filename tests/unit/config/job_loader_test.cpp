@@ -324,3 +324,48 @@ TEST_CASE("allow.approvals names the jobs whose approvals a job may use", "[conf
               "jobs.d/deaf.yaml:1:16: warning: schedule.on: approval.approved fires only for approvals job deaf asked "
               "for itself; name the jobs that ask in allow.approvals (e.g. [version-check])"});
 }
+
+TEST_CASE("a large jobs folder loads on several threads with the result of one", "[config][loader]") {
+  // Past kFilesPerThread files per thread the loader splits the work; what it returns must
+  // not depend on which thread read which file.
+  test::TempDir dir;
+  const int kFiles = 1500;
+  for (int i = 0; i < kFiles; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "jobs.d/j%04d.yaml", i);
+    if (i % 7 == 3)  // a broken one: an error on line 2
+      dir.write(name, "schedule: {every: 1h}\nrun: {lua: scripts/t.lua, shell: nope}\n");
+    else if (i % 11 == 5)  // the same name as another file: the one found later is refused
+      dir.write(std::string("jobs.d/dup/") + (name + 7), "schedule: {every: 1h}\nrun: {lua: scripts/t.lua}\n"),
+          dir.write(name, "schedule: {every: 1h}\nrun: {lua: scripts/t.lua}\n");
+    else
+      dir.write(name, "schedule: {cron: \"" + std::to_string(i % 60) + " * * * *\"}\nrun: {lua: scripts/t.lua}\n");
+  }
+  dir.write("scripts/t.lua", "return 1\n");
+  const auto result = load_jobs({dir.path() / "jobs.d"}, LoadOptions{});
+  int broken = 0, duplicated = 0;
+  for (int i = 0; i < kFiles; ++i) broken += i % 7 == 3, duplicated += i % 7 != 3 && i % 11 == 5;
+  CHECK(result.files == static_cast<size_t>(kFiles + duplicated));
+  CHECK(result.jobs.size() == static_cast<size_t>(kFiles - broken));
+  CHECK(std::is_sorted(result.jobs.begin(), result.jobs.end(),
+                       [](const JobSpec& a, const JobSpec& b) { return a.name < b.name; }));
+  CHECK(std::is_sorted(result.diagnostics.begin(), result.diagnostics.end(),
+                       [](const Diagnostic& a, const Diagnostic& b) {
+                         return a.file != b.file ? a.file < b.file : a.position.line < b.position.line;
+                       }));
+  size_t unknown_key = 0, duplicate_name = 0;
+  for (const auto& d : result.diagnostics) {
+    unknown_key += d.message.find("unknown key 'shell'") != std::string::npos;
+    duplicate_name += d.message.find("duplicate job name") != std::string::npos;
+  }
+  CHECK(unknown_key == static_cast<size_t>(broken));
+  CHECK(duplicate_name == static_cast<size_t>(duplicated));
+  // Which of two files with one name wins is decided by file order, not by thread timing.
+  const auto again = load_jobs({dir.path() / "jobs.d"}, LoadOptions{});
+  REQUIRE(again.jobs.size() == result.jobs.size());
+  for (size_t i = 0; i < again.jobs.size(); ++i) CHECK(again.jobs[i].file == result.jobs[i].file);
+  // One job read through, to see the files' own content landed in the right job.
+  const auto j0007 = std::find_if(result.jobs.begin(), result.jobs.end(), [](const JobSpec& j) { return j.name == "j0007"; });
+  REQUIRE(j0007 != result.jobs.end());
+  CHECK(j0007->file.find("j0007.yaml") != std::string::npos);
+}

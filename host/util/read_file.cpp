@@ -1,0 +1,55 @@
+#include "util/read_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+namespace cronhost {
+
+bool read_file(const std::filesystem::path& path, std::string& text, struct stat& st, std::string& error,
+               size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return false;
+  }
+  bool ok = ::fstat(fd, &st) == 0;
+  if (!ok) error = std::strerror(errno);
+  if (ok && !S_ISREG(st.st_mode)) {
+    error = "not a regular file";
+    ok = false;
+  }
+  if (ok && static_cast<uint64_t>(st.st_size) > max_bytes) {
+    error = std::to_string(st.st_size) + " bytes, at most " + std::to_string(max_bytes);
+    ok = false;
+  }
+  if (ok) text.resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (ok) {
+    if (done == text.size()) {
+      if (done >= max_bytes) {
+        error = "more than " + std::to_string(max_bytes) + " bytes (the file grew while read)";
+        ok = false;
+        break;
+      }
+      text.resize(std::min(max_bytes, done + 4096 + done / 2));  // grown since the fstat
+    }
+    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = std::strerror(errno);
+      ok = false;
+    }
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  text.resize(ok ? done : 0);
+  if (ok && done != static_cast<size_t>(st.st_size)) st.st_size = -1;
+  return ok;
+}
+
+}  // namespace cronhost
