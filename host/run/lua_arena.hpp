@@ -4,7 +4,6 @@
 // Regions are pooled process-wide (thread-safe), so a run on any thread reuses one.
 #pragma once
 #include <cstddef>
-#include <memory>
 
 namespace cronhost::run {
 

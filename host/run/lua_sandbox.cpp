@@ -50,8 +50,9 @@ LuaSandbox::LuaSandbox(RunContext& context) : context_(context) {
     throw std::bad_alloc();
   }
   *static_cast<RunContext**>(lua_getextraspace(L_)) = &context_;
-  // Protected: opening pushes the job's params and event, and a push that fails (an event
-  // payload nested too deep) must fail this run, not abort the host from Lua's panic handler.
+  // Protected: an allocation that fails while opening must fail this run, not abort the host
+  // from Lua's panic handler. (The job table, with its params and event, is built on first
+  // use, inside the script's own protected call.)
   lua_pushcfunction(L_, [](lua_State* L) {
     open_safe_libraries(L, check_stop_function);
     bindings::open_all(L);
