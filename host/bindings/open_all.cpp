@@ -1,6 +1,8 @@
 #include "bindings/open_all.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 namespace cronhost::bindings {
 namespace {
@@ -19,16 +21,15 @@ constexpr Module kModules[] = {{"job", open_job},         {"log", open_log},    
 
 // __index of the globals table (globals, name): opens the module and answers with it.
 int open_on_first_use(lua_State* L) {
-  const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  for (const auto& module : kModules) {
-    if (name && std::strcmp(name, module.name) == 0) {
-      module.open(L);
-      lua_pushvalue(L, 2);
-      lua_rawget(L, 1);
-      return 1;
-    }
-  }
-  return 0;
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  const char* name = lua_tostring(L, 2);
+  const auto module = std::find_if(std::begin(kModules), std::end(kModules),
+                                   [name](const Module& m) { return std::strcmp(name, m.name) == 0; });
+  if (module == std::end(kModules)) return 0;
+  module->open(L);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, 1);
+  return 1;
 }
 
 // Opens what is not open yet, so a walk of the globals (or a script's own metatable on

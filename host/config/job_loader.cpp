@@ -1,10 +1,8 @@
 #include "config/job_loader.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <iterator>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "api/mail.hpp"
@@ -406,9 +404,8 @@ std::optional<std::string> read_text(const fs::path& path, Diagnostics& out) {
   std::string text, error;
   struct stat st {};
   if (read_file(path, text, st, error, kMaxFileBytes)) return text;
-  out.push_back({path.string(), {1, 1},
-                 error.find("at most") != std::string::npos ? "file is too large (" + error + ")"
-                                                            : "cannot read the file: " + error});
+  const bool too_large = static_cast<uint64_t>(st.st_size) > kMaxFileBytes;  // st is filled before the refusal
+  out.push_back({path.string(), {1, 1}, too_large ? "file is too large (" + error + ")" : "cannot read the file: " + error});
   return std::nullopt;
 }
 
@@ -578,8 +575,9 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
     std::optional<JobSpec> job;
   };
   std::vector<FileOutcome> outcomes(files.size());
-  const size_t threads = files.size() < kFilesPerThread ? 1 : std::max(1u, std::thread::hardware_concurrency());
-  parallel_for(files.size(), std::min<size_t>(threads, files.size() / kFilesPerThread + 1), [&](size_t i) {
+  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
+                                          files.size() / kFilesPerThread + 1);
+  parallel_for(files.size(), threads, [&](size_t i) {
     FileOutcome& out = outcomes[i];
     try {
       auto text = read_text(files[i].path, out.diagnostics);

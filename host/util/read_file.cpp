@@ -11,7 +11,9 @@ namespace cronhost {
 
 bool read_file(const std::filesystem::path& path, std::string& text, struct stat& st, std::string& error,
                size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO put where a script or job file was would wait for a writer
+  // forever; it is refused below as not a regular file. Regular files ignore the flag.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     error = std::strerror(errno);
     return false;

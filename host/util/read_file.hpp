@@ -9,7 +9,8 @@
 namespace cronhost {
 
 // Fills `text` and `st` (from the same descriptor as the read); false with `error` set to
-// the system's reason ("No such file or directory", "not a regular file"). A file that grew
+// the system's reason ("No such file or directory", "not a regular file": a FIFO is refused
+// at once, not waited on). A file that grew
 // or shrank while read has st.st_size set to -1. Files over max_bytes are refused unread
 // (error "N bytes, at most M").
 bool read_file(const std::filesystem::path& path, std::string& text, struct stat& st, std::string& error,

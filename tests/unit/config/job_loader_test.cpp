@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <sys/stat.h>
+
 #include "../support/temp_dir.hpp"
 #include "config/job_loader.hpp"
 
@@ -368,4 +370,15 @@ TEST_CASE("a large jobs folder loads on several threads with the result of one",
   const auto j0007 = std::find_if(result.jobs.begin(), result.jobs.end(), [](const JobSpec& j) { return j.name == "j0007"; });
   REQUIRE(j0007 != result.jobs.end());
   CHECK(j0007->file.find("j0007.yaml") != std::string::npos);
+}
+
+TEST_CASE("a FIFO named as a job file is refused at once", "[config][loader]") {
+  // Before, reading it waited for a writer: `cronhost validate` (or a reload) hung.
+  test::TempDir dir;
+  const auto path = dir.path() / "fifo.yaml";
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  const auto result = load_jobs({path}, LoadOptions{});
+  REQUIRE(result.diagnostics.size() == 1);
+  CHECK(result.diagnostics[0].format() == path.string() + ":1:1: error: cannot read the file: not a regular file");
+  CHECK(result.jobs.empty());
 }

@@ -39,6 +39,10 @@ TEST_CASE("modules open on first use, in coroutines and under the script's own m
     return {type(json.encode), type(state.get), ok, err})~");
   CHECK(strict.status == RunStatus::kSucceeded);
   CHECK(strict.result == R"(["function","function",false,"job.lua:3: undefined global undefined_name"])");
+  // The wrapper hands over to the guarded setmetatable: a finalizer is still refused on _G.
+  auto gc = h.run("setmetatable(_G, {__gc = function() while true do end end})");
+  CHECK(gc.status == RunStatus::kFailed);
+  CHECK(gc.error.find("a metatable with __gc is not allowed") != std::string::npos);
 }
 
 TEST_CASE("JSON null in the job table is json.null before json is first named", "[lua][modules]") {

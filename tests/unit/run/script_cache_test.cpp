@@ -2,6 +2,8 @@
 // changed, even by a rewrite that keeps its size within one tick of the file clock.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include "../support/temp_dir.hpp"
 #include "run/script_cache.hpp"
 
@@ -70,4 +72,17 @@ TEST_CASE("sources past the cache's size are read each time", "[script_cache]") 
   CHECK(*cache.read(large, error) == "return 'twenty bytes'\n");
   const auto kept = cache.read(small, error);
   CHECK(cache.read(small, error) == kept);
+}
+
+TEST_CASE("a FIFO put where a script was is refused at once, not waited on", "[script_cache]") {
+  // Before, opening it waited for a writer: the run's worker hung, outside any deadline.
+  test::TempDir dir;
+  const auto path = dir.path() / "t.lua";
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  run::ScriptCache cache(0ns);
+  std::string error;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(cache.read(path, error));
+  CHECK(error == "cannot read the script " + path.string() + ": not a regular file");
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
 }
