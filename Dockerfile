@@ -33,7 +33,7 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
       -DCRONHOST_BENCH=OFF -DCRONHOST_TESTS=OFF -DCRONHOST_COMMIT="${CRONHOST_COMMIT}" \
  && cmake --build /build \
  && (ccache --show-stats | grep -E 'Hits|Misses' || true)
-# The installed layout under /usr (cronhost in bin/, its runner in libexec/cronhost/, the
+# The installed layout under /usr (cronhost in bin/, the host binary and its runner in libexec/cronhost/, the
 # plugin headers, schemas and examples), stripped, staged for the runtime image.
 RUN DESTDIR=/stage cmake --install /build --prefix /usr --strip
 

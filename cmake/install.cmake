@@ -2,8 +2,10 @@
 # and what plugin authors build against. Included at the end of the top-level CMakeLists.txt,
 # after the targets exist. Layout, for a prefix P (/usr/local by default, /usr for packages):
 #
-#   P/bin/cronhost                                  the daemon and CLI
-#   P/libexec/cronhost/cronhost-plugin-runner        started by cronhost for isolated runs
+#   P/bin/cronhost                                  the command (answers next and --version,
+#                                                    execs the host binary for the rest)
+#   P/libexec/cronhost/cronhost                      the host binary: the daemon and CLI
+#   P/libexec/cronhost/cronhost-plugin-runner        started by the host for isolated runs
 #   P/include/cronhost/plugin.h, plugin.hpp          the plugin ABI
 #   P/lib/cmake/cronhost/                            find_package(cronhost): cronhost::plugin_api,
 #                                                    cronhost_add_plugin()
@@ -17,7 +19,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(CRONHOST_RUNNER_INSTALL_DIR ${CMAKE_INSTALL_LIBEXECDIR}/cronhost)
+set(CRONHOST_LIBEXEC_INSTALL_DIR ${CMAKE_INSTALL_LIBEXECDIR}/cronhost)
 set(CRONHOST_DATA_INSTALL_DIR ${CMAKE_INSTALL_DATADIR}/cronhost)
 # The CMake package and the .pc file hold headers and a linker script, nothing built for one
 # architecture: lib/, not Debian's lib/<multiarch>, which both find_package and pkg-config
@@ -25,15 +27,17 @@ set(CRONHOST_DATA_INSTALL_DIR ${CMAKE_INSTALL_DATADIR}/cronhost)
 set(CRONHOST_CMAKE_INSTALL_DIR lib/cmake/cronhost)
 set(CRONHOST_PKGCONFIG_INSTALL_DIR lib/pkgconfig)
 
-# The daemon finds the installed runner relative to its own folder, so a tree installed with
-# any prefix (or DESTDIR, or moved whole) works: bin/ -> ../libexec/cronhost by default.
-file(RELATIVE_PATH CRONHOST_RUNNER_FROM_BINDIR ${CMAKE_INSTALL_FULL_BINDIR}
-     ${CMAKE_INSTALL_PREFIX}/${CRONHOST_RUNNER_INSTALL_DIR})
-set_property(SOURCE host/plugin/plugin_catalog.cpp APPEND PROPERTY COMPILE_DEFINITIONS
-             CRONHOST_RUNNER_FROM_BINDIR="${CRONHOST_RUNNER_FROM_BINDIR}")
+# bin/cronhost finds the host binary relative to its own folder, so a tree installed with any
+# prefix (or DESTDIR, or moved whole) works: bin/ -> ../libexec/cronhost by default. The host
+# finds its runner beside itself.
+file(RELATIVE_PATH CRONHOST_LIBEXEC_FROM_BINDIR ${CMAKE_INSTALL_FULL_BINDIR}
+     ${CMAKE_INSTALL_PREFIX}/${CRONHOST_LIBEXEC_INSTALL_DIR})
+set_property(SOURCE host/cli/host_exec.cpp APPEND PROPERTY COMPILE_DEFINITIONS
+             CRONHOST_LIBEXEC_FROM_BINDIR="${CRONHOST_LIBEXEC_FROM_BINDIR}")
 
 install(TARGETS cronhost RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS cronhost-plugin-runner RUNTIME DESTINATION ${CRONHOST_RUNNER_INSTALL_DIR})
+install(TARGETS cronhost-host RUNTIME DESTINATION ${CRONHOST_LIBEXEC_INSTALL_DIR})
+install(TARGETS cronhost-plugin-runner RUNTIME DESTINATION ${CRONHOST_LIBEXEC_INSTALL_DIR})
 
 # Plugin authors: the headers, the interface target, the function and the version script.
 install(FILES plugins/include/cronhost/plugin.h plugins/include/cronhost/plugin.hpp

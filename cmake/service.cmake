@@ -37,12 +37,13 @@ if(CRONHOST_COMMIT_TEXT STREQUAL "")
   endif()
 endif()
 configure_file(host/cli/build_info.cpp.in ${CMAKE_BINARY_DIR}/generated/build_info.cpp @ONLY)
+target_sources(cronhost-host PRIVATE ${CMAKE_BINARY_DIR}/generated/build_info.cpp)
 target_sources(cronhost PRIVATE ${CMAKE_BINARY_DIR}/generated/build_info.cpp)
 
 # sd_notify: only the host binary links libsystemd (the core and the plugin runner do not).
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
-target_sources(cronhost PRIVATE host/util/service_notify.cpp)
-target_link_libraries(cronhost PRIVATE PkgConfig::SYSTEMD)
+target_sources(cronhost-host PRIVATE host/util/service_notify.cpp)
+target_link_libraries(cronhost-host PRIVATE PkgConfig::SYSTEMD)
 
 # The unit names the installed binary, so it follows the prefix.
 set(CRONHOST_BINDIR_FULL ${CMAKE_INSTALL_FULL_BINDIR})

@@ -59,12 +59,6 @@ std::vector<std::string> MailMessage::recipients() const {
   return all;
 }
 
-std::optional<std::string> mail_address(std::string_view text) {
-  auto mailbox = parse_mailbox(text);
-  if (!mailbox) return std::nullopt;
-  return std::move(mailbox).value().address;
-}
-
 std::string make_message_id(std::string_view from) {
   static thread_local std::mt19937_64 random{std::random_device{}()};
   const auto address = mail_address(from).value_or("cronhost@localhost");

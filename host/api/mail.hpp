@@ -36,9 +36,6 @@ struct MailMessage {
 nlohmann::json to_json(const MailMessage& message);  // attachments base64
 Result<MailMessage> mail_from_json(const nlohmann::json& json);
 
-// "Ops <ops@acme.test>" -> "ops@acme.test"; nothing when it is not an address (or holds a
-// line break, which could inject headers).
-std::optional<std::string> mail_address(std::string_view text);
 std::string make_message_id(std::string_view from);
 // "Thu, 03 Dec 2026 11:42:19 +0000" (RFC 5322), in UTC.
 std::string mail_date(std::chrono::system_clock::time_point when);

@@ -101,4 +101,10 @@ std::string format_mailbox(const Mailbox& mailbox) {
   return display + " <" + mailbox.address + ">";
 }
 
+std::optional<std::string> mail_address(std::string_view text) {
+  auto mailbox = parse_mailbox(text);
+  if (!mailbox) return std::nullopt;
+  return std::move(mailbox).value().address;
+}
+
 }  // namespace cronhost::api

@@ -3,6 +3,7 @@
 // allow.mail matches is the one on the envelope and the one the To: header shows.
 // Pure functions; safe from any thread.
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,10 @@ struct Mailbox {
 // '!' in the local part (relays may route through them), an address-like display name,
 // domain literals ([127.0.0.1]) and domains that are not letter-digit-hyphen labels.
 Result<Mailbox> parse_mailbox(std::string_view text);
+
+// "Ops <ops@acme.test>" -> "ops@acme.test"; nothing when it is not an address (or holds a
+// line break, which could inject headers).
+std::optional<std::string> mail_address(std::string_view text);
 
 // For a header: "Ops Desk <ops@acme.test>", "\"Dr. Who\" <who@acme.test>", non-ASCII display
 // names RFC 2047-encoded, or the bare address.

@@ -25,6 +25,9 @@ Status check_storage(const config::JobSpec& job, std::string_view name);
 // `image` as host/repository (ghcr.io/acme/app).
 Status check_registry(const config::JobSpec& job, std::string_view image);
 
+// The denial every check returns: "<key>: <what> is not allowed for job <name> (allow.<key>)".
+std::string denied(const config::JobSpec& job, std::string_view key, std::string_view what);
+
 // Approvals belong to the job that asked: a job reads, marks and is fired by its own and those
 // of the jobs allow.approvals names ("*": every job's, approvals no job asked for included).
 bool may_use_approvals_of(const config::JobSpec& job, std::string_view owner);

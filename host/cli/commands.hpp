@@ -10,6 +10,11 @@ namespace cronhost::cli {
 
 using Command = std::function<int()>;
 
+// What both binaries' command lines share: --version, --jobs, --config, --service, one command.
+constexpr const char* kAppDescription =
+    "cronhost: runs jobs from jobs.d/ on cron schedules, intervals, one-shot times and events";
+void add_root_options(CLI::App& app, CommonOptions& common);
+
 Command add_validate_command(CLI::App& app, const CommonOptions& common);
 Command add_list_command(CLI::App& app, const CommonOptions& common);
 Command add_next_command(CLI::App& app, const CommonOptions& common);

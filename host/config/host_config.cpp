@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "api/mail.hpp"
+#include "api/mail_address.hpp"
 #include "api/mysql_url.hpp"
 #include "config/schema_check.hpp"
 #include "util/byte_size.hpp"

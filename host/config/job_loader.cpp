@@ -5,7 +5,7 @@
 #include <map>
 #include <thread>
 
-#include "api/mail.hpp"
+#include "api/mail_address.hpp"
 #include "api/permissions.hpp"
 #include "config/schema_check.hpp"
 #include "config/yaml_document.hpp"

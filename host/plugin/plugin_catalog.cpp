@@ -16,12 +16,6 @@
 #include "plugin/runner_privileges.hpp"
 #include "plugin/runner_spawn.hpp"
 
-// Set by cmake/install.cmake on this file alone: the runner's installed folder relative to
-// the binary's (libexec/cronhost beside bin/). A plain default keeps other builds compiling.
-#ifndef CRONHOST_RUNNER_FROM_BINDIR
-#define CRONHOST_RUNNER_FROM_BINDIR "../libexec/cronhost"
-#endif
-
 namespace cronhost::plugin {
 namespace fs = std::filesystem;
 namespace {
@@ -120,15 +114,11 @@ Result<PluginInfo> check_plugin(const fs::path& runner, const fs::path& file, co
 Result<fs::path> find_runner() {
   if (const char* env = std::getenv("CRONHOST_PLUGIN_RUNNER"); env && *env) return fs::path(env);
   std::error_code ec;
-  const fs::path bin_dir = executable_dir();
-  // The build folder puts the runner beside cronhost; an install puts it in libexec, which
-  // CMake gives as a path relative to the binary's folder (CRONHOST_RUNNER_FROM_BINDIR).
-  const fs::path beside = bin_dir / "cronhost-plugin-runner";
-  const fs::path installed = (bin_dir / CRONHOST_RUNNER_FROM_BINDIR / "cronhost-plugin-runner").lexically_normal();
-  for (const fs::path& candidate : {beside, installed})
-    if (fs::is_regular_file(candidate, ec)) return candidate;
-  return Result<fs::path>::error("cronhost-plugin-runner not found: looked for " + beside.string() + " and " +
-                                 installed.string() + " (set CRONHOST_PLUGIN_RUNNER to its path)");
+  // Beside the host binary: libexec/cronhost/ in an install and in the build folder alike.
+  const fs::path beside = executable_dir() / "cronhost-plugin-runner";
+  if (fs::is_regular_file(beside, ec)) return beside;
+  return Result<fs::path>::error("cronhost-plugin-runner not found: looked for " + beside.string() +
+                                 " (set CRONHOST_PLUGIN_RUNNER to its path)");
 }
 
 fs::path runner_or_missing(const Result<fs::path>& found) {

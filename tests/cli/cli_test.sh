@@ -156,6 +156,42 @@ expect "next job across fall-back" "$out" "2026-04-05T06:00:00+09:30
 2026-04-05T12:00:00+09:30
 2026-04-06T06:00:00+09:30"
 run "next unknown job" 2 "$bin" next version-chek --jobs "$tmp/site/jobs.d" && contains "did you mean" "$err" "did you mean 'version-check'?"
+
+# bin/cronhost answers next and --version itself and links none of the host's client libraries
+# (their start-up is most of a one-shot command's time); the host binary it execs for the rest
+# links them.
+front_libs=$(readelf -d "$bin" | grep NEEDED)
+for lib in libcurl libpq libmariadb libsqlite3 libcrypto libsystemd libspdlog libcpp-httplib liblua; do
+  if [[ "$front_libs" == *"$lib"* ]]; then echo "FAIL bin/cronhost links $lib"; failed=$((failed + 1)); else passed=$((passed + 1)); fi
+done
+contains "the host binary links libcurl" "$(readelf -d "$build/libexec/cronhost/cronhost" | grep NEEDED)" "libcurl"
+# A job's webhook URL is still read by libcurl (loaded on first use) when next loads the jobs.
+cat >"$tmp/site/jobs.d/hooked.yaml" <<'YAML'
+schedule: {cron: "0 7 * * *", timezone: UTC}
+run: {lua: scripts/job.lua}
+allow: {http: ["https://hooks.acme.test/"]}
+notify: {webhook: {url: "https://hooks.acme.test/cronhost"}}
+YAML
+run "next webhook job" 0 "$bin" next hooked --jobs "$tmp/site/jobs.d" --from 2026-01-01T00:00:00Z -n 1
+expect "next webhook job" "$out" "2026-01-01T07:00:00+00:00"
+sed -i 's|https://hooks.acme.test/cronhost|https://evil.test/x|' "$tmp/site/jobs.d/hooked.yaml"
+run "next denied webhook" 2 "$bin" next hooked --jobs "$tmp/site/jobs.d"
+contains "next denied webhook" "$err" "notify.webhook.url: http: https://evil.test/x is not allowed for job hooked (allow.http)"
+run "validate denied webhook" 2 "$bin" validate --jobs "$tmp/site/jobs.d"
+contains "validate denied webhook" "$err" "notify.webhook.url: http: https://evil.test/x is not allowed for job hooked (allow.http)"
+sed -i 's|https://evil.test/x|http://[::1|' "$tmp/site/jobs.d/hooked.yaml"
+run "next unreadable webhook" 2 "$bin" next hooked --jobs "$tmp/site/jobs.d"
+contains "next unreadable webhook" "$err" "not a valid URL: http://[::1"
+rm "$tmp/site/jobs.d/hooked.yaml"
+# Alone (no libexec/cronhost beside it), bin/cronhost still answers next and --version and says
+# where it looked for the rest.
+mkdir -p "$tmp/lone"
+cp "$bin" "$tmp/lone/cronhost"
+run "lone next" 0 "$tmp/lone/cronhost" next --expr "@daily" --tz UTC --from 2026-01-01T00:00:00Z -n 1
+expect "lone next" "$out" "2026-01-02T00:00:00+00:00"
+run "lone version" 0 "$tmp/lone/cronhost" --version && contains "lone version" "$out" "cronhost 0."
+run "lone validate" 127 "$tmp/lone/cronhost" --jobs next validate
+expect "lone validate" "$err" "cronhost: error: the host binary was not found: looked for $tmp/lone/libexec/cronhost/cronhost and $tmp/libexec/cronhost/cronhost (only \`cronhost next\` and \`cronhost --version\` work without it)"
 run "list" 0 "$bin" list --jobs "$tmp/site/jobs.d"
 contains "list header" "$out" "NAME"
 contains "list row" "$out" "version-check  0 6 * * *; 0 12 * * *  Australia/Adelaide"

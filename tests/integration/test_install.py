@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 from daemon_site import BIN
@@ -113,7 +114,7 @@ class InstallTest(unittest.TestCase):
         return sorted(line.split()[-1] for line in out.splitlines() if line.strip())
 
     def test_the_tree_has_the_documented_layout(self):
-        for path in ("bin/cronhost", "libexec/cronhost/cronhost-plugin-runner"):
+        for path in ("bin/cronhost", "libexec/cronhost/cronhost", "libexec/cronhost/cronhost-plugin-runner"):
             self.assertTrue(os.access(self.installed(path), os.X_OK), f"{path} is not an installed executable")
         for path in ("include/cronhost/plugin.h", "include/cronhost/plugin.hpp",
                      "lib/cmake/cronhost/cronhostConfig.cmake", "lib/cmake/cronhost/cronhostConfigVersion.cmake",
@@ -128,8 +129,9 @@ class InstallTest(unittest.TestCase):
                      "share/cronhost/examples/bundled/scripts/heartbeat.lua",
                      "share/cronhost/examples/bundled/cronhost.yaml"):
             self.assertTrue(os.path.isfile(self.installed(path)), f"{path} was not installed")
-        # The runner lives in libexec only, and the migrations are compiled in, not installed.
-        self.assertFalse(os.path.exists(self.installed("bin", "cronhost-plugin-runner")))
+        # The host binary and its runner live in libexec only, and the migrations are compiled in,
+        # not installed.
+        self.assertEqual(sorted(os.listdir(self.installed("bin"))), ["cronhost"])
         installed = [os.path.join(d, f) for d, _, files in os.walk(self.prefix) for f in files]
         self.assertEqual([p for p in installed if p.endswith(".sql")], [])
         # The bundled jobs validate with the installed binary, from the installed folder.
@@ -142,24 +144,46 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(self.plugin_check(os.path.join(BUILD, "test-plugins", "libempty.so")),
                          "empty 1.0.0 (ABI 1.3)")
 
-    def test_without_a_runner_the_error_names_both_places_looked(self):
-        lone = os.path.join(self.tmp, "lone", "bin")
+    def test_the_installed_command_runs_the_host_binary_in_the_same_process(self):
+        # bin/cronhost execs libexec/cronhost/cronhost: the process systemd and signals know
+        # (the pid the caller started) is the host, with the caller's arguments.
+        site = tempfile.mkdtemp(prefix="site-", dir=self.tmp)
+        os.makedirs(os.path.join(site, "jobs.d"))
+        with open(os.path.join(site, "cronhost.yaml"), "w") as f:
+            f.write(f"state: {os.path.join(site, 'state.db')}\nserver: {{enabled: false}}\n")
+        daemon = subprocess.Popen([self.bin, "run", "--config", "cronhost.yaml"], cwd=site, env=self.env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            exe = ""
+            while time.monotonic() < deadline and exe != self.installed("libexec", "cronhost", "cronhost"):
+                time.sleep(0.05)
+                exe = os.readlink(f"/proc/{daemon.pid}/exe")
+            self.assertEqual(exe, self.installed("libexec", "cronhost", "cronhost"))
+            with open(f"/proc/{daemon.pid}/cmdline") as f:
+                self.assertEqual(f.read().split("\0")[:4], [self.bin, "run", "--config", "cronhost.yaml"])
+        finally:
+            daemon.terminate()
+            self.assertEqual(daemon.wait(timeout=TIMEOUT), 0)
+
+    def test_without_a_runner_the_error_names_the_place_looked(self):
+        lone = os.path.join(self.tmp, "lone", "libexec")
         os.makedirs(lone, exist_ok=True)
-        shutil.copy(self.bin, lone)
+        shutil.copy(self.installed("libexec", "cronhost", "cronhost"), lone)
         done = subprocess.run([os.path.join(lone, "cronhost"), "plugin", "check",
                                os.path.join(BUILD, "test-plugins", "libempty.so")],
                               env=self.env, capture_output=True, text=True, timeout=TIMEOUT)
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
-        self.assertIn(f"looked for {lone}/cronhost-plugin-runner and "
-                      f"{os.path.join(self.tmp, 'lone', 'libexec', 'cronhost', 'cronhost-plugin-runner')}", done.stderr)
+        self.assertIn(f"cronhost-plugin-runner not found: looked for {lone}/cronhost-plugin-runner (set "
+                      "CRONHOST_PLUGIN_RUNNER to its path)", done.stderr)
 
     def test_without_a_runner_no_program_of_the_working_folder_is_started_in_its_place(self):
         # A site whose folder holds a program named like the runner: a binary with no runner
         # must fail the isolated run, not start that program (posix_spawn resolves a bare
         # name against the working folder).
-        lone = os.path.join(self.tmp, "lone2", "bin")
+        lone = os.path.join(self.tmp, "lone2", "libexec")
         os.makedirs(lone, exist_ok=True)
-        shutil.copy(self.bin, lone)
+        shutil.copy(self.installed("libexec", "cronhost", "cronhost"), lone)
         site = tempfile.mkdtemp(prefix="site-", dir=self.tmp)
         os.makedirs(os.path.join(site, "jobs.d"))
         os.makedirs(os.path.join(site, "scripts"))

@@ -4,7 +4,7 @@ host capability against real servers, and the example plugins with their example
 
 The plugins come from the build folder that holds CRONHOST_BIN: test-plugins/ (one behaviour
 each, tests/plugins) and plugins/ (the examples, plugins/examples). The daemon finds
-cronhost-plugin-runner beside the cronhost binary."""
+cronhost-plugin-runner beside the host binary (build/libexec/cronhost/)."""
 import ctypes
 import errno
 import http.server

@@ -1,0 +1,60 @@
+#include "cli/host_exec.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string_view>
+
+// Set by cmake/install.cmake on this file alone: the host binary's installed folder relative to
+// bin/ (../libexec/cronhost). A plain default keeps other builds compiling.
+#ifndef CRONHOST_LIBEXEC_FROM_BINDIR
+#define CRONHOST_LIBEXEC_FROM_BINDIR "../libexec/cronhost"
+#endif
+
+namespace cronhost::cli {
+namespace fs = std::filesystem;
+
+bool front_answers(int argc, char** argv) {
+  bool version = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--jobs" || arg == "--config") {
+      ++i;  // its value, which may be any word
+    } else if (arg == "--version") {
+      version = true;
+    } else if (arg.empty() || arg[0] != '-') {
+      return arg == "next";
+    }
+  }
+  return version;
+}
+
+int exec_host_binary(char** argv) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    std::cerr << "cronhost: error: cannot find the host binary: /proc/self/exe: " << ec.message() << "\n";
+    return 127;
+  }
+  // The build folder (build/cronhost, build/libexec/cronhost/cronhost), then an install.
+  const fs::path candidates[] = {self.parent_path() / "libexec/cronhost/cronhost",
+                                 (self.parent_path() / CRONHOST_LIBEXEC_FROM_BINDIR / "cronhost").lexically_normal()};
+  std::string looked;
+  for (const fs::path& candidate : candidates) {
+    if (fs::is_regular_file(candidate, ec)) {
+      ::execv(candidate.c_str(), argv);
+      std::cerr << "cronhost: error: cannot start the host binary " << candidate.string() << ": "
+                << std::strerror(errno) << "\n";
+      return 127;
+    }
+    looked += (looked.empty() ? "" : " and ") + candidate.string();
+  }
+  std::cerr << "cronhost: error: the host binary was not found: looked for " << looked
+            << " (only `cronhost next` and `cronhost --version` work without it)\n";
+  return 127;
+}
+
+}  // namespace cronhost::cli

@@ -1,0 +1,16 @@
+// bin/cronhost and the host binary: which commands the small front binary answers itself, and
+// handing every other one to the host binary (libexec/cronhost/cronhost).
+#pragma once
+
+namespace cronhost::cli {
+
+// True when the command line asks only for what bin/cronhost answers: the `next` command (the
+// first word that is neither an option nor an option's value) or `--version` without a command.
+bool front_answers(int argc, char** argv);
+
+// Replaces this process with the host binary, same arguments and environment, so the process
+// id systemd, signals and `ps` see stays the same. Returns only when it could not, having said
+// why on stderr; the return value is the exit code.
+int exec_host_binary(char** argv);
+
+}  // namespace cronhost::cli
