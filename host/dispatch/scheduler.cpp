@@ -10,6 +10,7 @@
 #include "run/lua_runner.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/malloc_release.hpp"
 #include "util/time_format.hpp"
 
 namespace cronhost::dispatch {
@@ -72,7 +73,8 @@ Scheduler::~Scheduler() {
 void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>& jobs) {
   const int64_t now = clock_.now_ms();
   last_tick_ms_ = now;
-  pool_ = std::make_unique<WorkerPool>(options_.workers);
+  // Between bursts, the memory runs freed goes back to the system (util/malloc_release).
+  pool_ = std::make_unique<WorkerPool>(options_.workers, release_freed_memory);
   std::lock_guard lock(mutex_);
   for (const auto& spec : jobs) install_locked(spec, now);
   index_followers_locked();

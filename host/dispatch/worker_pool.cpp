@@ -2,7 +2,7 @@
 
 namespace cronhost::dispatch {
 
-WorkerPool::WorkerPool(int workers) {
+WorkerPool::WorkerPool(int workers, std::function<void()> on_drained) : on_drained_(std::move(on_drained)) {
   for (int i = 0; i < std::max(1, workers); ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -29,16 +29,23 @@ size_t WorkerPool::queued() const {
 }
 
 void WorkerPool::work() {
+  bool ran = false;
   for (;;) {
     std::function<void()> task;
     {
       std::unique_lock lock(mutex_);
+      if (ran && on_drained_ && queue_.empty() && !stopping_) {
+        lock.unlock();
+        on_drained_();
+        lock.lock();
+      }
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       task = std::move(queue_.front());
       queue_.pop_front();
     }
     task();
+    ran = true;
   }
 }
 

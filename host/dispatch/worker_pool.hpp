@@ -1,4 +1,5 @@
-// A fixed number of threads taking tasks from one queue, oldest first.
+// A fixed number of threads taking tasks from one queue, oldest first; `on_drained` (if any)
+// runs on a worker that finished a task and found the queue empty.
 // Thread-safe; the destructor runs every queued task before the threads end.
 #pragma once
 #include <condition_variable>
@@ -12,7 +13,7 @@ namespace cronhost::dispatch {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int workers);
+  explicit WorkerPool(int workers, std::function<void()> on_drained = {});
   ~WorkerPool();
 
   void submit(std::function<void()> task);
@@ -25,6 +26,7 @@ class WorkerPool {
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
+  const std::function<void()> on_drained_;
   std::vector<std::thread> threads_;
 };
 

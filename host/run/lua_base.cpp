@@ -61,7 +61,10 @@ void* LuaAllocator::allocate(void* ud, void* ptr, size_t old_size, size_t new_si
   } else {
     p = std::realloc(ptr, new_size);
   }
-  if (p) a->used = a->used - old + new_size;
+  if (p) {
+    a->used = a->used - old + new_size;
+    if (a->used > a->peak) a->peak = a->used;
+  }
   return p;
 }
 

@@ -15,6 +15,7 @@ namespace cronhost::run {
 // memory") and remembers that it did. Small blocks come from `arena` when there is one.
 struct LuaAllocator {
   size_t used = 0;
+  size_t peak = 0;  // the most `used` has been
   size_t limit = 0;
   bool exceeded = false;
   LuaArena* arena = nullptr;

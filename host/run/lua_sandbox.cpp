@@ -5,6 +5,7 @@
 
 #include "bindings/open_all.hpp"
 #include "util/duration.hpp"
+#include "util/malloc_release.hpp"
 
 namespace cronhost::run {
 namespace {
@@ -69,6 +70,7 @@ LuaSandbox::LuaSandbox(RunContext& context) : context_(context) {
 LuaSandbox::~LuaSandbox() {
   if (L_) lua_close(L_);
   LuaArena::release(allocator_.arena);  // after the close: every block in it is free again
+  run_memory_freed(allocator_.peak);
 }
 
 }  // namespace cronhost::run
