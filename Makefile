@@ -184,6 +184,7 @@ bench: build storage-deps bench-deps
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py rate --jobs 20000 --seconds 20
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 10000
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py load --jobs 100000
+	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/dispatch_bench.py burst --jobs 128 --workers 64 --seconds 20
 	CRONHOST_BIN=$(BUILD)/cronhost python3 bench/peers_bench.py --seconds $(PEERS_SECONDS) --out $(BUILD)/bench/peers.json
 
 # The job loader under a long fuzz run (make test runs 20,000 cases with a fixed seed). Each

@@ -6,6 +6,8 @@
           peak RSS (--json: one JSON object instead of the line; bench/peers_bench.py reads it).
   idle    1,000 jobs whose next fire is an hour away: CPU used by the host over 10 s.
   load    N job files: time to start, time to reload on SIGHUP, resident memory.
+  burst   N jobs every second on W workers whose Lua runs each hold ~22 MB for S seconds,
+          then hold nothing: RSS under the burst and 10 s after it.
 """
 import argparse
 import json
@@ -157,9 +159,36 @@ def bench_load(jobs):
         shutil.rmtree(root, ignore_errors=True)
 
 
+BURST_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "burst.lua")
+
+
+def bench_burst(jobs, seconds, workers):
+    root = make_site(jobs, 'schedule: {every: 1s, jitter: 999ms}\nrun: {lua: scripts/t.lua}\n'
+                           'concurrency: allow\ncatchup: {policy: skip}\n', workers)
+    try:
+        with open(f"{root}/cronhost.yaml", "a") as f:
+            f.write("limits: {memory_mb: 256}\n")
+        end = int(time.time()) + 2 + seconds
+        with open(f"{root}/scripts/t.lua", "w") as f:
+            with open(BURST_SCRIPT) as script:
+                f.write(f"if os.time() >= {end} then return 0 end\n" + script.read())
+        proc, _ = start(root)
+        time.sleep(max(0.0, end - time.time()))
+        under = rss_mb(proc.pid)
+        time.sleep(10)
+        after = rss_mb(proc.pid)
+        peak = rss_mb(proc.pid, "VmHWM")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        print(f"burst: {jobs} jobs on {workers} workers holding ~22 MB per run for {seconds} s: RSS {under:.0f} MB "
+              f"at the end of the burst (peak {peak:.0f} MB), {after:.0f} MB 10 s after it")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["rate", "idle", "load"])
+    parser.add_argument("what", choices=["rate", "idle", "load", "burst"])
     parser.add_argument("--jobs", type=int, default=10000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
@@ -169,6 +198,8 @@ def main():
         bench_rate(args.jobs, args.seconds, args.workers, args.json)
     elif args.what == "idle":
         bench_idle()
+    elif args.what == "burst":
+        bench_burst(args.jobs, args.seconds, args.workers)
     else:
         bench_load(args.jobs)
 

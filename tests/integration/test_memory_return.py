@@ -1,8 +1,9 @@
 """The daemon gives back what its runs freed. Sixteen workers run Lua jobs that each build and
-hold ~22 MB (a 1 MB string from 400 pieces, 20 copies of it, a string grown by concatenation)
-for a few seconds; then the same jobs return at once. The host's RSS must fall back near where
-it started, not stay at the burst's peak: before util/malloc_release, glibc kept 360 MB here
-(and 1.9 GB with 64 workers) in its per-thread arenas after the burst had ended."""
+hold ~22 MB (bench/burst.lua) for a few seconds; then the same jobs return at once. The host's
+RSS must fall back near where it started, not stay at the burst's peak: before
+util/malloc_release, glibc kept 360 MB here (and 1.9 GB with 64 workers) in its per-thread
+arenas after the burst had ended."""
+import os
 import time
 import unittest
 
@@ -14,16 +15,7 @@ JOBS = 32
 BURST_S = 8
 IDLE_RSS_MB = 120  # an idle host with these jobs: ~25 MB
 
-BURST = """
-local parts = {}
-for i = 1, 400 do parts[i] = string.rep(string.char(65 + i % 26), 1000 + (i * 37) % 3000) end
-local s = table.concat(parts)
-local held = {}
-for i = 1, 20 do held[i] = s .. i end
-local grown = ""
-for i = 1, 30 do grown = grown .. string.rep("y", 50000) end
-return #held + #grown
-"""
+BURST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "burst.lua")
 
 
 def status_mb(pid, field):
@@ -38,7 +30,8 @@ class MemoryReturnTest(SiteTestCase):
     def test_rss_falls_back_after_a_burst_of_memory_hungry_runs(self):
         s = self.site = Site(f"workers: {WORKERS}\nshutdown_grace: 2s\nlimits: {{memory_mb: 256}}\n")
         end = int(time.time()) + 2 + BURST_S
-        s.write("scripts/burst.lua", f"if os.time() >= {end} then return 0 end\n" + BURST)
+        with open(BURST) as f:
+            s.write("scripts/burst.lua", f"if os.time() >= {end} then return 0 end\n" + f.read())
         for i in range(JOBS):
             s.job(f"burst{i:02d}", "schedule: {every: 1s, jitter: 999ms}\nrun: {lua: scripts/burst.lua}\n"
                                    "concurrency: allow\ncatchup: {policy: skip}\n")
