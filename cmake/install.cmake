@@ -31,7 +31,7 @@ set(CRONHOST_PKGCONFIG_INSTALL_DIR lib/pkgconfig)
 # prefix (or DESTDIR, or moved whole) works: bin/ -> ../libexec/cronhost by default. The host
 # finds its runner beside itself.
 file(RELATIVE_PATH CRONHOST_LIBEXEC_FROM_BINDIR ${CMAKE_INSTALL_FULL_BINDIR}
-     ${CMAKE_INSTALL_PREFIX}/${CRONHOST_LIBEXEC_INSTALL_DIR})
+     ${CMAKE_INSTALL_FULL_LIBEXECDIR}/cronhost)
 set_property(SOURCE host/cli/host_exec.cpp APPEND PROPERTY COMPILE_DEFINITIONS
              CRONHOST_LIBEXEC_FROM_BINDIR="${CRONHOST_LIBEXEC_FROM_BINDIR}")
 

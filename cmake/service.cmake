@@ -37,8 +37,7 @@ if(CRONHOST_COMMIT_TEXT STREQUAL "")
   endif()
 endif()
 configure_file(host/cli/build_info.cpp.in ${CMAKE_BINARY_DIR}/generated/build_info.cpp @ONLY)
-target_sources(cronhost-host PRIVATE ${CMAKE_BINARY_DIR}/generated/build_info.cpp)
-target_sources(cronhost PRIVATE ${CMAKE_BINARY_DIR}/generated/build_info.cpp)
+target_sources(cronhost_cli_base PRIVATE ${CMAKE_BINARY_DIR}/generated/build_info.cpp)
 
 # sd_notify: only the host binary links libsystemd (the core and the plugin runner do not).
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

@@ -59,9 +59,9 @@ bool url_allowed(const std::string& pattern_text, const UrlParts& url) {
   return host_ok && path_allowed(pattern.path, url.path);
 }
 
-// libcurl's URL API, opened on first use rather than linked: bin/cronhost loads job files (and
-// so checks their webhook URLs) but is kept free of libcurl, whose start-up costs more than a
-// one-shot command. The host binary links libcurl, so there dlopen finds it already loaded.
+// libcurl's URL API, looked up on first use rather than linked: bin/cronhost loads job files
+// (and so checks their webhook URLs) but is kept free of libcurl, whose start-up costs more
+// than a one-shot command. The host binary links libcurl, and uses that one.
 struct CurlUrlApi {
   decltype(&::curl_url) create = nullptr;
   decltype(&::curl_url_set) set = nullptr;
@@ -74,7 +74,11 @@ struct CurlUrlApi {
 const CurlUrlApi& curl_url_api() {
   static const CurlUrlApi api = [] {
     CurlUrlApi out;
-    void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);  // libcurl's ABI 4, since 7.16
+    // The libcurl this process already has (the host binary links it), else the one its
+    // package installs: ABI 4 (since 7.16), OpenSSL or GnuTLS flavour.
+    void* lib = ::dlsym(RTLD_DEFAULT, "curl_url") ? RTLD_DEFAULT : nullptr;
+    for (const char* name : {"libcurl.so.4", "libcurl-gnutls.so.4"})
+      if (!lib) lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
       out.error = std::string("libcurl could not be loaded to read the URL: ") + ::dlerror();
       return out;

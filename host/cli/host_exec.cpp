@@ -23,6 +23,8 @@ bool front_answers(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg == "--jobs" || arg == "--config") {
       ++i;  // its value, which may be any word
+    } else if (arg == "-h" || arg == "--help") {
+      return false;  // the whole command list: the host's
     } else if (arg == "--version") {
       version = true;
     } else if (arg.empty() || arg[0] != '-') {
@@ -39,16 +41,17 @@ int exec_host_binary(char** argv) {
     std::cerr << "cronhost: error: cannot find the host binary: /proc/self/exe: " << ec.message() << "\n";
     return 127;
   }
-  // The build folder (build/cronhost, build/libexec/cronhost/cronhost), then an install.
-  const fs::path candidates[] = {self.parent_path() / "libexec/cronhost/cronhost",
-                                 (self.parent_path() / CRONHOST_LIBEXEC_FROM_BINDIR / "cronhost").lexically_normal()};
+  // An install (bin/ -> ../libexec/cronhost), then the build folder (build/libexec/cronhost).
+  const fs::path candidates[] = {(self.parent_path() / CRONHOST_LIBEXEC_FROM_BINDIR / "cronhost").lexically_normal(),
+                                 self.parent_path() / "libexec/cronhost/cronhost"};
   std::string looked;
   for (const fs::path& candidate : candidates) {
     if (fs::is_regular_file(candidate, ec)) {
       ::execv(candidate.c_str(), argv);
+      const int error = errno;
       std::cerr << "cronhost: error: cannot start the host binary " << candidate.string() << ": "
-                << std::strerror(errno) << "\n";
-      return 127;
+                << std::strerror(error) << "\n";
+      return 126;  // found but not runnable, as a shell says
     }
     looked += (looked.empty() ? "" : " and ") + candidate.string();
   }

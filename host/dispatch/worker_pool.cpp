@@ -2,7 +2,7 @@
 
 namespace cronhost::dispatch {
 
-WorkerPool::WorkerPool(int workers, std::function<void()> on_drained) : on_drained_(std::move(on_drained)) {
+WorkerPool::WorkerPool(int workers, OnDrained on_drained) : on_drained_(std::move(on_drained)) {
   for (int i = 0; i < std::max(1, workers); ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -34,11 +34,14 @@ void WorkerPool::work() {
     std::function<void()> task;
     {
       std::unique_lock lock(mutex_);
-      if (ran && on_drained_ && queue_.empty() && !stopping_) {
+      const auto idle = [&] { return !stopping_ && queue_.empty(); };
+      for (bool again = ran && on_drained_; again && idle();) {
         lock.unlock();
-        on_drained_();
+        const auto wait = on_drained_();
         lock.lock();
+        again = wait.count() > 0 && !wake_.wait_for(lock, wait, [&] { return !idle(); });
       }
+      ran = false;
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       task = std::move(queue_.front());

@@ -1,7 +1,9 @@
-// A fixed number of threads taking tasks from one queue, oldest first; `on_drained` (if any)
-// runs on a worker that finished a task and found the queue empty.
+// A fixed number of threads taking tasks from one queue, oldest first. `on_drained` (if any)
+// runs on a worker that finished a task and found the queue empty; when it returns a wait,
+// that worker calls it again after the wait unless a task came meanwhile.
 // Thread-safe; the destructor runs every queued task before the threads end.
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -13,7 +15,8 @@ namespace cronhost::dispatch {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(int workers, std::function<void()> on_drained = {});
+  using OnDrained = std::function<std::chrono::milliseconds()>;
+  explicit WorkerPool(int workers, OnDrained on_drained = {});
   ~WorkerPool();
 
   void submit(std::function<void()> task);
@@ -26,7 +29,7 @@ class WorkerPool {
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
-  const std::function<void()> on_drained_;
+  const OnDrained on_drained_;
   std::vector<std::thread> threads_;
 };
 

@@ -42,6 +42,9 @@ contains() {
 }
 
 run "help" 0 "$bin" --help && contains "help lists subcommands" "$out" "validate"
+# -h before `next` is answered by the host binary, as every help that is not next's own.
+host_help=$(exec -a "$bin" "$(dirname "$bin")/libexec/cronhost/cronhost" -h next 2>&1)
+run "help before next" 0 "$bin" -h next && expect "help before next" "$out" "$host_help"
 for sub in validate list next; do
   run "$sub --help" 0 "$bin" "$sub" --help && contains "$sub --help" "$out" "Usage"
 done
@@ -191,7 +194,8 @@ run "lone next" 0 "$tmp/lone/cronhost" next --expr "@daily" --tz UTC --from 2026
 expect "lone next" "$out" "2026-01-02T00:00:00+00:00"
 run "lone version" 0 "$tmp/lone/cronhost" --version && contains "lone version" "$out" "cronhost 0."
 run "lone validate" 127 "$tmp/lone/cronhost" --jobs next validate
-expect "lone validate" "$err" "cronhost: error: the host binary was not found: looked for $tmp/lone/libexec/cronhost/cronhost and $tmp/libexec/cronhost/cronhost (only \`cronhost next\` and \`cronhost --version\` work without it)"
+expect "lone validate" "$err" "cronhost: error: the host binary was not found: looked for $tmp/libexec/cronhost/cronhost and $tmp/lone/libexec/cronhost/cronhost (only \`cronhost next\` and \`cronhost --version\` work without it)"
+run "lone help before next" 127 "$tmp/lone/cronhost" --help next  # the full command list is the host's
 run "list" 0 "$bin" list --jobs "$tmp/site/jobs.d"
 contains "list header" "$out" "NAME"
 contains "list row" "$out" "version-check  0 6 * * *; 0 12 * * *  Australia/Adelaide"
