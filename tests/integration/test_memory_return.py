@@ -33,11 +33,16 @@ class MemoryReturnTest(SiteTestCase):
         s = self.site = Site(f"workers: {WORKERS}\nshutdown_grace: 2s\nlimits: {{memory_mb: 256}}\n")
         with open(BURST) as f:
             s.write("scripts/burst.lua", f.read())
+        # Far enough ahead for a slow start on a loaded machine: a one-shot time already past
+        # when the host first sees the job never fires.
         for i in range(JOBS):
-            s.job(f"burst{i:02d}", f"schedule: {{at: '{soon(3 + i % BURST_S)}'}}\nrun: {{lua: scripts/burst.lua}}\n")
+            s.job(f"burst{i:02d}", f"schedule: {{at: '{soon(6 + i % BURST_S)}'}}\nrun: {{lua: scripts/burst.lua}}\n")
         s.start()
-        runs = wait_for(lambda: (lambda done: done if len(done) == JOBS else None)(
-            [r for r in s.runs() if r["status"] not in ("queued", "running")]), timeout=60, what="every run")
+
+        def all_finished():
+            done = [r for r in s.runs() if r["status"] not in ("queued", "running")]
+            return done if len(done) == JOBS else None
+        runs = wait_for(all_finished, timeout=60, what="every run")
         self.assertEqual([r["job"] for r in runs if r["status"] != "succeeded"], [])
         peak = status_mb(s.proc.pid, "VmHWM")
         self.assertGreater(peak, 200, "the burst did not hold much memory: the test proves nothing")
