@@ -151,20 +151,29 @@ class InstallTest(unittest.TestCase):
         os.makedirs(os.path.join(site, "jobs.d"))
         with open(os.path.join(site, "cronhost.yaml"), "w") as f:
             f.write(f"state: {os.path.join(site, 'state.db')}\nserver: {{enabled: false}}\n")
-        daemon = subprocess.Popen([self.bin, "run", "--config", "cronhost.yaml"], cwd=site, env=self.env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log_path = os.path.join(site, "host.log")
+        with open(log_path, "wb") as log:
+            daemon = subprocess.Popen([self.bin, "run", "--config", "cronhost.yaml"], cwd=site, env=self.env,
+                                      stdout=log, stderr=log)
         try:
+            # Started: from then on SIGTERM is the host's to handle (before, it ends any process).
             deadline = time.monotonic() + TIMEOUT
-            exe = ""
-            while time.monotonic() < deadline and exe != self.installed("libexec", "cronhost", "cronhost"):
+            while time.monotonic() < deadline and daemon.poll() is None:
+                with open(log_path, errors="replace") as f:
+                    if "cronhost started" in f.read():
+                        break
                 time.sleep(0.05)
-                exe = os.readlink(f"/proc/{daemon.pid}/exe")
-            self.assertEqual(exe, self.installed("libexec", "cronhost", "cronhost"))
+            with open(log_path, errors="replace") as f:
+                self.assertIn("cronhost started", f.read())
+            self.assertEqual(os.readlink(f"/proc/{daemon.pid}/exe"), self.installed("libexec", "cronhost", "cronhost"))
             with open(f"/proc/{daemon.pid}/cmdline") as f:
                 self.assertEqual(f.read().split("\0")[:4], [self.bin, "run", "--config", "cronhost.yaml"])
-        finally:
             daemon.terminate()
-            self.assertEqual(daemon.wait(timeout=TIMEOUT), 0)
+            self.assertEqual(daemon.wait(timeout=TIMEOUT), 0)  # the host's orderly stop
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
 
     def test_without_a_runner_the_error_names_the_place_looked(self):
         lone = os.path.join(self.tmp, "lone", "libexec")
