@@ -12,7 +12,11 @@ from daemon_site import PostgresTestCase, Site, wait_for
 from test_cluster import Host, once_at
 
 EVERY_SECOND = 'schedule: {cron: "* * * * * *"}\n'
-COUNTER = "local n = (state.get('n') or 0) + 1 state.put('n', n) return {n = n}\n"
+# A read or write the state database refused (a connection cut) fails the run, as in
+# test_cluster_chaos: `state.get('n') or 0` alone would restart the count at 1 after a failed
+# read (state.get returns nil, err), and an unchecked put would count a success it never wrote.
+COUNTER = ("local n, err = state.get('n')\nif err then error(err) end\nn = (n or 0) + 1\n"
+           "assert(state.put('n', n))\nreturn {n = n}\n")
 # The terminated and restarted connections' slots are caught up: no slot may go missing.
 CATCH_UP = "catchup: {policy: all, window: 1h, max_runs: 100}\n"
 
