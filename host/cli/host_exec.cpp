@@ -8,6 +8,8 @@
 #include <iostream>
 #include <string_view>
 
+#include "util/own_executable.hpp"
+
 // Set by cmake/install.cmake on this file alone: the host binary's installed folder relative to
 // bin/ (../libexec/cronhost). A plain default keeps other builds compiling.
 #ifndef CRONHOST_LIBEXEC_FROM_BINDIR
@@ -35,15 +37,16 @@ bool front_answers(int argc, char** argv) {
 }
 
 int exec_host_binary(char** argv) {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) {
-    std::cerr << "cronhost: error: cannot find the host binary: /proc/self/exe: " << ec.message() << "\n";
+  const auto self = own_executable();
+  if (!self) {
+    std::cerr << "cronhost: error: cannot find the host binary: /proc/self/exe cannot be read\n";
     return 127;
   }
   // An install (bin/ -> ../libexec/cronhost), then the build folder (build/libexec/cronhost).
-  const fs::path candidates[] = {(self.parent_path() / CRONHOST_LIBEXEC_FROM_BINDIR / "cronhost").lexically_normal(),
-                                 self.parent_path() / "libexec/cronhost/cronhost"};
+  const fs::path folder = self->parent_path();
+  const fs::path candidates[] = {(folder / CRONHOST_LIBEXEC_FROM_BINDIR / "cronhost").lexically_normal(),
+                                 folder / "libexec/cronhost/cronhost"};
+  std::error_code ec;
   std::string looked;
   for (const fs::path& candidate : candidates) {
     if (fs::is_regular_file(candidate, ec)) {

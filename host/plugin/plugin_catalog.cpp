@@ -15,6 +15,7 @@
 
 #include "plugin/runner_privileges.hpp"
 #include "plugin/runner_spawn.hpp"
+#include "util/own_executable.hpp"
 
 namespace cronhost::plugin {
 namespace fs = std::filesystem;
@@ -22,9 +23,9 @@ namespace {
 
 // The running executable's folder, absolute (the working folder if /proc cannot say).
 fs::path executable_dir() {
+  if (auto self = own_executable()) return self->parent_path();
   std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path(ec) : self.parent_path();
+  return fs::current_path(ec);
 }
 
 // A plugin that has not answered a check in this long is treated as broken.

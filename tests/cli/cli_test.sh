@@ -196,6 +196,17 @@ run "lone version" 0 "$tmp/lone/cronhost" --version && contains "lone version" "
 run "lone validate" 127 "$tmp/lone/cronhost" --jobs next validate
 expect "lone validate" "$err" "cronhost: error: the host binary was not found: looked for $tmp/libexec/cronhost/cronhost and $tmp/lone/libexec/cronhost/cronhost (only \`cronhost next\` and \`cronhost --version\` work without it)"
 run "lone help before next" 127 "$tmp/lone/cronhost" --help next  # the full command list is the host's
+# A host binary that is there but cannot run: said, with the system's reason, exit 126.
+mkdir -p "$tmp/libexec/cronhost"
+printf 'not a program\n' >"$tmp/libexec/cronhost/cronhost"
+chmod 0644 "$tmp/libexec/cronhost/cronhost"
+run "host not runnable" 126 "$tmp/lone/cronhost" validate
+expect "host not runnable" "$err" "cronhost: error: cannot start the host binary $tmp/libexec/cronhost/cronhost: Permission denied"
+rm -r "$tmp/libexec"
+# Odd command lines go to the host, which says what is wrong: an option missing its value, an
+# empty word where the command should be.
+run "--config without its value" 2 "$bin" --config && contains "--config without its value" "$err" "config"
+run "empty command word" 2 "$bin" ""
 run "list" 0 "$bin" list --jobs "$tmp/site/jobs.d"
 contains "list header" "$out" "NAME"
 contains "list row" "$out" "version-check  0 6 * * *; 0 12 * * *  Australia/Adelaide"
