@@ -51,6 +51,17 @@ bool worth_retrying(int code) {
   }
 }
 
+std::unique_ptr<WalCheckpointer> background_checkpointer(SQLite::Database& db, const DbThreadLimits& limits) {
+  if (!limits.checkpoint_in_background) return nullptr;
+  try {
+    return std::make_unique<WalCheckpointer>(db, limits.wal_restart_frames);
+  } catch (const std::exception& e) {  // the writer's automatic checkpoint still bounds the WAL
+    log_event(spdlog::level::warn, "WAL checkpoints stay in the commits: no second connection to the state file",
+              {{"error", e.what()}});
+    return nullptr;
+  }
+}
+
 std::string message_of(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
@@ -66,6 +77,7 @@ DbThread::DbThread(std::unique_ptr<SQLite::Database> db, bool transactional, Lim
     : db_(std::move(db)),
       transactional_(transactional),
       limits_(limits),
+      checkpointer_(background_checkpointer(*db_, limits)),
       wal_path_(db_->getFilename() + "-wal"),
       wal_checked_(std::chrono::steady_clock::now()),
       thread_([this] { loop(); }) {}
@@ -77,7 +89,8 @@ DbThread::~DbThread() {
   }
   wake_.notify_all();
   thread_.join();
-  statements_.clear();  // before the connection closes
+  checkpointer_.reset();  // its connection closes first: the writer's close checkpoints and removes the WAL
+  statements_.clear();    // before the connection closes
 }
 
 void DbThread::enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for) {
@@ -122,6 +135,10 @@ void DbThread::flush() {
   std::unique_lock lock(mutex_);
   const uint64_t target = queued_;
   drained_.wait(lock, [&] { return done_ >= target; });
+}
+
+uint64_t DbThread::frames_checkpointed_in_background() const {
+  return checkpointer_ ? checkpointer_->frames_copied() : 0;
 }
 
 WriteHealth DbThread::health() const {

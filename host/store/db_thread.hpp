@@ -22,6 +22,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "store/wal_checkpointer.hpp"
 #include "store/write_health.hpp"
 
 namespace cronhost::store {
@@ -38,6 +39,11 @@ struct DbThreadLimits {
   // that keep the automatic checkpoint from restarting it cannot let it grow to a full
   // disk. 0: never (in-memory and read-only connections).
   uint64_t wal_limit_bytes = 0;
+  // Copy the WAL into the database file on a thread of its own (store/wal_checkpointer.hpp),
+  // keeping the checkpoint's fsyncs out of the commits; the writer restarts the WAL from
+  // `wal_restart_frames` on. For the daemon's writer on a file.
+  bool checkpoint_in_background = false;
+  int wal_restart_frames = WalCheckpointer::kRestartFrames;
 };
 
 class DbThread {
@@ -100,6 +106,8 @@ class DbThread {
   // after a failed commit (health() tells which).
   void flush();
   WriteHealth health() const;
+  // Frames the background checkpointer copied so far (0 without one).
+  uint64_t frames_checkpointed_in_background() const;
 
  private:
   struct Item {
@@ -119,6 +127,7 @@ class DbThread {
   std::unique_ptr<SQLite::Database> db_;
   const bool transactional_;
   const Limits limits_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // null: SQLite's automatic checkpoint only
   const std::filesystem::path wal_path_;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;  // database thread only
   std::deque<Item> retained_;                      // database thread only: posted writes to retry, oldest first

@@ -35,8 +35,10 @@ void configure(SQLite::Database& db, bool writer) {
     // 64 MiB of page cache keeps the runs indexes hot: with the 2 MiB default, lateness at
     // 10,000 runs/s grew from ~5 ms to ~60 ms (median) as the table passed 500,000 rows.
     db.exec("PRAGMA cache_size = -65536");
-    // A WAL that the automatic checkpoint restarts is cut back to 4 MiB, not left at its peak.
-    db.exec("PRAGMA journal_size_limit = 4194304");
+    // A WAL that restarts is cut back to 48 MiB, not left at a peak: above the 32 MiB at which
+    // the writer restarts it (store/wal_checkpointer.hpp), so the file is reused as it is
+    // rather than shortened and grown again block by block.
+    db.exec("PRAGMA journal_size_limit = 50331648");
   }
   db.exec("PRAGMA foreign_keys = ON");
 }
@@ -106,10 +108,10 @@ constexpr const char* kJobStateColumns =
     "job, enabled_override, last_slot, next_fire, runs, successes, failures, last_status, last_finished_at, "
     "schedule_override";
 
-// Between batches the writer truncates a WAL past 16 MiB (store/db_thread.hpp): under load
+// Between batches the writer truncates a WAL past 64 MiB (store/db_thread.hpp): under load
 // the WAL grew ~300 KB/s until the disk was full (issue 11), the automatic checkpoint alone
-// could not restart it.
-constexpr uint64_t kWalLimitBytes = uint64_t{16} << 20;
+// could not restart it. It normally restarts at 32 MiB (store/wal_checkpointer.hpp).
+constexpr uint64_t kWalLimitBytes = uint64_t{64} << 20;
 
 }  // namespace
 
@@ -130,12 +132,9 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     configure(*db, true);
     migrate(*db);
-    // SQLite's auto-checkpoint stays on the writer: it runs between our transactions, so it
-    // always completes and the WAL restarts. (A checkpoint thread of our own let the WAL grow
-    // by ~150 MB/s at 10,000 runs/s; with periodic restarts it bounded the WAL but did not
-    // lower lateness, since its fsyncs stall the writer's appends all the same.)
     DbThread::Limits limits;
     limits.wal_limit_bytes = kWalLimitBytes;
+    limits.checkpoint_in_background = true;
     return std::unique_ptr<Store>(new SqliteStore(std::make_unique<DbThread>(std::move(db), true, limits), *lock));
   } catch (const std::exception& e) {
     ::close(*lock);

@@ -190,3 +190,43 @@ TEST_CASE("a WAL past the limit is truncated between batches, even after a reade
     CHECK(rows(path) == 66);
   }
 }
+
+TEST_CASE("the WAL is copied into the database file off the writer, before the writer's own checkpoint", "[store][db_thread]") {
+  // ~600 frames: below the 1,000 at which SQLite's automatic checkpoint starts and the
+  // writer's own restart point, so only a background checkpoint can have put the rows into
+  // the database file.
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  for (const bool background : {false, true}) {
+    INFO("checkpoint_in_background " << background);
+    std::filesystem::remove(path);
+    std::filesystem::remove(dir.path() / "state.db-wal");
+    DbThread thread(open_writer(path), true, {.checkpoint_in_background = background});
+    const auto file_before = std::filesystem::file_size(path);
+    for (int i = 0; i < 150; ++i) {
+      post_insert(thread, i, 16 << 10);
+      if (i % 10 == 9) thread.flush();  // several commits, as a host under load makes
+    }
+    thread.flush();
+    auto copied_into_file = [&] { return std::filesystem::file_size(path) > file_before + (2u << 20); };
+    for (int waited = 0; waited < 200 && !copied_into_file(); ++waited) std::this_thread::sleep_for(10ms);
+    CHECK(copied_into_file() == background);
+    CHECK((thread.frames_checkpointed_in_background() >= 512) == background);
+    CHECK(rows(path) == 150);
+  }
+}
+
+TEST_CASE("with the background checkpointer the WAL still restarts: it stays bounded under steady writes", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  // Restarting from 1,000 frames (~4 MiB): ~40 MiB written in 2,500 commits would all stay in
+  // a WAL that never restarts.
+  DbThread thread(open_writer(path), true, {.checkpoint_in_background = true, .wal_restart_frames = 1000});
+  for (int i = 0; i < 2500; ++i) {
+    post_insert(thread, i, 16 << 10);
+    thread.call([](SQLite::Database&) {});
+  }
+  CHECK(std::filesystem::file_size(dir.path() / "state.db-wal") < (12u << 20));
+  CHECK(thread.frames_checkpointed_in_background() > 0);
+  CHECK(rows(path) == 2500);
+}

@@ -1,0 +1,94 @@
+#include "store/wal_checkpointer.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+
+#include "util/log.hpp"
+
+namespace cronhost::store {
+namespace {
+
+// A pass starts once this many frames (512 KiB of 4 KiB pages) are new since the last one, so
+// what the writer's own checkpoint finds left to copy stays small.
+constexpr int kPassFrames = 128;
+
+// The writer's WAL hook: tells the checkpointer, then does what SQLite's automatic checkpoint
+// would, from restart_frames on. PASSIVE neither waits nor calls the busy handler: while this
+// thread's pass runs it returns SQLITE_BUSY at once, and the next commit tries again.
+int on_wal_commit(void* checkpointer, sqlite3* writer, const char* schema, int wal_frames) {
+  auto* self = static_cast<WalCheckpointer*>(checkpointer);
+  self->committed(wal_frames);
+  if (wal_frames >= self->restart_frames())
+    sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+WalCheckpointer::WalCheckpointer(SQLite::Database& writer, int restart_frames)
+    : writer_(writer.getHandle()),
+      restart_frames_(restart_frames),
+      db_(std::make_unique<SQLite::Database>(writer.getFilename(), SQLite::OPEN_READWRITE)),
+      pass_at_(kPassFrames) {
+  // Checkpoints sync the WAL and the database file under NORMAL as under FULL; NORMAL as the
+  // writer has it. Reading the schema opens the WAL on this connection.
+  db_->exec("PRAGMA synchronous = NORMAL");
+  db_->exec("SELECT count(*) FROM sqlite_master");
+  thread_ = std::thread([this] { loop(); });
+  sqlite3_wal_hook(writer_, on_wal_commit, this);
+}
+
+WalCheckpointer::~WalCheckpointer() {
+  sqlite3_wal_autocheckpoint(writer_, 1000);  // SQLite's own hook and default again
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void WalCheckpointer::committed(int wal_frames) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (wal_frames < wal_frames_) {  // the WAL restarted from its beginning
+      pass_at_ = kPassFrames;
+      copied_before_ = 0;
+    }
+    wal_frames_ = wal_frames;
+    wake = wal_frames_ >= pass_at_;
+  }
+  if (wake) wake_.notify_one();
+}
+
+uint64_t WalCheckpointer::frames_copied() const {
+  std::lock_guard lock(mutex_);
+  return frames_copied_;
+}
+
+void WalCheckpointer::loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || wal_frames_ >= pass_at_; });
+    if (stopping_) return;
+    lock.unlock();
+    int wal_frames = 0, copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
+    lock.lock();
+    if (rc == SQLITE_OK) {
+      // `copied` counts the frames of this WAL in the database file, this pass's and earlier.
+      frames_copied_ += static_cast<uint64_t>(std::max(0, copied - copied_before_));
+      copied_before_ = copied;
+      pass_at_ = wal_frames + kPassFrames;
+    } else {
+      // Busy (the writer checkpointing) or failing: try again once more frames are new.
+      if (rc != SQLITE_BUSY)
+        log_event(spdlog::level::debug, "background WAL checkpoint failed", {{"error", sqlite3_errstr(rc)}});
+      pass_at_ = wal_frames_ + kPassFrames;
+    }
+  }
+}
+
+}  // namespace cronhost::store
