@@ -25,6 +25,8 @@ constexpr auto kFirstBackoff = 50ms;
 constexpr auto kMaxBackoff = 1000ms;
 // How often the writer looks at the WAL's size (one stat) between batches.
 constexpr auto kWalCheckEvery = 1s;
+// The WAL's size past which it is truncated while commits fail.
+constexpr uint64_t kWalLimitWhileFailing = uint64_t{4} << 20;
 // A checkpoint waits this long for readers on older snapshots, then tries again later: the
 // writer must not stall behind a slow API read.
 constexpr int kCheckpointBusyMs = 100;
@@ -231,13 +233,12 @@ void DbThread::give_up_retained(const char* why) {
   health_.retained = 0;
 }
 
-void DbThread::bound_wal() {
-  if (limits_.wal_limit_bytes == 0) return;
+void DbThread::bound_wal(uint64_t limit) {
   const auto now = std::chrono::steady_clock::now();
   if (now - wal_checked_ < kWalCheckEvery) return;
   wal_checked_ = now;
   struct stat st {};
-  if (::stat(wal_path_.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) <= limits_.wal_limit_bytes) return;
+  if (::stat(wal_path_.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) <= limit) return;
   sqlite3* handle = db_->getHandle();
   sqlite3_busy_timeout(handle, kCheckpointBusyMs);
   int wal_frames = 0, checkpointed = 0;
@@ -300,7 +301,10 @@ void DbThread::loop() {
       note_commit(error);
     }
     backoff = retained_.empty() ? kFirstBackoff : std::min(backoff * 2, std::chrono::duration_cast<decltype(backoff)>(kMaxBackoff));
-    if (retained_.empty()) bound_wal();
+    // While commits fail the WAL is cut back further: on a full disk the space it holds (up to
+    // 48 MiB between restarts) may be what the commits lack.
+    if (limits_.wal_limit_bytes != 0)
+      bound_wal(retained_.empty() ? limits_.wal_limit_bytes : std::min(limits_.wal_limit_bytes, kWalLimitWhileFailing));
     {
       std::lock_guard lock(mutex_);
       done_ += batch.size();

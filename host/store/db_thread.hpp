@@ -35,9 +35,9 @@ struct DbThreadLimits {
   // write holds its output (64 KiB by default), so 20,000 is at most ~1.3 GB in the
   // worst case and a few MB typically; claims fail meanwhile, so few new runs start.
   size_t max_retained = 20'000;
-  // Between batches, a WAL file above this size is checkpointed and truncated, so readers
-  // that keep the automatic checkpoint from restarting it cannot let it grow to a full
-  // disk. 0: never (in-memory and read-only connections).
+  // Between batches, a WAL file above this size (above 4 MiB while commits fail) is
+  // checkpointed and truncated, so readers that keep the automatic checkpoint from restarting
+  // it cannot let it grow to a full disk. 0: never (in-memory and read-only connections).
   uint64_t wal_limit_bytes = 0;
   // Copy the WAL into the database file on a thread of its own (store/wal_checkpointer.hpp),
   // keeping the checkpoint's fsyncs out of the commits; the writer restarts the WAL from
@@ -122,7 +122,7 @@ class DbThread {
   void retain(std::deque<Item>& posted);
   void note_commit(const std::exception_ptr& error);
   void give_up_retained(const char* why);
-  void bound_wal();
+  void bound_wal(uint64_t limit);  // truncates a WAL file past `limit` bytes
 
   std::unique_ptr<SQLite::Database> db_;
   const bool transactional_;

@@ -230,3 +230,24 @@ TEST_CASE("with the background checkpointer the WAL still restarts: it stays bou
   CHECK(thread.frames_checkpointed_in_background() > 0);
   CHECK(rows(path) == 2500);
 }
+
+TEST_CASE("while commits fail, a WAL past 4 MiB is truncated: on a full disk its space may be what they lack", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  const auto wal = dir.path() / "state.db-wal";
+  DbThread thread(open_writer(path), true, {.wal_limit_bytes = uint64_t{64} << 20, .checkpoint_in_background = true});
+  for (int i = 0; i < 600; ++i) post_insert(thread, i, 16 << 10);  // ~10 MiB: below the restart point
+  thread.flush();
+  REQUIRE(std::filesystem::file_size(wal) > (8u << 20));
+  thread.call([](SQLite::Database& db) {  // no page beyond the current ones: SQLITE_FULL, as on a full disk
+    db.exec("PRAGMA max_page_count = " + std::to_string(db.execAndGet("PRAGMA page_count").getInt()));
+  });
+  post_insert(thread, 600, 16 << 10);
+  for (int waited = 0; waited < 300 && std::filesystem::file_size(wal) > (4u << 20); ++waited)
+    std::this_thread::sleep_for(10ms);
+  CHECK(thread.health().failed_commits > 0);
+  CHECK(std::filesystem::file_size(wal) <= (4u << 20));
+  thread.call([](SQLite::Database& db) { db.exec("PRAGMA max_page_count = 1000000"); });
+  for (int waited = 0; waited < 300 && rows(path) < 601; ++waited) std::this_thread::sleep_for(10ms);
+  CHECK(rows(path) == 601);  // the write kept while failing went in once there was room
+}
