@@ -56,6 +56,7 @@ void WalCheckpointer::committed(int wal_frames) {
     if (wal_frames < wal_frames_) {  // the WAL restarted from its beginning
       pass_at_ = kPassFrames;
       copied_before_ = 0;
+      ++restarts_;
     }
     wal_frames_ = wal_frames;
     wake = wal_frames_ >= pass_at_;
@@ -73,10 +74,12 @@ void WalCheckpointer::loop() {
   for (;;) {
     wake_.wait(lock, [&] { return stopping_ || wal_frames_ >= pass_at_; });
     if (stopping_) return;
+    const uint64_t restarts = restarts_;
     lock.unlock();
     int wal_frames = 0, copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
     lock.lock();
+    if (restarts != restarts_) continue;  // the figures are of the WAL before its restart
     if (rc == SQLITE_OK) {
       // `copied` counts the frames of this WAL in the database file, this pass's and earlier.
       frames_copied_ += static_cast<uint64_t>(std::max(0, copied - copied_before_));
