@@ -64,6 +64,14 @@ std::unique_ptr<WalCheckpointer> background_checkpointer(SQLite::Database& db, c
   }
 }
 
+// Where SQLite keeps the connection's WAL: beside the file it resolved, so a state file given
+// as a symlink has its WAL beside the target. Empty for in-memory databases.
+std::filesystem::path wal_file_of(SQLite::Database& db) {
+  const char* name = sqlite3_db_filename(db.getHandle(), "main");
+  if (name == nullptr || *name == '\0') return {};
+  return sqlite3_filename_wal(name);
+}
+
 std::string message_of(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
@@ -80,7 +88,7 @@ DbThread::DbThread(std::unique_ptr<SQLite::Database> db, bool transactional, Lim
       transactional_(transactional),
       limits_(limits),
       checkpointer_(background_checkpointer(*db_, limits)),
-      wal_path_(db_->getFilename() + "-wal"),
+      wal_path_(wal_file_of(*db_)),
       wal_checked_(std::chrono::steady_clock::now()),
       thread_([this] { loop(); }) {}
 
@@ -244,8 +252,8 @@ void DbThread::bound_wal(uint64_t limit) {
   int wal_frames = 0, checkpointed = 0;
   const int rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &wal_frames, &checkpointed);
   sqlite3_busy_timeout(handle, kBusyTimeoutMs);
-  if (rc != SQLITE_OK)
-    log_event(spdlog::level::debug, "WAL checkpoint deferred",
+  if (rc != SQLITE_OK)  // busy: readers or the checkpointer; anything else (a full disk) is news
+    log_event(rc == SQLITE_BUSY ? spdlog::level::debug : spdlog::level::warn, "WAL checkpoint deferred",
               {{"wal_bytes", st.st_size}, {"frames_copied", checkpointed}, {"frames", wal_frames}, {"error", sqlite3_errstr(rc)}});
 }
 
@@ -301,8 +309,8 @@ void DbThread::loop() {
       note_commit(error);
     }
     backoff = retained_.empty() ? kFirstBackoff : std::min(backoff * 2, std::chrono::duration_cast<decltype(backoff)>(kMaxBackoff));
-    // While commits fail the WAL is cut back further: on a full disk the space it holds (up to
-    // 48 MiB between restarts) may be what the commits lack.
+    // While commits fail the WAL is cut back further: on a full disk the space it holds (~34 MB
+    // between restarts) may be what the commits lack.
     if (limits_.wal_limit_bytes != 0)
       bound_wal(retained_.empty() ? limits_.wal_limit_bytes : std::min(limits_.wal_limit_bytes, kWalLimitWhileFailing));
     {

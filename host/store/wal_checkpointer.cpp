@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "util/log.hpp"
 
@@ -13,14 +14,15 @@ namespace {
 // what the writer's own checkpoint finds left to copy stays small.
 constexpr int kPassFrames = 128;
 
-// The writer's WAL hook: tells the checkpointer, then does what SQLite's automatic checkpoint
-// would, from restart_frames on. PASSIVE neither waits nor calls the busy handler: while this
-// thread's pass runs it returns SQLITE_BUSY at once, and the next commit tries again.
+// The writer's WAL hook: from restart_frames on, does what SQLite's automatic checkpoint would,
+// then tells the checkpointer. A checkpoint never waits for another's lock: while the
+// checkpointer's pass runs this one returns SQLITE_BUSY at once, and the next commit tries
+// again (the checkpointer starts no pass past restart_frames, so the lock comes free).
 int on_wal_commit(void* checkpointer, sqlite3* writer, const char* schema, int wal_frames) {
   auto* self = static_cast<WalCheckpointer*>(checkpointer);
-  self->committed(wal_frames);
   if (wal_frames >= self->restart_frames())
     sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  self->committed(wal_frames);
   return SQLITE_OK;
 }
 
@@ -29,7 +31,8 @@ int on_wal_commit(void* checkpointer, sqlite3* writer, const char* schema, int w
 WalCheckpointer::WalCheckpointer(SQLite::Database& writer, int restart_frames)
     : writer_(writer.getHandle()),
       restart_frames_(restart_frames),
-      db_(std::make_unique<SQLite::Database>(writer.getFilename(), SQLite::OPEN_READWRITE)),
+      // The file SQLite resolved for the writer (a symlink's target), not the name it was given.
+      db_(std::make_unique<SQLite::Database>(sqlite3_db_filename(writer_, "main"), SQLite::OPEN_READWRITE)),
       pass_at_(kPassFrames) {
   // Checkpoints sync the WAL and the database file under NORMAL as under FULL; NORMAL as the
   // writer has it. Reading the schema opens the WAL on this connection.
@@ -72,7 +75,8 @@ uint64_t WalCheckpointer::frames_copied() const {
 void WalCheckpointer::loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return stopping_ || wal_frames_ >= pass_at_; });
+    // Past the restart point the writer needs the checkpoint lock for itself (see on_wal_commit).
+    wake_.wait(lock, [&] { return stopping_ || (wal_frames_ >= pass_at_ && wal_frames_ < restart_frames_); });
     if (stopping_) return;
     const uint64_t restarts = restarts_;
     lock.unlock();
@@ -85,10 +89,13 @@ void WalCheckpointer::loop() {
       frames_copied_ += static_cast<uint64_t>(std::max(0, copied - copied_before_));
       copied_before_ = copied;
       pass_at_ = wal_frames + kPassFrames;
+      failing_ = false;
     } else {
-      // Busy (the writer checkpointing) or failing: try again once more frames are new.
-      if (rc != SQLITE_BUSY)
-        log_event(spdlog::level::debug, "background WAL checkpoint failed", {{"error", sqlite3_errstr(rc)}});
+      // Busy (the writer checkpointing) or failing (a full disk cannot take the copied pages):
+      // try again once more frames are new. The writer's own checkpoint still bounds the WAL.
+      if (rc != SQLITE_BUSY && !std::exchange(failing_, true))
+        log_event(spdlog::level::warn, "background WAL checkpoint failed; trying again as the WAL grows",
+                  {{"error", sqlite3_errstr(rc)}, {"wal_frames", wal_frames_}});
       pass_at_ = wal_frames_ + kPassFrames;
     }
   }

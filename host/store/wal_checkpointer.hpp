@@ -1,15 +1,9 @@
 // Copies the state file's WAL into the database file on a thread and a connection of its own,
-// so the writer's commits do not wait for a checkpoint's fsyncs.
-//
-// The WAL can only restart from its beginning when a writer starts a transaction with every
-// frame already copied, so the writer still checkpoints itself, as SQLite's automatic
-// checkpoint does, once the WAL holds `restart_frames`; by then this thread has copied and
-// synced all but the last few frames, and the writer's share is a small copy and two short
-// fsyncs (1.3-4 ms here). Both halves are needed (measured on this 2-core machine): with
-// SQLite's restart point of 1,000 frames that share came ~6 times a second at 1,000 runs/s
-// and p99 lateness stayed at 3-12 ms; a later restart point without this thread made the
-// writer copy 32 MiB at a time (10,000 runs/s for 20 s: p99 136-214 ms against 127-173 with
-// neither, 23-33 ms with both).
+// so commits do not wait for a checkpoint's fsyncs (a 4 MiB checkpoint held a commit 2-10 ms).
+// SQLite restarts the WAL only when a write begins with every frame copied, so the writer still
+// checkpoints from `restart_frames` on, finding only the last few frames left. Both halves
+// matter: the thread alone left the writer's checkpoints as often as before, and a late
+// restart alone made each of them copy 32 MiB (README, Speed).
 // Thread-safe: committed() may be called from any thread (the writer's WAL hook calls it).
 #pragma once
 #include <SQLiteCpp/Database.h>
@@ -55,6 +49,7 @@ class WalCheckpointer {
   int pass_at_;            // the next pass starts when wal_frames_ reaches this
   int copied_before_ = 0;  // frames of the current WAL in the database file after the last pass
   uint64_t restarts_ = 0;  // WAL restarts seen, so a pass across one does not count
+  bool failing_ = false;   // the last pass failed (logged once per streak)
   uint64_t frames_copied_ = 0;
   bool stopping_ = false;
   std::thread thread_;

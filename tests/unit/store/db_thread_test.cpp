@@ -251,3 +251,23 @@ TEST_CASE("while commits fail, a WAL past 4 MiB is truncated: on a full disk its
   for (int waited = 0; waited < 300 && rows(path) < 601; ++waited) std::this_thread::sleep_for(10ms);
   CHECK(rows(path) == 601);  // the write kept while failing went in once there was room
 }
+
+TEST_CASE("the WAL of a state file given as a symlink is bounded too: it lies beside the target", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  std::filesystem::create_directory(dir.path() / "real");
+  const auto target = dir.path() / "real" / "state.db";
+  const auto link = dir.path() / "state.db";
+  open_writer(target);  // creates it
+  std::filesystem::create_symlink(target, link);
+  DbThread thread(open_writer(link), true, {.wal_limit_bytes = uint64_t{256} << 10});
+  for (int i = 0; i < 64; ++i) post_insert(thread, i, 16 << 10);  // ~1 MiB: below SQLite's own restart point
+  thread.flush();
+  const auto wal = dir.path() / "real" / "state.db-wal";
+  REQUIRE(std::filesystem::file_size(wal) > (256u << 10));
+  std::this_thread::sleep_for(1100ms);  // the writer looks at the WAL at most once a second
+  post_insert(thread, 64);
+  thread.flush();
+  thread.call([](SQLite::Database&) {});
+  CHECK(std::filesystem::file_size(wal) < (256u << 10));
+  CHECK(!std::filesystem::exists(dir.path() / "state.db-wal"));
+}
