@@ -2,10 +2,10 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <yaml-cpp/yaml.h>
+#include <unordered_map>
 
 #include "config/interpolate.hpp"
-#include "config/yaml_guard.hpp"
+#include "config/yaml_events.hpp"
 
 namespace cronhost::config {
 
@@ -72,15 +72,47 @@ nlohmann::json plain_scalar(const std::string& s) {
 
 }  // namespace
 
+// Builds the JSON and the places from the events of one document (config/yaml_events.hpp).
 class YamlConverter {
  public:
-  YamlConverter(YamlDocument& doc, std::string_view text, const std::filesystem::path& base_dir,
-                Diagnostics& diagnostics, InterpolationRule may_interpolate)
-      : doc_(doc), text_(text), base_dir_(base_dir), diagnostics_(diagnostics), may_interpolate_(may_interpolate) {}
+  YamlConverter(YamlDocument& doc, std::string_view text, const std::vector<YamlEvent>& events,
+                const std::filesystem::path& base_dir, Diagnostics& diagnostics, InterpolationRule may_interpolate)
+      : doc_(doc),
+        text_(text),
+        events_(events),
+        base_dir_(base_dir),
+        diagnostics_(diagnostics),
+        may_interpolate_(may_interpolate) {
+    for (size_t i = 0; i < events_.size(); ++i)
+      if (events_[i].anchor && events_[i].kind != Kind::kAlias) anchored_[events_[i].anchor] = i;
+  }
 
-  bool convert(const YAML::Node& node, const std::string& pointer, nlohmann::json& out, int depth) {
-    if (++nodes_ > kMaxNodes || (node.IsScalar() && (bytes_ += node.Scalar().size()) > kMaxExpandedBytes)) {
-      diagnostics_.push_back(doc_.error_at(to_position(node.Mark()),
+  bool convert_root(nlohmann::json& out) {
+    if (events_.empty()) {  // an empty text is a null document
+      doc_.places_[""].value = {1, 1};
+      out = nullptr;
+      return true;
+    }
+    size_t at = 0;
+    return convert(at, "", out, 0);
+  }
+
+ private:
+  using Kind = YamlEvent::Kind;
+
+  // Converts the node that starts at events_[at] and moves `at` past it. An alias converts the
+  // node it names again, at this place: the limits below bound what aliases can expand to.
+  bool convert(size_t& at, const std::string& pointer, nlohmann::json& out, int depth) {
+    if (at >= events_.size() || is_end(events_[at].kind)) return malformed();
+    if (events_[at].kind == Kind::kAlias) {
+      auto target = anchored_.find(events_[at++].anchor);
+      if (target == anchored_.end()) return malformed();
+      size_t node = target->second;
+      return convert(node, pointer, out, depth);
+    }
+    const YamlEvent& event = events_[at];
+    if (++nodes_ > kMaxNodes || (event.kind == Kind::kScalar && (bytes_ += event.value.size()) > kMaxExpandedBytes)) {
+      diagnostics_.push_back(doc_.error_at(to_position(event.mark),
                                            "the document expands to more than " + std::to_string(kMaxNodes) +
                                                " values or " + std::to_string(kMaxExpandedBytes >> 20) +
                                                " MiB of text (aliases?)"));
@@ -88,70 +120,104 @@ class YamlConverter {
     }
     if (depth > kMaxDepth) {
       diagnostics_.push_back(
-          doc_.error_at(to_position(node.Mark()), "nesting deeper than " + std::to_string(kMaxDepth) + " levels"));
+          doc_.error_at(to_position(event.mark), "nesting deeper than " + std::to_string(kMaxDepth) + " levels"));
       return false;
     }
-    auto& place = doc_.places_[pointer];
-    place.value = to_position(node.Mark());
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        out = nullptr;
-        return true;
-      case YAML::NodeType::Scalar:
-        return scalar(node, pointer, out);
-      case YAML::NodeType::Sequence: {
+    doc_.places_[pointer].value = to_position(event.mark);
+    ++at;
+    switch (event.kind) {
+      case Kind::kScalar:
+        return scalar(event, pointer, out);
+      case Kind::kSequenceStart: {
         out = nlohmann::json::array();
-        size_t index = 0;
-        for (const auto& item : node) {
-          const std::string child = pointer_append(pointer, std::to_string(index++));
+        for (size_t index = 0; at < events_.size() && events_[at].kind != Kind::kSequenceEnd; ++index) {
+          const std::string child = pointer_append(pointer, std::to_string(index));
           nlohmann::json value;
-          if (!convert(item, child, value, depth + 1)) return false;
+          if (!convert(at, child, value, depth + 1)) return false;
           doc_.places_[child].key = doc_.places_[child].value;
           out.push_back(std::move(value));
         }
-        return true;
+        return close(at, Kind::kSequenceEnd);
       }
-      case YAML::NodeType::Map: {
+      case Kind::kMapStart: {
         out = nlohmann::json::object();
-        for (const auto& pair : node) {
-          if (!pair.first.IsScalar()) {
-            diagnostics_.push_back(doc_.error_at(to_position(pair.first.Mark()), "keys must be plain text"));
+        while (at < events_.size() && events_[at].kind != Kind::kMapEnd) {
+          const YamlEvent& key_event = named(events_[at]);
+          if (key_event.kind != Kind::kScalar) {
+            diagnostics_.push_back(doc_.error_at(to_position(key_event.mark), "keys must be plain text"));
+            if (!skip(at) || !skip(at)) return malformed();
             continue;
           }
-          const std::string key = pair.first.Scalar();
+          ++at;
+          const std::string& key = key_event.value;
           const std::string child = pointer_append(pointer, key);
           if (out.contains(key)) {
             diagnostics_.push_back(doc_.error_at(
-                to_position(pair.first.Mark()),
+                to_position(key_event.mark),
                 "duplicate key '" + key + "' (first given on line " + std::to_string(doc_.places_[child].key.line) + ")"));
+            if (!skip(at)) return malformed();
             continue;
           }
           nlohmann::json value;
-          if (!convert(pair.second, child, value, depth + 1)) return false;
-          doc_.places_[child].key = to_position(pair.first.Mark());
+          if (!convert(at, child, value, depth + 1)) return false;
+          doc_.places_[child].key = to_position(key_event.mark);
           out[key] = std::move(value);
         }
-        return true;
+        return close(at, Kind::kMapEnd);
       }
+      default:  // kNull
+        out = nullptr;
+        return true;
     }
+  }
+
+  static bool is_end(Kind kind) { return kind == Kind::kSequenceEnd || kind == Kind::kMapEnd; }
+
+  // The event an alias names; any other event itself.
+  const YamlEvent& named(const YamlEvent& event) const {
+    if (event.kind != Kind::kAlias) return event;
+    auto target = anchored_.find(event.anchor);
+    return target == anchored_.end() ? event : events_[target->second];
+  }
+
+  // Moves `at` past the node that starts there, unread.
+  bool skip(size_t& at) const {
+    if (at >= events_.size() || is_end(events_[at].kind)) return false;
+    for (int open = 0; at < events_.size();) {
+      const Kind kind = events_[at++].kind;
+      if (kind == Kind::kSequenceStart || kind == Kind::kMapStart) ++open;
+      else if (is_end(kind)) --open;
+      if (open == 0) return true;
+    }
+    return false;
+  }
+
+  bool close(size_t& at, Kind end) {
+    if (at >= events_.size() || events_[at].kind != end) return malformed();
+    ++at;
     return true;
   }
 
- private:
-  bool scalar(const YAML::Node& node, const std::string& pointer, nlohmann::json& out) {
-    const std::string& tag = node.Tag();
-    const YAML::Mark mark = node.Mark();
+  // yaml-cpp hands over balanced events for every document it reads to its end; anything else
+  // is refused rather than guessed at.
+  bool malformed() {
+    diagnostics_.push_back(doc_.error_at({1, 1}, "not valid YAML: the parser's events do not form a document"));
+    return false;
+  }
+
+  bool scalar(const YamlEvent& event, const std::string& pointer, nlohmann::json& out) {
+    const std::string& tag = event.tag;
+    const YAML::Mark& mark = event.mark;
     const bool quoted = tag == "!" || quote_at(mark);
     doc_.places_[pointer].quoted = quote_at(mark);
     doc_.places_[pointer].source_offset = mark.pos < 0 ? 0 : static_cast<size_t>(mark.pos) + (quote_at(mark) ? 1 : 0);
     const bool string_tag = tag.size() >= 4 && tag.compare(tag.size() - 4, 4, ":str") == 0;
     if (!quoted && !string_tag) {
-      out = plain_scalar(node.Scalar());
+      out = plain_scalar(event.value);
       if (!out.is_string()) return true;
     }
     if (!may_interpolate_(pointer)) {
-      const std::string& raw = node.Scalar();
+      const std::string& raw = event.value;
       for (size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at + 2)) {
         if (at > 0 && raw[at - 1] == '$') continue;  // $${ is a literal
         if (raw.compare(at + 2, 4, "var:") == 0) continue;  // not a secret: allowed anywhere
@@ -162,7 +228,7 @@ class YamlConverter {
         return true;
       }
     }
-    auto value = interpolate(node.Scalar(), base_dir_);
+    auto value = interpolate(event.value, base_dir_);
     if (!value) {
       diagnostics_.push_back(doc_.error_at(to_position(mark), value.message()));
       doc_.reported_.insert(pointer);
@@ -186,6 +252,8 @@ class YamlConverter {
 
   YamlDocument& doc_;
   std::string_view text_;
+  const std::vector<YamlEvent>& events_;
+  std::unordered_map<YAML::anchor_t, size_t> anchored_;  // anchor -> the event of the node it names
   const std::filesystem::path& base_dir_;
   Diagnostics& diagnostics_;
   InterpolationRule may_interpolate_;
@@ -207,20 +275,14 @@ std::optional<YamlDocument> YamlDocument::parse(const std::string& file, std::st
     diagnostics.push_back(doc.error_at({1, 1}, "not a YAML text file (it contains NUL bytes)"));
     return std::nullopt;
   }
-  if (auto problem = check_yaml_text(text)) {
+  auto events = read_yaml_events(text);
+  if (auto* problem = std::get_if<YamlEventProblem>(&events)) {
     diagnostics.push_back(doc.error_at(problem->at, problem->message));
     return std::nullopt;
   }
-  YAML::Node node;
-  try {
-    node = YAML::Load(std::string(text));  // one document (checked above): never YAML::LoadAll
-  } catch (const YAML::Exception& e) {
-    diagnostics.push_back(doc.error_at(to_position(e.mark), "not valid YAML: " + e.msg));
-    return std::nullopt;
-  }
   doc.source_ = std::string(text);
-  YamlConverter converter(doc, text, base_dir, diagnostics, may_interpolate);
-  if (!converter.convert(node, "", doc.root_, 0)) return std::nullopt;
+  YamlConverter converter(doc, text, std::get<std::vector<YamlEvent>>(events), base_dir, diagnostics, may_interpolate);
+  if (!converter.convert_root(doc.root_)) return std::nullopt;
   return doc;
 }
 

@@ -1,0 +1,84 @@
+// YamlDocument reads the events of yaml-cpp's parser in one pass (config/yaml_events.hpp):
+// aliases, keys and positions as a node tree would give them.
+#include <catch2/catch.hpp>
+
+#include "config/yaml_document.hpp"
+
+using namespace cronhost::config;
+
+namespace {
+
+struct Parsed {
+  std::optional<YamlDocument> doc;
+  Diagnostics diagnostics;
+};
+
+Parsed parse(const std::string& text) {
+  Parsed out;
+  out.doc = YamlDocument::parse("t.yaml", text, "/tmp", out.diagnostics);
+  return out;
+}
+
+std::string where(const Position& p) { return std::to_string(p.line) + ":" + std::to_string(p.column); }
+
+}  // namespace
+
+TEST_CASE("an alias is the anchored value again, placed where the anchor was written", "[config][yaml]") {
+  auto p = parse("base: &b {image: app, tags: [x, y]}\none: *b\ntwo:\n  - *b\n");
+  REQUIRE(p.diagnostics.empty());
+  REQUIRE(p.doc);
+  const auto& root = p.doc->root();
+  CHECK(root["one"] == root["base"]);
+  CHECK(root["two"][0] == root["base"]);
+  CHECK(root["one"]["tags"][1] == "y");
+  CHECK(where(p.doc->value_position("/one/tags/1")) == "1:33");  // the anchored node's own place
+  CHECK(where(p.doc->key_position("/one")) == "2:1");
+  CHECK(where(p.doc->value_position("/two/0/image")) == "1:18");
+}
+
+TEST_CASE("an alias may name a key", "[config][yaml]") {
+  auto p = parse("a: &k name\n*k : 3\n");
+  REQUIRE(p.diagnostics.empty());
+  CHECK(p.doc->root() == nlohmann::json{{"a", "name"}, {"name", 3}});
+}
+
+TEST_CASE("a key that is not text is refused and the rest is read", "[config][yaml]") {
+  auto p = parse("? [1, 2]\n: skipped\n~: also\nb: {c: [d]}\n");
+  REQUIRE(p.diagnostics.size() == 2);
+  CHECK(p.diagnostics[0].format() == "t.yaml:1:3: error: keys must be plain text");
+  CHECK(p.diagnostics[1].format() == "t.yaml:3:1: error: keys must be plain text");
+  REQUIRE(p.doc);
+  CHECK(p.doc->root() == nlohmann::json{{"b", {{"c", {"d"}}}}});
+}
+
+TEST_CASE("a duplicate key is reported where it is repeated and the first kept", "[config][yaml]") {
+  auto p = parse("a: {x: 1}\nb: 2\na: [3]\nc: 4\n");
+  REQUIRE(p.diagnostics.size() == 1);
+  CHECK(p.diagnostics[0].format() == "t.yaml:3:1: error: duplicate key 'a' (first given on line 1)");
+  CHECK(p.doc->root() == nlohmann::json{{"a", {{"x", 1}}}, {"b", 2}, {"c", 4}});
+}
+
+TEST_CASE("an alias inside its own anchor ends at the nesting limit", "[config][yaml]") {
+  auto p = parse("a: &x [1, *x]\n");
+  REQUIRE_FALSE(p.doc);
+  REQUIRE(p.diagnostics.size() == 1);
+  CHECK(p.diagnostics[0].format().find("nesting deeper than 64 levels") != std::string::npos);
+}
+
+TEST_CASE("scalars are typed as YAML 1.2's core schema types them, quoted and tagged ones stay text",
+          "[config][yaml]") {
+  auto p = parse("n: 12\nq: '12'\nt: !!str 12\nf: 1.5\nb: true\nz: ~\nempty:\ns: text\n");
+  REQUIRE(p.diagnostics.empty());
+  CHECK(p.doc->root() ==
+        nlohmann::json{{"n", 12}, {"q", "12"}, {"t", "12"}, {"f", 1.5}, {"b", true}, {"z", nullptr}, {"empty", nullptr}, {"s", "text"}});
+}
+
+TEST_CASE("an empty text and a lone document marker are a null document", "[config][yaml]") {
+  for (const std::string text : {"", "# only a comment\n", "---\n"}) {
+    auto p = parse(text);
+    INFO(text);
+    REQUIRE(p.doc);
+    CHECK(p.doc->root().is_null());
+    CHECK(where(p.doc->value_position("")) == (text == "---\n" ? "2:1" : "1:1"));  // after the marker
+  }
+}
