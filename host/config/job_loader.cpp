@@ -15,6 +15,7 @@
 #include "util/http_header.hpp"
 #include "util/duration.hpp"
 #include "util/parallel_for.hpp"
+#include "util/path_order.hpp"
 #include "util/read_file.hpp"
 
 namespace cronhost::config {
@@ -409,51 +410,60 @@ std::optional<std::string> read_text(const fs::path& path, Diagnostics& out) {
   return std::nullopt;
 }
 
-bool is_job_file(const fs::path& p) { return p.extension() == ".yaml" || p.extension() == ".yml"; }
+bool has_job_extension(std::string_view name) { return name.ends_with(".yaml") || name.ends_with(".yml"); }
 
 struct JobFile {
-  fs::path path;
-  fs::path base_dir;
+  std::string path;
+  size_t base = 0;  // the folder its relative paths resolve against, in JobFiles::bases
+};
+
+struct JobFiles {
+  std::vector<JobFile> files;
+  std::vector<fs::path> bases;
 };
 
 // The job files named by `paths`, each with the folder its relative paths resolve against.
-std::vector<JobFile> find_job_files(const std::vector<fs::path>& paths, Diagnostics& out, bool* complete) {
-  std::vector<JobFile> files;
+// Plain strings, not fs::path: a path splits itself into elements as it is made and compared.
+JobFiles find_job_files(const std::vector<fs::path>& paths, Diagnostics& out, bool* complete) {
+  JobFiles found_files;
   for (const auto& root : paths) {
     std::error_code ec;
     const fs::path absolute = fs::absolute(root, ec).lexically_normal();
     if (fs::is_directory(root, ec)) {
-      const fs::path base = (absolute.has_filename() ? absolute : absolute.parent_path()).parent_path();
-      std::vector<fs::path> found;
+      found_files.bases.push_back((absolute.has_filename() ? absolute : absolute.parent_path()).parent_path());
+      std::vector<std::string> found;
       // A folder that cannot be listed (permissions, an I/O error) ends the walk with an error:
       // skipping it would look like its jobs were removed.
-      fs::path at = root;
+      std::string at = root.string();
       fs::recursive_directory_iterator it(root, ec), end;
       for (; !ec && it != end; it.increment(ec)) {
-        at = it->path();
+        const std::string& entry = it->path().native();
+        at = entry;
+        const std::string_view name = std::string_view(entry).substr(entry.rfind('/') + 1);
         // Hidden entries are skipped, folders with all they hold: a Kubernetes ConfigMap
         // volume keeps each file twice, in ..2026_12_04_.../ and as a link through ..data/,
         // and every job would otherwise be a duplicate of itself.
-        if (it->path().filename().string().starts_with('.')) {
+        if (name.starts_with('.')) {
           if (it->is_directory(ec)) it.disable_recursion_pending();
           continue;
         }
-        if (it->is_regular_file(ec) && is_job_file(it->path())) found.push_back(it->path());
+        if (has_job_extension(name) && it->is_regular_file(ec)) found.push_back(entry);
       }
       if (ec) {
-        out.push_back({root.string(), {1, 1}, "cannot read the folder (at " + at.string() + "): " + ec.message()});
+        out.push_back({root.string(), {1, 1}, "cannot read the folder (at " + at + "): " + ec.message()});
         *complete = false;
       }
-      std::sort(found.begin(), found.end());
-      for (auto& f : found) files.push_back({f, base});
+      std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) { return path_order_less(a, b); });
+      for (auto& f : found) found_files.files.push_back({std::move(f), found_files.bases.size() - 1});
     } else if (fs::exists(root, ec)) {
-      files.push_back({root, absolute.parent_path().parent_path()});
+      found_files.bases.push_back(absolute.parent_path().parent_path());
+      found_files.files.push_back({root.string(), found_files.bases.size() - 1});
     } else {
       out.push_back({root.string(), {1, 1}, ec ? "cannot read: " + ec.message() : "no such file or folder"});
       *complete = false;
     }
   }
-  return files;
+  return found_files;
 }
 
 // Secrets may sit where nothing prints them: params, and the headers of an HTTP runner.
@@ -564,7 +574,8 @@ std::optional<JobSpec> load_job_text(const std::string& file, std::string_view t
 
 LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& options) {
   LoadResult result;
-  const std::vector<JobFile> files = find_job_files(paths, result.diagnostics, &result.complete);
+  const JobFiles found = find_job_files(paths, result.diagnostics, &result.complete);
+  const std::vector<JobFile>& files = found.files;
   result.files = files.size();
   // Files are read on every core and merged in their order: one core read 100,000 job files
   // in 7 s, mostly YAML parsing and schema checks, each file on its own.
@@ -582,10 +593,10 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
     try {
       auto text = read_text(files[i].path, out.diagnostics);
       if (!text) return;
-      out.job = load_one(files[i].path.string(), *text, files[i].base_dir, options, out.diagnostics, &out.facts,
+      out.job = load_one(files[i].path, *text, found.bases[files[i].base], options, out.diagnostics, &out.facts,
                          &out.source);
     } catch (const std::exception& e) {  // out of memory: that file fails, the others load
-      out.diagnostics.push_back({files[i].path.string(), {1, 1}, std::string("cannot read this job: ") + e.what()});
+      out.diagnostics.push_back({files[i].path, {1, 1}, std::string("cannot read this job: ") + e.what()});
     }
   });
   std::vector<FileFacts> facts;
