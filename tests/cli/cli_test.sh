@@ -142,6 +142,16 @@ run "next bad from" 2 "$bin" next --expr "@daily" --from yesterday && contains "
 run "next bad count" 2 "$bin" next --expr "@daily" -n 0
 run "next job and expr" 2 "$bin" next heartbeat --expr "@daily" --jobs "$src/jobs.d"
 
+# An expression with its own zone does not read ./cronhost.yaml: a broken one is not in the
+# way; without --tz the config's zone is needed, and its problem is said.
+mkdir -p "$tmp/broken-config"
+printf 'timezone: [not, a, zone\n' >"$tmp/broken-config/cronhost.yaml"
+run "next --tz skips the config" 0 bash -c "cd '$tmp/broken-config' && '$bin' next --expr '@daily' --tz UTC --from 2026-01-01T00:00:00Z -n 1"
+expect "next --tz skips the config" "$out" "2026-01-02T00:00:00+00:00"
+run "next without --tz reads the config" 2 bash -c "cd '$tmp/broken-config' && '$bin' next --expr '@daily' -n 1"
+contains "next without --tz reads the config" "$err" "cronhost.yaml:"
+run "next --tz with --config reads it" 2 "$bin" --config "$tmp/broken-config/cronhost.yaml" next --expr '@daily' --tz UTC -n 1
+
 # next JOB and list on a folder of our own.
 mkdir -p "$tmp/site/jobs.d" "$tmp/site/scripts"
 echo 'return {}' >"$tmp/site/scripts/job.lua"
