@@ -83,8 +83,21 @@ class YamlConverter {
         base_dir_(base_dir),
         diagnostics_(diagnostics),
         may_interpolate_(may_interpolate) {
-    for (size_t i = 0; i < events_.size(); ++i)
+    // Where each node ends, found once: skipping a node is then one step however often
+    // aliases replay it (walking skipped nodes again per alias let 1 MiB run for seconds).
+    node_end_.resize(events_.size());
+    std::vector<size_t> open;
+    for (size_t i = 0; i < events_.size(); ++i) {
       if (events_[i].anchor && events_[i].kind != Kind::kAlias) anchored_[events_[i].anchor] = i;
+      node_end_[i] = i + 1;
+      if (events_[i].kind == Kind::kSequenceStart || events_[i].kind == Kind::kMapStart) {
+        open.push_back(i);
+      } else if (is_end(events_[i].kind) && !open.empty()) {
+        node_end_[open.back()] = i + 1;
+        open.pop_back();
+      }
+    }
+    for (size_t start : open) node_end_[start] = events_.size() + 1;  // never closed: malformed
   }
 
   bool convert_root(nlohmann::json& out) {
@@ -182,14 +195,9 @@ class YamlConverter {
 
   // Moves `at` past the node that starts there, unread.
   bool skip(size_t& at) const {
-    if (at >= events_.size() || is_end(events_[at].kind)) return false;
-    for (int open = 0; at < events_.size();) {
-      const Kind kind = events_[at++].kind;
-      if (kind == Kind::kSequenceStart || kind == Kind::kMapStart) ++open;
-      else if (is_end(kind)) --open;
-      if (open == 0) return true;
-    }
-    return false;
+    if (at >= events_.size() || is_end(events_[at].kind) || node_end_[at] > events_.size()) return false;
+    at = node_end_[at];
+    return true;
   }
 
   bool close(size_t& at, Kind end) {
@@ -254,6 +262,7 @@ class YamlConverter {
   std::string_view text_;
   const std::vector<YamlEvent>& events_;
   std::unordered_map<YAML::anchor_t, size_t> anchored_;  // anchor -> the event of the node it names
+  std::vector<size_t> node_end_;  // for each event, the index just past the node it starts
   const std::filesystem::path& base_dir_;
   Diagnostics& diagnostics_;
   InterpolationRule may_interpolate_;

@@ -92,6 +92,28 @@ TEST_CASE("aliases of a long string are cut off by size", "[config][malformed]")
   CHECK(first_message(text).find("MiB of text (aliases?)") != std::string::npos);
 }
 
+// A duplicate key's value, or a key that is not text, is skipped unread: once per alias that
+// replays it, so skipping must not walk what it skips (this file took ~50 s per case).
+TEST_CASE("aliases of a map with a large skipped value are read at once", "[config][malformed]") {
+  for (const std::string skipped_as : {"duplicate", "key"}) {
+    std::string big = "[";
+    for (int i = 0; i < 300'000; ++i) big += "0,";
+    big += "0]";
+    std::string text = skipped_as == "duplicate" ? "a: &a {k: 0, k: " + big + "}\nb: [" : "a: &a\n  ? " + big + "\n  : 1\nb: [";
+    for (int i = 0; i < 49'000; ++i) text += "*a,";  // under kMaxNodes: two values each
+    text += "*a]\n";
+    INFO(skipped_as);
+    Diagnostics diagnostics;
+    const auto start = std::chrono::steady_clock::now();
+    auto doc = YamlDocument::parse("bad.yaml", text, "/tmp", diagnostics);
+    CHECK(std::chrono::steady_clock::now() - start < kPromptly);
+    REQUIRE_FALSE(diagnostics.empty());
+    CHECK(diagnostics.front().format() == (skipped_as == "duplicate"
+                                               ? "bad.yaml:1:14: error: duplicate key 'k' (first given on line 1)"
+                                               : "bad.yaml:2:5: error: keys must be plain text"));
+  }
+}
+
 TEST_CASE("a 10,000-character expression", "[config][malformed]") {
   const std::string text = "schedule: {cron: '" + std::string(10'000, '*') + "'}\nrun: {lua: x.lua}\n";
   bool found = false;

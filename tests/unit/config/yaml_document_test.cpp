@@ -82,3 +82,17 @@ TEST_CASE("an empty text and a lone document marker are a null document", "[conf
     CHECK(where(p.doc->value_position("")) == (text == "---\n" ? "2:1" : "1:1"));  // after the marker
   }
 }
+
+TEST_CASE("an alias names the latest node given that anchor", "[config][yaml]") {
+  auto p = parse("a: &x 1\nb: *x\nc: &x [2]\nd: *x\ne: &n\nf: *n\n");
+  REQUIRE(p.diagnostics.empty());
+  CHECK(p.doc->root() == nlohmann::json{{"a", 1}, {"b", 1}, {"c", {2}}, {"d", {2}}, {"e", nullptr}, {"f", nullptr}});
+}
+
+TEST_CASE("a mistake inside an anchored map is reported for each alias of it", "[config][yaml]") {
+  auto p = parse("a: &m {x: 1, x: 2}\nb: *m\n");
+  REQUIRE(p.diagnostics.size() == 2);  // as the node tree gave it: the alias is the map again
+  CHECK(p.diagnostics[0].format() == "t.yaml:1:14: error: duplicate key 'x' (first given on line 1)");
+  CHECK(p.diagnostics[1].format() == p.diagnostics[0].format());
+  CHECK(p.doc->root() == nlohmann::json{{"a", {{"x", 1}}}, {"b", {{"x", 1}}}});
+}
