@@ -57,7 +57,7 @@ Command add_next_command(CLI::App& app, const CommonOptions& common) {
   return [cmd, options, &common]() -> int {
     const bool by_expr = !options->expr.empty() || cmd->count("--expr");
     // The host config gives a job's folder and --expr's default zone; an expression with its
-    // own zone needs neither, so the config is not read (it costs a one-shot `next` ~40%).
+    // own zone needs neither, so the config is not read (half of a one-shot `next`'s time).
     HostContext context;
     if (!by_expr || options->tz.empty() || !common.config_path.empty()) {
       config::Diagnostics diagnostics;

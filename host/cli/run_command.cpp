@@ -75,7 +75,6 @@ std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& cont
     return kept;
   }
   auto jobs = catalog.update(std::move(result));
-  result = {};  // what is left of it freed before the trim
   // Parsing thousands of files leaves freed heap behind; give it back to the system.
   malloc_trim(0);
   for (const auto& name : catalog.kept())

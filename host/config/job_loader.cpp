@@ -453,7 +453,7 @@ JobFiles find_job_files(const std::vector<fs::path>& paths, Diagnostics& out, bo
         out.push_back({root.string(), {1, 1}, "cannot read the folder (at " + at + "): " + ec.message()});
         *complete = false;
       }
-      std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) { return path_order_less(a, b); });
+      std::sort(found.begin(), found.end(), path_order_less);
       for (auto& f : found) found_files.files.push_back({std::move(f), found_files.bases.size() - 1});
     } else if (fs::exists(root, ec)) {
       found_files.bases.push_back(absolute.parent_path().parent_path());

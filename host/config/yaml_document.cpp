@@ -118,9 +118,8 @@ class YamlConverter {
   bool convert(size_t& at, const std::string& pointer, nlohmann::json& out, int depth) {
     if (at >= events_.size() || is_end(events_[at].kind)) return malformed();
     if (events_[at].kind == Kind::kAlias) {
-      auto target = anchored_.find(events_[at++].anchor);
-      if (target == anchored_.end()) return malformed();
-      size_t node = target->second;
+      size_t node = named(at++);
+      if (events_[node].kind == Kind::kAlias) return malformed();
       return convert(node, pointer, out, depth);
     }
     const YamlEvent& event = events_[at];
@@ -155,7 +154,7 @@ class YamlConverter {
       case Kind::kMapStart: {
         out = nlohmann::json::object();
         while (at < events_.size() && events_[at].kind != Kind::kMapEnd) {
-          const YamlEvent& key_event = named(events_[at]);
+          const YamlEvent& key_event = events_[named(at)];
           if (key_event.kind != Kind::kScalar) {
             diagnostics_.push_back(doc_.error_at(to_position(key_event.mark), "keys must be plain text"));
             if (!skip(at) || !skip(at)) return malformed();
@@ -186,11 +185,12 @@ class YamlConverter {
 
   static bool is_end(Kind kind) { return kind == Kind::kSequenceEnd || kind == Kind::kMapEnd; }
 
-  // The event an alias names; any other event itself.
-  const YamlEvent& named(const YamlEvent& event) const {
-    if (event.kind != Kind::kAlias) return event;
-    auto target = anchored_.find(event.anchor);
-    return target == anchored_.end() ? event : events_[target->second];
+  // Where the node at events_[at] starts: the node an alias names, else `at` itself (also for
+  // an alias naming no anchor, which yaml-cpp never hands over).
+  size_t named(size_t at) const {
+    if (events_[at].kind != Kind::kAlias) return at;
+    auto target = anchored_.find(events_[at].anchor);
+    return target == anchored_.end() ? at : target->second;
   }
 
   // Moves `at` past the node that starts there, unread.
