@@ -221,7 +221,8 @@ def bench_oneshot(runs, expr="0 3 * * *", zone="America/New_York"):
             "croner": [NODE, os.path.join(PEERS, "oneshot_croner.js"), expr, zone],
             "apscheduler": [PEER_PYTHON, os.path.join(PEERS, "oneshot_apscheduler.py"), expr, zone],
             "floor: node -e 0": [NODE, "-e", "0"],
-            "floor: python3 -c pass": [PEER_PYTHON, "-c", "pass"]}
+            "floor: python3 -c pass": [PEER_PYTHON, "-c", "pass"],
+            "floor: /bin/true": ["/bin/true"]}  # what exec and exit cost here, measured the same way
     times = {name: [] for name in cmds}
     errors = {}
     with tempfile.TemporaryDirectory() as cwd:  # no cronhost.yaml to read

@@ -1,11 +1,17 @@
 #include "schedule/zone.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <cctz/civil_time.h>
-#include <cctz/time_zone.h>
-#include <chrono>
+#include <cerrno>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+
+#include "schedule/tzif.hpp"
+#include "util/civil.hpp"
 
 namespace cronhost::schedule {
 namespace {
@@ -14,8 +20,9 @@ namespace {
 // 1800-2500 keeps a DST zone to ~1,400 entries (~17 KB) and loads in well under a millisecond.
 constexpr int kFirstYear = 1800;
 constexpr int kLastYear = 2500;
-
-int64_t unix_seconds(const cctz::time_point<cctz::seconds>& tp) { return tp.time_since_epoch().count(); }
+constexpr int64_t kTableStart = civil::days_from_civil(kFirstYear, 1, 1) * 86400;
+constexpr int64_t kTableStop = civil::days_from_civil(kLastYear + 1, 1, 1) * 86400 - 1;
+constexpr size_t kMaxFileBytes = 1 << 20;  // the largest zone in tzdata 2024 is ~3 KB
 
 bool plausible_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || name[0] == '/' || name.find("..") != std::string_view::npos) return false;
@@ -23,6 +30,53 @@ bool plausible_name(std::string_view name) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' || c == '_' ||
            c == '-' || c == '+';
   });
+}
+
+// Where the tz database lives: $TZDIR as glibc and cctz read it, else Debian's folder.
+std::string zone_file(std::string_view name) {
+  const char* dir = std::getenv("TZDIR");
+  return std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" + std::string(name);
+}
+
+// The zone file's bytes, sized by fstat (a buffer of the largest size allowed, zeroed, took
+// ~1 ms of page faults: a fifth of a one-shot `cronhost next`).
+std::optional<std::string> read_zone_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<std::string> bytes;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= static_cast<off_t>(kMaxFileBytes)) {
+    bytes.emplace(static_cast<size_t>(st.st_size), '\0');
+    size_t done = 0;
+    while (done < bytes->size()) {
+      const ssize_t n = ::read(fd, bytes->data() + done, bytes->size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    bytes->resize(done);
+  }
+  ::close(fd);
+  return bytes;
+}
+
+// Every change in force at some instant: the file's transitions, then its TZ string's
+// changes for each year after the last, up to the end of the table. Changes at one instant
+// (a year's end and the next one's start under all-year daylight saving) stay in order.
+std::vector<OffsetChange> all_changes(const TzifZone& tzif) {
+  std::vector<OffsetChange> changes;
+  for (size_t i = 0; i < tzif.times.size(); ++i) changes.push_back({tzif.times[i], tzif.offsets[i]});
+  if (!tzif.footer || !tzif.footer->has_dst) return changes;
+  const int64_t last = tzif.times.empty() ? std::numeric_limits<int64_t>::min() : tzif.times.back();
+  const int64_t last_year = tzif.times.empty() ? kFirstYear : civil::civil_from_days(civil::floor_div(last, 86400)).year;
+  const int64_t first_year = std::max<int64_t>(kFirstYear, last_year) - 1;
+  const size_t from_rule = changes.size();
+  for (int64_t year = first_year; year <= kLastYear + 1; ++year)
+    for (const OffsetChange& change : dst_changes(*tzif.footer, year))
+      if (change.at > last) changes.push_back(change);
+  std::stable_sort(changes.begin() + static_cast<ptrdiff_t>(from_rule), changes.end(),
+                   [](const OffsetChange& a, const OffsetChange& b) { return a.at < b.at; });
+  return changes;
 }
 
 }  // namespace
@@ -33,25 +87,36 @@ Result<std::shared_ptr<const Zone>> Zone::load(std::string_view name) {
   std::lock_guard lock(mutex);
   if (auto it = cache.find(name); it != cache.end()) return it->second;
 
-  cctz::time_zone tz;
-  if (!plausible_name(name) || !cctz::load_time_zone(std::string(name), &tz))
+  const auto unknown = [&] {
     return Result<std::shared_ptr<const Zone>>::error("unknown time zone \"" + std::string(name.substr(0, 64)) +
                                                       "\", expected an IANA name such as Europe/London or UTC");
+  };
+  if (!plausible_name(name)) return unknown();
+  TzifZone tzif;  // "UTC" needs no file, as in cctz: a host without tzdata still runs in UTC
+  if (name != "UTC") {
+    const std::string path = zone_file(name);
+    const auto bytes = read_zone_file(path);
+    if (!bytes) return unknown();
+    auto read = read_tzif(*bytes);
+    if (!read)
+      return Result<std::shared_ptr<const Zone>>::error("time zone \"" + std::string(name) + "\": " + path +
+                                                        " is not a zone file the tz database writes: " + read.message());
+    tzif = std::move(read).value();
+  }
+
   auto zone = std::shared_ptr<Zone>(new Zone());
   zone->name_ = std::string(name);
-  const auto start = cctz::convert(cctz::civil_second(kFirstYear, 1, 1, 0, 0, 0), cctz::utc_time_zone());
-  const auto stop = unix_seconds(cctz::convert(cctz::civil_second(kLastYear, 12, 31, 23, 59, 59), cctz::utc_time_zone()));
-  zone->offsets_.push_back(tz.lookup(start).offset);
-  auto tp = start;
-  cctz::time_zone::civil_transition transition;
-  while (tz.next_transition(tp, &transition)) {
-    tp = tz.lookup(transition.to).trans;
-    if (unix_seconds(tp) > stop) break;
-    const int32_t before = tz.lookup(tp - cctz::seconds(1)).offset;
-    const int32_t after = tz.lookup(tp).offset;
-    if (before == after) continue;  // only the abbreviation or DST flag changed
-    zone->changes_.push_back(unix_seconds(tp));
-    zone->offsets_.push_back(after);
+  const std::vector<OffsetChange> changes = all_changes(tzif);
+  int32_t current = tzif.initial_offset;
+  size_t i = 0;
+  for (; i < changes.size() && changes[i].at <= kTableStart; ++i) current = changes[i].offset;
+  zone->offsets_.push_back(current);
+  while (i < changes.size() && changes[i].at <= kTableStop) {
+    const int64_t at = changes[i].at;
+    for (; i < changes.size() && changes[i].at == at; ++i) current = changes[i].offset;
+    if (current == zone->offsets_.back()) continue;  // only the abbreviation or DST flag changed
+    zone->changes_.push_back(at);
+    zone->offsets_.push_back(current);
   }
   cache.emplace(std::string(name), zone);
   return std::shared_ptr<const Zone>(zone);
