@@ -13,7 +13,7 @@ namespace {
 
 std::string runner_text(const config::JobSpec& job) {
   const bool plugin = !job.plugin.empty();
-  const auto& file = plugin ? job.plugin : job.lua_script;
+  const std::filesystem::path file = plugin ? job.plugin : std::filesystem::path(job.lua_script);
   std::error_code ec;
   auto relative = std::filesystem::relative(file, ec);
   // The isolation is shown where it is not the default.

@@ -34,7 +34,7 @@ nlohmann::json runner_to_json(const JobSpec& job) {
   }
   const std::string isolation(to_string(job.isolation));
   if (!job.plugin.empty()) return {{"plugin", job.plugin.string()}, {"isolation", isolation}};
-  return {{"lua", job.lua_script.string()}, {"isolation", isolation}};
+  return {{"lua", job.lua_script}, {"isolation", isolation}};
 }
 
 nlohmann::json job_to_json(const JobSpec& job, Instant now) {

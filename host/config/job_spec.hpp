@@ -12,6 +12,7 @@
 #include "config/trigger_params.hpp"
 #include "notify/notify_spec.hpp"
 #include "schedule/schedule.hpp"
+#include "util/boxed.hpp"
 #include "util/duration.hpp"
 
 namespace cronhost::config {
@@ -71,9 +72,10 @@ struct JobSpec {
   std::string file;  // as given to the loader, for messages
   std::string description;
   schedule::Schedule schedule;
-  std::filesystem::path lua_script;  // absolute; empty for a plugin or HTTP job
+  std::string lua_script;            // absolute; empty for a plugin or HTTP job. Text: a path keeps each
+                                     // element as a path of its own, ~250 B more a job (25 MB at 100,000)
   std::filesystem::path plugin;      // the plugin shared object, absolute; empty for a Lua job
-  std::optional<HttpRunner> http;    // set for an HTTP job
+  Boxed<HttpRunner> http;            // set for an HTTP job
   Isolation isolation = Isolation::kInline;
   uint64_t memory_bytes = uint64_t{512} << 20;  // address-space limit of an isolated run
   nlohmann::json params = nlohmann::json::object();
@@ -87,7 +89,7 @@ struct JobSpec {
   CatchupRule catchup;
   bool enabled = true;
   Allowlist allow;
-  std::optional<Writeback> writeback;  // jobs made by a table source that asks for one
+  Boxed<Writeback> writeback;  // jobs made by a table source that asks for one
   notify::NotifyBlock notify;  // as written; merged over the host's default when an event comes
 
   // params with every secret value replaced by "***": the only form that may be printed.

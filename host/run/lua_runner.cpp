@@ -51,7 +51,8 @@ RunResult run_lua(RunContext& ctx) {
       return fail(store::RunStatus::kFailed, "cannot set up the script's environment: " + sandbox.open_error());
     lua_State* L = sandbox.state();
     lua_pushcfunction(L, traceback);
-    const std::string chunk_name = "@" + ctx.job.lua_script.filename().string();
+    const std::string& script_path = ctx.job.lua_script;
+    const std::string chunk_name = "@" + script_path.substr(script_path.rfind('/') + 1);
     if (luaL_loadbufferx(L, source.data(), source.size(), chunk_name.c_str(), "t") != LUA_OK)
       return fail(store::RunStatus::kFailed, std::string("the script does not compile: ") + lua_tostring(L, -1));
     const int status = lua_pcall(L, 0, 1, -2);

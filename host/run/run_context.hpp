@@ -81,7 +81,7 @@ struct RunContext {
         limits(run_limits),
         output(run_limits.output_bytes),
         kv(state, job_spec.name),
-        lib_dir(job_spec.lua_script.parent_path() / "lib"),
+        lib_dir(std::filesystem::path(job_spec.lua_script).parent_path() / "lib"),
         host(host_config),
         effects(mode),
         state_store_(state) {

@@ -23,7 +23,7 @@ class ScriptCache {
 
   // The file's text, shared while it is unchanged; nullptr when it cannot be read (error
   // says why, naming the path). Past max_bytes of sources, new files are read each time.
-  std::shared_ptr<const std::string> read(const std::filesystem::path& path, std::string& error);
+  std::shared_ptr<const std::string> read(const std::string& path, std::string& error);
 
  private:
   struct Identity {
@@ -47,6 +47,6 @@ class ScriptCache {
 };
 
 // The process's cache, for run scripts and the modules they require.
-std::shared_ptr<const std::string> read_script(const std::filesystem::path& path, std::string& error);
+std::shared_ptr<const std::string> read_script(const std::string& path, std::string& error);
 
 }  // namespace cronhost::run
