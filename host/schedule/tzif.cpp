@@ -47,6 +47,10 @@ Result<TzifZone> read_block(std::string_view bytes, size_t at, const Header& h, 
   const auto* indices = p + size_t{h.timecnt} * time_size;
   const auto* types = indices + h.timecnt;
   auto offset_of = [&](size_t type) { return static_cast<int32_t>(read_be(types + 6 * type, 4)); };
+  // RFC 8536: offsets lie within -25 h and +26 h; the scheduler counts on less than a day or so.
+  for (size_t type = 0; type < h.typecnt; ++type)
+    if (offset_of(type) < -89999 || offset_of(type) > 93599)
+      return Result<TzifZone>::error("a UTC offset of " + std::to_string(offset_of(type)) + " seconds");
   TzifZone zone;
   zone.initial_offset = offset_of(0);
   zone.times.reserve(h.timecnt);
@@ -83,8 +87,13 @@ Result<TzifZone> read_tzif(std::string_view bytes) {
   if (end == std::string_view::npos) return Result<TzifZone>::error("no TZ string after the data");
   const std::string_view text = rest.substr(1, end - 1);
   if (!text.empty()) {
-    zone.value().footer = parse_posix_tz(text);
-    if (!zone.value().footer) return Result<TzifZone>::error("a TZ string that does not parse: " + std::string(text));
+    auto& footer = zone.value().footer;
+    footer = parse_posix_tz(text);
+    if (!footer) return Result<TzifZone>::error("a TZ string that does not parse: " + std::string(text));
+    // Without daylight saving the TZ string must say what the last transition does (RFC 8536).
+    const int32_t last = zone->offsets.empty() ? zone->initial_offset : zone->offsets.back();
+    if (!footer->has_dst && footer->std_offset != last)
+      return Result<TzifZone>::error("the TZ string " + std::string(text) + " disagrees with the last transition");
   }
   return zone;
 }

@@ -19,8 +19,9 @@ struct TzifZone {
 };
 
 // Fails naming what is wrong: a bad magic or count, data cut short, an index out of range,
-// transitions out of order, leap seconds (the "right/" zones, which cron times cannot use),
-// or a TZ string that does not parse.
+// transitions out of order, a UTC offset past -25 h or +26 h, leap seconds (the "right/" zones,
+// which cron times cannot use), or a TZ string that does not parse or, without daylight
+// saving, disagrees with the last transition.
 Result<TzifZone> read_tzif(std::string_view bytes);
 
 }  // namespace cronhost::schedule

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "schedule/posix_tz.hpp"
@@ -103,6 +104,21 @@ std::string read_file(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// Points $TZDIR at a folder for one test and puts it back however the test ends.
+class TzdirFor {
+ public:
+  explicit TzdirFor(const fs::path& dir) {
+    if (const char* old = std::getenv("TZDIR")) saved_ = old;
+    ::setenv("TZDIR", dir.c_str(), 1);
+  }
+  ~TzdirFor() { saved_ ? (void)::setenv("TZDIR", saved_->c_str(), 1) : (void)::unsetenv("TZDIR"); }
+  TzdirFor(const TzdirFor&) = delete;
+  TzdirFor& operator=(const TzdirFor&) = delete;
+
+ private:
+  std::optional<std::string> saved_;
+};
+
 int64_t utc(int64_t y, int m, int d, int hh, int mm) { return civil::days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60; }
 
 // A TZif version 2 file with no transitions, one time type and this TZ string.
@@ -118,11 +134,12 @@ std::string footer_only_tzif(int32_t offset, const std::string& tz_string) {
 }  // namespace
 
 TEST_CASE("every zone installed gives the table cctz gives, 1800 to 2500", "[zone][tzif]") {
-  const fs::path dir = "/usr/share/zoneinfo";
+  const fs::path dir = std::getenv("TZDIR") && *std::getenv("TZDIR") ? std::getenv("TZDIR") : "/usr/share/zoneinfo";
   REQUIRE(fs::is_directory(dir));
   size_t compared = 0, with_changes = 0, refused_by_both = 0;
+  std::set<fs::path> seen;  // US/Eastern is America/New_York, posix/... the plain zones
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
+    if (!entry.is_regular_file() || !seen.insert(fs::canonical(entry.path())).second) continue;
     const std::string name = entry.path().lexically_relative(dir).string();
     if (name.find('.') != std::string::npos) continue;  // zone.tab, tzdata.zi, leap-seconds.list
     INFO(name);
@@ -146,9 +163,7 @@ TEST_CASE("every zone installed gives the table cctz gives, 1800 to 2500", "[zon
 
 TEST_CASE("the TZ string decides every year after a file's last transition", "[zone][tzif]") {
   test::TempDir dir;
-  const char* old = std::getenv("TZDIR");
-  const std::string saved = old ? old : "";
-  ::setenv("TZDIR", dir.path().c_str(), 1);
+  TzdirFor tzdir(dir.path());
   struct Case {
     std::string name, tz_string;
     int32_t offset;
@@ -195,16 +210,14 @@ TEST_CASE("the TZ string decides every year after a file's last transition", "[z
   CHECK(julian->offset_at(utc(2028, 3, 1, 5, 0)) == -5400);
   CHECK(julian->offset_at(utc(2028, 10, 27, 3, 29)) == -5400);
   CHECK(julian->offset_at(utc(2028, 10, 27, 3, 30)) == -3 * 3600);
-  if (old) ::setenv("TZDIR", saved.c_str(), 1);
-  else ::unsetenv("TZDIR");
 }
 
 TEST_CASE("a damaged zone file is refused with its path and what is wrong, never read past its end", "[zone][tzif]") {
   const std::string london = read_file("/usr/share/zoneinfo/Europe/London");
   REQUIRE(london.size() > 1000);
   REQUIRE(read_tzif(london));
-  // Every prefix of a real file: an error, or (cut inside the TZ string's line) never a crash.
-  for (size_t n = 0; n < london.size() - 1; ++n) {
+  // Every prefix of a real file, down to the one that lacks only the final newline: an error.
+  for (size_t n = 0; n < london.size(); ++n) {
     INFO(n);
     CHECK_FALSE(read_tzif(london.substr(0, n)));
   }
@@ -226,15 +239,36 @@ TEST_CASE("a damaged zone file is refused with its path and what is wrong, never
     CHECK(read_tzif(out_of_order).message() == "transitions out of order");
   }
   CHECK(read_tzif(footer_only_tzif(0, "nonsense")).message() == "a TZ string that does not parse: nonsense");
+  CHECK(read_tzif(footer_only_tzif(3600, "UTC0")).message() == "the TZ string UTC0 disagrees with the last transition");
+  CHECK(read_tzif(footer_only_tzif(26 * 3600, "<+26>-26")).message() == "a UTC offset of 93600 seconds");
+  {
+    // Version 1: 32-bit times and no TZ string. One transition, 2001-09-09T01:46:40Z, to +02:00.
+    const std::string v2 = footer_only_tzif(0, "");
+    std::string v1 = v2.substr(0, 44);
+    v1[4] = '\0';
+    v1[35] = 1;  // timecnt
+    v1[39] = 2;  // typecnt
+    v1 += std::string("\x3b\x9a\xca\x00", 4) + '\1';                         // the time, its type
+    v1 += std::string(4, '\0') + std::string{'\0', '\0'};                       // type 0: UTC
+    v1 += std::string("\x00\x00\x1c\x20", 4) + std::string{'\0', '\0'};       // type 1: +7200
+    v1 += std::string("ZZZ\0", 4);
+    auto zone = read_tzif(v1);
+    REQUIRE(zone);
+    CHECK(zone->initial_offset == 0);
+    CHECK(zone->times == std::vector<int64_t>{1000000000});
+    CHECK(zone->offsets == std::vector<int32_t>{7200});
+    CHECK_FALSE(zone->footer);
+    std::string no_types = v1;
+    no_types[39] = 0;
+    CHECK(read_tzif(no_types).message() == "inconsistent counts in the header");
+  }
   CHECK(read_tzif(footer_only_tzif(0, "EST5EDT")).message() == "a TZ string that does not parse: EST5EDT");
   if (fs::exists("/usr/share/zoneinfo/right/UTC"))
     CHECK(read_tzif(read_file("/usr/share/zoneinfo/right/UTC")).message() ==
           "it counts leap seconds, which civil time does not");
 
   test::TempDir dir;
-  const char* old = std::getenv("TZDIR");
-  const std::string saved = old ? old : "";
-  ::setenv("TZDIR", dir.path().c_str(), 1);
+  TzdirFor tzdir(dir.path());
   std::ofstream(dir.path() / "Broken", std::ios::binary) << london.substr(0, 600);
   auto broken = Zone::load("Broken");
   REQUIRE_FALSE(broken);
@@ -244,13 +278,14 @@ TEST_CASE("a damaged zone file is refused with its path and what is wrong, never
         "unknown time zone \"Missing\", expected an IANA name such as Europe/London or UTC");
   CHECK(Zone::load("../etc/passwd").message() ==
         "unknown time zone \"../etc/passwd\", expected an IANA name such as Europe/London or UTC");
-  // UTC needs no file, so a host without tzdata still schedules in UTC.
-  auto utc_zone = Zone::load("UTC");
+  fs::create_directories(dir.path() / "Folder");
+  CHECK(Zone::load("Folder").message() ==
+        "unknown time zone \"Folder\", expected an IANA name such as Europe/London or UTC");
+  // UTC0 (as UTC, loaded by the test above) needs no file: a host without tzdata runs in UTC.
+  auto utc_zone = Zone::load("UTC0");
   REQUIRE(utc_zone);
   CHECK_FALSE(utc_zone.value()->has_transitions());
   CHECK(utc_zone.value()->offset_at(0) == 0);
-  if (old) ::setenv("TZDIR", saved.c_str(), 1);
-  else ::unsetenv("TZDIR");
 }
 
 TEST_CASE("TZ strings RFC 8536 allows parse; others do not", "[zone][tzif]") {
