@@ -2,7 +2,8 @@
 // pointer. For parts of a large struct that most instances lack: JobSpec held its HTTP runner
 // and its writeback as std::optional inline, 256 bytes in every job (24 MB at 100,000 jobs)
 // where a few table-source or service jobs have one. Copies are deep, as std::optional's are.
-// Not thread-safe beyond what T is; a Boxed is as const as its owner.
+// A moved-from box is empty (a moved-from std::optional stays engaged). Not thread-safe
+// beyond what T is; a Boxed is as const as its owner.
 #pragma once
 #include <memory>
 #include <optional>

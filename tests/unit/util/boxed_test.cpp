@@ -37,6 +37,7 @@ TEST_CASE("a boxed value is absent, set, and copied deeply, at a pointer's size"
   CHECK(copy->text == "from optional");
   Boxed<Big> moved = std::move(copy);
   CHECK(moved->text == "from optional");
+  CHECK_FALSE(copy);  // NOLINT(bugprone-use-after-move): a moved-from box is empty
   const Boxed<Big>& same = set;
   set = same;  // assigning a box to itself keeps the value
   CHECK(set->text == "first");
