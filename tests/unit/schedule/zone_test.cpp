@@ -288,7 +288,7 @@ TEST_CASE("a damaged zone file is refused with its path and what is wrong, never
   CHECK(utc_zone.value()->offset_at(0) == 0);
 }
 
-TEST_CASE("TZ strings RFC 8536 allows parse; others do not", "[zone][tzif]") {
+TEST_CASE("TZ strings RFC 8536 allows parse, and others do not", "[zone][tzif]") {
   auto ny = parse_posix_tz("EST5EDT,M3.2.0,M11.1.0");
   REQUIRE(ny);
   CHECK(ny->std_offset == -5 * 3600);
