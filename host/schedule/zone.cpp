@@ -1,17 +1,13 @@
 #include "schedule/zone.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 
 #include "schedule/tzif.hpp"
 #include "util/civil.hpp"
+#include "util/read_file.hpp"
 
 namespace cronhost::schedule {
 namespace {
@@ -36,28 +32,6 @@ bool plausible_name(std::string_view name) {
 std::string zone_file(std::string_view name) {
   const char* dir = std::getenv("TZDIR");
   return std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" + std::string(name);
-}
-
-// The zone file's bytes, sized by fstat (a buffer of the largest size allowed, zeroed, took
-// ~1 ms of page faults: a fifth of a one-shot `cronhost next`).
-std::optional<std::string> read_zone_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not hang every load
-  if (fd < 0) return std::nullopt;
-  struct stat st {};
-  std::optional<std::string> bytes;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= static_cast<off_t>(kMaxFileBytes)) {
-    bytes.emplace(static_cast<size_t>(st.st_size), '\0');
-    size_t done = 0;
-    while (done < bytes->size()) {
-      const ssize_t n = ::read(fd, bytes->data() + done, bytes->size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
-    bytes->resize(done);
-  }
-  ::close(fd);
-  return bytes;
 }
 
 // Every change in force at some instant: the file's transitions, then its TZ string's
@@ -95,9 +69,11 @@ Result<std::shared_ptr<const Zone>> Zone::load(std::string_view name) {
   TzifZone tzif;  // "UTC" and "UTC0" need no file, as in cctz: a host without tzdata still runs in UTC
   if (name != "UTC" && name != "UTC0") {
     const std::string path = zone_file(name);
-    const auto bytes = read_zone_file(path);
-    if (!bytes) return unknown();
-    auto read = read_tzif(*bytes);
+    std::string bytes;
+    struct stat st {};
+    std::string why_not;  // missing, a folder, a FIFO, too big: not a zone
+    if (!read_file(path, bytes, st, why_not, kMaxFileBytes)) return unknown();
+    auto read = read_tzif(bytes);
     if (!read)
       return Result<std::shared_ptr<const Zone>>::error("time zone \"" + std::string(name) + "\": " + path +
                                                         " is not a zone file the tz database writes: " + read.message());

@@ -4,6 +4,7 @@
 
 #include <cctz/civil_time.h>
 #include <cctz/time_zone.h>
+#include <sys/stat.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -278,6 +279,12 @@ TEST_CASE("a damaged zone file is refused with its path and what is wrong, never
         "unknown time zone \"Missing\", expected an IANA name such as Europe/London or UTC");
   CHECK(Zone::load("../etc/passwd").message() ==
         "unknown time zone \"../etc/passwd\", expected an IANA name such as Europe/London or UTC");
+  // A FIFO is refused at once, never waited on while every other zone load waits behind it;
+  // a file past 1 MiB is refused unread.
+  REQUIRE(::mkfifo((dir.path() / "Fifo").c_str(), 0600) == 0);
+  CHECK(Zone::load("Fifo").message() == "unknown time zone \"Fifo\", expected an IANA name such as Europe/London or UTC");
+  std::ofstream(dir.path() / "Huge", std::ios::binary) << london << std::string((1 << 20) + 1, '\0');
+  CHECK(Zone::load("Huge").message() == "unknown time zone \"Huge\", expected an IANA name such as Europe/London or UTC");
   fs::create_directories(dir.path() / "Folder");
   CHECK(Zone::load("Folder").message() ==
         "unknown time zone \"Folder\", expected an IANA name such as Europe/London or UTC");
