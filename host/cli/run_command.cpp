@@ -58,7 +58,7 @@ void log_diagnostics(const config::Diagnostics& diagnostics) {
 std::vector<std::shared_ptr<const config::JobSpec>> load(const HostContext& context, const config::HostConfig& host,
                                                          config::JobCatalog& catalog, bool reloading,
                                                          bool* had_errors = nullptr) {
-  auto result = config::load_jobs({context.jobs_dir}, context.load_options);
+  auto result = config::load_jobs({context.jobs_dir}, context.load_options, &catalog.file_cache());
   config::check_sources_against_host(result, host);  // a source whose database it cannot use keeps its last good
   log_diagnostics(result.diagnostics);
   if (had_errors) *had_errors = config::has_errors(result.diagnostics);

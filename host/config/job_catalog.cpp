@@ -15,6 +15,10 @@ std::vector<std::shared_ptr<const JobSpec>> JobCatalog::update(LoadResult&& resu
     std::string file = job.file;
     next.emplace(std::move(file), std::make_shared<const JobSpec>(std::move(job)));
   }
+  for (auto& job : result.shared_jobs) {
+    names.insert(job->name);
+    next.emplace(job->file, std::move(job));
+  }
   kept_.clear();
   for (const auto& [file, job] : by_file_) {
     if (!failed_files.count(file) || next.count(file) || names.count(job->name)) continue;

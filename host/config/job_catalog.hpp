@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/job_file_cache.hpp"
 #include "config/job_loader.hpp"
 
 namespace cronhost::config {
@@ -27,10 +28,14 @@ class JobCatalog {
   // The table sources of the last update (a failing source file keeps its last good source).
   std::vector<TableSource> sources() const;
 
+  // For load_jobs: the files the last load read, so that a reload skips those unchanged.
+  JobFileCache& file_cache() { return file_cache_; }
+
  private:
   std::map<std::string, std::shared_ptr<const JobSpec>> by_file_;
   std::map<std::string, TableSource> sources_by_file_;
   std::vector<std::string> kept_;
+  JobFileCache file_cache_;
 };
 
 }  // namespace cronhost::config

@@ -4,9 +4,11 @@
 #include <iterator>
 #include <map>
 #include <thread>
+#include <unordered_map>
 
 #include "api/mail_address.hpp"
 #include "api/permissions.hpp"
+#include "config/job_file_cache.hpp"
 #include "config/schema_check.hpp"
 #include "config/yaml_document.hpp"
 #include "schedule/cron_next.hpp"
@@ -401,9 +403,8 @@ class JobReader {
 // Fewer files than this per thread are not worth a thread.
 constexpr size_t kFilesPerThread = 256;
 
-std::optional<std::string> read_text(const fs::path& path, Diagnostics& out) {
+std::optional<std::string> read_text(const fs::path& path, struct stat& st, Diagnostics& out) {
   std::string text, error;
-  struct stat st {};
   if (read_file(path, text, st, error, kMaxFileBytes)) return text;
   const bool too_large = static_cast<uint64_t>(st.st_size) > kMaxFileBytes;  // st is filled before the refusal
   out.push_back({path.string(), {1, 1}, too_large ? "file is too large (" + error + ")" : "cannot read the file: " + error});
@@ -529,6 +530,42 @@ void check_across_files(const std::vector<FileFacts>& files, Diagnostics& out) {
   }
 }
 
+// The facts of a file the cache kept: a clean job, so its name and after: are the job's.
+FileFacts facts_of(const JobFileCache::Entry& kept) {
+  const auto* after = std::get_if<schedule::After>(&kept.job->schedule.kind());
+  return {.file = kept.job->file, .name = kept.job->name, .name_at = kept.name_at,
+          .after_job = after ? after->job : std::string(), .after_at = kept.after_at};
+}
+
+// A file whose job may be taken again unread while it stays the same (job_file_cache.hpp).
+bool depends_on_file_alone(std::string_view text, const JobSpec& job) {
+  return text.find("${") == std::string_view::npos && !std::holds_alternative<schedule::OneShot>(job.schedule.kind());
+}
+
+// A reused job whose script or plugin is gone is read again, so that the loader reports it.
+// Each distinct path is looked at once: thousands of jobs may share one script.
+void forget_jobs_missing_their_code(std::vector<const JobFileCache::Entry*>& reused) {
+  std::unordered_map<std::string, bool> is_file;
+  const auto present = [&](const std::string& path) {
+    if (path.empty()) return true;
+    auto [it, fresh] = is_file.try_emplace(path);
+    std::error_code ec;
+    if (fresh) it->second = fs::is_regular_file(path, ec);
+    return it->second;
+  };
+  for (auto& entry : reused)
+    if (entry && (!present(entry->job->lua_script) || !present(entry->job->plugin.native()))) entry = nullptr;
+}
+
+// What else a file's job depends on: the folders relative paths resolve against, the
+// default time zone and whether it came over the API.
+std::string cache_key(const std::vector<fs::path>& bases, const LoadOptions& options) {
+  std::string key = options.default_zone ? options.default_zone->name() : "";
+  key += options.from_api ? "\napi" : "\nfile";
+  for (const auto& base : bases) key += "\n" + base.string();
+  return key;
+}
+
 // One job file: a job, or (with `source`, when the caller takes one) a table source.
 std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
                                 const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts,
@@ -572,7 +609,7 @@ std::optional<JobSpec> load_job_text(const std::string& file, std::string_view t
   return load_one(file, text, base_dir, options, diagnostics, nullptr);
 }
 
-LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& options) {
+LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& options, JobFileCache* cache) {
   LoadResult result;
   const JobFiles found = find_job_files(paths, result.diagnostics, &result.complete);
   const std::vector<JobFile>& files = found.files;
@@ -584,35 +621,66 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
     FileFacts facts;
     std::optional<TableSource> source;
     std::optional<JobSpec> job;
+    std::optional<FileStamp> keep;  // the cache may keep this file's job
   };
-  std::vector<FileOutcome> outcomes(files.size());
   const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
                                           files.size() / kFilesPerThread + 1);
-  parallel_for(files.size(), threads, [&](size_t i) {
-    FileOutcome& out = outcomes[i];
+  // First the files unchanged since the cache's load (a stat each), then the others are read.
+  const std::string options_key = cache ? cache_key(found.bases, options) : std::string();
+  std::vector<const JobFileCache::Entry*> reused(files.size());
+  if (cache)
+    parallel_for(files.size(), threads, [&](size_t i) { reused[i] = cache->find(files[i].path, options_key); });
+  if (cache) forget_jobs_missing_their_code(reused);
+  std::vector<size_t> to_read;
+  for (size_t i = 0; i < files.size(); ++i)
+    if (!reused[i]) to_read.push_back(i);
+  const auto read_at = std::chrono::system_clock::now();
+  std::vector<FileOutcome> outcomes(to_read.size());
+  parallel_for(to_read.size(), threads, [&](size_t k) {
+    FileOutcome& out = outcomes[k];
+    const JobFile& file = files[to_read[k]];
     try {
-      auto text = read_text(files[i].path, out.diagnostics);
+      struct stat st {};
+      auto text = read_text(file.path, st, out.diagnostics);
       if (!text) return;
-      out.job = load_one(files[i].path, *text, found.bases[files[i].base], options, out.diagnostics, &out.facts,
-                         &out.source);
+      out.job = load_one(file.path, *text, found.bases[file.base], options, out.diagnostics, &out.facts, &out.source);
+      if (cache && out.job && out.diagnostics.empty() && depends_on_file_alone(*text, *out.job) &&
+          cache->settled(stamp_of(st), read_at))
+        out.keep = stamp_of(st);
     } catch (const std::exception& e) {  // out of memory: that file fails, the others load
-      out.diagnostics.push_back({files[i].path, {1, 1}, std::string("cannot read this job: ") + e.what()});
+      out.diagnostics.push_back({file.path, {1, 1}, std::string("cannot read this job: ") + e.what()});
     }
   });
   std::vector<FileFacts> facts;
-  result.jobs.reserve(files.size());
-  for (auto& out : outcomes) {
+  std::vector<JobFileCache::Entry> kept;
+  result.jobs.reserve(cache ? 0 : files.size());
+  for (size_t i = 0, k = 0; i < files.size(); ++i) {  // in file order
+    if (reused[i]) {
+      kept.push_back(*reused[i]);
+      result.shared_jobs.push_back(reused[i]->job);
+      facts.push_back(facts_of(*reused[i]));
+      continue;
+    }
+    FileOutcome& out = outcomes[k++];
     std::move(out.diagnostics.begin(), out.diagnostics.end(), std::back_inserter(result.diagnostics));
     if (out.source) result.sources.push_back(std::move(*out.source));
+    if (out.job && out.keep) {
+      auto job = std::make_shared<const JobSpec>(std::move(*out.job));
+      kept.push_back({*out.keep, out.facts.name_at, out.facts.after_at, job});
+      result.shared_jobs.push_back(std::move(job));
+    } else if (out.job) {
+      result.jobs.push_back(std::move(*out.job));
+    }
     if (!out.facts.file.empty() && !out.source) facts.push_back(std::move(out.facts));
-    if (out.job) result.jobs.push_back(std::move(*out.job));
   }
   outcomes.clear();
+  if (cache) cache->replace(std::move(kept), options_key);
   const size_t before = result.diagnostics.size();
   check_across_files(facts, result.diagnostics);
   for (size_t i = before; i < result.diagnostics.size(); ++i) {
     const std::string& file = result.diagnostics[i].file;
     std::erase_if(result.jobs, [&](const JobSpec& j) { return j.file == file; });
+    std::erase_if(result.shared_jobs, [&](const auto& j) { return j->file == file; });
   }
   std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
     if (a.file != b.file) return a.file < b.file;

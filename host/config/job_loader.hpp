@@ -16,6 +16,8 @@
 
 namespace cronhost::config {
 
+class JobFileCache;
+
 struct LoadOptions {
   std::shared_ptr<const schedule::Zone> default_zone = schedule::Zone::utc();
   Instant now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -26,6 +28,9 @@ struct LoadOptions {
 
 struct LoadResult {
   std::vector<JobSpec> jobs;  // the jobs without errors, sorted by name
+  // With a JobFileCache: the jobs it keeps (read now, or unchanged and taken again unread),
+  // shared with it and in no order; the other jobs are in `jobs`.
+  std::vector<std::shared_ptr<const JobSpec>> shared_jobs;
   std::vector<TableSource> sources;  // files with source: whose rows make jobs (config/table_source.hpp)
   Diagnostics diagnostics;    // errors and warnings, in file and line order
   size_t files = 0;
@@ -36,7 +41,10 @@ struct LoadResult {
 
 // Every *.yaml / *.yml in `paths` (files, or folders searched recursively). Relative paths
 // inside a job resolve against the folder that holds the jobs folder.
-LoadResult load_jobs(const std::vector<std::filesystem::path>& paths, const LoadOptions& options);
+// With `cache` (the daemon), files unchanged since its last load are not read again
+// (config/job_file_cache.hpp), and the cache is left holding what this load read.
+LoadResult load_jobs(const std::vector<std::filesystem::path>& paths, const LoadOptions& options,
+                     JobFileCache* cache = nullptr);
 
 // One job from text; `file` names it in messages and gives the default name;
 // `base_dir` resolves relative paths. Cross-file rules are not applied.

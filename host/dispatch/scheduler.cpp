@@ -291,10 +291,13 @@ void Scheduler::reload(const std::vector<std::shared_ptr<const config::JobSpec>>
   std::lock_guard lock(mutex_);
   std::set<std::string> keep;
   for (const auto& spec : jobs) {
-    const bool fresh = !jobs_.count(spec->name);
+    keep.insert(spec->name);
+    const auto installed = jobs_.find(spec->name);
+    // The same definition (a job file the reload did not read again): its fire stays queued.
+    if (installed != jobs_.end() && installed->second.spec == spec) continue;
+    const bool fresh = installed == jobs_.end();
     install_locked(spec, now);
     if (fresh) queue_catchup_locked(jobs_[spec->name], spec->name, now, store_.job_state(spec->name));
-    keep.insert(spec->name);
   }
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (keep.count(it->first)) {

@@ -354,3 +354,25 @@ TEST_CASE("the scheduler's loop beats with the jobs and the runs going, and stop
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the fake clock's loop would beat every ms
   CHECK(heartbeat.beats == after_shutdown);
 }
+
+STORE_CONTRACT_TEST("a reload handing over the same definitions keeps their fires, a new definition replaces its fire",
+                    "[dispatch][reload]") {
+  // A SIGHUP reload shares the definitions of unchanged job files (config/job_file_cache.hpp).
+  Backend backend;
+  test::FakeClock clock(kT0 - 1000);
+  auto store = backend.open();
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  const auto spec = job("catchup: {policy: skip}\n");
+  scheduler.start({spec});
+  scheduler.reload({spec});
+  scheduler.reload({spec});
+  clock.set(kT0);
+  REQUIRE(eventually([&] { return finished_runs(*store) == 1; }));
+  scheduler.reload({job("catchup: {policy: skip}\n", "*/2 * * * *")});  // same name, new definition
+  clock.set(kT0 + kMinute);  // not a slot of */2
+  clock.set(kT0 + 2 * kMinute);
+  REQUIRE(eventually([&] { return finished_runs(*store) == 2; }));
+  scheduler.shutdown(std::chrono::seconds(1));
+  CHECK(rows(*store) == std::vector<RunRow>{{kT0, Trigger::kSchedule, 1, RunStatus::kSucceeded},
+                                            {kT0 + 2 * kMinute, Trigger::kSchedule, 1, RunStatus::kSucceeded}});
+}
