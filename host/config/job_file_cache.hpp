@@ -8,8 +8,11 @@
 //   - no "${" in its text: a ${file:} secret is read again at each reload (rotation);
 //   - no one-shot `at:`: its "in the past" warning depends on the time of the load;
 //   - not written within `settle` of the load: file times tick with the kernel's coarse
-//     clock, so a second write of the same size in the same tick would keep the stamp.
+//     clock, so a second write of the same size in the same tick would keep the stamp;
+//   - on a local file system whose times are the kernel's (ext4, xfs, btrfs, f2fs, tmpfs,
+//     overlayfs, zfs): on NFS, SMB or FUSE the times come from another clock, or coarsely.
 // ctime is in the stamp because nobody can set it: `touch -d`, `cp -p` and tar change it.
+// The stamp is taken with statx(AT_STATX_FORCE_SYNC): no attributes cached by a client.
 //
 // One loader at a time (the daemon's start and reloads); find() may be called from its threads.
 #pragma once
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,8 +63,9 @@ class JobFileCache {
   // Safe to call from several threads at once.
   const Entry* find(std::string_view file, const std::string& options_key) const;
 
-  // Whether a file read at `now` with this stamp may be kept (see `settle` above).
-  bool settled(const FileStamp& stamp, std::chrono::system_clock::time_point now) const;
+  // Whether the file at `path`, read at `now` through a descriptor with status `st`, may be
+  // kept (the file system and `settle` above). Safe to call from several threads at once.
+  bool may_keep(const std::string& path, const struct stat& st, std::chrono::system_clock::time_point now);
 
   // What the next load may reuse: `entries` read under `options_key`.
   void replace(std::vector<Entry> entries, std::string options_key);
@@ -68,7 +73,11 @@ class JobFileCache {
   size_t size() const { return entries_.size(); }
 
  private:
+  bool trusted_file_system(const std::string& path, uint64_t device);
+
   std::chrono::milliseconds settle_;
+  std::mutex devices_mutex_;
+  std::unordered_map<uint64_t, bool> trusted_devices_;  // GUARDED_BY(devices_mutex_)
   std::string options_key_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string_view, size_t> by_file_;  // job->file -> index in entries_

@@ -537,9 +537,10 @@ FileFacts facts_of(const JobFileCache::Entry& kept) {
           .after_job = after ? after->job : std::string(), .after_at = kept.after_at};
 }
 
-// A file whose job may be taken again unread while it stays the same (job_file_cache.hpp).
-bool depends_on_file_alone(std::string_view text, const JobSpec& job) {
-  return text.find("${") == std::string_view::npos && !std::holds_alternative<schedule::OneShot>(job.schedule.kind());
+// A job that may be taken again unread while its file stays the same (job_file_cache.hpp):
+// no ${...} and no one-shot time.
+bool depends_on_file_alone(bool substitutes, const JobSpec& job) {
+  return !substitutes && !std::holds_alternative<schedule::OneShot>(job.schedule.kind());
 }
 
 // A reused job whose script or plugin is gone is read again, so that the loader reports it.
@@ -569,11 +570,12 @@ std::string cache_key(const std::vector<fs::path>& bases, const LoadOptions& opt
 // One job file: a job, or (with `source`, when the caller takes one) a table source.
 std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
                                 const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts,
-                                std::optional<TableSource>* source = nullptr) {
+                                std::optional<TableSource>* source = nullptr, bool* substitutes = nullptr) {
   const size_t errors_before = error_count(diagnostics);
   auto doc = YamlDocument::parse(file, text, base_dir, diagnostics,
                                  options.from_api ? no_secrets : secrets_in_params_and_headers);
   if (!doc) return std::nullopt;
+  if (substitutes) *substitutes = doc->substitutes();
   if (source && is_table_source(*doc)) {
     *source = read_table_source(*doc, base_dir, options, diagnostics);
     return std::nullopt;
@@ -643,9 +645,11 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
       struct stat st {};
       auto text = read_text(file.path, st, out.diagnostics);
       if (!text) return;
-      out.job = load_one(file.path, *text, found.bases[file.base], options, out.diagnostics, &out.facts, &out.source);
-      if (cache && out.job && out.diagnostics.empty() && depends_on_file_alone(*text, *out.job) &&
-          cache->settled(stamp_of(st), read_at))
+      bool substitutes = true;
+      out.job = load_one(file.path, *text, found.bases[file.base], options, out.diagnostics, &out.facts, &out.source,
+                         &substitutes);
+      if (cache && out.job && out.diagnostics.empty() && depends_on_file_alone(substitutes, *out.job) &&
+          cache->may_keep(file.path, st, read_at))
         out.keep = stamp_of(st);
     } catch (const std::exception& e) {  // out of memory: that file fails, the others load
       out.diagnostics.push_back({file.path, {1, 1}, std::string("cannot read this job: ") + e.what()});
@@ -674,6 +678,7 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
     if (!out.facts.file.empty() && !out.source) facts.push_back(std::move(out.facts));
   }
   outcomes.clear();
+  reused.clear();  // points into the entries replace() drops
   if (cache) cache->replace(std::move(kept), options_key);
   const size_t before = result.diagnostics.size();
   check_across_files(facts, result.diagnostics);

@@ -214,6 +214,7 @@ class YamlConverter {
   }
 
   bool scalar(const YamlEvent& event, const std::string& pointer, nlohmann::json& out) {
+    if (event.value.find("${") != std::string::npos) doc_.substitutes_ = true;
     const std::string& tag = event.tag;
     const YAML::Mark& mark = event.mark;
     const bool quoted = tag == "!" || quote_at(mark);

@@ -55,6 +55,9 @@ class YamlDocument {
   const std::set<std::string, std::less<>>& secret_pointers() const { return secrets_; }
   // Every value that ${env:} and ${file:} put in, each on its own (a value may hold several).
   const std::vector<std::string>& secret_parts() const { return secret_parts_; }
+  // Whether some value, once YAML decoded it ("\u0024{" included), holds "${": the document
+  // then depends on more than its text (a ${file:} is read again at each load).
+  bool substitutes() const { return substitutes_; }
   // The variable that resolved to nothing in this value (${var:DIR}/ with DIR empty), if any.
   std::optional<std::string> empty_variable(std::string_view pointer) const {
     auto it = empty_variables_.find(pointer);
@@ -86,6 +89,7 @@ class YamlDocument {
   std::vector<std::string> secret_parts_;
   std::map<std::string, std::string, std::less<>> empty_variables_;
   std::set<std::string, std::less<>> reported_;
+  bool substitutes_ = false;
 
   friend class YamlConverter;
 };

@@ -120,9 +120,18 @@ TEST_CASE("files whose job depends on more than their text are read at every loa
     dir.write("token", "second");
     CHECK(load(dir, cache).jobs.at(0).params["token"] == "second");
   }
+  SECTION("a ${file:} secret written with a YAML escape (\\u0024{) is read again too") {
+    const auto secret = dir.write("token", "first");
+    dir.write("jobs.d/a.yaml", std::string(kJob) + "params: {token: \"\\u0024{file:" + secret.string() + "}\"}\n");
+    CHECK(load(dir, cache).jobs.at(0).params["token"] == "first");
+    CHECK(cache.size() == 0);
+    dir.write("token", "second");
+    CHECK(load(dir, cache).jobs.at(0).params["token"] == "second");
+  }
   SECTION("a one-shot time: whether it is past depends on when the file is read") {
     dir.write("jobs.d/a.yaml", "schedule: {at: '2030-01-01T00:00:00Z'}\nrun: {lua: scripts/job.lua}\n");
     LoadOptions options;
+    options.now = Instant(std::chrono::seconds(1'800'000'000));  // 2027-01-15
     CHECK(load(dir, cache, options).diagnostics.empty());
     CHECK(cache.size() == 0);
     options.now = Instant(std::chrono::seconds(1'900'000'000));  // 2030-03-17
@@ -175,7 +184,7 @@ TEST_CASE("a file written just now is not kept: a second write in the same clock
   test::TempDir dir;
   dir.write("scripts/job.lua", "return 1\n");
   dir.write("jobs.d/a.yaml", kJob);
-  JobFileCache cache;  // the daemon's: files settle for 2 s
+  JobFileCache cache(std::chrono::hours(1));  // the daemon's waits 2 s: a slow test could outlast that
   for (int i = 0; i < 2; ++i) {
     const auto result = load(dir, cache);
     CHECK(result.jobs.size() == 1);  // read, and not shared with the cache

@@ -357,7 +357,9 @@ TEST_CASE("the scheduler's loop beats with the jobs and the runs going, and stop
 
 STORE_CONTRACT_TEST("a reload handing over the same definitions keeps their fires, a new definition replaces its fire",
                     "[dispatch][reload]") {
-  // A SIGHUP reload shares the definitions of unchanged job files (config/job_file_cache.hpp).
+  // A SIGHUP reload shares the definitions of unchanged job files (config/job_file_cache.hpp),
+  // and the scheduler then keeps their queued fires instead of queueing them again: the runs
+  // must be the ones a reinstall gives.
   Backend backend;
   test::FakeClock clock(kT0 - 1000);
   auto store = backend.open();
