@@ -5,7 +5,8 @@
 // ctime) is what it was when read, the load's options are the same, and its script or
 // plugin is still a file. Only files whose outcome depends on nothing else are kept:
 //   - a clean job: no error or warning to report again, not a table source;
-//   - no "${" in its text: a ${file:} secret is read again at each reload (rotation);
+//   - no "${" in its values as YAML decodes them ("\u0024{" too): a ${file:} secret is
+//     read again at each reload (rotation);
 //   - no one-shot `at:`: its "in the past" warning depends on the time of the load;
 //   - not written within `settle` of the load: file times tick with the kernel's coarse
 //     clock, so a second write of the same size in the same tick would keep the stamp;
