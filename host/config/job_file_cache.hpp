@@ -1,28 +1,25 @@
 // Lets a reload skip the job files that have not changed since the last load. Reading
 // 100,000 files took ~10 s of CPU per SIGHUP, ~85% of it parsing files nobody had touched.
 //
-// A file is taken again without being read when its identity (device, inode, size, mtime,
-// ctime) is what it was when read, the load's options are the same, and its script or
-// plugin is still a file. Only files whose outcome depends on nothing else are kept:
+// A file is taken again without being read when its stamp (util/file_stamp.hpp: device,
+// inode, size, mtime, ctime) is what it was when read, the load's options are the same, and
+// its script or plugin is still a file. Only files whose outcome depends on nothing else are
+// kept:
 //   - a clean job: no error or warning to report again, not a table source;
 //   - no "${" in its values as YAML decodes them ("\u0024{" too): a ${file:} secret is
 //     read again at each reload (rotation);
 //   - no one-shot `at:`: its "in the past" warning depends on the time of the load;
-//   - not written within `settle` of the load: file times tick with the kernel's coarse
-//     clock, so a second write of the same size in the same tick would keep the stamp;
-//   - on a local file system whose times are the kernel's (ext4, xfs, btrfs, f2fs, tmpfs,
-//     overlayfs, zfs): on NFS, SMB or FUSE the times come from another clock, or coarsely.
-// ctime is in the stamp because nobody can set it: `touch -d`, `cp -p` and tar change it.
-// The stamp is taken with statx(AT_STATX_FORCE_SYNC): no attributes cached by a client.
+//   - a stamp that will show the next change (stamp_settled: not written within `settle`
+//     of the load, on a local file system).
 //
-// One loader at a time (the daemon's start and reloads); find() may be called from its threads.
+// One loader at a time (the daemon's start and reloads); find() and may_keep() may be called
+// from its threads.
 #pragma once
 #include <sys/stat.h>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,21 +28,9 @@
 
 #include "config/diagnostic.hpp"
 #include "config/job_spec.hpp"
+#include "util/file_stamp.hpp"
 
 namespace cronhost::config {
-
-struct FileStamp {
-  uint64_t device = 0;
-  uint64_t inode = 0;
-  int64_t size = -1;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-FileStamp stamp_of(const struct stat& st);
-// The stamp of the file at `path` now (following symlinks), or nothing if it cannot be stat'ed.
-std::optional<FileStamp> stamp_file(const std::string& path);
 
 class JobFileCache {
  public:
@@ -65,8 +50,10 @@ class JobFileCache {
   const Entry* find(std::string_view file, const std::string& options_key) const;
 
   // Whether the file at `path`, read at `now` through a descriptor with status `st`, may be
-  // kept (the file system and `settle` above). Safe to call from several threads at once.
-  bool may_keep(const std::string& path, const struct stat& st, std::chrono::system_clock::time_point now);
+  // kept (its stamp settled, above).
+  bool may_keep(const std::string& path, const struct stat& st, std::chrono::system_clock::time_point now) const {
+    return stamp_settled(path, stamp_of(st), now, settle_);
+  }
 
   // What the next load may reuse: `entries` read under `options_key`.
   void replace(std::vector<Entry> entries, std::string options_key);
@@ -74,11 +61,7 @@ class JobFileCache {
   size_t size() const { return entries_.size(); }
 
  private:
-  bool trusted_file_system(const std::string& path, uint64_t device);
-
   std::chrono::milliseconds settle_;
-  std::mutex devices_mutex_;
-  std::unordered_map<uint64_t, bool> trusted_devices_;  // GUARDED_BY(devices_mutex_)
   std::string options_key_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string_view, size_t> by_file_;  // job->file -> index in entries_

@@ -1,6 +1,6 @@
 // Script sources kept in memory between runs, so a job firing every second does not open,
-// read and close its script each time: a stat() tells whether the file is the one read
-// before (same device, inode, size, modification and change times). Thread-safe.
+// read and close its script each time: one stat tells whether the file is the one read
+// before (util/file_stamp.hpp). Thread-safe.
 #pragma once
 #include <chrono>
 #include <filesystem>
@@ -9,15 +9,14 @@
 #include <string>
 #include <unordered_map>
 
-#include <sys/stat.h>
+#include "util/file_stamp.hpp"
 
 namespace cronhost::run {
 
 class ScriptCache {
  public:
-  // A file changed less than `settle` before it was read is read again next time: file
-  // times tick coarsely (4 ms on this kernel), so a same-size rewrite within one tick would
-  // keep every time and look unchanged (git's "racily clean" entries).
+  // A file changed less than `settle` before it was read, or on a file system whose times
+  // are not this kernel's, is read again next time (stamp_settled in util/file_stamp.hpp).
   explicit ScriptCache(std::chrono::nanoseconds settle = std::chrono::seconds(2), size_t max_bytes = 64u << 20)
       : settle_(settle), max_bytes_(max_bytes) {}
 
@@ -26,16 +25,8 @@ class ScriptCache {
   std::shared_ptr<const std::string> read(const std::string& path, std::string& error);
 
  private:
-  struct Identity {
-    dev_t device;
-    ino_t inode;
-    off_t size;
-    timespec modified;
-    timespec changed;
-    bool operator==(const Identity& o) const;
-  };
   struct Entry {
-    Identity identity;
+    FileStamp stamp;
     std::shared_ptr<const std::string> text;
   };
 
