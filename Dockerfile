@@ -15,7 +15,7 @@ FROM docker.io/library/debian:bookworm-slim AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       cmake ninja-build g++ ccache pkg-config \
-      libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
+      libyaml-dev nlohmann-json3-dev libcli11-dev \
       liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
       libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
       libpq-dev libmariadb-dev libpugixml-dev libsystemd-dev \
@@ -48,7 +48,7 @@ FROM docker.io/library/debian:bookworm-slim
 ARG CRONHOST_EXTRA_DEBS=""
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libyaml-cpp0.7 libsqlite3-0 libspdlog1.10 libfmt9 liblua5.4-0 libpq5 \
+      libyaml-0-2 libsqlite3-0 libspdlog1.10 libfmt9 liblua5.4-0 libpq5 \
       libcurl4 zlib1g libssl3 libpugixml1v5 libmariadb3 libcpp-httplib0.11 libsystemd0 \
       ca-certificates tzdata tini curl ${CRONHOST_EXTRA_DEBS} \
  && apt-get clean && rm -rf /var/lib/apt/lists/*

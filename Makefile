@@ -8,7 +8,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian 12 packages the build and the tests need.
 DEBS := make cmake ninja-build g++ ccache pkg-config tzdata bash python3 \
-        libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
+        libyaml-dev nlohmann-json3-dev libcli11-dev libcctz-dev libvalijson-dev \
         liblua5.4-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev \
         catch2 libbenchmark-dev libcurl4-openssl-dev zlib1g-dev libcpp-httplib-dev libssl-dev \
         python3-aiosmtpd docker-registry apache2-utils openssl chromium wrk \

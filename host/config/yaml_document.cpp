@@ -45,9 +45,40 @@ std::string pointer_to_key(std::string_view pointer) {
   return out;
 }
 
+const nlohmann::json* value_at(const nlohmann::json& root, std::string_view pointer) {
+  const nlohmann::json* node = &root;
+  std::string unescaped;
+  while (!pointer.empty()) {
+    if (pointer[0] != '/') return nullptr;
+    const size_t end = std::min(pointer.find('/', 1), pointer.size());
+    std::string_view token = pointer.substr(1, end - 1);
+    pointer.remove_prefix(end);
+    if (token.find('~') != std::string_view::npos) {
+      unescaped = split_pointer("/" + std::string(token)).front();
+      token = unescaped;
+    }
+    if (node->is_object()) {
+      const auto it = node->find(token);
+      if (it == node->end()) return nullptr;
+      node = &*it;
+    } else if (node->is_array()) {
+      // An index as RFC 6901 writes it: digits, no leading zero.
+      if (token.empty() || token.size() > 9 || token.find_first_not_of("0123456789") != std::string_view::npos ||
+          (token.size() > 1 && token[0] == '0'))
+        return nullptr;
+      const size_t index = std::stoul(std::string(token));
+      if (index >= node->size()) return nullptr;
+      node = &(*node)[index];
+    } else {
+      return nullptr;
+    }
+  }
+  return node;
+}
+
 namespace {
 
-Position to_position(const YAML::Mark& mark) {
+Position to_position(const YamlMark& mark) {
   if (mark.is_null()) return {1, 1};
   return {mark.line + 1, mark.column + 1};
 }
@@ -155,7 +186,8 @@ class YamlConverter {
         out = nlohmann::json::object();
         while (at < events_.size() && events_[at].kind != Kind::kMapEnd) {
           const YamlEvent& key_event = events_[named(at)];
-          if (key_event.kind != Kind::kScalar) {
+          // A plain empty, ~ or null key is null in YAML, not text.
+          if (key_event.kind != Kind::kScalar || (key_event.tag == "?" && plain_scalar(key_event.value).is_null())) {
             diagnostics_.push_back(doc_.error_at(to_position(key_event.mark), "keys must be plain text"));
             if (!skip(at) || !skip(at)) return malformed();
             continue;
@@ -177,16 +209,15 @@ class YamlConverter {
         }
         return close(at, Kind::kMapEnd);
       }
-      default:  // kNull
-        out = nullptr;
-        return true;
+      default:  // an end, or an alias: handled above
+        return malformed();
     }
   }
 
   static bool is_end(Kind kind) { return kind == Kind::kSequenceEnd || kind == Kind::kMapEnd; }
 
   // Where the node at events_[at] starts: the node an alias names, else `at` itself (also for
-  // an alias naming no anchor, which yaml-cpp never hands over).
+  // an alias naming no anchor, which read_yaml_events never hands over).
   size_t named(size_t at) const {
     if (events_[at].kind != Kind::kAlias) return at;
     auto target = anchored_.find(events_[at].anchor);
@@ -206,7 +237,7 @@ class YamlConverter {
     return true;
   }
 
-  // yaml-cpp hands over balanced events for every document it reads to its end; anything else
+  // libyaml hands over balanced events for every document it reads to its end; anything else
   // is refused rather than guessed at.
   bool malformed() {
     diagnostics_.push_back(doc_.error_at({1, 1}, "not valid YAML: the parser's events do not form a document"));
@@ -216,7 +247,7 @@ class YamlConverter {
   bool scalar(const YamlEvent& event, const std::string& pointer, nlohmann::json& out) {
     if (event.value.find("${") != std::string::npos) doc_.substitutes_ = true;
     const std::string& tag = event.tag;
-    const YAML::Mark& mark = event.mark;
+    const YamlMark& mark = event.mark;
     const bool quoted = tag == "!" || quote_at(mark);
     doc_.places_[pointer].quoted = quote_at(mark);
     doc_.places_[pointer].source_offset = mark.pos < 0 ? 0 : static_cast<size_t>(mark.pos) + (quote_at(mark) ? 1 : 0);
@@ -253,7 +284,7 @@ class YamlConverter {
     return true;
   }
 
-  bool quote_at(const YAML::Mark& mark) const {
+  bool quote_at(const YamlMark& mark) const {
     if (mark.is_null() || mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return false;
     const char c = text_[static_cast<size_t>(mark.pos)];
     return c == '"' || c == '\'';
@@ -262,7 +293,7 @@ class YamlConverter {
   YamlDocument& doc_;
   std::string_view text_;
   const std::vector<YamlEvent>& events_;
-  std::unordered_map<YAML::anchor_t, size_t> anchored_;  // anchor -> the event of the node it names
+  std::unordered_map<size_t, size_t> anchored_;  // anchor -> the event of the node it names
   std::vector<size_t> node_end_;  // for each event, the index just past the node it starts
   const std::filesystem::path& base_dir_;
   Diagnostics& diagnostics_;
@@ -285,7 +316,7 @@ std::optional<YamlDocument> YamlDocument::parse(const std::string& file, std::st
     diagnostics.push_back(doc.error_at({1, 1}, "not a YAML text file (it contains NUL bytes)"));
     return std::nullopt;
   }
-  auto events = read_yaml_events(text);
+  auto events = read_yaml_events(text, kMaxDepth);
   if (auto* problem = std::get_if<YamlEventProblem>(&events)) {
     diagnostics.push_back(doc.error_at(problem->at, problem->message));
     return std::nullopt;
@@ -326,11 +357,9 @@ Position YamlDocument::text_position(std::string_view pointer, size_t offset) co
   if (it->second.quoted) ++pos.column;
   // Only when the source spells the value out character for character up to `offset` (no
   // escapes, no folding) does the column of character `offset` follow from the start.
-  const auto value = root_.contains(nlohmann::json::json_pointer(std::string(pointer)))
-                         ? root_.at(nlohmann::json::json_pointer(std::string(pointer)))
-                         : nlohmann::json();
-  if (offset == 0 || !value.is_string()) return pos;
-  const std::string& text = value.get_ref<const std::string&>();
+  const nlohmann::json* value = value_at(root_, pointer);
+  if (offset == 0 || !value || !value->is_string()) return pos;
+  const std::string& text = value->get_ref<const std::string&>();
   const size_t start = it->second.source_offset;
   if (offset <= text.size() && start + offset <= source_.size() &&
       source_.compare(start, offset, text, 0, offset) == 0 && text.find('\n') >= offset)

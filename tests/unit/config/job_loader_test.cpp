@@ -166,7 +166,7 @@ TEST_CASE("each kind of mistake is reported at its line and column", "[config][j
       {"schedule: {cron: '0 6 * * *'}\nrun: {lua: scripts/job.lua}\nname: 'bad name'\n",
        {"jobs.d/a.yaml:3:7: error: name: expected a name of letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit), got \"bad name\""}},
       {"schedule: {cron: '0 6 * * *'\nrun: {lua: scripts/job.lua}\n",
-       {"jobs.d/a.yaml:2:1: error: not valid YAML: end of map flow not found"}},
+       {"jobs.d/a.yaml:2:1: error: not valid YAML: did not find expected ',' or '}', found 'r' (while parsing a flow mapping at line 1, column 11)"}},
       {"- just\n- a list\n", {"jobs.d/a.yaml:1:1: error: job: expected a mapping of job keys (schedule, run, ...), got a list"}},
       {"", {"jobs.d/a.yaml:1:1: error: job: expected a mapping of job keys (schedule, run, ...), got nothing"}},
       {"schedule: {cron: ['0 0 * * *', 5, {a: 1}]}\nrun: {lua: scripts/job.lua}\n",

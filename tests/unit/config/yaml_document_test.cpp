@@ -1,4 +1,4 @@
-// YamlDocument reads the events of yaml-cpp's parser in one pass (config/yaml_events.hpp):
+// YamlDocument reads the events of libyaml's parser in one pass (config/yaml_events.hpp):
 // aliases, keys and positions as a node tree would give them.
 #include <catch2/catch.hpp>
 
@@ -95,4 +95,29 @@ TEST_CASE("a mistake inside an anchored map is reported for each alias of it", "
   CHECK(p.diagnostics[0].format() == "t.yaml:1:14: error: duplicate key 'x' (first given on line 1)");
   CHECK(p.diagnostics[1].format() == p.diagnostics[0].format());
   CHECK(p.doc->root() == nlohmann::json{{"a", {{"x", 1}}}, {"b", {{"x", 1}}}});
+}
+
+TEST_CASE("places count bytes after text that is not ASCII", "[config][yaml]") {
+  // libyaml counts characters; the columns and the offsets into the source are bytes.
+  auto p = parse("k: {a: \u00e9\u00e9, b: c, q: \"xyz\"}\nnext: \u00fc\n");
+  REQUIRE(p.diagnostics.empty());
+  CHECK(p.doc->root()["k"]["a"] == "\u00e9\u00e9");
+  CHECK(where(p.doc->value_position("/k/b")) == "1:17");
+  CHECK(where(p.doc->text_position("/k/q", 2)) == "1:26");  // the quote, then two characters in
+  CHECK(where(p.doc->key_position("/next")) == "2:1");
+}
+
+TEST_CASE("an anchor named again names the newer node", "[config][yaml]") {
+  auto p = parse("a: &x 1\nb: &x 2\nc: *x\nd: &y 3\ne: *y\n");
+  REQUIRE(p.diagnostics.empty());
+  CHECK(p.doc->root() == nlohmann::json{{"a", 1}, {"b", 2}, {"c", 2}, {"d", 3}, {"e", 3}});
+}
+
+TEST_CASE("an alias to no anchor and text that is not UTF-8 are refused with their place", "[config][yaml]") {
+  auto alias = parse("a: 1\nb: *nope\n");
+  REQUIRE(alias.diagnostics.size() == 1);
+  CHECK(alias.diagnostics[0].format() == "t.yaml:2:4: error: not valid YAML: *nope names no anchor &nope before it");
+  auto latin1 = parse("a: 1\nb: caf\xe9\n");
+  REQUIRE(latin1.diagnostics.size() == 1);
+  CHECK(latin1.diagnostics[0].format() == "t.yaml:2:7: error: not UTF-8 text: incomplete UTF-8 octet sequence");
 }
