@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -28,12 +29,18 @@ bool read_file(const std::filesystem::path& path, std::string& text, struct stat
     error = std::to_string(st.st_size) + " bytes, at most " + std::to_string(max_bytes);
     ok = false;
   }
-  if (ok) text.resize(static_cast<size_t>(st.st_size));
+  // One byte more than the file holds: the read that finds the end then needs no bigger buffer.
+  if (ok) text.resize(std::min(max_bytes, static_cast<size_t>(st.st_size) + 1));
   size_t done = 0;
   while (ok) {
     if (done == text.size()) {
-      if (done >= max_bytes) {
-        error = "more than " + std::to_string(max_bytes) + " bytes (the file grew while read)";
+      if (done >= max_bytes) {  // full: a file of max_bytes exactly ends here
+        char probe;
+        ssize_t more;
+        do more = ::read(fd, &probe, 1);
+        while (more < 0 && errno == EINTR);
+        if (more == 0) break;
+        error = more < 0 ? std::strerror(errno) : "more than " + std::to_string(max_bytes) + " bytes (the file grew while read)";
         ok = false;
         break;
       }
