@@ -20,15 +20,34 @@ std::string pointer_append(std::string_view pointer, std::string_view token) {
   return out;
 }
 
+namespace {
+
+// One token of a pointer with ~1 and ~0 decoded, left to right ("~01" is "~1"); false for a
+// '~' followed by anything else.
+bool unescape_token(std::string_view token, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < token.size(); ++i) {
+    if (token[i] != '~') {
+      out += token[i];
+      continue;
+    }
+    if (i + 1 == token.size() || (token[i + 1] != '0' && token[i + 1] != '1')) return false;
+    out += token[++i] == '0' ? '~' : '/';
+  }
+  return true;
+}
+
+}  // namespace
+
 std::vector<std::string> split_pointer(std::string_view pointer) {
   std::vector<std::string> tokens;
   size_t i = 0;
   while (i < pointer.size()) {
     size_t next = pointer.find('/', i + 1);
     if (next == std::string_view::npos) next = pointer.size();
-    std::string token(pointer.substr(i + 1, next - i - 1));
-    for (size_t p; (p = token.find("~1")) != std::string::npos;) token.replace(p, 2, "/");
-    for (size_t p; (p = token.find("~0")) != std::string::npos;) token.replace(p, 2, "~");
+    const std::string_view raw = pointer.substr(i + 1, next - i - 1);
+    std::string token;
+    if (!unescape_token(raw, token)) token = raw;  // not a pointer we made: kept as written
     tokens.push_back(std::move(token));
     i = next;
   }
@@ -54,7 +73,7 @@ const nlohmann::json* value_at(const nlohmann::json& root, std::string_view poin
     std::string_view token = pointer.substr(1, end - 1);
     pointer.remove_prefix(end);
     if (token.find('~') != std::string_view::npos) {
-      unescaped = split_pointer("/" + std::string(token)).front();
+      if (!unescape_token(token, unescaped)) return nullptr;
       token = unescaped;
     }
     if (node->is_object()) {
@@ -316,6 +335,9 @@ std::optional<YamlDocument> YamlDocument::parse(const std::string& file, std::st
     diagnostics.push_back(doc.error_at({1, 1}, "not a YAML text file (it contains NUL bytes)"));
     return std::nullopt;
   }
+  // A UTF-8 byte order mark is not part of the text: editors count no column for it, and
+  // libyaml, told the text is UTF-8, would take it for an indented first line.
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   auto events = read_yaml_events(text, kMaxDepth);
   if (auto* problem = std::get_if<YamlEventProblem>(&events)) {
     diagnostics.push_back(doc.error_at(problem->at, problem->message));

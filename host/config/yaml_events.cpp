@@ -87,9 +87,14 @@ YamlEventProblem problem_of(const yaml_parser_t& parser, std::string_view text, 
   const std::string problem = parser.problem ? parser.problem : "cannot parse";
   if (parser.error == YAML_MEMORY_ERROR) return {{1, 1}, "cannot read the YAML: out of memory"};
   if (parser.error == YAML_READER_ERROR)  // problem_offset counts bytes
-    return {position_of_byte(text, parser.problem_offset), "not UTF-8 text: " + problem};
+    return {position_of_byte(text, parser.problem_offset),
+            (problem.find("UTF-8") != std::string::npos ? "not UTF-8 text: " : "not a YAML text: ") + problem};
   const YamlMark at = marks(parser.problem_mark);
-  if (at.pos >= 0 && static_cast<size_t>(at.pos) < text.size() && text[static_cast<size_t>(at.pos)] == '\t')
+  const size_t pos = static_cast<size_t>(std::max(0, at.pos));
+  const size_t line_start = pos - std::min(pos, static_cast<size_t>(std::max(0, at.column)));
+  const bool indenting = pos < text.size() && text[pos] == '\t' &&
+                         text.substr(line_start, pos - line_start).find_first_not_of(" \t") == std::string_view::npos;
+  if (indenting)
     return {position_of(at), "not valid YAML: a tab where YAML expects spaces (YAML indents with spaces only)"};
   std::string message = "not valid YAML: " + problem;
   const char found = static_cast<size_t>(at.pos) < text.size() ? text[static_cast<size_t>(at.pos)] : '\n';
@@ -118,8 +123,9 @@ std::variant<std::vector<YamlEvent>, YamlEventProblem> read_yaml_events(std::str
     return last_anchor;
   };
   // Deeper nesting is refused as it is met: libyaml's scanner looks at every open flow level
-  // for each token, so 100,000 '[' took it 30 s.
-  int depth = 0;
+  // for each token, so 100,000 '[' took it 30 s. The root collection is level 0, as
+  // YamlDocument counts them.
+  int depth = -1;
   const auto too_deep = [&](const YamlMark& mark) {
     return YamlEventProblem{position_of(mark), "nesting deeper than " + std::to_string(max_depth) + " levels"};
   };

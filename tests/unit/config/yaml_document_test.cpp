@@ -121,3 +121,38 @@ TEST_CASE("an alias to no anchor and text that is not UTF-8 are refused with the
   REQUIRE(latin1.diagnostics.size() == 1);
   CHECK(latin1.diagnostics[0].format() == "t.yaml:2:7: error: not UTF-8 text: incomplete UTF-8 octet sequence");
 }
+
+TEST_CASE("a byte order mark before the text is not part of it", "[config][yaml]") {
+  auto p = parse("\xEF\xBB\xBFschedule: {cron: '@daily'}\nrun: {lua: a.lua}\n");
+  REQUIRE(p.diagnostics.empty());
+  CHECK(p.doc->root()["run"]["lua"] == "a.lua");
+  CHECK(where(p.doc->key_position("/schedule")) == "1:1");
+}
+
+TEST_CASE("tabs and control characters are named for what they are", "[config][yaml]") {
+  auto indent = parse("a:\n\t- b\n");
+  REQUIRE(indent.diagnostics.size() == 1);
+  CHECK(indent.diagnostics[0].format() ==
+        "t.yaml:2:1: error: not valid YAML: a tab where YAML expects spaces (YAML indents with spaces only)");
+  auto after_dash = parse("a:\n  -\tb\n");  // not indentation: libyaml's own words
+  REQUIRE(after_dash.diagnostics.size() == 1);
+  CHECK(after_dash.diagnostics[0].message.find("indents") == std::string::npos);
+  auto control = parse("a: x\x7fy\n");
+  REQUIRE(control.diagnostics.size() == 1);
+  CHECK(control.diagnostics[0].format() == "t.yaml:1:5: error: not a YAML text: control characters are not allowed");
+}
+
+TEST_CASE("a JSON pointer is read as RFC 6901 writes it", "[config][yaml]") {
+  const nlohmann::json root = {{"a~0", 1}, {"b/c", 2}, {"~", 3}, {"list", {10, 11}}};
+  CHECK(*value_at(root, "/a~00") == 1);
+  CHECK(*value_at(root, "/b~1c") == 2);
+  CHECK(*value_at(root, "/~0") == 3);
+  CHECK(*value_at(root, "/list/1") == 11);
+  CHECK(value_at(root, "") == &root);
+  CHECK_FALSE(value_at(root, "/~2"));
+  CHECK_FALSE(value_at(root, "/list/01"));
+  CHECK_FALSE(value_at(root, "/list/2"));
+  CHECK_FALSE(value_at(root, "/list/-"));
+  CHECK_FALSE(value_at(root, "list"));
+  CHECK(split_pointer("/a~00/b~1c") == std::vector<std::string>{"a~0", "b/c"});
+}
