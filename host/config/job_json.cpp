@@ -68,7 +68,7 @@ nlohmann::json job_to_json(const JobSpec& job, Instant now) {
                                      {"window_ms", job.catchup.window.count()},
                                      {"max_runs", job.catchup.max_runs}}},
                         {"allow", allow_to_json(job.allow)}};
-  if (!job.notify.empty()) out["notify"] = notify::block_to_json(job.notify);
+  if (!job.notify().empty()) out["notify"] = notify::block_to_json(job.notify());
   auto next = job.enabled && job.schedule.fires_by_time() ? job.schedule.next(now) : std::nullopt;
   out["next"] = next ? nlohmann::json(format_in_zone(*next, job.schedule.zone())) : nlohmann::json(nullptr);
   return out;

@@ -94,7 +94,7 @@ nlohmann::json definition_json(const config::JobSpec& job) {
           {"allow", allow_json(job.allow)},
           {"writeback", writeback}};
   // Absent when unused: older hosts' hashes stay equal.
-  if (!job.notify.empty()) out["notify"] = notify::block_to_json(job.notify);
+  if (!job.notify().empty()) out["notify"] = notify::block_to_json(job.notify());
   return out;
 }
 

@@ -46,7 +46,7 @@ void Notifier::stop() {
 
 NotifyPlan Notifier::plan_for(const config::JobSpec& spec) const {
   const auto host = options_.host ? options_.host->current() : nullptr;
-  return merge(host ? &host->notify : nullptr, &spec.notify);
+  return merge(host ? &host->notify : nullptr, &spec.notify());
 }
 
 History Notifier::history(const std::string& job, int64_t before_id, std::optional<int64_t> own_chain) {
@@ -147,8 +147,8 @@ void Notifier::slot_started(const config::JobSpec& spec, int64_t slot, int64_t d
   // The grace alone, without the merge, in the common case of a run on time.
   const auto host = options_.host ? options_.host->current() : nullptr;
   Millis grace = kDefaultMissedGrace;
-  if (host && host->notify.missed_grace && spec.notify.inherit) grace = *host->notify.missed_grace;
-  if (spec.notify.missed_grace && !spec.notify.off) grace = *spec.notify.missed_grace;
+  if (host && host->notify.missed_grace && spec.notify().inherit) grace = *host->notify.missed_grace;
+  if (spec.notify().missed_grace && !spec.notify().off) grace = *spec.notify().missed_grace;
   if (started - due <= grace.count()) return;
   log_event(spdlog::level::warn, "slot started late",
             {{"job", spec.name}, {"slot", iso_utc(slot)}, {"late_ms", started - due}, {"grace_ms", grace.count()}});
