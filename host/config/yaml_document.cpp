@@ -1,5 +1,6 @@
 #include "config/yaml_document.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <unordered_map>
@@ -81,12 +82,12 @@ const nlohmann::json* value_at(const nlohmann::json& root, std::string_view poin
       if (it == node->end()) return nullptr;
       node = &*it;
     } else if (node->is_array()) {
-      // An index as RFC 6901 writes it: digits, no leading zero.
-      if (token.empty() || token.size() > 9 || token.find_first_not_of("0123456789") != std::string_view::npos ||
-          (token.size() > 1 && token[0] == '0'))
+      // An index as RFC 6901 writes it: digits only, no leading zero.
+      size_t index = 0;
+      const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), index);
+      if (error != std::errc() || end != token.data() + token.size() ||
+          (token.size() > 1 && token[0] == '0') || index >= node->size())
         return nullptr;
-      const size_t index = std::stoul(std::string(token));
-      if (index >= node->size()) return nullptr;
       node = &(*node)[index];
     } else {
       return nullptr;

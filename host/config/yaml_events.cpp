@@ -97,7 +97,7 @@ YamlEventProblem problem_of(const yaml_parser_t& parser, std::string_view text, 
   if (indenting)
     return {position_of(at), "not valid YAML: a tab where YAML expects spaces (YAML indents with spaces only)"};
   std::string message = "not valid YAML: " + problem;
-  const char found = static_cast<size_t>(at.pos) < text.size() ? text[static_cast<size_t>(at.pos)] : '\n';
+  const char found = pos < text.size() ? text[pos] : '\n';
   if (!problem.starts_with("found") && found > ' ' && found < 0x7f) message += ", found '" + std::string(1, found) + "'";
   const YamlMark context_at = marks(parser.context_mark);
   if (parser.context && context_at.pos != at.pos)

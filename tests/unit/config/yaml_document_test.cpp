@@ -153,6 +153,7 @@ TEST_CASE("a JSON pointer is read as RFC 6901 writes it", "[config][yaml]") {
   CHECK_FALSE(value_at(root, "/list/01"));
   CHECK_FALSE(value_at(root, "/list/2"));
   CHECK_FALSE(value_at(root, "/list/-"));
+  CHECK_FALSE(value_at(root, "/list/99999999999999999999999"));  // past size_t
   CHECK_FALSE(value_at(root, "list"));
   CHECK(split_pointer("/a~00/b~1c") == std::vector<std::string>{"a~0", "b/c"});
 }
