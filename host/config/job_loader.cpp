@@ -273,18 +273,19 @@ class JobReader {
   // A job's notifications reach only what its allow: lets its code reach: allow.mail for the
   // recipients, allow.http for the webhooks (the host's default block is the operator's).
   void check_notify_allowed(const JobSpec& spec) {
+    const notify::NotifyBlock& block = spec.notify();
     const json* mail = get("/notify/mail");
-    for (size_t i = 0; i < spec.notify().mail.size(); ++i) {
+    for (size_t i = 0; i < block.mail.size(); ++i) {
       const std::string pointer = mail && mail->is_array() ? "/notify/mail/" + std::to_string(i) : "/notify/mail";
-      const std::string& address = spec.notify().mail[i];
+      const std::string& address = block.mail[i];
       if (!api::mail_address(address))
         error(doc_.text_position(pointer), pointer_to_key(pointer) + ": '" + address + "' is not a mail address");
       else if (auto allowed = api::check_mail(spec, {address}); !allowed)
         error(doc_.text_position(pointer), pointer_to_key(pointer) + ": " + allowed.message());
     }
     const json* hooks = get("/notify/webhook");
-    for (size_t i = 0; i < spec.notify().webhooks.size(); ++i) {
-      const auto& hook = spec.notify().webhooks[i];
+    for (size_t i = 0; i < block.webhooks.size(); ++i) {
+      const auto& hook = block.webhooks[i];
       const std::string pointer =
           (hooks && hooks->is_array() ? "/notify/webhook/" + std::to_string(i) : std::string("/notify/webhook")) + "/url";
       const bool secret = doc_.is_secret(pointer);
@@ -295,8 +296,8 @@ class JobReader {
                           : allowed.message()));
     }
     const json* jobs = get("/notify/job");
-    for (size_t i = 0; i < spec.notify().jobs.size(); ++i)
-      if (spec.notify().jobs[i] == spec.name)
+    for (size_t i = 0; i < block.jobs.size(); ++i)
+      if (block.jobs[i] == spec.name)
         error(doc_.text_position(jobs && jobs->is_array() ? "/notify/job/" + std::to_string(i) : "/notify/job"),
               "notify.job: a job cannot be its own notification (it would fire itself on its own failure)");
   }
