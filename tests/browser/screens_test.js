@@ -35,9 +35,12 @@ const LIGHT_BG = 'rgb(246, 247, 249)'; // --bg of app.css, both themes
 const DARK_BG = 'rgb(15, 20, 25)';
 // Fonts fixed for the shots (fonts-dejavu-core, in the Makefile's DEBS): the system-ui stack
 // resolves to whatever a machine has installed.
-// The masked times get a fixed box, so "in 4 h" and "in 12 h" mask the same pixels.
+// The masked times get a fixed box, so "in 4 h" and "in 12 h" mask the same pixels. The masked
+// lists of fires (computed from the server's real clock, read against the browser's fixed one)
+// keep one line per fire: "Sat, 5 Dec … · 15 h ago" wraps on some days and not on others.
 const FIXED_FONTS = ':root { font-family: "DejaVu Sans", sans-serif !important; --mono: "DejaVu Sans Mono", monospace !important; }\n' +
-  '.col-next time, #job-definition time { display: inline-block; width: 5.5em; white-space: nowrap; overflow: hidden; vertical-align: top; }';
+  '.col-next time, #job-definition time { display: inline-block; width: 5.5em; white-space: nowrap; overflow: hidden; vertical-align: top; }\n' +
+  '#next-fires li, #schedule-preview ol li { white-space: nowrap; overflow: hidden; }';
 
 const [baseUrl, token, outDir] = process.argv.slice(2);
 const fixedNow = Number(process.env.FIXED_NOW);
