@@ -1,5 +1,10 @@
 // Reading a whole file through one descriptor, up to a limit.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include <catch2/catch.hpp>
 
@@ -52,4 +57,36 @@ TEST_CASE("what is not a regular file is refused at once", "[read_file]") {
   CHECK_FALSE(got.ok);
   CHECK(got.error == "not a regular file");
   CHECK(read(dir.path() / "missing", 8).error == "No such file or directory");
+}
+
+namespace {
+
+// Read system calls made by this thread so far (/proc/thread-self/io, read with a raw read
+// of its own so the count's cost is the same each time).
+long read_calls() {
+  char buffer[512];
+  const int fd = ::open("/proc/thread-self/io", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buffer[n] = '\0';
+  const char* at = std::strstr(buffer, "syscr: ");
+  return at ? std::strtol(at + 7, nullptr, 10) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("a file read whole takes one read call when its size holds", "[read_file]") {
+  test::TempDir dir;
+  const auto small = dir.write("small", "schedule: {every: 1m}\n");
+  const long baseline_before = read_calls(), baseline_after = read_calls();
+  REQUIRE(baseline_before >= 0);  // Linux with task I/O accounting
+  const long counting_itself = baseline_after - baseline_before;
+  const long before = read_calls();
+  const auto got = read(small, 1024);
+  const long after = read_calls();
+  CHECK(got.ok);
+  CHECK(got.text == "schedule: {every: 1m}\n");
+  CHECK(after - before - counting_itself == 1);
 }
