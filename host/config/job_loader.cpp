@@ -59,8 +59,8 @@ bool valid_job_name(std::string_view name) {
 class JobReader {
  public:
   JobReader(const YamlDocument& doc, const std::set<std::string>& failed, const fs::path& base_dir,
-            const LoadOptions& options, Diagnostics& out)
-      : doc_(doc), failed_(failed), base_dir_(base_dir), options_(options), out_(out) {}
+            const LoadOptions& options, FilePresence& files, Diagnostics& out)
+      : doc_(doc), failed_(failed), base_dir_(base_dir), options_(options), files_(files), out_(out) {}
 
   std::optional<JobSpec> read(const std::string& default_name) {
     name_ = default_name;
@@ -335,8 +335,7 @@ class JobReader {
     fs::path path = v->get<std::string>();
     if (path.is_relative()) path = base_dir_ / path;
     path = path.lexically_normal();
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec))
+    if (!files_.is_regular_file(path))
       error(doc_.text_position(pointer), what + v->get<std::string>() + " not found (looked for " +
                                                 path.string() + ")");
     return path;
@@ -398,6 +397,7 @@ class JobReader {
   const std::set<std::string>& failed_;
   const fs::path& base_dir_;
   const LoadOptions& options_;
+  FilePresence& files_;
   Diagnostics& out_;
   std::string name_;
 };
@@ -547,15 +547,8 @@ bool depends_on_file_alone(bool substitutes, const JobSpec& job) {
 
 // A reused job whose script or plugin is gone is read again, so that the loader reports it.
 // Each distinct path is looked at once: thousands of jobs may share one script.
-void forget_jobs_missing_their_code(std::vector<const JobFileCache::Entry*>& reused) {
-  std::unordered_map<std::string, bool> is_file;
-  const auto present = [&](const std::string& path) {
-    if (path.empty()) return true;
-    auto [it, fresh] = is_file.try_emplace(path);
-    std::error_code ec;
-    if (fresh) it->second = fs::is_regular_file(path, ec);
-    return it->second;
-  };
+void forget_jobs_missing_their_code(std::vector<const JobFileCache::Entry*>& reused, FilePresence& files) {
+  const auto present = [&](const fs::path& path) { return path.empty() || files.is_regular_file(path); };
   for (auto& entry : reused)
     if (entry && (!present(entry->job->lua_script) || !present(entry->job->plugin.native()))) entry = nullptr;
 }
@@ -572,7 +565,8 @@ std::string cache_key(const std::vector<fs::path>& bases, const LoadOptions& opt
 // One job file: a job, or (with `source`, when the caller takes one) a table source.
 std::optional<JobSpec> load_one(const std::string& file, std::string_view text, const fs::path& base_dir,
                                 const LoadOptions& options, Diagnostics& diagnostics, FileFacts* facts,
-                                std::optional<TableSource>* source = nullptr, bool* substitutes = nullptr) {
+                                FilePresence* files = nullptr, std::optional<TableSource>* source = nullptr,
+                                bool* substitutes = nullptr) {
   const size_t errors_before = error_count(diagnostics);
   auto doc = YamlDocument::parse(file, text, base_dir, diagnostics,
                                  options.from_api ? no_secrets : secrets_in_params_and_headers);
@@ -583,7 +577,7 @@ std::optional<JobSpec> load_one(const std::string& file, std::string_view text, 
     return std::nullopt;
   }
   if (facts) *facts = facts_of(*doc);
-  auto job = load_job_document(*doc, base_dir, options, diagnostics);
+  auto job = load_job_document(*doc, base_dir, options, diagnostics, files);
   if (error_count(diagnostics) != errors_before) return std::nullopt;
   return job;
 }
@@ -591,11 +585,12 @@ std::optional<JobSpec> load_one(const std::string& file, std::string_view text, 
 }  // namespace
 
 std::optional<JobSpec> load_job_document(const YamlDocument& doc, const fs::path& base_dir, const LoadOptions& options,
-                                         Diagnostics& diagnostics) {
+                                         Diagnostics& diagnostics, FilePresence* files) {
   const size_t errors_before = error_count(diagnostics);
   const std::set<std::string> failed = SchemaCheck::job().check(doc, diagnostics);
   if (!doc.root().is_object()) return std::nullopt;
-  JobReader reader(doc, failed, base_dir, options, diagnostics);
+  FilePresence own_files;
+  JobReader reader(doc, failed, base_dir, options, files ? *files : own_files, diagnostics);
   std::optional<JobSpec> job;
   try {
     job = reader.read(fs::path(doc.file()).stem().string());
@@ -637,7 +632,8 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
   std::vector<const JobFileCache::Entry*> reused(files.size());
   if (cache)
     parallel_for(files.size(), threads, [&](size_t i) { reused[i] = cache->find(files[i].path, options_key); });
-  if (cache) forget_jobs_missing_their_code(reused);
+  FilePresence run_files;  // the scripts and plugins the jobs name, each looked at once
+  if (cache) forget_jobs_missing_their_code(reused, run_files);
   std::vector<size_t> to_read;
   for (size_t i = 0; i < files.size(); ++i)
     if (!reused[i]) to_read.push_back(i);
@@ -652,8 +648,8 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
       if (!text) return;
       bool substitutes = true;
       std::optional<TableSource> source;
-      auto job = load_one(file.path, *text, found.bases[file.base], options, out.diagnostics, &out.facts, &source,
-                          &substitutes);
+      auto job = load_one(file.path, *text, found.bases[file.base], options, out.diagnostics, &out.facts,
+                          &run_files, &source, &substitutes);
       if (source) out.source = std::make_unique<TableSource>(std::move(*source));
       if (!job) return;
       out.job = std::make_shared<JobSpec>(std::move(*job));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/diagnostic.hpp"
+#include "config/file_presence.hpp"
 #include "config/job_spec.hpp"
 #include "config/table_source.hpp"
 #include "schedule/zone.hpp"
@@ -53,8 +54,10 @@ std::optional<JobSpec> load_job_text(const std::string& file, std::string_view t
                                      Diagnostics& diagnostics);
 
 // One job from a document already read (a table source's template with sample values in):
-// the schema check and the typed read, problems at the document's own lines.
+// the schema check and the typed read, problems at the document's own lines. `files` (when
+// given) remembers the scripts and plugins already looked at in this load.
 std::optional<JobSpec> load_job_document(const YamlDocument& doc, const std::filesystem::path& base_dir,
-                                         const LoadOptions& options, Diagnostics& diagnostics);
+                                         const LoadOptions& options, Diagnostics& diagnostics,
+                                         FilePresence* files = nullptr);
 
 }  // namespace cronhost::config
