@@ -1,6 +1,7 @@
 #include "dispatch/scheduler.hpp"
 
 #include <random>
+#include <unordered_map>
 #include <utility>
 
 #include "api/db_writeback.hpp"
@@ -92,12 +93,15 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
   // Retries go first, catch-up after: both are due now, and fires due together leave in the
   // order they came, so an interrupted slot runs again before newer missed ones.
   queue_pending_retries_locked(now, store_.pending_retries());
-  std::map<std::string, store::JobState> states;
+  std::unordered_map<std::string, store::JobState> states;
   for (auto& s : store_.job_states()) states.emplace(s.job, std::move(s));
-  for (auto& [name, entry] : jobs_) {
+  std::vector<std::string> names;
+  names.reserve(jobs_.size());
+  for (const auto& [name, entry] : jobs_) names.push_back(name);
+  queue_catchups_locked(names, now, [&states](const std::string& name) {
     auto it = states.find(name);
-    queue_catchup_locked(entry, name, now, it == states.end() ? std::nullopt : std::optional(it->second));
-  }
+    return it == states.end() ? std::nullopt : std::optional(it->second);
+  });
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -163,8 +167,9 @@ void Scheduler::catch_up_unclaimed(int64_t now) {
     unclaimed_ = false;
   }
   // Claimed meanwhile by another host (or by a claim that committed though its reply was lost).
-  std::map<std::string, std::set<int64_t>> claimed;
-  for (const auto& [name, first] : from) claimed[name] = store_.claimed_slots(name, first, now);
+  std::vector<store::SlotsFrom> scans;
+  for (const auto& [name, first] : from) scans.push_back({name, first});
+  std::map<std::string, std::set<int64_t>> claimed = store_.claimed_slots(scans, now);
   std::lock_guard lock(mutex_);
   if (stopping_) return;
   for (const auto& [name, first] : from) {
@@ -233,35 +238,51 @@ void Scheduler::queue_next_locked(JobEntry& entry, const std::string& name, int6
                    Trigger::kSchedule});
 }
 
-void Scheduler::queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now,
-                                     const std::optional<store::JobState>& state) {
-  const config::JobSpec& spec = *entry.spec;
-  if (!spec.schedule.fires_by_time() || options_.role == HostRole::kExecutor) return;
-  if (!state || !state->last_slot) {
-    // First sight of this job: downtime is counted from now on.
-    store_.record_fire(name, now, std::nullopt);
-    return;
+void Scheduler::queue_catchups_locked(
+    const std::vector<std::string>& names, int64_t now,
+    const std::function<std::optional<store::JobState>(const std::string&)>& state_of) {
+  if (options_.role == HostRole::kExecutor) return;
+  std::vector<store::SlotsFrom> scans;
+  for (const std::string& name : names) {
+    const config::JobSpec& spec = *jobs_.at(name).spec;
+    if (!spec.schedule.fires_by_time()) continue;
+    const std::optional<store::JobState> state = state_of(name);
+    if (!state || !state->last_slot) {
+      // First sight of this job: downtime is counted from now on.
+      store_.record_fire(name, now, std::nullopt);
+      continue;
+    }
+    if (spec.enabled) scans.push_back({name, *state->last_slot + 1});
   }
-  if (!spec.enabled) return;
+  const auto claimed = store_.claimed_slots(scans, now);
+  const std::set<int64_t> none;
+  for (const store::SlotsFrom& scan : scans) {
+    auto it = claimed.find(scan.job);
+    queue_catchup_locked(jobs_.at(scan.job), scan.job, now, scan.from - 1, it == claimed.end() ? none : it->second);
+  }
+}
+
+void Scheduler::queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now, int64_t last_slot,
+                                     const std::set<int64_t>& claimed) {
+  const config::JobSpec& spec = *entry.spec;
   const bool skip = spec.catchup.policy == config::CatchupPolicy::kSkip;
-  const int64_t from = std::max(*state->last_slot, now - spec.catchup.window.count());
+  const int64_t from = std::max(last_slot, now - spec.catchup.window.count());
   // Every slot since the last one fired is looked at (the notifier is told of those that will
   // not run), catch-up runs those within its window. Slots past the position may have run
   // already: the position stays behind catch-up slots still waiting, so newer slots that ran
-  // or were skipped meanwhile lie beyond it.
-  const std::set<int64_t> claimed = store_.claimed_slots(name, *state->last_slot + 1, now);
+  // or were skipped meanwhile lie beyond it (`claimed`).
   std::vector<int64_t> missed, dropped;
   // Before the window (or all, with skip): dropped. Scanned apart from the window, so a long
   // outage of a frequent job still catches up the newest slots.
   const int64_t dropped_until = skip ? now : from;
-  auto slot = spec.schedule.next(to_instant(*state->last_slot));
+  auto slot = spec.schedule.next(to_instant(last_slot));
   for (int scanned = 0; slot && to_ms(*slot) <= dropped_until && scanned < kMaxCatchupScan; ++scanned) {
-    if (to_ms(*slot) > *state->last_slot && !claimed.count(to_ms(*slot))) dropped.push_back(to_ms(*slot));
+    if (to_ms(*slot) > last_slot && !claimed.count(to_ms(*slot))) dropped.push_back(to_ms(*slot));
     slot = spec.schedule.next(*slot);
   }
   slot = skip ? std::nullopt : spec.schedule.next(to_instant(from));
   for (int scanned = 0; slot && to_ms(*slot) <= now && scanned < kMaxCatchupScan; ++scanned) {
-    if (to_ms(*slot) > *state->last_slot && !claimed.count(to_ms(*slot))) missed.push_back(to_ms(*slot));
+    if (to_ms(*slot) > last_slot && !claimed.count(to_ms(*slot))) missed.push_back(to_ms(*slot));
     slot = spec.schedule.next(*slot);
   }
   const size_t keep = spec.catchup.policy == config::CatchupPolicy::kLatest ? 1 : static_cast<size_t>(spec.catchup.max_runs);
@@ -290,15 +311,16 @@ void Scheduler::reload(const std::vector<std::shared_ptr<const config::JobSpec>>
   const int64_t now = clock_.now_ms();
   std::lock_guard lock(mutex_);
   std::set<std::string> keep;
+  std::vector<std::string> fresh;  // new names: their catch-up looked at together
   for (const auto& spec : jobs) {
     keep.insert(spec->name);
     const auto installed = jobs_.find(spec->name);
     // The same definition (a job file the reload did not read again): its fire stays queued.
     if (installed != jobs_.end() && installed->second.spec == spec) continue;
-    const bool fresh = installed == jobs_.end();
+    if (installed == jobs_.end()) fresh.push_back(spec->name);
     install_locked(spec, now);
-    if (fresh) queue_catchup_locked(jobs_[spec->name], spec->name, now, store_.job_state(spec->name));
   }
+  queue_catchups_locked(fresh, now, [this](const std::string& name) { return store_.job_state(name); });
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (keep.count(it->first)) {
       ++it;
@@ -850,7 +872,7 @@ void Scheduler::upsert(std::shared_ptr<const config::JobSpec> spec) {
   if (!fresh) link_follower(followers_, spec->name, *old->second.spec, false);
   install_locked(spec, now);
   link_follower(followers_, spec->name, *spec, true);
-  if (fresh) queue_catchup_locked(jobs_[spec->name], spec->name, now, store_.job_state(spec->name));
+  if (fresh) queue_catchups_locked({spec->name}, now, [this](const std::string& name) { return store_.job_state(name); });
 }
 
 bool Scheduler::fire_job(const std::string& name, const nlohmann::json& event) {

@@ -373,15 +373,22 @@ Status PgStore::set_retry(int64_t run_id, std::optional<int64_t> retry_at, const
   }
 }
 
-std::set<int64_t> PgStore::claimed_slots(const std::string& job, int64_t from, int64_t to) {
+std::map<std::string, std::set<int64_t>> PgStore::claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) {
+  if (jobs.empty()) return {};
+  std::vector<PgParam> names, from;
+  for (const SlotsFrom& job : jobs) {
+    names.push_back(param(job.job));
+    from.push_back(param(job.from));
+  }
   try {
     return db_->call([&](PgSession& db) {
-      std::set<int64_t> slots;
-      auto rows = db.run("SELECT scheduled_for FROM runs WHERE job = $1 AND scheduled_for BETWEEN $2::bigint AND "
-                         "$3::bigint AND attempt = 1 AND trigger IN ('schedule', 'catchup', 'retry')",
-                         {param(job), param(from), param(to)});
-      for (const auto& row : rows.rows) slots.insert(integer(row[0]));
-      return slots;
+      std::map<std::string, std::set<int64_t>> claimed;
+      auto rows = db.run("SELECT r.job, r.scheduled_for FROM unnest($1::text[], $2::bigint[]) AS u(job, from_ms) "
+                         "JOIN runs r ON r.job = u.job AND r.scheduled_for BETWEEN u.from_ms AND $3::bigint "
+                         "WHERE r.attempt = 1 AND r.trigger IN ('schedule', 'catchup', 'retry')",
+                         {array(names), array(from), param(to)});
+      for (const auto& row : rows.rows) claimed[text(row[0])].insert(integer(row[1]));
+      return claimed;
     });
   } catch (const std::exception& e) {
     log_event(spdlog::level::err, "reading claimed slots from the state database failed", {{"error", e.what()}});

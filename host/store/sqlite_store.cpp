@@ -402,17 +402,21 @@ Status SqliteStore::set_retry(int64_t run_id, std::optional<int64_t> retry_at, c
   }
 }
 
-std::set<int64_t> SqliteStore::claimed_slots(const std::string& job, int64_t from, int64_t to) {
+std::map<std::string, std::set<int64_t>> SqliteStore::claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) {
+  if (jobs.empty()) return {};
   return db_->call([&](SQLite::Database& db) {
-    std::set<int64_t> slots;
+    std::map<std::string, std::set<int64_t>> claimed;
     SQLite::Statement q(db,
                         "SELECT scheduled_for FROM runs WHERE job = ? AND scheduled_for BETWEEN ? AND ? AND attempt = 1 "
                         "AND trigger IN ('schedule', 'catchup', 'retry')");
-    q.bind(1, job);
-    q.bind(2, from);
-    q.bind(3, to);
-    while (q.executeStep()) slots.insert(q.getColumn(0).getInt64());
-    return slots;
+    for (const SlotsFrom& job : jobs) {
+      q.bind(1, job.job);
+      q.bind(2, job.from);
+      q.bind(3, to);
+      while (q.executeStep()) claimed[job.job].insert(q.getColumn(0).getInt64());
+      q.reset();
+    }
+    return claimed;
   });
 }
 

@@ -34,7 +34,7 @@ class SqliteStore final : public Store {
   std::vector<RunRecord> recover_unfinished(int64_t now) override;
   std::vector<RunRecord> pending_retries() override;
   Status set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) override;
-  std::set<int64_t> claimed_slots(const std::string& job, int64_t from, int64_t to) override;
+  std::map<std::string, std::set<int64_t>> claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) override;
   int64_t prune(const Retention& retention, int64_t now) override;
 
   std::optional<JobState> job_state(const std::string& job) override;

@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <map>
 #include <set>
 
 #include "../support/temp_dir.hpp"
@@ -291,4 +292,23 @@ STORE_CONTRACT_TEST("a claim batch gives each run its own id or nothing, whateve
   CHECK(again[1].claimed());
   CHECK(again[5].claimed());
   CHECK(backend.scalar("SELECT count(*) FROM runs") == 9);
+}
+
+STORE_CONTRACT_TEST("claimed slots are read for many jobs at once, each from its own slot", "[store]") {
+  Backend backend;
+  auto store = backend.open();
+  // a: three slots, a retry (attempt 2 is not a claim of its own slot) and a manual run
+  // (not a slot); b: one slot, and a skipped one (skipped slots were claimed too).
+  NewRun skipped = slot("b", 3000);
+  skipped.status = RunStatus::kSkipped;
+  const std::vector<NewRun> runs{slot("a", 1000), slot("a", 2000), slot("a", 3000), slot("a", 2000, 2),
+                                 slot("a", 2500, 1, Trigger::kManual), slot("b", 1000), skipped,
+                                 slot("q\"u,o{t}e", 4000)};
+  REQUIRE(store->claim_batch(runs).value().size() == runs.size());
+  const auto claimed = store->claimed_slots({{"a", 2000}, {"b", 1000}, {"c", 0}, {"q\"u,o{t}e", 1}}, 3000);
+  CHECK(claimed == std::map<std::string, std::set<int64_t>>{
+                       {"a", {2000, 3000}}, {"b", {1000, 3000}}});  // q's 4000 is past `to`; c has none
+  CHECK(store->claimed_slots({{"q\"u,o{t}e", 1}}, 4000) ==
+        std::map<std::string, std::set<int64_t>>{{"q\"u,o{t}e", {4000}}});
+  CHECK(store->claimed_slots({}, 4000).empty());
 }
