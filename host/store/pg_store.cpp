@@ -374,25 +374,28 @@ Status PgStore::set_retry(int64_t run_id, std::optional<int64_t> retry_at, const
 }
 
 std::map<std::string, std::set<int64_t>> PgStore::claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) {
-  if (jobs.empty()) return {};
-  std::vector<PgParam> names, from;
-  for (const SlotsFrom& job : jobs) {
-    names.push_back(param(job.job));
-    from.push_back(param(job.from));
-  }
+  // In statements of a few thousand jobs: each well inside the session's statement timeout.
+  constexpr size_t kJobsPerStatement = 5000;
+  std::map<std::string, std::set<int64_t>> claimed;
   try {
-    return db_->call([&](PgSession& db) {
-      std::map<std::string, std::set<int64_t>> claimed;
-      auto rows = db.run("SELECT r.job, r.scheduled_for FROM unnest($1::text[], $2::bigint[]) AS u(job, from_ms) "
-                         "JOIN runs r ON r.job = u.job AND r.scheduled_for BETWEEN u.from_ms AND $3::bigint "
-                         "WHERE r.attempt = 1 AND r.trigger IN ('schedule', 'catchup', 'retry')",
-                         {array(names), array(from), param(to)});
+    for (size_t first = 0; first < jobs.size(); first += kJobsPerStatement) {
+      std::vector<PgParam> names, from;
+      for (size_t i = first; i < std::min(jobs.size(), first + kJobsPerStatement); ++i) {
+        names.push_back(param(jobs[i].job));
+        from.push_back(param(jobs[i].from));
+      }
+      const PgRows rows = db_->call([&](PgSession& db) {
+        return db.run("SELECT r.job, r.scheduled_for FROM unnest($1::text[], $2::bigint[]) AS u(job, from_ms) "
+                      "JOIN runs r ON r.job = u.job AND r.scheduled_for BETWEEN u.from_ms AND $3::bigint "
+                      "WHERE r.attempt = 1 AND r.trigger IN ('schedule', 'catchup', 'retry')",
+                      {array(names), array(from), param(to)});
+      });
       for (const auto& row : rows.rows) claimed[text(row[0])].insert(integer(row[1]));
-      return claimed;
-    });
+    }
+    return claimed;
   } catch (const std::exception& e) {
     log_event(spdlog::level::err, "reading claimed slots from the state database failed", {{"error", e.what()}});
-    return {};
+    return claimed;  // what was read before the failure
   }
 }
 

@@ -70,13 +70,13 @@ struct Retention {
   int keep_per_job = 0;  // 0: no count limit
 };
 
-// One run's claim: its new id, or why there is none.
 // A job and the first slot to look at (claimed_slots).
 struct SlotsFrom {
   std::string job;
   int64_t from;
 };
 
+// One run's claim: its new id, or why there is none.
 struct ClaimResult {
   enum class Kind {
     kClaimed,

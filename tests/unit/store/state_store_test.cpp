@@ -297,11 +297,11 @@ STORE_CONTRACT_TEST("a claim batch gives each run its own id or nothing, whateve
 STORE_CONTRACT_TEST("claimed slots are read for many jobs at once, each from its own slot", "[store]") {
   Backend backend;
   auto store = backend.open();
-  // a: three slots, a retry (attempt 2 is not a claim of its own slot) and a manual run
-  // (not a slot); b: one slot, and a skipped one (skipped slots were claimed too).
+  // a: three slots, a second attempt alone on its slot (not a claim of that slot) and a
+  // manual run (not a slot); b: one slot, and a skipped one (skipped slots were claimed too).
   NewRun skipped = slot("b", 3000);
   skipped.status = RunStatus::kSkipped;
-  const std::vector<NewRun> runs{slot("a", 1000), slot("a", 2000), slot("a", 3000), slot("a", 2000, 2),
+  const std::vector<NewRun> runs{slot("a", 1000), slot("a", 2000), slot("a", 3000), slot("a", 2200, 2),
                                  slot("a", 2500, 1, Trigger::kManual), slot("b", 1000), skipped,
                                  slot("q\"u,o{t}e", 4000)};
   REQUIRE(store->claim_batch(runs).value().size() == runs.size());

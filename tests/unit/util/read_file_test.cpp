@@ -81,7 +81,10 @@ TEST_CASE("a file read whole takes one read call when its size holds", "[read_fi
   test::TempDir dir;
   const auto small = dir.write("small", "schedule: {every: 1m}\n");
   const long baseline_before = read_calls(), baseline_after = read_calls();
-  REQUIRE(baseline_before >= 0);  // Linux with task I/O accounting
+  if (baseline_before < 0) {
+    WARN("no /proc/thread-self/io (a kernel without task I/O accounting): the read calls are not counted");
+    return;
+  }
   const long counting_itself = baseline_after - baseline_before;
   const long before = read_calls();
   const auto got = read(small, 1024);
