@@ -5,7 +5,7 @@
           trivial Lua script, for S seconds: runs/s persisted, dropped slots, lateness, CPU,
           peak RSS (--json: one JSON object instead of the line; bench/peers_bench.py reads it).
   idle    1,000 jobs whose next fire is an hour away: CPU used by the host over 10 s.
-  load    N job files: time to start, time to reload on SIGHUP, resident memory.
+  load    N job files: time to start, time to reload on SIGHUP, resident memory, time to restart.
   burst   N jobs every second on W workers whose Lua runs each hold ~22 MB for S seconds,
           then hold nothing: RSS under the burst and 10 s after it.
 """
