@@ -93,15 +93,18 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
   // Retries go first, catch-up after: both are due now, and fires due together leave in the
   // order they came, so an interrupted slot runs again before newer missed ones.
   queue_pending_retries_locked(now, store_.pending_retries());
-  std::unordered_map<std::string, store::JobState> states;
-  for (auto& s : store_.job_states()) states.emplace(s.job, std::move(s));
+  std::unordered_map<std::string, store::JobState> known;
+  for (auto& s : store_.job_states()) known.emplace(s.job, std::move(s));
   std::vector<std::string> names;
+  std::vector<std::optional<store::JobState>> states;
   names.reserve(jobs_.size());
-  for (const auto& [name, entry] : jobs_) names.push_back(name);
-  queue_catchups_locked(names, now, [&states](const std::string& name) {
-    auto it = states.find(name);
-    return it == states.end() ? std::nullopt : std::optional(it->second);
-  });
+  states.reserve(jobs_.size());
+  for (const auto& [name, entry] : jobs_) {
+    names.push_back(name);
+    auto it = known.find(name);
+    states.push_back(it == known.end() ? std::nullopt : std::optional(std::move(it->second)));
+  }
+  queue_catchups_locked(names, now, states);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -238,15 +241,15 @@ void Scheduler::queue_next_locked(JobEntry& entry, const std::string& name, int6
                    Trigger::kSchedule});
 }
 
-void Scheduler::queue_catchups_locked(
-    const std::vector<std::string>& names, int64_t now,
-    const std::function<std::optional<store::JobState>(const std::string&)>& state_of) {
+void Scheduler::queue_catchups_locked(const std::vector<std::string>& names, int64_t now,
+                                      const std::vector<std::optional<store::JobState>>& states) {
   if (options_.role == HostRole::kExecutor) return;
   std::vector<store::SlotsFrom> scans;
-  for (const std::string& name : names) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
     const config::JobSpec& spec = *jobs_.at(name).spec;
     if (!spec.schedule.fires_by_time()) continue;
-    const std::optional<store::JobState> state = state_of(name);
+    const std::optional<store::JobState>& state = states.at(i);
     if (!state || !state->last_slot) {
       // First sight of this job: downtime is counted from now on.
       store_.record_fire(name, now, std::nullopt);
@@ -320,7 +323,7 @@ void Scheduler::reload(const std::vector<std::shared_ptr<const config::JobSpec>>
     if (installed == jobs_.end()) fresh.push_back(spec->name);
     install_locked(spec, now);
   }
-  queue_catchups_locked(fresh, now, [this](const std::string& name) { return store_.job_state(name); });
+  if (!fresh.empty()) queue_catchups_locked(fresh, now, store_.job_states(fresh));
   for (auto it = jobs_.begin(); it != jobs_.end();) {
     if (keep.count(it->first)) {
       ++it;
@@ -872,7 +875,7 @@ void Scheduler::upsert(std::shared_ptr<const config::JobSpec> spec) {
   if (!fresh) link_follower(followers_, spec->name, *old->second.spec, false);
   install_locked(spec, now);
   link_follower(followers_, spec->name, *spec, true);
-  if (fresh) queue_catchups_locked({spec->name}, now, [this](const std::string& name) { return store_.job_state(name); });
+  if (fresh) queue_catchups_locked({spec->name}, now, {store_.job_state(spec->name)});
 }
 
 bool Scheduler::fire_job(const std::string& name, const nlohmann::json& event) {
