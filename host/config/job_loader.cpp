@@ -4,7 +4,6 @@
 #include <iterator>
 #include <map>
 #include <thread>
-#include <unordered_map>
 
 #include "api/mail_address.hpp"
 #include "api/permissions.hpp"
