@@ -41,6 +41,8 @@ Status switch_user(const char* uid_gid) {
   char end = 0;
   if (std::sscanf(uid_gid, "%u:%u%c", &uid, &gid, &end) != 2) return Status::error(std::string("run_as is not uid:gid: ") + uid_gid);
   const std::string who = std::string("run_as ") + uid_gid + ": ";
+  // The config refuses root; this is the last wall if a uid 0 came some other way.
+  if (uid == 0) return Status::error(who + "is root (expected a user without privileges)");
   if (::setgroups(0, nullptr) != 0) return failed(who + "setgroups");
   if (::setresgid(gid, gid, gid) != 0) return failed(who + "setgid");
   if (::setresuid(uid, uid, uid) != 0) return failed(who + "setuid");
