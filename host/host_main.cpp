@@ -9,13 +9,14 @@ int main(int argc, char** argv) {
   using namespace cronhost::cli;
   CLI::App app{kAppDescription};
   CommonOptions common;
+  common.users = cronhost::config::user_ids;
   add_root_options(app, common);
 
   const Command remote = add_remote_commands(app);  // trigger, enable, disable
   const std::map<std::string, Command> commands = {
       {"validate", add_validate_command(app, common)},
       {"list", add_list_command(app, common)},
-      {"next", add_next_command(app, common)},
+      {"next", add_next_command(app, common, find_job_schedule)},
       {"run", add_run_command(app, common)},
       {"dry-run", add_dry_run_command(app, common)},
       {"history", add_history_command(app, common)},

@@ -1,8 +1,8 @@
-// bin/cronhost, the command operators type. `cronhost next` and `cronhost --version` are
-// answered here by a binary that links only the schedule and job-file code; every other command
-// execs the host binary (libexec/cronhost/cronhost, host_main.cpp) with the same arguments.
-// Why: the host binary loads ~50 shared objects (libcurl, libpq, libmariadb and what they pull
-// in), ~25 ms before main, several times what printing five fire times takes.
+// bin/cronhost, the command operators type. `cronhost next --expr` and `cronhost --version` are
+// answered here by a static binary that links only the schedule and host-config code; every
+// other command execs the host binary (libexec/cronhost/cronhost, host_main.cpp) with the same
+// arguments. Why: the host binary loads ~50 shared objects (libcurl, libpq, libmariadb and what
+// they pull in), ~25 ms before main, several times what printing five fire times takes.
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"

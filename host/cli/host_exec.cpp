@@ -19,6 +19,19 @@
 namespace cronhost::cli {
 namespace fs = std::filesystem;
 
+namespace {
+
+// `next --expr EXPR` is answered here; `next JOB` reads the jobs folder, the host binary's work.
+bool names_an_expression(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--expr" || arg.starts_with("--expr=")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool front_answers(int argc, char** argv) {
   bool version = false;
   for (int i = 1; i < argc; ++i) {
@@ -30,7 +43,7 @@ bool front_answers(int argc, char** argv) {
     } else if (arg == "--version") {
       version = true;
     } else if (arg.empty() || arg[0] != '-') {
-      return arg == "next";
+      return arg == "next" && names_an_expression(argc - i - 1, argv + i + 1);
     }
   }
   return version;
@@ -59,7 +72,7 @@ int exec_host_binary(char** argv) {
     looked += (looked.empty() ? "" : " and ") + candidate.string();
   }
   std::cerr << "cronhost: error: the host binary was not found: looked for " << looked
-            << " (only `cronhost next` and `cronhost --version` work without it)\n";
+            << " (only `cronhost next --expr` and `cronhost --version` work without it)\n";
   return 127;
 }
 

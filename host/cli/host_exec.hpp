@@ -4,9 +4,10 @@
 
 namespace cronhost::cli {
 
-// True when the command line asks only for what bin/cronhost answers: the `next` command (the
-// first word that is neither an option nor an option's value; `-h` before it asks for the
-// host's help) or `--version` without a command. Knows the root options of add_root_options.
+// True when the command line asks only for what bin/cronhost answers: the `next` command with
+// `--expr` (the first word that is neither an option nor an option's value; `-h` before it asks
+// for the host's help; `next JOB` reads the jobs folder, the host's work) or `--version`
+// without a command. Knows the root options of add_root_options.
 bool front_answers(int argc, char** argv);
 
 // Replaces this process with the host binary, same arguments and environment, so the process

@@ -36,7 +36,7 @@ std::optional<HostContext> load_host_context(const CommonOptions& options, confi
   }
   if (config_path.empty() && std::filesystem::exists(default_config, ec)) config_path = default_config;
   if (!config_path.empty()) {
-    auto config = config::load_host_config(config_path, diagnostics, context.config);
+    auto config = config::load_host_config(config_path, diagnostics, context.config, options.users);
     if (!config) return std::nullopt;
     context.config = std::move(*config);
   }

@@ -20,6 +20,9 @@ struct CommonOptions {
   std::string jobs_dir;     // --jobs; empty: from the config, else ./jobs.d
   std::string config_path;  // --config; empty: ./cronhost.yaml if present
   bool service = false;     // --service or CRONHOST_SERVICE=1: the defaults below come from ServicePaths
+  // How the config's run_as: names a user: the host binary's looks it up (config::user_ids);
+  // bin/cronhost has none, as it is static and must not reach NSS (config/user_ids.hpp).
+  config::UserLookup users = nullptr;
 };
 
 // Where a service (systemd) keeps things when neither the command line nor the config says:

@@ -1,11 +1,11 @@
-// cronhost next JOB | --expr EXPR: the next N fire times, one RFC 3339 line each.
+// cronhost next JOB | --expr EXPR: the next N fire times, one RFC 3339 line each. A job's
+// schedule is looked up by next_job.cpp, in the host binary only (see commands.hpp).
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "config/job_json.hpp"
 #include "schedule/cron_next.hpp"
 #include "schedule/cron_parser.hpp"
-#include "util/did_you_mean.hpp"
+#include "schedule/zone_format.hpp"
 
 namespace cronhost::cli {
 
@@ -33,9 +33,9 @@ std::string caret(std::string_view text, size_t offset) {
 
 int print_fires(const schedule::Schedule& schedule, Instant from, int count) {
   auto next = schedule.next(from);
-  if (!next) return fail("the schedule never fires after " + config::format_in_zone(from, schedule.zone()));
+  if (!next) return fail("the schedule never fires after " + schedule::format_in_zone(from, schedule.zone()));
   for (int i = 0; i < count && next; ++i) {
-    std::cout << config::format_in_zone(*next, schedule.zone()) << "\n";
+    std::cout << schedule::format_in_zone(*next, schedule.zone()) << "\n";
     next = schedule.next(*next);
   }
   return kExitOk;
@@ -43,7 +43,7 @@ int print_fires(const schedule::Schedule& schedule, Instant from, int count) {
 
 }  // namespace
 
-Command add_next_command(CLI::App& app, const CommonOptions& common) {
+Command add_next_command(CLI::App& app, const CommonOptions& common, FindJobSchedule find_job) {
   auto options = std::make_shared<NextOptions>();
   auto* cmd = app.add_subcommand("next", "Print the next fire times of a job or of a cron expression");
   cmd->add_option("job", options->job, "A job name from the jobs folder");
@@ -54,7 +54,7 @@ Command add_next_command(CLI::App& app, const CommonOptions& common) {
   cmd->add_option("--tz", options->tz, "Time zone for --expr (default: the host's, else UTC)")->needs(expr);
   cmd->add_option("--name", options->name, "Job name that seeds H in --expr")->needs(expr);
   cmd->footer("Fire times are strictly after --from and printed with the zone's offset at each instant.");
-  return [cmd, options, &common]() -> int {
+  return [cmd, options, &common, find_job]() -> int {
     const bool by_expr = !options->expr.empty() || cmd->count("--expr");
     // The host config gives a job's folder and --expr's default zone; an expression with its
     // own zone needs neither, so the config is not read (half of a one-shot `next`'s time).
@@ -86,21 +86,10 @@ Command add_next_command(CLI::App& app, const CommonOptions& common) {
       schedule.emplace(schedule::CronTimes{{options->expr}, {*parsed}}, zone);
     } else {
       if (options->job.empty()) return fail("give a JOB name or --expr \"EXPR\" (see cronhost next --help)");
-      auto result = config::load_jobs({context.jobs_dir}, context.load_options);
-      std::vector<std::string> names;
-      for (const auto& job : result.jobs) {
-        names.push_back(job.name);
-        if (job.name == options->job) schedule.emplace(job.schedule);
-      }
-      if (!schedule) {
-        print_diagnostics(result.diagnostics);
-        return fail("no valid job named '" + options->job + "' in " + context.jobs_dir.string() +
-                    did_you_mean_suffix(options->job, names));
-      }
-      if (!schedule->fires_by_time()) {
-        std::cerr << options->job << " has no times of its own: it fires " << schedule->describe() << "\n";
-        return kExitOk;
-      }
+      if (!find_job) return fail("`next JOB` is answered by the host binary");  // main.cpp hands it over
+      JobSchedule found = find_job(context, options->job);
+      if (!found.schedule) return found.exit_code;
+      schedule = std::move(found.schedule);
     }
     Instant from = context.load_options.now;
     if (!options->from.empty()) {

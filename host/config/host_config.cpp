@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <pwd.h>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -156,16 +155,17 @@ std::optional<StorageSettings> read_storage(const YamlDocument& doc, const std::
 }
 
 // run_as: "uid:gid" as given, or a user name looked up here (at load, not in every runner).
-Result<std::string> resolve_run_as(const std::string& text) {
-  if (text.rfind("0:", 0) == 0) return Result<std::string>::error(text + " is root (expected a user without privileges)");
-  if (text.find(':') != std::string::npos) return text;  // the schema checked the digits
-  passwd entry{};
-  passwd* found = nullptr;
-  std::vector<char> buffer(16384);
-  if (getpwnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found)
-    return Result<std::string>::error("no user named " + text + " on this host (expected a user name or uid:gid)");
-  if (found->pw_uid == 0) return Result<std::string>::error(text + " is root (expected a user without privileges)");
-  return std::to_string(found->pw_uid) + ":" + std::to_string(found->pw_gid);
+// Without `users` a name is not looked up and run_as stays empty (see load_host_config).
+Result<std::string> resolve_run_as(const std::string& text, UserLookup users) {
+  // Root by its number, however written: "0:5", "00:5" (the schema checked the digits).
+  const auto is_root = [](const std::string& ids) {
+    return ids.substr(0, ids.find(':')).find_first_not_of('0') == std::string::npos;
+  };
+  const auto root = [&] { return Result<std::string>::error(text + " is root (expected a user without privileges)"); };
+  if (text.find(':') != std::string::npos) return is_root(text) ? root() : Result<std::string>(text);
+  if (!users) return std::string();
+  auto ids = users(text);
+  return ids && is_root(ids.value()) ? root() : ids;
 }
 
 std::optional<Role> parse_role(const std::string& text) {
@@ -242,7 +242,7 @@ void read_server(const YamlDocument& doc, const nlohmann::json& server, const Fi
 }  // namespace
 
 std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics,
-                                           const HostConfig& defaults) {
+                                           const HostConfig& defaults, UserLookup users) {
   namespace fs = std::filesystem;
   const std::string file = path.string();
   std::ifstream in(path, std::ios::binary);
@@ -293,7 +293,7 @@ std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Di
     config.run_output_bytes = static_cast<size_t>(limits.value("output_kb", 64)) << 10;
   }
   if (root.contains("run_as")) {
-    auto ids = resolve_run_as(root["run_as"].get<std::string>());
+    auto ids = resolve_run_as(root["run_as"].get<std::string>(), users);
     if (!ids) diagnostics.push_back(doc->error_at(doc->text_position("/run_as"), "run_as: " + ids.message()));
     else config.run_as = ids.value();
   }

@@ -2,15 +2,11 @@
 
 namespace cronhost::config {
 
-std::string format_in_zone(Instant t, const schedule::Zone& zone) {
-  return format_rfc3339(t, zone.offset_at(t.time_since_epoch().count()));
-}
-
 std::string next_fire_text(const JobSpec& job, Instant now) {
   if (!job.enabled) return "disabled";
   if (!job.schedule.fires_by_time()) return job.schedule.describe();
   auto next = job.schedule.next(now);
-  return next ? format_in_zone(*next, job.schedule.zone()) : "never";
+  return next ? schedule::format_in_zone(*next, job.schedule.zone()) : "never";
 }
 
 nlohmann::json allow_to_json(const Allowlist& allow) {
@@ -46,7 +42,7 @@ nlohmann::json job_to_json(const JobSpec& job, Instant now) {
         using T = std::decay_t<decltype(kind)>;
         if constexpr (std::is_same_v<T, schedule::CronTimes>) schedule["cron"] = kind.texts;
         else if constexpr (std::is_same_v<T, schedule::Interval>) schedule["every_seconds"] = kind.every.count();
-        else if constexpr (std::is_same_v<T, schedule::OneShot>) schedule["at"] = format_in_zone(kind.at, job.schedule.zone());
+        else if constexpr (std::is_same_v<T, schedule::OneShot>) schedule["at"] = schedule::format_in_zone(kind.at, job.schedule.zone());
         else if constexpr (std::is_same_v<T, schedule::OnEvent>) schedule["on"] = {{"event", kind.name}, {"kind", kind.kind}};
         else schedule["after"] = {{"job", kind.job}, {"status", kind.status}};
       },
@@ -70,7 +66,7 @@ nlohmann::json job_to_json(const JobSpec& job, Instant now) {
                         {"allow", allow_to_json(job.allow)}};
   if (!job.notify().empty()) out["notify"] = notify::block_to_json(job.notify());
   auto next = job.enabled && job.schedule.fires_by_time() ? job.schedule.next(now) : std::nullopt;
-  out["next"] = next ? nlohmann::json(format_in_zone(*next, job.schedule.zone())) : nlohmann::json(nullptr);
+  out["next"] = next ? nlohmann::json(schedule::format_in_zone(*next, job.schedule.zone())) : nlohmann::json(nullptr);
   return out;
 }
 

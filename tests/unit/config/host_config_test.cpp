@@ -135,6 +135,42 @@ TEST_CASE("host config: run_as is a user name looked up at load, or uid:gid, nev
   CHECK_THAT(shape[0].format(), Catch::Contains("run_as: expected a user name or uid:gid such as 65534:65534"));
 }
 
+TEST_CASE("host config: run_as names are looked up only through the lookup given", "[config][host]") {
+  test::TempDir dir;
+  static int lookups = 0;
+  const UserLookup counting = [](const std::string& name) -> Result<std::string> {
+    ++lookups;
+    return name == "deploy" ? Result<std::string>("1200:1200") : Result<std::string>("0:0");
+  };
+  const auto load = [&](const std::string& value, UserLookup users, Diagnostics& diagnostics) {
+    return load_host_config(dir.write("cronhost.yaml", "run_as: " + value + "\n"), diagnostics, HostConfig{}, users);
+  };
+  Diagnostics ok;
+  CHECK(load("deploy", counting, ok)->run_as == "1200:1200");
+  CHECK(lookups == 1);
+  // bin/cronhost gives none (it is static and must not reach NSS): the name is left alone and
+  // run_as stays empty, without an error, as `next --expr` runs nothing.
+  CHECK(load("no-such-user-cronhost", nullptr, ok)->run_as.empty());
+  CHECK(load("'1000:100'", nullptr, ok)->run_as == "1000:100");
+  CHECK(ok.empty());
+  CHECK(lookups == 1);
+  // Root is refused whichever way it came: written, or a name whose ids are root's.
+  for (const UserLookup users : {counting, UserLookup{}}) {
+    for (const std::string ids : {"0:5", "00:0", "000:1000"}) {
+      Diagnostics root;
+      INFO(ids);
+      CHECK_FALSE(load("'" + ids + "'", users, root));
+      REQUIRE(root.size() == 1);
+      CHECK_THAT(root[0].format(), Catch::Contains("run_as: " + ids + " is root (expected a user without privileges)"));
+    }
+  }
+  CHECK(load("'010:10'", nullptr, ok)->run_as == "010:10");
+  Diagnostics alias;
+  CHECK_FALSE(load("toor", counting, alias));
+  REQUIRE(alias.size() == 1);
+  CHECK_THAT(alias[0].format(), Catch::Contains("run_as: toor is root (expected a user without privileges)"));
+}
+
 TEST_CASE("host config: the server section, tokens as secrets", "[config][host][server]") {
   test::TempDir dir;
   dir.write("etc/alice.token", "alice-token-0123456789\n");
