@@ -2,8 +2,8 @@
 # and what plugin authors build against. Included at the end of the top-level CMakeLists.txt,
 # after the targets exist. Layout, for a prefix P (/usr/local by default, /usr for packages):
 #
-#   P/bin/cronhost                                  the command (answers next and --version,
-#                                                    execs the host binary for the rest)
+#   P/bin/cronhost                                  the command, static (answers next --expr and
+#                                                    --version, execs the host binary for the rest)
 #   P/libexec/cronhost/cronhost                      the host binary: the daemon and CLI
 #   P/libexec/cronhost/cronhost-plugin-runner        started by the host for isolated runs
 #   P/include/cronhost/plugin.h, plugin.hpp          the plugin ABI

@@ -59,9 +59,9 @@ bool url_allowed(const std::string& pattern_text, const UrlParts& url) {
   return host_ok && path_allowed(pattern.path, url.path);
 }
 
-// libcurl's URL API, looked up on first use rather than linked: bin/cronhost loads job files
-// (and so checks their webhook URLs) but is kept free of libcurl, whose start-up costs more
-// than a one-shot command. The host binary links libcurl, and uses that one.
+// libcurl's URL API, looked up on first use rather than linked, so that code checking job files
+// does not need libcurl linked (the unit tests of the loader). The host binary links libcurl,
+// and uses that one; bin/cronhost (static) must never get here: it reads no job file.
 struct CurlUrlApi {
   decltype(&::curl_url) create = nullptr;
   decltype(&::curl_url_set) set = nullptr;

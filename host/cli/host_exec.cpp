@@ -22,9 +22,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // `next --expr EXPR` is answered here; `next JOB` reads the jobs folder, the host binary's work.
+// After "--" every word is a JOB, "--expr" too.
 bool names_an_expression(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     const std::string_view arg = argv[i];
+    if (arg == "--") return false;
     if (arg == "--expr" || arg.starts_with("--expr=")) return true;
   }
   return false;

@@ -21,7 +21,8 @@ struct CommonOptions {
   std::string config_path;  // --config; empty: ./cronhost.yaml if present
   bool service = false;     // --service or CRONHOST_SERVICE=1: the defaults below come from ServicePaths
   // How the config's run_as: names a user: the host binary's looks it up (config::user_ids);
-  // bin/cronhost has none, as it is static and must not reach NSS (config/user_ids.hpp).
+  // bin/cronhost has none, as it is static and must not reach NSS (config/user_ids.hpp). With
+  // none the name is kept, and a runner given it refuses to run.
   config::UserLookup users = nullptr;
 };
 

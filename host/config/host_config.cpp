@@ -12,6 +12,7 @@
 #include "config/schema_check.hpp"
 #include "util/byte_size.hpp"
 #include "util/status.hpp"
+#include "util/uid_gid.hpp"
 #include "config/yaml_document.hpp"
 
 namespace cronhost::config {
@@ -155,17 +156,18 @@ std::optional<StorageSettings> read_storage(const YamlDocument& doc, const std::
 }
 
 // run_as: "uid:gid" as given, or a user name looked up here (at load, not in every runner).
-// Without `users` a name is not looked up and run_as stays empty (see load_host_config).
+// Without `users` a name is kept as written (see load_host_config).
 Result<std::string> resolve_run_as(const std::string& text, UserLookup users) {
-  // Root by its number, however written: "0:5", "00:5" (the schema checked the digits).
-  const auto is_root = [](const std::string& ids) {
-    return ids.substr(0, ids.find(':')).find_first_not_of('0') == std::string::npos;
-  };
-  const auto root = [&] { return Result<std::string>::error(text + " is root (expected a user without privileges)"); };
-  if (text.find(':') != std::string::npos) return is_root(text) ? root() : Result<std::string>(text);
-  if (!users) return std::string();
-  auto ids = users(text);
-  return ids && is_root(ids.value()) ? root() : ids;
+  const bool is_name = text.find(':') == std::string::npos;
+  if (is_name && !users) return text;
+  auto ids = is_name ? users(text) : Result<std::string>(text);
+  if (!ids) return ids;
+  // Read as the runner reads them, so that "00:0" is root here too.
+  const auto parsed = parse_uid_gid(ids.value());
+  if (!parsed) return Result<std::string>::error(text + ": each id must be below 4294967295");
+  if (parsed->uid == 0) return Result<std::string>::error(text + " is root (expected a user without privileges)");
+  if (parsed->gid == 0) return Result<std::string>::error(text + " has root's group, gid 0 (expected a group without privileges)");
+  return ids;
 }
 
 std::optional<Role> parse_role(const std::string& text) {

@@ -177,8 +177,9 @@ bool url_holds_password(const std::string& url);
 // Reads `path`; relative paths inside resolve against the file's folder. Problems are
 // appended to `diagnostics` and nothing is returned if any is an error. The jobs folder and the
 // state file the file leaves out come from `defaults` (a service's are not ./jobs.d, ./cronhost.db).
-// run_as: names a user through `users` (user_ids, config/user_ids.hpp); without it a name is
-// not looked up and run_as stays empty: bin/cronhost, static, answers only `next --expr`.
+// run_as: names a user through `users` (user_ids, config/user_ids.hpp). Without it a name is
+// kept as written, which a runner refuses (it takes only uid:gid): bin/cronhost, static,
+// passes none and answers only `next --expr`.
 using UserLookup = Result<std::string> (*)(const std::string& name);
 std::optional<HostConfig> load_host_config(const std::filesystem::path& path, Diagnostics& diagnostics,
                                            const HostConfig& defaults = HostConfig{}, UserLookup users = user_ids);

@@ -1,7 +1,6 @@
 #include "plugin/runner_privileges.hpp"
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <grp.h>
 #include <fcntl.h>
@@ -10,6 +9,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "util/uid_gid.hpp"
 
 namespace cronhost::plugin {
 namespace {
@@ -37,15 +38,19 @@ Status join_cgroup(const char* procs_file) {
 }
 
 Status switch_user(const char* uid_gid) {
-  unsigned uid = 0, gid = 0;
-  char end = 0;
-  if (std::sscanf(uid_gid, "%u:%u%c", &uid, &gid, &end) != 2) return Status::error(std::string("run_as is not uid:gid: ") + uid_gid);
+  const auto ids = parse_uid_gid(uid_gid);
+  if (!ids) return Status::error(std::string("run_as is not uid:gid: ") + uid_gid);
   const std::string who = std::string("run_as ") + uid_gid + ": ";
-  // The config refuses root; this is the last wall if a uid 0 came some other way.
-  if (uid == 0) return Status::error(who + "is root (expected a user without privileges)");
+  // The config refuses root and its group; this is the last wall if they came some other way.
+  if (ids->uid == 0 || ids->gid == 0) return Status::error(who + "is root or its group (expected a user without privileges)");
   if (::setgroups(0, nullptr) != 0) return failed(who + "setgroups");
-  if (::setresgid(gid, gid, gid) != 0) return failed(who + "setgid");
-  if (::setresuid(uid, uid, uid) != 0) return failed(who + "setuid");
+  if (::setresgid(ids->gid, ids->gid, ids->gid) != 0) return failed(who + "setgid");
+  if (::setresuid(ids->uid, ids->uid, ids->uid) != 0) return failed(who + "setuid");
+  uid_t ruid = 0, euid = 0, suid = 0;
+  gid_t rgid = 0, egid = 0, sgid = 0;
+  if (::getresuid(&ruid, &euid, &suid) != 0 || ::getresgid(&rgid, &egid, &sgid) != 0 || ruid != ids->uid ||
+      euid != ids->uid || suid != ids->uid || rgid != ids->gid || egid != ids->gid || sgid != ids->gid)
+    return Status::error(who + "the switch did not take");
   return Status::ok();
 }
 

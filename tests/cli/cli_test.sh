@@ -99,11 +99,19 @@ run "plugin check wrong ABI" 1 "$bin" plugin check "$build/test-plugins/libwrong
   contains "plugin check wrong ABI message" "$err" "ABI 2.0"
 run "plugin check not a plugin" 1 "$bin" plugin check "$build/test-plugins/libno_entry.so" &&
   contains "plugin check no entry message" "$err" "does not export cronhost_plugin_v1"
-# The runner refuses to become root whatever way uid 0 is written (the config refuses it first).
-for ids in 0:0 00:1000; do
+# The runner refuses to stay root whatever way uid 0 or gid 0 is written, and ids setresuid
+# reads as "leave unchanged" (the config refuses them all first).
+for ids in 0:0 00:1000 1000:0; do
   run "runner refuses run_as $ids" 1 env CRONHOST_RUN_AS=$ids "$build/libexec/cronhost/cronhost-plugin-runner" check "$build/test-plugins/libempty.so"
-  expect "runner refuses run_as $ids" "$err" "cannot isolate the plugin: run_as $ids: is root (expected a user without privileges)"
+  expect "runner refuses run_as $ids" "$err" "cannot isolate the plugin: run_as $ids: is root or its group (expected a user without privileges)"
 done
+for ids in 4294967295:4294967295 4294967296:1000 nobody; do
+  run "runner refuses run_as $ids" 1 env CRONHOST_RUN_AS=$ids "$build/libexec/cronhost/cronhost-plugin-runner" check "$build/test-plugins/libempty.so"
+  expect "runner refuses run_as $ids" "$err" "cannot isolate the plugin: run_as is not uid:gid: $ids"
+done
+# (Through a pipe, as the daemon reads it: the runner's file size limit is 0.)
+run "runner switches to 65534:65534" 0 bash -o pipefail -c "CRONHOST_RUN_AS=65534:65534 '$build/libexec/cronhost/cronhost-plugin-runner' check '$build/test-plugins/libempty.so' | cat"
+contains "runner switches to 65534:65534" "$out" '"name":"empty"'
 
 # A jobs folder laid out as the kubelet mounts a ConfigMap: each file in a hidden timestamped
 # folder, ..data linking to it and NAME linking through ..data. Each job counts once.

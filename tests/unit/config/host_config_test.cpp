@@ -148,9 +148,9 @@ TEST_CASE("host config: run_as names are looked up only through the lookup given
   Diagnostics ok;
   CHECK(load("deploy", counting, ok)->run_as == "1200:1200");
   CHECK(lookups == 1);
-  // bin/cronhost gives none (it is static and must not reach NSS): the name is left alone and
-  // run_as stays empty, without an error, as `next --expr` runs nothing.
-  CHECK(load("no-such-user-cronhost", nullptr, ok)->run_as.empty());
+  // bin/cronhost gives none (it is static and must not reach NSS): the name is kept as written,
+  // without an error (`next --expr` runs nothing); a runner given a name refuses it.
+  CHECK(load("no-such-user-cronhost", nullptr, ok)->run_as == "no-such-user-cronhost");
   CHECK(load("'1000:100'", nullptr, ok)->run_as == "1000:100");
   CHECK(ok.empty());
   CHECK(lookups == 1);
@@ -165,6 +165,20 @@ TEST_CASE("host config: run_as names are looked up only through the lookup given
     }
   }
   CHECK(load("'010:10'", nullptr, ok)->run_as == "010:10");
+  // Ids a runner could not switch to: 4294967295 is setresuid's "leave unchanged" (it would
+  // stay root), larger ones would wrap. Root's group is refused as root is.
+  for (const auto& [ids, problem] : std::vector<std::pair<std::string, std::string>>{
+           {"4294967295:4294967295", "run_as: 4294967295:4294967295: each id must be below 4294967295"},
+           {"1000:4294967296", "run_as: 1000:4294967296: each id must be below 4294967295"},
+           {"4294967296:1000", "run_as: 4294967296:1000: each id must be below 4294967295"},
+           {"1000:0", "run_as: 1000:0 has root's group, gid 0 (expected a group without privileges)"},
+           {"1000:000", "run_as: 1000:000 has root's group, gid 0 (expected a group without privileges)"}}) {
+    Diagnostics bad;
+    INFO(ids);
+    CHECK_FALSE(load("'" + ids + "'", nullptr, bad));
+    REQUIRE(bad.size() == 1);
+    CHECK_THAT(bad[0].format(), Catch::Contains(problem));
+  }
   Diagnostics alias;
   CHECK_FALSE(load("toor", counting, alias));
   REQUIRE(alias.size() == 1);
