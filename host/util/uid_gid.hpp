@@ -15,8 +15,7 @@ struct UidGid {
 // Nothing unless `text` is exactly digits:digits with each id below 4294967295, which
 // setresuid and setresgid read as "leave unchanged" (so a runner given it would stay root).
 inline std::optional<UidGid> parse_uid_gid(std::string_view text) {
-  const auto read = [](std::string_view digits, uint32_t& id) {
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  const auto read = [](std::string_view digits, uint32_t& id) {  // from_chars takes no sign or space
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
     return error == std::errc() && end == digits.data() + digits.size() && id != UINT32_MAX;
   };

@@ -229,6 +229,9 @@ expect "lone validate" "$err" "cronhost: error: the host binary was not found: l
 run "lone help before next" 127 "$tmp/lone/cronhost" --help next  # the full command list is the host's
 run "lone next job" 127 "$tmp/lone/cronhost" next nightly-backup --jobs "$src/jobs.d"
 contains "lone next job" "$err" "(only \`cronhost next --expr\` and \`cronhost --version\` work without it)"
+# After "--" every word is a JOB, "--expr" too: the host binary answers.
+run "lone next -- --expr (a JOB)" 127 "$tmp/lone/cronhost" next -- --expr &&
+  contains "lone next -- --expr (a JOB)" "$err" "the host binary was not found"
 # A host binary that is there but cannot run: said, with the system's reason, exit 126.
 mkdir -p "$tmp/libexec/cronhost"
 printf 'not a program\n' >"$tmp/libexec/cronhost/cronhost"
