@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 
 #include "store/column_values.hpp"
 #include "store/db_thread.hpp"
@@ -41,6 +43,14 @@ void configure(SQLite::Database& db, bool writer) {
     db.exec("PRAGMA journal_size_limit = 50331648");
   }
   db.exec("PRAGMA foreign_keys = ON");
+}
+
+// SQLite counts the memory it holds under a global lock, at each of its allocations (several
+// per statement). Nothing here reads the counts. Only possible before SQLite's first use in the
+// process; later it is refused and nothing changes.
+void skip_sqlite_memory_counts() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 }
 
 void migrate(SQLite::Database& db) {
@@ -128,8 +138,11 @@ SqliteStore::~SqliteStore() {
 Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
   auto lock = lock_state_file(path);
   if (!lock) return Result<std::unique_ptr<Store>>::error(lock.message());
+  skip_sqlite_memory_counts();
   try {
-    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    // The database thread alone uses this connection: SQLite's lock per call is not needed.
+    auto db = std::make_unique<SQLite::Database>(path.string(),
+                                                 SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
     configure(*db, true);
     migrate(*db);
     DbThread::Limits limits;
@@ -281,14 +294,31 @@ Result<std::optional<int64_t>> SqliteStore::claim(const NewRun& run) {
 }
 
 void SqliteStore::mark_started(int64_t run_id, int64_t started_at, int64_t lateness_ms) {
-  db_->post([this, run_id, started_at, lateness_ms](SQLite::Database&) {
+  {
+    std::lock_guard lock(starts_mutex_);
+    pending_starts_[run_id] = {started_at, lateness_ms};
+  }
+  // Taken once and kept: a batch whose commit fails runs again later (db_thread.cpp), and
+  // from then on this write is the only one holding the start.
+  db_->post([this, run_id, start = std::optional<PendingStart>()](SQLite::Database&) mutable {
+    if (!start) start = take_pending_start(run_id);
+    if (!start) return;  // its finish took it
     SQLite::Statement& q =
         db_->statement("UPDATE runs SET status = 'running', started_at = ?, lateness_ms = ? WHERE id = ? AND status = 'queued'");
-    q.bind(1, started_at);
-    q.bind(2, lateness_ms);
+    q.bind(1, start->started_at);
+    q.bind(2, start->lateness_ms);
     q.bind(3, run_id);
     q.exec();
   });
+}
+
+std::optional<SqliteStore::PendingStart> SqliteStore::take_pending_start(int64_t run_id) {
+  std::lock_guard lock(starts_mutex_);
+  auto it = pending_starts_.find(run_id);
+  if (it == pending_starts_.end()) return std::nullopt;
+  const PendingStart start = it->second;
+  pending_starts_.erase(it);
+  return start;
 }
 
 // On the database thread only.
@@ -320,10 +350,13 @@ void SqliteStore::apply_kv_write(const std::string& job, const KvWrite& write, i
 }
 
 void SqliteStore::finish(int64_t run_id, const std::string& job, const RunOutcome& o) {
-  db_->post([this, run_id, job, o](SQLite::Database&) {
+  // Taken here, not on the database thread: the start's own write is queued before this one.
+  const auto start = take_pending_start(run_id);
+  db_->post([this, run_id, job, o, start](SQLite::Database&) {
     SQLite::Statement& q = db_->statement(
         "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, result = ?, error = ?, output = ?, "
-        "output_truncated = ?, items_processed = ?, items_succeeded = ?, items_failed = ?, retry_at = ? WHERE id = ?");
+        "output_truncated = ?, items_processed = ?, items_succeeded = ?, items_failed = ?, retry_at = ?, "
+        "started_at = coalesce(?, started_at), lateness_ms = coalesce(?, lateness_ms) WHERE id = ?");
     q.bind(1, std::string(to_string(o.status)));
     q.bind(2, o.finished_at);
     q.bind(3, o.duration_ms);
@@ -337,7 +370,11 @@ void SqliteStore::finish(int64_t run_id, const std::string& job, const RunOutcom
       q.bind(10, o.items->failed);
     }
     if (o.retry_at) q.bind(11, *o.retry_at);
-    q.bind(12, run_id);
+    if (start) {
+      q.bind(12, start->started_at);
+      q.bind(13, start->lateness_ms);
+    }
+    q.bind(14, run_id);
     q.exec();
     for (const KvWrite& write : o.kv_writes) apply_kv_write(job, write, o.finished_at);
     const bool ok = o.status == RunStatus::kSucceeded;

@@ -6,6 +6,9 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "store/state_store.hpp"
 
@@ -111,8 +114,19 @@ class SqliteStore final : public Store {
   void upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
   void apply_kv_write(const std::string& job, const KvWrite& write, int64_t now);
 
+  // A run's start waiting for the database thread. A run that finishes before its start is
+  // written takes it into its finish: one row write instead of two (a trivial run starts and
+  // finishes within one commit of the writer).
+  struct PendingStart {
+    int64_t started_at;
+    int64_t lateness_ms;
+  };
+  std::optional<PendingStart> take_pending_start(int64_t run_id);
+
   std::unique_ptr<DbThread> db_;
   int lock_fd_;
+  std::mutex starts_mutex_;
+  std::unordered_map<int64_t, PendingStart> pending_starts_;  // by run id
 };
 
 }  // namespace cronhost::store

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "../support/temp_dir.hpp"
 #include "backends.hpp"
@@ -226,6 +227,87 @@ STORE_CONTRACT_TEST("prune keeps notifications within the history's limits, and 
   store->prune({.keep_days = 0, .keep_per_job = 2}, 10 * day);
   CHECK(events_of("j") == std::vector<int64_t>{9, 8, 1});
   CHECK(events_of("k") == std::vector<int64_t>{2});
+}
+
+TEST_CASE("a run that finishes before its start is written has one update holding both", "[store]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  auto store = Store::open(path).value();
+  const auto claim_queued = [&](int64_t at) {
+    NewRun run = slot("job", at);
+    run.status = RunStatus::kQueued;
+    return store->claim(run).value().value();
+  };
+  const int64_t slow = claim_queued(1000), quick = claim_queued(2000);
+  // Each update of a run counted; another connection holds the write lock meanwhile, so the
+  // database thread writes nothing until both the start and the finish of `quick` are asked.
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  other.exec("PRAGMA busy_timeout = 5000");
+  other.exec("CREATE TABLE run_updates (run INTEGER)");
+  other.exec("CREATE TRIGGER count_run_updates AFTER UPDATE ON runs BEGIN INSERT INTO run_updates VALUES (new.id); END");
+  store->mark_started(slow, 1100, 100);
+  store->flush();  // its start is written before it finishes
+  other.exec("BEGIN IMMEDIATE");
+  store->mark_started(quick, 2007, 7);
+  store->finish(quick, "job", RunOutcome{RunStatus::kSucceeded, 2010, 3, "", "", "", false});
+  store->finish(slow, "job", RunOutcome{RunStatus::kFailed, 1200, 100, "", "boom", "", false});
+  other.exec("COMMIT");
+  store->flush();
+  const auto updates = [&](int64_t run) {
+    SQLite::Statement q(other, "SELECT count(*) FROM run_updates WHERE run = ?");
+    q.bind(1, run);
+    q.executeStep();
+    return q.getColumn(0).getInt();
+  };
+  CHECK(updates(quick) == 1);
+  CHECK(updates(slow) == 2);
+  for (const auto& [id, status, started, lateness, finished] :
+       {std::tuple{quick, RunStatus::kSucceeded, 2007, 7, 2010}, std::tuple{slow, RunStatus::kFailed, 1100, 100, 1200}}) {
+    INFO(id);
+    const auto run = store->run(id);
+    REQUIRE(run);
+    CHECK(run->status == status);
+    CHECK(run->started_at == started);
+    CHECK(run->lateness_ms == lateness);
+    CHECK(run->finished_at == finished);
+  }
+}
+
+TEST_CASE("a run's start in a commit that failed is written by the retry", "[store]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  auto store = Store::open(path).value();
+  NewRun queued = slot("job", 1000);
+  queued.status = RunStatus::kQueued;
+  const int64_t id = store->claim(queued).value().value();
+  // A write for the job "refused" rolls its whole commit back (RAISE(ROLLBACK)), as a full
+  // disk may, until the test lets it through; the commit's writes are then retried.
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  other.exec("PRAGMA busy_timeout = 5000");
+  other.exec("BEGIN IMMEDIATE");
+  other.exec("CREATE TABLE refuse (writes INTEGER); INSERT INTO refuse VALUES (1)");
+  other.exec("CREATE TRIGGER refuse_writes BEFORE INSERT ON job_state WHEN NEW.job = 'refused' AND "
+             "(SELECT writes FROM refuse) BEGIN SELECT RAISE(ROLLBACK, 'refused by the test'); END");
+  // The database thread waits for the lock with a first commit; the start and the refused
+  // write queue behind it, so they share the next commit.
+  store->record_fire("warm-up", 1000, std::nullopt);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  store->mark_started(id, 1100, 100);
+  store->record_fire("refused", 1000, std::nullopt);
+  other.exec("COMMIT");
+  store->flush();
+  REQUIRE(store->write_health().retained == 2);  // the start and the refused write
+  other.exec("UPDATE refuse SET writes = 0");
+  for (int i = 0; i < 100 && store->write_health().retained > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  store->finish(id, "job", RunOutcome{RunStatus::kSucceeded, 1200, 100, "", "", "", false});
+  store->flush();
+  const auto run = store->run(id);
+  REQUIRE(run);
+  CHECK(run->status == RunStatus::kSucceeded);
+  CHECK(run->started_at == 1100);
+  CHECK(run->lateness_ms == 100);
+  CHECK(run->finished_at == 1200);
 }
 
 TEST_CASE("the WAL stays bounded under a steady stream of runs", "[store]") {
