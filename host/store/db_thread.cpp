@@ -135,7 +135,9 @@ SQLite::Statement& DbThread::statement(const char* sql) {
   if (!slot) {
     slot = std::make_unique<SQLite::Statement>(*db_, sql);
   } else {
-    slot->reset();
+    // tryReset: reset() throws again the error of the statement's last run, which was the
+    // write before's (already handled), and the write now would fail for it.
+    slot->tryReset();
     slot->clearBindings();
   }
   return *slot;

@@ -74,6 +74,24 @@ TEST_CASE("writes that fail inside the transaction (disk full) are retried once 
   CHECK(thread.call([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM t").getInt(); }) == 20);
 }
 
+TEST_CASE("a kept statement that failed does not fail the next write made with it", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  thread.call([](SQLite::Database& db) { db.exec("CREATE TABLE u (x INTEGER UNIQUE)"); });
+  // The second insert is refused (a constraint, not worth a retry); the third, made with the
+  // same kept statement, must not get that error again (SQLite's reset repeats it).
+  for (int x : {1, 1, 2})
+    thread.post([&thread, x](SQLite::Database&) {
+      SQLite::Statement& q = thread.statement("INSERT INTO u (x) VALUES (?)");
+      q.bind(1, x);
+      q.exec();
+    });
+  thread.flush();
+  CHECK(thread.call([](SQLite::Database& db) { return db.execAndGet("SELECT group_concat(x) FROM u").getString(); }) ==
+        "1,2");
+}
+
 TEST_CASE("a waited-for call in a failing batch gets the error", "[store][db_thread]") {
   cronhost::test::TempDir dir;
   const auto path = dir.path() / "state.db";

@@ -280,26 +280,22 @@ TEST_CASE("a run's start in a commit that failed is written by the retry", "[sto
   NewRun queued = slot("job", 1000);
   queued.status = RunStatus::kQueued;
   const int64_t id = store->claim(queued).value().value();
-  // A write for the job "refused" rolls its whole commit back (RAISE(ROLLBACK)), as a full
-  // disk may, until the test lets it through; the commit's writes are then retried.
+  // An update of a run rolls its whole commit back (RAISE(ROLLBACK)), as a full disk may,
+  // until the test lets it through; the commit's writes are then retried.
   SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
   other.exec("PRAGMA busy_timeout = 5000");
-  other.exec("BEGIN IMMEDIATE");
-  other.exec("CREATE TABLE refuse (writes INTEGER); INSERT INTO refuse VALUES (1)");
-  other.exec("CREATE TRIGGER refuse_writes BEFORE INSERT ON job_state WHEN NEW.job = 'refused' AND "
-             "(SELECT writes FROM refuse) BEGIN SELECT RAISE(ROLLBACK, 'refused by the test'); END");
-  // The database thread waits for the lock with a first commit; the start and the refused
-  // write queue behind it, so they share the next commit.
-  store->record_fire("warm-up", 1000, std::nullopt);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  other.exec("CREATE TABLE refuse (updates INTEGER); INSERT INTO refuse VALUES (1)");
+  other.exec("CREATE TRIGGER refuse_run_updates BEFORE UPDATE ON runs WHEN (SELECT updates FROM refuse) "
+             "BEGIN SELECT RAISE(ROLLBACK, 'refused by the test'); END");
   store->mark_started(id, 1100, 100);
-  store->record_fire("refused", 1000, std::nullopt);
-  other.exec("COMMIT");
   store->flush();
-  REQUIRE(store->write_health().retained == 2);  // the start and the refused write
-  other.exec("UPDATE refuse SET writes = 0");
-  for (int i = 0; i < 100 && store->write_health().retained > 0; ++i)
+  REQUIRE(store->write_health().retained == 1);  // the start, tried once and kept
+  CHECK(store->run(id)->status == RunStatus::kQueued);
+  other.exec("UPDATE refuse SET updates = 0");
+  for (int i = 0; i < 200 && store->write_health().retained > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(store->write_health().retained == 0);
+  CHECK(store->run(id)->status == RunStatus::kRunning);
   store->finish(id, "job", RunOutcome{RunStatus::kSucceeded, 1200, 100, "", "", "", false});
   store->flush();
   const auto run = store->run(id);
