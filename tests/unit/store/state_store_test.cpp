@@ -30,6 +30,24 @@ NewRun slot(const std::string& job, int64_t at, int attempt = 1, Trigger trigger
   return run;
 }
 
+// A slot claimed to run later: its start is written by mark_started.
+NewRun queued_slot(const std::string& job, int64_t at) {
+  NewRun run = slot(job, at);
+  run.status = RunStatus::kQueued;
+  return run;
+}
+
+// The run's row as its start and its result left it.
+void check_run(Store& store, int64_t id, RunStatus status, int64_t started, int64_t lateness, int64_t finished) {
+  INFO("run " << id);
+  const auto run = store.run(id);
+  REQUIRE(run);
+  CHECK(run->status == status);
+  CHECK(run->started_at == started);
+  CHECK(run->lateness_ms == lateness);
+  CHECK(run->finished_at == finished);
+}
+
 }  // namespace
 
 TEST_CASE("a new state file is migrated to the latest version", "[store]") {
@@ -233,12 +251,8 @@ TEST_CASE("a run that finishes before its start is written has one update holdin
   test::TempDir dir;
   const auto path = dir.path() / "state.db";
   auto store = Store::open(path).value();
-  const auto claim_queued = [&](int64_t at) {
-    NewRun run = slot("job", at);
-    run.status = RunStatus::kQueued;
-    return store->claim(run).value().value();
-  };
-  const int64_t slow = claim_queued(1000), quick = claim_queued(2000);
+  const int64_t slow = store->claim(queued_slot("job", 1000)).value().value();
+  const int64_t quick = store->claim(queued_slot("job", 2000)).value().value();
   // Each update of a run counted; another connection holds the write lock meanwhile, so the
   // database thread writes nothing until both the start and the finish of `quick` are asked.
   SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
@@ -261,25 +275,15 @@ TEST_CASE("a run that finishes before its start is written has one update holdin
   };
   CHECK(updates(quick) == 1);
   CHECK(updates(slow) == 2);
-  for (const auto& [id, status, started, lateness, finished] :
-       {std::tuple{quick, RunStatus::kSucceeded, 2007, 7, 2010}, std::tuple{slow, RunStatus::kFailed, 1100, 100, 1200}}) {
-    INFO(id);
-    const auto run = store->run(id);
-    REQUIRE(run);
-    CHECK(run->status == status);
-    CHECK(run->started_at == started);
-    CHECK(run->lateness_ms == lateness);
-    CHECK(run->finished_at == finished);
-  }
+  check_run(*store, quick, RunStatus::kSucceeded, 2007, 7, 2010);
+  check_run(*store, slow, RunStatus::kFailed, 1100, 100, 1200);
 }
 
 TEST_CASE("a run's start in a commit that failed is written by the retry", "[store]") {
   test::TempDir dir;
   const auto path = dir.path() / "state.db";
   auto store = Store::open(path).value();
-  NewRun queued = slot("job", 1000);
-  queued.status = RunStatus::kQueued;
-  const int64_t id = store->claim(queued).value().value();
+  const int64_t id = store->claim(queued_slot("job", 1000)).value().value();
   // An update of a run rolls its whole commit back (RAISE(ROLLBACK)), as a full disk may,
   // until the test lets it through; the commit's writes are then retried.
   SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
@@ -298,12 +302,7 @@ TEST_CASE("a run's start in a commit that failed is written by the retry", "[sto
   CHECK(store->run(id)->status == RunStatus::kRunning);
   store->finish(id, "job", RunOutcome{RunStatus::kSucceeded, 1200, 100, "", "", "", false});
   store->flush();
-  const auto run = store->run(id);
-  REQUIRE(run);
-  CHECK(run->status == RunStatus::kSucceeded);
-  CHECK(run->started_at == 1100);
-  CHECK(run->lateness_ms == 100);
-  CHECK(run->finished_at == 1200);
+  check_run(*store, id, RunStatus::kSucceeded, 1100, 100, 1200);
 }
 
 TEST_CASE("the WAL stays bounded under a steady stream of runs", "[store]") {
