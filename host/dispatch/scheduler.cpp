@@ -108,6 +108,17 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
   thread_ = std::thread([this] { loop(); });
 }
 
+Scheduler::FireOrigin Scheduler::origin_of(const store::RunRecord& run) {
+  FireOrigin origin;
+  origin.first_run_id = run.first_run_id;
+  origin.triggered_by = run.triggered_by;
+  if (!run.params_json.empty())
+    origin.params = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.params_json, nullptr, false));
+  if (!run.event_json.empty())
+    origin.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
+  return origin;
+}
+
 void Scheduler::queue_pending_retries_locked(int64_t now, const std::vector<store::RunRecord>& pending) {
   if (options_.role == HostRole::kExecutor) return;  // claimed by the scheduler hosts, then taken
   for (const auto& run : pending) {
@@ -125,13 +136,11 @@ void Scheduler::queue_pending_retries_locked(int64_t now, const std::vector<stor
       continue;
     }
     Fire retry{std::max(now, run.retry_at.value_or(now)), run.scheduled_for, run.job, 0, Trigger::kRetry,
-               run.attempt + 1, run.first_run_id.value_or(run.id)};
-    retry.retry_of = run.id;
-    retry.triggered_by = run.triggered_by;  // a manual run's retry keeps who asked and their params
-    if (!run.params_json.empty())
-      retry.params = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.params_json, nullptr, false));
-    if (!run.event_json.empty())
-      retry.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
+               run.attempt + 1};
+    FireOrigin origin = origin_of(run);  // a manual run's retry keeps who asked and their params
+    origin.first_run_id = run.first_run_id.value_or(run.id);
+    origin.retry_of = run.id;
+    retry.boxed_origin = std::move(origin);
     log_event(spdlog::level::info, "pending retry queued",
               {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt + 1}, {"in_ms", retry.due_ms - now}});
     queued_retries_.insert(run.id);
@@ -438,7 +447,7 @@ std::optional<Scheduler::Decision> Scheduler::decide_locked(const Fire& fire) {
   }
   const config::JobSpec& spec = *entry.spec;
   // A disabled job still runs what a person asked for, and that run's retries.
-  if (!spec.enabled && fire.trigger != Trigger::kManual && fire.triggered_by.empty()) return std::nullopt;
+  if (!spec.enabled && fire.trigger != Trigger::kManual && fire.origin().triggered_by.empty()) return std::nullopt;
 
   static const std::vector<std::shared_ptr<ActiveRun>> kNone;
   const auto found = active_.find(fire.job);
@@ -480,14 +489,16 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
   claims.reserve(batch.size());
   for (const Decision& d : batch) {
     const Fire& f = d.fire;
+    const FireOrigin& origin = f.origin();
     store::NewRun claim{.job = f.job, .trigger = f.trigger, .scheduled_for = f.slot_ms, .attempt = f.attempt,
-                        .first_run_id = f.first_run_id, .status = d.active ? RunStatus::kQueued : RunStatus::kSkipped,
+                        .first_run_id = origin.first_run_id,
+                        .status = d.active ? RunStatus::kQueued : RunStatus::kSkipped,
                         .started_at = now,
                         .lateness_ms = now - (f.due_ms - f.head_start_ms),
                         .error = d.skip_reason,
-                        .triggered_by = f.triggered_by, .params_json = f.params ? f.params->dump() : "",
-                        .event_json = f.event ? f.event->dump() : "", .event_id = f.event_id,
-                        .retry_of = f.retry_of};
+                        .triggered_by = origin.triggered_by, .params_json = origin.params ? origin.params->dump() : "",
+                        .event_json = origin.event ? origin.event->dump() : "", .event_id = origin.event_id,
+                        .retry_of = origin.retry_of};
     // Remembered when claimed, so a crash while runs wait for a worker leaves the later
     // slots to catch-up instead of losing them.
     if (f.trigger == Trigger::kSchedule || f.trigger == Trigger::kCatchup) {
@@ -506,7 +517,7 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
   {
     std::lock_guard lock(mutex_);  // claimed here or elsewhere: its retry_at is gone either way
     for (size_t i = 0; i < batch.size(); ++i)
-      if (batch[i].fire.retry_of && !busy(i)) queued_retries_.erase(*batch[i].fire.retry_of);
+      if (const auto retry_of = batch[i].fire.origin().retry_of; retry_of && !busy(i)) queued_retries_.erase(*retry_of);
     if (ids) {
       next_unclaimed_try_ms_ = 0;  // claims work: catch up what failed ones left, now
     } else {
@@ -544,8 +555,9 @@ void Scheduler::claim_and_submit(std::vector<Decision>& batch, int64_t now) {
       continue;  // a manual run: refused with the reason (trigger())
     }
     if (!id) {
-      if (ids && d.fire.event_id)
-        log_event(spdlog::level::info, "event already ran the job", {{"job", d.fire.job}, {"event", *d.fire.event_id}});
+      if (ids && d.fire.origin().event_id)
+        log_event(spdlog::level::info, "event already ran the job",
+                  {{"job", d.fire.job}, {"event", *d.fire.origin().event_id}});
       else if (ids)  // expected after a head start, news otherwise
         log_event(d.fire.head_start_ms ? spdlog::level::debug : spdlog::level::info, "slot already ran",
                   {{"job", d.fire.job}, {"scheduled_for", iso(d.fire.slot_ms, *d.spec)}});
@@ -587,12 +599,9 @@ void Scheduler::take_queued_runs() {
   if (runs.size() == free) queued_signal_ = true;  // more may wait: take again once a worker frees
   for (const store::RunRecord& run : runs) {
     Fire fire{run.trigger == Trigger::kSchedule || run.trigger == Trigger::kCatchup ? run.scheduled_for : now,
-              run.scheduled_for, run.job, 0, run.trigger, run.attempt, run.first_run_id};
-    fire.triggered_by = run.triggered_by;
-    if (!run.params_json.empty())
-      fire.params = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.params_json, nullptr, false));
-    if (!run.event_json.empty())
-      fire.event = std::make_shared<const nlohmann::json>(nlohmann::json::parse(run.event_json, nullptr, false));
+              run.scheduled_for, run.job, 0, run.trigger, run.attempt};
+    if (run.first_run_id || !run.triggered_by.empty() || !run.params_json.empty() || !run.event_json.empty())
+      fire.boxed_origin = origin_of(run);
     auto it = jobs_.find(run.job);
     if (it == jobs_.end()) {
       unknown.push_back(run);
@@ -672,9 +681,9 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     options_.notifier->slot_started(*spec, fire.slot_ms,
                                     fire.trigger == Trigger::kSchedule ? fire.due_ms - fire.head_start_ms : fire.slot_ms,
                                     start, run_id);
-  if (fire.params) {  // a manual run with its own params runs a copy of the definition
+  if (const auto& params = fire.origin().params) {  // a manual run with its own params runs a copy of the definition
     auto copy = std::make_shared<config::JobSpec>(*spec);
-    copy->params.merge_patch(*fire.params);
+    copy->params.merge_patch(*params);
     spec = std::move(copy);
   }
   if (spdlog::should_log(spdlog::level::info))  // the fields cost more than the run at 10,000 runs/s
@@ -698,9 +707,9 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     ctx.trigger = fire.trigger;
     ctx.scheduled_for_ms = fire.slot_ms;
     ctx.attempt = fire.attempt;
-    ctx.triggered_by = fire.triggered_by;
+    ctx.triggered_by = fire.origin().triggered_by;
     ctx.cancel = &active->cancel;
-    ctx.event = fire.event;
+    ctx.event = fire.origin().event;
     ctx.output.live = live;
     ctx.on_log = [&](std::string_view level, std::string_view message) {
       log_event(spdlog::level::from_str(std::string(level)), "job log", {{"job", spec->name}, {"run", run_id}, {"text", message}});
@@ -734,7 +743,7 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     log_event(level, "run finished", fields);
   }
   if (options_.notifier && !stopping_) {
-    notify::RunFacts facts{run_id, fire.first_run_id, fire.attempt, result.status, fire.trigger, fire.slot_ms, start,
+    notify::RunFacts facts{run_id, fire.origin().first_run_id, fire.attempt, result.status, fire.trigger, fire.slot_ms, start,
                            end, result.error, retry_at.has_value()};
     options_.notifier->run_finished(*spec, facts);
   }
@@ -807,9 +816,10 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
     retry.generation = 0;
     retry.trigger = Trigger::kRetry;
     retry.attempt = fire.attempt + 1;
-    retry.first_run_id = fire.first_run_id.value_or(*run_id);
-    retry.retry_of = *run_id;
-    retry.event_id.reset();  // the event was delivered with the first attempt
+    FireOrigin& origin = retry.set_origin();
+    origin.first_run_id = origin.first_run_id.value_or(*run_id);
+    origin.retry_of = *run_id;
+    origin.event_id.reset();  // the event was delivered with the first attempt
     queued_retries_.insert(*run_id);
     push_locked(std::move(retry));
   } else {
@@ -840,8 +850,9 @@ std::optional<int> Scheduler::fire_event(const std::string& name, const nlohmann
     const auto* on = std::get_if<schedule::OnEvent>(&entry.spec->schedule.kind());
     if (!on || on->name != name || (!on->kind.empty() && on->kind != kind) || !entry.spec->enabled) continue;
     if (about_approval && !api::may_use_approvals_of(*entry.spec, asked_by)) continue;
-    Fire fire{now, now, job, entry.generation, Trigger::kEvent, 1, std::nullopt, 0, event};
-    fire.event_id = event_id;
+    Fire fire{now, now, job, entry.generation, Trigger::kEvent};
+    fire.set_origin().event = event;
+    fire.set_origin().event_id = event_id;
     push_locked(std::move(fire));
     ++fired;
   }
@@ -884,8 +895,8 @@ bool Scheduler::fire_job(const std::string& name, const nlohmann::json& event) {
   auto it = jobs_.find(name);
   if (it == jobs_.end()) return false;
   const int64_t now = clock_.now_ms();
-  Fire fire{now, now, name, it->second.generation, Trigger::kEvent, 1, std::nullopt, 0,
-            std::make_shared<const nlohmann::json>(event)};
+  Fire fire{now, now, name, it->second.generation, Trigger::kEvent};
+  fire.set_origin().event = std::make_shared<const nlohmann::json>(event);
   push_locked(std::move(fire));
   return true;
 }
@@ -918,8 +929,8 @@ Triggered Scheduler::trigger(const std::string& job, const nlohmann::json& param
   if (auto allowed = it->second.spec->trigger_params.check(params); !allowed)
     return {0, Refusal::kBadParams, allowed.message()};
   Fire fire{now, now, job, it->second.generation, Trigger::kManual};
-  fire.triggered_by = by;
-  if (params.is_object() && !params.empty()) fire.params = std::make_shared<const nlohmann::json>(params);
+  fire.set_origin().triggered_by = by;
+  if (params.is_object() && !params.empty()) fire.set_origin().params = std::make_shared<const nlohmann::json>(params);
   auto decision = decide_locked(fire);
   if (!decision || !decision->active)
     return {0, Refusal::kConcurrency, decision ? decision->skip_reason : "the job cannot run now"};

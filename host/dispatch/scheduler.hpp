@@ -25,6 +25,7 @@
 #include "dispatch/worker_pool.hpp"
 #include "run/run_context.hpp"
 #include "store/state_store.hpp"
+#include "util/boxed.hpp"
 #include "util/clock.hpp"
 #include "util/status.hpp"
 
@@ -148,6 +149,17 @@ class Scheduler {
 
 
  private:
+  // What a retry, an event run or a manual run carries besides its slot. Schedule and
+  // catch-up fires, nearly every fire, carry none, so a Fire holds it boxed: 88 bytes a fire
+  // instead of 192, 10 MB less at 100,000 jobs.
+  struct FireOrigin {
+    std::optional<int64_t> first_run_id;
+    std::optional<int64_t> retry_of;               // a retry: the run of the attempt before
+    std::shared_ptr<const nlohmann::json> event;   // for event runs (and their retries): {name, payload}
+    std::optional<int64_t> event_id;               // an event run: the event's id in the store
+    std::string triggered_by;                      // manual runs: who asked
+    std::shared_ptr<const nlohmann::json> params;  // manual runs: merged over the job's params
+  };
   struct Fire {
     int64_t due_ms;   // when to start (slot plus jitter, or a retry's time)
     int64_t slot_ms;  // the run's scheduled_for
@@ -155,18 +167,25 @@ class Scheduler {
     uint64_t generation;  // schedule fires of an older definition are dropped
     store::Trigger trigger;
     int attempt = 1;
-    std::optional<int64_t> first_run_id;
-    uint64_t sequence = 0;  // fires due at the same time leave in the order they came
-    std::shared_ptr<const nlohmann::json> event;  // for event runs (and their retries): {name, payload}
-    std::optional<int64_t> event_id;               // an event run: the event's id in the store
-    std::string triggered_by;                      // manual runs: who asked
-    std::shared_ptr<const nlohmann::json> params;  // manual runs: merged over the job's params
-    std::optional<int64_t> retry_of;               // a retry: the run of the attempt before
+    uint64_t sequence = 0;      // fires due at the same time leave in the order they came
     int64_t head_start_ms = 0;  // how far due_ms was pushed back for the host that claims it first
+    Boxed<FireOrigin> boxed_origin;
+    const FireOrigin& origin() const {
+      static const FireOrigin kNone;
+      return boxed_origin ? *boxed_origin : kNone;
+    }
+    FireOrigin& set_origin() {
+      if (!boxed_origin) boxed_origin = FireOrigin{};
+      return *boxed_origin;
+    }
     bool operator>(const Fire& other) const {
       return due_ms != other.due_ms ? due_ms > other.due_ms : sequence > other.sequence;
     }
   };
+  static_assert(sizeof(Fire) <= 96, "one Fire is queued per job: keep what few fires carry in FireOrigin");
+  // A recorded run's origin (its retry's, or a queued run's on an executor): who asked, the
+  // params and the event, parsed back from the row.
+  static FireOrigin origin_of(const store::RunRecord& run);
   struct ActiveRun {
     std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
     std::atomic<int64_t> run_id{0};  // set once the run is recorded
