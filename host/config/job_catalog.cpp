@@ -8,23 +8,23 @@ std::vector<std::shared_ptr<const JobSpec>> JobCatalog::update(LoadResult&& resu
   std::set<std::string> failed_files;
   for (const auto& d : result.diagnostics)
     if (d.is_error()) failed_files.insert(d.file);
+  // Loaded jobs come in file order, so each lands at the end of the map with no search.
   std::map<std::string, std::shared_ptr<const JobSpec>> next;
-  std::set<std::string> names;
   for (auto& job : result.jobs) {
-    names.insert(job.name);
     std::string file = job.file;
-    next.emplace(std::move(file), std::make_shared<const JobSpec>(std::move(job)));
+    next.emplace_hint(next.end(), std::move(file), std::make_shared<const JobSpec>(std::move(job)));
   }
-  for (auto& job : result.shared_jobs) {
-    names.insert(job->name);
-    next.emplace(job->file, std::move(job));
-  }
+  for (auto& job : result.shared_jobs) next.emplace_hint(next.end(), job->file, std::move(job));
   kept_.clear();
-  for (const auto& [file, job] : by_file_) {
-    if (!failed_files.count(file) || next.count(file) || names.count(job->name)) continue;
-    next.emplace(file, job);
-    names.insert(job->name);
-    kept_.push_back(job->name);
+  if (!failed_files.empty()) {
+    std::set<std::string> names;  // a job kept must not take the name of a job that loaded
+    for (const auto& [file, job] : next) names.insert(job->name);
+    for (const auto& [file, job] : by_file_) {
+      if (!failed_files.count(file) || next.count(file) || names.count(job->name)) continue;
+      next.emplace(file, job);
+      names.insert(job->name);
+      kept_.push_back(job->name);
+    }
   }
   by_file_ = std::move(next);
   // Table sources likewise: a source file that now fails keeps its last good source.

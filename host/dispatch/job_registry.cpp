@@ -169,8 +169,8 @@ std::shared_ptr<const config::JobSpec> JobRegistry::defined_locked(const std::st
   return nullptr;
 }
 
-std::shared_ptr<const config::JobSpec> JobRegistry::effective_locked(const std::string& name) const {
-  auto defined = defined_locked(name);
+std::shared_ptr<const config::JobSpec> JobRegistry::effective_locked(const std::string& name,
+                                                                     std::shared_ptr<const config::JobSpec> defined) const {
   if (!defined) return nullptr;
   auto it = overrides_.find(name);
   if (it == overrides_.end()) return defined;
@@ -188,6 +188,7 @@ std::vector<std::shared_ptr<const config::JobSpec>> JobRegistry::all_effective_l
   ++generation_;
   views_.clear();
   std::vector<std::shared_ptr<const config::JobSpec>> all;
+  all.reserve(files_.size() + registered_.size() + tables_.size());
   const auto add = [&](const std::string& name) { all.push_back((views_[name] = make_view_locked(name)).spec); };
   for (const auto& [name, spec] : files_) add(name);
   for (const auto& [name, job] : registered_)
@@ -211,8 +212,8 @@ void JobRegistry::apply_locked(const std::string& name) {
 
 JobView JobRegistry::make_view_locked(const std::string& name) const {
   JobView view;
-  view.spec = effective_locked(name);
   view.defined = defined_locked(name);
+  view.spec = effective_locked(name, view.defined);
   const auto registered = registered_.find(name);
   view.source = files_.count(name)                 ? JobSource::kFile
                 : registered != registered_.end() ? JobSource::kApi

@@ -221,8 +221,9 @@ void Scheduler::catch_up_unclaimed(int64_t now) {
 
 void Scheduler::install_locked(const std::shared_ptr<const config::JobSpec>& spec_ptr, int64_t now) {
   const config::JobSpec& spec = *spec_ptr;
-  const bool reloaded = jobs_.count(spec.name) > 0;
-  JobEntry& entry = jobs_[spec.name];
+  const auto [at, installed] = jobs_.try_emplace(spec.name);
+  const bool reloaded = !installed;
+  JobEntry& entry = at->second;
   entry.spec = spec_ptr;
   entry.generation = next_generation_++;
   // A reloaded job resumes after its last dispatched slot, so a slot waiting out its jitter

@@ -42,3 +42,19 @@ TEST_CASE("jobs() is the set the last update returned", "[config][catalog]") {
   REQUIRE(catalog.jobs().size() == 1);
   CHECK(catalog.jobs().front() == jobs.front());  // shared, not copied
 }
+
+TEST_CASE("a broken file's last good job is not kept when a file that loads now takes its name", "[config][catalog]") {
+  test::TempDir dir;
+  dir.write("scripts/job.lua", "return 1\n");
+  dir.write("jobs.d/a.yaml", "schedule: {cron: '0 1 * * *'}\nrun: {lua: scripts/job.lua}\n");
+  JobCatalog catalog;
+  REQUIRE(catalog.update(load_jobs({dir.path() / "jobs.d"}, LoadOptions{})).size() == 1);
+
+  dir.write("jobs.d/a.yaml", "schedule: {cron: '0 1 * * *'\n");  // not YAML: no name read from it
+  dir.write("jobs.d/z.yaml", "name: a\nschedule: {cron: '0 4 * * *'}\nrun: {lua: scripts/job.lua}\n");
+  const auto jobs = catalog.update(load_jobs({dir.path() / "jobs.d"}, LoadOptions{}));
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0]->file.ends_with("z.yaml"));
+  CHECK(jobs[0]->schedule.describe() == "0 4 * * *");
+  CHECK(catalog.kept().empty());
+}
