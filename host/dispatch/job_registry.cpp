@@ -169,8 +169,8 @@ std::shared_ptr<const config::JobSpec> JobRegistry::defined_locked(const std::st
   return nullptr;
 }
 
-std::shared_ptr<const config::JobSpec> JobRegistry::effective_locked(const std::string& name,
-                                                                     std::shared_ptr<const config::JobSpec> defined) const {
+std::shared_ptr<const config::JobSpec> JobRegistry::effective_locked(
+    const std::string& name, const std::shared_ptr<const config::JobSpec>& defined) const {
   if (!defined) return nullptr;
   auto it = overrides_.find(name);
   if (it == overrides_.end()) return defined;

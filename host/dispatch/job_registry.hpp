@@ -97,7 +97,7 @@ class JobRegistry {
   std::shared_ptr<const config::JobSpec> defined_locked(const std::string& name) const;
   // `defined` (defined_locked(name)) with the job's overrides applied.
   std::shared_ptr<const config::JobSpec> effective_locked(const std::string& name,
-                                                          std::shared_ptr<const config::JobSpec> defined) const;
+                                                          const std::shared_ptr<const config::JobSpec>& defined) const;
   std::vector<std::shared_ptr<const config::JobSpec>> all_effective_locked();
   void apply_locked(const std::string& name);
   std::optional<Registered> load_registered(const std::string& body, config::Diagnostics& diagnostics) const;
