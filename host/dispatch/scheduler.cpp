@@ -729,7 +729,15 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
   outcome.retry_at = retry_due(*spec, fire, result.status, end);
   outcome.kv_writes = std::move(kv_writes);
   const std::optional<int64_t> retry_at = outcome.retry_at;
-  store_.finish(run_id, spec->name, std::move(outcome));
+  {
+    // The job's slot frees as the outcome goes to the store, under the lock runs are decided
+    // under: whoever sees the run finished may start the next one at once (this worker may
+    // log, notify or write back for a while yet), and the ending is queued before any claim
+    // that follows it (a forbid job's, which a shared store checks).
+    std::lock_guard lock(mutex_);
+    store_.finish(run_id, spec->name, std::move(outcome));
+    release_locked(spec->name, active);
+  }
   // After the store has the outcome: a reader that misses the live output then finds it there.
   if (options_.live_outputs) options_.live_outputs->close(run_id, std::string(store::to_string(result.status)), result.error);
   if (spec->writeback) write_back(*spec, host.get(), run_id, start, end, result.status);
@@ -762,6 +770,13 @@ void Scheduler::write_back(const config::JobSpec& spec, const config::HostConfig
     log_event(spdlog::level::err, "writeback failed", {{"job", spec.name}, {"run", run_id}, {"error", written.message()}});
 }
 
+void Scheduler::release_locked(const std::string& job, const std::shared_ptr<ActiveRun>& active) {
+  const auto it = active_.find(job);
+  if (it == active_.end()) return;
+  std::erase(it->second, active);
+  if (it->second.empty()) active_.erase(it);
+}
+
 std::optional<int64_t> Scheduler::retry_due(const config::JobSpec& spec, const Fire& fire, RunStatus status, int64_t now) {
   if (fire.attempt >= spec.retries.attempts) return std::nullopt;
   // A run the host stopped (SIGTERM past the grace) is retried once the host is back.
@@ -784,9 +799,7 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
                          std::optional<RunStatus> status, const std::shared_ptr<ActiveRun>& active,
                          std::optional<int64_t> retry_at) {
   std::lock_guard lock(mutex_);
-  auto& runs = active_[spec.name];
-  std::erase(runs, active);
-  if (runs.empty()) active_.erase(spec.name);
+  release_locked(spec.name, active);
   --in_flight_;
   idle_.notify_all();
   if (auto waiting = waiting_.find(spec.name); waiting != waiting_.end() && !stopping_) {

@@ -243,6 +243,8 @@ class Scheduler {
   void report_dropped();
   void execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, std::shared_ptr<ActiveRun> active,
                int64_t run_id);
+  // The run no longer counts against its job's concurrency (a no-op once done).
+  void release_locked(const std::string& job, const std::shared_ptr<ActiveRun>& active);
   void finished(const config::JobSpec& spec, const Fire& fire, std::optional<int64_t> run_id,
                 std::optional<store::RunStatus> status, const std::shared_ptr<ActiveRun>& active,
                 std::optional<int64_t> retry_at = std::nullopt);

@@ -12,6 +12,9 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "../support/fake_clock.hpp"
 #include "../store/backends.hpp"
 #include "../support/temp_dir.hpp"
@@ -377,4 +380,74 @@ STORE_CONTRACT_TEST("a reload handing over the same definitions keeps their fire
   scheduler.shutdown(std::chrono::seconds(1));
   CHECK(rows(*store) == std::vector<RunRow>{{kT0, Trigger::kSchedule, 1, RunStatus::kSucceeded},
                                             {kT0 + 2 * kMinute, Trigger::kSchedule, 1, RunStatus::kSucceeded}});
+}
+
+namespace {
+
+// The default logger swapped for one whose sink holds each thread logging "run finished"
+// until opened: a worker held in its run's tail (after the outcome went to the store), as a
+// slow writeback or a log pipe nobody reads would hold it.
+class TailGate : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  void open() { opened_.set_value(); }
+  bool wait_held() {
+    return eventually([&] { return held_.load() > 0; });
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (std::string_view(msg.payload.data(), msg.payload.size()).starts_with("run finished")) {
+      ++held_;
+      gate_.wait();
+    }
+  }
+  void flush_() override {}
+
+ private:
+  std::promise<void> opened_;
+  std::shared_future<void> gate_ = opened_.get_future().share();
+  std::atomic<int> held_{0};
+};
+
+struct DefaultLoggerSwap {
+  std::shared_ptr<spdlog::logger> before = spdlog::default_logger();
+  explicit DefaultLoggerSwap(std::shared_ptr<spdlog::sinks::sink> sink) {
+    auto logger = std::make_shared<spdlog::logger>("tail-gate", std::move(sink));
+    logger->set_level(spdlog::level::info);
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~DefaultLoggerSwap() { spdlog::set_default_logger(before); }
+};
+
+}  // namespace
+
+STORE_CONTRACT_TEST("a run whose outcome the store has no longer holds its job's slot while its worker finishes up",
+                    "[dispatch][concurrency]") {
+  // A client that sees a forbid job's run finished and triggers it again was refused ("the
+  // previous run is still going") while the worker was still logging, notifying or writing
+  // back: CI saw it in test_api.py.
+  Backend backend;
+  auto store = backend.open();
+  test::FakeClock clock(kT0 - 1000);
+  auto gate = std::make_shared<TailGate>();
+  DefaultLoggerSwap swap(gate);
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  scheduler.start({job("concurrency: forbid\n", "0 0 1 1 *")});  // New Year: manual runs only here
+
+  const auto first = scheduler.trigger("job", nlohmann::json::object(), "test");
+  REQUIRE(first.refusal == dispatch::Triggered::Refusal::kNone);
+  REQUIRE(gate->wait_held());
+  REQUIRE(eventually([&] {
+    store->flush();
+    const auto run = store->run(first.run_id);
+    return run && store::is_final(run->status);
+  }));
+  CHECK(scheduler.running("job") == 0);
+  const auto second = scheduler.trigger("job", nlohmann::json::object(), "test");
+  CHECK(second.message == "");
+  CHECK(second.refusal == dispatch::Triggered::Refusal::kNone);
+
+  gate->open();
+  CHECK(eventually([&] { return finished_runs(*store) == 2; }));
+  scheduler.shutdown(std::chrono::seconds(1));
 }
