@@ -733,7 +733,8 @@ void Scheduler::execute(std::shared_ptr<const config::JobSpec> spec, Fire fire, 
     // The job's slot frees as the outcome goes to the store, under the lock runs are decided
     // under: whoever sees the run finished may start the next one at once (this worker may
     // log, notify or write back for a while yet), and the ending is queued before any claim
-    // that follows it (a forbid job's, which a shared store checks).
+    // that follows it (a forbid job's, which a shared store checks; while commits fail, a
+    // claim may pass the writes kept for a retry and be refused as busy until they land).
     std::lock_guard lock(mutex_);
     store_.finish(run_id, spec->name, std::move(outcome));
     release_locked(spec->name, active);
@@ -772,9 +773,17 @@ void Scheduler::write_back(const config::JobSpec& spec, const config::HostConfig
 
 void Scheduler::release_locked(const std::string& job, const std::shared_ptr<ActiveRun>& active) {
   const auto it = active_.find(job);
-  if (it == active_.end()) return;
-  std::erase(it->second, active);
+  if (it == active_.end() || std::erase(it->second, active) == 0) return;  // released before
   if (it->second.empty()) active_.erase(it);
+  // A catch-up or retry that waited for a run goes now, ahead of fires that came after it.
+  if (auto waiting = waiting_.find(job); waiting != waiting_.end() && !stopping_) {
+    Fire next = waiting->second.front();
+    waiting->second.pop_front();
+    if (waiting->second.empty()) waiting_.erase(waiting);
+    next.due_ms = clock_.now_ms();
+    next.head_start_ms = 0;
+    push_locked(next);
+  }
 }
 
 std::optional<int64_t> Scheduler::retry_due(const config::JobSpec& spec, const Fire& fire, RunStatus status, int64_t now) {
@@ -802,14 +811,6 @@ void Scheduler::finished(const config::JobSpec& spec, const Fire& fire, std::opt
   release_locked(spec.name, active);
   --in_flight_;
   idle_.notify_all();
-  if (auto waiting = waiting_.find(spec.name); waiting != waiting_.end() && !stopping_) {
-    Fire next = waiting->second.front();
-    waiting->second.pop_front();
-    if (waiting->second.empty()) waiting_.erase(waiting);
-    next.due_ms = clock_.now_ms();
-    next.head_start_ms = 0;
-    push_locked(next);
-  }
   if (options_.role == HostRole::kExecutor) {  // a worker is free: take the next queued run
     queued_signal_ = true;
     wake_.notify_one();
@@ -1039,7 +1040,11 @@ void Scheduler::shutdown(std::chrono::milliseconds grace) {
   std::vector<Stuck> stuck;
   for (const auto& [name, runs] : active_)
     for (const auto& run : runs) stuck.push_back({name, run->run_id.load(), run->started_ms.load()});
+  const size_t in_flight_at_abandon = in_flight_;
   lock.unlock();
+  if (in_flight_at_abandon > stuck.size())
+    log_event(spdlog::level::err, "workers abandoned at shutdown after their runs ended (outcomes recorded)",
+              {{"workers", in_flight_at_abandon - stuck.size()}});
   const int64_t now = clock_.now_ms();  // the clock last_tick_ms_ and the runs' times are on
   for (const auto& run : stuck) {
     log_event(spdlog::level::err, "run abandoned at shutdown: it did not stop when interrupted",
@@ -1052,7 +1057,8 @@ void Scheduler::shutdown(std::chrono::milliseconds grace) {
                                     "", false});
   }
   store_.flush();
-  abandoned_ = stuck.size();
+  // Workers past their runs' outcomes (stuck logging, notifying or writing back) are left too.
+  abandoned_ = std::max(stuck.size(), in_flight_at_abandon);
   // Workers stuck in a run cannot be joined: leave them (and the pool) to the process's exit.
   (void)pool_.release();
 }

@@ -389,7 +389,9 @@ namespace {
 // slow writeback or a log pipe nobody reads would hold it.
 class TailGate : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
-  void open() { opened_.set_value(); }
+  void open() {
+    std::call_once(once_, [&] { opened_.set_value(); });
+  }
   bool wait_held() {
     return eventually([&] { return held_.load() > 0; });
   }
@@ -404,6 +406,7 @@ class TailGate : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
   void flush_() override {}
 
  private:
+  std::once_flag once_;
   std::promise<void> opened_;
   std::shared_future<void> gate_ = opened_.get_future().share();
   std::atomic<int> held_{0};
@@ -426,12 +429,16 @@ STORE_CONTRACT_TEST("a run whose outcome the store has no longer holds its job's
   // A client that sees a forbid job's run finished and triggers it again was refused ("the
   // previous run is still going") while the worker was still logging, notifying or writing
   // back: CI saw it in test_api.py.
+  auto gate = std::make_shared<TailGate>();
+  DefaultLoggerSwap swap(gate);  // before any thread logs: spdlog's default logger is not swapped under them
   Backend backend;
   auto store = backend.open();
   test::FakeClock clock(kT0 - 1000);
-  auto gate = std::make_shared<TailGate>();
-  DefaultLoggerSwap swap(gate);
   dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  struct OpenAtExit {  // a failed REQUIRE leaves no worker held while the scheduler stops
+    TailGate& gate;
+    ~OpenAtExit() { gate.open(); }
+  } open_at_exit{*gate};
   scheduler.start({job("concurrency: forbid\n", "0 0 1 1 *")});  // New Year: manual runs only here
 
   const auto first = scheduler.trigger("job", nlohmann::json::object(), "test");
