@@ -108,7 +108,9 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
   thread_ = std::thread([this] { loop(); });
 }
 
-Scheduler::FireOrigin Scheduler::origin_of(const store::RunRecord& run) {
+Boxed<Scheduler::FireOrigin> Scheduler::origin_of(const store::RunRecord& run) {
+  if (!run.first_run_id && run.triggered_by.empty() && run.params_json.empty() && run.event_json.empty())
+    return std::nullopt;
   FireOrigin origin;
   origin.first_run_id = run.first_run_id;
   origin.triggered_by = run.triggered_by;
@@ -137,10 +139,10 @@ void Scheduler::queue_pending_retries_locked(int64_t now, const std::vector<stor
     }
     Fire retry{std::max(now, run.retry_at.value_or(now)), run.scheduled_for, run.job, 0, Trigger::kRetry,
                run.attempt + 1};
-    FireOrigin origin = origin_of(run);  // a manual run's retry keeps who asked and their params
+    retry.boxed_origin = origin_of(run);  // a manual run's retry keeps who asked and their params
+    FireOrigin& origin = retry.set_origin();
     origin.first_run_id = run.first_run_id.value_or(run.id);
     origin.retry_of = run.id;
-    retry.boxed_origin = std::move(origin);
     log_event(spdlog::level::info, "pending retry queued",
               {{"job", run.job}, {"run", run.id}, {"attempt", run.attempt + 1}, {"in_ms", retry.due_ms - now}});
     queued_retries_.insert(run.id);
@@ -601,8 +603,7 @@ void Scheduler::take_queued_runs() {
   for (const store::RunRecord& run : runs) {
     Fire fire{run.trigger == Trigger::kSchedule || run.trigger == Trigger::kCatchup ? run.scheduled_for : now,
               run.scheduled_for, run.job, 0, run.trigger, run.attempt};
-    if (run.first_run_id || !run.triggered_by.empty() || !run.params_json.empty() || !run.event_json.empty())
-      fire.boxed_origin = origin_of(run);
+    fire.boxed_origin = origin_of(run);
     auto it = jobs_.find(run.job);
     if (it == jobs_.end()) {
       unknown.push_back(run);

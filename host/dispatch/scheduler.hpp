@@ -184,8 +184,8 @@ class Scheduler {
   };
   static_assert(sizeof(Fire) <= 96, "one Fire is queued per job: keep what few fires carry in FireOrigin");
   // A recorded run's origin (its retry's, or a queued run's on an executor): who asked, the
-  // params and the event, parsed back from the row.
-  static FireOrigin origin_of(const store::RunRecord& run);
+  // params and the event, parsed back from the row; none when the row carries none.
+  static Boxed<FireOrigin> origin_of(const store::RunRecord& run);
   struct ActiveRun {
     std::atomic<run::CancelReason> cancel{run::CancelReason::kNone};
     std::atomic<int64_t> run_id{0};  // set once the run is recorded

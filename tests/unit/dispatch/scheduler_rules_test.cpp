@@ -89,6 +89,16 @@ dispatch::SchedulerOptions options(test::FakeClock& clock, std::function<run::Ru
 
 run::RunResult failed() { return {RunStatus::kFailed, "", "boom"}; }
 
+// The runs of a job with slots at +0m and +1m: +0m fails its first attempt, +1m runs long
+// (until `released`), anything else succeeds.
+std::function<run::RunResult(run::RunContext&)> first_fails_next_holds(std::shared_future<void> released) {
+  return [released](run::RunContext& ctx) {
+    if (ctx.scheduled_for_ms == kT0 && ctx.attempt == 1) return failed();
+    if (ctx.scheduled_for_ms == kT0 + kMinute) released.wait();
+    return run::RunResult{};
+  };
+}
+
 }  // namespace
 
 STORE_CONTRACT_TEST("a retry waiting out its backoff runs after the host restarts", "[dispatch][retry]") {
@@ -178,11 +188,7 @@ STORE_CONTRACT_TEST("a retry due while the next slot runs waits for it instead o
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   dispatch::Scheduler scheduler(
-      *store, options(clock, [&](run::RunContext& ctx) {
-        if (ctx.scheduled_for_ms == kT0 && ctx.attempt == 1) return failed();
-        if (ctx.scheduled_for_ms == kT0 + kMinute) released.wait();  // the next slot runs long
-        return run::RunResult{};
-      }));
+      *store, options(clock, first_fails_next_holds(released)));
   // Two slots only (+0m and +1m); the retry of +0m falls due 120-240 s later, while +1m runs.
   scheduler.start({job("retries: {attempts: 2, backoff: 4m, max_backoff: 4m}\nconcurrency: forbid\n", "0,1 0 * * *")});
   clock.set(kT0);
@@ -389,6 +395,8 @@ namespace {
 // slow writeback or a log pipe nobody reads would hold it.
 class TailGate : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
+  // Holds only the "run finished" lines that hold each of `marks` (say "trigger=schedule").
+  explicit TailGate(std::vector<std::string> marks = {}) : marks_(std::move(marks)) {}
   void open() {
     std::call_once(once_, [&] { opened_.set_value(); });
   }
@@ -398,7 +406,9 @@ class TailGate : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    if (std::string_view(msg.payload.data(), msg.payload.size()).starts_with("run finished")) {
+    const std::string_view line(msg.payload.data(), msg.payload.size());
+    if (line.starts_with("run finished") &&
+        std::all_of(marks_.begin(), marks_.end(), [&](const auto& mark) { return line.find(mark) != line.npos; })) {
       ++held_;
       gate_.wait();
     }
@@ -406,6 +416,7 @@ class TailGate : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
   void flush_() override {}
 
  private:
+  const std::vector<std::string> marks_;
   std::once_flag once_;
   std::promise<void> opened_;
   std::shared_future<void> gate_ = opened_.get_future().share();
@@ -457,4 +468,44 @@ STORE_CONTRACT_TEST("a run whose outcome the store has no longer holds its job's
   gate->open();
   CHECK(eventually([&] { return finished_runs(*store) == 2; }));
   scheduler.shutdown(std::chrono::seconds(1));
+}
+
+STORE_CONTRACT_TEST("a retry waiting for a run goes once that run's outcome is recorded, not after its worker's tail",
+                    "[dispatch][concurrency][retry]") {
+  auto gate = std::make_shared<TailGate>(std::vector<std::string>{"trigger=schedule", "status=succeeded"});
+  DefaultLoggerSwap swap(gate);
+  Backend backend;
+  auto store = backend.open();
+  test::FakeClock clock(kT0 - 1000);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  dispatch::Scheduler scheduler(
+      *store, options(clock, first_fails_next_holds(released)));
+  struct OpenAtExit {
+    TailGate& gate;
+    std::promise<void>& release;
+    ~OpenAtExit() {
+      gate.open();
+      try {
+        release.set_value();
+      } catch (const std::future_error&) {  // set already
+      }
+    }
+  } open_at_exit{*gate, release};
+  // As in "a retry due while the next slot runs waits for it": the retry of +0m waits for +1m.
+  scheduler.start({job("retries: {attempts: 2, backoff: 4m, max_backoff: 4m}\nconcurrency: forbid\n", "0,1 0 * * *")});
+  clock.set(kT0);
+  REQUIRE(eventually([&] { return finished_runs(*store) == 1; }));
+  clock.set(kT0 + kMinute);
+  REQUIRE(eventually([&] { return scheduler.running("job") == 1 && rows(*store).size() == 2; }));
+  clock.set(kT0 + 5 * kMinute);  // the retry is due meanwhile, and waits
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  release.set_value();
+  REQUIRE(gate->wait_held());  // +1m's worker, in its tail
+  CHECK(eventually([&] { return finished_runs(*store) == 3; }));  // the retry ran meanwhile
+  gate->open();
+  scheduler.shutdown(std::chrono::seconds(1));
+  CHECK(rows(*store) == std::vector<RunRow>{{kT0, Trigger::kSchedule, 1, RunStatus::kFailed},
+                                            {kT0 + kMinute, Trigger::kSchedule, 1, RunStatus::kSucceeded},
+                                            {kT0, Trigger::kRetry, 2, RunStatus::kSucceeded}});
 }
