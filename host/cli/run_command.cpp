@@ -242,7 +242,7 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     scheduler_for_notify = &scheduler;
     // File jobs, jobs registered over the API and runtime overrides: the registry hands the
     // scheduler what runs.
-    dispatch::JobRegistry registry(*store.value(), *store.value(), scheduler, config.server.registration_urls);
+    dispatch::JobRegistry registry(*store.value(), scheduler, config.server.registration_urls);
     dispatch::TableSourceReader table_sources(registry);  // jobs kept in the app's own tables
     // The store's reads and the start's recovery throw when the state file fails (a full disk
     // with runs a crash left running): the host says why and exits 1 rather than aborting.
@@ -259,8 +259,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     } catch (const std::exception& e) {  // the gauges start at 0; the host runs on
       log_event(spdlog::level::warn, "cannot read the last runs for /metrics", {{"error", e.what()}});
     }
-    // The start's own transients (every job's state read back, the catch-up scans, the first
-    // job_state writes) are freed by now; give them back too: 294 -> 268 MB at 100,000 jobs.
+    // The start's own transients (the last slots and states read back for catch-up and the
+    // gauges, the catch-up scans, the first job_state writes) are freed by now; give them back
+    // too: 294 -> 268 MB at 100,000 jobs.
     malloc_trim(0);
     // Hosts sharing a PostgreSQL state: overrides and registrations made through another
     // host's API reach this one within a second, job definitions are compared between hosts,

@@ -40,10 +40,8 @@ struct Change {
 class JobRegistry {
  public:
   // `registration_urls`: URL patterns registered jobs' HTTP runners may call (none: refused).
-  // `admin` keeps overrides and registrations; `reader` gives the job states at start (the
-  // daemon passes its one Store as both).
-  JobRegistry(store::AdminStore& admin, store::RunReader& reader, Scheduler& scheduler,
-              std::vector<std::string> registration_urls);
+  // `admin` keeps overrides and registrations.
+  JobRegistry(store::AdminStore& admin, Scheduler& scheduler, std::vector<std::string> registration_urls);
 
   // Reads the registered jobs and overrides from the state file and starts the scheduler with
   // every job. Registered jobs that no longer load are logged and left out.
@@ -104,7 +102,6 @@ class JobRegistry {
   static std::map<std::string, Overrides> overrides_of(const std::vector<store::JobState>& states);
 
   store::AdminStore& admin_;
-  store::RunReader& reader_;
   Scheduler& scheduler_;
   std::vector<std::string> registration_urls_;  // guarded by mutex_
 

@@ -232,11 +232,11 @@ class Scheduler {
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
   void queue_next_locked(JobEntry& entry, const std::string& name, int64_t after_ms);
-  // Catch-up for jobs just installed (`names`, and `states` in their order): the first sight
-  // of a job is recorded; for the others the slots since their last fire are looked at, the
-  // slots claimed meanwhile read once for all of them.
+  // Catch-up for jobs just installed (`names`, and in their order the last slot each fired;
+  // none: never fired): the first sight of a job is recorded; for the others the slots since
+  // their last fire are looked at, the slots claimed meanwhile read once for all of them.
   void queue_catchups_locked(const std::vector<std::string>& names, int64_t now,
-                             const std::vector<std::optional<store::JobState>>& states);
+                             const std::vector<std::optional<int64_t>>& last_slots);
   void queue_catchup_locked(JobEntry& entry, const std::string& name, int64_t now, int64_t last_slot,
                             const std::set<int64_t>& claimed);
   // Hands dropped_ to the notifier (loop thread; takes the lock briefly, calls it unlocked).

@@ -399,6 +399,15 @@ std::map<std::string, std::set<int64_t>> PgStore::claimed_slots(const std::vecto
   }
 }
 
+std::vector<LastSlot> PgStore::last_slots() {
+  return db_->call([](PgSession& db) {
+    std::vector<LastSlot> out;
+    for (const auto& row : db.run("SELECT job, last_slot FROM job_state WHERE last_slot IS NOT NULL").rows)
+      out.push_back({text(row[0]), integer(row[1])});
+    return out;
+  });
+}
+
 int64_t PgStore::prune(const Retention& retention, int64_t now) {
   try {
     return db_->call([retention, now](PgSession& db) -> int64_t {

@@ -56,6 +56,22 @@ Result<std::vector<RegisteredJob>> SqliteStore::registered_jobs() {
   });
 }
 
+Result<std::vector<JobState>> SqliteStore::job_overrides() {
+  return call_result<std::vector<JobState>>(*db_, "cannot read the jobs' overrides", [&](SQLite::Database& db) {
+    SQLite::Statement q(db, "SELECT job, enabled_override, schedule_override FROM job_state "
+                            "WHERE enabled_override IS NOT NULL OR schedule_override IS NOT NULL ORDER BY job");
+    std::vector<JobState> states;
+    while (q.executeStep()) {
+      JobState state;
+      state.job = q.getColumn(0).getString();
+      if (!q.getColumn(1).isNull()) state.enabled_override = q.getColumn(1).getInt() != 0;
+      state.schedule_override = q.getColumn(2).getString();  // "" for NULL
+      states.push_back(std::move(state));
+    }
+    return states;
+  });
+}
+
 Status SqliteStore::save_registered_job(const RegisteredJob& job) {
   return call_status(*db_, "cannot save the registered job", [&](SQLite::Database& db) {
     SQLite::Statement q(db,

@@ -457,6 +457,15 @@ std::map<std::string, std::set<int64_t>> SqliteStore::claimed_slots(const std::v
   });
 }
 
+std::vector<LastSlot> SqliteStore::last_slots() {
+  return db_->call([](SQLite::Database& db) {
+    std::vector<LastSlot> out;
+    SQLite::Statement q(db, "SELECT job, last_slot FROM job_state WHERE last_slot IS NOT NULL");
+    while (q.executeStep()) out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt64()});
+    return out;
+  });
+}
+
 int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
   return db_->call([retention, now](SQLite::Database& db) -> int64_t {
     int64_t removed = 0;

@@ -38,6 +38,7 @@ class SqliteStore final : public Store {
   std::vector<RunRecord> pending_retries() override;
   Status set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) override;
   std::map<std::string, std::set<int64_t>> claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) override;
+  std::vector<LastSlot> last_slots() override;
   int64_t prune(const Retention& retention, int64_t now) override;
 
   std::optional<JobState> job_state(const std::string& job) override;
@@ -93,6 +94,7 @@ class SqliteStore final : public Store {
   Status set_enabled_override(const std::string& job, std::optional<bool> enabled) override;
   Status set_schedule_override(const std::string& job, const std::string& json) override;
   Result<std::vector<RegisteredJob>> registered_jobs() override;
+  Result<std::vector<JobState>> job_overrides() override;
   Status save_registered_job(const RegisteredJob& job) override;
   Status delete_registered_job(const std::string& name) override;
   Status audit(const AuditEntry& entry) override;

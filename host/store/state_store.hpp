@@ -76,6 +76,12 @@ struct SlotsFrom {
   int64_t from;
 };
 
+// A job's last slot fired (last_slots).
+struct LastSlot {
+  std::string job;
+  int64_t slot;
+};
+
 // One run's claim: its new id, or why there is none.
 struct ClaimResult {
   enum class Kind {
@@ -119,6 +125,10 @@ class RunLedger {
   // skipped); jobs with none are left out. One read for them all: a host restarting with
   // 100,000 jobs asks for each, and a read apiece took seconds.
   virtual std::map<std::string, std::set<int64_t>> claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) = 0;
+  // Every job's last slot fired (jobs never fired are left out), in no order: all a start's
+  // catch-up needs, where reading every job's whole state back took 0.4 s at 100,000 jobs.
+  // Throws when the store cannot be read: taking the jobs for new would lose their catch-up.
+  virtual std::vector<LastSlot> last_slots() = 0;
   // Deletes finished runs beyond the retention; returns how many.
   virtual int64_t prune(const Retention& retention, int64_t now) = 0;
   // Whether other hosts share this store (PostgreSQL): retries may then appear that another
@@ -299,10 +309,8 @@ class AdminStore {
   // host that sees it move reloads them (dispatch/catalog_watch.hpp). 0: never changes.
   virtual Result<int64_t> catalog_version() { return int64_t{0}; }
   // Every job's runtime overrides (the job states with enabled_override or schedule_override
-  // set), read again when catalog_version() moves. Only a shared store implements it.
-  virtual Result<std::vector<JobState>> job_overrides() {
-    return Result<std::vector<JobState>>::error("the state is not shared: overrides are read once, at start");
-  }
+  // set, only those fields filled): read at start, and again when catalog_version() moves.
+  virtual Result<std::vector<JobState>> job_overrides() = 0;
   // Replaces this host's published definition hashes with `hashes` (all its jobs).
   virtual Status publish_definitions(const std::vector<DefinitionHash>& hashes) {
     (void)hashes;

@@ -266,6 +266,49 @@ STORE_CONTRACT_TEST("catch-up after a crash runs the waiting slots and none that
   CHECK(all[3] == RunRow{kT0 + 3 * kMinute, Trigger::kCatchup, 1, RunStatus::kSucceeded});
 }
 
+STORE_CONTRACT_TEST("at start each job's catch-up counts from its own last slot, whatever order the names sort in",
+                    "[dispatch][catchup]") {
+  // The store hands the last slots in no set order (PostgreSQL's collation puts "Zeta" after
+  // "delta"); jobs never fired and a gone job's state lie between the defined ones.
+  Backend backend;
+  {
+    auto store = backend.open();
+    store->record_fire("bravo", kT0, std::nullopt);
+    store->record_fire("bravo-gone", kT0 - 10 * kMinute, std::nullopt);
+    store->record_fire("delta", kT0 + kMinute, std::nullopt);
+    store->record_fire("Zeta", kT0 + 2 * kMinute, std::nullopt);
+    REQUIRE(store->set_enabled_override("charlie", true));  // a state row without a slot
+    store->flush();
+  }
+  const int64_t now = kT0 + 3 * kMinute + 30'000;
+  test::FakeClock clock(now);
+  auto store = backend.open();
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  std::vector<std::shared_ptr<const config::JobSpec>> jobs;
+  for (const char* name : {"alpha", "bravo", "charlie", "delta", "Zeta"})
+    jobs.push_back(job(std::string("name: ") + name + "\ncatchup: {policy: all, window: 1h}\n"));
+  scheduler.start(jobs);
+  REQUIRE(eventually([&] { return finished_runs(*store) == 6; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  scheduler.shutdown(std::chrono::seconds(1));
+  const auto slots_run = [&](const std::string& name) {
+    std::set<int64_t> slots;
+    for (const auto& run : store->runs({.job = name, .limit = 100})) {
+      CHECK(run.trigger == Trigger::kCatchup);
+      slots.insert((run.scheduled_for - kT0) / kMinute);
+    }
+    return slots;
+  };
+  CHECK(slots_run("bravo") == std::set<int64_t>{1, 2, 3});
+  CHECK(slots_run("delta") == std::set<int64_t>{2, 3});
+  CHECK(slots_run("Zeta") == std::set<int64_t>{3});
+  for (const char* first_seen : {"alpha", "charlie"}) {
+    CHECK(slots_run(first_seen).empty());
+    CHECK(store->job_state(first_seen)->last_slot == now);  // downtime counts from now on
+  }
+  CHECK(slots_run("bravo-gone").empty());
+}
+
 STORE_CONTRACT_TEST("state writes commit with the run's outcome, never before", "[dispatch][kv]") {
   Backend backend;
   test::FakeClock clock(kT0 - 1000);

@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
@@ -171,6 +172,50 @@ STORE_CONTRACT_TEST("record_fire keeps the latest slot", "[store]") {
   store->record_fire("j", 1000, 2000);  // an older slot (a late catch-up) does not move it back
   store->flush();
   CHECK(store->job_state("j")->last_slot == 2000);
+}
+
+STORE_CONTRACT_TEST("last_slots gives each fired job's last slot and leaves out jobs never fired", "[store]") {
+  Backend backend;
+  {
+    auto store = backend.open();
+    CHECK(store->last_slots().empty());
+    store->record_fire("b", 2000, 3000);
+    store->record_fire("b", 4000, std::nullopt);
+    store->record_fire("a", 1000, std::nullopt);
+    REQUIRE(store->set_enabled_override("paused-never-fired", false));  // a state row, no slot
+    const int64_t id = *store->claim(slot("ran-by-hand", 5000)).value();
+    store->finish(id, "ran-by-hand", RunOutcome{RunStatus::kSucceeded, 5100, 10, "", "", "", false});
+    store->flush();
+  }
+  auto store = backend.reopen();
+  auto fired = store->last_slots();
+  std::sort(fired.begin(), fired.end(), [](const auto& x, const auto& y) { return x.job < y.job; });
+  REQUIRE(fired.size() == 2);
+  CHECK(fired[0].job == "a");
+  CHECK(fired[0].slot == 1000);
+  CHECK(fired[1].job == "b");
+  CHECK(fired[1].slot == 4000);
+}
+
+STORE_CONTRACT_TEST("job_overrides gives only the overridden jobs, with their overrides", "[store]") {
+  Backend backend;
+  auto store = backend.open();
+  CHECK(store->job_overrides().value().empty());
+  store->record_fire("plain", 1000, 2000);
+  REQUIRE(store->set_enabled_override("paused", false));
+  REQUIRE(store->set_schedule_override("moved", R"({"cron":"0 3 * * *"})"));
+  REQUIRE(store->set_enabled_override("back-to-definition", true));
+  REQUIRE(store->set_enabled_override("back-to-definition", std::nullopt));
+  store->flush();
+  auto overrides = store->job_overrides().value();
+  REQUIRE(overrides.size() == 2);
+  std::sort(overrides.begin(), overrides.end(), [](const auto& x, const auto& y) { return x.job < y.job; });
+  CHECK(overrides[0].job == "moved");
+  CHECK_FALSE(overrides[0].enabled_override);
+  CHECK(overrides[0].schedule_override == R"({"cron":"0 3 * * *"})");
+  CHECK(overrides[1].job == "paused");
+  CHECK(overrides[1].enabled_override == std::optional<bool>(false));
+  CHECK(overrides[1].schedule_override.empty());
 }
 
 STORE_CONTRACT_TEST("key-value store", "[store]") {
