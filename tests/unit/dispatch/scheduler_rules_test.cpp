@@ -19,6 +19,7 @@
 #include "../store/backends.hpp"
 #include "../support/temp_dir.hpp"
 #include "config/job_loader.hpp"
+#include "dispatch/job_registry.hpp"
 #include "dispatch/scheduler.hpp"
 #include "store/state_store.hpp"
 
@@ -307,6 +308,18 @@ STORE_CONTRACT_TEST("at start each job's catch-up counts from its own last slot,
     CHECK(store->job_state(first_seen)->last_slot == now);  // downtime counts from now on
   }
   CHECK(slots_run("bravo-gone").empty());
+}
+
+STORE_CONTRACT_TEST("a start that cannot read the jobs' overrides fails rather than run a paused job", "[dispatch]") {
+  Backend backend;
+  auto store = backend.open();
+  REQUIRE(store->set_enabled_override("paused", false));
+  backend.execute("ALTER TABLE job_state RENAME COLUMN schedule_override TO unreadable");
+  test::FakeClock clock(kT0);
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  dispatch::JobRegistry registry(*store, scheduler, {});
+  // The host then says why and exits 1 (cli/run_command.cpp).
+  CHECK_THROWS_WITH(registry.start({job("name: paused\n")}, {}), Catch::Contains("cannot read the jobs' overrides"));
 }
 
 STORE_CONTRACT_TEST("state writes commit with the run's outcome, never before", "[dispatch][kv]") {
