@@ -661,7 +661,13 @@ LoadResult load_jobs(const std::vector<fs::path>& paths, const LoadOptions& opti
   });
   std::vector<FileFacts> facts;
   std::vector<JobFileCache::Entry> kept;
-  result.jobs.reserve(cache ? 0 : files.size());
+  facts.reserve(files.size());
+  if (cache) {
+    kept.reserve(files.size());
+    result.shared_jobs.reserve(files.size());
+  } else {
+    result.jobs.reserve(files.size());
+  }
   for (size_t i = 0, k = 0; i < files.size(); ++i) {  // in file order
     if (reused[i]) {
       kept.push_back(*reused[i]);
