@@ -4,7 +4,7 @@ namespace cronhost::dispatch {
 
 size_t seed_run_metrics(RunMetrics& metrics, store::RunReader& reader) {
   size_t seeded = 0;
-  for (const store::JobState& state : reader.job_states()) {
+  for (const store::JobState& state : reader.finished_job_states()) {
     if (!state.last_finished_at) continue;  // never ran
     int64_t last_success = 0;
     if (state.last_status == store::to_string(store::RunStatus::kSucceeded)) {

@@ -459,11 +459,18 @@ std::vector<std::optional<JobState>> PgStore::job_states(const std::vector<std::
   }
 }
 
-std::vector<JobState> PgStore::job_states() {
+std::vector<JobState> PgStore::job_states() { return job_states_where(""); }
+
+std::vector<JobState> PgStore::finished_job_states() {
+  return job_states_where(" WHERE last_finished_at IS NOT NULL");
+}
+
+std::vector<JobState> PgStore::job_states_where(const char* where) {
   try {
-    return db_->call([](PgSession& db) {
+    return db_->call([where](PgSession& db) {
       std::vector<JobState> out;
-      for (const auto& row : db.run(std::string("SELECT ") + kJobStateColumns + " FROM job_state ORDER BY job").rows)
+      for (const auto& row :
+           db.run(std::string("SELECT ") + kJobStateColumns + " FROM job_state" + where + " ORDER BY job").rows)
         out.push_back(read_job_state(row));
       return out;
     });

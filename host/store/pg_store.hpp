@@ -92,6 +92,7 @@ class PgStore final : public Store {
 
   std::optional<JobState> job_state(const std::string& job) override;
   std::vector<JobState> job_states() override;
+  std::vector<JobState> finished_job_states() override;
   std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) override;
   std::vector<RunRecord> runs(const RunQuery& query) override;
   std::vector<std::vector<RunBrief>> recent_runs(const std::vector<std::string>& jobs, int per_job) override;
@@ -166,6 +167,8 @@ class PgStore final : public Store {
   friend Result<std::unique_ptr<Store>> open_pg_store(const config::DatabaseSettings&, OpenMode,
                                                       std::chrono::milliseconds);
   explicit PgStore(std::unique_ptr<PgWriter> db);
+  // The job states `where` keeps (" WHERE ...", or "" for all), by job.
+  std::vector<JobState> job_states_where(const char* where);
 
   std::unique_ptr<PgWriter> db_;
   PgHostIdentity me_;  // constant after open; empty id: not a daemon (no owner, no fences)

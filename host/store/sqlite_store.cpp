@@ -518,10 +518,16 @@ std::vector<std::optional<JobState>> SqliteStore::job_states(const std::vector<s
   });
 }
 
-std::vector<JobState> SqliteStore::job_states() {
-  return db_->call([](SQLite::Database& db) {
+std::vector<JobState> SqliteStore::job_states() { return job_states_where(""); }
+
+std::vector<JobState> SqliteStore::finished_job_states() {
+  return job_states_where(" WHERE last_finished_at IS NOT NULL");
+}
+
+std::vector<JobState> SqliteStore::job_states_where(const char* where) {
+  return db_->call([where](SQLite::Database& db) {
     std::vector<JobState> out;
-    SQLite::Statement q(db, std::string("SELECT ") + kJobStateColumns + " FROM job_state ORDER BY job");
+    SQLite::Statement q(db, std::string("SELECT ") + kJobStateColumns + " FROM job_state" + where + " ORDER BY job");
     while (q.executeStep()) out.push_back(read_job_state(q));
     return out;
   });

@@ -43,6 +43,7 @@ class SqliteStore final : public Store {
 
   std::optional<JobState> job_state(const std::string& job) override;
   std::vector<JobState> job_states() override;
+  std::vector<JobState> finished_job_states() override;
   std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) override;
   std::vector<RunRecord> runs(const RunQuery& query) override;
   std::vector<std::vector<RunBrief>> recent_runs(const std::vector<std::string>& jobs, int per_job) override;
@@ -112,6 +113,8 @@ class SqliteStore final : public Store {
   friend class Store;  // the open* factories
   // Takes `db` and `lock_fd` (the host lock, store/host_lock.hpp; -1: none), closing it at the end.
   SqliteStore(std::unique_ptr<DbThread> db, int lock_fd);
+  // The job states `where` keeps (" WHERE ...", or "" for all), by job.
+  std::vector<JobState> job_states_where(const char* where);
   // On the database thread only.
   void upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
   void apply_kv_write(const std::string& job, const KvWrite& write, int64_t now);

@@ -151,6 +151,9 @@ class RunReader {
   virtual ~RunReader() = default;
   virtual std::optional<JobState> job_state(const std::string& job) = 0;
   virtual std::vector<JobState> job_states() = 0;
+  // The states of the jobs that have finished a run (what a restart seeds /metrics with): at
+  // 100,000 jobs mostly never run, reading every state for them took 0.2 s of the restart.
+  virtual std::vector<JobState> finished_job_states() = 0;
   // The states of these jobs, in their order (nothing for a job never seen).
   virtual std::vector<std::optional<JobState>> job_states(const std::vector<std::string>& jobs) = 0;
   virtual std::vector<RunRecord> runs(const RunQuery& query) = 0;

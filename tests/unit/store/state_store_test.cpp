@@ -197,6 +197,27 @@ STORE_CONTRACT_TEST("last_slots gives each fired job's last slot and leaves out 
   CHECK(fired[1].slot == 4000);
 }
 
+STORE_CONTRACT_TEST("finished_job_states gives the states of the jobs that have finished a run", "[store]") {
+  Backend backend;
+  auto store = backend.open();
+  store->record_fire("never-ran", 1000, 2000);
+  REQUIRE(store->set_enabled_override("paused", false));
+  const int64_t failed = *store->claim(slot("failed-once", 1000)).value();
+  store->finish(failed, "failed-once", RunOutcome{RunStatus::kFailed, 1400, 10, "", "boom", "", false});
+  const int64_t ok = *store->claim(slot("ran", 2000)).value();
+  store->finish(ok, "ran", RunOutcome{RunStatus::kSucceeded, 2500, 10, "", "", "", false});
+  store->flush();
+  const auto states = store->finished_job_states();
+  REQUIRE(states.size() == 2);  // by job
+  CHECK(states[0].job == "failed-once");
+  CHECK(states[0].last_status == "failed");
+  CHECK(states[0].last_finished_at == 1400);
+  CHECK(states[1].job == "ran");
+  CHECK(states[1].successes == 1);
+  CHECK(states[1].last_finished_at == 2500);
+  CHECK(store->job_states().size() == 4);  // with never-ran and paused
+}
+
 STORE_CONTRACT_TEST("job_overrides gives only the overridden jobs, with their overrides", "[store]") {
   Backend backend;
   auto store = backend.open();
