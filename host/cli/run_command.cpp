@@ -259,9 +259,9 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
     } catch (const std::exception& e) {  // the gauges start at 0; the host runs on
       log_event(spdlog::level::warn, "cannot read the last runs for /metrics", {{"error", e.what()}});
     }
-    // The start's own transients (the last slots and states read back for catch-up and the
-    // gauges, the catch-up scans, the first job_state writes) are freed by now; give them back
-    // too: 294 -> 268 MB at 100,000 jobs.
+    // The start's own transients (what it read back for catch-up, overrides and the gauges,
+    // the catch-up scans, the first job_state writes) are freed by now; give them back too:
+    // 294 -> 268 MB at 100,000 jobs, when every job's whole state was read back.
     malloc_trim(0);
     // Hosts sharing a PostgreSQL state: overrides and registrations made through another
     // host's API reach this one within a second, job definitions are compared between hosts,

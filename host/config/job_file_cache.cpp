@@ -14,6 +14,7 @@ const JobFileCache::Entry* JobFileCache::find(std::string_view file, const std::
 void JobFileCache::replace(std::vector<Entry> entries, std::string options_key) {
   by_file_.clear();
   entries_ = std::move(entries);
+  entries_.shrink_to_fit();  // the loader reserves for every file; few may be kept
   by_file_.reserve(entries_.size());
   for (size_t i = 0; i < entries_.size(); ++i) by_file_.emplace(entries_[i].job->file, i);
   options_key_ = std::move(options_key);

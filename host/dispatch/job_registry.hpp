@@ -44,7 +44,8 @@ class JobRegistry {
   JobRegistry(store::AdminStore& admin, Scheduler& scheduler, std::vector<std::string> registration_urls);
 
   // Reads the registered jobs and overrides from the state file and starts the scheduler with
-  // every job. Registered jobs that no longer load are logged and left out.
+  // every job. Registered jobs that no longer load are logged and left out. Throws when the
+  // overrides (or the scheduler's last slots) cannot be read: the host must not start.
   void start(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);
   // New job files (SIGHUP). A file job takes its name back from a registered one.
   void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);

@@ -399,6 +399,8 @@ std::map<std::string, std::set<int64_t>> PgStore::claimed_slots(const std::vecto
   }
 }
 
+// Unlike the reads above, a failure throws: the start fails rather than take every job for
+// new (its catch-up lost, its position moved to now).
 std::vector<LastSlot> PgStore::last_slots() {
   return db_->call([](PgSession& db) {
     std::vector<LastSlot> out;

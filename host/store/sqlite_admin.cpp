@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "store/call_result.hpp"
+#include "store/column_values.hpp"
 #include "store/db_thread.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -65,7 +66,7 @@ Result<std::vector<JobState>> SqliteStore::job_overrides() {
       JobState state;
       state.job = q.getColumn(0).getString();
       if (!q.getColumn(1).isNull()) state.enabled_override = q.getColumn(1).getInt() != 0;
-      state.schedule_override = q.getColumn(2).getString();  // "" for NULL
+      state.schedule_override = text(q.getColumn(2));
       states.push_back(std::move(state));
     }
     return states;

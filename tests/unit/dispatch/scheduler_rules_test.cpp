@@ -269,8 +269,9 @@ STORE_CONTRACT_TEST("catch-up after a crash runs the waiting slots and none that
 
 STORE_CONTRACT_TEST("at start each job's catch-up counts from its own last slot, whatever order the names sort in",
                     "[dispatch][catchup]") {
-  // The store hands the last slots in no set order (PostgreSQL's collation puts "Zeta" after
-  // "delta"); jobs never fired and a gone job's state lie between the defined ones.
+  // The store hands the last slots in no set order, and a database's collation may sort "Zeta"
+  // after "delta" where std::map puts it first; jobs never fired and a gone job's state lie
+  // between the defined ones.
   Backend backend;
   {
     auto store = backend.open();
@@ -308,6 +309,23 @@ STORE_CONTRACT_TEST("at start each job's catch-up counts from its own last slot,
     CHECK(store->job_state(first_seen)->last_slot == now);  // downtime counts from now on
   }
   CHECK(slots_run("bravo-gone").empty());
+}
+
+STORE_CONTRACT_TEST("an executor's start reads no last slots: it catches nothing up", "[dispatch][catchup]") {
+  Backend backend;
+  auto store = backend.open();
+  store->record_fire("job", kT0, std::nullopt);
+  store->flush();
+  backend.execute("ALTER TABLE job_state RENAME COLUMN last_slot TO unreadable");
+  test::FakeClock clock(kT0 + 3 * kMinute);
+  auto o = options(clock, [](run::RunContext&) { return run::RunResult{}; });
+  o.role = dispatch::HostRole::kExecutor;
+  dispatch::Scheduler scheduler(*store, o);
+  CHECK_NOTHROW(scheduler.start({job("name: job\n")}));
+  scheduler.shutdown(std::chrono::seconds(1));
+  o.role = dispatch::HostRole::kAll;  // a host that fires needs them: its start fails
+  dispatch::Scheduler firing(*store, o);
+  CHECK_THROWS(firing.start({job("name: job\n")}));
 }
 
 STORE_CONTRACT_TEST("a start that cannot read the jobs' overrides fails rather than run a paused job", "[dispatch]") {
