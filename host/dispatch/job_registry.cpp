@@ -61,20 +61,20 @@ void JobRegistry::start(const std::vector<std::shared_ptr<const config::JobSpec>
     std::lock_guard lock(mutex_);
     load_options_ = options;
     for (const auto& spec : file_jobs) files_[spec->name] = spec;
-    if (auto registered = admin_.registered_jobs()) {
-      for (const auto& job : registered.value()) {
-        config::Diagnostics diagnostics;
-        auto loaded = load_registered(job.definition_json, diagnostics);
-        if (!loaded)
-          log_event(spdlog::level::err, "a registered job no longer loads; leaving it out",
-                    {{"job", job.name}, {"problem", diagnostics_text(diagnostics)}});
-        else if (files_.count(job.name))
-          log_event(spdlog::level::warn, "a job file defines a registered job's name; the file wins", {{"job", job.name}});
-        else
-          registered_[job.name] = std::move(*loaded);
-      }
-    } else {
-      log_event(spdlog::level::err, "cannot read the registered jobs", {{"error", registered.message()}});
+    // Starting without them would leave the services' jobs unscheduled until a restart (on a
+    // shared store, until the catalog next changes), so a failed read fails the start.
+    auto registered = admin_.registered_jobs();
+    if (!registered) throw std::runtime_error(registered.message());
+    for (const auto& job : registered.value()) {
+      config::Diagnostics diagnostics;
+      auto loaded = load_registered(job.definition_json, diagnostics);
+      if (!loaded)
+        log_event(spdlog::level::err, "a registered job no longer loads; leaving it out",
+                  {{"job", job.name}, {"problem", diagnostics_text(diagnostics)}});
+      else if (files_.count(job.name))
+        log_event(spdlog::level::warn, "a job file defines a registered job's name; the file wins", {{"job", job.name}});
+      else
+        registered_[job.name] = std::move(*loaded);
     }
     // Only the overridden jobs' states: all 100,000 read back took 0.2 s. Starting without them
     // would run paused jobs, so a failed read fails the start.

@@ -45,7 +45,8 @@ class JobRegistry {
 
   // Reads the registered jobs and overrides from the state file and starts the scheduler with
   // every job. Registered jobs that no longer load are logged and left out. Throws when the
-  // overrides (or the scheduler's last slots) cannot be read: the host must not start.
+  // registered jobs, the overrides or the scheduler's last slots cannot be read: the host
+  // must not start without them.
   void start(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);
   // New job files (SIGHUP). A file job takes its name back from a registered one.
   void reload(const std::vector<std::shared_ptr<const config::JobSpec>>& file_jobs, const config::LoadOptions& options);

@@ -340,6 +340,19 @@ STORE_CONTRACT_TEST("a start that cannot read the jobs' overrides fails rather t
   CHECK_THROWS_WITH(registry.start({job("name: paused\n")}, {}), Catch::Contains("cannot read the jobs' overrides"));
 }
 
+STORE_CONTRACT_TEST("a start that cannot read the registered jobs fails rather than leave them unscheduled",
+                    "[dispatch]") {
+  Backend backend;
+  auto store = backend.open();
+  REQUIRE(store->save_registered_job({"svc", R"({"name":"svc","run":{"http":{"url":"http://127.0.0.1:9/"}}})",
+                                      "alice", kT0, kT0}));
+  backend.execute("ALTER TABLE registered_jobs RENAME COLUMN definition TO unreadable");
+  test::FakeClock clock(kT0);
+  dispatch::Scheduler scheduler(*store, options(clock, [](run::RunContext&) { return run::RunResult{}; }));
+  dispatch::JobRegistry registry(*store, scheduler, {});
+  CHECK_THROWS_WITH(registry.start({}, {}), Catch::Contains("cannot read the registered jobs"));
+}
+
 STORE_CONTRACT_TEST("state writes commit with the run's outcome, never before", "[dispatch][kv]") {
   Backend backend;
   test::FakeClock clock(kT0 - 1000);
