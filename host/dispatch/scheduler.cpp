@@ -93,11 +93,15 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
   // Retries go first, catch-up after: both are due now, and fires due together leave in the
   // order they came, so an interrupted slot runs again before newer missed ones.
   queue_pending_retries_locked(now, store_.pending_retries());
+  // An executor catches nothing up (the scheduler hosts fire) and reads nothing for it.
+  if (options_.role != HostRole::kExecutor) queue_start_catchups_locked(now);
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::queue_start_catchups_locked(int64_t now) {
   // Each job's last slot fired, in the order of jobs_: the store's list, sorted as the map is,
-  // merged with it (a hash of 100,000 whole job states took 0.4 s and 50 MB). An executor
-  // catches nothing up (the scheduler hosts fire) and reads none.
-  std::vector<store::LastSlot> fired;
-  if (options_.role != HostRole::kExecutor) fired = store_.last_slots();
+  // merged with it (a hash of 100,000 whole job states took 0.4 s and 50 MB).
+  std::vector<store::LastSlot> fired = store_.last_slots();
   std::sort(fired.begin(), fired.end(), [](const auto& a, const auto& b) { return a.job < b.job; });
   std::vector<std::string> names;
   std::vector<std::optional<int64_t>> last_slots;
@@ -110,7 +114,6 @@ void Scheduler::start(const std::vector<std::shared_ptr<const config::JobSpec>>&
     last_slots.push_back(f != fired.end() && f->job == name ? std::optional(f->slot) : std::nullopt);
   }
   queue_catchups_locked(names, now, last_slots);
-  thread_ = std::thread([this] { loop(); });
 }
 
 Boxed<Scheduler::FireOrigin> Scheduler::origin_of(const store::RunRecord& run) {

@@ -232,6 +232,8 @@ class Scheduler {
   void install_locked(const std::shared_ptr<const config::JobSpec>& spec, int64_t now);
   void index_followers_locked();
   void queue_next_locked(JobEntry& entry, const std::string& name, int64_t after_ms);
+  // At start: every job's catch-up, from the last slots the store has.
+  void queue_start_catchups_locked(int64_t now);
   // Catch-up for jobs just installed (`names`, and in their order the last slot each fired;
   // none: never fired): the first sight of a job is recorded; for the others the slots since
   // their last fire are looked at, the slots claimed meanwhile read once for all of them.
