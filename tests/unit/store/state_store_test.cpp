@@ -64,6 +64,29 @@ TEST_CASE("a new state file is migrated to the latest version", "[store]") {
   }
 }
 
+TEST_CASE("a state file from before migration 013 keeps its runs, and a slot it ran is still refused", "[store]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    for (size_t i = 0; i < 12; ++i) db.exec(std::string(migrations()[i]));
+    db.exec("PRAGMA user_version = 12");
+    db.exec("INSERT INTO runs (job, trigger, scheduled_for, attempt, status, queued_at) VALUES "
+            "('backup', 'schedule', 1000, 1, 'succeeded', 1003), ('backup', 'catchup', 2000, 1, 'failed', 2500)");
+  }
+  auto store = Store::open(path).value();
+  CHECK_FALSE(store->claim(slot("backup", 1000)).value());
+  CHECK_FALSE(store->claim(slot("backup", 2000, 1, Trigger::kRetry)).value());
+  CHECK(store->claim(slot("backup", 2000, 2, Trigger::kRetry)).value());
+  CHECK(store->claimed_slots({{"backup", 0}}, 3000) ==
+        std::map<std::string, std::set<int64_t>>{{"backup", {1000, 2000}}});
+  store.reset();
+  // The slot's index leads with its time, so a claim writes on its last pages and not on a
+  // page of its job's (the 10,000 runs/s tail, README).
+  SQLite::Database db(path.string());
+  CHECK(db.execAndGet("SELECT name FROM pragma_index_info('runs_slot') WHERE seqno = 0").getString() == "scheduled_for");
+}
+
 STORE_CONTRACT_TEST("a slot is claimed once, even across reopen", "[store]") {
   Backend backend;
   int64_t first = 0;
@@ -454,4 +477,32 @@ STORE_CONTRACT_TEST("claimed slots are read for many jobs at once, each from its
   CHECK(store->claimed_slots({{"q\"u,o{t}e", 1}}, 4000) ==
         std::map<std::string, std::set<int64_t>>{{"q\"u,o{t}e", {4000}}});
   CHECK(store->claimed_slots({}, 4000).empty());
+}
+
+STORE_CONTRACT_TEST("claimed slots are found behind a job's later runs, and its runs claimed before `from` end the look",
+                    "[store]") {
+  Backend backend;
+  auto store = backend.open();
+  // Each claimed at its slot's time plus 3 ms, in this order: a long history before `from`
+  // (5000), slots after it, a manual run, the catch-up of slot 4050, a retry of slot 5000,
+  // and last the catch-up of slot 6000 claimed at 9000, behind newer slots. Another job's runs fall in between.
+  std::vector<NewRun> runs;
+  for (int64_t at = 0; at < 5000; at += 100) runs.push_back(slot("a", at));
+  for (int64_t at : {5000, 7000, 8000}) runs.push_back(slot("a", at));
+  for (int64_t at = 0; at < 9000; at += 50) runs.push_back(slot("b", at));
+  runs.push_back(slot("a", 8500, 1, Trigger::kManual));
+  NewRun old_catchup = slot("a", 4050, 1, Trigger::kCatchup);  // a slot before `from`, claimed after it
+  old_catchup.started_at = 8550;
+  runs.push_back(old_catchup);
+  NewRun retry = slot("a", 5000, 2, Trigger::kRetry);
+  retry.started_at = 8600;
+  runs.push_back(retry);
+  NewRun catchup = slot("a", 6000, 1, Trigger::kCatchup);
+  catchup.started_at = 9000;
+  runs.push_back(catchup);
+  for (const NewRun& run : runs) REQUIRE(store->claim(run).value());  // one claim each: ids in this order
+  CHECK(store->claimed_slots({{"a", 5000}}, 9000) ==
+        std::map<std::string, std::set<int64_t>>{{"a", {5000, 6000, 7000, 8000}}});
+  CHECK(store->claimed_slots({{"a", 4900}}, 7500) ==
+        std::map<std::string, std::set<int64_t>>{{"a", {4900, 5000, 6000, 7000}}});
 }
