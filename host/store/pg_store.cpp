@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "store/history_prune.hpp"
 #include "store/pg_claims.hpp"
 #include "store/pg_migrations.hpp"
 #include "store/pg_schema.hpp"
@@ -411,19 +412,34 @@ std::vector<LastSlot> PgStore::last_slots() {
 }
 
 int64_t PgStore::prune(const Retention& retention, int64_t now) {
+  const auto count = [this](const char* sql, std::vector<PgParam> params) {
+    return db_->call([&](PgSession& db) { return db.run(sql, params).affected; });
+  };
+  HistoryPruneSteps steps;
+  steps.delete_finished_before = [&](int64_t before, int limit) {
+    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < $1::bigint LIMIT $2::int)",
+                 {param(before), param(int64_t{limit})});
+  };
+  steps.next_job = [this](const std::string& after) {
+    const PgRows rows = db_->call([&](PgSession& db) { return db.run("SELECT min(job) FROM runs WHERE job > $1", {param(after)}); });
+    return rows.rows.empty() || !rows.rows[0][0] ? std::nullopt : std::optional<std::string>(text(rows.rows[0][0]));
+  };
+  steps.newest_beyond = [this](const std::string& job, int keep) {
+    const PgRows rows = db_->call([&](PgSession& db) {
+      return db.run("SELECT id FROM runs WHERE job = $1 ORDER BY id DESC LIMIT 1 OFFSET $2::int",
+                    {param(job), param(int64_t{keep})});
+    });
+    return rows.rows.empty() ? std::nullopt : std::optional<int64_t>(integer(rows.rows[0][0]));
+  };
+  steps.delete_finished_of_job = [&](const std::string& job, int64_t last, int limit) {
+    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = $1 AND id <= $2::bigint "
+                 "AND finished_at IS NOT NULL LIMIT $3::int)",
+                 {param(job), param(last), param(int64_t{limit})});
+  };
+  int64_t removed = 0;
   try {
-    return db_->call([retention, now](PgSession& db) -> int64_t {
-      int64_t removed = 0;
-      if (retention.keep_days > 0)
-        removed += db.run("DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < $1::bigint",
-                          {param(now - int64_t{retention.keep_days} * 86'400'000)})
-                       .affected;
-      if (retention.keep_per_job > 0)
-        removed += db.run("DELETE FROM runs WHERE finished_at IS NOT NULL AND id IN (SELECT id FROM (SELECT id, "
-                          "row_number() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs) AS ranked "
-                          "WHERE n > $1::bigint)",
-                          {param(int64_t{retention.keep_per_job})})
-                       .affected;
+    removed = prune_history(retention, now, steps);
+    db_->call([retention, now](PgSession& db) {
       // Notifications go with the history, but each job's newest of each event stays (see
       // SqliteStore::prune).
       if (retention.keep_days > 0)
@@ -434,12 +450,11 @@ int64_t PgStore::prune(const Retention& retention, int64_t now) {
                            "(PARTITION BY job ORDER BY at DESC, id DESC) AS n FROM notifications) AS ranked "
                            "WHERE n > $1::bigint) AND ") + kNotNewestNotification,
                {param(int64_t{retention.keep_per_job})});
-      return removed;
     });
   } catch (const std::exception& e) {
     log_event(spdlog::level::err, "pruning runs in the state database failed", {{"error", e.what()}});
-    return 0;
   }
+  return removed;
 }
 
 std::optional<JobState> PgStore::job_state(const std::string& job) { return job_states(std::vector{job}).front(); }

@@ -18,6 +18,7 @@
 
 #include "store/column_values.hpp"
 #include "store/db_thread.hpp"
+#include "store/history_prune.hpp"
 #include "store/host_lock.hpp"
 #include "store/migrations.hpp"
 
@@ -474,20 +475,48 @@ std::vector<LastSlot> SqliteStore::last_slots() {
 }
 
 int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
-  return db_->call([retention, now](SQLite::Database& db) -> int64_t {
-    int64_t removed = 0;
-    if (retention.keep_days > 0) {
-      SQLite::Statement q(db, "DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?");
-      q.bind(1, now - int64_t{retention.keep_days} * 86'400'000);
-      removed += q.exec();
-    }
-    if (retention.keep_per_job > 0) {
-      SQLite::Statement q(db,
-                          "DELETE FROM runs WHERE finished_at IS NOT NULL AND id IN (SELECT id FROM (SELECT id, "
-                          "row_number() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs) WHERE n > ?)");
-      q.bind(1, retention.keep_per_job);
-      removed += q.exec();
-    }
+  const auto count = [this](const char* sql, const auto&... values) {
+    return db_->call([&](SQLite::Database&) -> int64_t {
+      SQLite::Statement& q = db_->statement(sql);
+      int i = 0;
+      (q.bind(++i, values), ...);
+      const int64_t changed = q.exec();
+      q.reset();
+      return changed;
+    });
+  };
+  HistoryPruneSteps steps;
+  steps.delete_finished_before = [&](int64_t before, int limit) {
+    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < ? LIMIT ?)", before, limit);
+  };
+  steps.next_job = [this](const std::string& after) {
+    return db_->call([&](SQLite::Database&) -> std::optional<std::string> {
+      SQLite::Statement& q = db_->statement("SELECT min(job) FROM runs WHERE job > ?");
+      q.bind(1, after);
+      std::optional<std::string> job;
+      if (q.executeStep() && !q.getColumn(0).isNull()) job = q.getColumn(0).getString();
+      q.reset();
+      return job;
+    });
+  };
+  steps.newest_beyond = [this](const std::string& job, int keep) {
+    return db_->call([&](SQLite::Database&) -> std::optional<int64_t> {
+      SQLite::Statement& q = db_->statement("SELECT id FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1 OFFSET ?");
+      q.bind(1, job);
+      q.bind(2, keep);
+      std::optional<int64_t> id;
+      if (q.executeStep()) id = q.getColumn(0).getInt64();
+      q.reset();
+      return id;
+    });
+  };
+  steps.delete_finished_of_job = [&](const std::string& job, int64_t last, int limit) {
+    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = ? AND id <= ? AND finished_at IS NOT NULL "
+                 "LIMIT ?)",
+                 job, last, limit);
+  };
+  const int64_t removed = prune_history(retention, now, steps);
+  db_->call([retention, now](SQLite::Database& db) {
     // Notifications go with the history, but each job's newest of each event stays: the
     // notifier reads it (repeat_every, a recovery, a dead-man period's start).
     if (retention.keep_days > 0) {
@@ -502,8 +531,8 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
       q.bind(1, retention.keep_per_job);
       q.exec();
     }
-    return removed;
   });
+  return removed;
 }
 
 // Prepared once per connection (the API asks for one job's state thousands of times a second).

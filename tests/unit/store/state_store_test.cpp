@@ -6,6 +6,8 @@
 #include <SQLiteCpp/Database.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <set>
 #include <thread>
@@ -308,6 +310,48 @@ STORE_CONTRACT_TEST("prune keeps the history within its limits", "[store]") {
   CHECK(store->prune({.keep_days = 0, .keep_per_job = 3}, 10 * day) == 3);   // keep the 3 newest (one is running)
   CHECK(store->run(running));
   CHECK(store->runs({.job = "j", .status = std::nullopt, .before_id = std::nullopt, .limit = 100}).size() == 3);
+}
+
+STORE_CONTRACT_TEST("a prune of a long history lets claims through while it deletes", "[store]") {
+  Backend backend;
+  auto store = backend.open();
+  // 40 jobs with 5,000 finished (skipped) runs each; the prune keeps 100 of each, and days
+  // pass every job's runs but the last 1,000.
+  constexpr int kJobs = 40, kRuns = 5000;
+  for (int j = 0; j < kJobs; ++j) {
+    std::vector<NewRun> runs;
+    for (int i = 0; i < kRuns; ++i) {
+      NewRun run = slot("job" + std::to_string(j), int64_t{i} * 1000);
+      run.status = RunStatus::kSkipped;
+      runs.push_back(run);
+    }
+    REQUIRE(store->claim_batch(runs).value().size() == runs.size());
+  }
+  std::atomic<bool> pruned{false};
+  int64_t removed = 0;
+  std::chrono::steady_clock::duration took{};
+  std::thread prune([&] {
+    const auto started = std::chrono::steady_clock::now();
+    removed = store->prune({.keep_days = 1, .keep_per_job = 100}, 86'400'000 + 4'000'000);
+    took = std::chrono::steady_clock::now() - started;
+    pruned = true;
+  });
+  // Claims meanwhile, one at a time: each waits for a step of the prune at most, not for all
+  // of it (a ratio: this machine's speed varies).
+  std::chrono::steady_clock::duration longest{};
+  int claims = 0;
+  for (int64_t at = 0; !pruned; at += 1000, ++claims) {
+    const auto started = std::chrono::steady_clock::now();
+    REQUIRE(store->claim(slot("other", at)).value());
+    longest = std::max(longest, std::chrono::steady_clock::now() - started);
+  }
+  prune.join();
+  CHECK(removed == kJobs * (kRuns - 100));
+  CHECK(backend.scalar("SELECT count(*) FROM runs WHERE job <> 'other'") == kJobs * 100);
+  using ms = std::chrono::milliseconds;
+  INFO(claims << " claims during a prune of " << std::chrono::duration_cast<ms>(took).count()
+              << " ms, the longest waited " << std::chrono::duration_cast<ms>(longest).count() << " ms");
+  CHECK(longest < took / 4);
 }
 
 STORE_CONTRACT_TEST("prune keeps notifications within the history's limits, and each job's newest of each event",
