@@ -420,10 +420,13 @@ int64_t PgStore::prune(const Retention& retention, int64_t now) {
     return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < $1::bigint LIMIT $2::int)",
                  {param(before), param(int64_t{limit})});
   };
-  steps.next_job = [this](const std::string& after) {
-    const PgRows rows = db_->call([&](PgSession& db) { return db.run("SELECT min(job) FROM runs WHERE job > $1", {param(after)}); });
-    return rows.rows.empty() || !rows.rows[0][0] ? std::nullopt : std::optional<std::string>(text(rows.rows[0][0]));
+  const auto first_job_after = [this](const char* sql) {
+    return [this, sql](const std::string& after) {
+      const PgRows rows = db_->call([&](PgSession& db) { return db.run(sql, {param(after)}); });
+      return rows.rows.empty() || !rows.rows[0][0] ? std::nullopt : std::optional<std::string>(text(rows.rows[0][0]));
+    };
   };
+  steps.next_job = first_job_after("SELECT min(job) FROM runs WHERE job > $1");
   steps.newest_beyond = [this](const std::string& job, int keep) {
     const PgRows rows = db_->call([&](PgSession& db) {
       return db.run("SELECT id FROM runs WHERE job = $1 ORDER BY id DESC LIMIT 1 OFFSET $2::int",
@@ -436,21 +439,22 @@ int64_t PgStore::prune(const Retention& retention, int64_t now) {
                  "AND finished_at IS NOT NULL LIMIT $3::int)",
                  {param(job), param(last), param(int64_t{limit})});
   };
+  steps.next_notified_job = first_job_after("SELECT min(job) FROM notifications WHERE job > $1");
+  steps.prune_notifications_of = [this](const std::string& job, std::optional<int64_t> before, int keep) {
+    db_->call([&](PgSession& db) {
+      // Each job's newest of each event stays (see HistoryPruneSteps).
+      const std::string not_newest = " AND id NOT IN (SELECT max(id) FROM notifications WHERE job = $1 GROUP BY event)";
+      if (before)
+        db.run("DELETE FROM notifications WHERE job = $1 AND at < $2::bigint" + not_newest, {param(job), param(*before)});
+      if (keep > 0)
+        db.run("DELETE FROM notifications WHERE job = $1 AND id IN (SELECT id FROM notifications WHERE job = $1 "
+               "ORDER BY at DESC, id DESC OFFSET $2::bigint)" + not_newest,
+               {param(job), param(int64_t{keep})});
+    });
+  };
   int64_t removed = 0;
   try {
     removed = prune_history(retention, now, steps);
-    db_->call([retention, now](PgSession& db) {
-      // Notifications go with the history, but each job's newest of each event stays (see
-      // SqliteStore::prune).
-      if (retention.keep_days > 0)
-        db.run(std::string("DELETE FROM notifications WHERE at < $1::bigint AND ") + kNotNewestNotification,
-               {param(now - int64_t{retention.keep_days} * 86'400'000)});
-      if (retention.keep_per_job > 0)
-        db.run(std::string("DELETE FROM notifications WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
-                           "(PARTITION BY job ORDER BY at DESC, id DESC) AS n FROM notifications) AS ranked "
-                           "WHERE n > $1::bigint) AND ") + kNotNewestNotification,
-               {param(int64_t{retention.keep_per_job})});
-    });
   } catch (const std::exception& e) {
     log_event(spdlog::level::err, "pruning runs in the state database failed", {{"error", e.what()}});
   }

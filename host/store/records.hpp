@@ -126,10 +126,6 @@ struct NotificationRecord {
   std::string dedup_key;
 };
 
-// SQL (both backends) for pruning: leaves out each job's newest notification of each event.
-inline constexpr const char* kNotNewestNotification =
-    "id NOT IN (SELECT max(id) FROM notifications GROUP BY job, event)";
-
 struct JobState {
   std::string job;
   std::optional<bool> enabled_override;

@@ -489,16 +489,19 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
   steps.delete_finished_before = [&](int64_t before, int limit) {
     return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < ? LIMIT ?)", before, limit);
   };
-  steps.next_job = [this](const std::string& after) {
-    return db_->call([&](SQLite::Database&) -> std::optional<std::string> {
-      SQLite::Statement& q = db_->statement("SELECT min(job) FROM runs WHERE job > ?");
-      q.bind(1, after);
-      std::optional<std::string> job;
-      if (q.executeStep() && !q.getColumn(0).isNull()) job = q.getColumn(0).getString();
-      q.reset();
-      return job;
-    });
+  const auto first_job_after = [this](const char* sql) {
+    return [this, sql](const std::string& after) {
+      return db_->call([&](SQLite::Database&) -> std::optional<std::string> {
+        SQLite::Statement& q = db_->statement(sql);
+        q.bind(1, after);
+        std::optional<std::string> job;
+        if (q.executeStep() && !q.getColumn(0).isNull()) job = q.getColumn(0).getString();
+        q.reset();
+        return job;
+      });
+    };
   };
+  steps.next_job = first_job_after("SELECT min(job) FROM runs WHERE job > ?");
   steps.newest_beyond = [this](const std::string& job, int keep) {
     return db_->call([&](SQLite::Database&) -> std::optional<int64_t> {
       SQLite::Statement& q = db_->statement("SELECT id FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1 OFFSET ?");
@@ -515,23 +518,31 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
                  "LIMIT ?)",
                  job, last, limit);
   };
+  steps.next_notified_job = first_job_after("SELECT min(job) FROM notifications WHERE job > ?");
+  steps.prune_notifications_of = [this](const std::string& job, std::optional<int64_t> before, int keep) {
+    db_->call([&](SQLite::Database&) {
+      constexpr const char* kNotNewest = " AND id NOT IN (SELECT max(id) FROM notifications WHERE job = ?1 GROUP BY event)";
+      if (before) {
+        static const std::string sql = std::string("DELETE FROM notifications WHERE job = ?1 AND at < ?2") + kNotNewest;
+        SQLite::Statement& q = db_->statement(sql.c_str());
+        q.bind(1, job);
+        q.bind(2, *before);
+        q.exec();
+        q.reset();
+      }
+      if (keep > 0) {
+        static const std::string sql = std::string("DELETE FROM notifications WHERE job = ?1 AND id IN (SELECT id FROM "
+                                                   "notifications WHERE job = ?1 ORDER BY at DESC, id DESC LIMIT -1 "
+                                                   "OFFSET ?2)") + kNotNewest;
+        SQLite::Statement& q = db_->statement(sql.c_str());
+        q.bind(1, job);
+        q.bind(2, keep);
+        q.exec();
+        q.reset();
+      }
+    });
+  };
   const int64_t removed = prune_history(retention, now, steps);
-  db_->call([retention, now](SQLite::Database& db) {
-    // Notifications go with the history, but each job's newest of each event stays: the
-    // notifier reads it (repeat_every, a recovery, a dead-man period's start).
-    if (retention.keep_days > 0) {
-      SQLite::Statement q(db, std::string("DELETE FROM notifications WHERE at < ? AND ") + kNotNewestNotification);
-      q.bind(1, now - int64_t{retention.keep_days} * 86'400'000);
-      q.exec();
-    }
-    if (retention.keep_per_job > 0) {
-      SQLite::Statement q(db, std::string("DELETE FROM notifications WHERE id IN (SELECT id FROM (SELECT id, row_number() "
-                                          "OVER (PARTITION BY job ORDER BY at DESC, id DESC) AS n FROM notifications) "
-                                          "WHERE n > ?) AND ") + kNotNewestNotification);
-      q.bind(1, retention.keep_per_job);
-      q.exec();
-    }
-  });
   return removed;
 }
 

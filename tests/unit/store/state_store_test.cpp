@@ -51,6 +51,39 @@ void check_run(Store& store, int64_t id, RunStatus status, int64_t started, int6
   CHECK(run->finished_at == finished);
 }
 
+// A prune on a thread of its own, and claims one at a time until it ends: each should wait for
+// a step of the prune at most, not for all of it (compared as a ratio: this machine's speed varies).
+struct ClaimsDuringPrune {
+  int64_t removed = 0;
+  std::chrono::steady_clock::duration took{}, longest{};
+  int claims = 0;
+};
+
+std::ostream& operator<<(std::ostream& out, const ClaimsDuringPrune& d) {
+  using ms = std::chrono::milliseconds;
+  return out << d.claims << " claims during a prune of " << std::chrono::duration_cast<ms>(d.took).count()
+             << " ms, the longest waited " << std::chrono::duration_cast<ms>(d.longest).count() << " ms";
+}
+
+ClaimsDuringPrune claims_during_prune(Store& store, const Retention& retention, int64_t now) {
+  ClaimsDuringPrune during;
+  std::atomic<bool> pruned{false};
+  std::thread prune([&] {
+    const auto started = std::chrono::steady_clock::now();
+    during.removed = store.prune(retention, now);
+    during.took = std::chrono::steady_clock::now() - started;
+    pruned = true;
+  });
+  for (int64_t at = 0; !pruned; at += 1000, ++during.claims) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto claimed = store.claim(slot("other", at));
+    CHECK((claimed && claimed.value()));  // no REQUIRE: its throw would leave the thread unjoined
+    during.longest = std::max(during.longest, std::chrono::steady_clock::now() - started);
+  }
+  prune.join();
+  return during;
+}
+
 }  // namespace
 
 TEST_CASE("a new state file is migrated to the latest version", "[store]") {
@@ -327,31 +360,24 @@ STORE_CONTRACT_TEST("a prune of a long history lets claims through while it dele
     }
     REQUIRE(store->claim_batch(runs).value().size() == runs.size());
   }
-  std::atomic<bool> pruned{false};
-  int64_t removed = 0;
-  std::chrono::steady_clock::duration took{};
-  std::thread prune([&] {
-    const auto started = std::chrono::steady_clock::now();
-    removed = store->prune({.keep_days = 1, .keep_per_job = 100}, 86'400'000 + 4'000'000);
-    took = std::chrono::steady_clock::now() - started;
-    pruned = true;
-  });
-  // Claims meanwhile, one at a time: each waits for a step of the prune at most, not for all
-  // of it (a ratio: this machine's speed varies).
-  std::chrono::steady_clock::duration longest{};
-  int claims = 0;
-  for (int64_t at = 0; !pruned; at += 1000, ++claims) {
-    const auto started = std::chrono::steady_clock::now();
-    REQUIRE(store->claim(slot("other", at)).value());
-    longest = std::max(longest, std::chrono::steady_clock::now() - started);
-  }
-  prune.join();
-  CHECK(removed == kJobs * (kRuns - 100));
+  const ClaimsDuringPrune during = claims_during_prune(*store, {.keep_days = 1, .keep_per_job = 100}, 86'400'000 + 4'000'000);
+  CHECK(during.removed == kJobs * (kRuns - 100));
   CHECK(backend.scalar("SELECT count(*) FROM runs WHERE job <> 'other'") == kJobs * 100);
-  using ms = std::chrono::milliseconds;
-  INFO(claims << " claims during a prune of " << std::chrono::duration_cast<ms>(took).count()
-              << " ms, the longest waited " << std::chrono::duration_cast<ms>(longest).count() << " ms");
-  CHECK(longest < took / 4);
+  INFO(during);
+  CHECK(during.longest < during.took / 4);
+}
+
+STORE_CONTRACT_TEST("a prune of a long notification history lets claims through while it deletes", "[store][notify]") {
+  Backend backend;
+  auto store = backend.open();
+  // 40 jobs with 3,000 notifications each, one a millisecond; the prune keeps 100 of each.
+  backend.execute("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 119999) "
+                  "INSERT INTO notifications (job, event, at, dedup_key) "
+                  "SELECT 'job' || (i % 40), 'failed', i, 'k' || i FROM n");
+  const ClaimsDuringPrune during = claims_during_prune(*store, {.keep_days = 0, .keep_per_job = 100}, 200'000);
+  CHECK(backend.scalar("SELECT count(*) FROM notifications") == 40 * 100);
+  INFO(during);
+  CHECK(during.longest < during.took / 4);
 }
 
 STORE_CONTRACT_TEST("prune keeps notifications within the history's limits, and each job's newest of each event",
