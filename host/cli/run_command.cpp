@@ -388,8 +388,16 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                              std::chrono::system_clock::now().time_since_epoch()).count();
         const auto current = live.current();
         try {
-          if (const int64_t removed =
-                  store.value()->prune({current->history_keep_days, current->history_keep_per_job}, now))
+          // Until a signal waits: the prune goes on 10 minutes later, the signal is answered now.
+          const auto no_signal_waits = [&signals] {
+            sigset_t pending;
+            sigpending(&pending);
+            for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1})
+              if (sigismember(&pending, s)) return false;
+            return true;
+          };
+          if (const int64_t removed = store.value()->prune(
+                  {current->history_keep_days, current->history_keep_per_job}, now, no_signal_waits))
             log_event(spdlog::level::info, "pruned run history", {{"runs", removed}});
           // Failed webhooks are kept as long as the runs they were about.
           if (current->history_keep_days > 0)

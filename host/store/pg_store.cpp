@@ -411,50 +411,65 @@ std::vector<LastSlot> PgStore::last_slots() {
   });
 }
 
-int64_t PgStore::prune(const Retention& retention, int64_t now) {
-  const auto count = [this](const char* sql, std::vector<PgParam> params) {
+int64_t PgStore::prune(const Retention& retention, int64_t now, const std::function<bool()>& keep_going) {
+  const auto changed_rows = [this](const char* sql, std::vector<PgParam> params) {
     return db_->call([&](PgSession& db) { return db.run(sql, params).affected; });
   };
   HistoryPruneSteps steps;
   steps.delete_finished_before = [&](int64_t before, int limit) {
-    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < $1::bigint LIMIT $2::int)",
+    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < $1::bigint LIMIT $2::int)",
                  {param(before), param(int64_t{limit})});
   };
-  const auto first_job_after = [this](const char* sql) {
-    return [this, sql](const std::string& after) {
-      const PgRows rows = db_->call([&](PgSession& db) { return db.run(sql, {param(after)}); });
-      return rows.rows.empty() || !rows.rows[0][0] ? std::nullopt : std::optional<std::string>(text(rows.rows[0][0]));
-    };
+  // Up to $2 jobs after $1 in the table's index by job, one index seek each (a loose index
+  // scan: PostgreSQL 15 does not skip through an index by itself).
+  const auto jobs_after_sql = [](const std::string& table) {
+    return "WITH RECURSIVE j(job, n) AS (SELECT min(job), 1 FROM " + table + " WHERE job > $1 UNION ALL "
+           "SELECT (SELECT min(job) FROM " + table + " WHERE job > j.job), n + 1 FROM j WHERE j.job IS NOT NULL "
+           "AND n < $2::int) SELECT job FROM j WHERE job IS NOT NULL";
   };
-  steps.next_job = first_job_after("SELECT min(job) FROM runs WHERE job > $1");
-  steps.newest_beyond = [this](const std::string& job, int keep) {
+  steps.jobs_after = [&](const std::string& after, int keep, int count) {
     const PgRows rows = db_->call([&](PgSession& db) {
-      return db.run("SELECT id FROM runs WHERE job = $1 ORDER BY id DESC LIMIT 1 OFFSET $2::int",
-                    {param(job), param(int64_t{keep})});
+      return db.run("SELECT job, (SELECT id FROM runs r WHERE r.job = jobs.job ORDER BY id DESC OFFSET $3::int LIMIT 1) "
+                    "FROM (" + jobs_after_sql("runs") + ") AS jobs ORDER BY job",
+                    {param(after), param(int64_t{count}), param(int64_t{keep})});
     });
-    return rows.rows.empty() ? std::nullopt : std::optional<int64_t>(integer(rows.rows[0][0]));
+    std::vector<JobCutoff> jobs;
+    for (const PgRow& row : rows.rows)
+      jobs.push_back({text(row[0]), row[1] ? std::optional(integer(row[1])) : std::nullopt});
+    return jobs;
   };
   steps.delete_finished_of_job = [&](const std::string& job, int64_t last, int limit) {
-    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = $1 AND id <= $2::bigint "
-                 "AND finished_at IS NOT NULL LIMIT $3::int)",
-                 {param(job), param(last), param(int64_t{limit})});
+    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = $1 AND id <= $2::bigint "
+                        "AND finished_at IS NOT NULL LIMIT $3::int)",
+                        {param(job), param(last), param(int64_t{limit})});
   };
-  steps.next_notified_job = first_job_after("SELECT min(job) FROM notifications WHERE job > $1");
-  steps.prune_notifications_of = [this](const std::string& job, std::optional<int64_t> before, int keep) {
-    db_->call([&](PgSession& db) {
+  steps.prune_notifications_after = [&](const std::string& after, std::optional<int64_t> before, int keep, int count,
+                                        int rows) {
+    return db_->call([&](PgSession& db) -> std::optional<std::string> {
+      const PgRows jobs = db.run(jobs_after_sql("notifications") + " ORDER BY job", {param(after), param(int64_t{count})});
       // Each job's newest of each event stays (see HistoryPruneSteps).
       const std::string not_newest = " AND id NOT IN (SELECT max(id) FROM notifications WHERE job = $1 GROUP BY event)";
-      if (before)
-        db.run("DELETE FROM notifications WHERE job = $1 AND at < $2::bigint" + not_newest, {param(job), param(*before)});
-      if (keep > 0)
-        db.run("DELETE FROM notifications WHERE job = $1 AND id IN (SELECT id FROM notifications WHERE job = $1 "
-               "ORDER BY at DESC, id DESC OFFSET $2::bigint)" + not_newest,
-               {param(job), param(int64_t{keep})});
+      int64_t deleted = 0;
+      for (const PgRow& row : jobs.rows) {
+        const std::string job = text(row[0]);
+        if (before)
+          deleted += db.run("DELETE FROM notifications WHERE job = $1 AND at < $2::bigint" + not_newest,
+                            {param(job), param(*before)})
+                         .affected;
+        if (keep > 0)
+          deleted += db.run("DELETE FROM notifications WHERE job = $1 AND id IN (SELECT id FROM notifications WHERE "
+                            "job = $1 ORDER BY at DESC, id DESC OFFSET $2::bigint)" + not_newest,
+                            {param(job), param(int64_t{keep})})
+                         .affected;
+        if (deleted >= rows) return job;
+      }
+      if (jobs.rows.size() < static_cast<size_t>(count)) return std::nullopt;
+      return text(jobs.rows.back()[0]);
     });
   };
   int64_t removed = 0;
   try {
-    removed = prune_history(retention, now, steps);
+    removed = prune_history(retention, now, steps, keep_going);
   } catch (const std::exception& e) {
     log_event(spdlog::level::err, "pruning runs in the state database failed", {{"error", e.what()}});
   }

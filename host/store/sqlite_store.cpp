@@ -474,8 +474,8 @@ std::vector<LastSlot> SqliteStore::last_slots() {
   });
 }
 
-int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
-  const auto count = [this](const char* sql, const auto&... values) {
+int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::function<bool()>& keep_going) {
+  const auto changed_rows = [this](const char* sql, const auto&... values) {
     return db_->call([&](SQLite::Database&) -> int64_t {
       SQLite::Statement& q = db_->statement(sql);
       int i = 0;
@@ -487,62 +487,63 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now) {
   };
   HistoryPruneSteps steps;
   steps.delete_finished_before = [&](int64_t before, int limit) {
-    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < ? LIMIT ?)", before, limit);
+    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < ? LIMIT ?)", before, limit);
   };
-  const auto first_job_after = [this](const char* sql) {
-    return [this, sql](const std::string& after) {
-      return db_->call([&](SQLite::Database&) -> std::optional<std::string> {
-        SQLite::Statement& q = db_->statement(sql);
-        q.bind(1, after);
-        std::optional<std::string> job;
-        if (q.executeStep() && !q.getColumn(0).isNull()) job = q.getColumn(0).getString();
-        q.reset();
-        return job;
-      });
-    };
+  // The first job after `after` in the table's index by job (runs_by_job, notifications_by_job).
+  const auto first_job_after = [](SQLite::Statement& q, const std::string& after) {
+    q.bind(1, after);
+    std::optional<std::string> job;
+    if (q.executeStep() && !q.getColumn(0).isNull()) job = q.getColumn(0).getString();
+    q.reset();
+    return job;
   };
-  steps.next_job = first_job_after("SELECT min(job) FROM runs WHERE job > ?");
-  steps.newest_beyond = [this](const std::string& job, int keep) {
-    return db_->call([&](SQLite::Database&) -> std::optional<int64_t> {
-      SQLite::Statement& q = db_->statement("SELECT id FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1 OFFSET ?");
-      q.bind(1, job);
-      q.bind(2, keep);
-      std::optional<int64_t> id;
-      if (q.executeStep()) id = q.getColumn(0).getInt64();
-      q.reset();
-      return id;
+  steps.jobs_after = [&](const std::string& after, int keep, int count) {
+    return db_->call([&](SQLite::Database&) {
+      SQLite::Statement& next = db_->statement("SELECT min(job) FROM runs WHERE job > ?");
+      SQLite::Statement& cutoff = db_->statement("SELECT id FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1 OFFSET ?");
+      std::vector<JobCutoff> jobs;
+      for (auto job = first_job_after(next, after); job; job = first_job_after(next, *job)) {
+        cutoff.bind(1, *job);
+        cutoff.bind(2, keep);
+        jobs.push_back({*job, cutoff.executeStep() ? std::optional(cutoff.getColumn(0).getInt64()) : std::nullopt});
+        cutoff.reset();
+        if (static_cast<int>(jobs.size()) == count) break;
+      }
+      return jobs;
     });
   };
   steps.delete_finished_of_job = [&](const std::string& job, int64_t last, int limit) {
-    return count("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = ? AND id <= ? AND finished_at IS NOT NULL "
+    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = ? AND id <= ? AND finished_at IS NOT NULL "
                  "LIMIT ?)",
                  job, last, limit);
   };
-  steps.next_notified_job = first_job_after("SELECT min(job) FROM notifications WHERE job > ?");
-  steps.prune_notifications_of = [this](const std::string& job, std::optional<int64_t> before, int keep) {
-    db_->call([&](SQLite::Database&) {
+  steps.prune_notifications_after = [&](const std::string& after, std::optional<int64_t> before, int keep, int count,
+                                        int rows) {
+    return db_->call([&](SQLite::Database&) -> std::optional<std::string> {
       constexpr const char* kNotNewest = " AND id NOT IN (SELECT max(id) FROM notifications WHERE job = ?1 GROUP BY event)";
-      if (before) {
-        static const std::string sql = std::string("DELETE FROM notifications WHERE job = ?1 AND at < ?2") + kNotNewest;
-        SQLite::Statement& q = db_->statement(sql.c_str());
-        q.bind(1, job);
-        q.bind(2, *before);
-        q.exec();
-        q.reset();
+      static const std::string old_sql = std::string("DELETE FROM notifications WHERE job = ?1 AND at < ?2") + kNotNewest;
+      static const std::string beyond_sql = std::string("DELETE FROM notifications WHERE job = ?1 AND id IN (SELECT id "
+                                                        "FROM notifications WHERE job = ?1 ORDER BY at DESC, id DESC "
+                                                        "LIMIT -1 OFFSET ?2)") + kNotNewest;
+      SQLite::Statement& next = db_->statement("SELECT min(job) FROM notifications WHERE job > ?");
+      std::optional<std::string> job = after;
+      int deleted = 0;
+      for (int seen = 0; seen < count && deleted < rows; ++seen) {
+        if (!(job = first_job_after(next, *job))) return std::nullopt;
+        const auto remove = [&](const std::string& sql, int64_t value) {
+          SQLite::Statement& q = db_->statement(sql.c_str());
+          q.bind(1, *job);
+          q.bind(2, value);
+          deleted += q.exec();
+          q.reset();
+        };
+        if (before) remove(old_sql, *before);
+        if (keep > 0) remove(beyond_sql, keep);
       }
-      if (keep > 0) {
-        static const std::string sql = std::string("DELETE FROM notifications WHERE job = ?1 AND id IN (SELECT id FROM "
-                                                   "notifications WHERE job = ?1 ORDER BY at DESC, id DESC LIMIT -1 "
-                                                   "OFFSET ?2)") + kNotNewest;
-        SQLite::Statement& q = db_->statement(sql.c_str());
-        q.bind(1, job);
-        q.bind(2, keep);
-        q.exec();
-        q.reset();
-      }
+      return job;
     });
   };
-  const int64_t removed = prune_history(retention, now, steps);
+  const int64_t removed = prune_history(retention, now, steps, keep_going);
   return removed;
 }
 

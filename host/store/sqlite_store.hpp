@@ -39,7 +39,8 @@ class SqliteStore final : public Store {
   Status set_retry(int64_t run_id, std::optional<int64_t> retry_at, const std::string& note) override;
   std::map<std::string, std::set<int64_t>> claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) override;
   std::vector<LastSlot> last_slots() override;
-  int64_t prune(const Retention& retention, int64_t now) override;
+  using RunLedger::prune;
+  int64_t prune(const Retention& retention, int64_t now, const std::function<bool()>& keep_going) override;
 
   std::optional<JobState> job_state(const std::string& job) override;
   std::vector<JobState> job_states() override;

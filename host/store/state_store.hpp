@@ -5,6 +5,7 @@
 // and committed together, and a slot claim returns only once it is durable.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -129,8 +130,12 @@ class RunLedger {
   // catch-up needs, where reading every job's whole state back took 0.4 s at 100,000 jobs.
   // Throws when the store cannot be read: taking the jobs for new would lose their catch-up.
   virtual std::vector<LastSlot> last_slots() = 0;
-  // Deletes finished runs beyond the retention; returns how many.
-  virtual int64_t prune(const Retention& retention, int64_t now) = 0;
+  // Deletes finished runs beyond the retention; returns how many. In steps (store/history_prune.hpp),
+  // asking `keep_going` before each: a prune that says no stops there, and the next one goes on.
+  virtual int64_t prune(const Retention& retention, int64_t now, const std::function<bool()>& keep_going) = 0;
+  int64_t prune(const Retention& retention, int64_t now) {
+    return prune(retention, now, [] { return true; });
+  }
   // Whether other hosts share this store (PostgreSQL): retries may then appear that another
   // host's reaper created, so the scheduler polls pending_retries().
   virtual bool shared() const { return false; }

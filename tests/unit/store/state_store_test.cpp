@@ -367,6 +367,25 @@ STORE_CONTRACT_TEST("a prune of a long history lets claims through while it dele
   CHECK(during.longest < during.took / 4);
 }
 
+STORE_CONTRACT_TEST("a prune told to stop ends after its step, and the next one goes on", "[store]") {
+  Backend backend;
+  auto store = backend.open();
+  for (const char* job : {"a", "b", "c"}) {
+    std::vector<NewRun> runs;
+    for (int i = 0; i < 2500; ++i) {
+      NewRun run = slot(job, int64_t{i} * 1000);
+      run.status = RunStatus::kSkipped;
+      runs.push_back(run);
+    }
+    REQUIRE(store->claim_batch(runs).value().size() == runs.size());
+  }
+  int asked = 0;
+  const int64_t first = store->prune({.keep_days = 0, .keep_per_job = 100}, 0, [&] { return ++asked <= 2; });
+  CHECK(first == 1000);  // yes to the first job, yes to its first step, then no
+  CHECK(store->prune({.keep_days = 0, .keep_per_job = 100}, 0) == 3 * 2400 - 1000);
+  CHECK(backend.scalar("SELECT count(*) FROM runs") == 3 * 100);
+}
+
 STORE_CONTRACT_TEST("a prune of a long notification history lets claims through while it deletes", "[store][notify]") {
   Backend backend;
   auto store = backend.open();
