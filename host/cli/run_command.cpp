@@ -37,13 +37,14 @@
 #include "store/state_file_mode.hpp"
 #include "util/log.hpp"
 #include "util/offset_clock.hpp"
+#include "util/periodic_deadline.hpp"
 #include "util/service_notify.hpp"
 
 namespace cronhost::cli {
 namespace {
 
 // How often finished runs beyond the history retention are deleted.
-constexpr int kPruneEverySeconds = 600;
+constexpr std::chrono::minutes kPruneEvery{10};
 
 void log_diagnostics(const config::Diagnostics& diagnostics) {
   for (const auto& d : diagnostics)
@@ -323,9 +324,10 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
       log_event(spdlog::level::info, "told systemd the host is ready",
                 {{"watchdog_ms", service.watchdog_usec() / 1000}});
 
-    const timespec prune_interval{kPruneEverySeconds, 0};
+    PeriodicDeadline prune_timer(kPruneEvery, std::chrono::steady_clock::now());
     for (;;) {
-      const int signal = sigtimedwait(&signals, nullptr, &prune_interval);
+      const timespec prune_in = prune_timer.left(std::chrono::steady_clock::now());
+      const int signal = sigtimedwait(&signals, nullptr, &prune_in);
       if (signal == SIGHUP) {
         service.reloading();
         bool failed = false;
@@ -383,13 +385,14 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
                                                     {"grace_ms", live.current()->shutdown_grace.count()}});
         service.stopping(scheduler.status().running);
         break;
-      } else {
+      }
+      if (prune_timer.take(std::chrono::steady_clock::now())) {
         const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
         const auto current = live.current();
         try {
           // Until a signal waits: the prune goes on 10 minutes later, the signal is answered now.
-          const auto no_signal_waits = [&signals] {
+          const auto no_signal_waits = [] {
             sigset_t pending;
             sigpending(&pending);
             for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1})
