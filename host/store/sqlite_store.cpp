@@ -440,23 +440,24 @@ Status SqliteStore::set_retry(int64_t run_id, std::optional<int64_t> retry_at, c
   }
 }
 
-// Each job's runs newest first (runs_by_job), until one claimed before `from`: a slot is never
-// claimed before its time, so the older runs hold no slot at or after `from`. runs_slot leads
-// with the slot's time (migration 013), so it cannot find one job's slots; a range of it from
-// a daily job's last slot would hold every other job's runs since.
+// Each job's runs newest first (runs_by_job), until its first scheduled fire of a slot before
+// `from`: a job's scheduled fires are claimed in the order of their slots, so the older runs
+// hold no slot at or after `from` but catch-ups and retries, which are claimed late and are
+// passed over. (Not the claim's time: a clock stepped back would end the look early.)
+// runs_slot leads with the slot's time (migration 013), so it cannot find one job's slots; a
+// range of it from a daily job's last slot would hold every other job's runs since.
 std::map<std::string, std::set<int64_t>> SqliteStore::claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) {
   if (jobs.empty()) return {};
   return db_->call([&](SQLite::Database& db) {
     std::map<std::string, std::set<int64_t>> claimed;
     SQLite::Statement q(db,
-                        "SELECT scheduled_for, queued_at, attempt = 1 AND trigger IN ('schedule', 'catchup', 'retry') "
-                        "FROM runs WHERE job = ? ORDER BY id DESC");
+                        "SELECT scheduled_for, trigger = 'schedule', attempt = 1 AND trigger IN ('schedule', 'catchup', "
+                        "'retry') FROM runs WHERE job = ? ORDER BY id DESC");
     for (const SlotsFrom& job : jobs) {
       q.bind(1, job.job);
       while (q.executeStep()) {
-        const SQLite::Column queued_at = q.getColumn(1);
-        if (!queued_at.isNull() && queued_at.getInt64() < job.from) break;
         const int64_t slot = q.getColumn(0).getInt64();
+        if (q.getColumn(1).getInt() && slot < job.from) break;
         if (q.getColumn(2).getInt() && slot >= job.from && slot <= to) claimed[job.job].insert(slot);
       }
       q.reset();

@@ -568,16 +568,20 @@ STORE_CONTRACT_TEST("claimed slots are read for many jobs at once, each from its
   CHECK(store->claimed_slots({}, 4000).empty());
 }
 
-STORE_CONTRACT_TEST("claimed slots are found behind a job's later runs, and its runs claimed before `from` end the look",
-                    "[store]") {
+STORE_CONTRACT_TEST("claimed slots are found behind a job's later runs and a clock stepped back", "[store]") {
   Backend backend;
   auto store = backend.open();
-  // Each claimed at its slot's time plus 3 ms, in this order: a long history before `from`
-  // (5000), slots after it, a manual run, the catch-up of slot 4050, a retry of slot 5000,
-  // and last the catch-up of slot 6000 claimed at 9000, behind newer slots. Another job's runs fall in between.
+  // In this order, each claimed at its slot's time plus 3 ms unless said: a long history
+  // before `from` (5000), slots after it with a manual run claimed by a clock stepped back
+  // between them, a manual run, the catch-up of slot 4050, a retry of slot 5000, and last the
+  // catch-up of slot 6000 claimed at 9000, behind newer slots. Another job's runs fall in between.
   std::vector<NewRun> runs;
   for (int64_t at = 0; at < 5000; at += 100) runs.push_back(slot("a", at));
-  for (int64_t at : {5000, 7000, 8000}) runs.push_back(slot("a", at));
+  for (int64_t at : {5000, 7000}) runs.push_back(slot("a", at));
+  NewRun stepped_back = slot("a", 100, 1, Trigger::kManual);
+  stepped_back.started_at = 100;
+  runs.push_back(stepped_back);
+  runs.push_back(slot("a", 8000));
   for (int64_t at = 0; at < 9000; at += 50) runs.push_back(slot("b", at));
   runs.push_back(slot("a", 8500, 1, Trigger::kManual));
   NewRun old_catchup = slot("a", 4050, 1, Trigger::kCatchup);  // a slot before `from`, claimed after it
