@@ -392,11 +392,11 @@ Command add_run_command(CLI::App& app, const CommonOptions& common) {
         const auto current = live.current();
         try {
           // Until a signal waits: the prune goes on 10 minutes later, the signal is answered now.
-          const auto no_signal_waits = [] {
+          const auto no_signal_waits = [&signals] {
             sigset_t pending;
             sigpending(&pending);
-            for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1})
-              if (sigismember(&pending, s)) return false;
+            for (int s = 1; s < NSIG; ++s)
+              if (sigismember(&signals, s) == 1 && sigismember(&pending, s) == 1) return false;
             return true;
           };
           if (const int64_t removed = store.value()->prune(

@@ -19,6 +19,13 @@ struct JobCutoff {
   std::optional<int64_t> last;
 };
 
+// A job with notifications, and (in their order: time, then id) its newest one beyond its
+// newest `keep` if it has more.
+struct NotifiedJob {
+  std::string job;
+  std::optional<int64_t> last_at, last_id;
+};
+
 struct HistoryPruneSteps {
   // Deletes up to `limit` runs finished before `before`; returns how many.
   std::function<int64_t(int64_t before, int limit)> delete_finished_before;
@@ -27,20 +34,22 @@ struct HistoryPruneSteps {
   std::function<std::vector<JobCutoff>(const std::string& after, int keep, int count)> jobs_after;
   // Deletes up to `limit` of the job's finished runs with ids up to `last`; returns how many.
   std::function<int64_t(const std::string& job, int64_t last, int limit)> delete_finished_of_job;
-  // For up to `count` jobs with notifications whose names sort after `after`, in name order,
-  // and no more once `rows` are deleted: deletes their notifications from before `before` (if
-  // set) and beyond their newest `keep` (if above 0), but each one's newest of each event: the
-  // notifier reads it (repeat_every, a recovery, a dead-man period's start). Returns the last
-  // job it pruned when it stopped early or at `count` (more may follow), else nothing.
-  std::function<std::optional<std::string>(const std::string& after, std::optional<int64_t> before, int keep,
-                                           int count, int rows)>
-      prune_notifications_after;
+  // As jobs_after, for notifications (`keep` 0: no cutoff).
+  std::function<std::vector<NotifiedJob>(const std::string& after, int keep, int count)> notified_jobs_after;
+  // Deletes up to `limit` of the job's notifications from before `before` (if set) or up to its
+  // cutoff (if it has one), but its newest of each event: the notifier reads it (repeat_every,
+  // a recovery, a dead-man period's start). Returns how many.
+  std::function<int64_t(const NotifiedJob& job, std::optional<int64_t> before, int limit)> delete_notifications_of;
 };
 
-// Jobs looked at per step: a call apiece cost ~40 us, 4 s every 10 minutes at 100,000 jobs.
-inline constexpr int kPruneStepJobs = 64;
 // Rows deleted per step: a few milliseconds of the store's thread.
 inline constexpr int kPruneStepRows = 1000;
+// Jobs looked at per step, at most: a store call apiece cost ~76 us a job (0.8 s at 10,000
+// jobs with nothing to delete).
+inline constexpr int kPruneStepJobs = 64;
+// A job's cutoff steps through its newest `keep` index entries (OFFSET does not jump), so a
+// step looks at fewer jobs when `keep` is large: about this many entries per step.
+inline constexpr int kPruneStepEntries = 20'000;
 
 // Deletes the runs finished before `retention.keep_days` and, per job, the finished ones
 // beyond its newest `retention.keep_per_job` (a run still going is kept, and counted); then the

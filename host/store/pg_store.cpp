@@ -443,29 +443,24 @@ int64_t PgStore::prune(const Retention& retention, int64_t now, const std::funct
                         "AND finished_at IS NOT NULL LIMIT $3::int)",
                         {param(job), param(last), param(int64_t{limit})});
   };
-  steps.prune_notifications_after = [&](const std::string& after, std::optional<int64_t> before, int keep, int count,
-                                        int rows) {
-    return db_->call([&](PgSession& db) -> std::optional<std::string> {
-      const PgRows jobs = db.run(jobs_after_sql("notifications") + " ORDER BY job", {param(after), param(int64_t{count})});
-      // Each job's newest of each event stays (see HistoryPruneSteps).
-      const std::string not_newest = " AND id NOT IN (SELECT max(id) FROM notifications WHERE job = $1 GROUP BY event)";
-      int64_t deleted = 0;
-      for (const PgRow& row : jobs.rows) {
-        const std::string job = text(row[0]);
-        if (before)
-          deleted += db.run("DELETE FROM notifications WHERE job = $1 AND at < $2::bigint" + not_newest,
-                            {param(job), param(*before)})
-                         .affected;
-        if (keep > 0)
-          deleted += db.run("DELETE FROM notifications WHERE job = $1 AND id IN (SELECT id FROM notifications WHERE "
-                            "job = $1 ORDER BY at DESC, id DESC OFFSET $2::bigint)" + not_newest,
-                            {param(job), param(int64_t{keep})})
-                         .affected;
-        if (deleted >= rows) return job;
-      }
-      if (jobs.rows.size() < static_cast<size_t>(count)) return std::nullopt;
-      return text(jobs.rows.back()[0]);
+  steps.notified_jobs_after = [&](const std::string& after, int keep, int count) {
+    const PgRows rows = db_->call([&](PgSession& db) {
+      return db.run("SELECT jobs.job, c.at, c.id FROM (" + jobs_after_sql("notifications") + ") AS jobs LEFT JOIN "
+                    "LATERAL (SELECT at, id FROM notifications n WHERE n.job = jobs.job AND $3::int > 0 "
+                    "ORDER BY at DESC, id DESC OFFSET $3::int LIMIT 1) AS c ON true ORDER BY jobs.job",
+                    {param(after), param(int64_t{count}), param(int64_t{keep})});
     });
+    std::vector<NotifiedJob> jobs;
+    for (const PgRow& row : rows.rows)
+      jobs.push_back({text(row[0]), row[1] ? std::optional(integer(row[1])) : std::nullopt,
+                      row[2] ? std::optional(integer(row[2])) : std::nullopt});
+    return jobs;
+  };
+  steps.delete_notifications_of = [&](const NotifiedJob& job, std::optional<int64_t> before, int limit) {
+    return changed_rows("DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE job = $1 AND "
+                        "(at < $2::bigint OR (at, id) <= ($3::bigint, $4::bigint)) AND id NOT IN (SELECT max(id) FROM "
+                        "notifications WHERE job = $1 GROUP BY event) LIMIT $5::int)",
+                        {param(job.job), param(before), param(job.last_at), param(job.last_id), param(int64_t{limit})});
   };
   int64_t removed = 0;
   try {

@@ -475,12 +475,26 @@ std::vector<LastSlot> SqliteStore::last_slots() {
   });
 }
 
+namespace {
+
+template <typename T>
+void bind_or_null(SQLite::Statement& q, int index, const T& value) {
+  q.bind(index, value);
+}
+
+void bind_or_null(SQLite::Statement& q, int index, const std::optional<int64_t>& value) {
+  if (value) q.bind(index, *value);
+  else q.bind(index);
+}
+
+}  // namespace
+
 int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::function<bool()>& keep_going) {
   const auto changed_rows = [this](const char* sql, const auto&... values) {
     return db_->call([&](SQLite::Database&) -> int64_t {
       SQLite::Statement& q = db_->statement(sql);
       int i = 0;
-      (q.bind(++i, values), ...);
+      (bind_or_null(q, ++i, values), ...);
       const int64_t changed = q.exec();
       q.reset();
       return changed;
@@ -514,38 +528,39 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::f
     });
   };
   steps.delete_finished_of_job = [&](const std::string& job, int64_t last, int limit) {
-    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = ? AND id <= ? AND finished_at IS NOT NULL "
-                 "LIMIT ?)",
-                 job, last, limit);
+    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job = ? AND id <= ? AND "
+                        "finished_at IS NOT NULL LIMIT ?)",
+                        job, last, limit);
   };
-  steps.prune_notifications_after = [&](const std::string& after, std::optional<int64_t> before, int keep, int count,
-                                        int rows) {
-    return db_->call([&](SQLite::Database&) -> std::optional<std::string> {
-      constexpr const char* kNotNewest = " AND id NOT IN (SELECT max(id) FROM notifications WHERE job = ?1 GROUP BY event)";
-      static const std::string old_sql = std::string("DELETE FROM notifications WHERE job = ?1 AND at < ?2") + kNotNewest;
-      static const std::string beyond_sql = std::string("DELETE FROM notifications WHERE job = ?1 AND id IN (SELECT id "
-                                                        "FROM notifications WHERE job = ?1 ORDER BY at DESC, id DESC "
-                                                        "LIMIT -1 OFFSET ?2)") + kNotNewest;
+  steps.notified_jobs_after = [&](const std::string& after, int keep, int count) {
+    return db_->call([&](SQLite::Database&) {
       SQLite::Statement& next = db_->statement("SELECT min(job) FROM notifications WHERE job > ?");
-      std::optional<std::string> job = after;
-      int deleted = 0;
-      for (int seen = 0; seen < count && deleted < rows; ++seen) {
-        if (!(job = first_job_after(next, *job))) return std::nullopt;
-        const auto remove = [&](const std::string& sql, int64_t value) {
-          SQLite::Statement& q = db_->statement(sql.c_str());
-          q.bind(1, *job);
-          q.bind(2, value);
-          deleted += q.exec();
-          q.reset();
-        };
-        if (before) remove(old_sql, *before);
-        if (keep > 0) remove(beyond_sql, keep);
+      SQLite::Statement& cutoff =
+          db_->statement("SELECT at, id FROM notifications WHERE job = ? ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?");
+      std::vector<NotifiedJob> jobs;
+      for (auto job = first_job_after(next, after); job; job = first_job_after(next, *job)) {
+        NotifiedJob& notified = jobs.emplace_back(NotifiedJob{*job, std::nullopt, std::nullopt});
+        if (keep > 0) {
+          cutoff.bind(1, *job);
+          cutoff.bind(2, keep);
+          if (cutoff.executeStep()) {
+            notified.last_at = cutoff.getColumn(0).getInt64();
+            notified.last_id = cutoff.getColumn(1).getInt64();
+          }
+          cutoff.reset();
+        }
+        if (static_cast<int>(jobs.size()) == count) break;
       }
-      return job;
+      return jobs;
     });
   };
-  const int64_t removed = prune_history(retention, now, steps, keep_going);
-  return removed;
+  steps.delete_notifications_of = [&](const NotifiedJob& job, std::optional<int64_t> before, int limit) {
+    return changed_rows("DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE job = ?1 AND "
+                        "(at < ?2 OR at < ?3 OR (at = ?3 AND id <= ?4)) AND id NOT IN (SELECT max(id) FROM "
+                        "notifications WHERE job = ?1 GROUP BY event) LIMIT ?5)",
+                        job.job, before, job.last_at, job.last_id, limit);
+  };
+  return prune_history(retention, now, steps, keep_going);
 }
 
 // Prepared once per connection (the API asks for one job's state thousands of times a second).
