@@ -1,7 +1,7 @@
-// The run history's retention, applied in small steps. Each step is a store call of its own
-// (its own transaction), so the claims and results waiting for the store's thread are written
-// between them: one DELETE of a long history held that thread, and every fire behind it, for
-// seconds every 10 minutes. The stores give the steps; this decides what they delete.
+// The run history's retention, applied in small steps. Each step is a store call of its own,
+// so the claims and results waiting for the store's thread are written between them: one
+// DELETE of a long history held that thread, and every fire behind it, for seconds every 10
+// minutes. The stores give the steps; this decides what they delete.
 #pragma once
 #include <cstdint>
 #include <functional>

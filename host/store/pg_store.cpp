@@ -418,7 +418,7 @@ int64_t PgStore::prune(const Retention& retention, int64_t now, const std::funct
   HistoryPruneSteps steps;
   steps.delete_finished_before = [&](int64_t before, int limit) {
     return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < $1::bigint LIMIT $2::int)",
-                 {param(before), param(int64_t{limit})});
+                        {param(before), param(int64_t{limit})});
   };
   // Up to $2 jobs after $1 in the table's index by job, one index seek each (a loose index
   // scan: PostgreSQL 15 does not skip through an index by itself).
