@@ -504,26 +504,30 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::f
   steps.delete_finished_before = [&](int64_t before, int limit) {
     return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < ? LIMIT ?)", before, limit);
   };
-  // The first job after `after` in the table's index by job (runs_by_job, notifications_by_job).
-  const auto first_job_after = [](SQLite::Statement& q, const std::string& after) {
-    q.bind(1, after);
-    std::optional<std::string> job;
-    if (q.executeStep() && !q.getColumn(0).isNull()) job = q.getColumn(0).getString();
-    q.reset();
-    return job;
+  // Up to `count` jobs after `after` in name order, each handed to `visit`: one seek apiece in
+  // the table's index by job (runs_by_job, notifications_by_job). On the database thread.
+  const auto each_job_after = [this](const char* next_sql, const std::string& after, int count, const auto& visit) {
+    SQLite::Statement& next = db_->statement(next_sql);
+    std::string job = after;
+    for (int seen = 0; seen < count; ++seen) {
+      next.bind(1, job);
+      const bool found = next.executeStep() && !next.getColumn(0).isNull();
+      if (found) job = next.getColumn(0).getString();
+      next.reset();
+      if (!found) return;
+      visit(job);
+    }
   };
   steps.jobs_after = [&](const std::string& after, int keep, int count) {
     return db_->call([&](SQLite::Database&) {
-      SQLite::Statement& next = db_->statement("SELECT min(job) FROM runs WHERE job > ?");
       SQLite::Statement& cutoff = db_->statement("SELECT id FROM runs WHERE job = ? ORDER BY id DESC LIMIT 1 OFFSET ?");
       std::vector<JobCutoff> jobs;
-      for (auto job = first_job_after(next, after); job; job = first_job_after(next, *job)) {
-        cutoff.bind(1, *job);
+      each_job_after("SELECT min(job) FROM runs WHERE job > ?", after, count, [&](const std::string& job) {
+        cutoff.bind(1, job);
         cutoff.bind(2, keep);
-        jobs.push_back({*job, cutoff.executeStep() ? std::optional(cutoff.getColumn(0).getInt64()) : std::nullopt});
+        jobs.push_back({job, cutoff.executeStep() ? std::optional(cutoff.getColumn(0).getInt64()) : std::nullopt});
         cutoff.reset();
-        if (static_cast<int>(jobs.size()) == count) break;
-      }
+      });
       return jobs;
     });
   };
@@ -534,23 +538,20 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::f
   };
   steps.notified_jobs_after = [&](const std::string& after, int keep, int count) {
     return db_->call([&](SQLite::Database&) {
-      SQLite::Statement& next = db_->statement("SELECT min(job) FROM notifications WHERE job > ?");
       SQLite::Statement& cutoff =
           db_->statement("SELECT at, id FROM notifications WHERE job = ? ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?");
       std::vector<NotifiedJob> jobs;
-      for (auto job = first_job_after(next, after); job; job = first_job_after(next, *job)) {
-        NotifiedJob& notified = jobs.emplace_back(NotifiedJob{*job, std::nullopt, std::nullopt});
-        if (keep > 0) {
-          cutoff.bind(1, *job);
-          cutoff.bind(2, keep);
-          if (cutoff.executeStep()) {
-            notified.last_at = cutoff.getColumn(0).getInt64();
-            notified.last_id = cutoff.getColumn(1).getInt64();
-          }
-          cutoff.reset();
+      each_job_after("SELECT min(job) FROM notifications WHERE job > ?", after, count, [&](const std::string& job) {
+        NotifiedJob& notified = jobs.emplace_back(NotifiedJob{job, std::nullopt, std::nullopt});
+        if (keep <= 0) return;
+        cutoff.bind(1, job);
+        cutoff.bind(2, keep);
+        if (cutoff.executeStep()) {
+          notified.last_at = cutoff.getColumn(0).getInt64();
+          notified.last_id = cutoff.getColumn(1).getInt64();
         }
-        if (static_cast<int>(jobs.size()) == count) break;
-      }
+        cutoff.reset();
+      });
       return jobs;
     });
   };
