@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include "../support/temp_dir.hpp"
 #include "backends.hpp"
@@ -384,6 +385,40 @@ STORE_CONTRACT_TEST("a prune told to stop ends after its step, and the next one 
   CHECK(first == 1000);  // yes to the first job, yes to its first step, then no
   CHECK(store->prune({.keep_days = 0, .keep_per_job = 100}, 0) == 3 * 2400 - 1000);
   CHECK(backend.scalar("SELECT count(*) FROM runs") == 3 * 100);
+}
+
+STORE_CONTRACT_TEST("a prune whose step fails keeps the steps before it, the store goes on, and the next prune finishes",
+                    "[store]") {
+  Backend backend;
+  auto store = backend.open();
+  for (const char* job : {"a", "b", "c"}) {
+    std::vector<NewRun> runs;
+    for (int i = 0; i < 2500; ++i) {
+      NewRun run = slot(job, int64_t{i} * 1000);
+      run.status = RunStatus::kSkipped;
+      runs.push_back(run);
+    }
+    REQUIRE(store->claim_batch(runs).value().size() == runs.size());
+  }
+  // Deleting job b's runs fails, as a full disk or an I/O error would.
+  if constexpr (std::is_same_v<Backend, test::SqliteBackend>) {
+    backend.execute("CREATE TRIGGER refuse BEFORE DELETE ON runs WHEN old.job = 'b' BEGIN "
+                    "SELECT RAISE(ABORT, 'disk I/O error'); END");
+  } else {
+    backend.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF old.job = 'b' THEN "
+                    "RAISE EXCEPTION 'disk I/O error'; END IF; RETURN old; END $$; CREATE TRIGGER refuse BEFORE DELETE "
+                    "ON runs FOR EACH ROW EXECUTE FUNCTION refuse()");
+  }
+  try {
+    store->prune({.keep_days = 0, .keep_per_job = 100}, 0);  // SQLite throws, PostgreSQL logs
+  } catch (const std::exception&) {
+  }
+  CHECK(backend.scalar("SELECT count(*) FROM runs WHERE job = 'a'") == 100);  // its steps committed
+  CHECK(backend.scalar("SELECT count(*) FROM runs WHERE job = 'b'") == 2500);
+  CHECK(store->claim(slot("d", 1000)).value());  // the store goes on
+  backend.execute("DROP TRIGGER refuse" + std::string(std::is_same_v<Backend, test::SqliteBackend> ? "" : " ON runs"));
+  store->prune({.keep_days = 0, .keep_per_job = 100}, 0);
+  CHECK(backend.scalar("SELECT count(*) FROM runs WHERE job IN ('a', 'b', 'c')") == 3 * 100);
 }
 
 STORE_CONTRACT_TEST("a prune of a long notification history lets claims through while it deletes", "[store][notify]") {
