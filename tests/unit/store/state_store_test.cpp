@@ -52,6 +52,17 @@ void check_run(Store& store, int64_t id, RunStatus status, int64_t started, int6
   CHECK(run->finished_at == finished);
 }
 
+// `count` finished (skipped) runs of `job`, a second apart from 0, in one claim batch.
+void claim_finished_runs(Store& store, const std::string& job, int count) {
+  std::vector<NewRun> runs;
+  for (int i = 0; i < count; ++i) {
+    NewRun run = slot(job, int64_t{i} * 1000);
+    run.status = RunStatus::kSkipped;
+    runs.push_back(run);
+  }
+  REQUIRE(store.claim_batch(runs).value().size() == runs.size());
+}
+
 // A prune on a thread of its own, and claims one at a time until it ends: each should wait for
 // a step of the prune at most, not for all of it (compared as a ratio: this machine's speed varies).
 struct ClaimsDuringPrune {
@@ -352,15 +363,7 @@ STORE_CONTRACT_TEST("a prune of a long history lets claims through while it dele
   // 40 jobs with 5,000 finished (skipped) runs each; the prune keeps 100 of each, and days
   // pass every job's runs but the last 1,000.
   constexpr int kJobs = 40, kRuns = 5000;
-  for (int j = 0; j < kJobs; ++j) {
-    std::vector<NewRun> runs;
-    for (int i = 0; i < kRuns; ++i) {
-      NewRun run = slot("job" + std::to_string(j), int64_t{i} * 1000);
-      run.status = RunStatus::kSkipped;
-      runs.push_back(run);
-    }
-    REQUIRE(store->claim_batch(runs).value().size() == runs.size());
-  }
+  for (int j = 0; j < kJobs; ++j) claim_finished_runs(*store, "job" + std::to_string(j), kRuns);
   const ClaimsDuringPrune during = claims_during_prune(*store, {.keep_days = 1, .keep_per_job = 100}, 86'400'000 + 4'000'000);
   CHECK(during.removed == kJobs * (kRuns - 100));
   CHECK(backend.scalar("SELECT count(*) FROM runs WHERE job <> 'other'") == kJobs * 100);
@@ -371,15 +374,7 @@ STORE_CONTRACT_TEST("a prune of a long history lets claims through while it dele
 STORE_CONTRACT_TEST("a prune told to stop ends after its step, and the next one goes on", "[store]") {
   Backend backend;
   auto store = backend.open();
-  for (const char* job : {"a", "b", "c"}) {
-    std::vector<NewRun> runs;
-    for (int i = 0; i < 2500; ++i) {
-      NewRun run = slot(job, int64_t{i} * 1000);
-      run.status = RunStatus::kSkipped;
-      runs.push_back(run);
-    }
-    REQUIRE(store->claim_batch(runs).value().size() == runs.size());
-  }
+  for (const char* job : {"a", "b", "c"}) claim_finished_runs(*store, job, 2500);
   int asked = 0;
   const int64_t first = store->prune({.keep_days = 0, .keep_per_job = 100}, 0, [&] { return ++asked <= 2; });
   CHECK(first == 1000);  // yes to the first job, yes to its first step, then no
@@ -391,15 +386,7 @@ STORE_CONTRACT_TEST("a prune whose step fails keeps the steps before it, the sto
                     "[store]") {
   Backend backend;
   auto store = backend.open();
-  for (const char* job : {"a", "b", "c"}) {
-    std::vector<NewRun> runs;
-    for (int i = 0; i < 2500; ++i) {
-      NewRun run = slot(job, int64_t{i} * 1000);
-      run.status = RunStatus::kSkipped;
-      runs.push_back(run);
-    }
-    REQUIRE(store->claim_batch(runs).value().size() == runs.size());
-  }
+  for (const char* job : {"a", "b", "c"}) claim_finished_runs(*store, job, 2500);
   // Deleting job b's runs fails, as a full disk or an I/O error would.
   if constexpr (std::is_same_v<Backend, test::SqliteBackend>) {
     backend.execute("CREATE TRIGGER refuse BEFORE DELETE ON runs WHEN old.job = 'b' BEGIN "
