@@ -63,6 +63,10 @@ void migrate(SQLite::Database& db) {
   for (size_t i = static_cast<size_t>(current); i < all.size(); ++i) {
     SQLite::Transaction transaction(db);
     db.exec(std::string(all[i]));
+    // A migration that rewrites the schema's text (014) leaves the cookie where it was; other
+    // connections read the schema again only when it moves on (DDL moves it by itself).
+    const int cookie = db.execAndGet("PRAGMA schema_version").getInt();
+    db.exec("PRAGMA schema_version = " + std::to_string(cookie + 1));
     db.exec("PRAGMA user_version = " + std::to_string(i + 1));
     transaction.commit();
   }
