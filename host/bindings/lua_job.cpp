@@ -41,7 +41,7 @@ int sleep_seconds(lua_State* L) {
   return 0;
 }
 
-int require_module(lua_State* L) { return require_from(L, run::LuaSandbox::context(L).lib_dir); }
+int require_module(lua_State* L) { return require_from(L, run::LuaSandbox::context(L).lib_dir()); }
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "dispatch/scheduler.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <random>
 #include <utility>
 
@@ -1015,6 +1016,8 @@ SchedulerStatus Scheduler::status() const {
       if (!run->started_ms.load() && run->queued_ms)
         status.oldest_queued_age_ms = std::max(status.oldest_queued_age_ms, now - run->queued_ms);
     }
+  std::sort(status.overdue.begin(), status.overdue.end(),
+            [](const OverdueRun& a, const OverdueRun& b) { return std::tie(a.job, a.run_id) < std::tie(b.job, b.run_id); });
   return status;
 }
 

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "config/job_spec.hpp"
@@ -275,7 +276,9 @@ class Scheduler {
   std::priority_queue<Fire, std::vector<Fire>, std::greater<>> queue_;
   std::map<std::string, JobEntry> jobs_;
   std::map<std::string, std::vector<std::string>> followers_;  // job -> the jobs with `after:` on it
-  std::map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;  // by job, including removed jobs
+  // By job, including removed jobs. Hashed: every run adds and removes its job's entry, and a
+  // tree of 20,000 names cost ~15 string compares each way (2-4% of the host at 20,000 runs/s).
+  std::unordered_map<std::string, std::vector<std::shared_ptr<ActiveRun>>> active_;
   std::map<std::string, std::deque<Fire>> waiting_;  // catch-up runs queued behind a running one
   // Slots catch-up dropped, for the notifier: told by the loop once the lock is released.
   struct Dropped {

@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "config/live_host_config.hpp"
@@ -83,7 +85,9 @@ class Notifier {
   std::condition_variable wake_;
   bool stopping_ = false;                     // guarded by mutex_
   std::map<std::string, int64_t> first_seen_;  // guarded by mutex_: when the timer first saw each job
-  std::map<std::string, bool> last_ok_;        // guarded by mutex_: whether each job's last outcome was a success
+  // Guarded by mutex_: whether each job's last outcome was a success. Hashed: looked up on
+  // every run's end.
+  std::unordered_map<std::string, bool> last_ok_;
   std::thread thread_;
 };
 

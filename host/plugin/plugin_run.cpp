@@ -248,7 +248,7 @@ run::RunResult run_isolated(run::RunContext& ctx, const std::filesystem::path& p
 
 run::RunResult run_lua_isolated(run::RunContext& ctx, const Isolation& isolation) {
   return serve_runner(ctx, isolation,
-                      {"lua", ctx.job.lua_script, ctx.lib_dir.string(), std::to_string(ctx.limits.memory_bytes)},
+                      {"lua", ctx.job.lua_script, ctx.lib_dir().string(), std::to_string(ctx.limits.memory_bytes)},
                       CapabilityBridge::Kind::kLuaScript);
 }
 
