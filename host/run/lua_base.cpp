@@ -1,6 +1,7 @@
 #include "run/lua_base.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -27,6 +28,28 @@ int text_only_load(lua_State* L) {
 void remove_global(lua_State* L, const char* name) {
   lua_pushnil(L);
   lua_setglobal(L, name);
+}
+
+void open_global(lua_State* L, const char* name, lua_CFunction luaopen) {
+  luaL_requiref(L, name, luaopen, 1);
+  lua_pop(L, 1);
+}
+
+void open_table(lua_State* L, lua_CFunction check) {
+  open_global(L, LUA_TABLIBNAME, luaopen_table);
+  open_table_guards(L, check);
+}
+
+// os: only the clock and calendar functions.
+void open_os(lua_State* L, lua_CFunction) {
+  luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+  lua_createtable(L, 0, 4);
+  for (const char* name : {"time", "date", "clock", "difftime"}) {
+    lua_getfield(L, -2, name);
+    lua_setfield(L, -2, name);
+  }
+  lua_setglobal(L, "os");
+  lua_pop(L, 1);
 }
 
 }  // namespace
@@ -68,24 +91,9 @@ void* LuaAllocator::allocate(void* ud, void* ptr, size_t old_size, size_t new_si
   return p;
 }
 
-void open_safe_libraries(lua_State* L, lua_CFunction check) {
-  const luaL_Reg libraries[] = {{LUA_GNAME, luaopen_base},          {LUA_TABLIBNAME, luaopen_table},
-                                {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
-                                {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_COLIBNAME, luaopen_coroutine}};
-  for (const auto& lib : libraries) {
-    luaL_requiref(L, lib.name, lib.func, 1);
-    lua_pop(L, 1);
-  }
-  // os: only the clock and calendar functions.
-  luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
-  lua_newtable(L);
-  for (const char* name : {"time", "date", "clock", "difftime"}) {
-    lua_getfield(L, -2, name);
-    lua_setfield(L, -2, name);
-  }
-  lua_setglobal(L, "os");
-  lua_pop(L, 1);
-
+void open_safe_base(lua_State* L, lua_CFunction check) {
+  open_global(L, LUA_GNAME, luaopen_base);
+  open_global(L, LUA_STRLIBNAME, luaopen_string);
   for (const char* name : {"dofile", "loadfile"}) remove_global(L, name);
   lua_getglobal(L, "load");
   lua_pushcclosure(L, text_only_load, 1);
@@ -95,7 +103,20 @@ void open_safe_libraries(lua_State* L, lua_CFunction check) {
   lua_setfield(L, -2, "dump");
   lua_pop(L, 1);
   open_bounded_patterns(L, check);
-  open_guards(L, check);
+  open_base_and_string_guards(L);
+}
+
+const std::array<OnDemandLibrary, 5> kOnDemandLibraries = {{
+    {LUA_TABLIBNAME, open_table},
+    {LUA_MATHLIBNAME, [](lua_State* L, lua_CFunction) { open_global(L, LUA_MATHLIBNAME, luaopen_math); }},
+    {LUA_UTF8LIBNAME, [](lua_State* L, lua_CFunction) { open_global(L, LUA_UTF8LIBNAME, luaopen_utf8); }},
+    {LUA_COLIBNAME, [](lua_State* L, lua_CFunction) { open_global(L, LUA_COLIBNAME, luaopen_coroutine); }},
+    {LUA_OSLIBNAME, open_os},
+}};
+
+void open_safe_libraries(lua_State* L, lua_CFunction check) {
+  open_safe_base(L, check);
+  for (const OnDemandLibrary& library : kOnDemandLibraries) library.open(L, check);
 }
 
 }  // namespace cronhost::run

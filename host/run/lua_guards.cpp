@@ -122,14 +122,14 @@ int concat_bounded(lua_State* L) {
   return 1;
 }
 
-void push_check(lua_State* L, lua_CFunction check) {
+}  // namespace
+
+void push_stop_check(lua_State* L, lua_CFunction check) {
   if (check) lua_pushcfunction(L, check);
   else lua_pushnil(L);
 }
 
-}  // namespace
-
-void open_guards(lua_State* L, lua_CFunction check) {
+void open_base_and_string_guards(lua_State* L) {
   lua_pushcfunction(L, setmetatable_without_gc);
   lua_setglobal(L, "setmetatable");
 
@@ -138,12 +138,14 @@ void open_guards(lua_State* L, lua_CFunction check) {
   lua_pushcclosure(L, rep_bounded, 1);
   lua_setfield(L, -2, "rep");
   lua_pop(L, 1);
+}
 
+void open_table_guards(lua_State* L, lua_CFunction check) {
   lua_getglobal(L, LUA_TABLIBNAME);
-  push_check(L, check);
+  push_stop_check(L, check);
   lua_pushcclosure(L, move_bounded, 1);
   lua_setfield(L, -2, "move");
-  push_check(L, check);
+  push_stop_check(L, check);
   lua_pushcclosure(L, concat_bounded, 1);
   lua_setfield(L, -2, "concat");
   lua_pop(L, 1);

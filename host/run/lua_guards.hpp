@@ -12,8 +12,14 @@
 
 namespace cronhost::run {
 
-// Installs the guards over the opened base, string and table libraries. `check` raises
-// (luaL_error) when the run must stop; null: never checked.
-void open_guards(lua_State* L, lua_CFunction check);
+// Pushes `check` for a closure's upvalue (nil when null); lua_tocfunction gets it back.
+void push_stop_check(lua_State* L, lua_CFunction check);
+
+// Installs the guards over the opened base and string libraries.
+void open_base_and_string_guards(lua_State* L);
+
+// Installs the guards over the opened table library. `check` raises (luaL_error) when the run
+// must stop; null: never checked.
+void open_table_guards(lua_State* L, lua_CFunction check);
 
 }  // namespace cronhost::run

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "run/lua_guards.hpp"
+
 namespace cronhost::run {
 namespace {
 
@@ -534,8 +536,7 @@ void open_bounded_patterns(lua_State* L, lua_CFunction check) {
   const luaL_Reg functions[] = {
       {"find", str_find}, {"match", str_match}, {"gmatch", str_gmatch}, {"gsub", str_gsub}, {nullptr, nullptr}};
   lua_getglobal(L, LUA_STRLIBNAME);
-  if (check) lua_pushcfunction(L, check);
-  else lua_pushnil(L);
+  push_stop_check(L, check);
   luaL_setfuncs(L, functions, 1);
   lua_pop(L, 1);
 }

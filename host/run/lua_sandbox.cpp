@@ -55,8 +55,8 @@ LuaSandbox::LuaSandbox(RunContext& context) : context_(context) {
   // from Lua's panic handler. (The job table, with its params and event, is built on first
   // use, inside the script's own protected call.)
   lua_pushcfunction(L_, [](lua_State* L) {
-    open_safe_libraries(L, check_stop_function);
-    bindings::open_all(L);
+    open_safe_base(L, check_stop_function);
+    bindings::open_all(L, check_stop_function);
     return 0;
   });
   if (lua_pcall(L_, 0, 0, 0) != LUA_OK) {

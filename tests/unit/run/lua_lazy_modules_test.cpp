@@ -1,5 +1,5 @@
-// The API modules open when a script first names one; a script must not be able to tell,
-// except by rawget before that first use.
+// The API modules, and the standard libraries but base and string, open when a script first
+// names one; a script must not be able to tell, except by rawget before that first use.
 #include <catch2/catch.hpp>
 
 #include "../support/lua_harness.hpp"
@@ -19,7 +19,8 @@ TEST_CASE("a walk of the globals finds every API module", "[lua][modules]") {
   for (const char* module : {"approvals:table", "db:table", "files:table", "host:table", "http:table", "job:table",
                              "json:table", "log:table", "mail:table", "registry:table", "semver:table",
                              "state:table", "storage:table", "print:function", "require:function",
-                             "sleep:function"}) {
+                             "sleep:function", "string:table", "table:table", "math:table", "utf8:table",
+                             "coroutine:table", "os:table"}) {
     INFO(module);
     CHECK(r.result.find(module) != std::string::npos);
   }
@@ -63,4 +64,31 @@ TEST_CASE("the read-only job table encodes as what it shows", "[lua][modules]") 
   CHECK(h.run("next = nil local n = 0 for _ in pairs(job.params) do n = n + 1 end return n", std::chrono::seconds(5),
               {}, params)
             .result == "3");
+}
+
+// Opening them was half of a trivial run's cost (README, performance).
+TEST_CASE("the standard libraries but base and string open on first use, trimmed and guarded as ever", "[lua][modules]") {
+  Harness h;
+  CHECK(h.run(R"~(
+    local unopened = {}
+    for _, name in ipairs({"table", "math", "utf8", "coroutine", "os"}) do
+      if rawget(_G, name) == nil then unopened[#unopened + 1] = name end
+    end
+    return {unopened, rawget(_G, "string") ~= nil, ("ab"):upper(), "10" + 1})~")
+            .result == R"([["table","math","utf8","coroutine","os"],true,"AB",11])");
+  CHECK(h.run("local m = math return {m == math, rawget(_G, 'math') == m, math.floor(2.5), math.pi > 3}").result ==
+        "[true,true,2,true]");
+  CHECK(h.run("return {os.execute == nil, os.getenv == nil, os.exit == nil, type(os.time), os.date('!%Y', 0)}").result ==
+        R"([true,true,true,"function","1970"])");
+  CHECK(h.run("return coroutine.wrap(function() return utf8.char(72, 105) end)()").result == "\"Hi\"");
+  // Under a strict-mode metatable every library is there (all opened before it took over).
+  auto strict = h.run(R"~(
+    setmetatable(_G, {__index = function(_, name) error("undefined global " .. name, 2) end})
+    return {table.concat({1, 2}, ","), math.max(1, 3), type(coroutine.wrap), os.time() > 0})~");
+  CHECK(strict.status == RunStatus::kSucceeded);
+  CHECK(strict.result == R"(["1,2",3,"function",true])");
+  // The table library's guards come with it: a move it opened for stops at the deadline.
+  auto move = h.run("return #table.move({}, 1, 1 << 40, 1)", std::chrono::milliseconds(300));
+  CHECK(move.status == RunStatus::kTimedOut);
+  CHECK(move.took < std::chrono::seconds(2));
 }
