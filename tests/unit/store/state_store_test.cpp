@@ -96,6 +96,16 @@ ClaimsDuringPrune claims_during_prune(Store& store, const Retention& retention, 
   return during;
 }
 
+// A state file an older cronhost left at schema `version`, with a run of backup's slot 1000
+// and a catch-up of its slot 2000.
+void write_state_at_version(const std::filesystem::path& path, size_t version) {
+  SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  for (size_t i = 0; i < version; ++i) db.exec(std::string(migrations()[i]));
+  db.exec("PRAGMA user_version = " + std::to_string(version));
+  db.exec("INSERT INTO runs (job, trigger, scheduled_for, attempt, status, queued_at) VALUES "
+          "('backup', 'schedule', 1000, 1, 'succeeded', 1003), ('backup', 'catchup', 2000, 1, 'failed', 2500)");
+}
+
 }  // namespace
 
 TEST_CASE("a new state file is migrated to the latest version", "[store]") {
@@ -114,13 +124,7 @@ TEST_CASE("a new state file is migrated to the latest version", "[store]") {
 TEST_CASE("a state file from before migration 013 keeps its runs, and a slot it ran is still refused", "[store]") {
   test::TempDir dir;
   const auto path = dir.path() / "state.db";
-  {
-    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (size_t i = 0; i < 12; ++i) db.exec(std::string(migrations()[i]));
-    db.exec("PRAGMA user_version = 12");
-    db.exec("INSERT INTO runs (job, trigger, scheduled_for, attempt, status, queued_at) VALUES "
-            "('backup', 'schedule', 1000, 1, 'succeeded', 1003), ('backup', 'catchup', 2000, 1, 'failed', 2500)");
-  }
+  write_state_at_version(path, 12);
   auto store = Store::open(path).value();
   CHECK_FALSE(store->claim(slot("backup", 1000)).value());
   CHECK_FALSE(store->claim(slot("backup", 2000, 1, Trigger::kRetry)).value());
@@ -197,13 +201,7 @@ TEST_CASE("a claim, a start and a finish check the runs' rules without building 
 TEST_CASE("a state file from before migration 014 keeps its runs and its rules", "[store]") {
   test::TempDir dir;
   const auto path = dir.path() / "state.db";
-  {
-    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (size_t i = 0; i < 13; ++i) db.exec(std::string(migrations()[i]));
-    db.exec("PRAGMA user_version = 13");
-    db.exec("INSERT INTO runs (job, trigger, scheduled_for, attempt, status, queued_at) VALUES "
-            "('backup', 'schedule', 1000, 1, 'succeeded', 1003), ('backup', 'catchup', 2000, 1, 'failed', 2500)");
-  }
+  write_state_at_version(path, 13);
   SQLite::Database before(path.string(), SQLite::OPEN_READONLY);  // open while the host migrates
   CHECK(before.execAndGet("SELECT count(*) FROM runs").getInt() == 2);
   auto store = Store::open(path).value();
