@@ -41,17 +41,24 @@ bool open_by_name(lua_State* L, const char* name) {
   return false;
 }
 
-// __index of the globals table (globals, name): opens the module and answers with it.
+int opener_key = 0;  // registry: the globals' metatable that opens what a script names
+
+// __index of the globals table (globals, name): opens the module and answers with it. Only
+// Lua's own lookups call it: a script never holds the metatable (settle_globals).
 int open_on_first_use(lua_State* L) {
   if (lua_type(L, 2) != LUA_TSTRING || !open_by_name(L, lua_tostring(L, 2))) return 0;
+  lua_pushglobaltable(L);
   lua_pushvalue(L, 2);
-  lua_rawget(L, 1);
+  lua_rawget(L, -2);
   return 1;
 }
 
-// Opens what is not open yet, so a walk of the globals (or a script's own metatable on
-// them) sees the whole API and every library.
-void open_the_rest(lua_State* L, int globals) {
+// Opens every module and library not open yet and takes the opener off the globals, before a
+// script walks them or reads or replaces their metatable: it then sees all of them, and never
+// the opener (whose __index or __newindex it could otherwise change under the libraries).
+void settle_globals(lua_State* L) {
+  lua_pushglobaltable(L);
+  const int globals = lua_gettop(L);
   const auto open_if_missing = [L, globals](const char* name) {
     lua_pushstring(L, name);
     if (lua_rawget(L, globals) == LUA_TNIL) open_by_name(L, name);
@@ -59,29 +66,50 @@ void open_the_rest(lua_State* L, int globals) {
   };
   for (const auto& module : kModules) open_if_missing(module.name);
   for (const auto& library : run::kOnDemandLibraries) open_if_missing(library.name);
+  if (lua_getmetatable(L, globals)) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &opener_key);
+    if (lua_rawequal(L, -1, -2)) {
+      lua_pushnil(L);
+      lua_setmetatable(L, globals);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+}
+
+bool is_globals(lua_State* L, int index) {
+  lua_pushglobaltable(L);
+  const bool globals = lua_rawequal(L, index, -1);
+  lua_pop(L, 1);
+  return globals;
 }
 
 // __pairs of the globals. Upvalues: the stop check, the real `next` (the script may replace
 // its own).
-int pairs_after_opening(lua_State* L) {
-  open_the_rest(L, 1);
+int pairs_after_settling(lua_State* L) {
+  settle_globals(L);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_pushvalue(L, 1);
   lua_pushnil(L);
   return 3;
 }
 
-// setmetatable(_G, mt) replaces the metatable that opens modules: open them all first.
-// Upvalues: the stop check, the guarded setmetatable.
-int setmetatable_opening_first(lua_State* L) {
-  lua_pushglobaltable(L);
-  const bool globals = lua_rawequal(L, 1, -1);
-  lua_pop(L, 1);
-  if (globals) open_the_rest(L, 1);
+// getmetatable(_G) and setmetatable(_G, mt) settle the globals first. Upvalues: the stop
+// check, the stock getmetatable or the guarded setmetatable.
+int settling_first(lua_State* L) {
+  if (is_globals(L, 1)) settle_globals(L);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 1);
   return 1;
+}
+
+// Replaces the global `name` with settling_first over it.
+void settle_before(lua_State* L, const char* name, lua_CFunction check) {
+  run::push_stop_check(L, check);
+  lua_getglobal(L, name);
+  lua_pushcclosure(L, settling_first, 2);
+  lua_setglobal(L, name);
 }
 
 }  // namespace
@@ -97,14 +125,14 @@ void open_all(lua_State* L, lua_CFunction check) {
   lua_setfield(L, -2, "__index");
   run::push_stop_check(L, check);
   lua_getglobal(L, "next");
-  lua_pushcclosure(L, pairs_after_opening, 2);
+  lua_pushcclosure(L, pairs_after_settling, 2);
   lua_setfield(L, -2, "__pairs");
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &opener_key);
   lua_setmetatable(L, -2);
-  run::push_stop_check(L, check);
-  lua_getglobal(L, "setmetatable");
-  lua_pushcclosure(L, setmetatable_opening_first, 2);
-  lua_setglobal(L, "setmetatable");
   lua_pop(L, 1);
+  settle_before(L, "getmetatable", check);
+  settle_before(L, "setmetatable", check);
 }
 
 }  // namespace cronhost::bindings

@@ -22,9 +22,10 @@ void open_files(lua_State* L);  // files.list/stat/read/write/remove/gzip/prune
 void open_storage(lua_State* L);  // storage.put/get/list/delete/prune
 
 // print, sleep and require at once; the module tables, and the standard libraries but base
-// and string (run/lua_base.hpp), when a script first names one (an __index on the globals;
-// pairs(_G) and setmetatable(_G, ...) open all first). `check`: the run's stop check, for the
-// table library's guards.
+// and string (run/lua_base.hpp), when a script first names one (an __index on the globals).
+// pairs(_G), getmetatable(_G) and setmetatable(_G, ...) open all first and take that
+// metatable off, so no script ever holds it. `check`: the run's stop check, for the table
+// library's guards.
 void open_all(lua_State* L, lua_CFunction check);
 
 }  // namespace cronhost::bindings

@@ -30,14 +30,26 @@ void remove_global(lua_State* L, const char* name) {
   lua_setglobal(L, name);
 }
 
-void open_global(lua_State* L, const char* name, lua_CFunction luaopen) {
-  luaL_requiref(L, name, luaopen, 1);
+// Pops the table on top of the stack into the globals as `name`, raw: whatever the globals'
+// metatable holds never sees a library, let alone one whose guards are not in yet.
+void publish(lua_State* L, const char* name) {
+  lua_pushglobaltable(L);
+  lua_pushstring(L, name);
+  lua_rotate(L, -3, -1);  // globals, name, table
+  lua_rawset(L, -3);
   lua_pop(L, 1);
 }
 
+void open_global(lua_State* L, const char* name, lua_CFunction luaopen) {
+  luaL_requiref(L, name, luaopen, 0);
+  publish(L, name);
+}
+
+// A failure half way (out of memory) publishes nothing; the next try guards the same table.
 void open_table(lua_State* L, lua_CFunction check) {
-  open_global(L, LUA_TABLIBNAME, luaopen_table);
-  open_table_guards(L, check);
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
+  guard_table_library(L, check);
+  publish(L, LUA_TABLIBNAME);
 }
 
 // os: only the clock and calendar functions.
@@ -48,7 +60,7 @@ void open_os(lua_State* L, lua_CFunction) {
     lua_getfield(L, -2, name);
     lua_setfield(L, -2, name);
   }
-  lua_setglobal(L, "os");
+  publish(L, LUA_OSLIBNAME);
   lua_pop(L, 1);
 }
 

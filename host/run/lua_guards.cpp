@@ -140,15 +140,13 @@ void open_base_and_string_guards(lua_State* L) {
   lua_pop(L, 1);
 }
 
-void open_table_guards(lua_State* L, lua_CFunction check) {
-  lua_getglobal(L, LUA_TABLIBNAME);
+void guard_table_library(lua_State* L, lua_CFunction check) {
   push_stop_check(L, check);
   lua_pushcclosure(L, move_bounded, 1);
   lua_setfield(L, -2, "move");
   push_stop_check(L, check);
   lua_pushcclosure(L, concat_bounded, 1);
   lua_setfield(L, -2, "concat");
-  lua_pop(L, 1);
 }
 
 }  // namespace cronhost::run

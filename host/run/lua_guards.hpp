@@ -18,8 +18,8 @@ void push_stop_check(lua_State* L, lua_CFunction check);
 // Installs the guards over the opened base and string libraries.
 void open_base_and_string_guards(lua_State* L);
 
-// Installs the guards over the opened table library. `check` raises (luaL_error) when the run
-// must stop; null: never checked.
-void open_table_guards(lua_State* L, lua_CFunction check);
+// Installs the guards in the table library on top of the stack, before it is published.
+// `check` raises (luaL_error) when the run must stop; null: never checked.
+void guard_table_library(lua_State* L, lua_CFunction check);
 
 }  // namespace cronhost::run

@@ -92,3 +92,31 @@ TEST_CASE("the standard libraries but base and string open on first use, trimmed
   CHECK(move.status == RunStatus::kTimedOut);
   CHECK(move.took < std::chrono::seconds(2));
 }
+
+// The opener is the globals' metatable until a script looks at it: had a script held it, it
+// could have set __newindex and taken the stock table.move as the library was published, or
+// called __index or __pairs with a number for a table (a crash of the host).
+TEST_CASE("a script never holds the globals' opener, so it can neither steal a library before its guards nor call it", "[lua][modules]") {
+  Harness h;
+  CHECK(h.run("local mt = getmetatable(_G) return {mt == nil, rawget(_G, 'table') ~= nil, rawget(_G, 'http') ~= nil}")
+            .result == "[true,true,true]");
+  auto steal = h.run(R"~(
+    local stolen
+    setmetatable(_G, {__newindex = function(t, k, v) stolen = v rawset(t, k, v) end})
+    local _ = table
+    return stolen == nil)~");
+  CHECK(steal.status == RunStatus::kSucceeded);
+  CHECK(steal.result == "true");
+  auto move = h.run(R"~(
+    setmetatable(_G, {__newindex = function(t, k, v) rawset(t, k, v) end})
+    return #table.move({}, 1, 1 << 40, 1))~",
+                    std::chrono::milliseconds(300));
+  CHECK(move.status == RunStatus::kTimedOut);
+  for (const char* call : {"getmetatable(_G).__pairs(12345)", "getmetatable(_G).__index(1, 'math')"}) {
+    INFO(call);
+    auto r = h.run(call);
+    CHECK(r.status == RunStatus::kFailed);
+    CHECK(r.error.find("attempt to index a nil value") != std::string::npos);
+  }
+}
+
