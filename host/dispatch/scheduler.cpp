@@ -1,8 +1,8 @@
 #include "dispatch/scheduler.hpp"
 
 #include <algorithm>
-#include <tuple>
 #include <random>
+#include <tuple>
 #include <utility>
 
 #include "api/db_writeback.hpp"
