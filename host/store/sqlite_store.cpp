@@ -449,14 +449,15 @@ Status SqliteStore::set_retry(int64_t run_id, std::optional<int64_t> retry_at, c
 // hold no slot at or after `from` but catch-ups and retries, which are claimed late and are
 // passed over. (Not the claim's time: a clock stepped back would end the look early.)
 // runs_slot leads with the slot's time (migration 013), so it cannot find one job's slots; a
-// range of it from a daily job's last slot would hold every other job's runs since.
+// range of it from a daily job's last slot would hold every other job's runs since. The slot's
+// triggers are comparisons, not an IN list: a list is a temporary b-tree per job read (014).
 std::map<std::string, std::set<int64_t>> SqliteStore::claimed_slots(const std::vector<SlotsFrom>& jobs, int64_t to) {
   if (jobs.empty()) return {};
   return db_->call([&](SQLite::Database& db) {
     std::map<std::string, std::set<int64_t>> claimed;
     SQLite::Statement q(db,
-                        "SELECT scheduled_for, trigger = 'schedule', attempt = 1 AND trigger IN ('schedule', 'catchup', "
-                        "'retry') FROM runs WHERE job = ? ORDER BY id DESC");
+                        "SELECT scheduled_for, trigger = 'schedule', attempt = 1 AND (trigger = 'schedule' OR "
+                        "trigger = 'catchup' OR trigger = 'retry') FROM runs WHERE job = ? ORDER BY id DESC");
     for (const SlotsFrom& job : jobs) {
       q.bind(1, job.job);
       while (q.executeStep()) {
