@@ -480,20 +480,6 @@ std::vector<LastSlot> SqliteStore::last_slots() {
   });
 }
 
-namespace {
-
-template <typename T>
-void bind_or_null(SQLite::Statement& q, int index, const T& value) {
-  q.bind(index, value);
-}
-
-void bind_or_null(SQLite::Statement& q, int index, const std::optional<int64_t>& value) {
-  if (value) q.bind(index, *value);
-  else q.bind(index);
-}
-
-}  // namespace
-
 int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::function<bool()>& keep_going) {
   const auto changed_rows = [this](const char* sql, const auto&... values) {
     return db_->call([&](SQLite::Database&) -> int64_t {

@@ -2,6 +2,7 @@
 // retried and given up by the host's notify::WebhookOutbox.
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "store/column_values.hpp"
 #include "store/db_thread.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -29,11 +30,6 @@ OutboxWebhook read_row(SQLite::Statement& q) {
   w.created_at = q.getColumn(12).getInt64();
   if (!q.getColumn(13).isNull()) w.failed_at = q.getColumn(13).getInt64();
   return w;
-}
-
-void bind_status(SQLite::Statement& q, int index, std::optional<int> status) {
-  if (status) q.bind(index, *status);
-  else q.bind(index);  // NULL
 }
 
 }  // namespace
@@ -111,7 +107,7 @@ Status SqliteStore::webhook_retry_at(int64_t id, int attempts, int64_t next_atte
       q.bind(1, attempts);
       q.bind(2, next_attempt_at);
       q.bind(3, error);
-      bind_status(q, 4, status);
+      bind_or_null(q, 4, status);
       q.bind(5, id);
       q.exec();
     });
@@ -142,7 +138,7 @@ Status SqliteStore::webhook_give_up(int64_t id, int attempts, const std::string&
                               "target = '{}', locked_until = NULL WHERE id = ?");
       q.bind(1, attempts);
       q.bind(2, error);
-      bind_status(q, 3, status);
+      bind_or_null(q, 3, status);
       q.bind(4, now);
       q.bind(5, id);
       q.exec();
