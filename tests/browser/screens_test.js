@@ -37,9 +37,12 @@ const DARK_BG = 'rgb(15, 20, 25)';
 // resolves to whatever a machine has installed.
 // The masked times get a fixed box, so "in 4 h" and "in 12 h" mask the same pixels. The masked
 // lists of fires (computed from the server's real clock, read against the browser's fixed one)
-// keep one line per fire: "Sat, 5 Dec … · 15 h ago" wraps on some days and not on others.
+// keep one line per fire: "Sat, 5 Dec … · 15 h ago" wraps on some days and not on others. The
+// lists' own width is contained, so a long line (a fire "11 h ago" between midnight and 01:30 UTC)
+// cannot widen the page at 390 px: the masked box is the same size on every run.
 const FIXED_FONTS = ':root { font-family: "DejaVu Sans", sans-serif !important; --mono: "DejaVu Sans Mono", monospace !important; }\n' +
   '.col-next time, #job-definition time { display: inline-block; width: 5.5em; white-space: nowrap; overflow: hidden; vertical-align: top; }\n' +
+  '#next-fires, #schedule-preview ol { contain: inline-size; }\n' +
   '#next-fires li, #schedule-preview ol li { white-space: nowrap; overflow: hidden; }';
 
 const [baseUrl, token, outDir] = process.argv.slice(2);
