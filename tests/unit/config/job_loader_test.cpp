@@ -270,6 +270,17 @@ TEST_CASE("a jobs folder that is missing makes the load incomplete, so a reload 
   CHECK(folder.problems() == Lines{"jobs.d:1:1: error: no such file or folder"});
 }
 
+TEST_CASE("a job file that is a link leading nowhere is an error naming it, not a job gone without a word",
+          "[config][jobs]") {
+  JobsFolder folder;
+  folder.job("a.yaml", "schedule: {cron: \"@daily\"}\nrun: {lua: scripts/job.lua}\n");
+  std::filesystem::create_symlink("gone.yaml", folder.dir.path() / "jobs.d" / "b.yaml");
+  const auto result = folder.load();
+  CHECK(result.complete);
+  CHECK(result.jobs.size() == 1);
+  CHECK(folder.problems() == Lines{"jobs.d/b.yaml:1:1: error: cannot read the file: No such file or directory"});
+}
+
 TEST_CASE("allowlists may come from ${var:}, an unset or empty variable is an error, never an open list",
           "[config][jobs][errors]") {
   JobsFolder f;
