@@ -90,7 +90,7 @@ TEST_CASE("a ConfigMap volume: links lead to files, never into folders", "[list_
   CHECK(sorted(listing.files) == listed_by_std(root.string()));
 }
 
-TEST_CASE("what is not a regular file is not listed; a wanted link that leads nowhere is, to be reported",
+TEST_CASE("what is not a regular file is not listed, but a wanted link that leads nowhere is, to be reported",
           "[list_files]") {
   test::TempDir dir;
   const fs::path root = dir.path() / "jobs.d";
