@@ -21,8 +21,12 @@ struct Walk {
     return false;
   }
 
-  // Lists the open folder `fd` (taken over) whose path is `folder`.
-  bool list(int fd, const std::string& folder) {
+  // Lists `folder`, then the folders in it. Each is opened by its whole path once its parent
+  // is closed: no descriptor is held per level, and a path past PATH_MAX fails
+  // (ENAMETOOLONG) rather than recursing without end (a bind mount of a folder inside itself).
+  bool list(const std::string& folder, int open_flags) {
+    const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | open_flags);
+    if (fd < 0) return fail(folder);
     DIR* dir = ::fdopendir(fd);
     if (!dir) {
       fail(folder);
@@ -30,6 +34,7 @@ struct Walk {
       return false;
     }
     const std::string prefix = folder.ends_with('/') ? folder : folder + "/";
+    std::vector<std::string> folders;
     bool ok = true;
     while (ok) {
       errno = 0;
@@ -50,8 +55,7 @@ struct Walk {
         type = IFTODT(st.st_mode);
       }
       if (type == DT_DIR) {
-        const int sub = ::openat(::dirfd(dir), entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        ok = sub >= 0 ? list(sub, prefix + entry->d_name) : fail(prefix + entry->d_name);
+        folders.push_back(prefix + entry->d_name);
         continue;
       }
       if (!wanted(name)) continue;
@@ -60,6 +64,7 @@ struct Walk {
       if (type == DT_REG || type == DT_LNK) out.files.push_back(prefix + entry->d_name);
     }
     ::closedir(dir);
+    for (size_t i = 0; ok && i < folders.size(); ++i) ok = list(folders[i], O_NOFOLLOW);  // never through a link
     return ok;
   }
 };
@@ -68,12 +73,7 @@ struct Walk {
 
 FileListing list_files(const std::string& root, bool (*wanted)(std::string_view name)) {
   FileListing listing;
-  Walk walk{wanted, listing};
-  const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    walk.fail(root);
-  else
-    walk.list(fd, root);
+  Walk{wanted, listing}.list(root, 0);  // the root itself may be a link
   return listing;
 }
 

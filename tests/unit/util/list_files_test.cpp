@@ -1,7 +1,10 @@
 // Listing the job files under a folder without std::filesystem's iterator, as it listed them.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <filesystem>
 
 #include <catch2/catch.hpp>
@@ -117,4 +120,27 @@ TEST_CASE("a root that is missing or not a folder fails the listing at the root"
   CHECK(missing.error_at == (dir.path() / "nowhere").string());
   const auto file = list_files(dir.write("plain.yaml", "x").string(), yaml);
   CHECK(file.error == "Not a directory");
+}
+
+TEST_CASE("folders nested past the longest path fail the listing rather than recurse without end", "[list_files]") {
+  // What a bind mount of a folder inside itself looks like to a walker. The chain is made with
+  // mkdirat, as no path to its bottom fits in PATH_MAX.
+  test::TempDir dir;
+  const fs::path root = dir.path() / "jobs.d";
+  fs::create_directories(root);
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY);
+  REQUIRE(fd >= 0);
+  const int levels = PATH_MAX / 2 + 10;  // "/d" a level
+  for (int i = 0; i < levels; ++i) {
+    REQUIRE(::mkdirat(fd, "d", 0700) == 0);
+    const int next = ::openat(fd, "d", O_RDONLY | O_DIRECTORY);
+    ::close(fd);
+    REQUIRE(next >= 0);
+    fd = next;
+  }
+  ::close(fd);
+  const auto listing = list_files(root.string(), yaml);
+  CHECK(listing.error == "File name too long");
+  CHECK(listing.error_at.size() >= PATH_MAX);
+  CHECK(listing.error_at.starts_with(root.string() + "/d/d/"));
 }
