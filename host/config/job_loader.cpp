@@ -409,7 +409,10 @@ std::optional<std::string> read_text(const fs::path& path, struct stat& st, Diag
   std::string text, error;
   if (read_file(path, text, st, error, kMaxFileBytes)) return text;
   const bool too_large = static_cast<uint64_t>(st.st_size) > kMaxFileBytes;  // st is filled before the refusal
-  out.push_back({path.string(), {1, 1}, too_large ? "file is too large (" + error + ")" : "cannot read the file: " + error});
+  std::string message = too_large ? "file is too large (" + error + ")" : "cannot read the file: " + error;
+  std::error_code ec;
+  if (const auto target = fs::read_symlink(path, ec); !ec) message += " (it links to " + target.string() + ")";
+  out.push_back({path.string(), {1, 1}, std::move(message)});
   return std::nullopt;
 }
 

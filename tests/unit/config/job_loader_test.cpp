@@ -278,7 +278,7 @@ TEST_CASE("a job file that is a link leading nowhere is an error naming it, not 
   const auto result = folder.load();
   CHECK(result.complete);
   CHECK(result.jobs.size() == 1);
-  CHECK(folder.problems() == Lines{"jobs.d/b.yaml:1:1: error: cannot read the file: No such file or directory"});
+  CHECK(folder.problems() == Lines{"jobs.d/b.yaml:1:1: error: cannot read the file: No such file or directory (it links to gone.yaml)"});
 }
 
 TEST_CASE("allowlists may come from ${var:}, an unset or empty variable is an error, never an open list",
