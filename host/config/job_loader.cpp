@@ -47,6 +47,14 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+// fs::path(file).stem() on the text: "jobs.d/backup.yaml" -> "backup", ".env" -> ".env".
+std::string file_stem(std::string_view file) {
+  const std::string_view name = file.substr(file.rfind('/') + 1);
+  if (name == "." || name == "..") return std::string(name);
+  const size_t dot = name.rfind('.');
+  return std::string(dot == 0 || dot == std::string_view::npos ? name : name.substr(0, dot));
+}
+
 bool valid_job_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -405,14 +413,15 @@ class JobReader {
 // Fewer files than this per thread are not worth a thread.
 constexpr size_t kFilesPerThread = 256;
 
-std::optional<std::string> read_text(const fs::path& path, struct stat& st, Diagnostics& out) {
+// The path as text: a job file's path made into an fs::path splits itself into elements.
+std::optional<std::string> read_text(const std::string& path, struct stat& st, Diagnostics& out) {
   std::string text, error;
-  if (read_file(path, text, st, error, kMaxFileBytes)) return text;
+  if (read_file(path.c_str(), text, st, error, kMaxFileBytes)) return text;
   const bool too_large = static_cast<uint64_t>(st.st_size) > kMaxFileBytes;  // st is filled before the refusal
   std::string message = too_large ? "file is too large (" + error + ")" : "cannot read the file: " + error;
   std::error_code ec;
   if (const auto target = fs::read_symlink(path, ec); !ec) message += " (it links to " + target.string() + ")";
-  out.push_back({path.string(), {1, 1}, std::move(message)});
+  out.push_back({path, {1, 1}, std::move(message)});
   return std::nullopt;
 }
 
@@ -485,7 +494,7 @@ struct FileFacts {
 
 FileFacts facts_of(const YamlDocument& doc) {
   const auto& root = doc.root();
-  FileFacts facts{.file = doc.file(), .name = fs::path(doc.file()).stem().string(), .name_at = {1, 1}};
+  FileFacts facts{.file = doc.file(), .name = file_stem(doc.file()), .name_at = {1, 1}};
   if (!root.is_object()) return facts;
   if (root.contains("name") && root["name"].is_string() && !doc.reported().count("/name")) {
     facts.name = root["name"].get<std::string>();
@@ -590,7 +599,7 @@ std::optional<JobSpec> load_job_document(const YamlDocument& doc, const fs::path
   JobReader reader(doc, failed, base_dir, options, files ? *files : own_files, diagnostics);
   std::optional<JobSpec> job;
   try {
-    job = reader.read(fs::path(doc.file()).stem().string());
+    job = reader.read(file_stem(doc.file()));
   } catch (const std::exception& e) {
     // A shape the schema let through that the reader did not expect: that file fails, the
     // host and the other jobs carry on (tests/unit/config/wrong_types_test.cpp hunts these).

@@ -150,21 +150,31 @@ const nlohmann::json* SchemaCheck::subschema_at(std::string_view pointer) const 
 // longer strings are reported directly and left out of the regex check.
 constexpr size_t kMaxPatternInput = 256;
 
-void SchemaCheck::find_long_patterned(const nlohmann::json& value, const std::string& pointer,
+void SchemaCheck::find_long_patterned(const nlohmann::json& value, std::string& pointer,
                                       std::vector<std::string>& found) const {
+  const size_t here = pointer.size();
   if (value.is_string()) {
     const nlohmann::json* sub = value.get_ref<const std::string&>().size() > kMaxPatternInput ? subschema_at(pointer) : nullptr;
     if (sub && sub->contains("pattern")) found.push_back(pointer);
   } else if (value.is_object()) {
-    for (const auto& [key, child] : value.items()) find_long_patterned(child, pointer_append(pointer, key), found);
+    for (const auto& [key, child] : value.items()) {
+      append_to_pointer(pointer, key);
+      find_long_patterned(child, pointer, found);
+      pointer.resize(here);
+    }
   } else if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) find_long_patterned(value[i], pointer + "/" + std::to_string(i), found);
+    for (size_t i = 0; i < value.size(); ++i) {
+      append_to_pointer(pointer, std::to_string(i));
+      find_long_patterned(value[i], pointer, found);
+      pointer.resize(here);
+    }
   }
 }
 
 std::set<std::string> SchemaCheck::check(const YamlDocument& doc, Diagnostics& out) const {
   std::vector<std::string> too_long;
-  find_long_patterned(doc.root(), "", too_long);
+  std::string walked;
+  find_long_patterned(doc.root(), walked, too_long);
   nlohmann::json shortened;
   if (!too_long.empty()) {
     shortened = doc.root();
@@ -176,6 +186,12 @@ std::set<std::string> SchemaCheck::check(const YamlDocument& doc, Diagnostics& o
   thread_local valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter target(too_long.empty() ? doc.root() : shortened);
+  // A document that passes is checked once without collecting findings: collecting them, the
+  // validator writes out an error for every oneOf alternative a valid file does not take
+  // (schedule: four, run: two), each a message and a copied context. Only a failing document
+  // is checked again for its findings.
+  if (validator.validate(compiled_->schema, target, nullptr) && too_long.empty())
+    return {doc.reported().begin(), doc.reported().end()};
   validator.validate(compiled_->schema, target, &results);
 
   // The validator may report several findings per value; keep them grouped by value.

@@ -35,8 +35,8 @@ class SchemaCheck {
   const nlohmann::json* subschema_at(std::string_view pointer) const;
 
  private:
-  void find_long_patterned(const nlohmann::json& value, const std::string& pointer,
-                           std::vector<std::string>& found) const;
+  // `pointer` is where `value` is; it grows and shrinks back as the walk goes down and up.
+  void find_long_patterned(const nlohmann::json& value, std::string& pointer, std::vector<std::string>& found) const;
   struct Compiled;
   nlohmann::json schema_;
   std::string subject_;

@@ -10,14 +10,18 @@
 
 namespace cronhost::config {
 
+void append_to_pointer(std::string& pointer, std::string_view token) {
+  pointer += '/';
+  for (char c : token) {
+    if (c == '~') pointer += "~0";
+    else if (c == '/') pointer += "~1";
+    else pointer += c;
+  }
+}
+
 std::string pointer_append(std::string_view pointer, std::string_view token) {
   std::string out(pointer);
-  out += '/';
-  for (char c : token) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
-  }
+  append_to_pointer(out, token);
   return out;
 }
 

@@ -96,6 +96,8 @@ class YamlDocument {
 
 // "/a/b" + "c" -> "/a/b/c", escaping per RFC 6901.
 std::string pointer_append(std::string_view pointer, std::string_view token);
+// The same, in place.
+void append_to_pointer(std::string& pointer, std::string_view token);
 // "/a~1b/0" -> {"a/b", "0"}.
 std::vector<std::string> split_pointer(std::string_view pointer);
 // "/schedule/cron/0" -> "schedule.cron[0]", for messages.

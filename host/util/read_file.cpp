@@ -10,11 +10,10 @@
 
 namespace cronhost {
 
-bool read_file(const std::filesystem::path& path, std::string& text, struct stat& st, std::string& error,
-               size_t max_bytes) {
+bool read_file(const char* path, std::string& text, struct stat& st, std::string& error, size_t max_bytes) {
   // O_NONBLOCK: opening a FIFO put where a script or job file was would wait for a writer
   // forever; it is refused below as not a regular file. Regular files ignore the flag.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     error = std::strerror(errno);
     return false;

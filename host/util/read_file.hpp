@@ -13,7 +13,10 @@ namespace cronhost {
 // at once, not waited on). A file that grew
 // or shrank while read has st.st_size set to -1. Files over max_bytes are refused unread
 // (error "N bytes, at most M").
-bool read_file(const std::filesystem::path& path, std::string& text, struct stat& st, std::string& error,
-               size_t max_bytes = SIZE_MAX);
+bool read_file(const char* path, std::string& text, struct stat& st, std::string& error, size_t max_bytes = SIZE_MAX);
+inline bool read_file(const std::filesystem::path& path, std::string& text, struct stat& st, std::string& error,
+                      size_t max_bytes = SIZE_MAX) {
+  return read_file(path.c_str(), text, st, error, max_bytes);
+}
 
 }  // namespace cronhost
