@@ -5,7 +5,8 @@
           trivial Lua script, for S seconds: runs/s persisted, dropped slots, lateness, CPU,
           peak RSS (--json: one JSON object instead of the line; bench/peers_bench.py reads it).
   idle    1,000 jobs whose next fire is an hour away: CPU used by the host over 10 s.
-  load    N job files: time to start, time to reload on SIGHUP, resident memory, time to restart.
+  load    N job files: time to start, CPU of SIGHUP reloads, resident memory, time to restart, and
+          the time from SIGHUP to reloaded with no file changed and with every file changed.
   burst   N jobs every second on W workers whose Lua runs each hold ~22 MB for S seconds,
           then hold nothing: RSS under the burst and 10 s after it.
 """
@@ -136,28 +137,52 @@ def reload_cpu_seconds(proc):
             return c - cpu0
 
 
-def time_restart(root):
-    """Seconds from exec to "cronhost started" on a state every job is in: the catch-up
-    looks at each job's slots since its last fire."""
+def wait_for_log(proc, root, text, count=1):
+    """Waits until host.log holds `text` `count` times."""
+    while open(f"{root}/host.log", "rb").read().count(text) < count:
+        if proc.poll() is not None:
+            sys.exit("host exited: " + open(f"{root}/host.log").read())
+        time.sleep(0.005)
+
+
+def time_restart_and_reloads(root, job_yaml, jobs):
+    """Seconds from exec to "cronhost started" on a state every job is in (the catch-up looks
+    at each job's slots since its last fire); then seconds from SIGHUP to "reloaded" with no
+    file changed, and with every file changed (each read again)."""
     with open(f"{root}/cronhost.yaml") as f:
         config = f.read()
     with open(f"{root}/cronhost.yaml", "w") as f:
         f.write(config.replace("log: {level: warn}", "log: {level: info}"))
     os.remove(f"{root}/host.log")
     proc, t0 = start(root)
-    while b"cronhost started" not in open(f"{root}/host.log", "rb").read():
-        if proc.poll() is not None:
-            sys.exit("host exited: " + open(f"{root}/host.log").read())
-        time.sleep(0.01)
+    wait_for_log(proc, root, b"cronhost started")
     restarted = time.monotonic() - t0
+
+    reloads = 0
+    def time_reload():
+        nonlocal reloads
+        reloads += 1
+        t = time.monotonic()
+        proc.send_signal(signal.SIGHUP)
+        wait_for_log(proc, root, b"reloaded", reloads)
+        return time.monotonic() - t
+
+    unchanged = time_reload()
+    changed_yaml = job_yaml + "description: changed\n"
+    for i in range(jobs):
+        with open(f"{root}/jobs.d/j{i:06d}.yaml", "w") as f:
+            f.write(changed_yaml)
+    time.sleep(2.5)  # past the 2 s in which the host does not trust a file's stamps
+    changed = time_reload()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
-    return restarted
+    return restarted, unchanged, changed
 
 
 def bench_load(jobs):
-    root = make_site(jobs, 'schedule: {cron: "0 0 * * *", timezone: Europe/London}\nrun: {lua: scripts/t.lua}\n'
-                           'params: {image: ghcr.io/acme/app, channel: stable}\n', 2)
+    job_yaml = ('schedule: {cron: "0 0 * * *", timezone: Europe/London}\nrun: {lua: scripts/t.lua}\n'
+                'params: {image: ghcr.io/acme/app, channel: stable}\n')
+    root = make_site(jobs, job_yaml, 2)
     try:
         with open(f"{root}/cronhost.yaml", "a") as f:
             f.write("")
@@ -182,10 +207,11 @@ def bench_load(jobs):
         reload_cpu = [reload_cpu_seconds(proc) for _ in range(2)]
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-        restarted = time_restart(root)
+        restarted, unchanged, changed = time_restart_and_reloads(root, job_yaml, jobs)
         print(f"load: {jobs} job files: started in {started:.2f} s, reload took {reload_cpu[0]:.2f} s of CPU "
               f"(again, nothing changed: {reload_cpu[1]:.2f} s), RSS {rss:.0f} MB; "
-              f"restarted on that state in {restarted:.2f} s")
+              f"restarted on that state in {restarted:.2f} s; SIGHUP to reloaded {unchanged:.2f} s with no file "
+              f"changed, {changed:.2f} s with every file changed")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
