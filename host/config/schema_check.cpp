@@ -189,8 +189,8 @@ std::set<std::string> SchemaCheck::check(const YamlDocument& doc, Diagnostics& o
   // A document that passes is checked once without collecting findings: collecting them, the
   // validator writes out an error for every oneOf alternative a valid file does not take
   // (schedule: four, run: two), each a message and a copied context. Only a failing document
-  // is checked again for its findings.
-  if (validator.validate(compiled_->schema, target, nullptr) && too_long.empty())
+  // (one with an over-long string fails already) is checked for its findings.
+  if (too_long.empty() && validator.validate(compiled_->schema, target, nullptr))
     return {doc.reported().begin(), doc.reported().end()};
   validator.validate(compiled_->schema, target, &results);
 

@@ -102,6 +102,21 @@ TEST_CASE("defaults: name from the file, UTC, no retries, forbid, latest within 
   CHECK(job.enabled);
 }
 
+TEST_CASE("a job named by its file takes the name up to the file's last dot, at any depth", "[config][jobs]") {
+  JobsFolder f;
+  const std::string yaml = "schedule: {every: 15m}\nrun: {lua: scripts/job.lua}\n";
+  f.job("nightly.backup.yaml", yaml);
+  f.job("team/report.v2.yml", yaml);
+  f.job("team/nightly.backup.yml", yaml);
+  const auto result = f.load();
+  REQUIRE(result.jobs.size() == 2);
+  CHECK(result.jobs[0].name == "nightly.backup");
+  CHECK(result.jobs[1].name == "report.v2");
+  // The cross-file checks name a file's job the same way.
+  CHECK(f.problems() == Lines{"jobs.d/team/nightly.backup.yml:1:1: error: duplicate job name 'nightly.backup' (also defined in " +
+                              f.dir.path().string() + "/jobs.d/nightly.backup.yaml)"});
+}
+
 TEST_CASE("each kind of mistake is reported at its line and column", "[config][jobs][errors]") {
   struct Row {
     std::string yaml;
