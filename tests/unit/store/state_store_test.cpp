@@ -221,6 +221,31 @@ TEST_CASE("a state file from before migration 014 keeps its runs and its rules",
   check_runs_rules(db);
 }
 
+// runs_finished_at held every run, unfinished ones under NULL: a claim and its finish each
+// wrote a page of it, a page of WAL more per run than retention needs (README, performance).
+TEST_CASE("runs_finished_at holds finished runs only, and a state file from before migration 015 is pruned through it", "[store]") {
+  test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  write_state_at_version(path, 14);  // two finished runs of backup
+  SQLite::Database before(path.string(), SQLite::OPEN_READWRITE);
+  before.exec("UPDATE runs SET finished_at = queued_at + 1");
+  auto store = Store::open(path).value();
+  const int64_t unfinished = store->claim(slot("backup", 3000)).value().value();
+  const int64_t finished = store->claim(slot("backup", 4000)).value().value();
+  store->finish(finished, "backup", {RunStatus::kSucceeded, 4100, 100, "", "", "", false});
+  store->flush();
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+  // Index entries (its leaf cells): the three finished runs, not the running one.
+  CHECK(db.execAndGet("SELECT sum(ncell) FROM dbstat WHERE name = 'runs_finished_at' AND pagetype = 'leaf'").getInt() == 3);
+  SQLite::Statement plan(db, "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE finished_at < ? LIMIT ?");
+  REQUIRE(plan.executeStep());
+  CHECK_THAT(plan.getColumn(3).getString(), Catch::Matchers::Contains("INDEX runs_finished_at"));
+  // Retention by age: the old finished runs go, the running one stays whatever its age.
+  CHECK(store->prune({.keep_days = 1}, 4100 + 2 * 86'400'000) == 3);
+  CHECK(store->run(unfinished));
+  CHECK_FALSE(store->run(finished));
+}
+
 STORE_CONTRACT_TEST("a slot is claimed once, even across reopen", "[store]") {
   Backend backend;
   int64_t first = 0;
