@@ -1,9 +1,11 @@
 // One thread owns the SQLite connection; everything else hands it work. Work that arrives
 // while a transaction is being written joins the next one, so many small writes cost one
-// commit (group commit). When a commit fails (a full disk, a lock held elsewhere), the posted
-// writes of the batch are kept and retried after a backoff: the transaction rolled back as a
-// whole, so running them again is correct. Thread-safe: call(), post(), flush() and health()
-// may be used from any thread.
+// commit (group commit). A call() made while that thread has nothing under way runs on the
+// caller's own thread instead, with the writes queued so far: the connection is lent, never
+// shared. When a commit fails (a full disk, a lock held elsewhere), the posted writes of the
+// batch are kept and retried after a backoff: the transaction rolled back as a whole, so
+// running them again is correct. Thread-safe: call(), post(), flush() and health() may be
+// used from any thread.
 #pragma once
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -66,13 +68,14 @@ class DbThread {
     using R = std::invoke_result_t<F, SQLite::Database&>;
     using Stored = std::conditional_t<std::is_void_v<R>, bool, R>;
     struct Shared {
-      std::promise<R> promise;
       std::optional<Stored> value;
-      std::exception_ptr error;
+      std::exception_ptr error;  // from `fn`, else from the commit
+      // Only for a call handed to the database thread: setting a std::promise costs a futex
+      // wake (its call_once) even when nobody waits.
+      std::optional<std::promise<void>> answered;
     };
     auto shared = std::make_shared<Shared>();
-    auto future = shared->promise.get_future();
-    enqueue(
+    Item item{
         [shared, fn = std::move(fn)](SQLite::Database& db) mutable {
           try {
             if constexpr (std::is_void_v<R>) {
@@ -86,12 +89,16 @@ class DbThread {
           }
         },
         [shared](std::exception_ptr commit_error) {
-          if (auto e = shared->error ? shared->error : commit_error) return shared->promise.set_exception(e);
-          if constexpr (std::is_void_v<R>) shared->promise.set_value();
-          else shared->promise.set_value(std::move(*shared->value));
-        },
-        true);
-    return future.get();
+          if (!shared->error) shared->error = commit_error;
+          if (shared->answered) shared->answered->set_value();
+        }};
+    if (!run_here(item)) {
+      auto answered = shared->answered.emplace().get_future();
+      enqueue(std::move(item.task), std::move(item.after_commit), true);
+      answered.wait();
+    }
+    if (shared->error) std::rethrow_exception(shared->error);
+    if constexpr (!std::is_void_v<R>) return std::move(*shared->value);
   }
 
   // Queues `fn`; returns at once. A failure that retrying may cure (the file cannot be
@@ -115,7 +122,16 @@ class DbThread {
     std::function<void(std::exception_ptr)> after_commit;  // null: posted, nobody waits
   };
   void enqueue(Task task, std::function<void(std::exception_ptr)> after_commit, bool waited_for);
+  // Runs `call` and the queued writes on this thread if the connection is free and no write
+  // waits for a retry; false (nothing done) otherwise. Handing a call to the database thread
+  // and back cost a persisted run two wake-ups (README, performance).
+  bool run_here(Item& call);
   void loop();
+  // With the connection held: `batch` in one transaction, or, while writes are kept for a
+  // retry, its calls first and then the kept writes.
+  void execute(std::deque<Item>& batch);
+  // Gives the connection back after executing `batch`; wakes the thread if it has work.
+  void release(size_t batch_size);
   // Runs `items` in one transaction; the error if it did not commit (then rolled back).
   std::exception_ptr run_transaction(std::deque<Item>& items);
   void answer_calls(std::deque<Item>& items, const std::exception_ptr& error);
@@ -129,15 +145,19 @@ class DbThread {
   const Limits limits_;
   std::unique_ptr<WalCheckpointer> checkpointer_;  // null: SQLite's automatic checkpoint only
   const std::filesystem::path wal_path_;
-  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;  // database thread only
-  std::deque<Item> retained_;                      // database thread only: posted writes to retry, oldest first
-  std::chrono::steady_clock::time_point wal_checked_;  // database thread only
+  // Touched only by whoever holds the connection (executing_), or by the database thread while
+  // writes are kept for a retry (no call runs elsewhere then).
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
+  std::deque<Item> retained_;  // posted writes to retry, oldest first
+  std::chrono::steady_clock::time_point wal_checked_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable drained_;
   std::deque<Item> queue_;
   uint64_t queued_ = 0, done_ = 0;
   size_t waited_for_ = 0;  // queued call()s: someone blocks on these
+  bool executing_ = false;  // a thread (this one or a caller's) holds the connection
+  bool lingering_ = false;  // the thread gathers posted writes for a while before committing
   bool stopping_ = false;
   WriteHealth health_;     // guarded by mutex_
   std::thread thread_;

@@ -7,8 +7,10 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "../support/temp_dir.hpp"
 #include "store/db_thread.hpp"
@@ -103,6 +105,84 @@ TEST_CASE("a waited-for call in a failing batch gets the error", "[store][db_thr
   other.exec("COMMIT");
   thread.call([](SQLite::Database& db) { db.exec("INSERT INTO t (n) VALUES (2)"); });
   CHECK(rows(path) == 1);  // the failed call is not retried: its caller was told
+}
+
+TEST_CASE("a call made while the database thread is free runs on the caller's thread, after the writes queued before it", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  for (int i = 0; i < 5; ++i) post_insert(thread, i);
+  // Whichever thread commits the posts, the call sees them: they were queued first.
+  CHECK(thread.call([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM t").getInt(); }) == 5);
+  thread.flush();  // nothing queued: the database thread holds nothing
+  CHECK(thread.call([](SQLite::Database&) { return std::this_thread::get_id(); }) == std::this_thread::get_id());
+  post_insert(thread, 5);
+  thread.call([](SQLite::Database&) {});
+  CHECK(rows(path) == 6);  // committed before the call returned, by whichever thread ran it
+}
+
+TEST_CASE("while writes wait for a retry, calls run on the database thread, in a transaction of their own", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  thread.call([](SQLite::Database& db) {  // no page beyond the current ones: big inserts fail with SQLITE_FULL
+    db.exec("PRAGMA max_page_count = " + std::to_string(db.execAndGet("PRAGMA page_count").getInt()));
+  });
+  post_insert(thread, 1, 8192);
+  thread.flush();
+  REQUIRE(thread.health().retained == 1);
+  const auto ran_on = thread.call([](SQLite::Database&) { return std::this_thread::get_id(); });
+  CHECK(ran_on != std::this_thread::get_id());
+  thread.call([](SQLite::Database& db) { db.exec("PRAGMA max_page_count = 1000000"); });
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (thread.health().retained != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  CHECK(rows(path) == 1);
+}
+
+TEST_CASE("posted writes in a call's failed transaction are kept and retried, and the call gets the error", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  for (int i = 0; i < 3; ++i) post_insert(thread, i);
+  // Whoever commits the posts (the call on this thread, or the database thread first), both fail.
+  CHECK_THROWS_WITH(thread.call([](SQLite::Database& db) { db.exec("INSERT INTO t (n) VALUES (100)"); }),
+                    Catch::Contains("locked"));
+  other.exec("COMMIT");
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (rows(path) < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  CHECK(rows(path) == 3);  // the posts, once each; not the failed call
+  thread.flush();
+  CHECK(thread.health().retained == 0);
+}
+
+TEST_CASE("calls and posts from many threads at once: each write lands once", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  {
+    DbThread thread(open_writer(path), true);
+    std::vector<std::thread> threads;
+    std::atomic<int> calls_here{0};
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 500; ++i) {
+          post_insert(thread, t * 10'000 + i);
+          const auto on = thread.call([t, i](SQLite::Database& db) {
+            SQLite::Statement q(db, "INSERT INTO t (n) VALUES (?)");
+            q.bind(1, -(t * 10'000 + i) - 1);
+            q.exec();
+            return std::this_thread::get_id();
+          });
+          calls_here += on == std::this_thread::get_id();
+        }
+      });
+    for (auto& t : threads) t.join();
+    CHECK(calls_here > 0);
+  }
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM t").getInt() == 4000);
+  CHECK(db.execAndGet("SELECT count(DISTINCT n) FROM t").getInt() == 4000);
 }
 
 TEST_CASE("health() tells while commits fail and clears after the retry commits", "[store][db_thread]") {
