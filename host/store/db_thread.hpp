@@ -60,9 +60,10 @@ class DbThread {
   DbThread(const DbThread&) = delete;
   DbThread& operator=(const DbThread&) = delete;
 
-  // Runs `fn` on the database thread and returns its result once its batch has committed
-  // (so a claim is durable before the caller acts on it). Exceptions from `fn` or from the
-  // commit are rethrown here; a call whose commit failed is not retried.
+  // Runs `fn` with the connection (on this thread when it is free, else on the database
+  // thread) and returns its result once its batch has committed (so a claim is durable before
+  // the caller acts on it). Exceptions from `fn` or from the commit are rethrown here; a call
+  // whose commit failed is not retried. Not from inside a task: that would wait for itself.
   template <typename F>
   auto call(F fn) -> std::invoke_result_t<F, SQLite::Database&> {
     using R = std::invoke_result_t<F, SQLite::Database&>;
