@@ -142,9 +142,11 @@ void DbThread::release(size_t batch_size) {
     done_ += batch_size;
     executing_ = false;
     wake = !queue_.empty() || health_.retained > 0 || stopping_;
+    // Under the lock: once it is released a stopping thread may end and the owner destroy
+    // this object before a caller's notify would reach it.
+    drained_.notify_all();
+    if (wake) wake_.notify_one();
   }
-  drained_.notify_all();
-  if (wake) wake_.notify_one();
 }
 
 void DbThread::post(Task fn) {
@@ -218,7 +220,7 @@ std::exception_ptr DbThread::run_transaction(std::deque<Item>& items) {
     }
     statement("COMMIT").exec();
     return nullptr;
-  } catch (const std::exception&) {
+  } catch (...) {
     const auto error = std::current_exception();
     try {
       if (!sqlite3_get_autocommit(handle)) db_->exec("ROLLBACK");
@@ -347,7 +349,7 @@ void DbThread::loop() {
   }
 }
 
-void DbThread::execute(std::deque<Item>& batch) {
+void DbThread::execute(std::deque<Item>& batch) noexcept {
   if (retained_.empty()) {
     const int64_t changes_before = sqlite3_total_changes64(db_->getHandle());
     const auto error = run_transaction(batch);

@@ -85,7 +85,7 @@ class DbThread {
             } else {
               shared->value.emplace(fn(db));
             }
-          } catch (const std::exception&) {
+          } catch (...) {
             shared->error = std::current_exception();
           }
         },
@@ -108,7 +108,7 @@ class DbThread {
   void post(Task fn);
 
   // A prepared statement for `sql` (a string literal), reset and ready to bind. Only for use
-  // inside tasks, on the database thread: preparing once saves ~5 us per use.
+  // inside tasks, with the connection held: preparing once saves ~5 us per use.
   SQLite::Statement& statement(const char* sql);
   // Waits until everything queued so far has been tried: committed, or kept for a retry
   // after a failed commit (health() tells which).
@@ -129,8 +129,10 @@ class DbThread {
   bool run_here(Item& call);
   void loop();
   // With the connection held: `batch` in one transaction, or, while writes are kept for a
-  // retry, its calls first and then the kept writes.
-  void execute(std::deque<Item>& batch);
+  // retry, its calls first and then the kept writes. noexcept: what could still escape (no
+  // memory to keep the writes) ends the host, as it did on the database thread; a connection
+  // left held would hang every caller without a word.
+  void execute(std::deque<Item>& batch) noexcept;
   // Gives the connection back after executing `batch`; wakes the thread if it has work.
   void release(size_t batch_size);
   // Runs `items` in one transaction; the error if it did not commit (then rolled back).

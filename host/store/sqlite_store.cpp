@@ -326,7 +326,7 @@ std::optional<SqliteStore::PendingStart> SqliteStore::take_pending_start(int64_t
   return start;
 }
 
-// On the database thread only.
+// Inside a task only (the connection held).
 void SqliteStore::upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire) {
   SQLite::Statement& q = db_->statement(
       "INSERT INTO job_state (job, last_slot, next_fire) VALUES (?, ?, ?) ON CONFLICT (job) DO UPDATE "
@@ -337,7 +337,7 @@ void SqliteStore::upsert_last_slot(const std::string& job, int64_t slot, std::op
   q.exec();
 }
 
-// On the database thread only.
+// Inside a task only (the connection held).
 void SqliteStore::apply_kv_write(const std::string& job, const KvWrite& write, int64_t now) {
   if (!write.value_json) {
     SQLite::Statement& q = db_->statement("DELETE FROM kv WHERE job = ? AND key = ?");
@@ -496,7 +496,7 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::f
     return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < ? LIMIT ?)", before, limit);
   };
   // Up to `count` jobs after `after` in name order, each handed to `visit`: one seek apiece in
-  // the table's index by job (runs_by_job, notifications_by_job). On the database thread.
+  // the table's index by job (runs_by_job, notifications_by_job). Inside a task (the connection held).
   const auto each_job_after = [this](const char* next_sql, const std::string& after, int count, const auto& visit) {
     SQLite::Statement& next = db_->statement(next_sql);
     std::string job = after;

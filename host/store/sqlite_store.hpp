@@ -116,7 +116,7 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<DbThread> db, int lock_fd);
   // The job states `where` keeps (" WHERE ...", or "" for all), by job.
   std::vector<JobState> job_states_where(const char* where);
-  // On the database thread only.
+  // Inside a task only (the connection held).
   void upsert_last_slot(const std::string& job, int64_t slot, std::optional<int64_t> next_fire);
   void apply_kv_write(const std::string& job, const KvWrite& write, int64_t now);
 

@@ -121,6 +121,15 @@ TEST_CASE("a call made while the database thread is free runs on the caller's th
   CHECK(rows(path) == 6);  // committed before the call returned, by whichever thread ran it
 }
 
+TEST_CASE("a call whose function throws anything gets it back, and the connection is free again", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  CHECK_THROWS_AS(thread.call([](SQLite::Database&) -> int { throw 42; }), int);
+  post_insert(thread, 1);
+  CHECK(thread.call([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM t").getInt(); }) == 1);
+}
+
 TEST_CASE("while writes wait for a retry, calls run on the database thread, in a transaction of their own", "[store][db_thread]") {
   cronhost::test::TempDir dir;
   const auto path = dir.path() / "state.db";
