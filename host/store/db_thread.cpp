@@ -123,7 +123,8 @@ bool DbThread::run_here(Item& call) {
   std::deque<Item> batch;
   {
     std::lock_guard lock(mutex_);
-    if (executing_ || stopping_ || health_.retained > 0) return false;
+    // A due WAL restart is the database thread's to make (upkeep()): this call goes there.
+    if (executing_ || stopping_ || health_.retained > 0 || (checkpointer_ && checkpointer_->restart_due())) return false;
     executing_ = true;
     batch.swap(queue_);
     waited_for_ = 0;
@@ -345,6 +346,7 @@ void DbThread::loop() {
     }
     execute(batch);
     backoff = retained_.empty() ? kFirstBackoff : std::min(backoff * 2, std::chrono::duration_cast<decltype(backoff)>(kMaxBackoff));
+    upkeep();
     release(batch.size());
   }
 }
@@ -372,6 +374,10 @@ void DbThread::execute(std::deque<Item>& batch) noexcept {
     if (!error) retained_.clear();
     note_commit(error);
   }
+}
+
+void DbThread::upkeep() {
+  if (checkpointer_) checkpointer_->restart_if_due();
   // While commits fail the WAL is cut back further: on a full disk the space it holds (~34 MB
   // between restarts) may be what the commits lack.
   if (limits_.wal_limit_bytes != 0)

@@ -133,6 +133,9 @@ class DbThread {
   // memory to keep the writes) ends the host, as it did on the database thread; a connection
   // left held would hang every caller without a word.
   void execute(std::deque<Item>& batch) noexcept;
+  // On the database thread, the connection held, after a batch: the WAL's restart when a commit
+  // found it due, and its bound. A caller's claim does not wait for their checkpoints.
+  void upkeep();
   // Gives the connection back after executing `batch`; wakes the thread if it has work.
   void release(size_t batch_size);
   // Runs `items` in one transaction; the error if it did not commit (then rolled back).

@@ -14,14 +14,10 @@ namespace {
 // what the writer's own checkpoint finds left to copy stays small.
 constexpr int kPassFrames = 128;
 
-// The writer's WAL hook: from restart_frames on, does what SQLite's automatic checkpoint would,
-// then tells the checkpointer. A checkpoint never waits for another's lock: while the
-// checkpointer's pass runs this one returns SQLITE_BUSY at once, and the next commit tries
-// again (the checkpointer starts no pass past restart_frames, so the lock comes free).
-int on_wal_commit(void* checkpointer, sqlite3* writer, const char* schema, int wal_frames) {
+// The writer's WAL hook: tells the checkpointer, and from restart_frames on marks the restart
+// due (restart_if_due() does it once the commit's callers are answered).
+int on_wal_commit(void* checkpointer, sqlite3*, const char*, int wal_frames) {
   auto* self = static_cast<WalCheckpointer*>(checkpointer);
-  if (wal_frames >= self->restart_frames())
-    sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   self->committed(wal_frames);
   return SQLITE_OK;
 }
@@ -52,7 +48,15 @@ WalCheckpointer::~WalCheckpointer() {
   thread_.join();
 }
 
+void WalCheckpointer::restart_if_due() {
+  // What SQLite's automatic checkpoint would do. It never waits for another's lock: while the
+  // checkpointer's pass runs it returns SQLITE_BUSY at once, and the next commit marks the
+  // restart due again (the checkpointer starts no pass past restart_frames, so the lock comes free).
+  if (restart_due_.exchange(false)) sqlite3_wal_checkpoint_v2(writer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+}
+
 void WalCheckpointer::committed(int wal_frames) {
+  if (wal_frames >= restart_frames_) restart_due_ = true;
   bool wake = false;
   {
     std::lock_guard lock(mutex_);

@@ -9,6 +9,7 @@
 #include <SQLiteCpp/Database.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -31,8 +32,14 @@ class WalCheckpointer {
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
   // The writer committed and the WAL now holds `wal_frames` frames: wakes the thread once
-  // enough of them are new.
+  // enough of them are new; from restart_frames on, the restart is due.
   void committed(int wal_frames);
+  // With the writer's connection held, after a commit's callers are answered: copies the
+  // frames left and so lets the next write restart the WAL, if a commit found that due. Done
+  // by the database thread alone, so a claim committed on its caller's thread does not wait
+  // for it (1.3-4 ms with its fsyncs; p99 at 10,000 runs/s 6-7 ms against 4 ms).
+  void restart_if_due();
+  bool restart_due() const { return restart_due_; }
   int restart_frames() const { return restart_frames_; }
   // Frames this thread copied into the database file so far (for tests).
   uint64_t frames_copied() const;
@@ -52,6 +59,7 @@ class WalCheckpointer {
   bool failing_ = false;   // the last pass failed (logged once per streak)
   uint64_t frames_copied_ = 0;
   bool stopping_ = false;
+  std::atomic<bool> restart_due_{false};
   std::thread thread_;
 };
 

@@ -338,6 +338,26 @@ TEST_CASE("with the background checkpointer the WAL still restarts: it stays bou
   CHECK(rows(path) == 2500);
 }
 
+TEST_CASE("with calls alone the WAL still restarts: a call that finds the restart due goes to the database thread", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true, {.checkpoint_in_background = true, .wal_restart_frames = 1000});
+  int ran_elsewhere = 0;
+  for (int i = 0; i < 2500; ++i) {
+    const auto on = thread.call([i](SQLite::Database& db) {
+      SQLite::Statement q(db, "INSERT INTO t (n, pad) VALUES (?, zeroblob(16384))");
+      q.bind(1, i);
+      q.exec();
+      return std::this_thread::get_id();
+    });
+    ran_elsewhere += on != std::this_thread::get_id();
+  }
+  CHECK(ran_elsewhere > 0);  // the calls that found the restart due
+  CHECK(ran_elsewhere < 500);
+  CHECK(std::filesystem::file_size(dir.path() / "state.db-wal") < (12u << 20));
+  CHECK(rows(path) == 2500);
+}
+
 TEST_CASE("while commits fail, a WAL past 4 MiB is truncated: on a full disk its space may be what they lack", "[store][db_thread]") {
   cronhost::test::TempDir dir;
   const auto path = dir.path() / "state.db";
