@@ -77,6 +77,7 @@ std::string message_of(const std::exception_ptr& error) {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
     return e.what();
+  } catch (...) {
   }
   return "unknown error";
 }
@@ -160,6 +161,8 @@ void DbThread::post(Task fn) {
           log_event(spdlog::level::err, "state file write failed", {{"error", e.what()}});
         } catch (const std::exception& e) {
           log_event(spdlog::level::err, "state file write failed", {{"error", e.what()}});
+        } catch (...) {  // not the file's fault: a retry would fail the same way, forever
+          log_event(spdlog::level::err, "state file write failed", {{"error", "unknown error"}});
         }
       },
       nullptr, false);

@@ -40,7 +40,6 @@ class WalCheckpointer {
   // for it (1.3-4 ms with its fsyncs; p99 at 10,000 runs/s 6-7 ms against 4 ms).
   void restart_if_due();
   bool restart_due() const { return restart_due_; }
-  int restart_frames() const { return restart_frames_; }
   // Frames this thread copied into the database file so far (for tests).
   uint64_t frames_copied() const;
 

@@ -130,6 +130,18 @@ TEST_CASE("a call whose function throws anything gets it back, and the connectio
   CHECK(thread.call([](SQLite::Database& db) { return db.execAndGet("SELECT count(*) FROM t").getInt(); }) == 1);
 }
 
+TEST_CASE("a posted write that throws something not a std::exception is dropped, not retried forever", "[store][db_thread]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  DbThread thread(open_writer(path), true);
+  thread.post([](SQLite::Database&) { throw 42; });
+  post_insert(thread, 1);
+  thread.flush();
+  CHECK(thread.health().retained == 0);
+  CHECK(thread.health().failed_commits == 0);
+  CHECK(rows(path) == 1);
+}
+
 TEST_CASE("while writes wait for a retry, calls run on the database thread, in a transaction of their own", "[store][db_thread]") {
   cronhost::test::TempDir dir;
   const auto path = dir.path() / "state.db";
