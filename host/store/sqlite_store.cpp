@@ -21,6 +21,7 @@
 #include "store/history_prune.hpp"
 #include "store/host_lock.hpp"
 #include "store/migrations.hpp"
+#include "store/wal_write_vfs.hpp"
 
 namespace cronhost::store {
 namespace {
@@ -146,8 +147,9 @@ Result<std::unique_ptr<Store>> Store::open(const fs::path& path) {
   skip_sqlite_memory_counts();
   try {
     // The database thread alone uses this connection: SQLite's lock per call is not needed.
-    auto db = std::make_unique<SQLite::Database>(path.string(),
-                                                 SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+    // Its WAL frames go out one write per transaction (store/wal_write_vfs.hpp).
+    auto db = std::make_unique<SQLite::Database>(
+        path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX, 0, wal_write_vfs());
     configure(*db, true);
     migrate(*db);
     DbThread::Limits limits;

@@ -1,0 +1,23 @@
+// A SQLite VFS that writes a transaction's WAL frames with one write() instead of two per frame.
+// SQLite writes each frame as its 24-byte header and then its page, so a run's transaction of
+// 6 frames made 12 pwrite calls, ~13 us of a persisted run's 37 (README, Speed); one write of
+// them all saved 5 us.
+// This VFS keeps the WAL's contiguous writes in memory and writes them out together
+// - within the xWrite of a commit frame's page, so a failed write (a full disk) fails the
+//   commit it belongs to, as SQLite's own write would have, and nothing is committed unwritten;
+// - before anything that looks at the file (read, size, truncate, sync, close, file control),
+//   before a write that does not continue them, and at 64 KiB.
+// Writes over frames already written (SQLite's checksum rewrite after a commit frame, a page
+// written twice in a transaction) are not held.
+// A crash loses only frames whose commit had not returned, which SQLite ignores on recovery
+// anyway. Other files (the database, its shared memory) are the default VFS's, untouched.
+// Thread-safety: register once (thread-safe); each file is used as SQLite uses it.
+#pragma once
+
+namespace cronhost::store {
+
+// Registers the VFS on first use (not as the default) and returns its name, to open a
+// connection with. Throws std::runtime_error when SQLite refuses it.
+const char* wal_write_vfs();
+
+}  // namespace cronhost::store
