@@ -73,6 +73,11 @@ void migrate(SQLite::Database& db) {
   }
 }
 
+// The key of runs_by_finish (migration 016): when a run finished, unfinished runs last. A query
+// must spell it alike for SQLite to read that index.
+#define CRONHOST_FINISH_KEY "ifnull(finished_at, 9223372036854775807)"
+constexpr const char* kUnfinished = CRONHOST_FINISH_KEY " = 9223372036854775807 AND status IN ('queued', 'running')";
+
 constexpr const char* kRunColumns =
     "id, job, trigger, scheduled_for, attempt, first_run_id, status, started_at, finished_at, duration_ms, "
     "lateness_ms, result, error, output, output_truncated, notes, triggered_by, items_processed, items_succeeded, "
@@ -406,12 +411,12 @@ void SqliteStore::record_fire(const std::string& job, int64_t slot, std::optiona
 std::vector<RunRecord> SqliteStore::recover_unfinished(int64_t now) {
   return db_->call([now](SQLite::Database& db) {
     std::vector<RunRecord> found;
-    SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE status IN ('queued', 'running') ORDER BY id");
+    SQLite::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE " + kUnfinished + " ORDER BY id");
     while (q.executeStep()) found.push_back(read_run(q));
-    SQLite::Statement u(db,
-                        "UPDATE runs SET status = 'interrupted', finished_at = ?, "
-                        "duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE max(0, ? - started_at) END, "
-                        "error = 'the host stopped during the run' WHERE status IN ('queued', 'running')");
+    SQLite::Statement u(db, std::string("UPDATE runs SET status = 'interrupted', finished_at = ?, "
+                                        "duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE max(0, ? - started_at) END, "
+                                        "error = 'the host stopped during the run' WHERE ") +
+                                kUnfinished);
     u.bind(1, now);
     u.bind(2, now);
     u.exec();
@@ -495,7 +500,8 @@ int64_t SqliteStore::prune(const Retention& retention, int64_t now, const std::f
   };
   HistoryPruneSteps steps;
   steps.delete_finished_before = [&](int64_t before, int limit) {
-    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE finished_at < ? LIMIT ?)", before, limit);
+    return changed_rows("DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE " CRONHOST_FINISH_KEY " < ? LIMIT ?)",
+                        before, limit);
   };
   // Up to `count` jobs after `after` in name order, each handed to `visit`: one seek apiece in
   // the table's index by job (runs_by_job, notifications_by_job). Inside a task (the connection held).

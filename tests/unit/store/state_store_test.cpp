@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
@@ -221,29 +223,70 @@ TEST_CASE("a state file from before migration 014 keeps its runs and its rules",
   check_runs_rules(db);
 }
 
-// runs_finished_at held every run, unfinished ones under NULL: a claim and its finish each
-// wrote a page of it, a page of WAL more per run than retention needs (README, performance).
-TEST_CASE("runs_finished_at holds finished runs only, and a state file from before migration 015 is pruned through it", "[store]") {
+namespace {
+
+// How many of the WAL's frames from byte `from` on are pages of each table or index (a frame
+// names its page; dbstat names the b-tree a page belongs to). The WAL must not have restarted.
+std::map<std::string, int> wal_frames_by_btree(const std::filesystem::path& path, size_t from) {
+  std::ifstream wal(path.string() + "-wal", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(wal)), std::istreambuf_iterator<char>());
+  const auto u32 = [&](size_t at) {
+    return uint32_t(uint8_t(bytes[at])) << 24 | uint32_t(uint8_t(bytes[at + 1])) << 16 |
+           uint32_t(uint8_t(bytes[at + 2])) << 8 | uint32_t(uint8_t(bytes[at + 3]));
+  };
+  const uint32_t page_size = u32(8);
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+  std::map<uint32_t, std::string> owner;
+  SQLite::Statement pages(db, "SELECT pageno, name FROM dbstat");
+  while (pages.executeStep()) owner[pages.getColumn(0).getUInt()] = pages.getColumn(1).getString();
+  std::map<std::string, int> frames;
+  for (size_t at = std::max<size_t>(from, 32); at + 24 + page_size <= bytes.size(); at += 24 + page_size) ++frames[owner[u32(at)]];
+  return frames;
+}
+
+}  // namespace
+
+// A run had an entry in runs_unfinished from its claim and one in runs_finished_at from its
+// finish, on two pages: a commit holding one run's finish and the next one's claim wrote
+// both, a WAL frame more per run than one index whose key sorts unfinished runs last.
+TEST_CASE("runs_by_finish: a run's claim and finish write no more of it than of the runs table, "
+          "and a state file from before migration 016 is recovered and pruned through it", "[store]") {
   test::TempDir dir;
   const auto path = dir.path() / "state.db";
-  write_state_at_version(path, 14);  // two finished runs of backup
+  write_state_at_version(path, 15);  // two finished runs of backup
   SQLite::Database before(path.string(), SQLite::OPEN_READWRITE);
   before.exec("UPDATE runs SET finished_at = queued_at + 1");
-  auto store = Store::open(path).value();
+  const auto store = Store::open(path).value();
+  const auto migrated = std::filesystem::file_size(path.string() + "-wal");  // frames after it are runs'
+  for (int i = 0; i < 50; ++i) {
+    const int64_t id = store->claim(slot("backup", 10'000 + i * 1000)).value().value();
+    store->finish(id, "backup", {RunStatus::kSucceeded, 10'100 + i * 1000, 100, "", "", "", false});
+  }
   const int64_t unfinished = store->claim(slot("backup", 3000)).value().value();
-  const int64_t finished = store->claim(slot("backup", 4000)).value().value();
-  store->finish(finished, "backup", {RunStatus::kSucceeded, 4100, 100, "", "", "", false});
   store->flush();
+  auto frames = wal_frames_by_btree(path, migrated);
+  REQUIRE(frames["runs"] > 0);
+  // What finds unfinished runs and old finished ones, before 016 and after.
+  CHECK(frames["runs_unfinished"] + frames["runs_finished_at"] + frames["runs_by_finish"] <= frames["runs"]);
+
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
-  // Index entries (its leaf cells): the three finished runs, not the running one.
-  CHECK(db.execAndGet("SELECT sum(ncell) FROM dbstat WHERE name = 'runs_finished_at' AND pagetype = 'leaf'").getInt() == 3);
-  SQLite::Statement plan(db, "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE finished_at < ? LIMIT ?");
-  REQUIRE(plan.executeStep());
-  CHECK_THAT(plan.getColumn(3).getString(), Catch::Matchers::Contains("INDEX runs_finished_at"));
+  CHECK(db.execAndGet("SELECT count(*) FROM sqlite_schema WHERE name IN ('runs_unfinished', 'runs_finished_at')").getInt() == 0);
+  // Retention and the start's recovery read the index (their queries spell its key).
+  for (const char* query : {"SELECT id FROM runs WHERE ifnull(finished_at, 9223372036854775807) < ? LIMIT ?",
+                            "SELECT id FROM runs WHERE ifnull(finished_at, 9223372036854775807) = 9223372036854775807 "
+                            "AND status IN ('queued', 'running') ORDER BY id"}) {
+    SQLite::Statement plan(db, std::string("EXPLAIN QUERY PLAN ") + query);
+    REQUIRE(plan.executeStep());
+    CHECK_THAT(plan.getColumn(3).getString(), Catch::Matchers::Contains("INDEX runs_by_finish"));
+  }
   // Retention by age: the old finished runs go, the running one stays whatever its age.
-  CHECK(store->prune({.keep_days = 1}, 4100 + 2 * 86'400'000) == 3);
+  CHECK(store->prune({.keep_days = 1}, 10'000 + 2 * 86'400'000) == 52);
   CHECK(store->run(unfinished));
-  CHECK_FALSE(store->run(finished));
+  CHECK(store->runs({.job = "backup", .limit = 100}).size() == 1);
+  const auto recovered = store->recover_unfinished(20'000);
+  REQUIRE(recovered.size() == 1);
+  CHECK(recovered.front().id == unfinished);
+  CHECK(store->run(unfinished)->status == RunStatus::kInterrupted);
 }
 
 STORE_CONTRACT_TEST("a slot is claimed once, even across reopen", "[store]") {
