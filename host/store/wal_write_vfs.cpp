@@ -8,6 +8,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace cronhost::store {
 namespace {
@@ -19,6 +20,7 @@ constexpr const char* kName = "cronhost-wal";
 constexpr size_t kHoldBytes = 64 * 1024;
 // A WAL frame header: page number, then the database's size in pages for a commit frame, else 0.
 constexpr int kFrameHeaderBytes = 24;
+constexpr int kWalHeaderBytes = 32;
 
 sqlite3_vfs* base_vfs = nullptr;  // the default VFS, found at registration
 
@@ -28,8 +30,9 @@ struct WalFile {
   sqlite3_file* file;
   std::string held;
   sqlite3_int64 held_at = 0;
-  sqlite3_int64 end = 0;  // past the last byte this file wrote since the WAL began
-  bool commit_page_next = false;  // the last write was a commit frame's header
+  sqlite3_int64 end = 0;       // past the last byte this file wrote since the WAL began
+  sqlite3_int64 page_at = -1;  // where the page of the frame header held last goes
+  bool commit_frame = false;   // that header is a commit frame's
 };
 
 WalFile& wal_of(sqlite3_file* f) { return *reinterpret_cast<WalFile*>(f); }
@@ -39,34 +42,39 @@ int write_held(WalFile& wal) {
   const int rc = wal.file->pMethods->xWrite(wal.file, wal.held.data(), static_cast<int>(wal.held.size()), wal.held_at);
   // Failed or not, SQLite is told now: it fails the transaction and writes these frames again.
   wal.held.clear();
-  wal.commit_page_next = false;
   return rc;
 }
 
-bool is_commit_header(const void* data, int amount) {
-  if (amount != kFrameHeaderBytes) return false;
+bool is_commit_header(const void* data) {
   const auto* bytes = static_cast<const unsigned char*>(data);
   return (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
 }
 
 int wal_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
   WalFile& wal = wal_of(f);
+  const bool page_of_header = offset == std::exchange(wal.page_at, -1);
+  const bool commit_page = std::exchange(wal.commit_frame, false) && page_of_header;
   if (offset == 0) wal.end = 0;  // a new WAL: its header, then frames from the start
-  // Only frames appended at the end are held. SQLite's writes over frames of the transaction
-  // (a page written again, the checksums it then rewrites, after the commit frame) go to the
-  // file at once, after what is held: held, the last of them would miss the commit's return.
   const bool appends = offset >= wal.end;
   wal.end = std::max(wal.end, offset + amount);
+  // Held: the WAL's header and frames appended at its end, written as SQLite 3.40 writes them
+  // (a frame's header, then its page). Anything else goes to the file at once, after what is
+  // held: SQLite's writes over frames of the transaction (a page written again, the checksums
+  // it rewrites after the commit frame) would otherwise miss the commit's return.
+  const bool frame_part = (offset == 0 && amount == kWalHeaderBytes) || amount == kFrameHeaderBytes || page_of_header;
+  const bool hold = appends && frame_part && static_cast<size_t>(amount) <= kHoldBytes;
   const bool continues = offset == wal.held_at + static_cast<sqlite3_int64>(wal.held.size());
-  if (!wal.held.empty() && (!continues || wal.held.size() + static_cast<size_t>(amount) > kHoldBytes)) {
+  if (!wal.held.empty() && (!hold || !continues || wal.held.size() + static_cast<size_t>(amount) > kHoldBytes)) {
     if (const int rc = write_held(wal); rc != SQLITE_OK) return rc;
   }
-  if (!appends || static_cast<size_t>(amount) > kHoldBytes)
-    return wal.file->pMethods->xWrite(wal.file, data, amount, offset);
+  if (!hold) return wal.file->pMethods->xWrite(wal.file, data, amount, offset);
   if (wal.held.empty()) wal.held_at = offset;
   wal.held.append(static_cast<const char*>(data), static_cast<size_t>(amount));
-  if (wal.commit_page_next) return write_held(wal);
-  wal.commit_page_next = is_commit_header(data, amount);
+  if (commit_page) return write_held(wal);
+  if (amount == kFrameHeaderBytes) {
+    wal.page_at = offset + amount;
+    wal.commit_frame = is_commit_header(data);
+  }
   return SQLITE_OK;
 }
 
