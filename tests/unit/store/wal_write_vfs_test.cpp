@@ -76,6 +76,13 @@ fs::path copy_with_wal(const fs::path& path, const fs::path& folder) {
   return folder / path.filename();
 }
 
+// Checks that a copy of the files (copy_with_wal) is whole and holds what `db` reads.
+void check_copy_recovers(const fs::path& path, const fs::path& folder, SQLite::Database& db) {
+  SQLite::Database copy(copy_with_wal(path, folder).string());
+  CHECK(copy.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  CHECK(fingerprint(copy) == fingerprint(db));
+}
+
 // Sets RLIMIT_FSIZE for the scope (writes past it fail with EFBIG), SIGXFSZ ignored.
 class FileSizeLimit {
  public:
@@ -111,9 +118,7 @@ TEST_CASE("a commit's WAL frames leave in one write, where plain SQLite makes tw
   CHECK(writes_of_a_commit(*plain, 1) == 2 * kTables);
 
   // What the commit wrote is in the file when it returns: plain SQLite recovers it from a copy.
-  SQLite::Database copy(copy_with_wal(dir.path() / "coalesced.db", dir.path() / "copy").string());
-  CHECK(fingerprint(copy) == fingerprint(*coalesced));
-  CHECK(count(copy, "SELECT count(*) FROM t5") == 2);
+  check_copy_recovers(dir.path() / "coalesced.db", dir.path() / "copy", *coalesced);
 }
 
 TEST_CASE("whatever a commit's size, its frames are all in the file when it returns", "[store][wal_vfs]") {
@@ -127,9 +132,7 @@ TEST_CASE("whatever a commit's size, its frames are all in the file when it retu
     INFO(pages << " pages");
     REQUIRE((fs::file_size(wal_path) - 32) % (4096 + 24) == 0);  // no frame or part of one held back
   }
-  SQLite::Database copy(copy_with_wal(path, dir.path() / "copy").string());
-  CHECK(copy.execAndGet("PRAGMA integrity_check").getString() == "ok");
-  CHECK(fingerprint(copy) == fingerprint(*db));
+  check_copy_recovers(path, dir.path() / "copy", *db);
 }
 
 TEST_CASE("a transaction larger than the cache and the write buffer is in the WAL whole, checksums rewritten",
@@ -150,11 +153,8 @@ TEST_CASE("a transaction larger than the cache and the write buffer is in the WA
   db->exec("UPDATE t0 SET n = n + 1 WHERE n % 3 = 0");
   db->exec("COMMIT");
   CHECK(fs::file_size(path.string() + "-wal") > 1024 * 1024);
-
-  SQLite::Database copy(copy_with_wal(path, dir.path() / "copy").string());
-  CHECK(copy.execAndGet("PRAGMA integrity_check").getString() == "ok");
-  CHECK(count(copy, "SELECT count(*) FROM t0") == 2000);
-  CHECK(fingerprint(copy) == fingerprint(*db));
+  CHECK(count(*db, "SELECT count(*) FROM t0") == 2000);
+  check_copy_recovers(path, dir.path() / "copy", *db);
 }
 
 TEST_CASE("a WAL write the kernel refuses fails its own commit only: earlier ones stay, later ones go on",
@@ -173,9 +173,7 @@ TEST_CASE("a WAL write the kernel refuses fails its own commit only: earlier one
   CHECK(fingerprint(*db) == committed);
   writes_of_a_commit(*db, 3);  // the same connection commits again over the frames that failed
 
-  SQLite::Database copy(copy_with_wal(path, dir.path() / "copy").string());
-  CHECK(copy.execAndGet("PRAGMA integrity_check").getString() == "ok");
-  CHECK(count(copy, "SELECT count(*) FROM t0 WHERE n = 2") == 0);
-  CHECK(count(copy, "SELECT count(*) FROM t0 WHERE n IN (1, 3)") == 2);
-  CHECK(fingerprint(copy) == fingerprint(*db));
+  CHECK(count(*db, "SELECT count(*) FROM t0 WHERE n = 2") == 0);
+  CHECK(count(*db, "SELECT count(*) FROM t0 WHERE n IN (1, 3)") == 2);
+  check_copy_recovers(path, dir.path() / "copy", *db);
 }
