@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -176,4 +177,118 @@ TEST_CASE("a WAL write the kernel refuses fails its own commit only: earlier one
   CHECK(count(*db, "SELECT count(*) FROM t0 WHERE n = 2") == 0);
   CHECK(count(*db, "SELECT count(*) FROM t0 WHERE n IN (1, 3)") == 2);
   check_copy_recovers(path, dir.path() / "copy", *db);
+}
+
+namespace {
+
+// Inserts `rows` rows of 600 bytes into t0 inside a transaction left open, on a connection
+// with an 8-page cache: pages spill to the WAL as frames of no commit.
+void spill_in_open_transaction(SQLite::Database& db, int rows) {
+  db.exec("PRAGMA cache_size = 8");
+  db.exec("BEGIN IMMEDIATE");
+  SQLite::Statement insert(db, "INSERT INTO t0 VALUES (?, zeroblob(600))");
+  for (int n = 0; n < rows; ++n) {
+    insert.bind(1, 1000 + n);
+    insert.exec();
+    insert.reset();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("frames spilled by a transaction rolled back never land over another connection's commit",
+          "[store][wal_vfs]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  auto db = open_wal(path, wal_write_vfs());
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  // The pages the rollback reads again are then in the database file, not in the WAL.
+  db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  spill_in_open_transaction(*db, 300);
+  db->exec("ROLLBACK");
+  for (int n = 0; n < 20; ++n)  // frames where the spilled ones were
+    other.exec("INSERT INTO t1 VALUES (" + std::to_string(n) + ", zeroblob(3000))");
+  CHECK(count(*db, "SELECT count(*) FROM t1") == 20);  // the writer reads the WAL again
+  db->exec("INSERT INTO t2 VALUES (1, zeroblob(10))");
+  CHECK(other.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  CHECK(fingerprint(other) == fingerprint(*db));
+  check_copy_recovers(path, dir.path() / "copy", *db);
+}
+
+TEST_CASE("with synchronous FULL, 1 KiB pages and no powersafe overwrite, a commit's padding is in the file",
+          "[store][wal_vfs]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  // SQLite pads each commit to the 4 KiB sector with copies of its last frame, splitting a
+  // frame at the sector's end; the split can leave a 24-byte write that is no frame header.
+  SQLite::Database db("file:" + path.string() + "?psow=0",
+                      SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_URI, 0, wal_write_vfs());
+  db.exec("PRAGMA page_size = 1024");
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = FULL");
+  db.exec("PRAGMA wal_autocheckpoint = 0");
+  db.exec("CREATE TABLE t0 (n INTEGER, pad BLOB)");
+  const auto wal_path = path.string() + "-wal";
+  for (int n = 0; n < 600; ++n) {
+    db.exec("INSERT INTO t0 VALUES (" + std::to_string(n) + ", zeroblob(" + std::to_string(n % 7 * 300) + "))");
+    INFO("commit " << n);
+    REQUIRE((fs::file_size(wal_path) - 32) % (1024 + 24) == 0);
+  }
+}
+
+namespace {
+
+// A 4 MiB tmpfs mounted on a fresh folder for the scope (root only), so a disk can really fill.
+class SmallDisk {
+ public:
+  SmallDisk() : mounted_(::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, "size=4m") == 0) {}
+  ~SmallDisk() {
+    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const fs::path& path() const { return dir_.path(); }
+  // Takes every free byte into a file of its own; free() gives them back.
+  void fill() {
+    std::ofstream filler(path() / "filler", std::ios::binary);
+    const std::string block(4096, 'x');
+    while (filler.write(block.data(), block.size())) {
+    }
+  }
+  void free() { fs::remove(path() / "filler"); }
+
+ private:
+  cronhost::test::TempDir dir_;
+  bool mounted_;
+};
+
+}  // namespace
+
+TEST_CASE("a full disk found while spilled frames wait fails the whole transaction, not one statement",
+          "[store][wal_vfs]") {
+  SmallDisk disk;
+  if (!disk.mounted()) {
+    WARN("cannot mount a tmpfs (needs root): the full-disk case is left to tests/integration/test_state_file.py");
+    return;
+  }
+  const auto path = disk.path() / "state.db";
+  auto db = open_wal(path, wal_write_vfs());
+  db->exec("CREATE TABLE u (n INTEGER UNIQUE)");  // a statement that may break it has a journal of its own
+  writes_of_a_commit(*db, 1);
+  spill_in_open_transaction(*db, 300);
+  disk.fill();
+  // The frames held go out at the statement's first read of the WAL or with its next spill, and
+  // the disk refuses them. SQLITE_FULL from a read would undo this statement alone (it has a
+  // statement journal) and the COMMIT below would publish frames never written.
+  CHECK_THROWS(db->exec("INSERT INTO u SELECT n FROM t0"));
+  disk.free();
+  try {
+    db->exec("COMMIT");
+  } catch (const std::exception&) {
+  }
+  if (!sqlite3_get_autocommit(db->getHandle())) db->exec("ROLLBACK");
+  CHECK(db->execAndGet("PRAGMA integrity_check").getString() == "ok");
+  const int64_t rows = count(*db, "SELECT count(*) FROM t0");
+  CHECK((rows == 1 || rows == 301));  // all of the transaction or none of it
+  cronhost::test::TempDir copy;
+  check_copy_recovers(path, copy.path(), *db);
 }
