@@ -84,6 +84,19 @@ void check_copy_recovers(const fs::path& path, const fs::path& folder, SQLite::D
   CHECK(fingerprint(copy) == fingerprint(db));
 }
 
+// Inserts `rows` rows of 600 bytes into t0 inside a transaction left open, on a connection
+// with an 8-page cache: pages spill to the WAL as frames of no commit.
+void spill_in_open_transaction(SQLite::Database& db, int rows) {
+  db.exec("PRAGMA cache_size = 8");
+  db.exec("BEGIN IMMEDIATE");
+  SQLite::Statement insert(db, "INSERT INTO t0 VALUES (?, zeroblob(600))");
+  for (int n = 0; n < rows; ++n) {
+    insert.bind(1, 1000 + n);
+    insert.exec();
+    insert.reset();
+  }
+}
+
 // Sets RLIMIT_FSIZE for the scope (writes past it fail with EFBIG), SIGXFSZ ignored.
 class FileSizeLimit {
  public:
@@ -141,14 +154,7 @@ TEST_CASE("a transaction larger than the cache and the write buffer is in the WA
   cronhost::test::TempDir dir;
   const auto path = dir.path() / "state.db";
   auto db = open_wal(path, wal_write_vfs());
-  db->exec("PRAGMA cache_size = 8");  // pages spill to the WAL mid-transaction and are read back
-  db->exec("BEGIN IMMEDIATE");
-  SQLite::Statement insert(*db, "INSERT INTO t0 VALUES (?, zeroblob(600))");
-  for (int n = 0; n < 2000; ++n) {
-    insert.bind(1, n);
-    insert.exec();
-    insert.reset();
-  }
+  spill_in_open_transaction(*db, 2000);  // spilled pages are also read back
   // Pages spilled above are written again: SQLite overwrites their frames in place, then
   // reads the transaction's frames back to rewrite the checksum chain.
   db->exec("UPDATE t0 SET n = n + 1 WHERE n % 3 = 0");
@@ -178,23 +184,6 @@ TEST_CASE("a WAL write the kernel refuses fails its own commit only: earlier one
   CHECK(count(*db, "SELECT count(*) FROM t0 WHERE n IN (1, 3)") == 2);
   check_copy_recovers(path, dir.path() / "copy", *db);
 }
-
-namespace {
-
-// Inserts `rows` rows of 600 bytes into t0 inside a transaction left open, on a connection
-// with an 8-page cache: pages spill to the WAL as frames of no commit.
-void spill_in_open_transaction(SQLite::Database& db, int rows) {
-  db.exec("PRAGMA cache_size = 8");
-  db.exec("BEGIN IMMEDIATE");
-  SQLite::Statement insert(db, "INSERT INTO t0 VALUES (?, zeroblob(600))");
-  for (int n = 0; n < rows; ++n) {
-    insert.bind(1, 1000 + n);
-    insert.exec();
-    insert.reset();
-  }
-}
-
-}  // namespace
 
 TEST_CASE("frames spilled by a transaction rolled back never land over another connection's commit",
           "[store][wal_vfs]") {
