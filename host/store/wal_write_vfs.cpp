@@ -45,6 +45,7 @@ struct WalFile {
   sqlite3_int64 end = 0;       // past the last byte this file wrote since the WAL began
   uint32_t page_size = 0;      // from the WAL's header; 0 while unknown: nothing is held
   bool header_read = false;    // the header of a WAL begun before this file opened was read
+  int failed = SQLITE_OK;      // held frames failed where SQLite could not hear of it
   sqlite3_int64 page_at = -1;  // where the page of the frame header held last goes
   bool commit_frame = false;   // that header is a commit frame's
 };
@@ -78,7 +79,10 @@ int write_held(WalFile& wal) {
 
 // write_held() for a call that is not a write: a write failing there is an I/O error, so
 // SQLite rolls the transaction back rather than one statement (see the header).
-int write_held_before(WalFile& wal) { return write_held(wal) == SQLITE_OK ? SQLITE_OK : SQLITE_IOERR_WRITE; }
+int write_held_before(WalFile& wal) {
+  if (wal.failed != SQLITE_OK) return wal.failed;
+  return write_held(wal) == SQLITE_OK ? SQLITE_OK : SQLITE_IOERR_WRITE;
+}
 
 bool is_frame_header(const WalFile& wal, int amount, sqlite3_int64 offset) {
   return amount == kFrameHeaderBytes && wal.page_size != 0 && offset >= kWalHeaderBytes &&
@@ -94,6 +98,7 @@ void read_page_size(WalFile& wal) {
 
 int wal_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
   WalFile& wal = wal_of(f);
+  if (wal.failed != SQLITE_OK) return wal.failed;
   const auto* bytes = static_cast<const unsigned char*>(data);
   const bool page = offset == std::exchange(wal.page_at, -1) && static_cast<uint32_t>(amount) == wal.page_size;
   const bool commit_page = std::exchange(wal.commit_frame, false) && page;
@@ -184,13 +189,19 @@ const sqlite3_io_methods kWalMethods = {
 
 // The database file: the default VFS's methods, but the WAL's held frames go to the file
 // before its shared-memory locks change or its wal-index header is published (a barrier).
-// Frames held then belong to no commit (a commit's are written by its last page), so a
-// failure to write them is SQLite's business no more than a spill it rolled back.
-void write_wal_of(DbFile& db) {
-  if (db.wal) write_held(*db.wal);
+// SQLite 3.40 holds none then but those of a transaction it rolled back (a commit's are
+// written by its last page), released with the write lock: a failure to write them is nobody's
+// business. Anywhere else it fails the WAL's next write or read until that release.
+void write_wal_of(DbFile& db, bool write_lock_released) {
+  if (!db.wal) return;
+  const int rc = write_held(*db.wal);
+  if (write_lock_released)
+    db.wal->failed = SQLITE_OK;
+  else if (rc != SQLITE_OK)
+    db.wal->failed = SQLITE_IOERR_WRITE;
 }
 
-#define CRONHOST_FORWARD(f, method, ...) db_of(f).file->pMethods->method(db_of(f).file, ##__VA_ARGS__)
+#define CRONHOST_FORWARD(f, method, ...) db_of(f).file->pMethods->method(db_of(f).file __VA_OPT__(, ) __VA_ARGS__)
 int db_close(sqlite3_file* f) {
   DbFile& db = db_of(f);
   if (db.wal) db.wal->db = nullptr;
@@ -215,11 +226,16 @@ int db_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile*
   return CRONHOST_FORWARD(f, xShmMap, region, size, extend, out);
 }
 int db_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
-  write_wal_of(db_of(f));
-  return CRONHOST_FORWARD(f, xShmLock, offset, n, flags);
+  const bool write_lock = offset == 0;  // WAL_WRITE_LOCK: lock 0, alone
+  write_wal_of(db_of(f), write_lock && (flags & SQLITE_SHM_UNLOCK));
+  const int rc = CRONHOST_FORWARD(f, xShmLock, offset, n, flags);
+  // A transaction begins: it writes no frame below its first, whatever another connection left
+  // at the WAL's end (a restart, a truncation), so frames from here on are appended.
+  if (rc == SQLITE_OK && write_lock && (flags & SQLITE_SHM_LOCK) && db_of(f).wal) db_of(f).wal->end = 0;
+  return rc;
 }
 void db_shm_barrier(sqlite3_file* f) {
-  write_wal_of(db_of(f));
+  write_wal_of(db_of(f), false);
   CRONHOST_FORWARD(f, xShmBarrier);
 }
 int db_shm_unmap(sqlite3_file* f, int delete_flag) { return CRONHOST_FORWARD(f, xShmUnmap, delete_flag); }
@@ -240,9 +256,12 @@ int open_db(const char* name, sqlite3_file* f, int flags, int* out_flags) {
   auto* db = new (f) DbFile{};
   db->file = base_file_of(f);
   const int rc = base_vfs->xOpen(base_vfs, name, db->file, flags, out_flags);
-  if (rc != SQLITE_OK || !db->file->pMethods || db->file->pMethods->iVersion < 3) {
+  const sqlite3_io_methods* methods = rc == SQLITE_OK ? db->file->pMethods : nullptr;
+  const bool shared_memory = methods && methods->iVersion >= 3 && methods->xShmMap && methods->xShmLock &&
+                             methods->xShmBarrier && methods->xShmUnmap;
+  if (!shared_memory) {
     // Without shared-memory methods to hook (or not open), the database is the default VFS's alone.
-    if (rc == SQLITE_OK) db->file->pMethods->xClose(db->file);
+    if (methods) methods->xClose(db->file);
     db->~DbFile();
     return rc != SQLITE_OK ? rc : base_vfs->xOpen(base_vfs, name, f, flags, out_flags);
   }

@@ -28,12 +28,13 @@ struct SqliteBackend {
   std::unique_ptr<store::Store> open() { return store::Store::open(path).value(); }
   std::unique_ptr<store::Store> reopen() { return open(); }
   std::unique_ptr<store::Store> second_connection() { return store::Store::open_client(path).value(); }
+  // Both wait for the host's write lock, as another process would (a commit holds it briefly).
   int64_t scalar(const std::string& sql) const {
-    SQLite::Database db(path.string());
+    SQLite::Database db(path.string(), SQLite::OPEN_READONLY, 5000);
     return db.execAndGet(sql).getInt64();
   }
   void execute(const std::string& sql) const {
-    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE, 5000);
     db.exec(sql);
   }
 };
