@@ -135,6 +135,18 @@ TEST_CASE("a commit's WAL frames leave in one write, where plain SQLite makes tw
   check_copy_recovers(dir.path() / "coalesced.db", dir.path() / "copy", *coalesced);
 }
 
+TEST_CASE("a WAL another connection restarted still gets a commit's frames in one write", "[store][wal_vfs]") {
+  cronhost::test::TempDir dir;
+  const auto path = dir.path() / "state.db";
+  auto db = open_wal(path, wal_write_vfs());
+  for (int n = 0; n < 5; ++n) writes_of_a_commit(*db, n);  // the WAL's end is far along
+  db->exec("PRAGMA wal_checkpoint(PASSIVE)");            // every frame copied: the next writer restarts it
+  SQLite::Database other(path.string(), SQLite::OPEN_READWRITE);
+  other.exec("INSERT INTO t1 VALUES (7, zeroblob(10))");  // frames from the WAL's start again
+  CHECK(writes_of_a_commit(*db, 9) == 1);
+  check_copy_recovers(path, dir.path() / "copy", *db);
+}
+
 TEST_CASE("whatever a commit's size, its frames are all in the file when it returns", "[store][wal_vfs]") {
   cronhost::test::TempDir dir;
   const auto path = dir.path() / "state.db";
