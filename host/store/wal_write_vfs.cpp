@@ -69,7 +69,7 @@ uint32_t page_size_in(const unsigned char* header) {
   return (magic == 0x377f0682 || magic == 0x377f0683) && power_of_two ? size : 0;
 }
 
-// Gives the held writes to the file; held or not, they are dropped: SQLite hears of a failure.
+// Gives the held writes to the file. Written or not, they are dropped: a failure is returned.
 int write_held(WalFile& wal) {
   if (wal.held.empty()) return SQLITE_OK;
   const int rc = wal.file->pMethods->xWrite(wal.file, wal.held.data(), static_cast<int>(wal.held.size()), wal.held_at);
