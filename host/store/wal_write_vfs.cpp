@@ -26,19 +26,22 @@ constexpr int kFrameHeaderBytes = 24;
 
 sqlite3_vfs* base_vfs = nullptr;  // the default VFS, found at registration
 
-struct WalFile;
-
-// A main database file: the default VFS's file right after this, and its WAL while open.
-struct DbFile {
+// What both files begin with: the header SQLite sees, then the default VFS's file, which sits
+// right after the whole object. The calls passed on unchanged are the same for both.
+struct Shim {
   sqlite3_file base;
   sqlite3_file* file;
+};
+
+struct WalFile;
+
+// A main database file and its WAL while open.
+struct DbFile : Shim {
   WalFile* wal = nullptr;
 };
 
-// A WAL file: the default VFS's file right after this, and the writes not yet given to it.
-struct WalFile {
-  sqlite3_file base;
-  sqlite3_file* file;
+// A WAL file and the writes not yet given to it.
+struct WalFile : Shim {
   DbFile* db = nullptr;        // none: nothing is held
   std::string held;
   sqlite3_int64 held_at = 0;
@@ -54,8 +57,9 @@ size_t file_bytes() { return (std::max(sizeof(DbFile), sizeof(WalFile)) + 15) / 
 sqlite3_file* base_file_of(sqlite3_file* f) {
   return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + file_bytes());
 }
-DbFile& db_of(sqlite3_file* f) { return *reinterpret_cast<DbFile*>(f); }
-WalFile& wal_of(sqlite3_file* f) { return *reinterpret_cast<WalFile*>(f); }
+Shim& shim_of(sqlite3_file* f) { return *reinterpret_cast<Shim*>(f); }
+DbFile& db_of(sqlite3_file* f) { return static_cast<DbFile&>(shim_of(f)); }
+WalFile& wal_of(sqlite3_file* f) { return static_cast<WalFile&>(shim_of(f)); }
 
 uint32_t big_endian(const unsigned char* bytes) {
   return uint32_t(bytes[0]) << 24 | uint32_t(bytes[1]) << 16 | uint32_t(bytes[2]) << 8 | uint32_t(bytes[3]);
@@ -168,21 +172,18 @@ int wal_file_control(sqlite3_file* f, int op, void* arg) {
   return wal.file->pMethods->xFileControl(wal.file, op, arg);
 }
 
-int wal_lock(sqlite3_file* f, int level) { return wal_of(f).file->pMethods->xLock(wal_of(f).file, level); }
-int wal_unlock(sqlite3_file* f, int level) { return wal_of(f).file->pMethods->xUnlock(wal_of(f).file, level); }
-int wal_check_reserved_lock(sqlite3_file* f, int* out) {
-  return wal_of(f).file->pMethods->xCheckReservedLock(wal_of(f).file, out);
-}
-int wal_sector_size(sqlite3_file* f) { return wal_of(f).file->pMethods->xSectorSize(wal_of(f).file); }
-int wal_device_characteristics(sqlite3_file* f) {
-  return wal_of(f).file->pMethods->xDeviceCharacteristics(wal_of(f).file);
-}
+#define CRONHOST_FORWARD(f, method, ...) shim_of(f).file->pMethods->method(shim_of(f).file __VA_OPT__(, ) __VA_ARGS__)
+int forward_lock(sqlite3_file* f, int level) { return CRONHOST_FORWARD(f, xLock, level); }
+int forward_unlock(sqlite3_file* f, int level) { return CRONHOST_FORWARD(f, xUnlock, level); }
+int forward_check_reserved_lock(sqlite3_file* f, int* out) { return CRONHOST_FORWARD(f, xCheckReservedLock, out); }
+int forward_sector_size(sqlite3_file* f) { return CRONHOST_FORWARD(f, xSectorSize); }
+int forward_device_characteristics(sqlite3_file* f) { return CRONHOST_FORWARD(f, xDeviceCharacteristics); }
 
 // Version 1: SQLite maps shared memory and pages of the database file only, never of its WAL.
 const sqlite3_io_methods kWalMethods = {
     1,         wal_close,      wal_read,         wal_write,        wal_truncate,
-    wal_sync,  wal_file_size,  wal_lock,         wal_unlock,       wal_check_reserved_lock,
-    wal_file_control, wal_sector_size, wal_device_characteristics,
+    wal_sync,  wal_file_size,  forward_lock,     forward_unlock,   forward_check_reserved_lock,
+    wal_file_control, forward_sector_size, forward_device_characteristics,
     nullptr,   nullptr,        nullptr,          nullptr,          nullptr,
     nullptr,
 };
@@ -201,7 +202,6 @@ void write_wal_of(DbFile& db, bool write_lock_released) {
     db.wal->failed = SQLITE_IOERR_WRITE;
 }
 
-#define CRONHOST_FORWARD(f, method, ...) db_of(f).file->pMethods->method(db_of(f).file __VA_OPT__(, ) __VA_ARGS__)
 int db_close(sqlite3_file* f) {
   DbFile& db = db_of(f);
   if (db.wal) db.wal->db = nullptr;
@@ -216,12 +216,7 @@ int db_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset
 int db_truncate(sqlite3_file* f, sqlite3_int64 size) { return CRONHOST_FORWARD(f, xTruncate, size); }
 int db_sync(sqlite3_file* f, int flags) { return CRONHOST_FORWARD(f, xSync, flags); }
 int db_file_size(sqlite3_file* f, sqlite3_int64* size) { return CRONHOST_FORWARD(f, xFileSize, size); }
-int db_lock(sqlite3_file* f, int level) { return CRONHOST_FORWARD(f, xLock, level); }
-int db_unlock(sqlite3_file* f, int level) { return CRONHOST_FORWARD(f, xUnlock, level); }
-int db_check_reserved_lock(sqlite3_file* f, int* out) { return CRONHOST_FORWARD(f, xCheckReservedLock, out); }
 int db_file_control(sqlite3_file* f, int op, void* arg) { return CRONHOST_FORWARD(f, xFileControl, op, arg); }
-int db_sector_size(sqlite3_file* f) { return CRONHOST_FORWARD(f, xSectorSize); }
-int db_device_characteristics(sqlite3_file* f) { return CRONHOST_FORWARD(f, xDeviceCharacteristics); }
 int db_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
   return CRONHOST_FORWARD(f, xShmMap, region, size, extend, out);
 }
@@ -247,8 +242,8 @@ int db_unfetch(sqlite3_file* f, sqlite3_int64 offset, void* page) { return CRONH
 
 const sqlite3_io_methods kDbMethods = {
     3,           db_close,      db_read,        db_write,     db_truncate,    db_sync,
-    db_file_size, db_lock,      db_unlock,      db_check_reserved_lock, db_file_control, db_sector_size,
-    db_device_characteristics, db_shm_map, db_shm_lock, db_shm_barrier, db_shm_unmap, db_fetch,
+    db_file_size, forward_lock, forward_unlock, forward_check_reserved_lock, db_file_control, forward_sector_size,
+    forward_device_characteristics, db_shm_map, db_shm_lock, db_shm_barrier, db_shm_unmap, db_fetch,
     db_unfetch,
 };
 
